@@ -1,0 +1,70 @@
+//! Dispute Desk's application library: the Leptos pages and their server
+//! functions, the store (the only home of SQL), and the state they share.
+//! The `server` crate mounts all of it on axum.
+#![forbid(unsafe_code)]
+
+pub mod assets;
+pub mod error;
+pub mod layout;
+pub mod pages;
+pub mod state;
+pub mod store;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    SsrMode, StaticSegment,
+};
+
+use layout::Layout;
+use pages::{
+    audit::AuditPage, connections::ConnectionsPage, deadlines::DeadlinesPage,
+    deliveries::DeliveriesPage, disputes::DisputesPage, not_found::NotFound, users::UsersPage,
+};
+
+/// The HTML document around every page. There are no hydration scripts: every
+/// page is complete as the server sends it.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let _ = options;
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="stylesheet" href=assets::STYLESHEET_PATH />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// Every route of the UI. Each renders with `SsrMode::Async` so that the
+/// whole page, data included, is in the first response: without JavaScript an
+/// out-of-order stream would never fill in.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Router>
+            <Layout>
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("disputes") view=DisputesPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("deadlines") view=DeadlinesPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("deliveries") view=DeliveriesPage ssr=SsrMode::Async />
+                    <Route
+                        path=StaticSegment("connections")
+                        view=ConnectionsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment("users") view=UsersPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

@@ -1,0 +1,57 @@
+//! The store: the only place in Dispute Desk that speaks SQL. Every query is
+//! a method here, and every method has a test against a real database.
+
+mod connections;
+
+pub use connections::ConnectionSummary;
+
+use sqlx::{migrate::Migrator, PgPool};
+
+/// The migrations in `migrations/`, embedded in the binary and applied at
+/// start-up.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// A database failure. Callers log it and answer with a generic error; its
+/// text never reaches a browser or a provider.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies every migration not yet applied.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// True when the database answers and every embedded migration has been
+    /// applied successfully: what `/readyz` reports.
+    pub async fn is_ready(&self) -> Result<bool, StoreError> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("select version from _sqlx_migrations where success order by version")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(MIGRATOR
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .all(|m| applied.binary_search(&m.version).is_ok()))
+    }
+}

@@ -1,0 +1,264 @@
+//! Settings: command-line flags and environment variables over an optional
+//! TOML file over defaults. Every setting is listed in the README's table.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Dispute Desk: receives payment providers' dispute notifications and shows
+/// the team what is due. Serving is the default command.
+#[derive(Debug, Parser)]
+#[command(name = "dispute-desk", version, about)]
+pub struct Cli {
+    /// A TOML file with settings (keys as in the README, in lower case).
+    /// Flags and environment variables override it.
+    #[arg(long, env = "DISPUTE_DESK_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub settings: SettingArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web application and the webhook intake (the default).
+    Serve,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct SettingArgs {
+    /// PostgreSQL to use. Without it a private cluster is started in the data
+    /// directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, env = "LISTEN_ADDR", global = true)]
+    pub listen_addr: Option<SocketAddr>,
+
+    /// Directory for Dispute Desk's own files (the private PostgreSQL cluster).
+    #[arg(long, env = "DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Where to find initdb and pg_ctl when they are not on PATH or under
+    /// /usr/lib/postgresql/*/bin.
+    #[arg(long, env = "POSTGRES_BIN_DIR", global = true)]
+    pub postgres_bin_dir: Option<PathBuf>,
+
+    /// Connections in the database pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", global = true)]
+    pub database_max_connections: Option<u32>,
+
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
+
+    /// Seconds to let in-flight requests finish after SIGINT or SIGTERM.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", global = true)]
+    pub shutdown_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// The same settings as read from a TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<String>,
+    listen_addr: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    postgres_bin_dir: Option<PathBuf>,
+    database_max_connections: Option<u32>,
+    log_format: Option<LogFormat>,
+    shutdown_timeout_secs: Option<u64>,
+}
+
+/// The settings in force. `Debug` shows no secret.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: Option<SecretString>,
+    pub listen_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub postgres_bin_dir: Option<PathBuf>,
+    pub database_max_connections: u32,
+    pub log_format: LogFormat,
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the configuration file {path} is not valid: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("DATABASE_MAX_CONNECTIONS must be at least 1")]
+    NoConnections,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: PathBuf::from("data"),
+            postgres_bin_dir: None,
+            // The database peaks near 8 concurrent transactions on 2 cores.
+            database_max_connections: 8,
+            log_format: LogFormat::Human,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Settings {
+    /// Flags and environment over the file named by `--config`, over defaults.
+    pub fn load(config: Option<&Path>, args: SettingArgs) -> Result<Self, ConfigError> {
+        let file = match config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let defaults = Settings::default();
+        let settings = Settings {
+            database_url: args
+                .database_url
+                .or(file.database_url)
+                .filter(|url| !url.is_empty())
+                .map(SecretString::from),
+            listen_addr: args
+                .listen_addr
+                .or(file.listen_addr)
+                .unwrap_or(defaults.listen_addr),
+            data_dir: args.data_dir.or(file.data_dir).unwrap_or(defaults.data_dir),
+            postgres_bin_dir: args.postgres_bin_dir.or(file.postgres_bin_dir),
+            database_max_connections: args
+                .database_max_connections
+                .or(file.database_max_connections)
+                .unwrap_or(defaults.database_max_connections),
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(defaults.log_format),
+            shutdown_timeout: args
+                .shutdown_timeout_secs
+                .or(file.shutdown_timeout_secs)
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.shutdown_timeout),
+        };
+        if settings.database_max_connections == 0 {
+            return Err(ConfigError::NoConnections);
+        }
+        Ok(settings)
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn file_with(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let s = Settings::load(None, SettingArgs::default()).unwrap();
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.data_dir, PathBuf::from("data"));
+        assert!(s.database_url.is_none());
+        assert_eq!(s.database_max_connections, 8);
+        assert_eq!(s.log_format, LogFormat::Human);
+    }
+
+    #[test]
+    fn flags_override_the_file_and_the_file_overrides_defaults() {
+        let file = file_with(
+            "listen_addr = \"127.0.0.1:4000\"\ndata_dir = \"/srv/dd\"\nlog_format = \"json\"\n",
+        );
+        let args = SettingArgs {
+            listen_addr: Some("127.0.0.1:5000".parse().unwrap()),
+            ..SettingArgs::default()
+        };
+        let s = Settings::load(Some(file.path()), args).unwrap();
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:5000");
+        assert_eq!(s.data_dir, PathBuf::from("/srv/dd"));
+        assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_an_error_naming_the_file() {
+        let file = file_with("listen_adress = \"127.0.0.1:4000\"\n");
+        let err = Settings::load(Some(file.path()), SettingArgs::default()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(&file.path().display().to_string()), "{text}");
+        assert!(text.contains("listen_adress"), "{text}");
+    }
+
+    #[test]
+    fn the_database_url_is_never_shown_by_debug() {
+        let args = SettingArgs {
+            database_url: Some("postgres://app:hunter2@db/dd".into()),
+            ..SettingArgs::default()
+        };
+        let s = Settings::load(None, args).unwrap();
+        assert_eq!(
+            s.database_url.as_ref().unwrap().expose_secret(),
+            "postgres://app:hunter2@db/dd"
+        );
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn an_empty_database_url_means_the_private_cluster() {
+        let args = SettingArgs {
+            database_url: Some(String::new()),
+            ..SettingArgs::default()
+        };
+        assert!(Settings::load(None, args).unwrap().database_url.is_none());
+    }
+
+    #[test]
+    fn a_pool_of_zero_connections_is_refused() {
+        let args = SettingArgs {
+            database_max_connections: Some(0),
+            ..SettingArgs::default()
+        };
+        assert!(matches!(
+            Settings::load(None, args),
+            Err(ConfigError::NoConnections)
+        ));
+    }
+}

@@ -1,0 +1,71 @@
+//! Chooses the database: `DATABASE_URL` when set, the private cluster
+//! otherwise.
+
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use sqlx::{postgres::PgPoolOptions, PgPool};
+
+use crate::{
+    config::Settings,
+    private_postgres::{ClusterError, PrivateCluster},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("DATABASE_URL is not a valid PostgreSQL URL: {0}")]
+    BadUrl(#[source] sqlx::Error),
+}
+
+/// The pool, and the private cluster when one was started (to be stopped
+/// after the pool is closed).
+pub struct Database {
+    pub pool: PgPool,
+    pub cluster: Option<PrivateCluster>,
+}
+
+pub async fn open(settings: &Settings) -> Result<Database, DatabaseError> {
+    let (options, cluster) = match &settings.database_url {
+        Some(url) => (
+            url.expose_secret()
+                .parse()
+                .map_err(DatabaseError::BadUrl)?,
+            None,
+        ),
+        None => {
+            let cluster = PrivateCluster::locate(
+                &settings.data_dir.join("postgres"),
+                settings.postgres_bin_dir.as_deref(),
+            )?;
+            let options = cluster.start().await?;
+            tracing::info!(data_dir = %cluster.data_dir().display(), "private PostgreSQL cluster running");
+            (options, Some(cluster))
+        }
+    };
+    let pool = pool_options(settings.database_max_connections)
+        .connect_with(options)
+        .await;
+    match pool {
+        Ok(pool) => Ok(Database { pool, cluster }),
+        Err(e) => {
+            if let Some(cluster) = cluster {
+                let _ = cluster.stop();
+            }
+            Err(DatabaseError::Connect(e))
+        }
+    }
+}
+
+/// Pool settings shared by the server and the tests.
+pub fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        // Recycled connections re-plan their queries as tables grow, instead
+        // of keeping plans made when the tables were empty.
+        .max_lifetime(Duration::from_secs(30 * 60))
+}

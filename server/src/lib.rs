@@ -1,0 +1,14 @@
+//! The `dispute-desk` executable's library: configuration, the database
+//! (external or private cluster), the axum router and the serving loop.
+//! Tests use it to start the whole application in-process.
+#![forbid(unsafe_code)]
+
+pub mod assets;
+pub mod config;
+pub mod database;
+pub mod health;
+pub mod pages;
+pub mod private_postgres;
+pub mod router;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,53 @@
+//! `dispute-desk`: serves by default; subcommands do the rest.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use app::store::Store;
+use clap::Parser;
+use server::{
+    config::{Cli, Command, Settings},
+    database, startup, telemetry,
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref(), cli.settings) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("dispute-desk: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format);
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "dispute-desk stopped");
+            eprintln!("dispute-desk: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let db = database::open(&settings).await?;
+    let served = async {
+        let app = startup::Application::build(settings.listen_addr, Store::new(db.pool.clone())).await?;
+        tracing::info!("Dispute Desk is serving on http://{}", app.address());
+        app.run_until(startup::termination_signal(), settings.shutdown_timeout)
+            .await?;
+        anyhow::Ok(())
+    }
+    .await;
+    db.pool.close().await;
+    if let Some(cluster) = db.cluster {
+        cluster.stop()?;
+        tracing::info!("private PostgreSQL cluster stopped");
+    }
+    served
+}
