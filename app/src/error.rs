@@ -1,12 +1,12 @@
 //! The error type server functions return, and the error page.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
 };
+use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
 
 use crate::store::StoreError;
 
@@ -49,9 +49,7 @@ impl FromServerFnError for AppError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => {
-                AppError::BadRequest(m)
-            }
+            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => AppError::BadRequest(m),
             other => AppError::internal(&other),
         }
     }

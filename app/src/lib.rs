@@ -14,7 +14,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags};
 use leptos_router::{
     components::{Route, Router, Routes},
-    SsrMode, StaticSegment,
+    StaticSegment,
 };
 
 use layout::Layout;
@@ -43,9 +43,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Every route of the UI. Each renders with `SsrMode::Async` so that the
-/// whole page, data included, is in the first response: without JavaScript an
-/// out-of-order stream would never fill in.
+/// Every route of the UI. The server renders each page whole, data included,
+/// before it answers (see `server::pages`).
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -53,16 +52,16 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("disputes") view=DisputesPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("deadlines") view=DeadlinesPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("deliveries") view=DeliveriesPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("disputes") view=DisputesPage />
+                    <Route path=StaticSegment("deadlines") view=DeadlinesPage />
+                    <Route path=StaticSegment("deliveries") view=DeliveriesPage />
                     <Route
                         path=StaticSegment("connections")
                         view=ConnectionsPage
-                        ssr=SsrMode::Async
+
                     />
-                    <Route path=StaticSegment("users") view=UsersPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("users") view=UsersPage />
+                    <Route path=StaticSegment("audit") view=AuditPage />
                 </Routes>
             </Layout>
         </Router>

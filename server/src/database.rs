@@ -31,9 +31,7 @@ pub struct Database {
 pub async fn open(settings: &Settings) -> Result<Database, DatabaseError> {
     let (options, cluster) = match &settings.database_url {
         Some(url) => (
-            url.expose_secret()
-                .parse()
-                .map_err(DatabaseError::BadUrl)?,
+            url.expose_secret().parse().map_err(DatabaseError::BadUrl)?,
             None,
         ),
         None => {

@@ -8,7 +8,10 @@ use serde_json::{json, Value};
 
 pub fn router(store: Store) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { Json(json!({ "status": "alive" })) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(json!({ "status": "alive" })) }),
+        )
         .route("/readyz", get(ready))
         .with_state(store)
 }

@@ -37,7 +37,8 @@ async fn main() -> ExitCode {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let db = database::open(&settings).await?;
     let served = async {
-        let app = startup::Application::build(settings.listen_addr, Store::new(db.pool.clone())).await?;
+        let app =
+            startup::Application::build(settings.listen_addr, Store::new(db.pool.clone())).await?;
         tracing::info!("Dispute Desk is serving on http://{}", app.address());
         app.run_until(startup::termination_signal(), settings.shutdown_timeout)
             .await?;

@@ -241,14 +241,14 @@ impl PrivateCluster {
         program: &str,
         args: impl IntoIterator<Item = &'a OsStr>,
     ) -> Result<Output, ClusterError> {
-        let output = self
-            .command(program)
-            .args(args)
-            .output()
-            .map_err(|e| ClusterError::Command {
-                program: program.into(),
-                detail: e.to_string(),
-            })?;
+        let output =
+            self.command(program)
+                .args(args)
+                .output()
+                .map_err(|e| ClusterError::Command {
+                    program: program.into(),
+                    detail: e.to_string(),
+                })?;
         if output.status.success() {
             Ok(output)
         } else {

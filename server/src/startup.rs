@@ -31,12 +31,13 @@ pub enum StartupError {
 impl Application {
     pub async fn build(listen_addr: SocketAddr, store: Store) -> Result<Self, StartupError> {
         store.migrate().await.map_err(StartupError::Migrate)?;
-        let listener = TcpListener::bind(listen_addr)
-            .await
-            .map_err(|source| StartupError::Bind {
-                address: listen_addr,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(listen_addr)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    address: listen_addr,
+                    source,
+                })?;
         let address = listener.local_addr().map_err(|source| StartupError::Bind {
             address: listen_addr,
             source,
@@ -74,7 +75,10 @@ impl Application {
             finished = &mut serving => return finished.unwrap_or_else(|e| Err(std::io::Error::other(e))),
             () = shutdown => {}
         }
-        tracing::info!(grace_secs = grace.as_secs(), "shutting down: no new connections");
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "shutting down: no new connections"
+        );
         stopping.cancel();
         match tokio::time::timeout(grace, &mut serving).await {
             Ok(finished) => finished.unwrap_or_else(|e| Err(std::io::Error::other(e))),

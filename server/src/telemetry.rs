@@ -17,7 +17,12 @@ pub fn init(format: LogFormat) {
             .with(fmt::layer().with_ansi(std::io::stdout().is_terminal()))
             .init(),
         LogFormat::Json => registry
-            .with(fmt::layer().json().flatten_event(true).with_current_span(true))
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true),
+            )
             .init(),
     }
 }

@@ -45,10 +45,11 @@ impl Store {
     /// True when the database answers and every embedded migration has been
     /// applied successfully: what `/readyz` reports.
     pub async fn is_ready(&self) -> Result<bool, StoreError> {
-        let applied: Vec<i64> =
-            sqlx::query_scalar("select version from _sqlx_migrations where success order by version")
-                .fetch_all(&self.pool)
-                .await?;
+        let applied: Vec<i64> = sqlx::query_scalar(
+            "select version from _sqlx_migrations where success order by version",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(MIGRATOR
             .iter()
             .filter(|m| m.migration_type.is_up_migration())

@@ -1,0 +1,142 @@
+//! The real `dispute-desk` binary without `DATABASE_URL`: it runs its own
+//! PostgreSQL cluster, reuses it, and leaves no process behind.
+
+use std::{
+    io::{BufRead, BufReader},
+    os::unix::fs::PermissionsExt,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use nix::{
+    sys::signal::{kill, Signal},
+    unistd::Pid,
+};
+
+fn dispute_desk(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dispute-desk"));
+    command
+        .env_remove("DATABASE_URL")
+        .env("DATA_DIR", data_dir)
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Starts the server and returns it with the address it printed.
+fn start(data_dir: &Path) -> (Child, String) {
+    let mut child = dispute_desk(data_dir).spawn().unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some((_, address)) = line.split_once("serving on ") {
+            return (child, address.trim().to_owned());
+        }
+    }
+    let status = child.wait().unwrap();
+    panic!("the server stopped ({status}) before it printed its address");
+}
+
+fn stop(mut child: Child, signal: Signal) {
+    kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+}
+
+/// Processes whose command line names the data directory (the postmaster
+/// and its children).
+fn postgres_processes_of(data_dir: &Path) -> Vec<String> {
+    let needle = data_dir.to_str().unwrap();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| std::fs::read(entry.ok()?.path().join("cmdline")).ok())
+        .map(|cmd| String::from_utf8_lossy(&cmd).replace('\0', " "))
+        .filter(|cmd| cmd.contains("postgres") && cmd.contains(needle))
+        .collect()
+}
+
+fn ready(address: &str) -> bool {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        reqwest::get(format!("{address}/readyz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+}
+
+fn reachable_temp_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    // When the tests run as root the cluster runs as `postgres`, which must
+    // be able to enter the directory.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[test]
+fn without_database_url_it_runs_a_private_cluster_and_stops_it_on_sigint_and_sigterm() {
+    let dir = reachable_temp_dir();
+
+    let (server, address) = start(dir.path());
+    assert!(ready(&address));
+    assert!(!postgres_processes_of(dir.path()).is_empty());
+    stop(server, Signal::SIGINT);
+    assert_eq!(postgres_processes_of(dir.path()), Vec::<String>::new());
+
+    let version_file = dir.path().join("postgres/PG_VERSION");
+    let created = std::fs::metadata(&version_file)
+        .unwrap()
+        .modified()
+        .unwrap();
+    let began = Instant::now();
+    let (server, address) = start(dir.path());
+    assert!(ready(&address));
+    let restart = began.elapsed();
+    assert_eq!(
+        std::fs::metadata(&version_file)
+            .unwrap()
+            .modified()
+            .unwrap(),
+        created,
+        "the cluster is reused, not created again"
+    );
+    assert!(restart < Duration::from_secs(5), "restart took {restart:?}");
+    stop(server, Signal::SIGTERM);
+    assert_eq!(postgres_processes_of(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn without_postgresql_programs_it_says_what_to_install_in_one_sentence() {
+    let dir = reachable_temp_dir();
+    let empty = tempfile::tempdir().unwrap();
+
+    let output = dispute_desk(dir.path())
+        .env("POSTGRES_BIN_DIR", empty.path())
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("no PostgreSQL server programs (initdb, pg_ctl) were found")
+            && stderr.contains("apt-get install postgresql")
+            && stderr.contains("set DATABASE_URL"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_lists_the_settings_without_their_values() {
+    let output = Command::new(env!("CARGO_BIN_EXE_dispute-desk"))
+        .arg("--help")
+        .env("DATABASE_URL", "postgres://app:hunter2@db/dd")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for setting in ["DATABASE_URL", "LISTEN_ADDR", "DATA_DIR", "LOG_FORMAT"] {
+        assert!(help.contains(setting), "{setting} in {help}");
+    }
+    assert!(!help.contains("hunter2"), "{help}");
+}
