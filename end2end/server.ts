@@ -1,0 +1,39 @@
+// Starts the real dispute-desk binary for the browser tests: a port chosen by
+// the system, and a fresh private PostgreSQL cluster in a temporary directory
+// (the same path a fresh machine takes without DATABASE_URL). The returned
+// function stops it and removes the directory.
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export default async function startServer(): Promise<() => Promise<void>> {
+  const binary = process.env.DISPUTE_DESK_BIN ?? resolve(__dirname, '../target/debug/dispute-desk');
+  const dataDir = mkdtempSync(join(tmpdir(), 'dispute-desk-e2e-'));
+  // When run as root the cluster runs as `postgres`, which must enter it.
+  chmodSync(dataDir, 0o755);
+
+  const env = { ...process.env, DATA_DIR: dataDir, LISTEN_ADDR: '127.0.0.1:0', LOG_FORMAT: 'human' };
+  delete env.DATABASE_URL;
+  const server = spawn(binary, [], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((done) => server.on('exit', (code) => done(code)));
+
+  const address = await new Promise<string>((found, failed) => {
+    const lines = createInterface({ input: server.stdout! });
+    lines.on('line', (line) => {
+      if (process.env.E2E_SERVER_LOG) console.log(line);
+      const match = line.match(/serving on (http:\/\/\S+)/);
+      if (match) found(match[1]);
+    });
+    exited.then((code) => failed(new Error(`dispute-desk exited (${code}) before serving`)));
+  });
+  process.env.DISPUTE_DESK_URL = address;
+
+  return async () => {
+    server.kill('SIGTERM');
+    const code = await exited;
+    rmSync(dataDir, { recursive: true, force: true });
+    if (code !== 0) throw new Error(`dispute-desk stopped with exit code ${code}`);
+  };
+}

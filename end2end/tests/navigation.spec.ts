@@ -1,0 +1,51 @@
+import { expect, test } from './fixtures';
+
+const sections = [
+  'Disputes',
+  'Deadlines',
+  'Delivery history',
+  'Connections',
+  'Users',
+  'Audit log',
+];
+
+for (const javaScriptEnabled of [true, false]) {
+  test.describe(`with JavaScript ${javaScriptEnabled ? 'on' : 'off'}`, () => {
+    test.use({ javaScriptEnabled });
+
+    test('every navigation link leads to its page', async ({ page }) => {
+      await page.goto('/');
+      await expect(page).toHaveURL(/\/disputes$/);
+      await expect(page.getByRole('heading', { level: 1 })).toHaveText('Disputes');
+
+      const nav = page.getByRole('navigation', { name: 'Main' });
+      await expect(nav.getByRole('link')).toHaveText(sections);
+
+      for (const section of sections) {
+        await nav.getByRole('link', { name: section, exact: true }).click();
+        await expect(page.getByRole('heading', { level: 1 })).toHaveText(section);
+        await expect(page).toHaveTitle(`${section} · Dispute Desk`);
+        await expect(nav.getByRole('link', { name: section, exact: true })).toHaveAttribute(
+          'aria-current',
+          'page',
+        );
+      }
+    });
+  });
+}
+
+test('the stylesheet applies', async ({ page }) => {
+  await page.goto('/disputes');
+  const background = await page
+    .locator('header.topbar')
+    .evaluate((el) => getComputedStyle(el).backgroundColor);
+  expect(background).toBe('rgb(29, 36, 48)');
+});
+
+test('an unknown address answers 404 with the not-found page', async ({ page }) => {
+  const response = await page.goto('/no/such/page');
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Page not found');
+  await page.getByRole('link', { name: 'Disputes', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Disputes');
+});
