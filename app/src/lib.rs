@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod assets;
+pub mod domain;
 pub mod error;
 pub mod layout;
 pub mod pages;

@@ -1,0 +1,202 @@
+//! What identifies a connection (one provider account) and who may send to it.
+
+use std::{fmt, net::IpAddr, str::FromStr};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// The connection's name in its intake URL, `/webhooks/{slug}`: lower-case
+/// letters, digits and single hyphens, at most 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConnectionSlug(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a connection slug: use 1 to 64 lower-case letters, digits and single hyphens (e.g. pingpong-main)")]
+pub struct SlugError(pub String);
+
+impl ConnectionSlug {
+    pub fn parse(text: &str) -> Result<Self, SlugError> {
+        let valid = !text.is_empty()
+            && text.len() <= 64
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !text.starts_with('-')
+            && !text.ends_with('-')
+            && !text.contains("--");
+        if valid {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(SlugError(text.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConnectionSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The providers Dispute Desk speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    PingPong,
+    BotimMoney,
+    PayerMax,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 3] = [
+        ProviderKind::PingPong,
+        ProviderKind::BotimMoney,
+        ProviderKind::PayerMax,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::PingPong => "pingpong",
+            ProviderKind::BotimMoney => "botim_money",
+            ProviderKind::PayerMax => "payermax",
+        }
+    }
+
+    pub fn display_name(self) -> &'static str {
+        match self {
+            ProviderKind::PingPong => "PingPong Checkout",
+            ProviderKind::BotimMoney => "Botim Money",
+            ProviderKind::PayerMax => "PayerMax",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown provider {0:?} (expected pingpong, botim_money or payermax)")]
+pub struct UnknownProvider(pub String);
+
+impl FromStr for ProviderKind {
+    type Err = UnknownProvider;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        ProviderKind::ALL
+            .into_iter()
+            .find(|p| p.as_str() == text)
+            .ok_or_else(|| UnknownProvider(text.to_owned()))
+    }
+}
+
+/// The addresses a connection accepts notifications from. Empty means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceAllowlist(Vec<IpNet>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is neither an IP address nor a CIDR range")]
+pub struct AllowlistError(pub String);
+
+impl SourceAllowlist {
+    /// PingPong Checkout's documented notification servers, production.
+    pub const PINGPONG_PRODUCTION: [&'static str; 4] = [
+        "3.125.243.2",
+        "3.126.196.22",
+        "18.195.199.34",
+        "188.239.12.25",
+    ];
+    /// PingPong Checkout's documented notification server, sandbox.
+    pub const PINGPONG_SANDBOX: [&'static str; 1] = ["52.76.198.228"];
+
+    /// Parses addresses (`3.125.243.2`) and ranges (`10.0.0.0/8`, `::1/128`).
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, AllowlistError> {
+        entries
+            .iter()
+            .map(|entry| {
+                let text = entry.as_ref().trim();
+                text.parse::<IpNet>()
+                    .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| AllowlistError(text.to_owned()))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// An empty list allows everyone; IPv4-mapped IPv6 senders are compared
+    /// as IPv4.
+    pub fn allows(&self, sender: IpAddr) -> bool {
+        let sender = match sender {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(sender),
+            v4 => v4,
+        };
+        self.0.is_empty() || self.0.iter().any(|net| net.contains(&sender))
+    }
+
+    pub fn entries(&self) -> Vec<String> {
+        self.0.iter().map(|n| n.to_string()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_lower_case_words_joined_by_single_hyphens() {
+        for good in ["pingpong-main", "botim2", "a", &"a".repeat(64)] {
+            assert!(ConnectionSlug::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "PingPong",
+            "ping pong",
+            "-main",
+            "main-",
+            "ping--pong",
+            "ping_pong",
+            "pïng",
+            &"a".repeat(65),
+        ] {
+            assert!(ConnectionSlug::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn providers_round_trip_through_their_names() {
+        for p in ProviderKind::ALL {
+            assert_eq!(p.as_str().parse::<ProviderKind>().unwrap(), p);
+        }
+        assert!("stripe".parse::<ProviderKind>().is_err());
+    }
+
+    #[test]
+    fn an_allowlist_takes_addresses_and_ranges() {
+        let list = SourceAllowlist::parse(&["3.125.243.2", "10.1.0.0/16", "::1"]).unwrap();
+        assert!(list.allows("3.125.243.2".parse().unwrap()));
+        assert!(list.allows("10.1.200.7".parse().unwrap()));
+        assert!(list.allows("::1".parse().unwrap()));
+        assert!(!list.allows("10.2.0.1".parse().unwrap()));
+        assert!(!list.allows("3.125.243.3".parse().unwrap()));
+        assert_eq!(list.entries(), ["3.125.243.2/32", "10.1.0.0/16", "::1/128"]);
+    }
+
+    #[test]
+    fn ipv4_mapped_senders_match_ipv4_entries() {
+        let list = SourceAllowlist::parse(&SourceAllowlist::PINGPONG_SANDBOX).unwrap();
+        assert!(list.allows("::ffff:52.76.198.228".parse().unwrap()));
+    }
+
+    #[test]
+    fn an_empty_allowlist_allows_everyone_and_garbage_is_refused() {
+        assert!(SourceAllowlist::default().allows("192.0.2.1".parse().unwrap()));
+        assert_eq!(
+            SourceAllowlist::parse(&["10.0.0.0/33"]),
+            Err(AllowlistError("10.0.0.0/33".into()))
+        );
+        assert!(SourceAllowlist::parse(&["pingpong.com"]).is_err());
+    }
+}

@@ -1,0 +1,344 @@
+//! Folding a dispute's events into its current state. The state depends only
+//! on which events exist, never on the order they arrived in: each event is
+//! ranked by (stage, status rank, occurred_at, receipt order) and the
+//! highest-ranked one decides.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{Effect, EventKey, Money, Stage, Status};
+
+/// What the fold needs of a stored event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoldEvent {
+    pub key: EventKey,
+    pub effect: Effect,
+    /// The provider's time, or the receipt time when it gives none.
+    pub occurred_at: Timestamp,
+    /// Receipt order: breaks ties between events of the same instant.
+    pub received_seq: i64,
+    pub deadline: Option<Timestamp>,
+    pub amount: Option<Money>,
+    pub reason: Option<String>,
+}
+
+/// A dispute's current state, derived from all its events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisputeState {
+    pub stage: Option<Stage>,
+    pub status: Option<Status>,
+    /// Set only while the status is `needs_response`.
+    pub deadline: Option<Timestamp>,
+    pub amount: Option<Money>,
+    pub reason: Option<String>,
+}
+
+type Rank = (Stage, u8, Timestamp, i64);
+
+fn rank(stage: Stage, status: Status, event: &FoldEvent) -> Rank {
+    (stage, status.rank(), event.occurred_at, event.received_seq)
+}
+
+/// Folds events (in any order, duplicates allowed: the first receipt of a
+/// key counts) into the dispute's state.
+pub fn fold(events: &[FoldEvent]) -> DisputeState {
+    let mut first_receipt: HashMap<&EventKey, &FoldEvent> = HashMap::new();
+    for event in events {
+        first_receipt
+            .entry(&event.key)
+            .and_modify(|kept| {
+                if event.received_seq < kept.received_seq {
+                    *kept = event;
+                }
+            })
+            .or_insert(event);
+    }
+    let mut chronological: Vec<&FoldEvent> = first_receipt.into_values().collect();
+    chronological.sort_by_key(|e| (e.occurred_at, e.received_seq));
+
+    // Resolve each event's stage; an expiry takes the stage the dispute had
+    // reached when it happened.
+    let mut resolved: Vec<(Stage, Status, Rank, &FoldEvent)> = Vec::new();
+    let mut leading: Option<(Rank, Stage)> = None;
+    for event in &chronological {
+        let (stage, status) = match event.effect {
+            Effect::Sets(stage, status) => (stage, status),
+            Effect::ExpiresCurrentStage => match leading {
+                Some((_, stage)) => (stage, Status::Expired),
+                None => continue,
+            },
+            Effect::None => continue,
+        };
+        let r = rank(stage, status, event);
+        if leading.is_none_or(|(best, _)| r > best) {
+            leading = Some((r, stage));
+        }
+        resolved.push((stage, status, r, event));
+    }
+
+    let Some(&(stage, status, _, _)) = resolved.iter().max_by_key(|(_, _, r, _)| *r) else {
+        let latest_with =
+            |pick: fn(&FoldEvent) -> bool| chronological.iter().rev().find(|e| pick(e)).copied();
+        return DisputeState {
+            amount: latest_with(|e| e.amount.is_some()).and_then(|e| e.amount.clone()),
+            reason: latest_with(|e| e.reason.is_some()).and_then(|e| e.reason.clone()),
+            ..DisputeState::default()
+        };
+    };
+
+    let of_stage: Vec<&(Stage, Status, Rank, &FoldEvent)> =
+        resolved.iter().filter(|(s, ..)| *s == stage).collect();
+    let deadline = of_stage
+        .iter()
+        .filter(|(.., e)| e.deadline.is_some())
+        .max_by_key(|(_, _, r, _)| *r)
+        .and_then(|(.., e)| e.deadline)
+        .filter(|_| status == Status::NeedsResponse);
+    // `of_stage` is chronological, so the last match is the latest.
+    let amount = of_stage.iter().rev().find_map(|(.., e)| e.amount.clone());
+    let reason = of_stage.iter().rev().find_map(|(.., e)| e.reason.clone());
+
+    DisputeState {
+        stage: Some(stage),
+        status: Some(status),
+        deadline,
+        amount,
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn at(day: i64) -> Timestamp {
+        Timestamp::from_second(1_678_000_000 + day * 86_400).unwrap()
+    }
+
+    fn event(key: &str, effect: Effect, day: i64, seq: i64) -> FoldEvent {
+        FoldEvent {
+            key: EventKey::from_parts(&[key]),
+            effect,
+            occurred_at: at(day),
+            received_seq: seq,
+            deadline: None,
+            amount: None,
+            reason: None,
+        }
+    }
+
+    fn with_deadline(mut e: FoldEvent, day: i64) -> FoldEvent {
+        e.deadline = Some(at(day));
+        e
+    }
+
+    fn with_amount(mut e: FoldEvent, amount: &str) -> FoldEvent {
+        e.amount = Some(Money::parse(amount, "USD").unwrap());
+        e
+    }
+
+    use Effect::Sets;
+    use Stage::*;
+    use Status::*;
+
+    #[test]
+    fn no_events_no_state() {
+        assert_eq!(fold(&[]), DisputeState::default());
+    }
+
+    #[test]
+    fn a_later_stage_outranks_an_earlier_final_status() {
+        let state = fold(&[
+            with_deadline(event("cb", Sets(Chargeback, NeedsResponse), 1, 1), 10),
+            event("rev", Sets(Chargeback, Won), 5, 2),
+            with_deadline(event("pre", Sets(PreArbitration, NeedsResponse), 8, 3), 20),
+        ]);
+        assert_eq!(state.stage, Some(PreArbitration));
+        assert_eq!(state.status, Some(NeedsResponse));
+        assert_eq!(state.deadline, Some(at(20)));
+    }
+
+    #[test]
+    fn a_late_retry_of_an_opening_event_does_not_reopen_a_decided_stage() {
+        let state = fold(&[
+            event("closed", Sets(Chargeback, Won), 1, 1),
+            with_deadline(event("inquiry", Sets(Chargeback, NeedsResponse), 2, 2), 9),
+        ]);
+        assert_eq!((state.stage, state.status), (Some(Chargeback), Some(Won)));
+        assert_eq!(state.deadline, None, "no deadline once decided");
+    }
+
+    #[test]
+    fn under_review_outranks_needs_response_of_the_same_stage() {
+        let state = fold(&[
+            event("received", Sets(Chargeback, UnderReview), 1, 2),
+            with_deadline(event("inquiry", Sets(Chargeback, NeedsResponse), 3, 1), 9),
+        ]);
+        assert_eq!(state.status, Some(UnderReview));
+        assert_eq!(state.deadline, None);
+    }
+
+    #[test]
+    fn the_deadline_comes_from_the_highest_ranked_event_of_the_stage_that_has_one() {
+        let state = fold(&[
+            with_deadline(event("rfi-1", Sets(Inquiry, NeedsResponse), 1, 1), 10),
+            with_deadline(event("rfi-2", Sets(Inquiry, NeedsResponse), 2, 2), 12),
+            event("rfi-3", Sets(Inquiry, NeedsResponse), 3, 3),
+        ]);
+        assert_eq!(state.deadline, Some(at(12)));
+    }
+
+    #[test]
+    fn the_end_of_the_defence_period_expires_the_stage_reached_at_that_time() {
+        let state = fold(&[
+            with_deadline(event("rfi", Sets(Inquiry, NeedsResponse), 1, 1), 5),
+            event("ended", Effect::ExpiresCurrentStage, 6, 2),
+        ]);
+        assert_eq!((state.stage, state.status), (Some(Inquiry), Some(Expired)));
+        assert_eq!(state.deadline, None);
+
+        let reopened = fold(&[
+            with_deadline(event("rfi", Sets(Inquiry, NeedsResponse), 1, 3), 5),
+            event("ended", Effect::ExpiresCurrentStage, 6, 1),
+            with_deadline(event("cb", Sets(Chargeback, NeedsResponse), 9, 2), 20),
+        ]);
+        assert_eq!(
+            (reopened.stage, reopened.status, reopened.deadline),
+            (Some(Chargeback), Some(NeedsResponse), Some(at(20)))
+        );
+    }
+
+    #[test]
+    fn an_expiry_before_anything_is_known_changes_nothing() {
+        assert_eq!(
+            fold(&[event("ended", Effect::ExpiresCurrentStage, 1, 1)]),
+            DisputeState::default()
+        );
+    }
+
+    #[test]
+    fn events_without_an_effect_change_nothing_but_keep_the_amount_when_alone() {
+        let known = [
+            with_amount(
+                event("fraud", Sets(FraudAlert, NeedsResponse), 1, 1),
+                "45.00",
+            ),
+            with_amount(event("comments", Effect::None, 5, 2), "46.00"),
+        ];
+        let state = fold(&known);
+        assert_eq!(
+            (state.stage, state.status),
+            (Some(FraudAlert), Some(NeedsResponse))
+        );
+        assert_eq!(state.amount.unwrap().text(), "45.00");
+
+        let alone = fold(&[with_amount(event("comments", Effect::None, 5, 2), "46.00")]);
+        assert_eq!(alone.stage, None);
+        assert_eq!(alone.amount.unwrap().text(), "46.00");
+    }
+
+    #[test]
+    fn amount_and_reason_come_from_the_latest_event_of_the_current_stage() {
+        let mut first = with_amount(event("cb", Sets(Chargeback, NeedsResponse), 1, 1), "100");
+        first.reason = Some("Fraud".into());
+        let later = with_amount(event("cb-2", Sets(Chargeback, UnderReview), 4, 3), "80");
+        let older_stage = with_amount(event("rfi", Sets(Inquiry, NeedsResponse), 0, 2), "999");
+        let state = fold(&[later, older_stage, first]);
+        assert_eq!(state.amount.unwrap().text(), "80");
+        assert_eq!(state.reason.as_deref(), Some("Fraud"));
+    }
+
+    #[test]
+    fn a_duplicate_key_counts_once_as_first_received() {
+        let original = event("cb", Sets(Chargeback, NeedsResponse), 1, 1);
+        let mut redelivered = original.clone();
+        redelivered.received_seq = 7;
+        assert_eq!(fold(&[redelivered, original.clone()]), fold(&[original]));
+    }
+
+    #[test]
+    fn same_instant_ties_fall_to_receipt_order() {
+        let state = fold(&[
+            event("a", Sets(Chargeback, Won), 1, 2),
+            event("b", Sets(Chargeback, Lost), 1, 1),
+        ]);
+        assert_eq!(state.status, Some(Won));
+    }
+
+    fn any_effect() -> impl Strategy<Value = Effect> {
+        let stage = prop::sample::select(Stage::ALL.to_vec());
+        let status = prop::sample::select(Status::ALL.to_vec());
+        prop_oneof![
+            6 => (stage, status).prop_map(|(s, st)| Effect::Sets(s, st)),
+            1 => Just(Effect::ExpiresCurrentStage),
+            1 => Just(Effect::None),
+        ]
+    }
+
+    /// A dispute's distinct events: unique keys, distinct provider times.
+    fn any_history() -> impl Strategy<Value = Vec<FoldEvent>> {
+        prop::collection::vec(
+            (
+                any_effect(),
+                prop::option::of(0i64..60),
+                prop::option::of(1u32..100_000),
+                any::<bool>(),
+            ),
+            1..12,
+        )
+        .prop_map(|specs| {
+            specs
+                .into_iter()
+                .enumerate()
+                .map(|(i, (effect, deadline, cents, reason))| FoldEvent {
+                    key: EventKey::from_parts(&[&i.to_string()]),
+                    effect,
+                    occurred_at: at(i as i64 * 3),
+                    received_seq: 0,
+                    deadline: deadline.map(at),
+                    amount: cents.map(|c| {
+                        Money::parse(&format!("{}.{:02}", c / 100, c % 100), "USD").unwrap()
+                    }),
+                    reason: reason.then(|| format!("reason {i}")),
+                })
+                .collect()
+        })
+    }
+
+    /// The same history delivered in some order, some events more than once,
+    /// each delivery numbered in arrival order.
+    fn deliveries(history: &[FoldEvent], order: &[usize]) -> Vec<FoldEvent> {
+        order
+            .iter()
+            .enumerate()
+            .map(|(seq, &i)| FoldEvent {
+                received_seq: seq as i64,
+                ..history[i % history.len()].clone()
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn any_delivery_order_with_duplicates_folds_to_the_same_state(
+            history in any_history(),
+            order in prop::collection::vec(any::<usize>(), 0..30),
+            shuffle_seed in any::<u64>(),
+        ) {
+            let in_order = deliveries(&history, &(0..history.len()).collect::<Vec<_>>());
+            // Every event at least once, then extra copies, in a shuffled order.
+            let mut shuffled: Vec<usize> = (0..history.len()).chain(order).collect();
+            let mut seed = shuffle_seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                shuffled.swap(i, (seed % (i as u64 + 1)) as usize);
+            }
+            prop_assert_eq!(fold(&deliveries(&history, &shuffled)), fold(&in_order));
+        }
+    }
+}

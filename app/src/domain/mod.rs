@@ -1,0 +1,18 @@
+//! The domain: what a dispute is, how a provider's notification becomes a
+//! normalized event, and how a dispute's events fold into its current state.
+//! Pure: no I/O, no clock, no database; everything here is unit-tested.
+
+pub mod connection;
+pub mod dispute;
+pub mod event;
+pub mod fold;
+pub mod money;
+pub mod notification;
+pub mod time;
+
+pub use connection::{ConnectionSlug, ProviderKind, SourceAllowlist};
+pub use dispute::{DisputeRef, Stage, Status};
+pub use event::{Effect, EventKey, NormalizedEvent, PaymentEvent, ProviderTime};
+pub use fold::{fold, DisputeState, FoldEvent};
+pub use money::Money;
+pub use notification::Verdict;

@@ -1,0 +1,145 @@
+//! Reading the providers' times. Times without a zone are read in the
+//! connection's time zone; a date-only deadline means the end of that day
+//! there.
+
+use jiff::{
+    civil::{Date, DateTime},
+    tz::TimeZone,
+    Timestamp,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a {expected}")]
+pub struct TimeError {
+    pub text: String,
+    pub expected: &'static str,
+}
+
+fn error(text: &str, expected: &'static str) -> TimeError {
+    TimeError {
+        text: text.to_owned(),
+        expected,
+    }
+}
+
+/// `2023-03-07 19:54:58` (also `2023/03/07 19:54:58`) in `zone`. A date
+/// alone means 23:59:59 that day.
+pub fn local_date_time(text: &str, zone: &TimeZone) -> Result<Timestamp, TimeError> {
+    let normalized = text.trim().replace('/', "-");
+    // jiff reads the date out of a date-time too, so tell them apart by shape.
+    if !normalized.contains(' ') && !normalized.contains('T') {
+        return end_of_local_day(&normalized, zone);
+    }
+    let civil: DateTime = normalized
+        .parse()
+        .map_err(|_| error(text, "date and time (yyyy-MM-dd HH:mm:ss)"))?;
+    zone.to_ambiguous_timestamp(civil)
+        .compatible()
+        .map_err(|_| error(text, "time that exists in the connection's time zone"))
+}
+
+/// `2023-04-26` → 2023-04-26 23:59:59 in `zone`.
+pub fn end_of_local_day(text: &str, zone: &TimeZone) -> Result<Timestamp, TimeError> {
+    let date: Date = text
+        .trim()
+        .replace('/', "-")
+        .parse()
+        .map_err(|_| error(text, "date (yyyy-MM-dd)"))?;
+    zone.to_ambiguous_timestamp(date.at(23, 59, 59, 0))
+        .compatible()
+        .map_err(|_| error(text, "date that exists in the connection's time zone"))
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn epoch_millis(millis: i64) -> Result<Timestamp, TimeError> {
+    Timestamp::from_millisecond(millis)
+        .map_err(|_| error(&millis.to_string(), "timestamp in milliseconds"))
+}
+
+/// RFC 3339 with an offset, e.g. `2023-05-01T01:01:01.000Z`.
+pub fn rfc3339(text: &str) -> Result<Timestamp, TimeError> {
+    text.trim()
+        .parse()
+        .map_err(|_| error(text, "RFC 3339 time with an offset"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_local_time_is_read_in_the_connections_zone() {
+        assert_eq!(
+            local_date_time("2023-03-07 19:54:58", &TimeZone::UTC).unwrap(),
+            utc("2023-03-07T19:54:58Z")
+        );
+        let shanghai = TimeZone::get("Asia/Shanghai").unwrap();
+        assert_eq!(
+            local_date_time("2023-03-07 19:54:58", &shanghai).unwrap(),
+            utc("2023-03-07T11:54:58Z")
+        );
+    }
+
+    #[test]
+    fn slashes_and_date_only_deadlines_are_understood() {
+        assert_eq!(
+            local_date_time("2023/04/30", &TimeZone::UTC).unwrap(),
+            utc("2023-04-30T23:59:59Z")
+        );
+        assert_eq!(
+            local_date_time("2023/04/30 10:00:00", &TimeZone::UTC).unwrap(),
+            utc("2023-04-30T10:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_date_ends_at_235959_in_the_zone() {
+        assert_eq!(
+            end_of_local_day("2023-04-26", &TimeZone::UTC).unwrap(),
+            utc("2023-04-26T23:59:59Z")
+        );
+        let dubai = TimeZone::get("Asia/Dubai").unwrap();
+        assert_eq!(
+            end_of_local_day("2023-04-26", &dubai).unwrap(),
+            utc("2023-04-26T19:59:59Z")
+        );
+    }
+
+    #[test]
+    fn a_time_skipped_by_daylight_saving_moves_forward() {
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        assert_eq!(
+            local_date_time("2023-03-26 02:30:00", &berlin).unwrap(),
+            utc("2023-03-26T01:30:00Z")
+        );
+    }
+
+    #[test]
+    fn epoch_millis_and_rfc3339_are_read_exactly() {
+        assert_eq!(
+            epoch_millis(1678215600000).unwrap(),
+            utc("2023-03-07T19:00:00Z")
+        );
+        assert_eq!(
+            rfc3339("2023-05-01T01:01:01.000Z").unwrap(),
+            utc("2023-05-01T01:01:01Z")
+        );
+        assert_eq!(
+            rfc3339("2023-05-01T09:01:01+08:00").unwrap(),
+            utc("2023-05-01T01:01:01Z")
+        );
+    }
+
+    #[test]
+    fn nonsense_is_an_error_that_quotes_it() {
+        let err = local_date_time("yesterday", &TimeZone::UTC).unwrap_err();
+        assert_eq!(err.text, "yesterday");
+        assert!(rfc3339("2023-05-01 01:01:01").is_err(), "no offset");
+        assert!(end_of_local_day("2023-02-30", &TimeZone::UTC).is_err());
+        assert!(epoch_millis(i64::MAX).is_err());
+    }
+}
