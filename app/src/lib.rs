@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod layout;
 pub mod pages;
+pub mod providers;
 pub mod state;
 pub mod store;
 

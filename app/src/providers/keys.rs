@@ -1,0 +1,369 @@
+//! The keys connections hold: PingPong salts, providers' RSA public keys
+//! (to verify notifications) and merchants' RSA private keys (to sign status
+//! queries). Parsed and validated once, when saved or loaded, never per
+//! request; shown only as fingerprints.
+
+use std::fmt;
+
+use base64::{
+    alphabet,
+    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
+    Engine,
+};
+use rsa::{
+    pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey},
+    pkcs1v15::{Signature, VerifyingKey},
+    pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey},
+    signature::Verifier,
+    traits::PublicKeyParts,
+    RsaPrivateKey, RsaPublicKey,
+};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+/// The smallest RSA modulus accepted, in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// Standard Base64 that tolerates missing padding; whitespace is removed
+/// before decoding.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Decodes standard Base64, ignoring whitespace and line breaks in it.
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    BASE64.decode(compact).ok()
+}
+
+pub fn encode_base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A short, stable name for a key that reveals nothing of a secret:
+/// `sha256:` and the first 16 hex digits of a SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(format!(
+            "sha256:{}",
+            &hex::encode(Sha256::digest(bytes))[..16]
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn from_stored(text: String) -> Self {
+        Self(text)
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("the key is empty")]
+    Empty,
+    #[error("the key is neither PEM nor Base64-encoded DER")]
+    Encoding,
+    #[error("the key is not an RSA {0} key (expected SubjectPublicKeyInfo or PKCS#1 for public keys, PKCS#8 or PKCS#1 for private keys)")]
+    NotRsa(&'static str),
+    #[error("the RSA key has {0} bits; at least 2048 are required")]
+    TooShort(usize),
+    #[error("a PingPong salt must be at least 8 characters without spaces")]
+    WeakSalt,
+    #[error("this is a private key; paste the provider's public key here")]
+    PrivateGivenForPublic,
+}
+
+/// PEM (`-----BEGIN …-----`) or bare Base64 DER, as DER bytes plus the PEM
+/// label when there was one.
+fn der_of(text: &str) -> Result<(Option<String>, Vec<u8>), KeyError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(KeyError::Empty);
+    }
+    if let Some(rest) = text.strip_prefix("-----BEGIN ") {
+        let (label, rest) = rest.split_once("-----").ok_or(KeyError::Encoding)?;
+        let end = format!("-----END {label}-----");
+        let body = rest.split(&end).next().filter(|_| rest.contains(&end));
+        let der = body.and_then(decode_base64).ok_or(KeyError::Encoding)?;
+        return Ok((Some(label.to_owned()), der));
+    }
+    decode_base64(text)
+        .map(|der| (None, der))
+        .ok_or(KeyError::Encoding)
+}
+
+fn check_size(bits: usize) -> Result<(), KeyError> {
+    if bits < MIN_RSA_BITS {
+        Err(KeyError::TooShort(bits))
+    } else {
+        Ok(())
+    }
+}
+
+/// A provider's RSA public key: verifies RSASSA-PKCS1-v1_5 SHA-256 signatures.
+#[derive(Clone)]
+pub struct VerificationKey {
+    key: VerifyingKey<Sha256>,
+    spki_der: Vec<u8>,
+    fingerprint: Fingerprint,
+}
+
+impl fmt::Debug for VerificationKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VerificationKey({})", self.fingerprint)
+    }
+}
+
+impl VerificationKey {
+    /// SubjectPublicKeyInfo or PKCS#1, in PEM or bare Base64 DER.
+    pub fn parse(text: &str) -> Result<Self, KeyError> {
+        let (label, der) = der_of(text)?;
+        if label.as_deref().is_some_and(|l| l.contains("PRIVATE")) {
+            return Err(KeyError::PrivateGivenForPublic);
+        }
+        let public = RsaPublicKey::from_public_key_der(&der)
+            .or_else(|_| RsaPublicKey::from_pkcs1_der(&der))
+            .map_err(|_| {
+                if RsaPrivateKey::from_pkcs8_der(&der).is_ok()
+                    || RsaPrivateKey::from_pkcs1_der(&der).is_ok()
+                {
+                    KeyError::PrivateGivenForPublic
+                } else {
+                    KeyError::NotRsa("public")
+                }
+            })?;
+        Self::from_public(public)
+    }
+
+    fn from_public(public: RsaPublicKey) -> Result<Self, KeyError> {
+        check_size(public.n().bits())?;
+        let spki_der = public
+            .to_public_key_der()
+            .map_err(|_| KeyError::NotRsa("public"))?
+            .into_vec();
+        Ok(Self {
+            fingerprint: Fingerprint::of(&spki_der),
+            key: VerifyingKey::new(public),
+            spki_der,
+        })
+    }
+
+    /// The key as stored: SubjectPublicKeyInfo DER.
+    pub fn spki_der(&self) -> &[u8] {
+        &self.spki_der
+    }
+
+    /// The key as a PEM block, for display and export.
+    pub fn to_pem(&self) -> String {
+        let body = encode_base64(&self.spki_der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect();
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            lines.join("\n")
+        )
+    }
+
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
+    }
+
+    /// True when `signature` signs exactly `message` with this key.
+    pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        Signature::try_from(signature)
+            .map(|s| self.key.verify(message, &s).is_ok())
+            .unwrap_or(false)
+    }
+}
+
+/// A merchant's RSA private key, used to sign status queries. Its `Debug`
+/// shows only the fingerprint of its public half.
+#[derive(Clone)]
+pub struct MerchantKey {
+    key: RsaPrivateKey,
+    fingerprint: Fingerprint,
+}
+
+impl fmt::Debug for MerchantKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MerchantKey({})", self.fingerprint)
+    }
+}
+
+impl MerchantKey {
+    /// PKCS#8 or PKCS#1, in PEM or bare Base64 DER.
+    pub fn parse(text: &SecretString) -> Result<Self, KeyError> {
+        let (_, der) = der_of(text.expose_secret())?;
+        let key = RsaPrivateKey::from_pkcs8_der(&der)
+            .or_else(|_| RsaPrivateKey::from_pkcs1_der(&der))
+            .map_err(|_| KeyError::NotRsa("private"))?;
+        check_size(key.n().bits())?;
+        let spki = key
+            .to_public_key()
+            .to_public_key_der()
+            .map_err(|_| KeyError::NotRsa("private"))?;
+        Ok(Self {
+            fingerprint: Fingerprint::of(spki.as_bytes()),
+            key,
+        })
+    }
+
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
+    }
+
+    pub fn private_key(&self) -> &RsaPrivateKey {
+        &self.key
+    }
+}
+
+/// A PingPong salt: the shared secret of its salted-digest signatures.
+#[derive(Clone)]
+pub struct Salt {
+    secret: SecretString,
+    fingerprint: Fingerprint,
+}
+
+impl fmt::Debug for Salt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Salt({})", self.fingerprint)
+    }
+}
+
+impl Salt {
+    /// Surrounding whitespace (a key file's newline) is not part of the salt.
+    pub fn parse(text: &SecretString) -> Result<Self, KeyError> {
+        let salt = text.expose_secret().trim();
+        if salt.len() < 8 || salt.chars().any(char::is_whitespace) {
+            return Err(KeyError::WeakSalt);
+        }
+        Ok(Self {
+            fingerprint: Fingerprint::of(salt.as_bytes()),
+            secret: SecretString::from(salt.to_owned()),
+        })
+    }
+
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
+    }
+
+    pub fn expose(&self) -> &str {
+        self.secret.expose_secret()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub const BOTIM_PUBLIC_PEM: &str =
+        include_str!("../../tests/fixtures/providers/keys/botim-money-public.pem");
+    pub const PAYERMAX_PUBLIC_B64: &str =
+        include_str!("../../tests/fixtures/providers/keys/payermax-public.b64");
+    pub const BOTIM_MERCHANT_PRIVATE_PEM: &str =
+        include_str!("../../tests/fixtures/providers/keys/botim-money-merchant-private.pem");
+    pub const PAYERMAX_MERCHANT_PRIVATE_B64: &str =
+        include_str!("../../tests/fixtures/providers/keys/payermax-merchant-private.b64");
+    pub const UNRELATED_PRIVATE_PEM: &str =
+        include_str!("../../tests/fixtures/providers/keys/provider-side/unrelated-private.pem");
+
+    #[test]
+    fn public_keys_are_read_from_pem_and_from_bare_der_alike() {
+        let from_pem = VerificationKey::parse(BOTIM_PUBLIC_PEM).unwrap();
+        let bare = VerificationKey::parse(&encode_base64(from_pem.spki_der())).unwrap();
+        assert_eq!(from_pem.fingerprint(), bare.fingerprint());
+        assert_eq!(
+            VerificationKey::parse(&from_pem.to_pem())
+                .unwrap()
+                .fingerprint(),
+            from_pem.fingerprint()
+        );
+
+        let payermax = VerificationKey::parse(PAYERMAX_PUBLIC_B64).unwrap();
+        assert_ne!(payermax.fingerprint(), from_pem.fingerprint());
+        assert!(payermax.fingerprint().as_str().starts_with("sha256:"));
+        assert_eq!(payermax.fingerprint().as_str().len(), 23);
+    }
+
+    #[test]
+    fn bad_public_keys_say_what_is_wrong() {
+        assert_eq!(VerificationKey::parse("  ").unwrap_err(), KeyError::Empty);
+        assert_eq!(
+            VerificationKey::parse("not a key!").unwrap_err(),
+            KeyError::Encoding
+        );
+        assert_eq!(
+            VerificationKey::parse("aGVsbG8gd29ybGQ=").unwrap_err(),
+            KeyError::NotRsa("public")
+        );
+        assert_eq!(
+            VerificationKey::parse(UNRELATED_PRIVATE_PEM).unwrap_err(),
+            KeyError::PrivateGivenForPublic
+        );
+        assert_eq!(
+            VerificationKey::parse(PAYERMAX_MERCHANT_PRIVATE_B64).unwrap_err(),
+            KeyError::PrivateGivenForPublic
+        );
+        let truncated = &BOTIM_PUBLIC_PEM[..BOTIM_PUBLIC_PEM.len() - 30];
+        assert_eq!(
+            VerificationKey::parse(truncated).unwrap_err(),
+            KeyError::Encoding
+        );
+    }
+
+    #[test]
+    fn keys_shorter_than_2048_bits_are_refused() {
+        let mut rng = rsa::rand_core::OsRng;
+        let small = RsaPrivateKey::new(&mut rng, 1024).unwrap();
+        let der = small.to_public_key().to_public_key_der().unwrap();
+        assert_eq!(
+            VerificationKey::parse(&encode_base64(der.as_bytes())).unwrap_err(),
+            KeyError::TooShort(1024)
+        );
+    }
+
+    #[test]
+    fn merchant_keys_are_read_from_pkcs8_pem_and_bare_der() {
+        let pem = MerchantKey::parse(&SecretString::from(BOTIM_MERCHANT_PRIVATE_PEM)).unwrap();
+        let b64 = MerchantKey::parse(&SecretString::from(PAYERMAX_MERCHANT_PRIVATE_B64)).unwrap();
+        assert_ne!(pem.fingerprint(), b64.fingerprint());
+        assert!(!format!("{pem:?}").contains("MII"));
+        assert_eq!(
+            MerchantKey::parse(&SecretString::from(BOTIM_PUBLIC_PEM)).unwrap_err(),
+            KeyError::NotRsa("private")
+        );
+    }
+
+    #[test]
+    fn salts_are_trimmed_and_never_shown() {
+        let salt = Salt::parse(&SecretString::from("4283FEFC63F0CD0E873A0000\n")).unwrap();
+        assert_eq!(salt.expose(), "4283FEFC63F0CD0E873A0000");
+        assert!(!format!("{salt:?}").contains("4283"));
+        assert_eq!(
+            Salt::parse(&SecretString::from("short")).unwrap_err(),
+            KeyError::WeakSalt
+        );
+    }
+
+    #[test]
+    fn base64_may_carry_line_breaks_and_lack_padding() {
+        assert_eq!(decode_base64("aGVs\r\nbG8=").unwrap(), b"hello");
+        assert_eq!(decode_base64("aGVsbG8").unwrap(), b"hello");
+        assert_eq!(decode_base64("%%%not-base64%%%"), None);
+    }
+}
