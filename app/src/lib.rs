@@ -6,11 +6,13 @@
 pub mod assets;
 pub mod domain;
 pub mod error;
+pub mod intake;
 pub mod layout;
 pub mod pages;
 pub mod providers;
 pub mod state;
 pub mod store;
+pub mod vault;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags};

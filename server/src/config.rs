@@ -7,6 +7,7 @@ use std::{
     time::Duration,
 };
 
+use app::domain::SourceAllowlist;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -32,6 +33,16 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web application and the webhook intake (the default).
     Serve,
+    /// Manage provider connections.
+    #[command(subcommand)]
+    Connections(ConnectionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// Create or update connections from a JSON file (key files are read
+    /// relative to it). Running it again changes nothing.
+    Import { file: PathBuf },
 }
 
 #[derive(Debug, Default, Args)]
@@ -65,6 +76,16 @@ pub struct SettingArgs {
     /// Seconds to let in-flight requests finish after SIGINT or SIGTERM.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", global = true)]
     pub shutdown_timeout_secs: Option<u64>,
+
+    /// The key that seals secrets at rest: 32 bytes, Base64. Without it the
+    /// key is read from (or created in) DATA_DIR/master.key.
+    #[arg(long, env = "MASTER_KEY", hide_env_values = true, global = true)]
+    pub master_key: Option<String>,
+
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose
+    /// X-Forwarded-For is believed for the sender's address.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -85,6 +106,8 @@ struct FileSettings {
     database_max_connections: Option<u32>,
     log_format: Option<LogFormat>,
     shutdown_timeout_secs: Option<u64>,
+    master_key: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 /// The settings in force. `Debug` shows no secret.
@@ -97,6 +120,8 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub log_format: LogFormat,
     pub shutdown_timeout: Duration,
+    pub master_key: Option<SecretString>,
+    pub trusted_proxies: SourceAllowlist,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +138,8 @@ pub enum ConfigError {
     },
     #[error("DATABASE_MAX_CONNECTIONS must be at least 1")]
     NoConnections,
+    #[error("TRUSTED_PROXIES: {0}")]
+    TrustedProxies(#[from] app::domain::connection::AllowlistError),
 }
 
 impl Default for Settings {
@@ -126,6 +153,8 @@ impl Default for Settings {
             database_max_connections: 8,
             log_format: LogFormat::Human,
             shutdown_timeout: Duration::from_secs(10),
+            master_key: None,
+            trusted_proxies: SourceAllowlist::default(),
         }
     }
 }
@@ -163,6 +192,17 @@ impl Settings {
                 .or(file.shutdown_timeout_secs)
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.shutdown_timeout),
+            master_key: args
+                .master_key
+                .or(file.master_key)
+                .filter(|key| !key.is_empty())
+                .map(SecretString::from),
+            trusted_proxies: SourceAllowlist::parse(
+                &args
+                    .trusted_proxies
+                    .or(file.trusted_proxies)
+                    .unwrap_or_default(),
+            )?,
         };
         if settings.database_max_connections == 0 {
             return Err(ConfigError::NoConnections);
@@ -248,6 +288,35 @@ mod tests {
             ..SettingArgs::default()
         };
         assert!(Settings::load(None, args).unwrap().database_url.is_none());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        let args = SettingArgs {
+            trusted_proxies: Some(vec!["10.0.0.0/8".into(), "127.0.0.1".into()]),
+            ..SettingArgs::default()
+        };
+        let s = Settings::load(None, args).unwrap();
+        assert!(s.trusted_proxies.allows("10.2.3.4".parse().unwrap()));
+        assert!(!s.trusted_proxies.allows("192.0.2.1".parse().unwrap()));
+        let bad = SettingArgs {
+            trusted_proxies: Some(vec!["proxy.local".into()]),
+            ..SettingArgs::default()
+        };
+        assert!(Settings::load(None, bad)
+            .unwrap_err()
+            .to_string()
+            .contains("proxy.local"));
+    }
+
+    #[test]
+    fn the_master_key_is_never_shown_by_debug() {
+        let args = SettingArgs {
+            master_key: Some("c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=".into()),
+            ..SettingArgs::default()
+        };
+        let s = Settings::load(None, args).unwrap();
+        assert!(!format!("{s:?}").contains("c2VjcmV0"));
     }
 
     #[test]

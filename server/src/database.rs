@@ -58,6 +58,18 @@ pub async fn open(settings: &Settings) -> Result<Database, DatabaseError> {
     }
 }
 
+impl Database {
+    /// Closes the pool, then stops the private cluster if one was started.
+    pub async fn close(self) -> Result<(), ClusterError> {
+        self.pool.close().await;
+        if let Some(cluster) = self.cluster {
+            cluster.stop()?;
+            tracing::info!("private PostgreSQL cluster stopped");
+        }
+        Ok(())
+    }
+}
+
 /// Pool settings shared by the server and the tests.
 pub fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()

@@ -5,10 +5,14 @@
 
 pub mod assets;
 pub mod config;
+pub mod connections_import;
 pub mod database;
 pub mod health;
+pub mod master_key;
 pub mod pages;
 pub mod private_postgres;
 pub mod router;
+pub mod sender;
 pub mod startup;
 pub mod telemetry;
+pub mod webhooks;

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use app::store::Store;
 use clap::Parser;
 use server::{
-    config::{Cli, Command, Settings},
-    database, startup, telemetry,
+    config::{Cli, Command, ConnectionsCommand, Settings},
+    connections_import, database, master_key, startup, telemetry,
 };
 
 #[tokio::main]
@@ -23,6 +23,9 @@ async fn main() -> ExitCode {
     telemetry::init(settings.log_format);
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
+        Command::Connections(ConnectionsCommand::Import { file }) => {
+            import_connections(settings, &file).await
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -35,20 +38,34 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let vault = master_key::load(&settings)?;
     let db = database::open(&settings).await?;
     let served = async {
         let app =
-            startup::Application::build(settings.listen_addr, Store::new(db.pool.clone())).await?;
+            startup::Application::build(&settings, Store::new(db.pool.clone()), vault).await?;
         tracing::info!("Dispute Desk is serving on http://{}", app.address());
         app.run_until(startup::termination_signal(), settings.shutdown_timeout)
             .await?;
         anyhow::Ok(())
     }
     .await;
-    db.pool.close().await;
-    if let Some(cluster) = db.cluster {
-        cluster.stop()?;
-        tracing::info!("private PostgreSQL cluster stopped");
-    }
+    db.close().await?;
     served
+}
+
+async fn import_connections(settings: Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    let vault = master_key::load(&settings)?;
+    let db = database::open(&settings).await?;
+    let imported = async {
+        let store = Store::new(db.pool.clone());
+        store.migrate().await?;
+        let report = connections_import::import(file, &store, &vault).await?;
+        for line in report {
+            println!("{line}");
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    db.close().await?;
+    imported
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use app::state::AppState;
+use app::{domain::SourceAllowlist, intake::Intake, state::AppState};
 use axum::{
     body::Body,
     http::{header, HeaderName, Request, StatusCode},
@@ -18,13 +18,14 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{assets, health, pages};
+use crate::{assets, health, pages, webhooks};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, intake: Intake, trusted_proxies: SourceAllowlist) -> Router {
     Router::new()
         .merge(health::router(state.store.clone()))
+        .merge(webhooks::router(intake, trusted_proxies))
         .merge(assets::router())
         .merge(pages::router(state))
         .layer(

@@ -3,11 +3,11 @@
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
-use app::{state::AppState, store::Store};
+use app::{intake::Intake, state::AppState, store::Store, vault::Vault};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::router;
+use crate::{config::Settings, router};
 
 /// A bound, migrated, ready-to-serve application.
 pub struct Application {
@@ -29,7 +29,12 @@ pub enum StartupError {
 }
 
 impl Application {
-    pub async fn build(listen_addr: SocketAddr, store: Store) -> Result<Self, StartupError> {
+    pub async fn build(
+        settings: &Settings,
+        store: Store,
+        vault: Vault,
+    ) -> Result<Self, StartupError> {
+        let listen_addr = settings.listen_addr;
         store.migrate().await.map_err(StartupError::Migrate)?;
         let listener =
             TcpListener::bind(listen_addr)
@@ -42,7 +47,8 @@ impl Application {
             address: listen_addr,
             source,
         })?;
-        let router = router::router(AppState { store });
+        let intake = Intake::new(store.clone(), vault);
+        let router = router::router(AppState { store }, intake, settings.trusted_proxies.clone());
         Ok(Self {
             listener,
             router,

@@ -5,6 +5,8 @@ use std::{fmt, net::IpAddr, str::FromStr};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use super::time::ZoneName;
+
 /// The connection's name in its intake URL, `/webhooks/{slug}`: lower-case
 /// letters, digits and single hyphens, at most 64 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -141,6 +143,55 @@ impl SourceAllowlist {
     }
 }
 
+/// Everything about a connection but its keys, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    pub slug: ConnectionSlug,
+    pub provider: ProviderKind,
+    pub display_name: String,
+    /// PingPong `accId`, Botim Money partner id, PayerMax `merchantNo`.
+    pub account_id: Option<String>,
+    /// PayerMax `appId`.
+    pub app_id: Option<String>,
+    pub timezone: ZoneName,
+    pub query_base_url: Option<QueryBaseUrl>,
+    pub source_allowlist: SourceAllowlist,
+    pub enabled: bool,
+}
+
+/// Where a provider's status-query API lives: an `https://` (or, for a
+/// simulator on this machine, `http://`) address without query or fragment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryBaseUrl(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a query API address (https://host[/path], no query string)")]
+pub struct UrlError(pub String);
+
+impl QueryBaseUrl {
+    pub fn parse(text: &str) -> Result<Self, UrlError> {
+        let text = text.trim().trim_end_matches('/');
+        let rest = text
+            .strip_prefix("https://")
+            .or_else(|| text.strip_prefix("http://"));
+        let valid = rest.is_some_and(|r| {
+            !r.is_empty()
+                && !r.starts_with('/')
+                && !r.contains(['?', '#', ' ', '\\'])
+                && r.chars().all(|c| c.is_ascii_graphic())
+        });
+        if valid {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(UrlError(text.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +213,27 @@ mod tests {
             &"a".repeat(65),
         ] {
             assert!(ConnectionSlug::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn query_addresses_are_http_urls_without_query_strings() {
+        assert_eq!(
+            QueryBaseUrl::parse("https://acquirer-payment.pingpongx.com/")
+                .unwrap()
+                .as_str(),
+            "https://acquirer-payment.pingpongx.com"
+        );
+        assert!(QueryBaseUrl::parse("http://127.0.0.1:4000/api").is_ok());
+        for bad in [
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "https://x?a=1",
+            "x.com",
+            "https://a b",
+        ] {
+            assert!(QueryBaseUrl::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -10,9 +10,12 @@ pub mod money;
 pub mod notification;
 pub mod time;
 
-pub use connection::{ConnectionSlug, ProviderKind, SourceAllowlist};
+pub use connection::{
+    ConnectionSettings, ConnectionSlug, ProviderKind, QueryBaseUrl, SourceAllowlist,
+};
 pub use dispute::{DisputeRef, Stage, Status};
 pub use event::{Effect, EventKey, NormalizedEvent, PaymentEvent, ProviderTime};
 pub use fold::{fold, DisputeState, FoldEvent};
 pub use money::Money;
 pub use notification::Verdict;
+pub use time::ZoneName;

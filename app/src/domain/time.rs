@@ -22,6 +22,38 @@ fn error(text: &str, expected: &'static str) -> TimeError {
     }
 }
 
+/// An IANA time zone name (`UTC`, `Asia/Dubai`) known to the time zone
+/// database.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ZoneName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a time zone name (e.g. UTC, Asia/Dubai)")]
+pub struct ZoneError(pub String);
+
+impl ZoneName {
+    pub fn parse(text: &str) -> Result<Self, ZoneError> {
+        let text = text.trim();
+        TimeZone::get(text)
+            .map(|_| Self(text.to_owned()))
+            .map_err(|_| ZoneError(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn zone(&self) -> TimeZone {
+        TimeZone::get(&self.0).unwrap_or(TimeZone::UTC)
+    }
+}
+
+impl Default for ZoneName {
+    fn default() -> Self {
+        Self("UTC".into())
+    }
+}
+
 /// `2023-03-07 19:54:58` (also `2023/03/07 19:54:58`) in `zone`. A date
 /// alone means 23:59:59 that day.
 pub fn local_date_time(text: &str, zone: &TimeZone) -> Result<Timestamp, TimeError> {
@@ -131,6 +163,19 @@ mod tests {
         assert_eq!(
             rfc3339("2023-05-01T09:01:01+08:00").unwrap(),
             utc("2023-05-01T01:01:01Z")
+        );
+    }
+
+    #[test]
+    fn zone_names_are_checked_against_the_database() {
+        assert_eq!(
+            ZoneName::parse(" Asia/Dubai ").unwrap().as_str(),
+            "Asia/Dubai"
+        );
+        assert_eq!(ZoneName::default().zone(), TimeZone::UTC);
+        assert_eq!(
+            ZoneName::parse("Mars/Olympus").unwrap_err().to_string(),
+            "\"Mars/Olympus\" is not a time zone name (e.g. UTC, Asia/Dubai)"
         );
     }
 

@@ -147,6 +147,13 @@ impl VerificationKey {
         Self::from_public(public)
     }
 
+    /// A key as stored: SubjectPublicKeyInfo DER.
+    pub fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
+        Self::from_public(
+            RsaPublicKey::from_public_key_der(der).map_err(|_| KeyError::NotRsa("public"))?,
+        )
+    }
+
     fn from_public(public: RsaPublicKey) -> Result<Self, KeyError> {
         check_size(public.n().bits())?;
         let spki_der = public

@@ -1,8 +1,9 @@
-//! Provider connections: one row per provider account.
+//! Provider connections (one row per provider account) and their keys.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
+use crate::domain::{ConnectionSettings, ProviderKind, SourceAllowlist, ZoneName};
 
 /// A connection as the connections list shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
@@ -14,6 +15,98 @@ pub struct ConnectionSummary {
     pub timezone: String,
 }
 
+/// What intake needs to judge a request to a connection. `version` changes
+/// whenever the connection or its keys change, so parsed keys can be cached
+/// against it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntakeConnection {
+    pub id: i64,
+    pub provider: ProviderKind,
+    pub enabled: bool,
+    pub timezone: ZoneName,
+    pub account_id: Option<String>,
+    pub source_allowlist: SourceAllowlist,
+    pub version: jiff::Timestamp,
+}
+
+/// What a key is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyPurpose {
+    /// Verifies notifications: a PingPong salt or a provider's public key.
+    Verify,
+    /// Signs status queries: the merchant's private key.
+    Sign,
+}
+
+/// Current, or the next one during a rotation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeySlot {
+    Current,
+    Next,
+}
+
+impl KeyPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            KeyPurpose::Verify => "verify",
+            KeyPurpose::Sign => "sign",
+        }
+    }
+
+    /// Binds a sealed secret to its connection and purpose.
+    pub fn seal_context(self, connection_id: i64) -> String {
+        format!("connection:{connection_id}:{}", self.as_str())
+    }
+}
+
+impl KeySlot {
+    fn as_str(self) -> &'static str {
+        match self {
+            KeySlot::Current => "current",
+            KeySlot::Next => "next",
+        }
+    }
+}
+
+/// Key material as stored: public keys in the clear, secrets sealed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoredKeyMaterial {
+    PublicDer(Vec<u8>),
+    Sealed(Vec<u8>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredKey {
+    pub material: StoredKeyMaterial,
+    pub fingerprint: String,
+}
+
+/// Whether saving created the row or changed an existing one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Saved {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    public_der: Option<Vec<u8>>,
+    sealed_secret: Option<Vec<u8>>,
+    fingerprint: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct IntakeRow {
+    id: i64,
+    provider: String,
+    enabled: bool,
+    timezone: String,
+    account_id: Option<String>,
+    source_allowlist: Vec<String>,
+    updated_at: jiff_sqlx::Timestamp,
+}
+
 impl Store {
     /// Every connection, by slug.
     pub async fn list_connections(&self) -> Result<Vec<ConnectionSummary>, StoreError> {
@@ -22,5 +115,212 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Creates the connection named by `settings.slug`, or updates it.
+    pub async fn save_connection(
+        &self,
+        settings: &ConnectionSettings,
+    ) -> Result<(i64, Saved), StoreError> {
+        let allowlist = settings.source_allowlist.entries();
+        let changed: Option<(i64, bool)> = sqlx::query_as(
+            "insert into connections as c
+                 (slug, provider, display_name, enabled, timezone, account_id, app_id,
+                  query_base_url, source_allowlist)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             on conflict on constraint connections_slug_key do update set
+                 provider = excluded.provider,
+                 display_name = excluded.display_name,
+                 enabled = excluded.enabled,
+                 timezone = excluded.timezone,
+                 account_id = excluded.account_id,
+                 app_id = excluded.app_id,
+                 query_base_url = excluded.query_base_url,
+                 source_allowlist = excluded.source_allowlist,
+                 updated_at = now()
+             where (c.provider, c.display_name, c.enabled, c.timezone, c.account_id, c.app_id,
+                    c.query_base_url, c.source_allowlist)
+                   is distinct from
+                   (excluded.provider, excluded.display_name, excluded.enabled, excluded.timezone,
+                    excluded.account_id, excluded.app_id, excluded.query_base_url,
+                    excluded.source_allowlist)
+             returning id, xmax = 0",
+        )
+        .bind(settings.slug.as_str())
+        .bind(settings.provider.as_str())
+        .bind(&settings.display_name)
+        .bind(settings.enabled)
+        .bind(settings.timezone.as_str())
+        .bind(&settings.account_id)
+        .bind(&settings.app_id)
+        .bind(settings.query_base_url.as_ref().map(|u| u.as_str()))
+        .bind(&allowlist)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some((id, created)) = changed {
+            return Ok((
+                id,
+                if created {
+                    Saved::Created
+                } else {
+                    Saved::Updated
+                },
+            ));
+        }
+        let id: i64 = sqlx::query_scalar("select id from connections where slug = $1")
+            .bind(settings.slug.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((id, Saved::Unchanged))
+    }
+
+    /// Puts a key in a slot, replacing what was there; a key with the same
+    /// fingerprint is left as it is. Any change makes intake reload the
+    /// connection's keys.
+    pub async fn set_key(
+        &self,
+        connection_id: i64,
+        purpose: KeyPurpose,
+        slot: KeySlot,
+        key: &StoredKey,
+    ) -> Result<Saved, StoreError> {
+        let (public_der, sealed) = match &key.material {
+            StoredKeyMaterial::PublicDer(der) => (Some(der.as_slice()), None),
+            StoredKeyMaterial::Sealed(bytes) => (None, Some(bytes.as_slice())),
+        };
+        let mut tx = self.pool.begin().await?;
+        let saved: Option<bool> = sqlx::query_scalar(
+            "insert into connection_keys as k
+                 (connection_id, purpose, slot, public_der, sealed_secret, fingerprint)
+             values ($1, $2, $3, $4, $5, $6)
+             on conflict on constraint connection_keys_slot_key do update set
+                 public_der = excluded.public_der,
+                 sealed_secret = excluded.sealed_secret,
+                 fingerprint = excluded.fingerprint,
+                 created_at = now()
+             where k.fingerprint <> excluded.fingerprint
+             returning xmax = 0",
+        )
+        .bind(connection_id)
+        .bind(purpose.as_str())
+        .bind(slot.as_str())
+        .bind(public_der)
+        .bind(sealed)
+        .bind(&key.fingerprint)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(created) = saved else {
+            return Ok(Saved::Unchanged);
+        };
+        sqlx::query("update connections set updated_at = now() where id = $1")
+            .bind(connection_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(if created {
+            Saved::Created
+        } else {
+            Saved::Updated
+        })
+    }
+
+    /// The connection behind `/webhooks/{slug}`, if there is one.
+    pub async fn intake_connection(
+        &self,
+        slug: &str,
+    ) -> Result<Option<IntakeConnection>, StoreError> {
+        let row: Option<IntakeRow> = sqlx::query_as(
+            "select id, provider, enabled, timezone, account_id, source_allowlist, updated_at
+             from connections where slug = $1",
+        )
+        .bind(slug)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(IntakeConnection {
+                id: r.id,
+                provider: r.provider.parse().map_err(StoreError::corrupt)?,
+                enabled: r.enabled,
+                timezone: ZoneName::parse(&r.timezone).map_err(StoreError::corrupt)?,
+                account_id: r.account_id,
+                source_allowlist: SourceAllowlist::parse(&r.source_allowlist)
+                    .map_err(StoreError::corrupt)?,
+                version: r.updated_at.to_jiff(),
+            })
+        })
+        .transpose()
+    }
+
+    /// A connection's keys for one purpose, the current one first.
+    pub async fn keys(
+        &self,
+        connection_id: i64,
+        purpose: KeyPurpose,
+    ) -> Result<Vec<StoredKey>, StoreError> {
+        let rows: Vec<KeyRow> = sqlx::query_as(
+            "select public_der, sealed_secret, fingerprint from connection_keys
+             where connection_id = $1 and purpose = $2
+             order by slot = 'current' desc",
+        )
+        .bind(connection_id)
+        .bind(purpose.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(
+                |KeyRow {
+                     public_der,
+                     sealed_secret,
+                     fingerprint,
+                 }| {
+                    let material = match (public_der, sealed_secret) {
+                        (Some(der), None) => StoredKeyMaterial::PublicDer(der),
+                        (None, Some(sealed)) => StoredKeyMaterial::Sealed(sealed),
+                        _ => return Err(StoreError::corrupt("a key row has no single material")),
+                    };
+                    Ok(StoredKey {
+                        material,
+                        fingerprint,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Moves the next key into the current slot (the old current one is
+    /// dropped); nothing happens when there is no next key.
+    pub async fn promote_next_key(
+        &self,
+        connection_id: i64,
+        purpose: KeyPurpose,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let has_next: bool = sqlx::query_scalar(
+            "select exists (select 1 from connection_keys
+                            where connection_id = $1 and purpose = $2 and slot = 'next')",
+        )
+        .bind(connection_id)
+        .bind(purpose.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        if !has_next {
+            return Ok(false);
+        }
+        for sql in [
+            "delete from connection_keys where connection_id = $1 and purpose = $2 and slot = 'current'",
+            "update connection_keys set slot = 'current' where connection_id = $1 and purpose = $2 and slot = 'next'",
+        ] {
+            sqlx::query(sql)
+                .bind(connection_id)
+                .bind(purpose.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("update connections set updated_at = now() where id = $1")
+            .bind(connection_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -2,8 +2,16 @@
 //! a method here, and every method has a test against a real database.
 
 mod connections;
+mod disputes;
+mod intake;
+mod notifications;
 
-pub use connections::ConnectionSummary;
+pub use connections::{
+    ConnectionSummary, IntakeConnection, KeyPurpose, KeySlot, Saved, StoredKey, StoredKeyMaterial,
+};
+pub use disputes::{DisputeRecord, PaymentRecord, TimelineEntry};
+pub use intake::{Acceptance, Outcome};
+pub use notifications::{Answer, NewNotification, Received, Rejected, StoredNotification};
 
 use sqlx::{migrate::Migrator, PgPool};
 
@@ -19,6 +27,15 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// A stored value this version cannot read back (a bug or a manual edit).
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    fn corrupt(detail: impl std::fmt::Display) -> Self {
+        StoreError::Corrupt(detail.to_string())
+    }
 }
 
 /// A handle on the database; cheap to clone.

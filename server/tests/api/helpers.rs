@@ -3,9 +3,14 @@
 
 use std::time::Duration;
 
-use app::store::Store;
+use std::path::PathBuf;
+
+use app::{store::Store, vault::Vault};
 use reqwest::{redirect::Policy, Response};
-use server::{database::pool_options, private_postgres::PrivateCluster, startup::Application};
+use server::{
+    config::Settings, connections_import, database::pool_options, private_postgres::PrivateCluster,
+    startup::Application,
+};
 use sqlx::{postgres::PgConnectOptions, ConnectOptions, Connection, PgConnection, PgPool};
 use tokio::sync::{oneshot, OnceCell};
 
@@ -13,6 +18,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub pool: PgPool,
+    pub store: Store,
+    pub vault: Vault,
     pub db_name: String,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -47,6 +54,11 @@ async fn admin_connection() -> PgConnection {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Settings::default()).await
+}
+
+/// The application with these settings (its address is always 127.0.0.1:0).
+pub async fn spawn_app_with(settings: Settings) -> TestApp {
     let db_name = format!("dd_test_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(&format!("create database {db_name}"))
         .execute(&mut admin_connection().await)
@@ -57,7 +69,13 @@ pub async fn spawn_app() -> TestApp {
         .await
         .expect("connect to the test database");
 
-    let app = Application::build("127.0.0.1:0".parse().unwrap(), Store::new(pool.clone()))
+    let settings = Settings {
+        listen_addr: "127.0.0.1:0".parse().unwrap(),
+        ..settings
+    };
+    let store = Store::new(pool.clone());
+    let vault = Vault::from_base64(&Vault::generate_master_key()).unwrap();
+    let app = Application::build(&settings, store.clone(), vault.clone())
         .await
         .expect("the application builds");
     let address = format!("http://{}", app.address());
@@ -76,9 +94,16 @@ pub async fn spawn_app() -> TestApp {
             .build()
             .unwrap(),
         pool,
+        store,
+        vault,
         db_name,
         stop: Some(stop),
     }
+}
+
+/// The provider fixtures made with OpenSSL, copied into the repository.
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../app/tests/fixtures/providers")
 }
 
 impl TestApp {
@@ -94,6 +119,35 @@ impl TestApp {
         let response = self.get(path).await;
         let status = response.status().as_u16();
         (status, response.text().await.unwrap())
+    }
+
+    /// Imports the fixtures' connections (pingpong-main, botim-main,
+    /// payermax-main) as `dispute-desk connections import` does.
+    pub async fn import_fixture_connections(&self) {
+        connections_import::import(
+            &fixtures().join("connections.json"),
+            &self.store,
+            &self.vault,
+        )
+        .await
+        .expect("the fixture connections import");
+    }
+
+    /// Posts a notification to `/webhooks/{slug}`.
+    pub async fn post_webhook(
+        &self,
+        slug: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .post(format!("{}/webhooks/{slug}", self.address))
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("the webhook answers")
     }
 
     /// Refuses new connections to the test database and ends the open ones:

@@ -1,0 +1,264 @@
+//! `dispute-desk connections import FILE`: creates or updates connections
+//! from a JSON file in the format of the provider fixtures'
+//! `connections.json`, reading key files relative to it. Every entry is
+//! validated before anything is written; importing the same file again
+//! changes nothing.
+
+use std::path::{Path, PathBuf};
+
+use app::{
+    domain::{
+        ConnectionSettings, ConnectionSlug, ProviderKind, QueryBaseUrl, SourceAllowlist, ZoneName,
+    },
+    providers::keys::{MerchantKey, Salt, VerificationKey},
+    store::{KeyPurpose, KeySlot, Saved, Store, StoreError, StoredKey, StoredKeyMaterial},
+    vault::Vault,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// One connection as the file describes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    slug: String,
+    provider: String,
+    #[serde(default)]
+    display_name: String,
+    acc_id: Option<String>,
+    partner_id: Option<String>,
+    merchant_no: Option<String>,
+    app_id: Option<String>,
+    timezone: Option<String>,
+    query_base_url: Option<String>,
+    #[serde(default)]
+    source_allowlist: Vec<String>,
+    enabled: Option<bool>,
+    salt_file: Option<PathBuf>,
+    next_salt_file: Option<PathBuf>,
+    provider_public_key_file: Option<PathBuf>,
+    next_provider_public_key_file: Option<PathBuf>,
+    merchant_private_key_file: Option<PathBuf>,
+}
+
+/// A verification key, ready to store.
+#[derive(Debug)]
+enum Verifier {
+    Salt(Salt),
+    Public(VerificationKey),
+}
+
+impl Verifier {
+    fn fingerprint(&self) -> String {
+        match self {
+            Verifier::Salt(s) => s.fingerprint().to_string(),
+            Verifier::Public(k) => k.fingerprint().to_string(),
+        }
+    }
+}
+
+/// An entry checked and its keys parsed.
+#[derive(Debug)]
+struct Validated {
+    settings: ConnectionSettings,
+    verifiers: Vec<(KeySlot, Verifier)>,
+    merchant_key: Option<(MerchantKey, SecretString)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a list of connections: {source}")]
+    Format {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("connection {slug}: {problem}")]
+    Invalid { slug: String, problem: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Imports the file; returns one line per connection saying what changed.
+pub async fn import(file: &Path, store: &Store, vault: &Vault) -> Result<Vec<String>, ImportError> {
+    let text = read(file)?;
+    let entries: Vec<Entry> =
+        serde_json::from_str(&text).map_err(|source| ImportError::Format {
+            path: file.to_owned(),
+            source,
+        })?;
+    let base = file.parent().unwrap_or(Path::new("."));
+    let validated = entries
+        .into_iter()
+        .map(|entry| {
+            let slug = entry.slug.clone();
+            validate(entry, base).map_err(|problem| ImportError::Invalid { slug, problem })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut report = Vec::new();
+    for connection in validated {
+        report.push(save(connection, store, vault).await?);
+    }
+    Ok(report)
+}
+
+fn read(path: &Path) -> Result<String, ImportError> {
+    std::fs::read_to_string(path).map_err(|source| ImportError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn validate(entry: Entry, base: &Path) -> Result<Validated, String> {
+    let provider: ProviderKind = entry.provider.parse().map_err(|e| format!("{e}"))?;
+    let key_file = |file: &Option<PathBuf>| -> Result<Option<String>, String> {
+        file.as_ref()
+            .map(|f| {
+                let path = base.join(f);
+                std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            })
+            .transpose()
+    };
+    let (account_field, account_id) = match provider {
+        ProviderKind::PingPong => ("acc_id", entry.acc_id.clone()),
+        ProviderKind::BotimMoney => ("partner_id", entry.partner_id.clone()),
+        ProviderKind::PayerMax => ("merchant_no", entry.merchant_no.clone()),
+    };
+    let stray = [
+        ("acc_id", &entry.acc_id),
+        ("partner_id", &entry.partner_id),
+        ("merchant_no", &entry.merchant_no),
+    ]
+    .into_iter()
+    .find(|(field, value)| *field != account_field && value.is_some());
+    if let Some((field, _)) = stray {
+        return Err(format!(
+            "{field} does not belong to a {} connection (use {account_field})",
+            provider.display_name()
+        ));
+    }
+
+    let mut verifiers = Vec::new();
+    let slots = [(KeySlot::Current, true), (KeySlot::Next, false)];
+    for (slot, required) in slots {
+        let (field, file) = match (provider, slot) {
+            (ProviderKind::PingPong, KeySlot::Current) => ("salt_file", &entry.salt_file),
+            (ProviderKind::PingPong, KeySlot::Next) => ("next_salt_file", &entry.next_salt_file),
+            (_, KeySlot::Current) => ("provider_public_key_file", &entry.provider_public_key_file),
+            (_, KeySlot::Next) => (
+                "next_provider_public_key_file",
+                &entry.next_provider_public_key_file,
+            ),
+        };
+        let Some(text) = key_file(file)? else {
+            if required {
+                return Err(format!(
+                    "{field} is required for {}",
+                    provider.display_name()
+                ));
+            }
+            continue;
+        };
+        let verifier = match provider {
+            ProviderKind::PingPong => Salt::parse(&SecretString::from(text)).map(Verifier::Salt),
+            _ => VerificationKey::parse(&text).map(Verifier::Public),
+        }
+        .map_err(|e| format!("{field}: {e}"))?;
+        verifiers.push((slot, verifier));
+    }
+    let merchant_key = key_file(&entry.merchant_private_key_file)?
+        .map(|text| {
+            let secret = SecretString::from(text);
+            MerchantKey::parse(&secret)
+                .map(|key| (key, secret))
+                .map_err(|e| format!("merchant_private_key_file: {e}"))
+        })
+        .transpose()?;
+
+    let settings = ConnectionSettings {
+        slug: ConnectionSlug::parse(&entry.slug).map_err(|e| e.to_string())?,
+        provider,
+        display_name: entry.display_name.trim().to_owned(),
+        account_id: account_id.filter(|a| !a.trim().is_empty()),
+        app_id: entry.app_id,
+        timezone: match entry.timezone {
+            Some(zone) => ZoneName::parse(&zone).map_err(|e| e.to_string())?,
+            None => ZoneName::default(),
+        },
+        query_base_url: entry
+            .query_base_url
+            .map(|u| QueryBaseUrl::parse(&u))
+            .transpose()
+            .map_err(|e| e.to_string())?,
+        source_allowlist: SourceAllowlist::parse(&entry.source_allowlist)
+            .map_err(|e| e.to_string())?,
+        enabled: entry.enabled.unwrap_or(true),
+    };
+    Ok(Validated {
+        settings,
+        verifiers,
+        merchant_key,
+    })
+}
+
+async fn save(connection: Validated, store: &Store, vault: &Vault) -> Result<String, StoreError> {
+    let (id, saved) = store.save_connection(&connection.settings).await?;
+    let mut changes = vec![format!("{} {}", word(saved), connection.settings.slug)];
+    for (slot, verifier) in &connection.verifiers {
+        let material = match verifier {
+            Verifier::Salt(salt) => StoredKeyMaterial::Sealed(
+                vault.seal(salt.expose(), &KeyPurpose::Verify.seal_context(id)),
+            ),
+            Verifier::Public(key) => StoredKeyMaterial::PublicDer(key.spki_der().to_vec()),
+        };
+        let stored = StoredKey {
+            material,
+            fingerprint: verifier.fingerprint(),
+        };
+        let saved = store
+            .set_key(id, KeyPurpose::Verify, *slot, &stored)
+            .await?;
+        changes.push(format!(
+            "{} key {} {}",
+            if *slot == KeySlot::Current {
+                "verification"
+            } else {
+                "next verification"
+            },
+            stored.fingerprint,
+            word(saved)
+        ));
+    }
+    if let Some((key, secret)) = &connection.merchant_key {
+        let stored = StoredKey {
+            material: StoredKeyMaterial::Sealed(vault.seal(
+                secret.expose_secret().trim(),
+                &KeyPurpose::Sign.seal_context(id),
+            )),
+            fingerprint: key.fingerprint().to_string(),
+        };
+        let saved = store
+            .set_key(id, KeyPurpose::Sign, KeySlot::Current, &stored)
+            .await?;
+        changes.push(format!(
+            "signing key {} {}",
+            stored.fingerprint,
+            word(saved)
+        ));
+    }
+    Ok(changes.join("; "))
+}
+
+fn word(saved: Saved) -> &'static str {
+    match saved {
+        Saved::Created => "created",
+        Saved::Updated => "updated",
+        Saved::Unchanged => "unchanged",
+    }
+}
