@@ -140,3 +140,33 @@ fn help_lists_the_settings_without_their_values() {
     }
     assert!(!help.contains("hunter2"), "{help}");
 }
+
+#[test]
+fn connections_import_creates_then_leaves_unchanged_and_stops_its_cluster() {
+    let dir = reachable_temp_dir();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../app/tests/fixtures/providers/connections.json");
+    let run = || {
+        let output = dispute_desk(dir.path())
+            .args(["connections", "import"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+
+    let first = run();
+    let second = run();
+
+    assert!(first.contains("created pingpong-main"), "{first}");
+    assert!(first.contains("created payermax-main"), "{first}");
+    assert!(second.contains("unchanged botim-main"), "{second}");
+    assert!(!second.contains("created"), "{second}");
+    assert!(dir.path().join("master.key").is_file());
+    assert_eq!(postgres_processes_of(dir.path()), Vec::<String>::new());
+}

@@ -1,8 +1,11 @@
 //! Integration tests: the whole application on a random port against a fresh
 //! database per test.
 
+mod connections_import;
 mod health;
 mod helpers;
+mod intake;
 mod migrations;
 mod pages;
 mod provider_fixtures;
+mod signing;

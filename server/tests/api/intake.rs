@@ -1,0 +1,471 @@
+//! The webhook intake under the conditions the fixtures do not cover:
+//! concurrency, a database that goes away, oversized bodies, source
+//! allowlists, disabled connections, key rotation and payment notifications.
+
+use app::{
+    providers::keys::VerificationKey,
+    store::{KeyPurpose, KeySlot, StoredKey, StoredKeyMaterial},
+};
+use serde_json::{json, Value};
+
+use crate::{
+    helpers::{fixtures, spawn_app, spawn_app_with, TestApp},
+    signing::{fixture_salt, pingpong_signed, provider_private_key, public_pem, rsa_sign},
+};
+
+fn body(name: &str) -> Vec<u8> {
+    std::fs::read(fixtures().join("bodies").join(name)).unwrap()
+}
+
+/// The fixture's own Botim Money chargeback, with its OpenSSL signature.
+fn botim_chargeback() -> (Vec<u8>, String) {
+    let cases: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(fixtures().join("cases.json")).unwrap()).unwrap();
+    let case = cases
+        .iter()
+        .find(|c| c["id"] == "botim-chargeback")
+        .unwrap();
+    let sign = case["request"]["headers"]["sign"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (body("botim-chargeback.json"), sign)
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&app.pool).await.unwrap()
+}
+
+async fn verdicts(app: &TestApp) -> Vec<String> {
+    app.store
+        .notifications()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.verdict)
+        .collect()
+}
+
+#[tokio::test]
+async fn fifty_concurrent_copies_of_one_notification_are_all_acknowledged_and_make_one_event() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    let (body, sign) = botim_chargeback();
+
+    let answers = futures::future::join_all((0..50).map(|_| {
+        let body = body.clone();
+        let sign = sign.clone();
+        let app = &app;
+        async move {
+            let r = app
+                .post_webhook("botim-main", &[("sign", &sign)], body)
+                .await;
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    }))
+    .await;
+
+    for (status, text) in &answers {
+        assert_eq!((*status, text.as_str()), (200, r#"{"response":"SUCCESS"}"#));
+    }
+    assert_eq!(count(&app, "select count(*) from dispute_events").await, 1);
+    assert_eq!(count(&app, "select count(*) from disputes").await, 1);
+    let verdicts = verdicts(&app).await;
+    assert_eq!(verdicts.len(), 50);
+    assert_eq!(verdicts.iter().filter(|v| *v == "valid").count(), 1);
+    assert_eq!(verdicts.iter().filter(|v| *v == "duplicate").count(), 49);
+    let original: i64 = count(&app, "select id from notifications where verdict = 'valid'").await;
+    assert_eq!(
+        count(
+            &app,
+            &format!("select count(*) from notifications where duplicate_of = {original}")
+        )
+        .await,
+        49
+    );
+}
+
+#[tokio::test]
+async fn while_the_database_is_down_nothing_is_acknowledged_and_afterwards_it_is_accepted() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    app.take_database_down().await;
+
+    let response = app
+        .post_webhook("pingpong-main", &[], body("pp-rfi.json"))
+        .await;
+
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"error":"the notification could not be stored; retry later"}"#
+    );
+    app.bring_database_back().await;
+    assert_eq!(count(&app, "select count(*) from notifications").await, 0);
+
+    let retried = app
+        .post_webhook("pingpong-main", &[], body("pp-rfi.json"))
+        .await;
+    assert_eq!(retried.status(), 200);
+    assert_eq!(retried.text().await.unwrap(), "");
+    assert_eq!(verdicts(&app).await, ["valid"]);
+    assert_eq!(count(&app, "select count(*) from dispute_events").await, 1);
+}
+
+#[tokio::test]
+async fn a_2_mib_body_is_refused_with_413_and_kept_truncated_with_its_true_length() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    let huge: Vec<u8> = (0..2 * 1024 * 1024)
+        .map(|i| b'a' + (i % 26) as u8)
+        .collect();
+
+    let response = app.post_webhook("pingpong-main", &[], huge.clone()).await;
+
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"error":"the body is larger than 1 MiB"}"#
+    );
+    let stored = app.store.notifications().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let row = &stored[0];
+    assert_eq!(row.verdict, "too_large");
+    assert_eq!(row.body_length, 2 * 1024 * 1024);
+    assert_eq!(row.body, huge[..64 * 1024]);
+    assert_eq!(row.body_sha256, app::intake::body_digest(&huge));
+    assert_eq!(row.response_status, Some(413));
+}
+
+#[tokio::test]
+async fn a_body_of_exactly_1_mib_is_judged_not_refused_for_size() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    let response = app
+        .post_webhook("pingpong-main", &[], vec![b' '; 1024 * 1024])
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(verdicts(&app).await, ["malformed"]);
+}
+
+#[tokio::test]
+async fn broken_json_with_a_valid_rsa_signature_is_malformed_and_kept() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    let garbage = br#"{"notify_id": "1", "acquireChargeback": "#.to_vec();
+    let sign = rsa_sign(&provider_private_key("botim-money-private.pem"), &garbage);
+
+    let response = app
+        .post_webhook("botim-main", &[("sign", &sign)], garbage.clone())
+        .await;
+
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"error":"the notification could not be read"}"#
+    );
+    let row = &app.store.notifications().await.unwrap()[0];
+    assert_eq!(row.verdict, "malformed");
+    assert_eq!(row.body, garbage);
+    assert!(
+        row.reason
+            .as_deref()
+            .unwrap()
+            .contains("not the expected JSON"),
+        "{:?}",
+        row.reason
+    );
+    assert!(row.key_fingerprint.is_some(), "the signature was good");
+    assert_eq!(count(&app, "select count(*) from disputes").await, 0);
+}
+
+#[tokio::test]
+async fn a_sender_outside_the_allowlist_is_forbidden_and_one_on_it_is_accepted() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    sqlx::query("update connections set source_allowlist = $1 where slug = 'pingpong-main'")
+        .bind(vec!["3.125.243.2", "52.76.198.228"])
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let refused = app
+        .post_webhook("pingpong-main", &[], body("pp-rfi.json"))
+        .await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(
+        refused.text().await.unwrap(),
+        r#"{"error":"this sender is not allowed"}"#
+    );
+
+    sqlx::query(
+        "update connections set source_allowlist = '{127.0.0.0/8}' where slug = 'pingpong-main'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let accepted = app
+        .post_webhook("pingpong-main", &[], body("pp-rfi.json"))
+        .await;
+    assert_eq!(accepted.status(), 200);
+
+    let stored = app.store.notifications().await.unwrap();
+    assert_eq!(stored[0].verdict, "forbidden_source");
+    assert_eq!(stored[0].remote_addr, "127.0.0.1");
+    assert_eq!(
+        stored[0].reason.as_deref(),
+        Some("127.0.0.1 is not on the connection's source allowlist")
+    );
+    assert_eq!(stored[1].verdict, "valid");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_sender_is_checked() {
+    let settings = server::config::Settings {
+        trusted_proxies: app::domain::SourceAllowlist::parse(&["127.0.0.1"]).unwrap(),
+        ..Default::default()
+    };
+    let app = spawn_app_with(settings).await;
+    app.import_fixture_connections().await;
+    sqlx::query("update connections set source_allowlist = $1 where slug = 'pingpong-main'")
+        .bind(vec!["3.125.243.2"])
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let from_pingpong = app
+        .post_webhook(
+            "pingpong-main",
+            &[("x-forwarded-for", "3.125.243.2")],
+            body("pp-rfi.json"),
+        )
+        .await;
+    let from_elsewhere = app
+        .post_webhook(
+            "pingpong-main",
+            &[("x-forwarded-for", "3.125.243.2, 198.51.100.7")],
+            body("pp-chargeback.json"),
+        )
+        .await;
+
+    assert_eq!(from_pingpong.status(), 200);
+    assert_eq!(from_elsewhere.status(), 403);
+    let stored = app.store.notifications().await.unwrap();
+    assert_eq!(stored[0].remote_addr, "3.125.243.2");
+    assert_eq!(stored[1].remote_addr, "198.51.100.7");
+}
+
+#[tokio::test]
+async fn a_disabled_connection_answers_503_so_the_provider_retries_and_keeps_the_request() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    sqlx::query("update connections set enabled = false where slug = 'pingpong-main'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let response = app
+        .post_webhook("pingpong-main", &[], body("pp-rfi.json"))
+        .await;
+
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"error":"this connection is disabled"}"#
+    );
+    assert_eq!(verdicts(&app).await, ["disabled"]);
+    assert_eq!(count(&app, "select count(*) from dispute_events").await, 0);
+}
+
+#[tokio::test]
+async fn an_unrecognized_event_is_acknowledged_recorded_and_flagged_without_changing_the_dispute() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    app.post_webhook("pingpong-main", &[], body("pp-fraud-alert.json"))
+        .await;
+
+    let response = app
+        .post_webhook("pingpong-main", &[], body("pp-unknown-event.json"))
+        .await;
+
+    assert_eq!(response.status(), 200);
+    let stored = app.store.notifications().await.unwrap();
+    assert!(!stored[0].needs_attention);
+    assert!(stored[1].needs_attention);
+    assert!(stored[1]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("ISSUER_COMMENTS"));
+    let dispute = app
+        .store
+        .dispute("pingpong-main", "202303110800001102")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (dispute.stage.as_deref(), dispute.status.as_deref()),
+        (Some("fraud_alert"), Some("needs_response"))
+    );
+    assert_eq!(app.store.timeline(dispute.id).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn during_key_rotation_both_keys_verify_until_the_old_one_is_retired() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    let connection = app
+        .store
+        .intake_connection("botim-main")
+        .await
+        .unwrap()
+        .unwrap();
+    let new_private = provider_private_key("unrelated-private.pem");
+    let new_public = VerificationKey::parse(&public_pem(&new_private)).unwrap();
+    let (old_body, old_sign) = botim_chargeback();
+    let new_body = body("botim-unicode.json");
+    let new_sign = rsa_sign(&new_private, &new_body);
+
+    // Before the next key is added, the new signature is refused.
+    let early = app
+        .post_webhook("botim-main", &[("sign", &new_sign)], new_body.clone())
+        .await;
+    assert_eq!(early.status(), 401);
+
+    app.store
+        .set_key(
+            connection.id,
+            KeyPurpose::Verify,
+            KeySlot::Next,
+            &StoredKey {
+                material: StoredKeyMaterial::PublicDer(new_public.spki_der().to_vec()),
+                fingerprint: new_public.fingerprint().to_string(),
+            },
+        )
+        .await
+        .unwrap();
+    let by_old = app
+        .post_webhook("botim-main", &[("sign", &old_sign)], old_body.clone())
+        .await;
+    let by_new = app
+        .post_webhook("botim-main", &[("sign", &new_sign)], new_body.clone())
+        .await;
+    assert_eq!(
+        (by_old.status().as_u16(), by_new.status().as_u16()),
+        (200, 200)
+    );
+
+    assert!(app
+        .store
+        .promote_next_key(connection.id, KeyPurpose::Verify)
+        .await
+        .unwrap());
+    let old_after = app
+        .post_webhook("botim-main", &[("sign", &old_sign)], old_body)
+        .await;
+    let new_after = app
+        .post_webhook("botim-main", &[("sign", &new_sign)], new_body)
+        .await;
+    assert_eq!(
+        (old_after.status().as_u16(), new_after.status().as_u16()),
+        (401, 200)
+    );
+
+    let stored = app.store.notifications().await.unwrap();
+    let fingerprints: Vec<Option<&str>> = stored
+        .iter()
+        .map(|n| n.key_fingerprint.as_deref())
+        .collect();
+    assert_eq!(fingerprints[2], Some(new_public.fingerprint().as_str()));
+    assert_eq!(
+        stored[3].reason.as_deref(),
+        Some(
+            format!(
+                "the signature does not match key {}",
+                new_public.fingerprint()
+            )
+            .as_str()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_pingpong_refund_is_recorded_as_a_payment_linked_to_its_dispute() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    app.post_webhook("pingpong-main", &[], body("pp-chargeback.json"))
+        .await;
+    let biz = json!({
+        "notifyType": "REFUND", "status": "SUCCESS", "transactionId": "PS23030716214681886",
+        "merchantTransactionId": "PShop20230307162139KX", "refundId": "RF1", "amount": "129.90",
+        "currency": "USD", "refundTime": "1679400000000"
+    });
+    let notification = json!({
+        "accId": "2022102018024210348882", "clientId": "2022102018024210348", "code": "000000",
+        "description": "success", "bizContent": biz.to_string(), "signType": "SHA256"
+    });
+    let signed = pingpong_signed(&fixture_salt(), &notification);
+
+    let first = app.post_webhook("pingpong-main", &[], signed.clone()).await;
+    let again = app.post_webhook("pingpong-main", &[], signed).await;
+
+    assert_eq!(
+        (first.status().as_u16(), again.status().as_u16()),
+        (200, 200)
+    );
+    assert_eq!(first.text().await.unwrap(), "");
+    assert_eq!(verdicts(&app).await, ["valid", "valid", "duplicate"]);
+    let dispute = app
+        .store
+        .dispute("pingpong-main", "202303071954574059")
+        .await
+        .unwrap()
+        .unwrap();
+    let payments = app.store.payments_of_dispute(dispute.id).await.unwrap();
+    assert_eq!(payments.len(), 1);
+    assert_eq!(payments[0].kind, "REFUND");
+    assert_eq!(payments[0].operation_reference.as_deref(), Some("RF1"));
+    assert_eq!(
+        app.store.timeline(dispute.id).await.unwrap().len(),
+        1,
+        "a payment is not a dispute event"
+    );
+}
+
+#[tokio::test]
+async fn a_notification_for_another_account_is_refused_as_malformed() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    let mut notification: Value = serde_json::from_slice(&body("pp-rfi.json")).unwrap();
+    notification["accId"] = json!("9999");
+    notification.as_object_mut().unwrap().remove("sign");
+    let signed = pingpong_signed(&fixture_salt(), &notification);
+
+    let response = app.post_webhook("pingpong-main", &[], signed).await;
+
+    assert_eq!(response.status(), 400);
+    let row = &app.store.notifications().await.unwrap()[0];
+    assert_eq!(row.verdict, "malformed");
+    assert!(row.reason.as_deref().unwrap().contains("accId \"9999\""));
+}
+
+#[tokio::test]
+async fn salts_and_private_keys_are_sealed_in_the_database() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    let salt = fixture_salt();
+    let private_b64 =
+        std::fs::read_to_string(fixtures().join("keys/payermax-merchant-private.b64")).unwrap();
+
+    let stored: Vec<Vec<u8>> =
+        sqlx::query_scalar("select coalesce(public_der, sealed_secret) from connection_keys")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored.len(), 5, "3 verification keys and 2 signing keys");
+    for bytes in stored {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&salt));
+        assert!(!text.contains(&private_b64.trim()[40..80]));
+    }
+}
