@@ -96,7 +96,7 @@ impl FromStr for ProviderKind {
 pub struct SourceAllowlist(Vec<IpNet>);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is neither an IP address nor a CIDR range")]
+#[error("{0:?} is neither an IP address, a CIDR range nor a preset (pingpong-production, pingpong-sandbox)")]
 pub struct AllowlistError(pub String);
 
 impl SourceAllowlist {
@@ -110,18 +110,32 @@ impl SourceAllowlist {
     /// PingPong Checkout's documented notification server, sandbox.
     pub const PINGPONG_SANDBOX: [&'static str; 1] = ["52.76.198.228"];
 
-    /// Parses addresses (`3.125.243.2`) and ranges (`10.0.0.0/8`, `::1/128`).
+    /// The named presets an allowlist may contain in place of addresses.
+    pub const PRESETS: [(&'static str, &'static [&'static str]); 2] = [
+        ("pingpong-production", &Self::PINGPONG_PRODUCTION),
+        ("pingpong-sandbox", &Self::PINGPONG_SANDBOX),
+    ];
+
+    /// Parses addresses (`3.125.243.2`), ranges (`10.0.0.0/8`, `::1/128`)
+    /// and preset names (`pingpong-production`), which expand to their
+    /// addresses.
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, AllowlistError> {
-        entries
-            .iter()
-            .map(|entry| {
-                let text = entry.as_ref().trim();
-                text.parse::<IpNet>()
-                    .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| AllowlistError(text.to_owned()))
-            })
-            .collect::<Result<_, _>>()
-            .map(Self)
+        let mut nets = Vec::new();
+        for entry in entries {
+            let text = entry.as_ref().trim();
+            if let Some((_, addresses)) = Self::PRESETS.iter().find(|(name, _)| *name == text) {
+                nets.extend(Self::parse(addresses)?.0);
+                continue;
+            }
+            let net = text
+                .parse::<IpNet>()
+                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| AllowlistError(text.to_owned()))?;
+            if !nets.contains(&net) {
+                nets.push(net);
+            }
+        }
+        Ok(Self(nets))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -254,6 +268,23 @@ mod tests {
         assert!(!list.allows("10.2.0.1".parse().unwrap()));
         assert!(!list.allows("3.125.243.3".parse().unwrap()));
         assert_eq!(list.entries(), ["3.125.243.2/32", "10.1.0.0/16", "::1/128"]);
+    }
+
+    #[test]
+    fn presets_expand_to_pingpongs_documented_addresses() {
+        let list =
+            SourceAllowlist::parse(&["pingpong-production", "pingpong-sandbox", "3.125.243.2"])
+                .unwrap();
+        assert_eq!(list.entries().len(), 5, "no address twice");
+        for address in [
+            "3.125.243.2",
+            "3.126.196.22",
+            "18.195.199.34",
+            "188.239.12.25",
+            "52.76.198.228",
+        ] {
+            assert!(list.allows(address.parse().unwrap()), "{address}");
+        }
     }
 
     #[test]

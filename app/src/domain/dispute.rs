@@ -65,7 +65,33 @@ pub enum Status {
     Cancelled,
 }
 
+impl Stage {
+    /// The name analysts read.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::FraudAlert => "Fraud alert",
+            Stage::Inquiry => "Retrieval request",
+            Stage::Chargeback => "Chargeback",
+            Stage::PreArbitration => "Pre-arbitration",
+            Stage::Arbitration => "Arbitration",
+        }
+    }
+}
+
 impl Status {
+    /// The name analysts read.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::NeedsResponse => "Needs response",
+            Status::UnderReview => "Under review",
+            Status::Won => "Won",
+            Status::Lost => "Lost",
+            Status::Accepted => "Accepted",
+            Status::Expired => "Expired",
+            Status::Cancelled => "Cancelled",
+        }
+    }
+
     /// Rank within a stage: waiting on us < waiting on them < decided.
     pub fn rank(self) -> u8 {
         match self {

@@ -1,13 +1,78 @@
-//! The Deadlines page.
+//! The Deadlines page: disputes waiting on a response, soonest deadline first.
 
 use leptos::prelude::*;
 
-use super::{Empty, PageHeading};
+use super::{label, money, when, Empty, PageHeading};
+use crate::{
+    error::{AppError, InternalErrorPage},
+    store::DisputeRecord,
+};
+
+const SHOWN: i64 = 200;
+
+#[server(endpoint = "deadlines/due")]
+pub async fn due_disputes() -> Result<Vec<DisputeRecord>, AppError> {
+    let state = expect_context::<crate::state::AppState>();
+    Ok(state.store.due_disputes(SHOWN).await?)
+}
 
 #[component]
 pub fn DeadlinesPage() -> impl IntoView {
     view! {
         <PageHeading title="Deadlines" />
-        <Empty>"Nothing is due. Disputes that need a response will be listed here, soonest first."</Empty>
+        <Suspense>
+            {Suspend::new(async move {
+                match due_disputes().await {
+                    Ok(list) if list.is_empty() => {
+                        view! {
+                            <Empty>
+                                "Nothing is due. Disputes that need a response will be listed here, soonest first."
+                            </Empty>
+                        }
+                            .into_any()
+                    }
+                    Ok(list) => view! { <DueTable disputes=list /> }.into_any(),
+                    Err(_) => view! { <InternalErrorPage /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn DueTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
+    view! {
+        <table class="data">
+            <thead>
+                <tr>
+                    <th>"Respond by"</th>
+                    <th>"Dispute"</th>
+                    <th>"Connection"</th>
+                    <th>"Stage"</th>
+                    <th>"Amount"</th>
+                    <th>"Reason"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {disputes
+                    .into_iter()
+                    .map(|d| {
+                        let (stage, _) = label(d.stage.as_deref(), d.status.as_deref());
+                        view! {
+                            <tr>
+                                <td>{d.deadline.map(when)}</td>
+                                <td>
+                                    <code>{d.dispute_ref}</code>
+                                </td>
+                                <td>{d.connection_slug}</td>
+                                <td>{stage}</td>
+                                <td>{money(d.amount, d.currency.as_deref())}</td>
+                                <td>{d.reason}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
     }
 }

@@ -1,13 +1,84 @@
-//! The Delivery history page.
+//! The Delivery history page: every request to a webhook URL, newest first,
+//! with the verdict and the answer given.
 
 use leptos::prelude::*;
 
-use super::{Empty, PageHeading};
+use super::{when, Empty, PageHeading};
+use crate::{
+    error::{AppError, InternalErrorPage},
+    store::DeliverySummary,
+};
+
+const SHOWN: i64 = 200;
+
+#[server(endpoint = "deliveries/recent")]
+pub async fn recent_deliveries() -> Result<Vec<DeliverySummary>, AppError> {
+    let state = expect_context::<crate::state::AppState>();
+    Ok(state.store.recent_deliveries(SHOWN).await?)
+}
 
 #[component]
 pub fn DeliveriesPage() -> impl IntoView {
     view! {
         <PageHeading title="Delivery history" />
-        <Empty>"No notifications received yet. Every request to a webhook URL will be listed here with its verdict."</Empty>
+        <Suspense>
+            {Suspend::new(async move {
+                match recent_deliveries().await {
+                    Ok(list) if list.is_empty() => {
+                        view! {
+                            <Empty>
+                                "No notifications received yet. Every request to a webhook URL will be listed here with its verdict."
+                            </Empty>
+                        }
+                            .into_any()
+                    }
+                    Ok(list) => view! { <DeliveryTable deliveries=list /> }.into_any(),
+                    Err(_) => view! { <InternalErrorPage /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn DeliveryTable(deliveries: Vec<DeliverySummary>) -> impl IntoView {
+    view! {
+        <table class="data">
+            <thead>
+                <tr>
+                    <th>"Received"</th>
+                    <th>"Connection"</th>
+                    <th>"From"</th>
+                    <th>"Verdict"</th>
+                    <th>"Answer"</th>
+                    <th>"Took"</th>
+                    <th>"Why"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {deliveries
+                    .into_iter()
+                    .map(|d| {
+                        let accepted = matches!(d.verdict.as_str(), "valid" | "duplicate");
+                        let class = if accepted && !d.needs_attention { "badge ok" } else { "badge warn" };
+                        view! {
+                            <tr>
+                                <td>{when(d.received_at)}</td>
+                                <td>{d.slug}</td>
+                                <td>
+                                    <code>{d.remote_addr}</code>
+                                </td>
+                                <td>
+                                    <span class=class>{d.verdict}</span>
+                                </td>
+                                <td>{d.response_status}</td>
+                                <td>{d.latency_us.map(|us| format!("{:.1} ms", us as f64 / 1000.0))}</td>
+                                <td>{d.reason}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
     }
 }

@@ -1,13 +1,80 @@
-//! The Disputes page.
+//! The Disputes page: every dispute, the most recently active first.
 
 use leptos::prelude::*;
 
-use super::{Empty, PageHeading};
+use super::{label, money, when, Empty, PageHeading};
+use crate::{
+    error::{AppError, InternalErrorPage},
+    store::DisputeRecord,
+};
+
+const SHOWN: i64 = 200;
+
+#[server(endpoint = "disputes/recent")]
+pub async fn recent_disputes() -> Result<Vec<DisputeRecord>, AppError> {
+    let state = expect_context::<crate::state::AppState>();
+    Ok(state.store.recent_disputes(SHOWN).await?)
+}
 
 #[component]
 pub fn DisputesPage() -> impl IntoView {
     view! {
         <PageHeading title="Disputes" />
-        <Empty>"No disputes yet. They appear here as the providers' notifications arrive."</Empty>
+        <Suspense>
+            {Suspend::new(async move {
+                match recent_disputes().await {
+                    Ok(list) if list.is_empty() => {
+                        view! {
+                            <Empty>
+                                "No disputes yet. They appear here as the providers' notifications arrive."
+                            </Empty>
+                        }
+                            .into_any()
+                    }
+                    Ok(list) => view! { <DisputeTable disputes=list /> }.into_any(),
+                    Err(_) => view! { <InternalErrorPage /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn DisputeTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
+    view! {
+        <table class="data">
+            <thead>
+                <tr>
+                    <th>"Dispute"</th>
+                    <th>"Connection"</th>
+                    <th>"Stage"</th>
+                    <th>"Status"</th>
+                    <th>"Amount"</th>
+                    <th>"Respond by"</th>
+                    <th>"Last event"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {disputes
+                    .into_iter()
+                    .map(|d| {
+                        let (stage, status) = label(d.stage.as_deref(), d.status.as_deref());
+                        view! {
+                            <tr>
+                                <td>
+                                    <code>{d.dispute_ref}</code>
+                                </td>
+                                <td>{d.connection_slug}</td>
+                                <td>{stage}</td>
+                                <td>{status}</td>
+                                <td>{money(d.amount, d.currency.as_deref())}</td>
+                                <td>{d.deadline.map(when)}</td>
+                                <td>{when(d.last_event_at)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
     }
 }

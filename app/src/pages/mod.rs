@@ -25,3 +25,33 @@ pub fn PageHeading(title: &'static str) -> impl IntoView {
 pub fn Empty(children: Children) -> impl IntoView {
     view! { <p class="panel empty">{children()}</p> }
 }
+
+/// A time as the tables show it, in UTC.
+pub fn when(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// An amount with its currency's minor units, e.g. `129.90 USD`.
+pub fn money(amount: Option<rust_decimal::Decimal>, currency: Option<&str>) -> String {
+    match (amount, currency) {
+        (Some(amount), Some(currency)) => {
+            crate::domain::Money::parse(&amount.to_string(), currency)
+                .map(|m| m.to_string())
+                .unwrap_or_else(|_| format!("{amount} {currency}"))
+        }
+        _ => String::new(),
+    }
+}
+
+/// A stored stage or status name as analysts read it.
+pub fn label(stage: Option<&str>, status: Option<&str>) -> (String, String) {
+    use crate::domain::{Stage, Status};
+    (
+        stage
+            .and_then(|s| s.parse::<Stage>().ok())
+            .map_or_else(|| "—".to_owned(), |s| s.label().to_owned()),
+        status
+            .and_then(|s| s.parse::<Status>().ok())
+            .map_or_else(|| "—".to_owned(), |s| s.label().to_owned()),
+    )
+}

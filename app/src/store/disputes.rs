@@ -19,6 +19,7 @@ pub struct DisputeRecord {
     pub reason: Option<String>,
     pub payment_reference: Option<String>,
     pub merchant_reference: Option<String>,
+    pub last_event_at: jiff::Timestamp,
 }
 
 /// One event on a dispute's timeline.
@@ -65,6 +66,7 @@ struct DisputeRow {
     reason: Option<String>,
     payment_reference: Option<String>,
     merchant_reference: Option<String>,
+    last_event_at: jiff_sqlx::Timestamp,
 }
 
 impl From<DisputeRow> for DisputeRecord {
@@ -81,6 +83,7 @@ impl From<DisputeRow> for DisputeRecord {
             reason: r.reason,
             payment_reference: r.payment_reference,
             merchant_reference: r.merchant_reference,
+            last_event_at: r.last_event_at.to_jiff(),
         }
     }
 }
@@ -122,6 +125,10 @@ impl From<TimelineRow> for TimelineEntry {
     }
 }
 
+const DISPUTE_COLUMNS: &str = "d.id, c.slug as connection_slug, d.dispute_ref, d.stage, d.status,
+     d.deadline, d.amount, d.currency, d.reason, d.payment_reference, d.merchant_reference,
+     d.last_event_at";
+
 const TIMELINE_COLUMNS: &str = "e.id, d.dispute_ref, e.notification_id, e.kind, e.stage, e.status,
      e.occurred_at, e.occurred_at_text, e.deadline, e.amount, e.currency, e.amount_text, e.reason";
 
@@ -132,17 +139,45 @@ impl Store {
         slug: &str,
         dispute_ref: &str,
     ) -> Result<Option<DisputeRecord>, StoreError> {
-        let row: Option<DisputeRow> = sqlx::query_as(
-            "select d.id, c.slug as connection_slug, d.dispute_ref, d.stage, d.status, d.deadline,
-                    d.amount, d.currency, d.reason, d.payment_reference, d.merchant_reference
+        let row: Option<DisputeRow> = sqlx::query_as(&format!(
+            "select {DISPUTE_COLUMNS}
              from disputes d join connections c on c.id = d.connection_id
-             where c.slug = $1 and d.dispute_ref = $2",
-        )
+             where c.slug = $1 and d.dispute_ref = $2"
+        ))
         .bind(slug)
         .bind(dispute_ref)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(Into::into))
+    }
+
+    /// The disputes with the most recent events, newest first.
+    pub async fn recent_disputes(&self, limit: i64) -> Result<Vec<DisputeRecord>, StoreError> {
+        let rows: Vec<DisputeRow> = sqlx::query_as(&format!(
+            "select {DISPUTE_COLUMNS}
+             from disputes d join connections c on c.id = d.connection_id
+             order by d.last_event_at desc, d.id desc
+             limit $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Disputes waiting on a response that have a deadline, soonest first.
+    pub async fn due_disputes(&self, limit: i64) -> Result<Vec<DisputeRecord>, StoreError> {
+        let rows: Vec<DisputeRow> = sqlx::query_as(&format!(
+            "select {DISPUTE_COLUMNS}
+             from disputes d join connections c on c.id = d.connection_id
+             where d.status = 'needs_response' and d.deadline is not null
+             order by d.deadline, d.id
+             limit $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     /// A dispute's events in the order they happened (receipt order on ties).

@@ -11,7 +11,9 @@ pub use connections::{
 };
 pub use disputes::{DisputeRecord, PaymentRecord, TimelineEntry};
 pub use intake::{Acceptance, Outcome};
-pub use notifications::{Answer, NewNotification, Received, Rejected, StoredNotification};
+pub use notifications::{
+    Answer, DeliverySummary, NewNotification, Received, Rejected, StoredNotification,
+};
 
 use sqlx::{migrate::Migrator, PgPool};
 

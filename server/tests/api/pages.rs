@@ -108,3 +108,85 @@ async fn the_stylesheet_is_served_under_its_hash_and_cached_forever() {
     );
     assert!(response.text().await.unwrap().contains(".topbar"));
 }
+
+async fn post_fixture(app: &crate::helpers::TestApp, slug: &str, name: &str, sign: Option<&str>) {
+    let body = std::fs::read(crate::helpers::fixtures().join("bodies").join(name)).unwrap();
+    let headers: Vec<(&str, &str)> = sign.map(|s| ("sign", s)).into_iter().collect();
+    let response = app.post_webhook(slug, &headers, body).await;
+    assert!(response.status().is_success(), "{name}");
+}
+
+#[tokio::test]
+async fn the_disputes_deadlines_and_deliveries_pages_show_what_intake_recorded() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    post_fixture(&app, "pingpong-main", "pp-chargeback.json", None).await;
+    post_fixture(&app, "pingpong-main", "pp-fraud-alert.json", None).await;
+    post_fixture(&app, "pingpong-main", "pp-rfi.json", None).await;
+    let _ = app.post_webhook("pingpong-main", &[], b"{".to_vec()).await;
+
+    let (_, disputes) = app.get_page("/disputes").await;
+    assert!(
+        disputes.contains("<code>202303071954574059</code>"),
+        "{disputes}"
+    );
+    assert!(
+        disputes.contains("<code>202303110800001102</code>"),
+        "{disputes}"
+    );
+    assert!(
+        disputes.contains("129.90 USD") && disputes.contains("45.00 USD"),
+        "{disputes}"
+    );
+    assert!(
+        disputes.contains("Fraud alert") && disputes.contains("Chargeback"),
+        "{disputes}"
+    );
+
+    // The chargeback is due 2023-04-05; the fraud alert has no deadline.
+    let (_, deadlines) = app.get_page("/deadlines").await;
+    assert!(deadlines.contains("2023-04-05 23:59 UTC"), "{deadlines}");
+    assert!(!deadlines.contains("202303110800001102"), "{deadlines}");
+
+    let (_, deliveries) = app.get_page("/deliveries").await;
+    assert_eq!(
+        deliveries.matches(">valid</span>").count(),
+        3,
+        "{deliveries}"
+    );
+    assert_eq!(
+        deliveries.matches(">malformed</span>").count(),
+        1,
+        "{deliveries}"
+    );
+    let malformed_at = deliveries.find(">malformed</span>").unwrap();
+    let first_valid_at = deliveries.find(">valid</span>").unwrap();
+    assert!(malformed_at < first_valid_at, "newest first");
+}
+
+#[tokio::test]
+async fn deadlines_are_listed_soonest_first() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    post_fixture(&app, "pingpong-main", "pp-prearbitration.json", None).await;
+    let cases: Vec<serde_json::Value> = serde_json::from_slice(
+        &std::fs::read(crate::helpers::fixtures().join("cases.json")).unwrap(),
+    )
+    .unwrap();
+    let sign = cases.iter().find(|c| c["id"] == "pm-inquiry-flat").unwrap()["request"]["headers"]
+        ["sign"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    post_fixture(&app, "payermax-main", "pm-inquiry-flat.json", Some(&sign)).await;
+
+    let (_, html) = app.get_page("/deadlines").await;
+
+    let payermax = html
+        .find("2023-04-26 23:59 UTC")
+        .expect("PayerMax's deadline");
+    let pingpong = html
+        .find("2023-05-20 23:59 UTC")
+        .expect("PingPong's deadline");
+    assert!(payermax < pingpong, "{html}");
+}
