@@ -231,6 +231,18 @@ mod tests {
     }
 
     #[test]
+    fn a_signature_with_whitespace_in_its_base64_still_verifies() {
+        let (body, mut headers) = case("pm-received-wrapped");
+        let sign = headers["sign"].to_str().unwrap().to_owned();
+        let (head, tail) = sign.split_at(76);
+        headers.insert(
+            "sign",
+            http::HeaderValue::from_str(&format!(" {head}  {tail} ")).unwrap(),
+        );
+        assert!(connector().verify(&headers, &body).is_ok());
+    }
+
+    #[test]
     fn the_key_may_be_bare_der_or_pem_and_two_may_be_active() {
         let (body, headers) = case("pm-inquiry-wrapped");
         let bare = key("payermax-public.b64");
