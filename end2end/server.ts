@@ -1,12 +1,15 @@
 // Starts the real dispute-desk binary for the browser tests: a port chosen by
 // the system, and a fresh private PostgreSQL cluster in a temporary directory
-// (the same path a fresh machine takes without DATABASE_URL). The returned
-// function stops it and removes the directory.
-import { spawn } from 'node:child_process';
+// (the same path a fresh machine takes without DATABASE_URL), with one account
+// per role made by `dispute-desk users create`. The returned function stops it
+// and removes the directory.
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+
+import { accounts } from './tests/accounts';
 
 export default async function startServer(): Promise<() => Promise<void>> {
   const binary = process.env.DISPUTE_DESK_BIN ?? resolve(__dirname, '../target/debug/dispute-desk');
@@ -16,6 +19,14 @@ export default async function startServer(): Promise<() => Promise<void>> {
 
   const env = { ...process.env, DATA_DIR: dataDir, LISTEN_ADDR: '127.0.0.1:0', LOG_FORMAT: 'human' };
   delete env.DATABASE_URL;
+  for (const [role, account] of Object.entries(accounts)) {
+    const made = spawnSync(binary, ['users', 'create', '--email', account.email, '--role', role], {
+      env,
+      input: `${account.password}\n`,
+      encoding: 'utf8',
+    });
+    if (made.status !== 0) throw new Error(`users create failed: ${made.stderr}`);
+  }
   const server = spawn(binary, [], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((done) => server.on('exit', (code) => done(code)));
 

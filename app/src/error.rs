@@ -21,6 +21,12 @@ pub enum AppError {
     /// The request itself was wrong (bad form data): HTTP 400 with the reason.
     #[error("{0}")]
     BadRequest(String),
+    /// Nobody is signed in: HTTP 401.
+    #[error("sign in first")]
+    Unauthorized,
+    /// The signed-in person's role does not allow this: HTTP 403.
+    #[error("your role does not allow this")]
+    Forbidden,
 }
 
 impl AppError {

@@ -1,39 +1,57 @@
-//! The frame around every page: the brand and the main navigation.
+//! The frame around every page: the brand, the navigation the signed-in
+//! person's role reaches, and the sign-out button.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-/// The navigation entries, in the order the team works through them.
-pub const NAVIGATION: [(&str, &str); 6] = [
-    ("/disputes", "Disputes"),
-    ("/deadlines", "Deadlines"),
-    ("/deliveries", "Delivery history"),
-    ("/connections", "Connections"),
-    ("/users", "Users"),
-    ("/audit", "Audit log"),
+use crate::{auth::current_user, domain::Permission};
+
+/// The navigation entries, in the order the team works through them, with
+/// what each needs.
+pub const NAVIGATION: [(&str, &str, Permission); 6] = [
+    ("/disputes", "Disputes", Permission::ReadDisputes),
+    ("/deadlines", "Deadlines", Permission::ReadDisputes),
+    (
+        "/deliveries",
+        "Delivery history",
+        Permission::ReadDeliveries,
+    ),
+    ("/connections", "Connections", Permission::ManageConnections),
+    ("/users", "Users", Permission::ManageUsers),
+    ("/audit", "Audit log", Permission::ReadAuditLog),
 ];
 
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
+    let user = current_user();
+    let entries: Vec<_> = NAVIGATION
+        .iter()
+        .filter(|(_, _, needs)| user.as_ref().is_some_and(|u| u.role.may(*needs)))
+        .map(|(href, label, _)| {
+            view! {
+                <li>
+                    <A href=*href>{*label}</A>
+                </li>
+            }
+        })
+        .collect();
     view! {
         <header class="topbar">
             <a class="brand" href="/disputes">
                 "Dispute Desk"
             </a>
             <nav aria-label="Main">
-                <ul>
-                    {NAVIGATION
-                        .iter()
-                        .map(|(href, label)| {
-                            view! {
-                                <li>
-                                    <A href=*href>{*label}</A>
-                                </li>
-                            }
-                        })
-                        .collect_view()}
-                </ul>
+                <ul>{entries}</ul>
             </nav>
+            {user.map(|u| {
+                view! {
+                    <form class="account" method="post" action="/api/logout">
+                        <a href="/account/password" title=u.email.clone()>{u.display_name.clone()}</a>
+                        <span class="role">{u.role.label()}</span>
+                        <button type="submit">"Sign out"</button>
+                    </form>
+                }
+            })}
         </header>
         <main>{children()}</main>
     }

@@ -3,7 +3,9 @@
 //! The `server` crate mounts all of it on axum.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod assets;
+pub mod auth;
 pub mod domain;
 pub mod error;
 pub mod intake;
@@ -23,8 +25,10 @@ use leptos_router::{
 
 use layout::Layout;
 use pages::{
-    audit::AuditPage, connections::ConnectionsPage, deadlines::DeadlinesPage,
-    deliveries::DeliveriesPage, disputes::DisputesPage, not_found::NotFound, users::UsersPage,
+    account::PasswordPage, audit::AuditPage, connections::ConnectionsPage,
+    deadlines::DeadlinesPage, deliveries::DeliveriesPage, disputes::DisputesPage,
+    forbidden::Forbidden, login::LoginPage, not_found::NotFound, setup::SetupPage,
+    users::UsersPage,
 };
 
 /// The HTML document around every page. There are no hydration scripts: every
@@ -52,10 +56,20 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // The server's guard marks requests the caller's role does not reach;
+    // their page is never rendered, so none of its data is read.
+    let denied = auth::access_denied();
     view! {
         <Router>
             <Layout>
+                <Show when=move || !denied fallback=Forbidden>
                 <Routes fallback=NotFound>
+                    <Route path=StaticSegment("login") view=LoginPage />
+                    <Route path=StaticSegment("setup") view=SetupPage />
+                    <Route
+                        path=(StaticSegment("account"), StaticSegment("password"))
+                        view=PasswordPage
+                    />
                     <Route path=StaticSegment("disputes") view=DisputesPage />
                     <Route path=StaticSegment("deadlines") view=DeadlinesPage />
                     <Route path=StaticSegment("deliveries") view=DeliveriesPage />
@@ -67,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("users") view=UsersPage />
                     <Route path=StaticSegment("audit") view=AuditPage />
                 </Routes>
+                </Show>
             </Layout>
         </Router>
     }

@@ -1,9 +1,11 @@
 //! What every page and server function can reach through Leptos context.
 
-use crate::store::Store;
+use crate::{auth::password::Passwords, store::Store, vault::Vault};
 
 /// Shared by all requests; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Store,
+    pub vault: Vault,
+    pub passwords: Passwords,
 }

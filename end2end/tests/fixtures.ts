@@ -1,4 +1,6 @@
-import { test as base } from '@playwright/test';
+import { test as base, expect, type Page } from '@playwright/test';
+
+import { accounts, type Role } from './accounts';
 
 // The server's address is known only once global setup has started it.
 export const test = base.extend({
@@ -9,4 +11,13 @@ export const test = base.extend({
   },
 });
 
-export { expect } from '@playwright/test';
+/** Signs in through the login form, as a person would. */
+export async function signIn(page: Page, role: Role): Promise<void> {
+  await page.goto('/login');
+  await page.getByLabel('Email').fill(accounts[role].email);
+  await page.getByLabel('Password').fill(accounts[role].password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Disputes');
+}
+
+export { expect };

@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use app::domain::SourceAllowlist;
+use app::{auth::password::HashCost, domain::SourceAllowlist};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -36,6 +36,24 @@ pub enum Command {
     /// Manage provider connections.
     #[command(subcommand)]
     Connections(ConnectionsCommand),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create an account; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// The name shown in the UI (default: the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
+        /// analyst, ops or admin.
+        #[arg(long, default_value = "analyst")]
+        role: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +104,32 @@ pub struct SettingArgs {
     /// X-Forwarded-For is believed for the sender's address.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', global = true)]
     pub trusted_proxies: Option<Vec<String>>,
+
+    /// The address people use to reach Dispute Desk (e.g.
+    /// https://disputes.example.com): forms are accepted only from it, and
+    /// session cookies are Secure when it is https.
+    #[arg(long, env = "PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Minutes of inactivity after which a session ends.
+    #[arg(long, env = "SESSION_IDLE_MINUTES", global = true)]
+    pub session_idle_minutes: Option<u64>,
+
+    /// Hours after sign-in after which a session ends, however active.
+    #[arg(long, env = "SESSION_ABSOLUTE_HOURS", global = true)]
+    pub session_absolute_hours: Option<u64>,
+
+    /// argon2id memory cost in KiB.
+    #[arg(long, env = "ARGON2_MEMORY_KIB", global = true)]
+    pub argon2_memory_kib: Option<u32>,
+
+    /// argon2id iterations.
+    #[arg(long, env = "ARGON2_ITERATIONS", global = true)]
+    pub argon2_iterations: Option<u32>,
+
+    /// argon2id lanes.
+    #[arg(long, env = "ARGON2_PARALLELISM", global = true)]
+    pub argon2_parallelism: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -108,6 +152,12 @@ struct FileSettings {
     shutdown_timeout_secs: Option<u64>,
     master_key: Option<String>,
     trusted_proxies: Option<Vec<String>>,
+    public_url: Option<String>,
+    session_idle_minutes: Option<u64>,
+    session_absolute_hours: Option<u64>,
+    argon2_memory_kib: Option<u32>,
+    argon2_iterations: Option<u32>,
+    argon2_parallelism: Option<u32>,
 }
 
 /// The settings in force. `Debug` shows no secret.
@@ -122,6 +172,11 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     pub master_key: Option<SecretString>,
     pub trusted_proxies: SourceAllowlist,
+    /// `scheme://host[:port]`, no trailing slash; `None`: the bound address.
+    pub public_url: Option<String>,
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+    pub password_cost: HashCost,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +193,8 @@ pub enum ConfigError {
     },
     #[error("DATABASE_MAX_CONNECTIONS must be at least 1")]
     NoConnections,
+    #[error("PUBLIC_URL {0:?} is not an http(s) origin such as https://disputes.example.com")]
+    PublicUrl(String),
     #[error("TRUSTED_PROXIES: {0}")]
     TrustedProxies(#[from] app::domain::connection::AllowlistError),
 }
@@ -155,6 +212,10 @@ impl Default for Settings {
             shutdown_timeout: Duration::from_secs(10),
             master_key: None,
             trusted_proxies: SourceAllowlist::default(),
+            public_url: None,
+            session_idle: Duration::from_secs(30 * 60),
+            session_absolute: Duration::from_secs(12 * 3600),
+            password_cost: HashCost::default(),
         }
     }
 }
@@ -203,11 +264,52 @@ impl Settings {
                     .or(file.trusted_proxies)
                     .unwrap_or_default(),
             )?,
+            public_url: args
+                .public_url
+                .or(file.public_url)
+                .map(|url| public_origin(&url))
+                .transpose()?,
+            session_idle: args
+                .session_idle_minutes
+                .or(file.session_idle_minutes)
+                .map_or(defaults.session_idle, |m| Duration::from_secs(m * 60)),
+            session_absolute: args
+                .session_absolute_hours
+                .or(file.session_absolute_hours)
+                .map_or(defaults.session_absolute, |h| Duration::from_secs(h * 3600)),
+            password_cost: HashCost {
+                memory_kib: args
+                    .argon2_memory_kib
+                    .or(file.argon2_memory_kib)
+                    .unwrap_or(defaults.password_cost.memory_kib),
+                iterations: args
+                    .argon2_iterations
+                    .or(file.argon2_iterations)
+                    .unwrap_or(defaults.password_cost.iterations),
+                parallelism: args
+                    .argon2_parallelism
+                    .or(file.argon2_parallelism)
+                    .unwrap_or(defaults.password_cost.parallelism),
+            },
         };
         if settings.database_max_connections == 0 {
             return Err(ConfigError::NoConnections);
         }
         Ok(settings)
+    }
+}
+
+/// `https://host[:port]` without path or trailing slash.
+fn public_origin(url: &str) -> Result<String, ConfigError> {
+    let url = url.trim().trim_end_matches('/');
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match host {
+        Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ']) => {
+            Ok(url.to_owned())
+        }
+        _ => Err(ConfigError::PublicUrl(url.to_owned())),
     }
 }
 
@@ -317,6 +419,25 @@ mod tests {
         };
         let s = Settings::load(None, args).unwrap();
         assert!(!format!("{s:?}").contains("c2VjcmV0"));
+    }
+
+    #[test]
+    fn the_public_url_is_an_origin() {
+        let args = SettingArgs {
+            public_url: Some("https://disputes.example.com/".into()),
+            ..SettingArgs::default()
+        };
+        assert_eq!(
+            Settings::load(None, args).unwrap().public_url.as_deref(),
+            Some("https://disputes.example.com")
+        );
+        for bad in ["disputes.example.com", "https://x.com/desk", "ftp://x.com"] {
+            let args = SettingArgs {
+                public_url: Some(bad.into()),
+                ..SettingArgs::default()
+            };
+            assert!(Settings::load(None, args).is_err(), "{bad}");
+        }
     }
 
     #[test]

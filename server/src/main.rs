@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use app::store::Store;
 use clap::Parser;
 use server::{
-    config::{Cli, Command, ConnectionsCommand, Settings},
-    connections_import, database, master_key, startup, telemetry,
+    config::{Cli, Command, ConnectionsCommand, Settings, UsersCommand},
+    connections_import, database, master_key, startup, telemetry, users_create,
 };
 
 #[tokio::main]
@@ -25,6 +25,9 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Connections(ConnectionsCommand::Import { file }) => {
             import_connections(settings, &file).await
+        }
+        Command::Users(UsersCommand::Create { email, name, role }) => {
+            create_user(settings, &email, name.as_deref(), &role).await
         }
     };
     match outcome {
@@ -68,4 +71,26 @@ async fn import_connections(settings: Settings, file: &std::path::Path) -> anyho
     .await;
     db.close().await?;
     imported
+}
+
+async fn create_user(
+    settings: Settings,
+    email: &str,
+    name: Option<&str>,
+    role: &str,
+) -> anyhow::Result<()> {
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password)?;
+    let passwords = app::auth::password::Passwords::new(settings.password_cost)?;
+    let db = database::open(&settings).await?;
+    let created = async {
+        let store = Store::new(db.pool.clone());
+        store.migrate().await?;
+        let id = users_create::create(&store, &passwords, email, name, role, &password).await?;
+        println!("created {role} {email} (account {id})");
+        anyhow::Ok(())
+    }
+    .await;
+    db.close().await?;
+    created
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use app::{domain::SourceAllowlist, intake::Intake, state::AppState};
 use axum::{
     body::Body,
-    http::{header, HeaderName, Request, StatusCode},
+    http::{header, HeaderName, HeaderValue, Request, StatusCode},
+    middleware,
     response::{Html, IntoResponse, Response},
     Router,
 };
@@ -14,32 +15,69 @@ use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer,
     trace::TraceLayer,
 };
+use tower_sessions::SessionManagerLayer;
+use tower_sessions_sqlx_store::PostgresStore;
 
-use crate::{assets, health, pages, webhooks};
+use crate::{
+    assets,
+    guard::{self, Guard},
+    health, pages, webhooks,
+};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn router(state: AppState, intake: Intake, trusted_proxies: SourceAllowlist) -> Router {
-    Router::new()
-        .merge(health::router(state.store.clone()))
+/// The people-facing part (pages and server functions) sits behind the
+/// guard and its sessions; intake, probes and the stylesheet do not.
+pub fn router(
+    state: AppState,
+    intake: Intake,
+    trusted_proxies: SourceAllowlist,
+    guard: Guard,
+    sessions: SessionManagerLayer<PostgresStore>,
+) -> Router {
+    let store = state.store.clone();
+    let ui = pages::router(state)
+        .layer(middleware::from_fn_with_state(guard, guard::guard))
+        .layer(sessions);
+    let mut router = Router::new()
+        .merge(health::router(store))
         .merge(webhooks::router(intake, trusted_proxies))
         .merge(assets::router())
-        .merge(pages::router(state))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(request_span))
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .layer(CatchPanicLayer::custom(panic_response))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Duration::from_secs(30),
-                )),
-        )
+        .merge(ui);
+    for (name, value) in SECURITY_HEADERS {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(request_span))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Duration::from_secs(30),
+            )),
+    )
 }
+
+/// No script runs on our pages and none may be injected; no framing; the
+/// referrer stays on our origin (the CSRF check reads it).
+const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "same-origin"),
+];
 
 /// Every request's span carries its id, so all its log lines can be found.
 fn request_span(request: &Request<Body>) -> tracing::Span {
@@ -53,8 +91,14 @@ fn request_span(request: &Request<Body>) -> tracing::Span {
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
+    error_page(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// A bare error page for failures outside the Leptos renderer (a panic, the
+/// database gone before the page could start); it shows no internals.
+pub fn error_page(status: StatusCode) -> Response {
     (
-        StatusCode::INTERNAL_SERVER_ERROR,
+        status,
         [(header::CACHE_CONTROL, "no-store")],
         Html("<!DOCTYPE html><title>Something went wrong</title><h1>Something went wrong</h1><p>The cause has been logged for the operators; try again in a moment.</p>"),
     )

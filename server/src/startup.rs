@@ -3,11 +3,16 @@
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
-use app::{intake::Intake, state::AppState, store::Store, vault::Vault};
+use app::{auth::password::Passwords, intake::Intake, state::AppState, store::Store, vault::Vault};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_sessions_core::ExpiredDeletion;
 
-use crate::{config::Settings, router};
+use crate::{
+    config::Settings,
+    guard::{self, Guard},
+    router,
+};
 
 /// A bound, migrated, ready-to-serve application.
 pub struct Application {
@@ -20,6 +25,10 @@ pub struct Application {
 pub enum StartupError {
     #[error("cannot apply the database migrations")]
     Migrate(#[source] app::store::StoreError),
+    #[error("cannot prepare the session table")]
+    Sessions(#[source] sqlx::Error),
+    #[error(transparent)]
+    PasswordCost(app::auth::password::CostError),
     #[error("cannot listen on {address}")]
     Bind {
         address: SocketAddr,
@@ -36,6 +45,11 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let listen_addr = settings.listen_addr;
         store.migrate().await.map_err(StartupError::Migrate)?;
+        let sessions = guard::session_store(&store)
+            .await
+            .map_err(StartupError::Sessions)?;
+        let passwords =
+            Passwords::new(settings.password_cost).map_err(StartupError::PasswordCost)?;
         let listener =
             TcpListener::bind(listen_addr)
                 .await
@@ -47,8 +61,49 @@ impl Application {
             address: listen_addr,
             source,
         })?;
-        let intake = Intake::new(store.clone(), vault);
-        let router = router::router(AppState { store }, intake, settings.trusted_proxies.clone());
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}"));
+        let origins = match &settings.public_url {
+            Some(url) => vec![url.clone()],
+            None => vec![
+                format!("http://{address}"),
+                format!("http://localhost:{}", address.port()),
+            ],
+        };
+        offer_setup_link(&store, &public_url)
+            .await
+            .map_err(StartupError::Migrate)?;
+        // Expired sessions are deleted hourly; they are refused on sight anyway.
+        tokio::spawn(
+            sessions
+                .clone()
+                .continuously_delete_expired(Duration::from_secs(3600)),
+        );
+        let guard = Guard::new(
+            store.clone(),
+            settings.trusted_proxies.clone(),
+            origins,
+            settings.session_absolute,
+        );
+        let sessions = guard::session_layer(
+            sessions,
+            public_url.starts_with("https://"),
+            settings.session_idle,
+        );
+        let intake = Intake::new(store.clone(), vault.clone());
+        let router = router::router(
+            AppState {
+                store,
+                vault,
+                passwords,
+            },
+            intake,
+            settings.trusted_proxies.clone(),
+            guard,
+            sessions,
+        );
         Ok(Self {
             listener,
             router,
@@ -95,6 +150,29 @@ impl Application {
             }
         }
     }
+}
+
+/// With no account yet, prints a one-time link that creates the first
+/// admin; the token is valid for an hour and only its hash is stored.
+async fn offer_setup_link(store: &Store, public_url: &str) -> Result<(), app::store::StoreError> {
+    use base64::Engine;
+    use rand::RngCore;
+    use sha2::Digest;
+
+    if store.user_count().await? > 0 {
+        return Ok(());
+    }
+    let mut token = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut token);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token);
+    let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    store
+        .create_setup_token(&sha2::Sha256::digest(token.as_bytes()), expires)
+        .await?;
+    tracing::warn!(
+        "no account exists yet: create the first admin at {public_url}/setup?token={token} (valid once, for one hour)"
+    );
+    Ok(())
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

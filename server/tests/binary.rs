@@ -170,3 +170,44 @@ fn connections_import_creates_then_leaves_unchanged_and_stops_its_cluster() {
     assert!(dir.path().join("master.key").is_file());
     assert_eq!(postgres_processes_of(dir.path()), Vec::<String>::new());
 }
+
+#[test]
+fn users_create_reads_the_password_from_stdin_and_refuses_a_second_account_with_that_email() {
+    use std::io::Write;
+    let dir = reachable_temp_dir();
+    let run = || {
+        let mut child = dispute_desk(dir.path())
+            .args([
+                "users",
+                "create",
+                "--email",
+                "Root@Example.com",
+                "--role",
+                "admin",
+            ])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"a long enough password\n")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+
+    let first = run();
+    let second = run();
+
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("created admin Root@Example.com"));
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr)
+        .contains("an account with the email root@example.com exists already"));
+    assert_eq!(postgres_processes_of(dir.path()), Vec::<String>::new());
+}

@@ -9,6 +9,7 @@ pub mod fold;
 pub mod money;
 pub mod notification;
 pub mod time;
+pub mod user;
 
 pub use connection::{
     ConnectionSettings, ConnectionSlug, ProviderKind, QueryBaseUrl, SourceAllowlist,
@@ -19,3 +20,4 @@ pub use fold::{fold, DisputeState, FoldEvent};
 pub use money::Money;
 pub use notification::Verdict;
 pub use time::ZoneName;
+pub use user::{DisplayName, Email, NewPassword, Permission, Role};

@@ -7,6 +7,7 @@ use crate::{error::AppError, error::InternalErrorPage, store::ConnectionSummary}
 
 #[server(endpoint = "connections/list")]
 pub async fn list_connections() -> Result<Vec<ConnectionSummary>, AppError> {
+    crate::auth::require(crate::domain::Permission::ManageConnections)?;
     let state = expect_context::<crate::state::AppState>();
     Ok(state.store.list_connections().await?)
 }

@@ -13,6 +13,7 @@ const SHOWN: i64 = 200;
 
 #[server(endpoint = "deliveries/recent")]
 pub async fn recent_deliveries() -> Result<Vec<DeliverySummary>, AppError> {
+    crate::auth::require(crate::domain::Permission::ReadDeliveries)?;
     let state = expect_context::<crate::state::AppState>();
     Ok(state.store.recent_deliveries(SHOWN).await?)
 }

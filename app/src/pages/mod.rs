@@ -1,11 +1,15 @@
 //! One module per page: the component and the server functions it calls.
 
+pub mod account;
 pub mod audit;
 pub mod connections;
 pub mod deadlines;
 pub mod deliveries;
 pub mod disputes;
+pub mod forbidden;
+pub mod login;
 pub mod not_found;
+pub mod setup;
 pub mod users;
 
 use leptos::prelude::*;
@@ -17,6 +21,20 @@ pub fn PageHeading(title: &'static str) -> impl IntoView {
     view! {
         <Title text=format!("{title} · Dispute Desk") />
         <h1>{title}</h1>
+    }
+}
+
+/// The outcome of the last form, carried in the address by the redirect
+/// after it (`?notice=…` or `?error=…`), since pages work without scripts.
+#[component]
+pub fn FlashMessages() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let query = query.read_untracked();
+    let notice = query.get("notice");
+    let error = query.get("error").filter(|e| e != "1");
+    view! {
+        {notice.map(|n| view! { <p class="flash notice" role="status">{n}</p> })}
+        {error.map(|e| view! { <p class="flash error" role="alert">{e}</p> })}
     }
 }
 

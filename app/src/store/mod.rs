@@ -5,6 +5,7 @@ mod connections;
 mod disputes;
 mod intake;
 mod notifications;
+mod people;
 
 pub use connections::{
     ConnectionSummary, IntakeConnection, KeyPurpose, KeySlot, Saved, StoredKey, StoredKeyMaterial,
@@ -14,6 +15,7 @@ pub use intake::{Acceptance, Outcome};
 pub use notifications::{
     Answer, DeliverySummary, NewNotification, Received, Rejected, StoredNotification,
 };
+pub use people::{Actor, AuditEntry, AuditFilter, AuditRecord, NewUser, UserRecord, UserSummary};
 
 use sqlx::{migrate::Migrator, PgPool};
 
@@ -26,12 +28,26 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
     #[error("migration failed")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// A unique constraint refused the change; carries the constraint's name.
+    #[error("conflicts with an existing row ({0})")]
+    Conflict(String),
     /// A stored value this version cannot read back (a bug or a manual edit).
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e.as_database_error() {
+            Some(db) if db.is_unique_violation() => {
+                StoreError::Conflict(db.constraint().unwrap_or_default().to_owned())
+            }
+            _ => StoreError::Database(e),
+        }
+    }
 }
 
 impl StoreError {

@@ -5,7 +5,12 @@ use std::time::Duration;
 
 use std::path::PathBuf;
 
-use app::{store::Store, vault::Vault};
+use app::{
+    auth::password::{HashCost, Passwords},
+    domain::{DisplayName, Email, NewPassword, Role},
+    store::{Actor, NewUser, Store},
+    vault::Vault,
+};
 use reqwest::{redirect::Policy, Response};
 use server::{
     config::Settings, connections_import, database::pool_options, private_postgres::PrivateCluster,
@@ -16,7 +21,9 @@ use tokio::sync::{oneshot, OnceCell};
 
 pub struct TestApp {
     pub address: String,
+    /// Keeps cookies, follows no redirect: a browser seen from the server.
     pub client: reqwest::Client,
+    pub passwords: Passwords,
     pub pool: PgPool,
     pub store: Store,
     pub vault: Vault,
@@ -71,6 +78,12 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
 
     let settings = Settings {
         listen_addr: "127.0.0.1:0".parse().unwrap(),
+        // Cheap hashing keeps tests fast; the format is the same.
+        password_cost: HashCost {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
         ..settings
     };
     let store = Store::new(pool.clone());
@@ -87,12 +100,11 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         Duration::from_secs(1),
     ));
 
+    let passwords = Passwords::new(settings.password_cost).unwrap();
     TestApp {
+        client: browser_client(),
         address,
-        client: reqwest::Client::builder()
-            .redirect(Policy::none())
-            .build()
-            .unwrap(),
+        passwords,
         pool,
         store,
         vault,
@@ -100,6 +112,18 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         stop: Some(stop),
     }
 }
+
+/// A client with its own cookie jar that follows no redirect.
+pub fn browser_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+/// The password every test account gets.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// The provider fixtures made with OpenSSL, copied into the repository.
 pub fn fixtures() -> PathBuf {
@@ -119,6 +143,78 @@ impl TestApp {
         let response = self.get(path).await;
         let status = response.status().as_u16();
         (status, response.text().await.unwrap())
+    }
+
+    /// Creates an account with `PASSWORD`; returns its id and email.
+    pub async fn create_user(&self, role: Role) -> (i64, String) {
+        let email = format!("{}-{}@example.com", role, uuid::Uuid::new_v4().simple());
+        let id = self
+            .store
+            .create_user(
+                &NewUser {
+                    email: Email::parse(&email).unwrap(),
+                    display_name: DisplayName::parse(&format!("Test {role}")).unwrap(),
+                    role,
+                    password_hash: self.passwords.hash(&NewPassword::parse(PASSWORD).unwrap()),
+                    must_change_password: false,
+                },
+                &Actor::default(),
+            )
+            .await
+            .unwrap();
+        (id, email)
+    }
+
+    /// Posts a form as the app's own pages do (same Origin).
+    pub async fn post_form(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Response {
+        client
+            .post(format!("{}{path}", self.address))
+            .header("origin", &self.address)
+            .header("accept", "text/html")
+            .form(form)
+            .send()
+            .await
+            .expect("the form is answered")
+    }
+
+    /// Signs `client` in; returns the redirect's target.
+    pub async fn sign_in_with(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> String {
+        let response = self
+            .post_form(
+                client,
+                "/api/login",
+                &[("email", email), ("password", password)],
+            )
+            .await;
+        assert!(response.status().is_redirection(), "{}", response.status());
+        response.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// Creates an account with `role` and signs the app's client in as it.
+    pub async fn sign_in_as(&self, role: Role) -> String {
+        let (_, email) = self.create_user(role).await;
+        let target = self.sign_in_with(&self.client, &email, PASSWORD).await;
+        assert_eq!(target, "/disputes");
+        email
+    }
+
+    /// GET with a given client.
+    pub async fn get_with(&self, client: &reqwest::Client, path: &str) -> Response {
+        client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("the request is answered")
     }
 
     /// Imports the fixtures' connections (pingpong-main, botim-main,

@@ -1,6 +1,7 @@
 //! Integration tests: the whole application on a random port against a fresh
 //! database per test.
 
+mod access;
 mod connections_import;
 mod health;
 mod helpers;
@@ -8,4 +9,5 @@ mod intake;
 mod migrations;
 mod pages;
 mod provider_fixtures;
+mod sessions;
 mod signing;

@@ -1,11 +1,12 @@
-use app::{assets::STYLESHEET_PATH, layout::NAVIGATION};
+use app::{assets::STYLESHEET_PATH, domain::Role, layout::NAVIGATION};
 
 use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn every_navigation_entry_renders_its_page_with_its_heading() {
     let app = spawn_app().await;
-    for (path, label) in NAVIGATION {
+    app.sign_in_as(Role::Admin).await;
+    for (path, label, _) in NAVIGATION {
         let (status, html) = app.get_page(path).await;
         assert_eq!(status, 200, "{path}");
         assert!(
@@ -16,7 +17,7 @@ async fn every_navigation_entry_renders_its_page_with_its_heading() {
             html.contains(&format!("<title>{label} · Dispute Desk</title>")),
             "{path}"
         );
-        for (other, _) in NAVIGATION {
+        for (other, _, _) in NAVIGATION {
             assert!(
                 html.contains(&format!("href=\"{other}\"")),
                 "{path} links {other}"
@@ -28,6 +29,7 @@ async fn every_navigation_entry_renders_its_page_with_its_heading() {
 #[tokio::test]
 async fn pages_are_complete_without_javascript() {
     let app = spawn_app().await;
+    app.sign_in_as(Role::Admin).await;
     let (_, html) = app.get_page("/connections").await;
     assert!(html.contains("No connections yet"), "{html}");
     assert!(!html.contains("<script"), "{html}");
@@ -36,6 +38,7 @@ async fn pages_are_complete_without_javascript() {
 #[tokio::test]
 async fn the_home_page_sends_the_browser_to_the_disputes() {
     let app = spawn_app().await;
+    app.sign_in_as(Role::Analyst).await;
     let response = app.get("/").await;
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/disputes");
@@ -44,6 +47,7 @@ async fn the_home_page_sends_the_browser_to_the_disputes() {
 #[tokio::test]
 async fn an_unknown_address_answers_404_with_the_not_found_page() {
     let app = spawn_app().await;
+    app.sign_in_as(Role::Analyst).await;
     let (status, html) = app.get_page("/no/such/page").await;
     assert_eq!(status, 404);
     assert!(html.contains("<h1>Page not found</h1>"), "{html}");
@@ -56,6 +60,7 @@ async fn an_unknown_address_answers_404_with_the_not_found_page() {
 #[tokio::test]
 async fn the_connections_page_lists_what_the_database_holds() {
     let app = spawn_app().await;
+    app.sign_in_as(Role::Admin).await;
     sqlx::query(
         "insert into connections (slug, provider, display_name, enabled) values \
          ('pingpong-main', 'pingpong', 'PingPong EU', true), ('botim-main', 'botim_money', '', false)",
@@ -79,11 +84,36 @@ async fn the_connections_page_lists_what_the_database_holds() {
 #[tokio::test]
 async fn a_page_whose_data_cannot_be_read_answers_500_without_internals() {
     let app = spawn_app().await;
-    app.take_database_down().await;
+    app.sign_in_as(Role::Admin).await;
+    sqlx::query("alter table connections rename to connections_elsewhere")
+        .execute(&app.pool)
+        .await
+        .unwrap();
 
     let (status, html) = app.get_page("/connections").await;
 
     assert_eq!(status, 500);
+    assert!(html.contains("<h1>Something went wrong</h1>"), "{html}");
+    for internal in [
+        "sqlx",
+        "database",
+        "pg_",
+        "dd_test_",
+        "connections_elsewhere",
+    ] {
+        assert!(!html.contains(internal), "leaks {internal}: {html}");
+    }
+}
+
+#[tokio::test]
+async fn with_the_database_down_a_page_answers_503_without_internals() {
+    let app = spawn_app().await;
+    app.sign_in_as(Role::Admin).await;
+    app.take_database_down().await;
+
+    let (status, html) = app.get_page("/disputes").await;
+
+    assert_eq!(status, 503);
     assert!(html.contains("<h1>Something went wrong</h1>"), "{html}");
     for internal in ["sqlx", "database", "pg_", "dd_test_"] {
         assert!(!html.contains(internal), "leaks {internal}: {html}");
@@ -93,6 +123,7 @@ async fn a_page_whose_data_cannot_be_read_answers_500_without_internals() {
 #[tokio::test]
 async fn the_stylesheet_is_served_under_its_hash_and_cached_forever() {
     let app = spawn_app().await;
+    app.sign_in_as(Role::Analyst).await;
     let (_, html) = app.get_page("/disputes").await;
     assert!(html.contains(&format!("href=\"{STYLESHEET_PATH}\"")));
 
@@ -119,6 +150,7 @@ async fn post_fixture(app: &crate::helpers::TestApp, slug: &str, name: &str, sig
 #[tokio::test]
 async fn the_disputes_deadlines_and_deliveries_pages_show_what_intake_recorded() {
     let app = spawn_app().await;
+    app.sign_in_as(Role::Admin).await;
     app.import_fixture_connections().await;
     post_fixture(&app, "pingpong-main", "pp-chargeback.json", None).await;
     post_fixture(&app, "pingpong-main", "pp-fraud-alert.json", None).await;
@@ -167,6 +199,7 @@ async fn the_disputes_deadlines_and_deliveries_pages_show_what_intake_recorded()
 #[tokio::test]
 async fn deadlines_are_listed_soonest_first() {
     let app = spawn_app().await;
+    app.sign_in_as(Role::Analyst).await;
     app.import_fixture_connections().await;
     post_fixture(&app, "pingpong-main", "pp-prearbitration.json", None).await;
     let cases: Vec<serde_json::Value> = serde_json::from_slice(

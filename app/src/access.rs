@@ -1,0 +1,114 @@
+//! Who may reach what: one table for every page and every server function.
+//! The server enforces it on every request before any handler runs, and
+//! server functions check again themselves; the role-matrix test walks the
+//! same table, and fails when a route exists that the table does not name.
+
+use crate::domain::{Permission, Role};
+
+/// What a route requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// Any signed-in person, whatever their role.
+    SignedIn,
+    Needs(Permission),
+}
+
+impl Access {
+    pub fn allows(self, role: Option<Role>) -> bool {
+        match (self, role) {
+            (Access::Public, _) => true,
+            (_, None) => false,
+            (Access::SignedIn, Some(_)) => true,
+            (Access::Needs(permission), Some(role)) => role.may(permission),
+        }
+    }
+}
+
+use Access::*;
+use Permission::*;
+
+/// Every page; `{name}` matches one path segment.
+pub const PAGES: &[(&str, Access)] = &[
+    ("/login", Public),
+    ("/setup", Public),
+    ("/account/password", SignedIn),
+    ("/disputes", Needs(ReadDisputes)),
+    ("/deadlines", Needs(ReadDisputes)),
+    ("/deliveries", Needs(ReadDeliveries)),
+    ("/connections", Needs(ManageConnections)),
+    ("/users", Needs(ManageUsers)),
+    ("/audit", Needs(ReadAuditLog)),
+];
+
+/// Every server function, by its endpoint.
+pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
+    ("/api/login", Public),
+    ("/api/setup", Public),
+    ("/api/logout", SignedIn),
+    ("/api/account/password", SignedIn),
+    ("/api/disputes/recent", Needs(ReadDisputes)),
+    ("/api/deadlines/due", Needs(ReadDisputes)),
+    ("/api/deliveries/recent", Needs(ReadDeliveries)),
+    ("/api/connections/list", Needs(ManageConnections)),
+];
+
+/// The access a path requires. Paths no entry names (a typo, an old
+/// link) need a signed-in person, who then sees the 404 page.
+pub fn required(path: &str) -> Access {
+    PAGES
+        .iter()
+        .chain(SERVER_FUNCTIONS)
+        .find(|(pattern, _)| matches(pattern, path))
+        .map_or(SignedIn, |(_, access)| *access)
+}
+
+/// Whether `path` fits `pattern`, where `{name}` stands for one segment.
+pub fn matches(pattern: &str, path: &str) -> bool {
+    let mut pattern = pattern.split('/');
+    let mut path = path.trim_end_matches('/').split('/');
+    loop {
+        match (pattern.next(), path.next()) {
+            (None, None) => return true,
+            (Some(p), Some(s)) if p.starts_with('{') && p.ends_with('}') && !s.is_empty() => {}
+            (Some(p), Some(s)) if p == s => {}
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_whole_segments() {
+        assert!(matches("/connections/{slug}", "/connections/pingpong-main"));
+        assert!(matches(
+            "/connections/{slug}",
+            "/connections/pingpong-main/"
+        ));
+        assert!(!matches("/connections/{slug}", "/connections"));
+        assert!(!matches("/connections/{slug}", "/connections/a/b"));
+        assert!(matches("/users", "/users"));
+        assert!(!matches("/users", "/users-x"));
+    }
+
+    #[test]
+    fn listed_paths_need_their_access_and_others_a_sign_in() {
+        assert_eq!(required("/connections"), Needs(ManageConnections));
+        assert_eq!(required("/api/login"), Public);
+        assert_eq!(required("/no/such/page"), SignedIn);
+    }
+
+    #[test]
+    fn access_allows_by_role() {
+        assert!(Public.allows(None));
+        assert!(!SignedIn.allows(None));
+        assert!(SignedIn.allows(Some(Role::Analyst)));
+        assert!(!Needs(ReadDeliveries).allows(Some(Role::Analyst)));
+        assert!(Needs(ReadDeliveries).allows(Some(Role::Ops)));
+        assert!(Needs(ManageUsers).allows(Some(Role::Admin)));
+    }
+}

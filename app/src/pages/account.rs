@@ -1,0 +1,86 @@
+//! Changing one's own password (required after an admin's reset).
+
+use leptos::prelude::*;
+
+use super::{FlashMessages, PageHeading};
+use crate::error::AppError;
+
+#[server(endpoint = "account/password")]
+pub async fn change_password(
+    current: String,
+    new_password: String,
+    repeated: String,
+) -> Result<(), AppError> {
+    use crate::{
+        auth::{actor, require_signed_in},
+        domain::NewPassword,
+        state::AppState,
+    };
+
+    let user = require_signed_in()?;
+    let state = expect_context::<AppState>();
+    let back = |message: &str| {
+        leptos_axum::redirect(&format!(
+            "/account/password?error={}",
+            urlencoding::encode(message)
+        ));
+        Ok(())
+    };
+    let stored = state
+        .store
+        .user_by_id(user.id)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    if !state
+        .passwords
+        .verify(&current, Some(&stored.password_hash))
+    {
+        return back("the current password is not right");
+    }
+    if new_password != repeated {
+        return back("the two new passwords differ");
+    }
+    if new_password == current {
+        return back("choose a password different from the current one");
+    }
+    let password = match NewPassword::parse(&new_password) {
+        Ok(p) => p,
+        Err(e) => return back(&e.to_string()),
+    };
+    state
+        .store
+        .set_password(
+            user.id,
+            &state.passwords.hash(&password),
+            false,
+            &actor(Some(&user)),
+        )
+        .await?;
+    leptos_axum::redirect("/disputes?notice=Your+password+was+changed");
+    Ok(())
+}
+
+#[component]
+pub fn PasswordPage() -> impl IntoView {
+    let must = crate::auth::current_user().is_some_and(|u| u.must_change_password);
+    view! {
+        <PageHeading title="Change your password" />
+        <FlashMessages />
+        {must.then(|| view! { <p class="flash">"Your password was reset: choose a new one to continue."</p> })}
+        <form class="panel form" method="post" action="/api/account/password">
+            <label>
+                "Current password"
+                <input type="password" name="current" required autocomplete="current-password" />
+            </label>
+            <label>
+                "New password (at least 12 characters)"
+                <input type="password" name="new_password" required minlength="12" autocomplete="new-password" />
+            </label>
+            <label>
+                "New password again"
+                <input type="password" name="repeated" required minlength="12" autocomplete="new-password" />
+            </label>
+            <button type="submit">"Change password"</button>
+        </form>
+    }
+}

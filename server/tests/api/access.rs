@@ -1,0 +1,148 @@
+//! The role matrix: every page and every server function, for anonymous
+//! callers and each role, allowed or refused as `app::access` says — and
+//! that table names every route there is.
+
+use std::collections::BTreeSet;
+
+use app::{
+    access::{Access, PAGES, SERVER_FUNCTIONS},
+    domain::Role,
+};
+
+use crate::helpers::{browser_client, spawn_app, TestApp, PASSWORD};
+
+/// A fresh client signed in with `role`, or anonymous.
+async fn caller(app: &TestApp, role: Option<Role>) -> reqwest::Client {
+    let client = browser_client();
+    if let Some(role) = role {
+        let (_, email) = app.create_user(role).await;
+        app.sign_in_with(&client, &email, PASSWORD).await;
+    }
+    client
+}
+
+fn concrete(pattern: &str) -> String {
+    pattern.replace("{slug}", "pingpong-main")
+}
+
+#[tokio::test]
+async fn every_page_and_server_function_is_allowed_or_refused_as_the_table_says() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    let callers = [
+        None,
+        Some(Role::Analyst),
+        Some(Role::Ops),
+        Some(Role::Admin),
+    ];
+
+    for (pattern, access) in PAGES {
+        for role in callers {
+            let client = caller(&app, role).await;
+            let path = concrete(pattern);
+            let response = app.get_with(&client, &path).await;
+            let status = response.status().as_u16();
+            let expected = match (access.allows(role), role) {
+                (true, _) => 200,
+                (false, None) => 303,
+                (false, Some(_)) => 403,
+            };
+            assert_eq!(status, expected, "GET {path} as {role:?}");
+            if status == 303 {
+                assert_eq!(
+                    response.headers()["location"],
+                    format!("/login?next={}", urlencoding::encode(&path)).as_str()
+                );
+            }
+        }
+    }
+
+    for (endpoint, access) in SERVER_FUNCTIONS {
+        for role in callers {
+            let client = caller(&app, role).await;
+            let response = app.post_form(&client, endpoint, &[]).await;
+            let status = response.status().as_u16();
+            match (access.allows(role), role) {
+                (true, _) => assert!(
+                    status != 401 && status != 403,
+                    "POST {endpoint} as {role:?} was refused ({status})"
+                ),
+                (false, None) => assert_eq!(status, 401, "POST {endpoint} anonymously"),
+                (false, Some(_)) => assert_eq!(status, 403, "POST {endpoint} as {role:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_table_names_every_route_and_server_function_and_nothing_else() {
+    let _app = spawn_app().await;
+    let routes: BTreeSet<String> = leptos_axum::generate_route_list(app::App)
+        .iter()
+        .map(|r| r.path().to_owned())
+        .collect();
+    let pages: BTreeSet<String> = PAGES.iter().map(|(p, _)| p.to_string()).collect();
+    assert_eq!(routes, pages, "pages in the router vs. the access table");
+
+    let functions: BTreeSet<String> = server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .collect();
+    let listed: BTreeSet<String> = SERVER_FUNCTIONS
+        .iter()
+        .map(|(p, _)| p.to_string())
+        .collect();
+    assert_eq!(functions, listed, "server functions vs. the access table");
+}
+
+#[tokio::test]
+async fn admin_navigation_is_shown_only_to_those_it_leads_somewhere() {
+    let app = spawn_app().await;
+    let analyst = caller(&app, Some(Role::Analyst)).await;
+    let html = app
+        .get_with(&analyst, "/disputes")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"href="/deadlines""#));
+    for hidden in ["/deliveries", "/connections", "/users", "/audit"] {
+        assert!(
+            !html.contains(&format!(r#"href="{hidden}""#)),
+            "{hidden}: {html}"
+        );
+    }
+    let admin = caller(&app, Some(Role::Admin)).await;
+    let html = app
+        .get_with(&admin, "/disputes")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"href="/audit""#));
+}
+
+#[tokio::test]
+async fn every_page_carries_the_security_headers() {
+    let app = spawn_app().await;
+    for path in ["/login", "/disputes", "/healthz"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["referrer-policy"], "same-origin");
+    }
+}
+
+#[test]
+fn the_access_table_has_no_duplicate_entries() {
+    let mut seen = BTreeSet::new();
+    for (path, _) in PAGES.iter().chain(SERVER_FUNCTIONS) {
+        assert!(seen.insert(*path), "{path} twice");
+    }
+    assert!(PAGES.iter().any(|(_, a)| *a == Access::Public));
+}
