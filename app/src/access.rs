@@ -52,6 +52,11 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("/api/deadlines/due", Needs(ReadDisputes)),
     ("/api/deliveries/recent", Needs(ReadDeliveries)),
     ("/api/connections/list", Needs(ManageConnections)),
+    ("/api/users/list", Needs(ManageUsers)),
+    ("/api/users/create", Needs(ManageUsers)),
+    ("/api/users/update", Needs(ManageUsers)),
+    ("/api/users/reset-password", Needs(ManageUsers)),
+    ("/api/audit/list", Needs(ReadAuditLog)),
 ];
 
 /// The access a path requires. Paths no entry names (a typo, an old

@@ -11,3 +11,4 @@ mod pages;
 mod provider_fixtures;
 mod sessions;
 mod signing;
+mod users;
