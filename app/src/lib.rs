@@ -9,6 +9,7 @@ pub mod auth;
 pub mod domain;
 pub mod error;
 pub mod intake;
+pub mod keyring;
 pub mod layout;
 pub mod pages;
 pub mod providers;

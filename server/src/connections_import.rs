@@ -7,14 +7,11 @@
 use std::path::{Path, PathBuf};
 
 use app::{
-    domain::{
-        ConnectionSettings, ConnectionSlug, ProviderKind, QueryBaseUrl, SourceAllowlist, ZoneName,
-    },
-    providers::keys::{MerchantKey, Salt, VerificationKey},
-    store::{KeyPurpose, KeySlot, Saved, Store, StoreError, StoredKey, StoredKeyMaterial},
+    domain::{ConnectionDraft, ConnectionSettings, ProviderKind},
+    keyring::{SigningSecret, VerificationSecret},
+    store::{Actor, KeyPurpose, KeySlot, Saved, Store, StoreError},
     vault::Vault,
 };
-use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// One connection as the file describes it.
@@ -41,28 +38,12 @@ struct Entry {
     merchant_private_key_file: Option<PathBuf>,
 }
 
-/// A verification key, ready to store.
-#[derive(Debug)]
-enum Verifier {
-    Salt(Salt),
-    Public(VerificationKey),
-}
-
-impl Verifier {
-    fn fingerprint(&self) -> String {
-        match self {
-            Verifier::Salt(s) => s.fingerprint().to_string(),
-            Verifier::Public(k) => k.fingerprint().to_string(),
-        }
-    }
-}
-
 /// An entry checked and its keys parsed.
 #[derive(Debug)]
 struct Validated {
     settings: ConnectionSettings,
-    verifiers: Vec<(KeySlot, Verifier)>,
-    merchant_key: Option<(MerchantKey, SecretString)>,
+    verifiers: Vec<(KeySlot, VerificationSecret)>,
+    signing: Option<SigningSecret>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,9 +107,9 @@ fn validate(entry: Entry, base: &Path) -> Result<Validated, String> {
             .transpose()
     };
     let (account_field, account_id) = match provider {
-        ProviderKind::PingPong => ("acc_id", entry.acc_id.clone()),
-        ProviderKind::BotimMoney => ("partner_id", entry.partner_id.clone()),
-        ProviderKind::PayerMax => ("merchant_no", entry.merchant_no.clone()),
+        ProviderKind::PingPong => ("acc_id", &entry.acc_id),
+        ProviderKind::BotimMoney => ("partner_id", &entry.partner_id),
+        ProviderKind::PayerMax => ("merchant_no", &entry.merchant_no),
     };
     let stray = [
         ("acc_id", &entry.acc_id),
@@ -145,8 +126,7 @@ fn validate(entry: Entry, base: &Path) -> Result<Validated, String> {
     }
 
     let mut verifiers = Vec::new();
-    let slots = [(KeySlot::Current, true), (KeySlot::Next, false)];
-    for (slot, required) in slots {
+    for (slot, required) in [(KeySlot::Current, true), (KeySlot::Next, false)] {
         let (field, file) = match (provider, slot) {
             (ProviderKind::PingPong, KeySlot::Current) => ("salt_file", &entry.salt_file),
             (ProviderKind::PingPong, KeySlot::Next) => ("next_salt_file", &entry.next_salt_file),
@@ -165,86 +145,67 @@ fn validate(entry: Entry, base: &Path) -> Result<Validated, String> {
             }
             continue;
         };
-        let verifier = match provider {
-            ProviderKind::PingPong => Salt::parse(&SecretString::from(text)).map(Verifier::Salt),
-            _ => VerificationKey::parse(&text).map(Verifier::Public),
-        }
-        .map_err(|e| format!("{field}: {e}"))?;
-        verifiers.push((slot, verifier));
+        let secret =
+            VerificationSecret::parse(provider, &text).map_err(|e| format!("{field}: {e}"))?;
+        verifiers.push((slot, secret));
     }
-    let merchant_key = key_file(&entry.merchant_private_key_file)?
+    let signing = key_file(&entry.merchant_private_key_file)?
         .map(|text| {
-            let secret = SecretString::from(text);
-            MerchantKey::parse(&secret)
-                .map(|key| (key, secret))
-                .map_err(|e| format!("merchant_private_key_file: {e}"))
+            SigningSecret::parse(&text).map_err(|e| format!("merchant_private_key_file: {e}"))
         })
         .transpose()?;
 
-    let settings = ConnectionSettings {
-        slug: ConnectionSlug::parse(&entry.slug).map_err(|e| e.to_string())?,
-        provider,
-        display_name: entry.display_name.trim().to_owned(),
-        account_id: account_id.filter(|a| !a.trim().is_empty()),
-        app_id: entry.app_id,
-        timezone: match entry.timezone {
-            Some(zone) => ZoneName::parse(&zone).map_err(|e| e.to_string())?,
-            None => ZoneName::default(),
-        },
-        query_base_url: entry
-            .query_base_url
-            .map(|u| QueryBaseUrl::parse(&u))
-            .transpose()
-            .map_err(|e| e.to_string())?,
-        source_allowlist: SourceAllowlist::parse(&entry.source_allowlist)
-            .map_err(|e| e.to_string())?,
+    let settings = ConnectionDraft {
+        slug: entry.slug,
+        provider: entry.provider,
+        display_name: entry.display_name,
+        account_id: account_id.clone().unwrap_or_default(),
+        app_id: entry.app_id.unwrap_or_default(),
+        timezone: entry.timezone.unwrap_or_default(),
+        query_base_url: entry.query_base_url.unwrap_or_default(),
+        source_allowlist: entry.source_allowlist,
         enabled: entry.enabled.unwrap_or(true),
-    };
+    }
+    .validate()?;
     Ok(Validated {
         settings,
         verifiers,
-        merchant_key,
+        signing,
     })
 }
 
+/// The import is a change made from the command line.
+fn actor() -> Actor {
+    Actor {
+        address: Some("command line".into()),
+        ..Actor::default()
+    }
+}
+
 async fn save(connection: Validated, store: &Store, vault: &Vault) -> Result<String, StoreError> {
-    let (id, saved) = store.save_connection(&connection.settings).await?;
+    let (id, saved) = store
+        .save_connection(&connection.settings, &actor())
+        .await?;
     let mut changes = vec![format!("{} {}", word(saved), connection.settings.slug)];
-    for (slot, verifier) in &connection.verifiers {
-        let material = match verifier {
-            Verifier::Salt(salt) => StoredKeyMaterial::Sealed(
-                vault.seal(salt.expose(), &KeyPurpose::Verify.seal_context(id)),
-            ),
-            Verifier::Public(key) => StoredKeyMaterial::PublicDer(key.spki_der().to_vec()),
-        };
-        let stored = StoredKey {
-            material,
-            fingerprint: verifier.fingerprint(),
-        };
+    for (slot, secret) in &connection.verifiers {
+        let stored = secret.stored(vault, id);
         let saved = store
-            .set_key(id, KeyPurpose::Verify, *slot, &stored)
+            .set_key(id, KeyPurpose::Verify, *slot, &stored, &actor())
             .await?;
+        let which = match slot {
+            KeySlot::Current => "verification",
+            KeySlot::Next => "next verification",
+        };
         changes.push(format!(
-            "{} key {} {}",
-            if *slot == KeySlot::Current {
-                "verification"
-            } else {
-                "next verification"
-            },
+            "{which} key {} {}",
             stored.fingerprint,
             word(saved)
         ));
     }
-    if let Some((key, secret)) = &connection.merchant_key {
-        let stored = StoredKey {
-            material: StoredKeyMaterial::Sealed(vault.seal(
-                secret.expose_secret().trim(),
-                &KeyPurpose::Sign.seal_context(id),
-            )),
-            fingerprint: key.fingerprint().to_string(),
-        };
+    if let Some(signing) = &connection.signing {
+        let stored = signing.stored(vault, id);
         let saved = store
-            .set_key(id, KeyPurpose::Sign, KeySlot::Current, &stored)
+            .set_key(id, KeyPurpose::Sign, KeySlot::Current, &stored, &actor())
             .await?;
         changes.push(format!(
             "signing key {} {}",

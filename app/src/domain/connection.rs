@@ -173,6 +173,77 @@ pub struct ConnectionSettings {
     pub enabled: bool,
 }
 
+/// A connection as typed in a form or an import file, before validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionDraft {
+    pub slug: String,
+    pub provider: String,
+    pub display_name: String,
+    pub account_id: String,
+    pub app_id: String,
+    pub timezone: String,
+    pub query_base_url: String,
+    pub source_allowlist: Vec<String>,
+    pub enabled: bool,
+}
+
+impl ConnectionDraft {
+    /// Checks every field; the error names the first that is wrong.
+    pub fn validate(&self) -> Result<ConnectionSettings, String> {
+        let optional = |text: &str| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+        Ok(ConnectionSettings {
+            slug: ConnectionSlug::parse(self.slug.trim()).map_err(|e| e.to_string())?,
+            provider: self
+                .provider
+                .trim()
+                .parse()
+                .map_err(|e: UnknownProvider| e.to_string())?,
+            display_name: self.display_name.trim().to_owned(),
+            account_id: optional(&self.account_id),
+            app_id: optional(&self.app_id),
+            timezone: match optional(&self.timezone) {
+                Some(zone) => ZoneName::parse(&zone).map_err(|e| e.to_string())?,
+                None => ZoneName::default(),
+            },
+            query_base_url: optional(&self.query_base_url)
+                .map(|u| QueryBaseUrl::parse(&u))
+                .transpose()
+                .map_err(|e| e.to_string())?,
+            source_allowlist: SourceAllowlist::parse(
+                &self
+                    .source_allowlist
+                    .iter()
+                    .map(|e| e.trim())
+                    .filter(|e| !e.is_empty())
+                    .collect::<Vec<_>>(),
+            )
+            .map_err(|e| e.to_string())?,
+            enabled: self.enabled,
+        })
+    }
+}
+
+impl ConnectionSettings {
+    /// The settings as a form shows them.
+    pub fn draft(&self) -> ConnectionDraft {
+        ConnectionDraft {
+            slug: self.slug.to_string(),
+            provider: self.provider.as_str().to_owned(),
+            display_name: self.display_name.clone(),
+            account_id: self.account_id.clone().unwrap_or_default(),
+            app_id: self.app_id.clone().unwrap_or_default(),
+            timezone: self.timezone.as_str().to_owned(),
+            query_base_url: self
+                .query_base_url
+                .as_ref()
+                .map(|u| u.as_str().to_owned())
+                .unwrap_or_default(),
+            source_allowlist: self.source_allowlist.entries(),
+            enabled: self.enabled,
+        }
+    }
+}
+
 /// Where a provider's status-query API lives: an `https://` (or, for a
 /// simulator on this machine, `http://`) address without query or fragment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,6 +320,37 @@ mod tests {
         ] {
             assert!(QueryBaseUrl::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_draft_validates_every_field_and_round_trips() {
+        let draft = ConnectionDraft {
+            slug: "pingpong-eu".into(),
+            provider: "pingpong".into(),
+            display_name: " PingPong EU ".into(),
+            account_id: "2022102018024210348882".into(),
+            app_id: " ".into(),
+            timezone: "Asia/Shanghai".into(),
+            query_base_url: "https://sandbox-acquirer-payment.pingpongx.com".into(),
+            source_allowlist: vec!["pingpong-sandbox".into(), "".into()],
+            enabled: true,
+        };
+        let settings = draft.validate().unwrap();
+        assert_eq!(settings.display_name, "PingPong EU");
+        assert_eq!(settings.app_id, None);
+        assert_eq!(settings.source_allowlist.entries(), ["52.76.198.228/32"]);
+        assert_eq!(settings.draft().validate().unwrap(), settings);
+
+        let bad = |change: fn(&mut ConnectionDraft)| {
+            let mut d = draft.clone();
+            change(&mut d);
+            d.validate().unwrap_err()
+        };
+        assert!(bad(|d| d.slug = "Bad Slug".into()).contains("connection slug"));
+        assert!(bad(|d| d.provider = "stripe".into()).contains("unknown provider"));
+        assert!(bad(|d| d.timezone = "Mars/Base".into()).contains("time zone"));
+        assert!(bad(|d| d.query_base_url = "ftp://x".into()).contains("query API address"));
+        assert!(bad(|d| d.source_allowlist = vec!["nowhere".into()]).contains("nowhere"));
     }
 
     #[test]

@@ -12,7 +12,8 @@ pub mod time;
 pub mod user;
 
 pub use connection::{
-    ConnectionSettings, ConnectionSlug, ProviderKind, QueryBaseUrl, SourceAllowlist,
+    ConnectionDraft, ConnectionSettings, ConnectionSlug, ProviderKind, QueryBaseUrl,
+    SourceAllowlist,
 };
 pub use dispute::{DisputeRef, Stage, Status};
 pub use event::{Effect, EventKey, NormalizedEvent, PaymentEvent, ProviderTime};

@@ -2,8 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError};
-use crate::domain::{ConnectionSettings, ProviderKind, SourceAllowlist, ZoneName};
+use super::{
+    people::{append_audit, Actor, AuditEntry},
+    Store, StoreError,
+};
+use crate::domain::{ConnectionDraft, ConnectionSettings, ProviderKind, SourceAllowlist, ZoneName};
 
 /// A connection as the connections list shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
@@ -46,7 +49,7 @@ pub enum KeySlot {
 }
 
 impl KeyPurpose {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             KeyPurpose::Verify => "verify",
             KeyPurpose::Sign => "sign",
@@ -60,7 +63,7 @@ impl KeyPurpose {
 }
 
 impl KeySlot {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             KeySlot::Current => "current",
             KeySlot::Next => "next",
@@ -117,11 +120,15 @@ impl Store {
         .await?)
     }
 
-    /// Creates the connection named by `settings.slug`, or updates it.
+    /// Creates the connection named by `settings.slug`, or updates it, with
+    /// an audit entry holding the settings before and after.
     pub async fn save_connection(
         &self,
         settings: &ConnectionSettings,
+        actor: &Actor,
     ) -> Result<(i64, Saved), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let before = settings_of(&mut tx, settings.slug.as_str()).await?;
         let allowlist = settings.source_allowlist.entries();
         let changed: Option<(i64, bool)> = sqlx::query_as(
             "insert into connections as c
@@ -155,23 +162,38 @@ impl Store {
         .bind(&settings.app_id)
         .bind(settings.query_base_url.as_ref().map(|u| u.as_str()))
         .bind(&allowlist)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        if let Some((id, created)) = changed {
-            return Ok((
-                id,
-                if created {
-                    Saved::Created
+        let Some((id, created)) = changed else {
+            let id: i64 = sqlx::query_scalar("select id from connections where slug = $1")
+                .bind(settings.slug.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            return Ok((id, Saved::Unchanged));
+        };
+        append_audit(
+            &mut tx,
+            actor,
+            &AuditEntry {
+                action: if created {
+                    "connection.created"
                 } else {
-                    Saved::Updated
+                    "connection.updated"
                 },
-            ));
-        }
-        let id: i64 = sqlx::query_scalar("select id from connections where slug = $1")
-            .bind(settings.slug.as_str())
-            .fetch_one(&self.pool)
-            .await?;
-        Ok((id, Saved::Unchanged))
+                subject: settings.slug.as_str(),
+                details: serde_json::json!({ "before": before, "after": settings.draft() }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((
+            id,
+            if created {
+                Saved::Created
+            } else {
+                Saved::Updated
+            },
+        ))
     }
 
     /// Puts a key in a slot, replacing what was there; a key with the same
@@ -183,6 +205,7 @@ impl Store {
         purpose: KeyPurpose,
         slot: KeySlot,
         key: &StoredKey,
+        actor: &Actor,
     ) -> Result<Saved, StoreError> {
         let (public_der, sealed) = match &key.material {
             StoredKeyMaterial::PublicDer(der) => (Some(der.as_slice()), None),
@@ -212,10 +235,21 @@ impl Store {
         let Some(created) = saved else {
             return Ok(Saved::Unchanged);
         };
-        sqlx::query("update connections set updated_at = now() where id = $1")
-            .bind(connection_id)
-            .execute(&mut *tx)
-            .await?;
+        let slug = touch(&mut tx, connection_id).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            &AuditEntry {
+                action: "connection.key_set",
+                subject: &slug,
+                details: serde_json::json!({
+                    "purpose": purpose.as_str(),
+                    "slot": slot.as_str(),
+                    "after": key.fingerprint,
+                }),
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(if created {
             Saved::Created
@@ -293,19 +327,13 @@ impl Store {
         &self,
         connection_id: i64,
         purpose: KeyPurpose,
+        actor: &Actor,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let has_next: bool = sqlx::query_scalar(
-            "select exists (select 1 from connection_keys
-                            where connection_id = $1 and purpose = $2 and slot = 'next')",
-        )
-        .bind(connection_id)
-        .bind(purpose.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        if !has_next {
+        let fingerprints = slot_fingerprints(&mut tx, connection_id, purpose).await?;
+        let Some(next) = fingerprints.next else {
             return Ok(false);
-        }
+        };
         for sql in [
             "delete from connection_keys where connection_id = $1 and purpose = $2 and slot = 'current'",
             "update connection_keys set slot = 'current' where connection_id = $1 and purpose = $2 and slot = 'next'",
@@ -316,11 +344,227 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("update connections set updated_at = now() where id = $1")
-            .bind(connection_id)
-            .execute(&mut *tx)
-            .await?;
+        let slug = touch(&mut tx, connection_id).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            &AuditEntry {
+                action: "connection.key_promoted",
+                subject: &slug,
+                details: serde_json::json!({
+                    "purpose": purpose.as_str(),
+                    "before": fingerprints.current,
+                    "after": next,
+                }),
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
+
+    /// Drops the next key without using it.
+    pub async fn discard_next_key(
+        &self,
+        connection_id: i64,
+        purpose: KeyPurpose,
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let discarded: Option<String> = sqlx::query_scalar(
+            "delete from connection_keys
+             where connection_id = $1 and purpose = $2 and slot = 'next'
+             returning fingerprint",
+        )
+        .bind(connection_id)
+        .bind(purpose.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(fingerprint) = discarded else {
+            return Ok(false);
+        };
+        let slug = touch(&mut tx, connection_id).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            &AuditEntry {
+                action: "connection.key_discarded",
+                subject: &slug,
+                details: serde_json::json!({"purpose": purpose.as_str(), "before": fingerprint}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// One connection with its keys' fingerprints, for its page.
+    pub async fn connection_detail(
+        &self,
+        slug: &str,
+    ) -> Result<Option<ConnectionDetail>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let Some(row) = sqlx::query_as::<_, SettingsRow>(&format!(
+            "select id, {SETTINGS_COLUMNS} from connections where slug = $1"
+        ))
+        .bind(slug)
+        .fetch_optional(&mut *conn)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let id = row.id;
+        let verification = slot_fingerprints(&mut conn, id, KeyPurpose::Verify).await?;
+        let signing = slot_fingerprints(&mut conn, id, KeyPurpose::Sign).await?;
+        Ok(Some(ConnectionDetail {
+            id,
+            settings: row.into_draft(),
+            verification,
+            signing,
+        }))
+    }
+
+    /// Every connection with its last delivery, for the connections list.
+    pub async fn connections_overview(&self) -> Result<Vec<ConnectionOverview>, StoreError> {
+        let rows: Vec<OverviewRow> = sqlx::query_as(
+            "select c.slug, c.provider, c.display_name, c.enabled, c.timezone,
+                    n.received_at as last_received_at, n.verdict as last_verdict
+             from connections c
+             left join lateral (
+                 select received_at, verdict from notifications
+                 where connection_id = c.id
+                 order by received_at desc, id desc limit 1
+             ) n on true
+             order by c.slug",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ConnectionOverview {
+                summary: ConnectionSummary {
+                    slug: r.slug,
+                    provider: r.provider,
+                    display_name: r.display_name,
+                    enabled: r.enabled,
+                    timezone: r.timezone,
+                },
+                last_received_at: r.last_received_at.map(|t| t.to_jiff()),
+                last_verdict: r.last_verdict,
+            })
+            .collect())
+    }
+}
+
+/// The current and next key of one purpose, by fingerprint.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotFingerprints {
+    pub current: Option<String>,
+    pub next: Option<String>,
+}
+
+/// A connection's settings and its keys' fingerprints (never the keys).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionDetail {
+    pub id: i64,
+    pub settings: ConnectionDraft,
+    pub verification: SlotFingerprints,
+    pub signing: SlotFingerprints,
+}
+
+/// A connection in the list, with the last request it received.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionOverview {
+    pub summary: ConnectionSummary,
+    pub last_received_at: Option<jiff::Timestamp>,
+    pub last_verdict: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct OverviewRow {
+    slug: String,
+    provider: String,
+    display_name: String,
+    enabled: bool,
+    timezone: String,
+    last_received_at: Option<jiff_sqlx::Timestamp>,
+    last_verdict: Option<String>,
+}
+
+const SETTINGS_COLUMNS: &str = "slug, provider, display_name, account_id, app_id, timezone,
+     query_base_url, source_allowlist, enabled";
+
+#[derive(sqlx::FromRow)]
+struct SettingsRow {
+    id: i64,
+    slug: String,
+    provider: String,
+    display_name: String,
+    account_id: Option<String>,
+    app_id: Option<String>,
+    timezone: String,
+    query_base_url: Option<String>,
+    source_allowlist: Vec<String>,
+    enabled: bool,
+}
+
+impl SettingsRow {
+    fn into_draft(self) -> ConnectionDraft {
+        ConnectionDraft {
+            slug: self.slug,
+            provider: self.provider,
+            display_name: self.display_name,
+            account_id: self.account_id.unwrap_or_default(),
+            app_id: self.app_id.unwrap_or_default(),
+            timezone: self.timezone,
+            query_base_url: self.query_base_url.unwrap_or_default(),
+            source_allowlist: self.source_allowlist,
+            enabled: self.enabled,
+        }
+    }
+}
+
+/// The settings of `slug` as they are now, for an audit entry's "before".
+async fn settings_of(
+    conn: &mut sqlx::PgConnection,
+    slug: &str,
+) -> Result<Option<ConnectionDraft>, StoreError> {
+    let row: Option<SettingsRow> = sqlx::query_as(&format!(
+        "select id, {SETTINGS_COLUMNS} from connections where slug = $1"
+    ))
+    .bind(slug)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(SettingsRow::into_draft))
+}
+
+async fn slot_fingerprints(
+    conn: &mut sqlx::PgConnection,
+    connection_id: i64,
+    purpose: KeyPurpose,
+) -> Result<SlotFingerprints, StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "select slot, fingerprint from connection_keys where connection_id = $1 and purpose = $2",
+    )
+    .bind(connection_id)
+    .bind(purpose.as_str())
+    .fetch_all(conn)
+    .await?;
+    let of = |slot: &str| rows.iter().find(|(s, _)| s == slot).map(|(_, f)| f.clone());
+    Ok(SlotFingerprints {
+        current: of("current"),
+        next: of("next"),
+    })
+}
+
+/// Marks the connection changed, so intake reloads its keys; returns its slug.
+async fn touch(conn: &mut sqlx::PgConnection, connection_id: i64) -> Result<String, StoreError> {
+    Ok(
+        sqlx::query_scalar(
+            "update connections set updated_at = now() where id = $1 returning slug",
+        )
+        .bind(connection_id)
+        .fetch_one(conn)
+        .await?,
+    )
 }

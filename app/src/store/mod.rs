@@ -8,7 +8,8 @@ mod notifications;
 mod people;
 
 pub use connections::{
-    ConnectionSummary, IntakeConnection, KeyPurpose, KeySlot, Saved, StoredKey, StoredKeyMaterial,
+    ConnectionDetail, ConnectionOverview, ConnectionSummary, IntakeConnection, KeyPurpose, KeySlot,
+    Saved, SlotFingerprints, StoredKey, StoredKeyMaterial,
 };
 pub use disputes::{DisputeRecord, PaymentRecord, TimelineEntry};
 pub use intake::{Acceptance, Outcome};

@@ -341,6 +341,7 @@ async fn during_key_rotation_both_keys_verify_until_the_old_one_is_retired() {
                 material: StoredKeyMaterial::PublicDer(new_public.spki_der().to_vec()),
                 fingerprint: new_public.fingerprint().to_string(),
             },
+            &Default::default(),
         )
         .await
         .unwrap();
@@ -357,7 +358,7 @@ async fn during_key_rotation_both_keys_verify_until_the_old_one_is_retired() {
 
     assert!(app
         .store
-        .promote_next_key(connection.id, KeyPurpose::Verify)
+        .promote_next_key(connection.id, KeyPurpose::Verify, &Default::default())
         .await
         .unwrap());
     let old_after = app

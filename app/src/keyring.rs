@@ -1,0 +1,149 @@
+//! Turning key text an admin pasted (or a key file) into what a connection
+//! stores: parsed and checked for the connection's provider, fingerprinted,
+//! and — for secrets — sealed under the master key. Used by the connection
+//! pages and by `connections import`.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::{
+    domain::ProviderKind,
+    providers::keys::{KeyError, MerchantKey, Salt, VerificationKey},
+    store::{KeyPurpose, StoredKey, StoredKeyMaterial},
+    vault::Vault,
+};
+
+/// What verifies a connection's notifications.
+#[derive(Debug, Clone)]
+pub enum VerificationSecret {
+    /// PingPong Checkout's salt.
+    Salt(Salt),
+    /// Botim Money's or PayerMax's RSA public key.
+    PublicKey(VerificationKey),
+}
+
+impl VerificationSecret {
+    /// Reads `text` as the kind of key `provider` verifies with.
+    pub fn parse(provider: ProviderKind, text: &str) -> Result<Self, KeyError> {
+        match provider {
+            ProviderKind::PingPong => {
+                Salt::parse(&SecretString::from(text.to_owned())).map(VerificationSecret::Salt)
+            }
+            ProviderKind::BotimMoney | ProviderKind::PayerMax => {
+                VerificationKey::parse(text).map(VerificationSecret::PublicKey)
+            }
+        }
+    }
+
+    pub fn fingerprint(&self) -> String {
+        match self {
+            VerificationSecret::Salt(s) => s.fingerprint().to_string(),
+            VerificationSecret::PublicKey(k) => k.fingerprint().to_string(),
+        }
+    }
+
+    /// As stored for `connection_id`: a salt sealed, a public key in the clear.
+    pub fn stored(&self, vault: &Vault, connection_id: i64) -> StoredKey {
+        let material = match self {
+            VerificationSecret::Salt(salt) => StoredKeyMaterial::Sealed(vault.seal(
+                salt.expose(),
+                &KeyPurpose::Verify.seal_context(connection_id),
+            )),
+            VerificationSecret::PublicKey(key) => {
+                StoredKeyMaterial::PublicDer(key.spki_der().to_vec())
+            }
+        };
+        StoredKey {
+            material,
+            fingerprint: self.fingerprint(),
+        }
+    }
+}
+
+/// The merchant's private key for signing status queries.
+#[derive(Debug, Clone)]
+pub struct SigningSecret {
+    key: MerchantKey,
+    text: SecretString,
+}
+
+impl SigningSecret {
+    pub fn parse(text: &str) -> Result<Self, KeyError> {
+        let text = SecretString::from(text.trim().to_owned());
+        Ok(Self {
+            key: MerchantKey::parse(&text)?,
+            text,
+        })
+    }
+
+    pub fn fingerprint(&self) -> String {
+        self.key.fingerprint().to_string()
+    }
+
+    pub fn stored(&self, vault: &Vault, connection_id: i64) -> StoredKey {
+        StoredKey {
+            material: StoredKeyMaterial::Sealed(vault.seal(
+                self.text.expose_secret(),
+                &KeyPurpose::Sign.seal_context(connection_id),
+            )),
+            fingerprint: self.fingerprint(),
+        }
+    }
+}
+
+/// Whether a provider signs its status queries with a merchant key.
+pub fn uses_signing_key(provider: ProviderKind) -> bool {
+    !matches!(provider, ProviderKind::PingPong)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::test_support::key_file;
+
+    #[test]
+    fn each_provider_reads_its_own_kind_of_key() {
+        let salt = key_file("pingpong-salt.txt");
+        let public = key_file("botim-money-public.pem");
+        assert!(matches!(
+            VerificationSecret::parse(ProviderKind::PingPong, &salt),
+            Ok(VerificationSecret::Salt(_))
+        ));
+        assert!(matches!(
+            VerificationSecret::parse(ProviderKind::BotimMoney, &public),
+            Ok(VerificationSecret::PublicKey(_))
+        ));
+        assert_eq!(
+            VerificationSecret::parse(ProviderKind::PayerMax, &salt).unwrap_err(),
+            KeyError::NotRsa("public")
+        );
+    }
+
+    #[test]
+    fn a_salt_is_stored_sealed_and_a_public_key_in_the_clear() {
+        let vault = Vault::from_base64(&Vault::generate_master_key()).unwrap();
+        let salt =
+            VerificationSecret::parse(ProviderKind::PingPong, &key_file("pingpong-salt.txt"))
+                .unwrap();
+        let StoredKeyMaterial::Sealed(sealed) = salt.stored(&vault, 7).material else {
+            panic!("sealed")
+        };
+        let opened = vault
+            .open(&sealed, &KeyPurpose::Verify.seal_context(7))
+            .unwrap();
+        assert_eq!(opened.expose_secret(), key_file("pingpong-salt.txt").trim());
+
+        let public =
+            VerificationSecret::parse(ProviderKind::PayerMax, &key_file("payermax-public.b64"))
+                .unwrap();
+        assert!(matches!(
+            public.stored(&vault, 7).material,
+            StoredKeyMaterial::PublicDer(_)
+        ));
+
+        let signing = SigningSecret::parse(&key_file("payermax-merchant-private.b64")).unwrap();
+        assert!(matches!(
+            signing.stored(&vault, 7).material,
+            StoredKeyMaterial::Sealed(_)
+        ));
+    }
+}
