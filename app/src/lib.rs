@@ -21,15 +21,15 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    ParamSegment, StaticSegment,
 };
 
 use layout::Layout;
 use pages::{
-    account::PasswordPage, audit::AuditPage, connections::ConnectionsPage,
-    deadlines::DeadlinesPage, deliveries::DeliveriesPage, disputes::DisputesPage,
-    forbidden::Forbidden, login::LoginPage, not_found::NotFound, setup::SetupPage,
-    users::UsersPage,
+    account::PasswordPage, audit::AuditPage, connection::ConnectionPage,
+    connection_new::NewConnectionPage, connections::ConnectionsPage, deadlines::DeadlinesPage,
+    deliveries::DeliveriesPage, disputes::DisputesPage, forbidden::Forbidden, login::LoginPage,
+    not_found::NotFound, setup::SetupPage, users::UsersPage,
 };
 
 /// The HTML document around every page. There are no hydration scripts: every
@@ -74,10 +74,14 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("disputes") view=DisputesPage />
                     <Route path=StaticSegment("deadlines") view=DeadlinesPage />
                     <Route path=StaticSegment("deliveries") view=DeliveriesPage />
+                    <Route path=StaticSegment("connections") view=ConnectionsPage />
                     <Route
-                        path=StaticSegment("connections")
-                        view=ConnectionsPage
-
+                        path=(StaticSegment("connections"), StaticSegment("new"))
+                        view=NewConnectionPage
+                    />
+                    <Route
+                        path=(StaticSegment("connections"), ParamSegment("slug"))
+                        view=ConnectionPage
                     />
                     <Route path=StaticSegment("users") view=UsersPage />
                     <Route path=StaticSegment("audit") view=AuditPage />

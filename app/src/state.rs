@@ -8,4 +8,7 @@ pub struct AppState {
     pub store: Store,
     pub vault: Vault,
     pub passwords: Passwords,
+    /// How people reach Dispute Desk (`scheme://host[:port]`): intake URLs
+    /// are shown with it.
+    pub public_url: String,
 }

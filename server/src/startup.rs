@@ -98,6 +98,7 @@ impl Application {
                 store,
                 vault,
                 passwords,
+                public_url,
             },
             intake,
             settings.trusted_proxies.clone(),

@@ -1,34 +1,57 @@
-//! The Connections page: the provider accounts Dispute Desk receives from.
+//! The Connections page (admin): every provider account, its intake URL to
+//! give the provider, and the last request it received.
 
 use leptos::prelude::*;
 
-use super::{Empty, PageHeading};
-use crate::{error::AppError, error::InternalErrorPage, store::ConnectionSummary};
+use super::{when, Empty, FlashMessages, PageHeading};
+use crate::{
+    domain::ProviderKind,
+    error::{AppError, InternalErrorPage},
+    store::ConnectionOverview,
+};
 
 #[server(endpoint = "connections/list")]
-pub async fn list_connections() -> Result<Vec<ConnectionSummary>, AppError> {
+pub async fn list_connections() -> Result<(Vec<ConnectionOverview>, String), AppError> {
     crate::auth::require(crate::domain::Permission::ManageConnections)?;
     let state = expect_context::<crate::state::AppState>();
-    Ok(state.store.list_connections().await?)
+    Ok((
+        state.store.connections_overview().await?,
+        state.public_url.clone(),
+    ))
 }
 
 #[component]
 pub fn ConnectionsPage() -> impl IntoView {
     view! {
         <PageHeading title="Connections" />
+        <FlashMessages />
+        <p>
+            "Add a connection for: "
+            {ProviderKind::ALL
+                .into_iter()
+                .map(|p| {
+                    view! {
+                        <a class="button" href=format!("/connections/new?provider={}", p.as_str())>
+                            {p.display_name()}
+                        </a>
+                        " "
+                    }
+                })
+                .collect_view()}
+        </p>
         <Suspense>
             {Suspend::new(async move {
                 match list_connections().await {
-                    Ok(list) if list.is_empty() => {
+                    Ok((list, _)) if list.is_empty() => {
                         view! {
                             <Empty>
-                                "No connections yet. Import them with "
+                                "No connections yet. Add one above, or import them with "
                                 <code>"dispute-desk connections import FILE"</code> "."
                             </Empty>
                         }
                             .into_any()
                     }
-                    Ok(list) => view! { <ConnectionTable connections=list /> }.into_any(),
+                    Ok((list, base)) => view! { <ConnectionTable connections=list base /> }.into_any(),
                     Err(_) => view! { <InternalErrorPage /> }.into_any(),
                 }
             })}
@@ -37,43 +60,50 @@ pub fn ConnectionsPage() -> impl IntoView {
 }
 
 #[component]
-fn ConnectionTable(connections: Vec<ConnectionSummary>) -> impl IntoView {
+fn ConnectionTable(connections: Vec<ConnectionOverview>, base: String) -> impl IntoView {
     view! {
         <table class="data">
             <thead>
                 <tr>
                     <th>"Connection"</th>
                     <th>"Provider"</th>
-                    <th>"Intake path"</th>
-                    <th>"Time zone"</th>
+                    <th>"Intake URL (give it to the provider)"</th>
                     <th>"State"</th>
+                    <th>"Last received"</th>
                 </tr>
             </thead>
             <tbody>
                 {connections
                     .into_iter()
                     .map(|c| {
-                        let intake = format!("/webhooks/{}", c.slug);
-                        let name = if c.display_name.is_empty() {
-                            c.slug.clone()
-                        } else {
-                            c.display_name.clone()
+                        let s = c.summary;
+                        let intake = format!("{base}/webhooks/{}", s.slug);
+                        let name = if s.display_name.is_empty() { s.slug.clone() } else { s.display_name.clone() };
+                        let provider = s
+                            .provider
+                            .parse::<ProviderKind>()
+                            .map_or(s.provider.clone(), |p| p.display_name().to_owned());
+                        let last = match (c.last_received_at, c.last_verdict) {
+                            (Some(at), Some(verdict)) => format!("{} ({verdict})", when(at)),
+                            _ => "never".to_owned(),
                         };
                         view! {
                             <tr>
-                                <td>{name}</td>
-                                <td>{c.provider}</td>
+                                <td>
+                                    <a href=format!("/connections/{}", s.slug)>{name}</a>
+                                </td>
+                                <td>{provider}</td>
                                 <td>
                                     <code>{intake}</code>
                                 </td>
-                                <td>{c.timezone}</td>
                                 <td>
-                                    {if c.enabled {
+                                    {if s.enabled {
                                         view! { <span class="badge ok">"enabled"</span> }
                                     } else {
                                         view! { <span class="badge off">"disabled"</span> }
                                     }}
                                 </td>
+                                <td>{last}</td>
                             </tr>
                         }
                     })

@@ -2,6 +2,8 @@
 
 pub mod account;
 pub mod audit;
+pub mod connection;
+pub mod connection_new;
 pub mod connections;
 pub mod deadlines;
 pub mod deliveries;
@@ -17,7 +19,7 @@ use leptos_meta::Title;
 
 /// The title and heading every page starts with.
 #[component]
-pub fn PageHeading(title: &'static str) -> impl IntoView {
+pub fn PageHeading(#[prop(into)] title: String) -> impl IntoView {
     view! {
         <Title text=format!("{title} · Dispute Desk") />
         <h1>{title}</h1>

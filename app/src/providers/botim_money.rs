@@ -21,6 +21,11 @@ pub const ACK: Ack = Ack {
     body: r#"{"response":"SUCCESS"}"#,
 };
 
+pub const QUERY_API: super::QueryApi = super::QueryApi {
+    production: "https://api.payby.com",
+    sandbox: "https://uat.test2pay.com",
+};
+
 #[derive(Debug, Clone)]
 pub struct BotimMoney {
     keys: Vec<VerificationKey>,

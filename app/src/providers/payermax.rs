@@ -28,6 +28,11 @@ pub const WRAPPED_ACK: Ack = Ack {
     body: r#"{"code":"SUCCESS","msg":"Success"}"#,
 };
 
+pub const QUERY_API: super::QueryApi = super::QueryApi {
+    production: "https://pay-gate.payermax.com",
+    sandbox: "https://pay-gate-uat.payermax.com",
+};
+
 #[derive(Debug, Clone)]
 pub struct PayerMax {
     keys: Vec<VerificationKey>,

@@ -34,6 +34,11 @@ pub enum SignType {
     Md5,
 }
 
+pub const QUERY_API: super::QueryApi = super::QueryApi {
+    production: "https://acquirer-payment.pingpongx.com",
+    sandbox: "https://sandbox-acquirer-payment.pingpongx.com",
+};
+
 #[derive(Debug, Clone)]
 pub struct PingPong {
     salts: Vec<Salt>,

@@ -60,12 +60,45 @@ async fn admin_connection() -> PgConnection {
         .expect("connect to the test PostgreSQL server")
 }
 
+/// Everything the application logged in this test process, so tests can
+/// check that no secret reaches the logs.
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        tracing_subscriber::fmt()
+            .with_env_filter("debug,hyper=info,h2=info,tower_sessions=info,reqwest=info")
+            .with_writer(|| LogSink)
+            .with_ansi(false)
+            .init();
+    });
+}
+
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(Settings::default()).await
 }
 
 /// The application with these settings (its address is always 127.0.0.1:0).
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    capture_logs();
     let db_name = format!("dd_test_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(&format!("create database {db_name}"))
         .execute(&mut admin_connection().await)

@@ -2,6 +2,7 @@
 //! database per test.
 
 mod access;
+mod connections;
 mod connections_import;
 mod health;
 mod helpers;

@@ -72,13 +72,27 @@ async fn the_connections_page_lists_what_the_database_holds() {
     let (status, html) = app.get_page("/connections").await;
 
     assert_eq!(status, 200);
-    assert!(html.contains("<td>PingPong EU</td>"), "{html}");
     assert!(
-        html.contains("<code>/webhooks/pingpong-main</code>"),
+        html.contains(r#"<a href="/connections/pingpong-main">PingPong EU</a>"#),
         "{html}"
     );
-    assert!(html.contains("<td>botim-main</td>"), "{html}");
-    assert!(html.contains("disabled"), "{html}");
+    assert!(
+        html.contains(&format!(
+            "<code>{}/webhooks/pingpong-main</code>",
+            app.address
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<a href="/connections/botim-main">botim-main</a>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<span class="badge off">disabled</span>"#),
+        "{html}"
+    );
+    let botim = html.find("botim-main").unwrap();
+    assert!(botim < html.find("pingpong-main").unwrap(), "by slug");
 }
 
 #[tokio::test]

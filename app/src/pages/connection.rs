@@ -1,0 +1,470 @@
+//! One connection (admin): its settings, and its keys by fingerprint only —
+//! with key rotation: add a next key, promote it, or discard it. Secrets
+//! pasted here are never shown again.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::{FlashMessages, PageHeading};
+use crate::{
+    domain::{ConnectionDraft, ProviderKind, SourceAllowlist},
+    error::{AppError, InternalErrorPage},
+    keyring::uses_signing_key,
+    providers::query_api,
+    store::ConnectionDetail,
+};
+
+/// Sends the browser to `path` with a message.
+fn back(path: &str, kind: &str, message: &str) -> Result<(), AppError> {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    leptos_axum::redirect(&format!(
+        "{path}{separator}{kind}={}",
+        urlencoding::encode(message)
+    ));
+    Ok(())
+}
+
+/// The connection an action is about, and the signed-in admin.
+async fn target(
+    slug: &str,
+) -> Result<(crate::auth::CurrentUser, ConnectionDetail, ProviderKind), AppError> {
+    let admin = crate::auth::require(crate::domain::Permission::ManageConnections)?;
+    let state = expect_context::<crate::state::AppState>();
+    let detail = state
+        .store
+        .connection_detail(slug)
+        .await?
+        .ok_or_else(|| AppError::BadRequest(format!("there is no connection {slug:?}")))?;
+    let provider = detail
+        .settings
+        .provider
+        .parse()
+        .map_err(|_| AppError::Internal)?;
+    Ok((admin, detail, provider))
+}
+
+#[server(endpoint = "connections/get")]
+pub async fn get_connection(slug: String) -> Result<Option<ConnectionDetail>, AppError> {
+    crate::auth::require(crate::domain::Permission::ManageConnections)?;
+    let state = expect_context::<crate::state::AppState>();
+    Ok(state.store.connection_detail(&slug).await?)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[server(endpoint = "connections/save")]
+pub async fn save_connection(
+    creating: Option<String>,
+    slug: String,
+    provider: String,
+    display_name: String,
+    account_id: String,
+    app_id: Option<String>,
+    timezone: String,
+    query_preset: String,
+    query_base_url: String,
+    source_allowlist: String,
+    enabled: Option<String>,
+    verification_key: Option<String>,
+    signing_key: Option<String>,
+) -> Result<(), AppError> {
+    use crate::{
+        auth::{actor, require},
+        domain::Permission,
+        keyring::{SigningSecret, VerificationSecret},
+        store::{KeyPurpose, KeySlot},
+    };
+    let admin = require(Permission::ManageConnections)?;
+    let state = expect_context::<crate::state::AppState>();
+    let creating = creating.is_some();
+    let form = if creating {
+        format!(
+            "/connections/new?provider={}",
+            urlencoding::encode(&provider)
+        )
+    } else {
+        format!("/connections/{}", urlencoding::encode(&slug))
+    };
+    let Ok(kind) = provider.parse::<ProviderKind>() else {
+        return back(&form, "error", "unknown provider");
+    };
+    let presets = query_api(kind);
+    let settings = ConnectionDraft {
+        slug: slug.clone(),
+        provider: provider.clone(),
+        display_name,
+        account_id,
+        app_id: app_id.unwrap_or_default(),
+        timezone,
+        query_base_url: match query_preset.as_str() {
+            "production" => presets.production.to_owned(),
+            "sandbox" => presets.sandbox.to_owned(),
+            _ => query_base_url,
+        },
+        source_allowlist: source_allowlist
+            .split(['\n', ','])
+            .map(str::to_owned)
+            .collect(),
+        enabled: enabled.is_some(),
+    }
+    .validate();
+    let settings = match settings {
+        Ok(s) => s,
+        Err(message) => return back(&form, "error", &message),
+    };
+    let existing = state
+        .store
+        .connection_detail(settings.slug.as_str())
+        .await?;
+    match (&existing, creating) {
+        (Some(_), true) => {
+            return back(
+                &form,
+                "error",
+                &format!("a connection named {slug} exists already"),
+            )
+        }
+        (None, false) => return back("/connections", "error", "no such connection"),
+        (Some(detail), false) if detail.settings.provider != provider => {
+            return back(&form, "error", "the provider of a connection cannot change")
+        }
+        _ => {}
+    }
+    let text = |t: Option<String>| t.filter(|t| !t.trim().is_empty());
+    let verification = match text(verification_key) {
+        Some(key) => match VerificationSecret::parse(kind, &key) {
+            Ok(secret) => Some(secret),
+            Err(e) => return back(&form, "error", &format!("verification key: {e}")),
+        },
+        None if creating => return back(&form, "error", "a verification key is required"),
+        None => None,
+    };
+    let signing = match text(signing_key) {
+        Some(key) => match SigningSecret::parse(&key) {
+            Ok(secret) => Some(secret),
+            Err(e) => return back(&form, "error", &format!("signing key: {e}")),
+        },
+        None => None,
+    };
+
+    let who = actor(Some(&admin));
+    let (id, _) = state.store.save_connection(&settings, &who).await?;
+    if let Some(secret) = verification {
+        let stored = secret.stored(&state.vault, id);
+        state
+            .store
+            .set_key(id, KeyPurpose::Verify, KeySlot::Current, &stored, &who)
+            .await?;
+    }
+    if let Some(secret) = signing {
+        let stored = secret.stored(&state.vault, id);
+        state
+            .store
+            .set_key(id, KeyPurpose::Sign, KeySlot::Current, &stored, &who)
+            .await?;
+    }
+    back(
+        &format!("/connections/{}", settings.slug),
+        "notice",
+        "saved",
+    )
+}
+
+#[server(endpoint = "connections/add-key")]
+pub async fn add_next_key(slug: String, key: String) -> Result<(), AppError> {
+    use crate::{
+        auth::actor,
+        keyring::VerificationSecret,
+        store::{KeyPurpose, KeySlot},
+    };
+    let (admin, detail, provider) = target(&slug).await?;
+    let state = expect_context::<crate::state::AppState>();
+    let page = format!("/connections/{slug}");
+    let secret = match VerificationSecret::parse(provider, &key) {
+        Ok(secret) => secret,
+        Err(e) => return back(&page, "error", &format!("next key: {e}")),
+    };
+    if detail.verification.current.as_deref() == Some(secret.fingerprint().as_str()) {
+        return back(&page, "error", "this is already the current key");
+    }
+    // With no key at all, the first one becomes current straight away.
+    let slot = if detail.verification.current.is_some() {
+        KeySlot::Next
+    } else {
+        KeySlot::Current
+    };
+    let stored = secret.stored(&state.vault, detail.id);
+    state
+        .store
+        .set_key(
+            detail.id,
+            KeyPurpose::Verify,
+            slot,
+            &stored,
+            &actor(Some(&admin)),
+        )
+        .await?;
+    back(
+        &page,
+        "notice",
+        "key added: notifications signed with either key are accepted",
+    )
+}
+
+#[server(endpoint = "connections/promote-key")]
+pub async fn promote_next_key(slug: String) -> Result<(), AppError> {
+    use crate::{auth::actor, store::KeyPurpose};
+    let (admin, detail, _) = target(&slug).await?;
+    let state = expect_context::<crate::state::AppState>();
+    let page = format!("/connections/{slug}");
+    if state
+        .store
+        .promote_next_key(detail.id, KeyPurpose::Verify, &actor(Some(&admin)))
+        .await?
+    {
+        back(
+            &page,
+            "notice",
+            "the next key is now the current one; the old key is retired",
+        )
+    } else {
+        back(&page, "error", "there is no next key to promote")
+    }
+}
+
+#[server(endpoint = "connections/discard-key")]
+pub async fn discard_next_key(slug: String) -> Result<(), AppError> {
+    use crate::{auth::actor, store::KeyPurpose};
+    let (admin, detail, _) = target(&slug).await?;
+    let state = expect_context::<crate::state::AppState>();
+    let page = format!("/connections/{slug}");
+    if state
+        .store
+        .discard_next_key(detail.id, KeyPurpose::Verify, &actor(Some(&admin)))
+        .await?
+    {
+        back(&page, "notice", "the next key was discarded")
+    } else {
+        back(&page, "error", "there is no next key to discard")
+    }
+}
+
+#[server(endpoint = "connections/signing-key")]
+pub async fn set_signing_key(slug: String, key: String) -> Result<(), AppError> {
+    use crate::{
+        auth::actor,
+        keyring::SigningSecret,
+        store::{KeyPurpose, KeySlot},
+    };
+    let (admin, detail, _) = target(&slug).await?;
+    let state = expect_context::<crate::state::AppState>();
+    let page = format!("/connections/{slug}");
+    let secret = match SigningSecret::parse(&key) {
+        Ok(secret) => secret,
+        Err(e) => return back(&page, "error", &format!("signing key: {e}")),
+    };
+    let stored = secret.stored(&state.vault, detail.id);
+    state
+        .store
+        .set_key(
+            detail.id,
+            KeyPurpose::Sign,
+            KeySlot::Current,
+            &stored,
+            &actor(Some(&admin)),
+        )
+        .await?;
+    back(&page, "notice", "signing key saved")
+}
+
+#[component]
+pub fn ConnectionPage() -> impl IntoView {
+    let slug = use_params_map()
+        .read_untracked()
+        .get("slug")
+        .unwrap_or_default();
+    view! {
+        <Suspense>
+            {Suspend::new(async move {
+                match get_connection(slug).await {
+                    Ok(Some(detail)) => view! { <ConnectionDetailView detail /> }.into_any(),
+                    Ok(None) => view! { <super::not_found::NotFound /> }.into_any(),
+                    Err(_) => view! { <InternalErrorPage /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
+    let slug = detail.settings.slug.clone();
+    let provider = detail.settings.provider.parse::<ProviderKind>().ok();
+    let title = format!("Connection {slug}");
+    let none = || "none".to_owned();
+    let current = detail.verification.current.clone().unwrap_or_else(none);
+    let next = detail.verification.next.clone();
+    let signing = detail.signing.current.clone().unwrap_or_else(none);
+    view! {
+        <PageHeading title=title />
+        <FlashMessages />
+        <form class="panel form" method="post" action="/api/connections/save">
+            <SettingsFields draft=detail.settings.clone() creating=false />
+            <button type="submit">"Save settings"</button>
+        </form>
+
+        <h2>"Verification keys"</h2>
+        <div class="panel">
+            <p>"Current: " <code class="fingerprint">{current}</code></p>
+            {match next {
+                Some(next) => {
+                    view! {
+                        <p>"Next: " <code class="fingerprint">{next}</code></p>
+                        <p>"Notifications signed with either key are accepted until you promote or discard the next one."</p>
+                        <form class="inline" method="post" action="/api/connections/promote-key">
+                            <input type="hidden" name="slug" value=slug.clone() />
+                            <button type="submit">"Promote next key (retire the current one)"</button>
+                        </form>
+                        <form class="inline" method="post" action="/api/connections/discard-key">
+                            <input type="hidden" name="slug" value=slug.clone() />
+                            <button type="submit">"Discard next key"</button>
+                        </form>
+                    }
+                        .into_any()
+                }
+                None => {
+                    view! {
+                        <form class="form" method="post" action="/api/connections/add-key">
+                            <input type="hidden" name="slug" value=slug.clone() />
+                            <KeyField
+                                name="key"
+                                label="Add a next key (for rotation)"
+                                help="accepted alongside the current key until promoted"
+                                required=true
+                            />
+                            <button type="submit">"Add next key"</button>
+                        </form>
+                    }
+                        .into_any()
+                }
+            }}
+        </div>
+
+        {provider
+            .filter(|p| uses_signing_key(*p))
+            .map(|_| {
+                view! {
+                    <h2>"Signing key for status queries"</h2>
+                    <div class="panel">
+                        <p>"Current: " <code class="fingerprint">{signing}</code></p>
+                        <form class="form" method="post" action="/api/connections/signing-key">
+                            <input type="hidden" name="slug" value=slug.clone() />
+                            <KeyField
+                                name="key"
+                                label="Replace the signing key"
+                                help="your RSA private key: PKCS#8 or PKCS#1, PEM or bare Base64"
+                                required=true
+                            />
+                            <button type="submit">"Save signing key"</button>
+                        </form>
+                    </div>
+                }
+            })}
+    }
+}
+
+/// A textarea for a key; what is typed is sent once and never shown again.
+#[component]
+pub fn KeyField(
+    name: &'static str,
+    label: &'static str,
+    help: &'static str,
+    required: bool,
+) -> impl IntoView {
+    view! {
+        <label>
+            {label}
+            <small>{help}</small>
+            <textarea name=name required=required autocomplete="off" spellcheck="false"></textarea>
+        </label>
+    }
+}
+
+/// The settings every connection has, with the account fields its
+/// provider names and the query API presets it offers.
+#[component]
+pub fn SettingsFields(draft: ConnectionDraft, creating: bool) -> impl IntoView {
+    let provider = draft
+        .provider
+        .parse::<ProviderKind>()
+        .unwrap_or(ProviderKind::PingPong);
+    let presets = query_api(provider);
+    let preset = match draft.query_base_url.as_str() {
+        "" => "production",
+        url if url == presets.production => "production",
+        url if url == presets.sandbox => "sandbox",
+        _ => "custom",
+    };
+    let custom_url = (preset == "custom").then(|| draft.query_base_url.clone());
+    let account_label = match provider {
+        ProviderKind::PingPong => "Account id (accId)",
+        ProviderKind::BotimMoney => "Partner id",
+        ProviderKind::PayerMax => "Merchant number (merchantNo)",
+    };
+    let allowlist = draft.source_allowlist.join("\n");
+    let presets_hint = SourceAllowlist::PRESETS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ");
+    view! {
+        <p>"Provider: " <strong>{provider.display_name()}</strong></p>
+        <input type="hidden" name="provider" value=provider.as_str() />
+        {if creating {
+            view! {
+                <label>
+                    "Slug (the intake URL is /webhooks/slug)"
+                    <input type="text" name="slug" required pattern="[a-z0-9]+(-[a-z0-9]+)*" value=draft.slug.clone() />
+                </label>
+            }
+                .into_any()
+        } else {
+            view! { <input type="hidden" name="slug" value=draft.slug.clone() /> }.into_any()
+        }}
+        <label>"Display name" <input type="text" name="display_name" value=draft.display_name /></label>
+        <label>{account_label} <input type="text" name="account_id" value=draft.account_id /></label>
+        {(provider == ProviderKind::PayerMax)
+            .then(|| {
+                view! {
+                    <label>"App id (appId)" <input type="text" name="app_id" value=draft.app_id.clone() /></label>
+                }
+            })}
+        <label>
+            "Time zone for the provider's times without a zone"
+            <input type="text" name="timezone" value=draft.timezone />
+        </label>
+        <label>
+            "Status-query API"
+            <select name="query_preset">
+                <option value="production" selected=preset == "production">
+                    {format!("production ({})", presets.production)}
+                </option>
+                <option value="sandbox" selected=preset == "sandbox">
+                    {format!("sandbox ({})", presets.sandbox)}
+                </option>
+                <option value="custom" selected=preset == "custom">
+                    "another address (below)"
+                </option>
+            </select>
+        </label>
+        <label>"Other query API address" <input type="url" name="query_base_url" value=custom_url /></label>
+        <label>
+            "Accepted senders (one address, CIDR range or preset per line; empty accepts any)"
+            <small>{format!("presets: {presets_hint}")}</small>
+            <textarea name="source_allowlist">{allowlist}</textarea>
+        </label>
+        <label class="check">
+            <input type="checkbox" name="enabled" value="on" checked=draft.enabled />
+            " Enabled"
+        </label>
+    }
+}

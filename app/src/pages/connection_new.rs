@@ -1,0 +1,59 @@
+//! Adding a connection (admin): the form with the fields its provider needs.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use super::{
+    connection::{KeyField, SettingsFields},
+    FlashMessages, PageHeading,
+};
+use crate::{
+    domain::{ConnectionDraft, ProviderKind},
+    keyring::uses_signing_key,
+};
+
+#[component]
+pub fn NewConnectionPage() -> impl IntoView {
+    let provider = use_query_map()
+        .read_untracked()
+        .get("provider")
+        .and_then(|p| p.parse::<ProviderKind>().ok())
+        .unwrap_or(ProviderKind::PingPong);
+    let draft = ConnectionDraft {
+        provider: provider.as_str().to_owned(),
+        timezone: "UTC".into(),
+        enabled: true,
+        ..ConnectionDraft::default()
+    };
+    let (key_label, key_help) = match provider {
+        ProviderKind::PingPong => (
+            "Salt",
+            "the signing salt from PingPong Checkout's merchant portal",
+        ),
+        _ => (
+            "Provider's public key",
+            "PEM or bare Base64 (DER), RSA of at least 2048 bits",
+        ),
+    };
+    view! {
+        <PageHeading title="Add a connection" />
+        <FlashMessages />
+        <form class="panel form" method="post" action="/api/connections/save">
+            <input type="hidden" name="creating" value="yes" />
+            <SettingsFields draft creating=true />
+            <KeyField name="verification_key" label=key_label help=key_help required=true />
+            {uses_signing_key(provider)
+                .then(|| {
+                    view! {
+                        <KeyField
+                            name="signing_key"
+                            label="Your private key for status queries (optional)"
+                            help="PKCS#8 or PKCS#1, PEM or bare Base64"
+                            required=false
+                        />
+                    }
+                })}
+            <button type="submit">"Add connection"</button>
+        </form>
+    }
+}
