@@ -26,15 +26,18 @@ fn dispute_desk(data_dir: &Path) -> Command {
     command
 }
 
-/// Starts the server and returns it with the address it printed.
-fn start(data_dir: &Path) -> (Child, String) {
+/// Starts the server and returns it with the address it printed and the
+/// lines it logged before.
+fn start(data_dir: &Path) -> (Child, String, Vec<String>) {
     let mut child = dispute_desk(data_dir).spawn().unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut before = Vec::new();
     for line in stdout.lines() {
         let line = line.unwrap();
         if let Some((_, address)) = line.split_once("serving on ") {
-            return (child, address.trim().to_owned());
+            return (child, address.trim().to_owned(), before);
         }
+        before.push(line);
     }
     let status = child.wait().unwrap();
     panic!("the server stopped ({status}) before it printed its address");
@@ -79,9 +82,11 @@ fn reachable_temp_dir() -> tempfile::TempDir {
 fn without_database_url_it_runs_a_private_cluster_and_stops_it_on_sigint_and_sigterm() {
     let dir = reachable_temp_dir();
 
-    let (server, address) = start(dir.path());
+    let (server, address, logged) = start(dir.path());
     assert!(ready(&address));
     assert!(!postgres_processes_of(dir.path()).is_empty());
+    let setup = logged.iter().find(|l| l.contains("/setup?token=")).expect("a setup link");
+    assert!(setup.contains(&format!("{address}/setup?token=")), "{setup}");
     stop(server, Signal::SIGINT);
     assert_eq!(postgres_processes_of(dir.path()), Vec::<String>::new());
 
@@ -91,7 +96,7 @@ fn without_database_url_it_runs_a_private_cluster_and_stops_it_on_sigint_and_sig
         .modified()
         .unwrap();
     let began = Instant::now();
-    let (server, address) = start(dir.path());
+    let (server, address, _) = start(dir.path());
     assert!(ready(&address));
     let restart = began.elapsed();
     assert_eq!(
