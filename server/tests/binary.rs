@@ -85,8 +85,14 @@ fn without_database_url_it_runs_a_private_cluster_and_stops_it_on_sigint_and_sig
     let (server, address, logged) = start(dir.path());
     assert!(ready(&address));
     assert!(!postgres_processes_of(dir.path()).is_empty());
-    let setup = logged.iter().find(|l| l.contains("/setup?token=")).expect("a setup link");
-    assert!(setup.contains(&format!("{address}/setup?token=")), "{setup}");
+    let setup = logged
+        .iter()
+        .find(|l| l.contains("/setup?token="))
+        .expect("a setup link");
+    assert!(
+        setup.contains(&format!("{address}/setup?token=")),
+        "{setup}"
+    );
     stop(server, Signal::SIGINT);
     assert_eq!(postgres_processes_of(dir.path()), Vec::<String>::new());
 

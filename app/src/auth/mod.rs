@@ -95,6 +95,33 @@ pub fn actor(user: Option<&CurrentUser>) -> Actor {
     }
 }
 
+/// Signs `user_id` in on this request's session: a new session id first,
+/// so an id planted before sign-in cannot be ridden, then who and when
+/// (the absolute timeout counts from here).
+pub async fn begin_session(user_id: i64) -> Result<(), AppError> {
+    let session: tower_sessions::Session = leptos_axum::extract()
+        .await
+        .map_err(|_| AppError::Internal)?;
+    let failed = |e: tower_sessions::session::Error| AppError::internal(&e);
+    session.cycle_id().await.map_err(failed)?;
+    session
+        .insert(SESSION_USER_ID, user_id)
+        .await
+        .map_err(failed)?;
+    session
+        .insert(SESSION_SIGNED_IN_AT, jiff::Timestamp::now().as_second())
+        .await
+        .map_err(failed)
+}
+
+/// Ends this request's session on the server, not only in the browser.
+pub async fn end_session() -> Result<(), AppError> {
+    let session: tower_sessions::Session = leptos_axum::extract()
+        .await
+        .map_err(|_| AppError::Internal)?;
+    session.flush().await.map_err(|e| AppError::internal(&e))
+}
+
 /// A local path to return to after signing in; anything else (another
 /// site, `//host`) becomes the disputes page.
 pub fn safe_next(next: Option<&str>) -> String {

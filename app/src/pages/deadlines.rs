@@ -2,11 +2,8 @@
 
 use leptos::prelude::*;
 
-use super::{label, money, when, Empty, PageHeading};
-use crate::{
-    error::{AppError, InternalErrorPage},
-    store::DisputeRecord,
-};
+use super::{label, list_or_empty, money, when, PageHeading};
+use crate::{error::AppError, store::DisputeRecord};
 
 const SHOWN: i64 = 200;
 
@@ -23,18 +20,11 @@ pub fn DeadlinesPage() -> impl IntoView {
         <PageHeading title="Deadlines" />
         <Suspense>
             {Suspend::new(async move {
-                match due_disputes().await {
-                    Ok(list) if list.is_empty() => {
-                        view! {
-                            <Empty>
-                                "Nothing is due. Disputes that need a response will be listed here, soonest first."
-                            </Empty>
-                        }
-                            .into_any()
-                    }
-                    Ok(list) => view! { <DueTable disputes=list /> }.into_any(),
-                    Err(_) => view! { <InternalErrorPage /> }.into_any(),
-                }
+                list_or_empty(
+                    due_disputes().await,
+                    "Nothing is due. Disputes that need a response will be listed here, soonest first.",
+                    |list| view! { <DueTable disputes=list /> },
+                )
             })}
         </Suspense>
     }

@@ -3,11 +3,8 @@
 
 use leptos::prelude::*;
 
-use super::{when, Empty, PageHeading};
-use crate::{
-    error::{AppError, InternalErrorPage},
-    store::DeliverySummary,
-};
+use super::{list_or_empty, when, PageHeading};
+use crate::{error::AppError, store::DeliverySummary};
 
 const SHOWN: i64 = 200;
 
@@ -24,18 +21,11 @@ pub fn DeliveriesPage() -> impl IntoView {
         <PageHeading title="Delivery history" />
         <Suspense>
             {Suspend::new(async move {
-                match recent_deliveries().await {
-                    Ok(list) if list.is_empty() => {
-                        view! {
-                            <Empty>
-                                "No notifications received yet. Every request to a webhook URL will be listed here with its verdict."
-                            </Empty>
-                        }
-                            .into_any()
-                    }
-                    Ok(list) => view! { <DeliveryTable deliveries=list /> }.into_any(),
-                    Err(_) => view! { <InternalErrorPage /> }.into_any(),
-                }
+                list_or_empty(
+                    recent_deliveries().await,
+                    "No notifications received yet. Every request to a webhook URL will be listed here with its verdict.",
+                    |list| view! { <DeliveryTable deliveries=list /> },
+                )
             })}
         </Suspense>
     }

@@ -2,11 +2,8 @@
 
 use leptos::prelude::*;
 
-use super::{label, money, when, Empty, PageHeading};
-use crate::{
-    error::{AppError, InternalErrorPage},
-    store::DisputeRecord,
-};
+use super::{label, list_or_empty, money, when, PageHeading};
+use crate::{error::AppError, store::DisputeRecord};
 
 const SHOWN: i64 = 200;
 
@@ -23,18 +20,11 @@ pub fn DisputesPage() -> impl IntoView {
         <PageHeading title="Disputes" />
         <Suspense>
             {Suspend::new(async move {
-                match recent_disputes().await {
-                    Ok(list) if list.is_empty() => {
-                        view! {
-                            <Empty>
-                                "No disputes yet. They appear here as the providers' notifications arrive."
-                            </Empty>
-                        }
-                            .into_any()
-                    }
-                    Ok(list) => view! { <DisputeTable disputes=list /> }.into_any(),
-                    Err(_) => view! { <InternalErrorPage /> }.into_any(),
-                }
+                list_or_empty(
+                    recent_disputes().await,
+                    "No disputes yet. They appear here as the providers' notifications arrive.",
+                    |list| view! { <DisputeTable disputes=list /> },
+                )
             })}
         </Suspense>
     }

@@ -14,16 +14,13 @@ pub const SIGN_IN_FAILED: &str =
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::{
-        auth::{actor, client_address, safe_next, SESSION_SIGNED_IN_AT, SESSION_USER_ID},
+        auth::{actor, begin_session, client_address, safe_next},
         domain::user::{sign_in_throttled, SIGN_IN_WINDOW_MINUTES},
         state::AppState,
         store::Actor,
     };
 
     let state = expect_context::<AppState>();
-    let session: tower_sessions::Session = leptos_axum::extract()
-        .await
-        .map_err(|_| AppError::Internal)?;
     let address = client_address().map(|a| a.to_string()).unwrap_or_default();
     let email = email.trim().to_lowercase();
 
@@ -61,16 +58,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         }
     };
 
-    // A new session id at sign-in, so one planted before cannot be ridden.
-    session.cycle_id().await.map_err(|_| AppError::Internal)?;
-    session
-        .insert(SESSION_USER_ID, admitted.id)
-        .await
-        .map_err(|_| AppError::Internal)?;
-    session
-        .insert(SESSION_SIGNED_IN_AT, jiff::Timestamp::now().as_second())
-        .await
-        .map_err(|_| AppError::Internal)?;
+    begin_session(admitted.id).await?;
     let who = Actor {
         user_id: Some(admitted.id),
         email: Some(admitted.email.clone()),
@@ -92,18 +80,14 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
     use crate::{
-        auth::{actor, require_signed_in},
+        auth::{actor, end_session, require_signed_in},
         state::AppState,
         store::AuditEntry,
     };
 
     let user = require_signed_in()?;
     let state = expect_context::<AppState>();
-    let session: tower_sessions::Session = leptos_axum::extract()
-        .await
-        .map_err(|_| AppError::Internal)?;
-    // Deletes the session server-side, not only the cookie.
-    session.flush().await.map_err(|_| AppError::Internal)?;
+    end_session().await?;
     state
         .store
         .audit(

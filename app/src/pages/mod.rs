@@ -46,6 +46,20 @@ pub fn Empty(children: Children) -> impl IntoView {
     view! { <p class="panel empty">{children()}</p> }
 }
 
+/// A list a server function returned: its table, a sentence when it is
+/// empty, or the error page.
+pub fn list_or_empty<T, V: IntoView + 'static>(
+    result: Result<Vec<T>, crate::error::AppError>,
+    empty: &'static str,
+    table: impl FnOnce(Vec<T>) -> V,
+) -> AnyView {
+    match result {
+        Ok(list) if list.is_empty() => view! { <Empty>{empty}</Empty> }.into_any(),
+        Ok(list) => table(list).into_any(),
+        Err(_) => view! { <crate::error::InternalErrorPage /> }.into_any(),
+    }
+}
+
 /// A time as the tables show it, in UTC.
 pub fn when(at: jiff::Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M UTC").to_string()

@@ -16,7 +16,7 @@ pub async fn setup(
     use sha2::{Digest, Sha256};
 
     use crate::{
-        auth::{client_address, SESSION_SIGNED_IN_AT, SESSION_USER_ID},
+        auth::{begin_session, client_address},
         domain::{DisplayName, Email, NewPassword, Role},
         state::AppState,
         store::NewUser,
@@ -57,18 +57,7 @@ pub async fn setup(
     else {
         return back("this setup link is no longer valid");
     };
-    let session: tower_sessions::Session = leptos_axum::extract()
-        .await
-        .map_err(|_| AppError::Internal)?;
-    session.cycle_id().await.map_err(|_| AppError::Internal)?;
-    session
-        .insert(SESSION_USER_ID, id)
-        .await
-        .map_err(|_| AppError::Internal)?;
-    session
-        .insert(SESSION_SIGNED_IN_AT, jiff::Timestamp::now().as_second())
-        .await
-        .map_err(|_| AppError::Internal)?;
+    begin_session(id).await?;
     leptos_axum::redirect("/connections");
     Ok(())
 }
