@@ -32,16 +32,21 @@ pub enum AppError {
 impl AppError {
     /// Logs `cause` with its whole source chain and returns the opaque error.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
-        let mut chain = cause.to_string();
-        let mut source = cause.source();
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
-        tracing::error!(error = %chain, "internal error");
+        tracing::error!(error = %chain(cause), "internal error");
         AppError::Internal
     }
+}
+
+/// An error and all its sources, `outer: inner: innermost`, for the logs.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    chain
 }
 
 impl From<StoreError> for AppError {

@@ -65,7 +65,7 @@ async fn receive(
             respond(reply)
         }
         Err(error) => {
-            tracing::error!(%slug, error = %error_chain(&error), "notification not stored");
+            tracing::error!(%slug, error = %app::error::chain(&error), "notification not stored");
             respond(Reply {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 content_type: Some("application/json"),
@@ -134,15 +134,4 @@ async fn read_body(mut body: Body, declared: Option<u64>) -> ReadBody {
         },
         sha256: hasher.finalize().into(),
     }
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut chain = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        chain.push_str(": ");
-        chain.push_str(&s.to_string());
-        source = s.source();
-    }
-    chain
 }

@@ -9,7 +9,7 @@ use super::{
 use crate::domain::{ConnectionDraft, ConnectionSettings, ProviderKind, SourceAllowlist, ZoneName};
 
 /// A connection as the connections list shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionSummary {
     pub slug: String,
     pub provider: String,
@@ -111,15 +111,6 @@ struct IntakeRow {
 }
 
 impl Store {
-    /// Every connection, by slug.
-    pub async fn list_connections(&self) -> Result<Vec<ConnectionSummary>, StoreError> {
-        Ok(sqlx::query_as(
-            "select slug, provider, display_name, enabled, timezone from connections order by slug",
-        )
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     /// Creates the connection named by `settings.slug`, or updates it, with
     /// an audit entry holding the settings before and after.
     pub async fn save_connection(

@@ -214,7 +214,7 @@ async fn an_invalid_key_or_setting_is_refused_with_what_is_wrong_and_nothing_is_
         );
         assert!(decoded.contains(message), "{decoded} should say {message}");
     }
-    assert!(app.store.list_connections().await.unwrap().is_empty());
+    assert!(app.store.connections_overview().await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ async fn importing_the_same_file_twice_changes_nothing_the_second_time() {
             && !line.contains(" updated")),
         "{second:?}"
     );
-    let connections = app.store.list_connections().await.unwrap();
+    let connections = app.store.connections_overview().await.unwrap();
     assert_eq!(connections.len(), 3);
 }
 
@@ -56,7 +56,7 @@ async fn a_bad_entry_is_named_with_its_problem_and_nothing_is_written() {
         err.to_string(),
         "connection botim: provider_public_key_file: the key is not an RSA public key (expected SubjectPublicKeyInfo or PKCS#1 for public keys, PKCS#8 or PKCS#1 for private keys)"
     );
-    assert!(app.store.list_connections().await.unwrap().is_empty());
+    assert!(app.store.connections_overview().await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -56,9 +56,12 @@ async fn the_store_lists_connections_by_slug() {
         .unwrap();
 
     let listed = app::store::Store::new(app.pool.clone())
-        .list_connections()
+        .connections_overview()
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .map(|c| c.summary)
+        .collect::<Vec<_>>();
 
     let summary = |slug: &str, provider: &str| ConnectionSummary {
         slug: slug.into(),
