@@ -388,3 +388,33 @@ async fn a_reset_password_must_be_changed_before_anything_else() {
     );
     assert_eq!(status_of(&app, &client, "/disputes").await, 200);
 }
+
+#[tokio::test]
+async fn behind_an_https_public_address_the_cookie_is_secure_and_forms_must_come_from_it() {
+    let app = spawn_app_with(Settings {
+        public_url: Some("https://desk.example.com".into()),
+        ..Settings::default()
+    })
+    .await;
+    let (_, email) = app.create_user(Role::Analyst).await;
+    let form = [("email", email.as_str()), ("password", PASSWORD)];
+
+    let from_local = app.post_form(&browser_client(), "/api/login", &form).await;
+    let from_public = browser_client()
+        .post(format!("{}/api/login", app.address))
+        .header("origin", "https://desk.example.com")
+        .header("accept", "text/html")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        from_local.status(),
+        403,
+        "the bound address is not the public one"
+    );
+    assert_eq!(from_public.status(), 302);
+    let cookie = from_public.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
