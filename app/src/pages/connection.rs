@@ -24,6 +24,30 @@ fn back(path: &str, kind: &str, message: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The new-connection form again, filled with what was typed — but for the
+/// keys, which are never sent back.
+fn new_connection_form(draft: &ConnectionDraft) -> String {
+    let fields = [
+        ("provider", draft.provider.clone()),
+        ("slug", draft.slug.clone()),
+        ("display_name", draft.display_name.clone()),
+        ("account_id", draft.account_id.clone()),
+        ("app_id", draft.app_id.clone()),
+        ("timezone", draft.timezone.clone()),
+        ("query_base_url", draft.query_base_url.clone()),
+        ("source_allowlist", draft.source_allowlist.join("\n")),
+        (
+            "enabled",
+            if draft.enabled { "on" } else { "off" }.to_owned(),
+        ),
+    ];
+    let query: Vec<String> = fields
+        .iter()
+        .map(|(name, value)| format!("{name}={}", urlencoding::encode(value)))
+        .collect();
+    format!("/connections/new?{}", query.join("&"))
+}
+
 /// The connection an action is about, and the signed-in admin.
 async fn target(
     slug: &str,
@@ -76,19 +100,11 @@ pub async fn save_connection(
     let admin = require(Permission::ManageConnections)?;
     let state = expect_context::<crate::state::AppState>();
     let creating = creating.is_some();
-    let form = if creating {
-        format!(
-            "/connections/new?provider={}",
-            urlencoding::encode(&provider)
-        )
-    } else {
-        format!("/connections/{}", urlencoding::encode(&slug))
-    };
     let Ok(kind) = provider.parse::<ProviderKind>() else {
-        return back(&form, "error", "unknown provider");
+        return back("/connections", "error", "unknown provider");
     };
     let presets = query_api(kind);
-    let settings = ConnectionDraft {
+    let draft = ConnectionDraft {
         slug: slug.clone(),
         provider: provider.clone(),
         display_name,
@@ -102,11 +118,17 @@ pub async fn save_connection(
         },
         source_allowlist: source_allowlist
             .split(['\n', ','])
-            .map(str::to_owned)
+            .map(|entry| entry.trim().to_owned())
+            .filter(|entry| !entry.is_empty())
             .collect(),
         enabled: enabled.is_some(),
-    }
-    .validate();
+    };
+    let form = if creating {
+        new_connection_form(&draft)
+    } else {
+        format!("/connections/{}", urlencoding::encode(&slug))
+    };
+    let settings = draft.validate();
     let settings = match settings {
         Ok(s) => s,
         Err(message) => return back(&form, "error", &message),

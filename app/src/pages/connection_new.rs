@@ -14,16 +14,25 @@ use crate::{
 
 #[component]
 pub fn NewConnectionPage() -> impl IntoView {
-    let provider = use_query_map()
-        .read_untracked()
-        .get("provider")
-        .and_then(|p| p.parse::<ProviderKind>().ok())
+    let query = use_query_map().read_untracked().clone();
+    let field = |name: &str| query.get(name).unwrap_or_default();
+    let provider = field("provider")
+        .parse::<ProviderKind>()
         .unwrap_or(ProviderKind::PingPong);
+    // After a refused attempt the form comes back with what was typed.
     let draft = ConnectionDraft {
         provider: provider.as_str().to_owned(),
-        timezone: "UTC".into(),
-        enabled: true,
-        ..ConnectionDraft::default()
+        slug: field("slug"),
+        display_name: field("display_name"),
+        account_id: field("account_id"),
+        app_id: field("app_id"),
+        timezone: query.get("timezone").unwrap_or_else(|| "UTC".into()),
+        query_base_url: field("query_base_url"),
+        source_allowlist: field("source_allowlist")
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+        enabled: query.get("enabled").is_none_or(|e| e == "on"),
     };
     let (key_label, key_help) = match provider {
         ProviderKind::PingPong => (

@@ -209,12 +209,43 @@ async fn an_invalid_key_or_setting_is_refused_with_what_is_wrong_and_nothing_is_
         let target = add(&app, &fields).await;
         let decoded = urlencoding::decode(&target).unwrap().into_owned();
         assert!(
-            decoded.starts_with("/connections/new?provider=botim_money&error="),
+            decoded.starts_with("/connections/new?provider=botim_money&"),
             "{decoded}"
         );
+        assert!(decoded.contains("&error="), "{decoded}");
         assert!(decoded.contains(message), "{decoded} should say {message}");
     }
     assert!(app.store.connections_overview().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_form_comes_back_with_what_was_typed_but_the_keys() {
+    let app = admin_app().await;
+
+    let target = add(
+        &app,
+        &[
+            ("slug", "payermax-eu"),
+            ("provider", "payermax"),
+            ("display_name", "PayerMax EU"),
+            ("account_id", "SDP01010114524460"),
+            ("source_allowlist", "10.0.0.0/8"),
+            ("verification_key", "MIIB-not-a-key"),
+        ],
+    )
+    .await;
+    let html = page(&app, &target).await;
+
+    assert!(html.contains(r#"value="payermax-eu""#), "{html}");
+    assert!(html.contains(r#"value="PayerMax EU""#), "{html}");
+    assert!(html.contains(r#"value="SDP01010114524460""#), "{html}");
+    assert!(html.contains(">10.0.0.0/8</textarea>"), "{html}");
+    assert!(
+        html.contains("https://pay-gate-uat.payermax.com"),
+        "the sandbox preset stays chosen"
+    );
+    assert!(html.contains("verification key: "), "{html}");
+    assert!(!target.contains("MIIB") && !html.contains("MIIB-not-a-key"));
 }
 
 #[tokio::test]
