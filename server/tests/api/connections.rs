@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::{
     helpers::{captured_logs, fixtures, TestApp},
-    signing::{provider_private_key, public_pem, rsa_sign},
+    signing::{fixture_sign, provider_private_key, public_pem, rsa_sign},
 };
 
 fn key_text(name: &str) -> String {
@@ -46,15 +46,6 @@ async fn add(app: &TestApp, fields: &[(&str, &str)]) -> String {
 
 async fn page(app: &TestApp, path: &str) -> String {
     app.get(path).await.text().await.unwrap()
-}
-
-fn case_sign(id: &str) -> String {
-    let cases: Vec<Value> =
-        serde_json::from_slice(&std::fs::read(fixtures().join("cases.json")).unwrap()).unwrap();
-    cases.iter().find(|c| c["id"] == id).unwrap()["request"]["headers"]["sign"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 #[tokio::test]
@@ -151,7 +142,7 @@ async fn rsa_connections_take_pem_or_bare_keys_and_never_show_the_private_key() 
         "{detail}"
     );
     let body = std::fs::read(fixtures().join("bodies/pm-inquiry-wrapped.json")).unwrap();
-    let sign = case_sign("pm-inquiry-wrapped");
+    let sign = fixture_sign("pm-inquiry-wrapped");
     assert_eq!(
         app.post_webhook("payermax-main", &[("sign", &sign)], body)
             .await
@@ -262,7 +253,7 @@ async fn a_key_is_rotated_in_the_pages_without_a_rejected_notification() {
     )
     .await;
     let old_body = std::fs::read(fixtures().join("bodies/botim-chargeback.json")).unwrap();
-    let old_sign = case_sign("botim-chargeback");
+    let old_sign = fixture_sign("botim-chargeback");
     let new_private = provider_private_key("unrelated-private.pem");
     let new_body = std::fs::read(fixtures().join("bodies/botim-unicode.json")).unwrap();
     let new_sign = rsa_sign(&new_private, &new_body);

@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 use crate::{
     helpers::{fixtures, spawn_app, spawn_app_with, TestApp},
-    signing::{fixture_salt, pingpong_signed, provider_private_key, public_pem, rsa_sign},
+    signing::{
+        fixture_salt, fixture_sign, pingpong_signed, provider_private_key, public_pem, rsa_sign,
+    },
 };
 
 fn body(name: &str) -> Vec<u8> {
@@ -19,17 +21,10 @@ fn body(name: &str) -> Vec<u8> {
 
 /// The fixture's own Botim Money chargeback, with its OpenSSL signature.
 fn botim_chargeback() -> (Vec<u8>, String) {
-    let cases: Vec<Value> =
-        serde_json::from_slice(&std::fs::read(fixtures().join("cases.json")).unwrap()).unwrap();
-    let case = cases
-        .iter()
-        .find(|c| c["id"] == "botim-chargeback")
-        .unwrap();
-    let sign = case["request"]["headers"]["sign"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (body("botim-chargeback.json"), sign)
+    (
+        body("botim-chargeback.json"),
+        fixture_sign("botim-chargeback"),
+    )
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {

@@ -216,15 +216,7 @@ async fn deadlines_are_listed_soonest_first() {
     app.sign_in_as(Role::Analyst).await;
     app.import_fixture_connections().await;
     post_fixture(&app, "pingpong-main", "pp-prearbitration.json", None).await;
-    let cases: Vec<serde_json::Value> = serde_json::from_slice(
-        &std::fs::read(crate::helpers::fixtures().join("cases.json")).unwrap(),
-    )
-    .unwrap();
-    let sign = cases.iter().find(|c| c["id"] == "pm-inquiry-flat").unwrap()["request"]["headers"]
-        ["sign"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sign = crate::signing::fixture_sign("pm-inquiry-flat");
     post_fixture(&app, "payermax-main", "pm-inquiry-flat.json", Some(&sign)).await;
 
     let (_, html) = app.get_page("/deadlines").await;

@@ -50,3 +50,17 @@ pub fn fixture_salt() -> String {
         .trim()
         .to_owned()
 }
+
+/// The `sign` header OpenSSL made for a fixture case.
+pub fn fixture_sign(case_id: &str) -> String {
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(fixtures().join("cases.json")).unwrap()).unwrap();
+    let case = cases
+        .iter()
+        .find(|c| c["id"] == case_id)
+        .expect("a fixture case");
+    case["request"]["headers"]["sign"]
+        .as_str()
+        .expect("a signed case")
+        .to_owned()
+}
