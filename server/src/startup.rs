@@ -156,20 +156,12 @@ impl Application {
 /// With no account yet, prints a one-time link that creates the first
 /// admin; the token is valid for an hour and only its hash is stored.
 async fn offer_setup_link(store: &Store, public_url: &str) -> Result<(), app::store::StoreError> {
-    use base64::Engine;
-    use rand::RngCore;
-    use sha2::Digest;
-
     if store.user_count().await? > 0 {
         return Ok(());
     }
-    let mut token = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut token);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token);
+    let (token, digest) = app::auth::new_setup_token();
     let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
-    store
-        .create_setup_token(&sha2::Sha256::digest(token.as_bytes()), expires)
-        .await?;
+    store.create_setup_token(&digest, expires).await?;
     tracing::warn!(
         "no account exists yet: create the first admin at {public_url}/setup?token={token} (valid once, for one hour)"
     );

@@ -122,6 +122,23 @@ pub async fn end_session() -> Result<(), AppError> {
     session.flush().await.map_err(|e| AppError::internal(&e))
 }
 
+/// A fresh one-time setup token, and the digest that is stored in its place.
+pub fn new_setup_token() -> (String, [u8; 32]) {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let digest = setup_token_digest(&token);
+    (token, digest)
+}
+
+/// What the store keeps of a setup token: its SHA-256.
+pub fn setup_token_digest(token: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.trim().as_bytes()).into()
+}
+
 /// A local path to return to after signing in; anything else (another
 /// site, `//host`) becomes the disputes page.
 pub fn safe_next(next: Option<&str>) -> String {

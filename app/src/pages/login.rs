@@ -43,15 +43,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         _ => {
             state
                 .store
-                .record_sign_in(
-                    &email,
-                    &address,
-                    false,
-                    &Actor {
-                        address: Some(address.clone()),
-                        ..actor(None)
-                    },
-                )
+                .record_sign_in(&email, &address, false, &actor(None))
                 .await?;
             leptos_axum::redirect("/login?error=1");
             return Ok(());

@@ -13,10 +13,8 @@ pub async fn setup(
     display_name: String,
     password: String,
 ) -> Result<(), AppError> {
-    use sha2::{Digest, Sha256};
-
     use crate::{
-        auth::{begin_session, client_address},
+        auth::{begin_session, client_address, setup_token_digest},
         domain::{DisplayName, Email, NewPassword, Role},
         state::AppState,
         store::NewUser,
@@ -49,7 +47,7 @@ pub async fn setup(
         password_hash: state.passwords.hash(&password),
         must_change_password: false,
     };
-    let digest = Sha256::digest(token.trim().as_bytes());
+    let digest = setup_token_digest(&token);
     let Some(id) = state
         .store
         .create_first_admin(&digest, &user, &address)
