@@ -53,6 +53,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("/api/disputes/recent", Needs(ReadDisputes)),
     ("/api/deadlines/due", Needs(ReadDisputes)),
     ("/api/deliveries/recent", Needs(ReadDeliveries)),
+    ("/api/deliveries/throttled", Needs(ReadDeliveries)),
     ("/api/connections/list", Needs(ManageConnections)),
     ("/api/connections/get", Needs(ManageConnections)),
     ("/api/connections/save", Needs(ManageConnections)),
@@ -64,6 +65,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("/api/users/create", Needs(ManageUsers)),
     ("/api/users/update", Needs(ManageUsers)),
     ("/api/users/reset-password", Needs(ManageUsers)),
+    ("/api/users/unlock", Needs(ManageUsers)),
     ("/api/audit/list", Needs(ReadAuditLog)),
 ];
 
@@ -75,6 +77,12 @@ pub fn required(path: &str) -> Access {
         .chain(SERVER_FUNCTIONS)
         .find(|(pattern, _)| matches(pattern, path))
         .map_or(SignedIn, |(_, access)| *access)
+}
+
+/// Whether `path` is one of the pages (not a server function or an unknown
+/// address).
+pub fn is_page(path: &str) -> bool {
+    PAGES.iter().any(|(pattern, _)| matches(pattern, path))
 }
 
 /// Whether `path` fits `pattern`, where `{name}` stands for one segment.
@@ -113,6 +121,13 @@ mod tests {
         assert_eq!(required("/connections"), Needs(ManageConnections));
         assert_eq!(required("/api/login"), Public);
         assert_eq!(required("/no/such/page"), SignedIn);
+    }
+
+    #[test]
+    fn pages_are_told_apart_from_everything_else() {
+        assert!(is_page("/connections/pingpong-main"));
+        assert!(!is_page("/api/login"));
+        assert!(!is_page("/favicon.ico"));
     }
 
     #[test]

@@ -30,6 +30,16 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// The HTTP status the error answers with.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            AppError::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::BadRequest(_) => http::StatusCode::BAD_REQUEST,
+            AppError::Unauthorized => http::StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => http::StatusCode::FORBIDDEN,
+        }
+    }
+
     /// Logs `cause` with its whole source chain and returns the opaque error.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %chain(cause), "internal error");

@@ -7,8 +7,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
     domain::ProviderKind,
-    providers::keys::{KeyError, MerchantKey, Salt, VerificationKey},
-    store::{KeyPurpose, StoredKey, StoredKeyMaterial},
+    providers::keys::{Fingerprint, FingerprintKey, KeyError, MerchantKey, Salt, VerificationKey},
+    store::{KeyPurpose, Store, StoreError, StoredKey, StoredKeyMaterial},
     vault::Vault,
 };
 
@@ -22,11 +22,17 @@ pub enum VerificationSecret {
 }
 
 impl VerificationSecret {
-    /// Reads `text` as the kind of key `provider` verifies with.
-    pub fn parse(provider: ProviderKind, text: &str) -> Result<Self, KeyError> {
+    /// Reads `text` as the kind of key `provider` verifies with; a secret
+    /// is fingerprinted under `fingerprints`.
+    pub fn parse(
+        provider: ProviderKind,
+        text: &str,
+        fingerprints: &FingerprintKey,
+    ) -> Result<Self, KeyError> {
         match provider {
             ProviderKind::PingPong => {
-                Salt::parse(&SecretString::from(text.to_owned())).map(VerificationSecret::Salt)
+                Salt::parse(&SecretString::from(text.to_owned()), fingerprints)
+                    .map(VerificationSecret::Salt)
             }
             ProviderKind::BotimMoney | ProviderKind::PayerMax => {
                 VerificationKey::parse(text).map(VerificationSecret::PublicKey)
@@ -90,6 +96,25 @@ impl SigningSecret {
     }
 }
 
+/// Gives secrets stored before fingerprints were keyed their keyed
+/// fingerprint; returns how many were renamed. Run at start-up.
+pub async fn rekey_fingerprints(store: &Store, vault: &Vault) -> Result<usize, StoreError> {
+    let unkeyed = store.unkeyed_secret_fingerprints().await?;
+    for (connection_id, sealed, old) in &unkeyed {
+        let context = KeyPurpose::Verify.seal_context(*connection_id);
+        let Ok(secret) = vault.open(sealed, &context) else {
+            tracing::error!(connection = connection_id, key = %old, "a sealed key cannot be opened with this master key");
+            continue;
+        };
+        let new =
+            Fingerprint::of_secret(vault.fingerprint_key(), secret.expose_secret().as_bytes());
+        store
+            .replace_fingerprint(*connection_id, old, new.as_str())
+            .await?;
+    }
+    Ok(unkeyed.len())
+}
+
 /// Whether a provider signs its status queries with a merchant key.
 pub fn uses_signing_key(provider: ProviderKind) -> bool {
     !matches!(provider, ProviderKind::PingPong)
@@ -98,22 +123,22 @@ pub fn uses_signing_key(provider: ProviderKind) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::test_support::key_file;
+    use crate::providers::{keys::tests::test_fingerprints as fp, test_support::key_file};
 
     #[test]
     fn each_provider_reads_its_own_kind_of_key() {
         let salt = key_file("pingpong-salt.txt");
         let public = key_file("botim-money-public.pem");
         assert!(matches!(
-            VerificationSecret::parse(ProviderKind::PingPong, &salt),
+            VerificationSecret::parse(ProviderKind::PingPong, &salt, &fp()),
             Ok(VerificationSecret::Salt(_))
         ));
         assert!(matches!(
-            VerificationSecret::parse(ProviderKind::BotimMoney, &public),
+            VerificationSecret::parse(ProviderKind::BotimMoney, &public, &fp()),
             Ok(VerificationSecret::PublicKey(_))
         ));
         assert_eq!(
-            VerificationSecret::parse(ProviderKind::PayerMax, &salt).unwrap_err(),
+            VerificationSecret::parse(ProviderKind::PayerMax, &salt, &fp()).unwrap_err(),
             KeyError::NotRsa("public")
         );
     }
@@ -121,9 +146,12 @@ mod tests {
     #[test]
     fn a_salt_is_stored_sealed_and_a_public_key_in_the_clear() {
         let vault = Vault::from_base64(&Vault::generate_master_key()).unwrap();
-        let salt =
-            VerificationSecret::parse(ProviderKind::PingPong, &key_file("pingpong-salt.txt"))
-                .unwrap();
+        let salt = VerificationSecret::parse(
+            ProviderKind::PingPong,
+            &key_file("pingpong-salt.txt"),
+            vault.fingerprint_key(),
+        )
+        .unwrap();
         let StoredKeyMaterial::Sealed(sealed) = salt.stored(&vault, 7).material else {
             panic!("sealed")
         };
@@ -132,9 +160,12 @@ mod tests {
             .unwrap();
         assert_eq!(opened.expose_secret(), key_file("pingpong-salt.txt").trim());
 
-        let public =
-            VerificationSecret::parse(ProviderKind::PayerMax, &key_file("payermax-public.b64"))
-                .unwrap();
+        let public = VerificationSecret::parse(
+            ProviderKind::PayerMax,
+            &key_file("payermax-public.b64"),
+            vault.fingerprint_key(),
+        )
+        .unwrap();
         assert!(matches!(
             public.stored(&vault, 7).material,
             StoredKeyMaterial::PublicDer(_)

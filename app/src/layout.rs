@@ -53,6 +53,9 @@ pub fn Layout(children: Children) -> impl IntoView {
                 }
             })}
         </header>
-        <main>{children()}</main>
+        <main>
+            <crate::pages::FlashMessages />
+            {children()}
+        </main>
     }
 }

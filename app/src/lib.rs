@@ -8,6 +8,7 @@ pub mod assets;
 pub mod auth;
 pub mod domain;
 pub mod error;
+pub mod flash;
 pub mod intake;
 pub mod keyring;
 pub mod layout;

@@ -12,7 +12,19 @@ use aes_gcm::{
 use base64::{engine::general_purpose::STANDARD, Engine};
 use secrecy::SecretString;
 
+use crate::providers::keys::FingerprintKey;
+
 const NONCE_LEN: usize = 12;
+
+/// A key of its own for fingerprints (HKDF-SHA256 from the master key), so
+/// the sealing key is used for nothing else.
+fn derive_fingerprint_key(master_key: &[u8; 32]) -> FingerprintKey {
+    let mut key = [0u8; 32];
+    hkdf::Hkdf::<sha2::Sha256>::new(None, master_key)
+        .expand(b"dispute-desk secret fingerprints v1", &mut key)
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    FingerprintKey::new(key)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VaultError {
@@ -22,10 +34,12 @@ pub enum VaultError {
     Unreadable,
 }
 
-/// Seals and opens secrets with the master key. `Debug` shows nothing of it.
+/// Seals and opens secrets with the master key, and holds the key secrets
+/// are fingerprinted under (derived from it). `Debug` shows nothing of them.
 #[derive(Clone)]
 pub struct Vault {
     cipher: Aes256Gcm,
+    fingerprints: FingerprintKey,
 }
 
 impl fmt::Debug for Vault {
@@ -38,7 +52,13 @@ impl Vault {
     pub fn new(master_key: &[u8; 32]) -> Self {
         Self {
             cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(master_key)),
+            fingerprints: derive_fingerprint_key(master_key),
         }
+    }
+
+    /// The key secrets' fingerprints are made with.
+    pub fn fingerprint_key(&self) -> &FingerprintKey {
+        &self.fingerprints
     }
 
     /// A master key as written in configuration or the key file.

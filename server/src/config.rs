@@ -3,6 +3,7 @@
 
 use std::{
     net::SocketAddr,
+    num::NonZeroU32,
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -130,6 +131,27 @@ pub struct SettingArgs {
     /// argon2id lanes.
     #[arg(long, env = "ARGON2_PARALLELISM", global = true)]
     pub argon2_parallelism: Option<u32>,
+
+    /// Requests per minute each sender address may make to unknown
+    /// connections or with oversized bodies; past it they are answered 429
+    /// and only counted.
+    #[arg(long, env = "STRANGER_REQUESTS_PER_MINUTE", global = true)]
+    pub stranger_requests_per_minute: Option<u32>,
+
+    /// Seconds a client has to send a request's headers, counted from when
+    /// the server starts waiting for them (so also the longest a kept-alive
+    /// connection may sit idle between requests).
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", global = true)]
+    pub header_read_timeout_secs: Option<u64>,
+
+    /// Seconds a connection may go without a byte received or sent while a
+    /// request's body or answer is under way.
+    #[arg(long, env = "IDLE_TIMEOUT_SECS", global = true)]
+    pub idle_timeout_secs: Option<u64>,
+
+    /// Connections open at once; further clients wait to be accepted.
+    #[arg(long, env = "MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -158,6 +180,10 @@ struct FileSettings {
     argon2_memory_kib: Option<u32>,
     argon2_iterations: Option<u32>,
     argon2_parallelism: Option<u32>,
+    stranger_requests_per_minute: Option<u32>,
+    header_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
 }
 
 /// The settings in force. `Debug` shows no secret.
@@ -177,6 +203,16 @@ pub struct Settings {
     pub session_idle: Duration,
     pub session_absolute: Duration,
     pub password_cost: HashCost,
+    pub stranger_requests_per_minute: NonZeroU32,
+    pub connections: ConnectionLimits,
+}
+
+/// What a client's connection may take of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +229,8 @@ pub enum ConfigError {
     },
     #[error("DATABASE_MAX_CONNECTIONS must be at least 1")]
     NoConnections,
+    #[error("{0} must be at least 1")]
+    Zero(&'static str),
     #[error("PUBLIC_URL {0:?} is not an http(s) origin such as https://disputes.example.com")]
     PublicUrl(String),
     #[error("TRUSTED_PROXIES: {0}")]
@@ -216,6 +254,12 @@ impl Default for Settings {
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 3600),
             password_cost: HashCost::default(),
+            stranger_requests_per_minute: NonZeroU32::new(30).expect("not zero"),
+            connections: ConnectionLimits {
+                header_read_timeout: Duration::from_secs(10),
+                idle_timeout: Duration::from_secs(60),
+                max_connections: 1024,
+            },
         }
     }
 }
@@ -291,9 +335,45 @@ impl Settings {
                     .or(file.argon2_parallelism)
                     .unwrap_or(defaults.password_cost.parallelism),
             },
+            stranger_requests_per_minute: match args
+                .stranger_requests_per_minute
+                .or(file.stranger_requests_per_minute)
+            {
+                None => defaults.stranger_requests_per_minute,
+                Some(n) => {
+                    NonZeroU32::new(n).ok_or(ConfigError::Zero("STRANGER_REQUESTS_PER_MINUTE"))?
+                }
+            },
+            connections: ConnectionLimits {
+                header_read_timeout: args
+                    .header_read_timeout_secs
+                    .or(file.header_read_timeout_secs)
+                    .map_or(
+                        defaults.connections.header_read_timeout,
+                        Duration::from_secs,
+                    ),
+                idle_timeout: args
+                    .idle_timeout_secs
+                    .or(file.idle_timeout_secs)
+                    .map_or(defaults.connections.idle_timeout, Duration::from_secs),
+                max_connections: args
+                    .max_connections
+                    .or(file.max_connections)
+                    .unwrap_or(defaults.connections.max_connections),
+            },
         };
         if settings.database_max_connections == 0 {
             return Err(ConfigError::NoConnections);
+        }
+        let limits = settings.connections;
+        if limits.header_read_timeout.is_zero() {
+            return Err(ConfigError::Zero("HEADER_READ_TIMEOUT_SECS"));
+        }
+        if limits.idle_timeout.is_zero() {
+            return Err(ConfigError::Zero("IDLE_TIMEOUT_SECS"));
+        }
+        if limits.max_connections == 0 {
+            return Err(ConfigError::Zero("MAX_CONNECTIONS"));
         }
         Ok(settings)
     }
@@ -437,6 +517,38 @@ mod tests {
                 ..SettingArgs::default()
             };
             assert!(Settings::load(None, args).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_refuse_zero() {
+        let s = Settings::load(None, SettingArgs::default()).unwrap();
+        assert_eq!(s.connections.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(s.connections.idle_timeout, Duration::from_secs(60));
+        assert_eq!(s.connections.max_connections, 1024);
+        assert_eq!(s.stranger_requests_per_minute.get(), 30);
+        let file = file_with("idle_timeout_secs = 5\nmax_connections = 10\n");
+        let s = Settings::load(Some(file.path()), SettingArgs::default()).unwrap();
+        assert_eq!(s.connections.idle_timeout, Duration::from_secs(5));
+        assert_eq!(s.connections.max_connections, 10);
+        for zero in [
+            SettingArgs {
+                header_read_timeout_secs: Some(0),
+                ..SettingArgs::default()
+            },
+            SettingArgs {
+                max_connections: Some(0),
+                ..SettingArgs::default()
+            },
+            SettingArgs {
+                stranger_requests_per_minute: Some(0),
+                ..SettingArgs::default()
+            },
+        ] {
+            assert!(matches!(
+                Settings::load(None, zero),
+                Err(ConfigError::Zero(_))
+            ));
         }
     }
 

@@ -77,7 +77,7 @@ pub async fn import(file: &Path, store: &Store, vault: &Vault) -> Result<Vec<Str
         .into_iter()
         .map(|entry| {
             let slug = entry.slug.clone();
-            validate(entry, base).map_err(|problem| ImportError::Invalid { slug, problem })
+            validate(entry, base, vault).map_err(|problem| ImportError::Invalid { slug, problem })
         })
         .collect::<Result<Vec<_>, _>>()?;
 
@@ -95,7 +95,7 @@ fn read(path: &Path) -> Result<String, ImportError> {
     })
 }
 
-fn validate(entry: Entry, base: &Path) -> Result<Validated, String> {
+fn validate(entry: Entry, base: &Path, vault: &Vault) -> Result<Validated, String> {
     let provider: ProviderKind = entry.provider.parse().map_err(|e| format!("{e}"))?;
     let key_file = |file: &Option<PathBuf>| -> Result<Option<String>, String> {
         file.as_ref()
@@ -145,8 +145,8 @@ fn validate(entry: Entry, base: &Path) -> Result<Validated, String> {
             }
             continue;
         };
-        let secret =
-            VerificationSecret::parse(provider, &text).map_err(|e| format!("{field}: {e}"))?;
+        let secret = VerificationSecret::parse(provider, &text, vault.fingerprint_key())
+            .map_err(|e| format!("{field}: {e}"))?;
         verifiers.push((slot, secret));
     }
     let signing = key_file(&entry.merchant_private_key_file)?

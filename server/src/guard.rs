@@ -7,8 +7,12 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use app::{
     access,
-    auth::{AccessDenied, ClientAddress, CurrentUser, SESSION_SIGNED_IN_AT, SESSION_USER_ID},
+    auth::{
+        AccessDenied, ClientAddress, CurrentUser, SESSION_EPOCH, SESSION_SIGNED_IN_AT,
+        SESSION_USER_ID,
+    },
     domain::SourceAllowlist,
+    flash,
     store::{Store, StoreError},
 };
 use axum::{
@@ -50,16 +54,21 @@ impl Guard {
     }
 
     /// The signed-in person, ending the session when it has outlived the
-    /// absolute timeout or the account was disabled.
+    /// absolute timeout, the account was disabled, or its epoch moved on (a
+    /// password or role changed since this session began).
     async fn current_user(&self, session: &Session) -> Result<Option<CurrentUser>, GuardError> {
         let id = session.get::<i64>(SESSION_USER_ID).await?;
         let signed_in_at = session.get::<i64>(SESSION_SIGNED_IN_AT).await?;
-        let (Some(id), Some(signed_in_at)) = (id, signed_in_at) else {
+        let epoch = session.get::<i64>(SESSION_EPOCH).await?;
+        let (Some(id), Some(signed_in_at), Some(epoch)) = (id, signed_in_at, epoch) else {
             return Ok(None);
         };
         let age = jiff::Timestamp::now().as_second() - signed_in_at;
         let user = if age >= 0 && (age as u64) < self.absolute_timeout.as_secs() {
-            self.store.user_by_id(id).await?.filter(|u| !u.disabled)
+            self.store
+                .user_by_id(id)
+                .await?
+                .filter(|u| !u.disabled && u.session_epoch == epoch)
         } else {
             None
         };
@@ -143,7 +152,7 @@ pub async fn guard(
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     if !safe && !guard.same_origin(request.headers()) {
-        tracing::warn!(%path, %sender, "refused a cross-origin form submission");
+        tracing::warn!(?path, %sender, "refused a cross-origin form submission");
         return refusal(StatusCode::FORBIDDEN, "cross-origin requests are refused");
     }
 
@@ -164,7 +173,7 @@ pub async fn guard(
         let may_pass = matches!(
             path.as_str(),
             "/account/password" | "/api/account/password" | "/api/logout" | "/login"
-        ) || path.starts_with("/assets/");
+        );
         if user.must_change_password && !may_pass {
             return if is_api {
                 refusal(StatusCode::FORBIDDEN, "change your password first")
@@ -176,6 +185,17 @@ pub async fn guard(
 
     let needed = access::required(&path);
     if needed.allows(user.as_ref().map(|u| u.role)) {
+        // A page shows the last form's outcome once; a form post leaves it
+        // for the page it redirects to.
+        if user.is_some() && *request.method() == Method::GET && access::is_page(&path) {
+            match flash::take_from(&session).await {
+                Ok(Some(flash)) => {
+                    request.extensions_mut().insert(flash);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = ?e, "cannot read the flash message"),
+            }
+        }
         return next.run(request).await;
     }
     match (user, is_api) {

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod assets;
+pub mod canonical;
 pub mod config;
 pub mod connections_import;
 pub mod database;

@@ -7,15 +7,20 @@
 //! a page without WebAssembly never reads and a strict Content-Security-Policy
 //! would refuse.
 
-use app::{shell, state::AppState, App};
+use app::{error::AppError, shell, state::AppState, App};
 use axum::{
     body::Body,
     extract::State,
-    http::Request,
-    response::{Redirect, Response},
+    http::{Request, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
     routing::{get, on, MethodFilter},
-    Router,
+    Json, Router,
 };
+use serde_json::json;
+use server_fn::error::SERVER_FN_ERROR_HEADER;
+
+use crate::router::error_page_saying;
 use futures::{stream, StreamExt};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, handle_response_inner, LeptosRoutes};
@@ -64,10 +69,72 @@ async fn page(State(state): State<PageState>, request: Request<Body>) -> Respons
 
 async fn server_function(State(state): State<PageState>, request: Request<Body>) -> Response {
     let app = state.app;
-    axum::response::IntoResponse::into_response(
+    let wants_page = wants_html(request.headers());
+    let response = axum::response::IntoResponse::into_response(
         leptos_axum::handle_server_fns_with_context(move || provide_context(app.clone()), request)
             .await,
-    )
+    );
+    if response.headers().contains_key(SERVER_FN_ERROR_HEADER) {
+        refusal(response, wants_page).await
+    } else {
+        response
+    }
+}
+
+/// A server function's error answered with its own status: a page for a
+/// browser's form, `{"error": …}` otherwise. (Leptos would answer 500, or
+/// redirect a form back with the error in the address.)
+async fn refusal(response: Response, wants_page: bool) -> Response {
+    let body = axum::body::to_bytes(response.into_body(), FORM_LIMIT)
+        .await
+        .unwrap_or_default();
+    let error: AppError = serde_json::from_slice(&body).unwrap_or(AppError::Internal);
+    let status = error.status();
+    if wants_page {
+        let title = status.canonical_reason().unwrap_or("Refused");
+        error_page_saying(status, title, &error.to_string())
+    } else {
+        (status, Json(json!({ "error": error.to_string() }))).into_response()
+    }
+}
+
+fn wants_html(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// The most a form may send: keys pasted into a form are a few KiB.
+pub const FORM_LIMIT: usize = 64 * 1024;
+
+/// Reads a request's body up to `FORM_LIMIT` before any handler does, so an
+/// oversized form is answered 413 with a page, not failed inside Leptos.
+pub async fn limit_body(request: Request<Body>, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, FORM_LIMIT).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(e) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|cause| cause.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                error_page_saying(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "The form is too large",
+                    &format!("A form may send at most {} KiB.", FORM_LIMIT / 1024),
+                )
+            } else {
+                error_page_saying(
+                    StatusCode::BAD_REQUEST,
+                    "The form could not be read",
+                    "The request's body ended early; send the form again.",
+                )
+            }
+        }
+    }
 }
 
 /// Waits for every `Suspense` to resolve and sends the document alone,

@@ -23,7 +23,7 @@ use tower_sessions::SessionManagerLayer;
 use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::{
-    assets,
+    assets, canonical,
     guard::{self, Guard},
     health, pages, webhooks,
 };
@@ -40,9 +40,16 @@ pub fn router(
     sessions: SessionManagerLayer<PostgresStore>,
 ) -> Router {
     let store = state.store.clone();
+    // Signed-in pages and form answers are never stored by a browser or a
+    // proxy; forms are read whole, within their limit, before anything else.
     let ui = pages::router(state)
         .layer(middleware::from_fn_with_state(guard, guard::guard))
-        .layer(sessions);
+        .layer(sessions)
+        .layer(middleware::from_fn(pages::limit_body))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     let mut router = Router::new()
         .merge(health::router(store))
         .merge(webhooks::router(intake, trusted_proxies))
@@ -60,6 +67,7 @@ pub fn router(
             .layer(TraceLayer::new_for_http().make_span_with(request_span))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(CatchPanicLayer::custom(panic_response))
+            .layer(middleware::from_fn(canonical::refuse_non_canonical))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Duration::from_secs(30),
@@ -86,7 +94,7 @@ fn request_span(request: &Request<Body>) -> tracing::Span {
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
-    tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
+    tracing::info_span!("request", id, method = %request.method(), path = ?request.uri().path())
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -97,10 +105,28 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// A bare error page for failures outside the Leptos renderer (a panic, the
 /// database gone before the page could start); it shows no internals.
 pub fn error_page(status: StatusCode) -> Response {
+    error_page_saying(
+        status,
+        "Something went wrong",
+        "The cause has been logged for the operators; try again in a moment.",
+    )
+}
+
+/// A bare page saying why a request was refused; `message` is escaped.
+pub fn error_page_saying(status: StatusCode, title: &str, message: &str) -> Response {
+    let (title, message) = (
+        html_escape::encode_text(title),
+        html_escape::encode_text(message),
+    );
     (
         status,
         [(header::CACHE_CONTROL, "no-store")],
-        Html("<!DOCTYPE html><title>Something went wrong</title><h1>Something went wrong</h1><p>The cause has been logged for the operators; try again in a moment.</p>"),
+        Html(format!(
+            "<!DOCTYPE html><html lang=\"en\"><meta charset=\"utf-8\"><title>{title} · Dispute Desk</title>\
+             <link rel=\"stylesheet\" href=\"{}\"><main><h1>{title}</h1><p class=\"panel\">{message}</p>\
+             <p><a href=\"/\">Back to Dispute Desk</a></p></main></html>",
+            app::assets::STYLESHEET_PATH
+        )),
     )
         .into_response()
 }

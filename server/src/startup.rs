@@ -1,24 +1,39 @@
 //! Builds the application from settings and a pool, binds the listener and
-//! serves until told to stop.
+//! serves until told to stop: every connection under the limits of
+//! `ConnectionLimits` (headers in time, no idle connection kept, a cap on
+//! open ones), so slow or silent clients cannot hold the server.
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use app::{auth::password::Passwords, intake::Intake, state::AppState, store::Store, vault::Vault};
-use tokio::net::TcpListener;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{conn::auto, graceful::GracefulShutdown},
+};
+use tokio::{net::TcpListener, sync::Semaphore};
+use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 use tower_sessions_core::ExpiredDeletion;
 
 use crate::{
-    config::Settings,
+    config::{ConnectionLimits, Settings},
     guard::{self, Guard},
     router,
 };
+
+/// How often refused strangers' requests are written to their counts.
+const THROTTLE_FLUSH: Duration = Duration::from_secs(10);
 
 /// A bound, migrated, ready-to-serve application.
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     address: SocketAddr,
+    limits: ConnectionLimits,
+    intake: Intake,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +63,9 @@ impl Application {
         let sessions = guard::session_store(&store)
             .await
             .map_err(StartupError::Sessions)?;
+        app::keyring::rekey_fingerprints(&store, &vault)
+            .await
+            .map_err(StartupError::Migrate)?;
         let passwords =
             Passwords::new(settings.password_cost).map_err(StartupError::PasswordCost)?;
         let listener =
@@ -92,7 +110,11 @@ impl Application {
             public_url.starts_with("https://"),
             settings.session_idle,
         );
-        let intake = Intake::new(store.clone(), vault.clone());
+        let intake = Intake::new(
+            store.clone(),
+            vault.clone(),
+            settings.stranger_requests_per_minute,
+        );
         let router = router::router(
             AppState {
                 store,
@@ -100,7 +122,7 @@ impl Application {
                 passwords,
                 public_url,
             },
-            intake,
+            intake.clone(),
             settings.trusted_proxies.clone(),
             guard,
             sessions,
@@ -109,7 +131,14 @@ impl Application {
             listener,
             router,
             address,
+            limits: settings.connections,
+            intake,
         })
+    }
+
+    /// Intake as this application runs it (tests flush its counts).
+    pub fn intake(&self) -> Intake {
+        self.intake.clone()
     }
 
     /// The address actually bound (the port is real even when 0 was asked).
@@ -124,31 +153,95 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
         grace: Duration,
     ) -> std::io::Result<()> {
+        let Application {
+            listener,
+            router,
+            limits,
+            intake,
+            ..
+        } = self;
         let stopping = CancellationToken::new();
-        let serve = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stopping.clone().cancelled_owned());
-        let mut serving = tokio::spawn(async move { serve.await });
+        let flushing = tokio::spawn(flush_throttled(intake, stopping.clone()));
+        let connections = GracefulShutdown::new();
+        let mut http = auto::Builder::new(TokioExecutor::new());
+        http.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout);
+        let open = Arc::new(Semaphore::new(limits.max_connections));
+        tokio::pin!(shutdown);
 
-        tokio::select! {
-            finished = &mut serving => return finished.unwrap_or_else(|e| Err(std::io::Error::other(e))),
-            () = shutdown => {}
+        loop {
+            // At the cap, stop accepting: further clients wait in the
+            // kernel's queue until a connection closes.
+            let permit = tokio::select! {
+                permit = open.clone().acquire_owned() => permit.expect("never closed"),
+                () = &mut shutdown => break,
+            };
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait, go on.
+                        tracing::warn!(error = %e, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let mut stream = TimeoutStream::new(stream);
+            stream.set_read_timeout(Some(limits.idle_timeout));
+            stream.set_write_timeout(Some(limits.idle_timeout));
+            let router = router.clone();
+            let service =
+                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    router.clone().oneshot(request)
+                });
+            let connection = http
+                .serve_connection_with_upgrades(TokioIo::new(Box::pin(stream)), service)
+                .into_owned();
+            let connection = connections.watch(connection);
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, %peer, "connection closed with an error");
+                }
+                drop(permit);
+            });
         }
+
+        drop(listener);
         tracing::info!(
             grace_secs = grace.as_secs(),
             "shutting down: no new connections"
         );
+        if tokio::time::timeout(grace, connections.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("requests still running after the grace period were cut off");
+        }
         stopping.cancel();
-        match tokio::time::timeout(grace, &mut serving).await {
-            Ok(finished) => finished.unwrap_or_else(|e| Err(std::io::Error::other(e))),
-            Err(_) => {
-                tracing::warn!("requests still running after the grace period were cut off");
-                serving.abort();
-                Ok(())
-            }
+        let _ = flushing.await;
+        Ok(())
+    }
+}
+
+/// Writes the counts of refused strangers' requests every few seconds, and
+/// once more when the server stops.
+async fn flush_throttled(intake: Intake, stopping: CancellationToken) {
+    let mut every = tokio::time::interval(THROTTLE_FLUSH);
+    loop {
+        let last = tokio::select! {
+            _ = every.tick() => false,
+            () = stopping.cancelled() => true,
+        };
+        if let Err(e) = intake.flush_throttled().await {
+            tracing::warn!(error = %app::error::chain(&e), "cannot write throttled request counts");
+        }
+        if last {
+            return;
         }
     }
 }

@@ -41,7 +41,7 @@ pub async fn create(
         email: email.clone(),
         display_name: name,
         role,
-        password_hash: passwords.hash(&password),
+        password_hash: passwords.hash(&password).await,
         must_change_password: false,
     };
     let by_command_line = Actor {

@@ -11,8 +11,8 @@ use app::{
 };
 use axum::{
     body::Body,
-    extract::{ConnectInfo, Path, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    extract::{ConnectInfo, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode, Uri},
     response::{IntoResponse, Response},
     routing::post,
     Router,
@@ -43,34 +43,49 @@ pub fn router(intake: Intake, trusted_proxies: SourceAllowlist) -> Router {
 
 async fn receive(
     State(state): State<WebhookState>,
-    Path(slug): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let read = read_body(body, declared_length(&headers)).await;
-    let request = InboundRequest {
-        slug: &slug,
-        sender: sender::address(peer.ip(), &headers, &state.trusted_proxies),
-        headers: &headers,
-        body: &read.kept,
-        body_length: read.length,
-        body_sha256: read.sha256,
-        started,
-    };
-    match state.intake.receive(&request).await {
-        Ok(reply) => {
-            tracing::info!(%slug, status = reply.status.as_u16(), "notification judged");
-            respond(reply)
+    // The segment as received: a slug that is not valid UTF-8 or holds a NUL
+    // is still stored (and refused as unknown) in its encoded form.
+    let slug = uri
+        .path()
+        .strip_prefix("/webhooks/")
+        .unwrap_or_default()
+        .to_owned();
+    // Its own task, so that once the request has arrived, storing and
+    // judging it run to the end even if the sender hangs up meanwhile.
+    let work = tokio::spawn(async move {
+        let read = read_body(body, declared_length(&headers)).await;
+        let request = InboundRequest {
+            slug: &slug,
+            sender: sender::address(peer.ip(), &headers, &state.trusted_proxies),
+            headers: &headers,
+            body: &read.kept,
+            body_length: read.length,
+            body_sha256: read.sha256,
+            complete: read.complete,
+            started,
+        };
+        match state.intake.receive(&request).await {
+            Ok(reply) => {
+                tracing::info!(?slug, status = reply.status.as_u16(), "notification judged");
+                reply
+            }
+            Err(error) => {
+                tracing::error!(?slug, error = %app::error::chain(&error), "notification not stored");
+                Reply::unavailable()
+            }
         }
-        Err(error) => {
-            tracing::error!(%slug, error = %app::error::chain(&error), "notification not stored");
-            respond(Reply {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                content_type: Some("application/json"),
-                body: r#"{"error":"the notification could not be stored; retry later"}"#.into(),
-            })
+    });
+    match work.await {
+        Ok(reply) => respond(reply),
+        Err(e) => {
+            tracing::error!(error = %e, "judging a notification failed");
+            respond(Reply::unavailable())
         }
     }
 }
@@ -86,6 +101,9 @@ fn respond(reply: Reply) -> Response {
             headers.remove(header::CONTENT_TYPE);
         }
     }
+    if reply.status == StatusCode::TOO_MANY_REQUESTS {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    }
     response
 }
 
@@ -94,6 +112,8 @@ struct ReadBody {
     kept: Vec<u8>,
     length: u64,
     sha256: [u8; 32],
+    /// False when the stream broke before the body's end.
+    complete: bool,
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
@@ -112,7 +132,12 @@ async fn read_body(mut body: Body, declared: Option<u64>) -> ReadBody {
     let mut length: u64 = 0;
     let mut hasher = Sha256::new();
     let mut cut_short = false;
-    while let Some(Ok(frame)) = body.frame().await {
+    let mut complete = true;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            complete = false;
+            break;
+        };
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -133,5 +158,6 @@ async fn read_body(mut body: Body, declared: Option<u64>) -> ReadBody {
             length
         },
         sha256: hasher.finalize().into(),
+        complete,
     }
 }

@@ -20,6 +20,8 @@ pub const SESSION_USER_ID: &str = "user_id";
 /// When the person signed in (Unix seconds): the absolute timeout counts
 /// from here, however active the session.
 pub const SESSION_SIGNED_IN_AT: &str = "signed_in_at";
+/// The account's session epoch at sign-in; a later epoch ends the session.
+pub const SESSION_EPOCH: &str = "epoch";
 
 /// The signed-in person, put in the request's extensions by the guard.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,9 +98,9 @@ pub fn actor(user: Option<&CurrentUser>) -> Actor {
 }
 
 /// Signs `user_id` in on this request's session: a new session id first,
-/// so an id planted before sign-in cannot be ridden, then who and when
-/// (the absolute timeout counts from here).
-pub async fn begin_session(user_id: i64) -> Result<(), AppError> {
+/// so an id planted before sign-in cannot be ridden, then who, when (the
+/// absolute timeout counts from here) and in which of the account's epochs.
+pub async fn begin_session(user_id: i64, epoch: i64) -> Result<(), AppError> {
     let session: tower_sessions::Session = leptos_axum::extract()
         .await
         .map_err(|_| AppError::Internal)?;
@@ -108,10 +110,23 @@ pub async fn begin_session(user_id: i64) -> Result<(), AppError> {
         .insert(SESSION_USER_ID, user_id)
         .await
         .map_err(failed)?;
+    session.insert(SESSION_EPOCH, epoch).await.map_err(failed)?;
     session
         .insert(SESSION_SIGNED_IN_AT, jiff::Timestamp::now().as_second())
         .await
         .map_err(failed)
+}
+
+/// Keeps this request's session alive past a change that moved the
+/// account's epoch on (its own password change), ending only the others.
+pub async fn keep_session(epoch: i64) -> Result<(), AppError> {
+    let session: tower_sessions::Session = leptos_axum::extract()
+        .await
+        .map_err(|_| AppError::Internal)?;
+    session
+        .insert(SESSION_EPOCH, epoch)
+        .await
+        .map_err(|e| AppError::internal(&e))
 }
 
 /// Ends this request's session on the server, not only in the browser.
@@ -139,14 +154,22 @@ pub fn setup_token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.trim().as_bytes()).into()
 }
 
-/// A local path to return to after signing in; anything else (another
-/// site, `//host`) becomes the disputes page.
-pub fn safe_next(next: Option<&str>) -> String {
+/// Where to go after signing in: `next` when it is a path on this site —
+/// one `/` followed by something other than `/` or `\`, no control
+/// characters (browsers drop tabs and line breaks, and `/\t/host` becomes
+/// `//host`) — `/` for anything else, the disputes when there is none.
+pub fn safe_next(next: Option<&str>) -> &str {
+    let local = |path: &str| {
+        let mut chars = path.chars();
+        chars.next() == Some('/')
+            && !matches!(chars.next(), Some('/' | '\\'))
+            && !path.chars().any(char::is_control)
+            && path.len() <= 2048
+    };
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
-        }
-        _ => "/disputes".to_owned(),
+        Some(path) if local(path) => path,
+        Some(_) => "/",
+        None => "/disputes",
     }
 }
 
@@ -157,9 +180,22 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(safe_next(Some("/deliveries?page=2")), "/deliveries?page=2");
-        assert_eq!(safe_next(Some("//evil.example/")), "/disputes");
-        assert_eq!(safe_next(Some("https://evil.example/")), "/disputes");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/disputes");
+        assert_eq!(safe_next(Some("/")), "/");
         assert_eq!(safe_next(None), "/disputes");
+        for hostile in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil.example",
+            "/\t/evil.example/x",
+            "/\n/evil.example",
+            "/x\r\nSet-Cookie: a=b",
+            "/a\u{0}",
+            "\t/disputes",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/", "{hostile:?}");
+        }
+        assert_eq!(safe_next(Some(&format!("/{}", "a".repeat(3000)))), "/");
     }
 }

@@ -191,6 +191,21 @@ impl ConnectionDraft {
     /// Checks every field; the error names the first that is wrong.
     pub fn validate(&self) -> Result<ConnectionSettings, String> {
         let optional = |text: &str| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+        let plain = |field: &str, text: &str, max: usize| {
+            if text.chars().count() > max {
+                Err(format!("the {field} has more than {max} characters"))
+            } else if text.chars().any(char::is_control) {
+                Err(format!("the {field} contains control characters"))
+            } else {
+                Ok(())
+            }
+        };
+        plain("display name", &self.display_name, 100)?;
+        plain("account id", &self.account_id, 200)?;
+        plain("app id", &self.app_id, 200)?;
+        if self.source_allowlist.len() > 100 {
+            return Err("the allowlist has more than 100 entries".into());
+        }
         Ok(ConnectionSettings {
             slug: ConnectionSlug::parse(self.slug.trim()).map_err(|e| e.to_string())?,
             provider: self
@@ -351,6 +366,18 @@ mod tests {
         assert!(bad(|d| d.timezone = "Mars/Base".into()).contains("time zone"));
         assert!(bad(|d| d.query_base_url = "ftp://x".into()).contains("query API address"));
         assert!(bad(|d| d.source_allowlist = vec!["nowhere".into()]).contains("nowhere"));
+        assert!(bad(|d| d.display_name = "a\u{0}b".into()).contains("control characters"));
+        assert!(bad(|d| d.account_id = "1\n2".into()).contains("control characters"));
+        assert!(bad(|d| d.app_id = "x".repeat(201)).contains("more than 200"));
+        assert!(bad(|d| d.display_name = "x".repeat(101)).contains("more than 100"));
+        assert!(bad(|d| d.source_allowlist = vec!["10.0.0.1".into(); 101]).contains("100 entries"));
+        let mut markup = draft.clone();
+        markup.display_name = "<b>PingPong</b> & co".into();
+        assert_eq!(
+            markup.validate().unwrap().display_name,
+            "<b>PingPong</b> & co",
+            "markup is text: escaped where shown, never refused"
+        );
     }
 
     #[test]

@@ -20,10 +20,13 @@ pub enum Verdict {
     TooLarge,
     /// The connection exists but is switched off.
     Disabled,
+    /// Judged valid, but the database refused its event for a reason other
+    /// than an outage; kept for ops.
+    Failed,
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 10] = [
+    pub const ALL: [Verdict; 11] = [
         Verdict::Received,
         Verdict::Valid,
         Verdict::Duplicate,
@@ -34,6 +37,7 @@ impl Verdict {
         Verdict::ForbiddenSource,
         Verdict::TooLarge,
         Verdict::Disabled,
+        Verdict::Failed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +52,7 @@ impl Verdict {
             Verdict::ForbiddenSource => "forbidden_source",
             Verdict::TooLarge => "too_large",
             Verdict::Disabled => "disabled",
+            Verdict::Failed => "failed",
         }
     }
 

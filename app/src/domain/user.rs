@@ -94,7 +94,7 @@ impl Email {
     pub fn parse(text: &str) -> Result<Self, EmailError> {
         let email = text.trim().to_lowercase();
         let valid = email.len() <= 254
-            && !email.chars().any(char::is_whitespace)
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
             && email.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
                     && domain.contains('.')
@@ -181,15 +181,62 @@ impl NewPassword {
     }
 }
 
-/// Failed sign-ins (per account or per address) within the window that
-/// close the door for a while.
-pub const MAX_FAILED_SIGN_INS: i64 = 5;
-/// The window, in minutes, in which failures are counted.
-pub const SIGN_IN_WINDOW_MINUTES: i64 = 15;
+/// Failed sign-ins counted together: one account from one address, or one
+/// address across every account it tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failures {
+    pub count: i64,
+    pub last_at: jiff::Timestamp,
+}
 
-/// Whether another attempt is refused, given the failures in the window.
-pub fn sign_in_throttled(failures_for_account: i64, failures_from_address: i64) -> bool {
-    failures_for_account >= MAX_FAILED_SIGN_INS || failures_from_address >= MAX_FAILED_SIGN_INS
+/// How sign-in failures slow further attempts. Failures are counted per
+/// (account, address), so a stranger cannot lock someone else out from their
+/// own address; an address that fails across many accounts is slowed on its
+/// own. Each failure past the free ones doubles the wait, up to a cap, and
+/// attempts refused while waiting are not counted, so retrying never
+/// extends it.
+pub mod throttle {
+    use jiff::{SignedDuration, Timestamp};
+
+    use super::Failures;
+
+    /// Failures of one account from one address before the first wait.
+    pub const FREE_PER_ACCOUNT: i64 = 5;
+    /// Failures from one address, over all accounts, before the first wait.
+    pub const FREE_PER_ADDRESS: i64 = 20;
+    pub const FIRST_WAIT: SignedDuration = SignedDuration::from_secs(30);
+    pub const LONGEST_WAIT: SignedDuration = SignedDuration::from_mins(15);
+    /// Failures older than this are forgotten.
+    pub const MEMORY: SignedDuration = SignedDuration::from_hours(1);
+
+    /// Until when attempts are refused after `failures`, of which `free`
+    /// cost nothing.
+    pub fn closed_until(failures: Failures, free: i64) -> Option<Timestamp> {
+        let over = failures.count - free;
+        if over < 0 {
+            return None;
+        }
+        // 30 s doubled per failure past the free ones, at most 15 minutes.
+        let doublings = u32::try_from(over).unwrap_or(u32::MAX).min(16);
+        let wait = FIRST_WAIT
+            .checked_mul(1 << doublings)
+            .map_or(LONGEST_WAIT, |w| w.min(LONGEST_WAIT));
+        failures.last_at.checked_add(wait).ok()
+    }
+
+    /// Whether an attempt at `now` is refused, given the account's failures
+    /// from this address and the address's failures over all accounts.
+    pub fn refuses(
+        for_account: Option<Failures>,
+        from_address: Option<Failures>,
+        now: Timestamp,
+    ) -> bool {
+        let closed = |f: Option<Failures>, free| {
+            f.and_then(|f| closed_until(f, free))
+                .is_some_and(|until| now < until)
+        };
+        closed(for_account, FREE_PER_ACCOUNT) || closed(from_address, FREE_PER_ADDRESS)
+    }
 }
 
 #[cfg(test)]
@@ -245,6 +292,8 @@ mod tests {
             "ana@.com",
             "a b@example.com",
             "a@b@c.com",
+            "a\u{0}b@example.com",
+            "a\u{7}b@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
@@ -276,10 +325,37 @@ mod tests {
         );
     }
 
+    fn failures(count: i64, last_at: jiff::Timestamp) -> Option<Failures> {
+        Some(Failures { count, last_at })
+    }
+
     #[test]
-    fn the_fifth_failure_closes_the_door() {
-        assert!(!sign_in_throttled(4, 4));
-        assert!(sign_in_throttled(5, 0));
-        assert!(sign_in_throttled(0, 5));
+    fn the_first_failures_cost_nothing_then_the_wait_doubles_up_to_its_cap() {
+        let t = jiff::Timestamp::from_second(1_700_000_000).unwrap();
+        let wait = |count| {
+            throttle::closed_until(Failures { count, last_at: t }, throttle::FREE_PER_ACCOUNT)
+                .map(|until| until.duration_since(t).as_secs())
+        };
+        assert_eq!(wait(0), None);
+        assert_eq!(wait(4), None);
+        assert_eq!(wait(5), Some(30));
+        assert_eq!(wait(6), Some(60));
+        assert_eq!(wait(8), Some(240));
+        assert_eq!(wait(10), Some(900));
+        assert_eq!(wait(1_000_000), Some(900));
+        assert_eq!(wait(i64::MAX), Some(900));
+    }
+
+    #[test]
+    fn an_attempt_is_refused_only_while_a_wait_runs() {
+        let t = jiff::Timestamp::from_second(1_700_000_000).unwrap();
+        let later = |secs| t + jiff::SignedDuration::from_secs(secs);
+        assert!(!throttle::refuses(None, None, t));
+        assert!(!throttle::refuses(failures(4, t), failures(4, t), t));
+        assert!(throttle::refuses(failures(5, t), None, later(29)));
+        assert!(!throttle::refuses(failures(5, t), None, later(30)));
+        assert!(!throttle::refuses(None, failures(19, t), t));
+        assert!(throttle::refuses(None, failures(20, t), later(29)));
+        assert!(!throttle::refuses(None, failures(20, t), later(30)));
     }
 }

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{FlashMessages, PageHeading};
+use super::PageHeading;
 use crate::error::AppError;
 
 #[server(endpoint = "account/password")]
@@ -12,19 +12,15 @@ pub async fn change_password(
     repeated: String,
 ) -> Result<(), AppError> {
     use crate::{
-        auth::{actor, require_signed_in},
+        auth::{actor, keep_session, require_signed_in},
         domain::NewPassword,
         state::AppState,
     };
 
     let user = require_signed_in()?;
     let state = expect_context::<AppState>();
-    let back = |message: &str| {
-        leptos_axum::redirect(&format!(
-            "/account/password?error={}",
-            urlencoding::encode(message)
-        ));
-        Ok(())
+    let back = |message: String| {
+        crate::flash::redirect("/account/password", crate::flash::Flash::error(message))
     };
     let stored = state
         .store
@@ -34,30 +30,37 @@ pub async fn change_password(
     if !state
         .passwords
         .verify(&current, Some(&stored.password_hash))
+        .await
     {
-        return back("the current password is not right");
+        return back("the current password is not right".into()).await;
     }
     if new_password != repeated {
-        return back("the two new passwords differ");
+        return back("the two new passwords differ".into()).await;
     }
     if new_password == current {
-        return back("choose a password different from the current one");
+        return back("choose a password different from the current one".into()).await;
     }
     let password = match NewPassword::parse(&new_password) {
         Ok(p) => p,
-        Err(e) => return back(&e.to_string()),
+        Err(e) => return back(e.to_string()).await,
     };
-    state
+    let epoch = state
         .store
         .set_password(
             user.id,
-            &state.passwords.hash(&password),
+            &state.passwords.hash(&password).await,
             false,
             &actor(Some(&user)),
         )
-        .await?;
-    leptos_axum::redirect("/disputes?notice=Your+password+was+changed");
-    Ok(())
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    // Every other session of this person ends; this one goes on.
+    keep_session(epoch).await?;
+    crate::flash::redirect(
+        "/disputes",
+        crate::flash::Flash::notice("Your password was changed"),
+    )
+    .await
 }
 
 #[component]
@@ -65,7 +68,6 @@ pub fn PasswordPage() -> impl IntoView {
     let must = crate::auth::current_user().is_some_and(|u| u.must_change_password);
     view! {
         <PageHeading title="Change your password" />
-        <FlashMessages />
         {must.then(|| view! { <p class="flash">"Your password was reset: choose a new one to continue."</p> })}
         <form class="panel form" method="post" action="/api/account/password">
             <label>

@@ -1,17 +1,34 @@
 //! The Audit log page (admin): every change made by a person, newest first,
-//! narrowed by person, kind and time. Nothing here edits it; the database
-//! refuses updates and deletes.
+//! narrowed by person, kind and time, paged by keyset so no entry can be
+//! pushed out of reach; and a summary of failed sign-ins, which are counted
+//! apart so strangers cannot flood the log. Nothing here edits the log; the
+//! database refuses updates and deletes.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{when, Empty, PageHeading};
+use super::{cursor_from, cursor_text, when, Empty, PageHeading};
 use crate::{
     error::{AppError, InternalErrorPage},
-    store::AuditRecord,
+    store::{AuditKey, AuditRecord, SignInFailureRecord},
 };
 
-const SHOWN: i64 = 500;
+const SHOWN: i64 = 100;
+
+/// The kinds of change the filter offers, by the prefix of their action.
+const KINDS: [(&str, &str); 3] = [
+    ("session", "sign-ins and sign-outs"),
+    ("user", "accounts"),
+    ("connection", "connections and keys"),
+];
+
+/// One page of the log, and where the next one starts.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct AuditPageData {
+    pub entries: Vec<AuditRecord>,
+    pub older: Option<String>,
+    pub failures: Vec<SignInFailureRecord>,
+}
 
 #[server(endpoint = "audit/list")]
 pub async fn audit_entries(
@@ -19,7 +36,8 @@ pub async fn audit_entries(
     action: Option<String>,
     since: Option<String>,
     until: Option<String>,
-) -> Result<Vec<AuditRecord>, AppError> {
+    after: Option<String>,
+) -> Result<AuditPageData, AppError> {
     use crate::{auth::require, domain::Permission, store::AuditFilter};
     require(Permission::ReadAuditLog)?;
     let state = expect_context::<crate::state::AppState>();
@@ -43,28 +61,58 @@ pub async fn audit_entries(
             }
         }
     };
+    let actor = actor
+        .map(|a| a.trim().to_lowercase())
+        .filter(|a| !a.is_empty());
+    if actor
+        .as_deref()
+        .is_some_and(|a| a.chars().count() > 254 || a.chars().any(char::is_control))
+    {
+        return Err(AppError::BadRequest(
+            "the person filter is not an email".into(),
+        ));
+    }
+    let action = match action.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        None => None,
+        Some(kind) if KINDS.iter().any(|(k, _)| *k == kind) => Some(kind.to_owned()),
+        Some(_) => return Err(AppError::BadRequest("unknown kind of change".into())),
+    };
+    let after =
+        match after.filter(|a| !a.is_empty()) {
+            None => None,
+            Some(text) => Some(cursor_from::<AuditKey>(&text).ok_or_else(|| {
+                AppError::BadRequest("that page of the log does not exist".into())
+            })?),
+        };
     let filter = AuditFilter {
-        actor: actor
-            .map(|a| a.trim().to_lowercase())
-            .filter(|a| !a.is_empty()),
-        action: action
-            .map(|a| a.trim().to_owned())
-            .filter(|a| !a.is_empty()),
+        actor,
+        action,
         since: day(since, false)?,
         until: day(until, true)?,
     };
-    Ok(state.store.audit_log(&filter, SHOWN).await?)
+    let mut entries = state.store.audit_log(&filter, after, SHOWN + 1).await?;
+    let older = (entries.len() as i64 > SHOWN).then(|| {
+        entries.truncate(SHOWN as usize);
+        entries.last().map(|e| cursor_text(&e.key()))
+    });
+    let day_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24);
+    Ok(AuditPageData {
+        entries,
+        older: older.flatten(),
+        failures: state.store.recent_sign_in_failures(day_ago, 50).await?,
+    })
 }
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let query = use_query_map().read_untracked().clone();
     let field = |name: &str| query.get(name).filter(|v| !v.is_empty());
-    let (actor, action, since, until) = (
+    let (actor, action, since, until, after) = (
         field("actor"),
         field("action"),
         field("since"),
         field("until"),
+        field("after"),
     );
     let filters = (actor.clone(), action.clone(), since.clone(), until.clone());
     view! {
@@ -75,11 +123,7 @@ pub fn AuditPage() -> impl IntoView {
                 "Kind"
                 <select name="action">
                     <option value="">"all"</option>
-                    {[
-                        ("session", "sign-ins and sign-outs"),
-                        ("user", "accounts"),
-                        ("connection", "connections and keys"),
-                    ]
+                    {KINDS
                         .into_iter()
                         .map(|(value, label)| {
                             view! {
@@ -98,11 +142,47 @@ pub fn AuditPage() -> impl IntoView {
         <Suspense>
             {Suspend::new(async move {
                 let (actor, action, since, until) = filters;
-                match audit_entries(actor, action, since, until).await {
-                    Ok(entries) if entries.is_empty() => {
-                        view! { <Empty>"No changes recorded for these filters."</Empty> }.into_any()
+                let next_link = |older: &str| {
+                    let mut query: Vec<(&str, String)> = [
+                        ("actor", &actor),
+                        ("action", &action),
+                        ("since", &since),
+                        ("until", &until),
+                    ]
+                    .into_iter()
+                    .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
+                    .collect();
+                    query.push(("after", older.to_owned()));
+                    let query: Vec<String> = query
+                        .into_iter()
+                        .map(|(name, value)| format!("{name}={}", urlencoding::encode(&value)))
+                        .collect();
+                    format!("/audit?{}", query.join("&"))
+                };
+                match audit_entries(actor.clone(), action.clone(), since.clone(), until.clone(), after)
+                    .await
+                {
+                    Ok(page) => {
+                        let older = page.older.as_deref().map(next_link);
+                        view! {
+                            {if page.entries.is_empty() {
+                                view! { <Empty>"No changes recorded for these filters."</Empty> }
+                                    .into_any()
+                            } else {
+                                view! { <AuditTable entries=page.entries /> }.into_any()
+                            }}
+                            {older
+                                .map(|href| {
+                                    view! {
+                                        <p class="pager">
+                                            <a href=href rel="next">"Older entries"</a>
+                                        </p>
+                                    }
+                                })}
+                            <FailedSignIns failures=page.failures />
+                        }
+                            .into_any()
                     }
-                    Ok(entries) => view! { <AuditTable entries /> }.into_any(),
                     Err(AppError::BadRequest(message)) => {
                         view! { <p class="flash error" role="alert">{message}</p> }.into_any()
                     }
@@ -154,5 +234,49 @@ fn AuditTable(entries: Vec<AuditRecord>) -> impl IntoView {
                     .collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// Failed sign-ins of the last day, per account and address.
+#[component]
+fn FailedSignIns(failures: Vec<SignInFailureRecord>) -> impl IntoView {
+    view! {
+        <h2>"Failed sign-ins in the last 24 hours"</h2>
+        {if failures.is_empty() {
+            view! { <Empty>"None."</Empty> }.into_any()
+        } else {
+            view! {
+                <table class="data">
+                    <thead>
+                        <tr>
+                            <th>"Email tried"</th>
+                            <th>"From"</th>
+                            <th>"Failures"</th>
+                            <th>"First"</th>
+                            <th>"Latest"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {failures
+                            .into_iter()
+                            .map(|f| {
+                                view! {
+                                    <tr>
+                                        <td>{f.email}</td>
+                                        <td>
+                                            <code>{f.address}</code>
+                                        </td>
+                                        <td>{f.failures}</td>
+                                        <td>{when(f.first_at)}</td>
+                                        <td>{when(f.last_at)}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            }
+                .into_any()
+        }}
     }
 }

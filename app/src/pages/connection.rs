@@ -5,47 +5,19 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::{FlashMessages, PageHeading};
+use super::{PageHeading, TextArea};
 use crate::{
-    domain::{ConnectionDraft, ProviderKind, SourceAllowlist},
+    domain::{ConnectionDraft, ConnectionSlug, ProviderKind, SourceAllowlist},
     error::{AppError, InternalErrorPage},
+    flash::Flash,
     keyring::uses_signing_key,
     providers::query_api,
     store::ConnectionDetail,
 };
 
-/// Sends the browser to `path` with a message.
-fn back(path: &str, kind: &str, message: &str) -> Result<(), AppError> {
-    let separator = if path.contains('?') { '&' } else { '?' };
-    leptos_axum::redirect(&format!(
-        "{path}{separator}{kind}={}",
-        urlencoding::encode(message)
-    ));
-    Ok(())
-}
-
-/// The new-connection form again, filled with what was typed — but for the
-/// keys, which are never sent back.
-fn new_connection_form(draft: &ConnectionDraft) -> String {
-    let fields = [
-        ("provider", draft.provider.clone()),
-        ("slug", draft.slug.clone()),
-        ("display_name", draft.display_name.clone()),
-        ("account_id", draft.account_id.clone()),
-        ("app_id", draft.app_id.clone()),
-        ("timezone", draft.timezone.clone()),
-        ("query_base_url", draft.query_base_url.clone()),
-        ("source_allowlist", draft.source_allowlist.join("\n")),
-        (
-            "enabled",
-            if draft.enabled { "on" } else { "off" }.to_owned(),
-        ),
-    ];
-    let query: Vec<String> = fields
-        .iter()
-        .map(|(name, value)| format!("{name}={}", urlencoding::encode(value)))
-        .collect();
-    format!("/connections/new?{}", query.join("&"))
+/// Sends the browser back to `page` saying what happened.
+async fn back(page: &str, flash: Flash) -> Result<(), AppError> {
+    crate::flash::redirect(page, flash).await
 }
 
 /// The connection an action is about, and the signed-in admin.
@@ -54,11 +26,13 @@ async fn target(
 ) -> Result<(crate::auth::CurrentUser, ConnectionDetail, ProviderKind), AppError> {
     let admin = crate::auth::require(crate::domain::Permission::ManageConnections)?;
     let state = expect_context::<crate::state::AppState>();
+    let missing = || AppError::BadRequest(format!("there is no connection {slug:?}"));
+    let slug = ConnectionSlug::parse(slug).map_err(|_| missing())?;
     let detail = state
         .store
-        .connection_detail(slug)
+        .connection_detail(&slug)
         .await?
-        .ok_or_else(|| AppError::BadRequest(format!("there is no connection {slug:?}")))?;
+        .ok_or_else(missing)?;
     let provider = detail
         .settings
         .provider
@@ -71,6 +45,9 @@ async fn target(
 pub async fn get_connection(slug: String) -> Result<Option<ConnectionDetail>, AppError> {
     crate::auth::require(crate::domain::Permission::ManageConnections)?;
     let state = expect_context::<crate::state::AppState>();
+    let Ok(slug) = ConnectionSlug::parse(&slug) else {
+        return Ok(None);
+    };
     Ok(state.store.connection_detail(&slug).await?)
 }
 
@@ -101,7 +78,7 @@ pub async fn save_connection(
     let state = expect_context::<crate::state::AppState>();
     let creating = creating.is_some();
     let Ok(kind) = provider.parse::<ProviderKind>() else {
-        return back("/connections", "error", "unknown provider");
+        return back("/connections", Flash::error("unknown provider")).await;
     };
     let presets = query_api(kind);
     let draft = ConnectionDraft {
@@ -123,47 +100,42 @@ pub async fn save_connection(
             .collect(),
         enabled: enabled.is_some(),
     };
+    // A refused new connection comes back filled in (but for its keys); a
+    // refused edit shows the stored settings again.
     let form = if creating {
-        new_connection_form(&draft)
+        format!("/connections/new?provider={}", kind.as_str())
     } else {
         format!("/connections/{}", urlencoding::encode(&slug))
     };
-    let settings = draft.validate();
-    let settings = match settings {
+    let refuse = |message: String| back(&form, Flash::error(message).with_form(&draft));
+    let settings = match draft.validate() {
         Ok(s) => s,
-        Err(message) => return back(&form, "error", &message),
+        Err(message) => return refuse(message).await,
     };
-    let existing = state
-        .store
-        .connection_detail(settings.slug.as_str())
-        .await?;
+    let existing = state.store.connection_detail(&settings.slug).await?;
     match (&existing, creating) {
         (Some(_), true) => {
-            return back(
-                &form,
-                "error",
-                &format!("a connection named {slug} exists already"),
-            )
+            return refuse(format!("a connection named {slug} exists already")).await
         }
-        (None, false) => return back("/connections", "error", "no such connection"),
+        (None, false) => return back("/connections", Flash::error("no such connection")).await,
         (Some(detail), false) if detail.settings.provider != provider => {
-            return back(&form, "error", "the provider of a connection cannot change")
+            return refuse("the provider of a connection cannot change".into()).await
         }
         _ => {}
     }
     let text = |t: Option<String>| t.filter(|t| !t.trim().is_empty());
     let verification = match text(verification_key) {
-        Some(key) => match VerificationSecret::parse(kind, &key) {
+        Some(key) => match VerificationSecret::parse(kind, &key, state.vault.fingerprint_key()) {
             Ok(secret) => Some(secret),
-            Err(e) => return back(&form, "error", &format!("verification key: {e}")),
+            Err(e) => return refuse(format!("verification key: {e}")).await,
         },
-        None if creating => return back(&form, "error", "a verification key is required"),
+        None if creating => return refuse("a verification key is required".into()).await,
         None => None,
     };
     let signing = match text(signing_key) {
         Some(key) => match SigningSecret::parse(&key) {
             Ok(secret) => Some(secret),
-            Err(e) => return back(&form, "error", &format!("signing key: {e}")),
+            Err(e) => return refuse(format!("signing key: {e}")).await,
         },
         None => None,
     };
@@ -186,9 +158,9 @@ pub async fn save_connection(
     }
     back(
         &format!("/connections/{}", settings.slug),
-        "notice",
-        "saved",
+        Flash::notice("saved"),
     )
+    .await
 }
 
 #[server(endpoint = "connections/add-key")]
@@ -201,12 +173,12 @@ pub async fn add_next_key(slug: String, key: String) -> Result<(), AppError> {
     let (admin, detail, provider) = target(&slug).await?;
     let state = expect_context::<crate::state::AppState>();
     let page = format!("/connections/{slug}");
-    let secret = match VerificationSecret::parse(provider, &key) {
+    let secret = match VerificationSecret::parse(provider, &key, state.vault.fingerprint_key()) {
         Ok(secret) => secret,
-        Err(e) => return back(&page, "error", &format!("next key: {e}")),
+        Err(e) => return back(&page, Flash::error(format!("next key: {e}"))).await,
     };
     if detail.verification.current.as_deref() == Some(secret.fingerprint().as_str()) {
-        return back(&page, "error", "this is already the current key");
+        return back(&page, Flash::error("this is already the current key")).await;
     }
     // With no key at all, the first one becomes current straight away.
     let slot = if detail.verification.current.is_some() {
@@ -227,9 +199,9 @@ pub async fn add_next_key(slug: String, key: String) -> Result<(), AppError> {
         .await?;
     back(
         &page,
-        "notice",
-        "key added: notifications signed with either key are accepted",
+        Flash::notice("key added: notifications signed with either key are accepted"),
     )
+    .await
 }
 
 #[server(endpoint = "connections/promote-key")]
@@ -245,11 +217,11 @@ pub async fn promote_next_key(slug: String) -> Result<(), AppError> {
     {
         back(
             &page,
-            "notice",
-            "the next key is now the current one; the old key is retired",
+            Flash::notice("the next key is now the current one; the old key is retired"),
         )
+        .await
     } else {
-        back(&page, "error", "there is no next key to promote")
+        back(&page, Flash::error("there is no next key to promote")).await
     }
 }
 
@@ -264,9 +236,9 @@ pub async fn discard_next_key(slug: String) -> Result<(), AppError> {
         .discard_next_key(detail.id, KeyPurpose::Verify, &actor(Some(&admin)))
         .await?
     {
-        back(&page, "notice", "the next key was discarded")
+        back(&page, Flash::notice("the next key was discarded")).await
     } else {
-        back(&page, "error", "there is no next key to discard")
+        back(&page, Flash::error("there is no next key to discard")).await
     }
 }
 
@@ -282,7 +254,7 @@ pub async fn set_signing_key(slug: String, key: String) -> Result<(), AppError> 
     let page = format!("/connections/{slug}");
     let secret = match SigningSecret::parse(&key) {
         Ok(secret) => secret,
-        Err(e) => return back(&page, "error", &format!("signing key: {e}")),
+        Err(e) => return back(&page, Flash::error(format!("signing key: {e}"))).await,
     };
     let stored = secret.stored(&state.vault, detail.id);
     state
@@ -295,7 +267,7 @@ pub async fn set_signing_key(slug: String, key: String) -> Result<(), AppError> 
             &actor(Some(&admin)),
         )
         .await?;
-    back(&page, "notice", "signing key saved")
+    back(&page, Flash::notice("signing key saved")).await
 }
 
 #[component]
@@ -326,11 +298,14 @@ fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
     let current = detail.verification.current.clone().unwrap_or_else(none);
     let next = detail.verification.next.clone();
     let signing = detail.signing.current.clone().unwrap_or_else(none);
+    // A refused edit shows what was typed, for the same connection only.
+    let typed = crate::flash::current()
+        .and_then(|flash| flash.form::<ConnectionDraft>())
+        .filter(|draft| draft.slug == slug && draft.provider == detail.settings.provider);
     view! {
         <PageHeading title=title />
-        <FlashMessages />
         <form class="panel form" method="post" action="/api/connections/save">
-            <SettingsFields draft=detail.settings.clone() creating=false />
+            <SettingsFields draft=typed.unwrap_or_else(|| detail.settings.clone()) creating=false />
             <button type="submit">"Save settings"</button>
         </form>
 
@@ -406,7 +381,7 @@ pub fn KeyField(
         <label>
             {label}
             <small>{help}</small>
-            <textarea name=name required=required autocomplete="off" spellcheck="false"></textarea>
+            <TextArea name=name required=required secret=true />
         </label>
     }
 }
@@ -482,7 +457,7 @@ pub fn SettingsFields(draft: ConnectionDraft, creating: bool) -> impl IntoView {
         <label>
             "Accepted senders (one address, CIDR range or preset per line; empty accepts any)"
             <small>{format!("presets: {presets_hint}")}</small>
-            <textarea name="source_allowlist">{allowlist}</textarea>
+            <TextArea name="source_allowlist" value=allowlist />
         </label>
         <label class="check">
             <input type="checkbox" name="enabled" value="on" checked=draft.enabled />

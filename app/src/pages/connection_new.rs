@@ -5,7 +5,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::{
     connection::{KeyField, SettingsFields},
-    FlashMessages, PageHeading,
+    PageHeading,
 };
 use crate::{
     domain::{ConnectionDraft, ProviderKind},
@@ -14,26 +14,21 @@ use crate::{
 
 #[component]
 pub fn NewConnectionPage() -> impl IntoView {
-    let query = use_query_map().read_untracked().clone();
-    let field = |name: &str| query.get(name).unwrap_or_default();
-    let provider = field("provider")
-        .parse::<ProviderKind>()
+    let provider = use_query_map()
+        .read_untracked()
+        .get("provider")
+        .and_then(|p| p.parse::<ProviderKind>().ok())
         .unwrap_or(ProviderKind::PingPong);
     // After a refused attempt the form comes back with what was typed.
-    let draft = ConnectionDraft {
-        provider: provider.as_str().to_owned(),
-        slug: field("slug"),
-        display_name: field("display_name"),
-        account_id: field("account_id"),
-        app_id: field("app_id"),
-        timezone: query.get("timezone").unwrap_or_else(|| "UTC".into()),
-        query_base_url: field("query_base_url"),
-        source_allowlist: field("source_allowlist")
-            .lines()
-            .map(str::to_owned)
-            .collect(),
-        enabled: query.get("enabled").is_none_or(|e| e == "on"),
-    };
+    let draft = crate::flash::current()
+        .and_then(|flash| flash.form::<ConnectionDraft>())
+        .filter(|draft| draft.provider == provider.as_str())
+        .unwrap_or_else(|| ConnectionDraft {
+            provider: provider.as_str().to_owned(),
+            timezone: "UTC".into(),
+            enabled: true,
+            ..ConnectionDraft::default()
+        });
     let (key_label, key_help) = match provider {
         ProviderKind::PingPong => (
             "Salt",
@@ -46,7 +41,6 @@ pub fn NewConnectionPage() -> impl IntoView {
     };
     view! {
         <PageHeading title="Add a connection" />
-        <FlashMessages />
         <form class="panel form" method="post" action="/api/connections/save">
             <input type="hidden" name="creating" value="yes" />
             <SettingsFields draft creating=true />

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::{when, Empty, FlashMessages, PageHeading};
+use super::{when, Empty, PageHeading};
 use crate::{
     domain::ProviderKind,
     error::{AppError, InternalErrorPage},
@@ -24,7 +24,6 @@ pub async fn list_connections() -> Result<(Vec<ConnectionOverview>, String), App
 pub fn ConnectionsPage() -> impl IntoView {
     view! {
         <PageHeading title="Connections" />
-        <FlashMessages />
         <p>
             "Add a connection for: "
             {ProviderKind::ALL

@@ -4,7 +4,10 @@
 use leptos::prelude::*;
 
 use super::{list_or_empty, when, PageHeading};
-use crate::{error::AppError, store::DeliverySummary};
+use crate::{
+    error::AppError,
+    store::{DeliverySummary, ThrottledCount},
+};
 
 const SHOWN: i64 = 200;
 
@@ -13,6 +16,15 @@ pub async fn recent_deliveries() -> Result<Vec<DeliverySummary>, AppError> {
     crate::auth::require(crate::domain::Permission::ReadDeliveries)?;
     let state = expect_context::<crate::state::AppState>();
     Ok(state.store.recent_deliveries(SHOWN).await?)
+}
+
+/// Requests refused with 429 in the last day, per sender.
+#[server(endpoint = "deliveries/throttled")]
+pub async fn throttled_requests() -> Result<Vec<ThrottledCount>, AppError> {
+    crate::auth::require(crate::domain::Permission::ReadDeliveries)?;
+    let state = expect_context::<crate::state::AppState>();
+    let day_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24);
+    Ok(state.store.throttled_since(day_ago, 50).await?)
 }
 
 #[component]
@@ -28,6 +40,54 @@ pub fn DeliveriesPage() -> impl IntoView {
                 )
             })}
         </Suspense>
+        <h2>"Refused for rate in the last 24 hours"</h2>
+        <p>
+            "Requests for unknown connections or with oversized bodies past a sender's allowance are answered 429 and counted here, not stored."
+        </p>
+        <Suspense>
+            {Suspend::new(async move {
+                list_or_empty(
+                    throttled_requests().await,
+                    "None.",
+                    |list| view! { <ThrottledTable counts=list /> },
+                )
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ThrottledTable(counts: Vec<ThrottledCount>) -> impl IntoView {
+    view! {
+        <table class="data">
+            <thead>
+                <tr>
+                    <th>"From"</th>
+                    <th>"Requests refused"</th>
+                    <th>"Latest minute"</th>
+                    <th>"Latest address asked for"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {counts
+                    .into_iter()
+                    .map(|c| {
+                        view! {
+                            <tr>
+                                <td>
+                                    <code>{c.sender}</code>
+                                </td>
+                                <td>{c.requests}</td>
+                                <td>{when(c.minute)}</td>
+                                <td>
+                                    <code>{format!("/webhooks/{}", c.last_slug)}</code>
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
     }
 }
 
@@ -50,7 +110,10 @@ fn DeliveryTable(deliveries: Vec<DeliverySummary>) -> impl IntoView {
                 {deliveries
                     .into_iter()
                     .map(|d| {
-                        let accepted = matches!(d.verdict.as_str(), "valid" | "duplicate");
+                        let accepted = d
+                            .verdict
+                            .parse::<crate::domain::Verdict>()
+                            .is_ok_and(|v| v.is_accepted());
                         let class = if accepted && !d.needs_attention { "badge ok" } else { "badge warn" };
                         view! {
                             <tr>

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{FlashMessages, PageHeading};
+use super::PageHeading;
 use crate::error::AppError;
 
 /// One message for every refusal, so it tells nothing about which accounts
@@ -14,58 +14,69 @@ pub const SIGN_IN_FAILED: &str =
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::{
-        auth::{actor, begin_session, client_address, safe_next},
-        domain::user::{sign_in_throttled, SIGN_IN_WINDOW_MINUTES},
+        auth::{begin_session, client_address, safe_next},
+        domain::{user::throttle, Email},
         state::AppState,
         store::Actor,
     };
 
     let state = expect_context::<AppState>();
     let address = client_address().map(|a| a.to_string()).unwrap_or_default();
-    let email = email.trim().to_lowercase();
-
-    let account = state.store.user_by_email(&email).await?;
+    let refuse = || {
+        leptos_axum::redirect("/login?error=1");
+        Ok(())
+    };
+    // What is not an email address names no account; its failures are
+    // counted together under one name.
+    let email = Email::parse(&email);
+    let counted_as = email
+        .as_ref()
+        .map_or("(not an email address)", |e| e.as_str())
+        .to_owned();
     let (for_account, from_address) = state
         .store
-        .recent_sign_in_failures(&email, &address, SIGN_IN_WINDOW_MINUTES)
+        .sign_in_failures(&counted_as, &address, throttle::MEMORY)
         .await?;
-    // Always hash, even when the door is closed or the account unknown.
-    let password_ok = state.passwords.verify(
-        &password,
-        account.as_ref().map(|a| a.password_hash.as_str()),
-    );
+    if throttle::refuses(for_account, from_address, jiff::Timestamp::now()) {
+        // Not counted, and no password checked: waiting is all that helps.
+        return refuse();
+    }
+    let account = match &email {
+        Ok(email) => state.store.user_by_email(email.as_str()).await?,
+        Err(_) => None,
+    };
+    // Always hash, so the time taken does not tell whether the account exists.
+    let password_ok = state
+        .passwords
+        .verify(
+            &password,
+            account.as_ref().map(|a| a.password_hash.as_str()),
+        )
+        .await;
     let admitted = match account {
-        Some(user)
-            if password_ok && !user.disabled && !sign_in_throttled(for_account, from_address) =>
-        {
-            user
-        }
+        Some(user) if password_ok && !user.disabled => user,
         _ => {
             state
                 .store
-                .record_sign_in(&email, &address, false, &actor(None))
+                .record_sign_in_failure(&counted_as, &address, throttle::MEMORY)
                 .await?;
-            leptos_axum::redirect("/login?error=1");
-            return Ok(());
+            return refuse();
         }
     };
 
-    begin_session(admitted.id).await?;
+    begin_session(admitted.id, admitted.session_epoch).await?;
     let who = Actor {
         user_id: Some(admitted.id),
         email: Some(admitted.email.clone()),
         address: Some(address.clone()),
     };
-    state
-        .store
-        .record_sign_in(&email, &address, true, &who)
-        .await?;
+    state.store.record_sign_in(&who, &admitted.email).await?;
     let target = if admitted.must_change_password {
-        "/account/password".to_owned()
+        "/account/password"
     } else {
         safe_next(next.as_deref())
     };
-    leptos_axum::redirect(&target);
+    leptos_axum::redirect(target);
     Ok(())
 }
 
@@ -102,7 +113,6 @@ pub fn LoginPage() -> impl IntoView {
     let next = query.read_untracked().get("next").unwrap_or_default();
     view! {
         <PageHeading title="Sign in" />
-        <FlashMessages />
         {failed.then(|| view! { <p class="flash error" role="alert">{SIGN_IN_FAILED}</p> })}
         <form class="panel form" method="post" action="/api/login">
             <input type="hidden" name="next" value=next />

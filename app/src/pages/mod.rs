@@ -17,6 +17,8 @@ pub mod users;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::flash::FlashKind;
+
 /// The title and heading every page starts with.
 #[component]
 pub fn PageHeading(#[prop(into)] title: String) -> impl IntoView {
@@ -26,17 +28,43 @@ pub fn PageHeading(#[prop(into)] title: String) -> impl IntoView {
     }
 }
 
-/// The outcome of the last form, carried in the address by the redirect
-/// after it (`?notice=…` or `?error=…`), since pages work without scripts.
+/// The outcome of the last form, which the guard took from the session for
+/// this page (see `crate::flash`).
 #[component]
 pub fn FlashMessages() -> impl IntoView {
-    let query = leptos_router::hooks::use_query_map();
-    let query = query.read_untracked();
-    let notice = query.get("notice");
-    let error = query.get("error").filter(|e| e != "1");
+    crate::flash::current().map(|flash| match flash.kind {
+        FlashKind::Notice => {
+            view! { <p class="flash notice" role="status">{flash.message}</p> }.into_any()
+        }
+        FlashKind::Error => {
+            view! { <p class="flash error" role="alert">{flash.message}</p> }.into_any()
+        }
+    })
+}
+
+/// A `<textarea>` holding `value`. The only way pages render one: the
+/// browser reads a textarea's content as raw text up to `</textarea>`, and
+/// Leptos writes it unescaped, so the value is escaped here.
+#[component]
+pub fn TextArea(
+    name: &'static str,
+    #[prop(into, optional)] value: String,
+    #[prop(optional)] required: bool,
+    /// For secrets: no autofill, no spell checking.
+    #[prop(optional)]
+    secret: bool,
+) -> impl IntoView {
+    let escaped = html_escape::encode_text(&value).into_owned();
+    let autocomplete = secret.then_some("off");
+    let spellcheck = secret.then_some("false");
     view! {
-        {notice.map(|n| view! { <p class="flash notice" role="status">{n}</p> })}
-        {error.map(|e| view! { <p class="flash error" role="alert">{e}</p> })}
+        <textarea
+            name=name
+            required=required
+            autocomplete=autocomplete
+            spellcheck=spellcheck
+            inner_html=escaped
+        ></textarea>
     }
 }
 
@@ -58,6 +86,23 @@ pub fn list_or_empty<T, V: IntoView + 'static>(
         Ok(list) => table(list).into_any(),
         Err(_) => view! { <crate::error::InternalErrorPage /> }.into_any(),
     }
+}
+
+/// A list position as it travels in a link: opaque to people, read back
+/// only as the type that wrote it.
+pub fn cursor_text<T: serde::Serialize>(position: &T) -> String {
+    use base64::Engine;
+    let json = serde_json::to_vec(position).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+/// The position `cursor_text` wrote; `None` for anything else.
+pub fn cursor_from<T: for<'de> serde::Deserialize<'de>>(text: &str) -> Option<T> {
+    use base64::Engine;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()?;
+    serde_json::from_slice(&json).ok()
 }
 
 /// A time as the tables show it, in UTC.

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{FlashMessages, PageHeading};
+use super::PageHeading;
 use crate::error::AppError;
 
 #[server(endpoint = "setup")]
@@ -21,54 +21,99 @@ pub async fn setup(
     };
 
     let state = expect_context::<AppState>();
-    let back = |message: &str| {
+    let back = |refusal: SetupRefusal| {
         leptos_axum::redirect(&format!(
             "/setup?token={}&error={}",
             urlencoding::encode(&token),
-            urlencoding::encode(message)
+            refusal.code()
         ));
         Ok(())
     };
+    // The token first: nobody without it gets a password hashed.
+    let digest = setup_token_digest(&token);
+    if !state.store.setup_token_is_valid(&digest).await? {
+        return back(SetupRefusal::LinkInvalid);
+    }
     let (email, name, password) = match (
         Email::parse(&email),
         DisplayName::parse(&display_name),
         NewPassword::parse(&password),
     ) {
         (Ok(e), Ok(n), Ok(p)) => (e, n, p),
-        (Err(e), _, _) => return back(&e.to_string()),
-        (_, Err(e), _) => return back(&e.to_string()),
-        (_, _, Err(e)) => return back(&e.to_string()),
+        (Err(_), _, _) => return back(SetupRefusal::Email),
+        (_, Err(_), _) => return back(SetupRefusal::Name),
+        (_, _, Err(_)) => return back(SetupRefusal::Password),
     };
     let address = client_address().map(|a| a.to_string()).unwrap_or_default();
     let user = NewUser {
         email,
         display_name: name,
         role: Role::Admin,
-        password_hash: state.passwords.hash(&password),
+        password_hash: state.passwords.hash(&password).await,
         must_change_password: false,
     };
-    let digest = setup_token_digest(&token);
     let Some(id) = state
         .store
         .create_first_admin(&digest, &user, &address)
         .await?
     else {
-        return back("this setup link is no longer valid");
+        return back(SetupRefusal::LinkInvalid);
     };
-    begin_session(id).await?;
+    // A new account starts in epoch 0.
+    begin_session(id, 0).await?;
     leptos_axum::redirect("/connections");
     Ok(())
 }
 
+/// Why the setup form came back. Only these codes travel in the address;
+/// the page turns them into its own words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SetupRefusal {
+    LinkInvalid,
+    Email,
+    Name,
+    Password,
+}
+
+impl SetupRefusal {
+    const ALL: [SetupRefusal; 4] = [
+        SetupRefusal::LinkInvalid,
+        SetupRefusal::Email,
+        SetupRefusal::Name,
+        SetupRefusal::Password,
+    ];
+
+    fn code(self) -> &'static str {
+        match self {
+            SetupRefusal::LinkInvalid => "link",
+            SetupRefusal::Email => "email",
+            SetupRefusal::Name => "name",
+            SetupRefusal::Password => "password",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            SetupRefusal::LinkInvalid => {
+                "This setup link is no longer valid: restart Dispute Desk for a new one, or use dispute-desk users create."
+            }
+            SetupRefusal::Email => "That is not an email address.",
+            SetupRefusal::Name => "A name must have 1 to 100 characters.",
+            SetupRefusal::Password => "A password must have 12 to 256 characters.",
+        }
+    }
+}
+
 #[component]
 pub fn SetupPage() -> impl IntoView {
-    let token = use_query_map()
-        .read_untracked()
-        .get("token")
-        .unwrap_or_default();
+    let query = use_query_map().read_untracked().clone();
+    let token = query.get("token").unwrap_or_default();
+    let refusal = query
+        .get("error")
+        .and_then(|code| SetupRefusal::ALL.into_iter().find(|r| r.code() == code));
     view! {
         <PageHeading title="Set up Dispute Desk" />
-        <FlashMessages />
+        {refusal.map(|r| view! { <p class="flash error" role="alert">{r.message()}</p> })}
         <p>"Create the first administrator. This link works once."</p>
         <form class="panel form" method="post" action="/api/setup">
             <input type="hidden" name="token" value=token />

@@ -3,24 +3,50 @@
 
 use leptos::prelude::*;
 
-use super::{FlashMessages, PageHeading};
+use super::PageHeading;
 use crate::{
     domain::Role,
     error::{AppError, InternalErrorPage},
-    store::UserSummary,
+    flash::Flash,
+    store::{SignInFailureRecord, UserSummary},
 };
 
-/// Sends the browser back to the users page with a message.
-fn back(kind: &str, message: &str) -> Result<(), AppError> {
-    leptos_axum::redirect(&format!("/users?{kind}={}", urlencoding::encode(message)));
-    Ok(())
+/// Sends the browser back to the users page saying what happened.
+async fn back(flash: Flash) -> Result<(), AppError> {
+    crate::flash::redirect("/users", flash).await
 }
 
+/// Every account, and the sign-in failures still remembered.
 #[server(endpoint = "users/list")]
-pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
+pub async fn list_users() -> Result<(Vec<UserSummary>, Vec<SignInFailureRecord>), AppError> {
+    use crate::domain::user::throttle;
     crate::auth::require(crate::domain::Permission::ManageUsers)?;
     let state = expect_context::<crate::state::AppState>();
-    Ok(state.store.list_users().await?)
+    let remembered = jiff::Timestamp::now() - throttle::MEMORY;
+    Ok((
+        state.store.list_users().await?,
+        state
+            .store
+            .recent_sign_in_failures(remembered, 1000)
+            .await?,
+    ))
+}
+
+#[server(endpoint = "users/unlock")]
+pub async fn unlock_user(id: i64) -> Result<(), AppError> {
+    use crate::{
+        auth::{actor, require},
+        domain::Permission,
+    };
+    let admin = require(Permission::ManageUsers)?;
+    let state = expect_context::<crate::state::AppState>();
+    if !state.store.unlock_sign_in(id, &actor(Some(&admin))).await? {
+        return back(Flash::error("no such account")).await;
+    }
+    back(Flash::notice(
+        "sign-in failures forgotten: the account can sign in again from every address",
+    ))
+    .await
 }
 
 #[server(endpoint = "users/create")]
@@ -47,23 +73,28 @@ pub async fn create_user(
     })();
     let (email, display_name, role, password) = match parsed {
         Ok(values) => values,
-        Err(message) => return back("error", &message),
+        Err(message) => return back(Flash::error(message)).await,
     };
     let user = NewUser {
         email: email.clone(),
         display_name,
         role,
-        password_hash: state.passwords.hash(&password),
+        password_hash: state.passwords.hash(&password).await,
         // The admin chose it: the person picks their own at first sign-in.
         must_change_password: true,
     };
     match state.store.create_user(&user, &actor(Some(&admin))).await {
-        Ok(_) => back(
-            "notice",
-            &format!("{email} can now sign in with the temporary password"),
-        ),
+        Ok(_) => {
+            back(Flash::notice(format!(
+                "{email} can now sign in with the temporary password"
+            )))
+            .await
+        }
         Err(StoreError::Conflict(_)) => {
-            back("error", &format!("an account with {email} exists already"))
+            back(Flash::error(format!(
+                "an account with {email} exists already"
+            )))
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -78,20 +109,20 @@ pub async fn update_user(id: i64, role: String, disabled: Option<String>) -> Res
     let admin = require(Permission::ManageUsers)?;
     let state = expect_context::<crate::state::AppState>();
     let Ok(role) = role.parse::<Role>() else {
-        return back("error", "unknown role");
+        return back(Flash::error("unknown role")).await;
     };
     let disabled = disabled.is_some();
     if id == admin.id && (role != Role::Admin || disabled) {
-        return back("error", "you cannot remove your own admin access");
+        return back(Flash::error("you cannot remove your own admin access")).await;
     }
     if !state
         .store
         .update_user(id, role, disabled, &actor(Some(&admin)))
         .await?
     {
-        return back("error", "no such account");
+        return back(Flash::error("no such account")).await;
     }
-    back("notice", "saved")
+    back(Flash::notice("saved")).await
 }
 
 #[server(endpoint = "users/reset-password")]
@@ -104,31 +135,31 @@ pub async fn reset_password(id: i64, password: String) -> Result<(), AppError> {
     let state = expect_context::<crate::state::AppState>();
     let password = match NewPassword::parse(&password) {
         Ok(p) => p,
-        Err(e) => return back("error", &e.to_string()),
+        Err(e) => return back(Flash::error(e.to_string())).await,
     };
-    let hash = state.passwords.hash(&password);
-    if !state
+    let hash = state.passwords.hash(&password).await;
+    if state
         .store
         .set_password(id, &hash, true, &actor(Some(&admin)))
         .await?
+        .is_none()
     {
-        return back("error", "no such account");
+        return back(Flash::error("no such account")).await;
     }
-    back(
-        "notice",
+    back(Flash::notice(
         "the password was reset; it must be changed at the next sign-in",
-    )
+    ))
+    .await
 }
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
     view! {
         <PageHeading title="Users" />
-        <FlashMessages />
         <Suspense>
             {Suspend::new(async move {
                 match list_users().await {
-                    Ok(users) => view! { <UserTable users /> }.into_any(),
+                    Ok((users, failures)) => view! { <UserTable users failures /> }.into_any(),
                     Err(_) => view! { <InternalErrorPage /> }.into_any(),
                 }
             })}
@@ -165,8 +196,28 @@ fn RoleSelect(selected: Role) -> impl IntoView {
     }
 }
 
+/// Until when sign-in is paused for `email` from some address, if it is.
+fn paused_until(email: &str, failures: &[SignInFailureRecord]) -> Option<jiff::Timestamp> {
+    use crate::domain::user::{throttle, Failures};
+    let now = jiff::Timestamp::now();
+    failures
+        .iter()
+        .filter(|f| f.email == email)
+        .filter_map(|f| {
+            throttle::closed_until(
+                Failures {
+                    count: f.failures,
+                    last_at: f.last_at,
+                },
+                throttle::FREE_PER_ACCOUNT,
+            )
+        })
+        .filter(|until| *until > now)
+        .max()
+}
+
 #[component]
-fn UserTable(users: Vec<UserSummary>) -> impl IntoView {
+fn UserTable(users: Vec<UserSummary>, failures: Vec<SignInFailureRecord>) -> impl IntoView {
     view! {
         <table class="data">
             <thead>
@@ -182,12 +233,21 @@ fn UserTable(users: Vec<UserSummary>) -> impl IntoView {
                     .into_iter()
                     .map(|u| {
                         let id = u.id.to_string();
+                        let paused = paused_until(&u.email, &failures);
+                        let failed = failures.iter().any(|f| f.email == u.email);
                         view! {
                             <tr>
                                 <td>{u.display_name}</td>
                                 <td>
                                     {u.email}
                                     {u.must_change_password.then(|| view! { <span class="badge">"must change password"</span> })}
+                                    {paused.map(|until| view! { <span class="badge warn">{format!("sign-in paused until {}", super::when(until))}</span> })}
+                                    {failed.then(|| view! {
+                                        <form class="inline" method="post" action="/api/users/unlock">
+                                            <input type="hidden" name="id" value=id.clone() />
+                                            <button type="submit">"Forget failed sign-ins"</button>
+                                        </form>
+                                    })}
                                 </td>
                                 <td>
                                     <form class="inline" method="post" action="/api/users/update">

@@ -58,16 +58,17 @@ struct Notice {
 struct Chargeback {
     #[serde(default)]
     chargeback_time: Text,
+    /// String(64) in Botim Money's documents, as are the others' limits.
     #[serde(default)]
-    merchant_order_no: Text,
+    merchant_order_no: Text<64>,
     #[serde(default)]
-    order_no: Text,
+    order_no: Text<32>,
     pay_amount: Option<Amount>,
     chargeback_amount: Option<Amount>,
     #[serde(default)]
-    case_type: Text,
+    case_type: Text<200>,
     #[serde(default)]
-    partner_id: Text,
+    partner_id: Text<200>,
 }
 
 /// Botim Money's `Money`: the amount is a JSON number, read as written.

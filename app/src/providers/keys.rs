@@ -41,17 +41,55 @@ pub fn encode_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// A short, stable name for a key that reveals nothing of a secret:
-/// `sha256:` and the first 16 hex digits of a SHA-256.
+/// A short, stable name for a key. Public keys: `sha256:` and the first
+/// 16 hex digits of the SHA-256 of their SubjectPublicKeyInfo. Secrets:
+/// `hmac:` and the first 16 hex digits of an HMAC-SHA256 under a key only
+/// this installation holds, so a fingerprint shown to ops cannot be used to
+/// test guesses of the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Fingerprint(String);
 
+/// The key secrets are fingerprinted under (derived from the master key).
+#[derive(Clone)]
+pub struct FingerprintKey([u8; 32]);
+
+impl FingerprintKey {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self(key)
+    }
+}
+
+impl fmt::Debug for FingerprintKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FingerprintKey([REDACTED])")
+    }
+}
+
 impl Fingerprint {
+    /// A public value's fingerprint.
     pub fn of(bytes: &[u8]) -> Self {
         Self(format!(
             "sha256:{}",
             &hex::encode(Sha256::digest(bytes))[..16]
         ))
+    }
+
+    /// A secret's fingerprint, keyed.
+    pub fn of_secret(key: &FingerprintKey, secret: &[u8]) -> Self {
+        use hmac::{Mac, SimpleHmac};
+        let mut mac = <SimpleHmac<Sha256> as Mac>::new_from_slice(&key.0)
+            .expect("HMAC takes a key of any length");
+        mac.update(secret);
+        Self(format!(
+            "hmac:{}",
+            &hex::encode(mac.finalize().into_bytes())[..16]
+        ))
+    }
+
+    /// Whether this is a secret's fingerprint made before secrets were
+    /// fingerprinted with a key (plain SHA-256 of the secret).
+    pub fn is_unkeyed(&self) -> bool {
+        self.0.starts_with("sha256:")
     }
 
     pub fn as_str(&self) -> &str {
@@ -254,13 +292,13 @@ impl fmt::Debug for Salt {
 
 impl Salt {
     /// Surrounding whitespace (a key file's newline) is not part of the salt.
-    pub fn parse(text: &SecretString) -> Result<Self, KeyError> {
+    pub fn parse(text: &SecretString, fingerprints: &FingerprintKey) -> Result<Self, KeyError> {
         let salt = text.expose_secret().trim();
         if salt.len() < 8 || salt.chars().any(char::is_whitespace) {
             return Err(KeyError::WeakSalt);
         }
         Ok(Self {
-            fingerprint: Fingerprint::of(salt.as_bytes()),
+            fingerprint: Fingerprint::of_secret(fingerprints, salt.as_bytes()),
             secret: SecretString::from(salt.to_owned()),
         })
     }
@@ -356,15 +394,43 @@ pub(crate) mod tests {
         );
     }
 
+    pub fn test_fingerprints() -> FingerprintKey {
+        FingerprintKey::new([7; 32])
+    }
+
     #[test]
     fn salts_are_trimmed_and_never_shown() {
-        let salt = Salt::parse(&SecretString::from("4283FEFC63F0CD0E873A0000\n")).unwrap();
+        let salt = Salt::parse(
+            &SecretString::from("4283FEFC63F0CD0E873A0000\n"),
+            &test_fingerprints(),
+        )
+        .unwrap();
         assert_eq!(salt.expose(), "4283FEFC63F0CD0E873A0000");
         assert!(!format!("{salt:?}").contains("4283"));
         assert_eq!(
-            Salt::parse(&SecretString::from("short")).unwrap_err(),
+            Salt::parse(&SecretString::from("short"), &test_fingerprints()).unwrap_err(),
             KeyError::WeakSalt
         );
+    }
+
+    #[test]
+    fn a_salts_fingerprint_is_keyed_and_tells_nothing_without_the_key() {
+        let text = SecretString::from("4283FEFC63F0CD0E873A0000");
+        let salt = Salt::parse(&text, &test_fingerprints()).unwrap();
+        let elsewhere = Salt::parse(&text, &FingerprintKey::new([8; 32])).unwrap();
+        let unkeyed = Fingerprint::of(b"4283FEFC63F0CD0E873A0000");
+        assert!(salt.fingerprint().as_str().starts_with("hmac:"));
+        assert_eq!(salt.fingerprint().as_str().len(), 21);
+        assert_ne!(salt.fingerprint(), elsewhere.fingerprint());
+        assert_ne!(salt.fingerprint().as_str()[5..], unkeyed.as_str()[7..]);
+        assert!(!salt.fingerprint().is_unkeyed() && unkeyed.is_unkeyed());
+        // Known answer: HMAC-SHA256 with key 0x07 × 32 over the salt.
+        assert_eq!(
+            Fingerprint::of_secret(&test_fingerprints(), b"4283FEFC63F0CD0E873A0000").as_str(),
+            "hmac:1619cb4b95d5f88e",
+            "computed with Python's hmac module"
+        );
+        assert!(!format!("{:?}", test_fingerprints()).contains('7'));
     }
 
     #[test]

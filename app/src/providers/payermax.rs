@@ -79,10 +79,11 @@ struct Case {
     amount: Text,
     #[serde(default)]
     currency: Text,
+    /// maxLength 64 and 512 in PayerMax's documents.
     #[serde(default)]
-    reason_code: Text,
+    reason_code: Text<64>,
     #[serde(default)]
-    reason_message: Text,
+    reason_message: Text<512>,
     #[serde(default)]
     out_trade_no: Text,
     #[serde(default)]

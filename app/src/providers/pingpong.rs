@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 
 use super::{
     keys::Salt,
-    wire::{from_json, required, text_of, Text},
+    wire::{from_json, from_json_in, required, text_of, Text},
     Ack, Notification, ParseContext, Parsed, Rejection, Verified,
 };
 use crate::domain::{
@@ -124,8 +124,10 @@ struct Notice {
     acc_id: Text,
     #[serde(default)]
     event_code: Text,
+    /// A whole payment notification as a JSON string; its fields are
+    /// bounded one by one when it is read.
     #[serde(default)]
-    biz_content: Text,
+    biz_content: Text<65536>,
     #[serde(default)]
     dispute_psp_reference: Text,
     #[serde(default)]
@@ -266,8 +268,7 @@ fn dispute_event(notice: Notice, ctx: &ParseContext) -> Result<NormalizedEvent, 
 }
 
 fn payment_event(biz_content: &str) -> Result<PaymentEvent, Rejection> {
-    let p: PaymentNotice = serde_json::from_str(biz_content)
-        .map_err(|e| malformed(format!("bizContent is not the expected JSON: {e}")))?;
+    let p: PaymentNotice = from_json_in("bizContent", biz_content.as_bytes())?;
     let kind = required("bizContent.notifyType", &p.notify_type)?.to_owned();
     let status = required("bizContent.status", &p.status)?.to_owned();
     let transaction = required("bizContent.transactionId", &p.transaction_id)?.to_owned();
@@ -322,7 +323,11 @@ mod tests {
     use secrecy::SecretString;
 
     fn salt(text: &str) -> Salt {
-        Salt::parse(&SecretString::from(text)).unwrap()
+        Salt::parse(
+            &SecretString::from(text),
+            &crate::providers::keys::tests::test_fingerprints(),
+        )
+        .unwrap()
     }
 
     fn fixture_salt() -> Salt {

@@ -1,15 +1,21 @@
 //! Reading providers' JSON without losing what they wrote: scalars are kept
 //! as their text (`200.00` stays `200.00`), empty strings count as absent.
+//! Every text is bounded and free of NUL characters, which the database
+//! refuses: a notification that breaks either rule is malformed, refused at
+//! once with the field named, rather than failing when it is recorded.
 
-use serde::{Deserialize, Deserializer};
+use serde::{de::Error as _, Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-/// A JSON scalar as text: a string's content, or a number's or boolean's
-/// JSON text. `null` and `""` are `None`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Text(pub Option<String>);
+/// The longest text a field may hold when its provider documents no maximum.
+pub const TEXT_LIMIT: usize = 1024;
 
-impl Text {
+/// A JSON scalar as text: a string's content, or a number's or boolean's
+/// JSON text. `null` and `""` are `None`. At most `MAX` characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Text<const MAX: usize = TEXT_LIMIT>(pub Option<String>);
+
+impl<const MAX: usize> Text<MAX> {
     pub fn get(&self) -> Option<&str> {
         self.0.as_deref()
     }
@@ -33,32 +39,59 @@ pub fn text_of(raw: &RawValue) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-impl<'de> Deserialize<'de> for Text {
+impl<'de, const MAX: usize> Deserialize<'de> for Text<MAX> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = Box::<RawValue>::deserialize(deserializer)?;
-        Ok(Text(text_of(&raw)))
+        let text = text_of(&raw);
+        if let Some(text) = &text {
+            if text.contains('\0') {
+                return Err(D::Error::custom("contains a NUL character"));
+            }
+            if text.chars().count() > MAX {
+                return Err(D::Error::custom(format!("is longer than {MAX} characters")));
+            }
+        }
+        Ok(Text(text))
     }
 }
 
 /// Names the first required field that is absent, for the verdict's reason.
-pub fn required<'a>(field: &str, value: &'a Text) -> Result<&'a str, super::Rejection> {
+pub fn required<'a, const MAX: usize>(
+    field: &str,
+    value: &'a Text<MAX>,
+) -> Result<&'a str, super::Rejection> {
     value
         .get()
         .ok_or_else(|| super::Rejection::Malformed(format!("required field {field} is missing")))
 }
 
-/// Parses JSON into a provider's typed notification; the reason names what
-/// was wrong.
+/// Parses JSON into a provider's typed notification; the reason names the
+/// field that was wrong and how.
 pub fn from_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, super::Rejection> {
-    serde_json::from_slice(body)
-        .map_err(|e| super::Rejection::Malformed(format!("the body is not the expected JSON: {e}")))
+    from_json_in("the body", body)
+}
+
+/// Like `from_json`, for JSON found inside a field (`what` names it).
+pub fn from_json_in<'a, T: Deserialize<'a>>(
+    what: &str,
+    json: &'a [u8],
+) -> Result<T, super::Rejection> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(json);
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        super::Rejection::Malformed(if path == "." {
+            format!("{what} is not the expected JSON: {}", e.inner())
+        } else {
+            format!("{what} is not the expected JSON: {path} {}", e.inner())
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[derive(Deserialize)]
+    #[derive(Debug, Deserialize)]
     struct Sample {
         a: Text,
         b: Text,
@@ -79,5 +112,66 @@ mod tests {
         assert_eq!(s.d.get(), None);
         assert_eq!(s.e.get(), None);
         assert_eq!(s.f.get(), None);
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Nested {
+        outer: Inner,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Inner {
+        short: Text<4>,
+        #[serde(default)]
+        long: Text,
+    }
+
+    fn reason(json: &str) -> String {
+        from_json::<Nested>(json.as_bytes())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_naming_its_field() {
+        let why = reason(r#"{"outer":{"short":"a\u0000b"}}"#);
+        assert!(
+            why.contains("outer.short contains a NUL character"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_text_over_its_limit_is_refused_naming_its_field() {
+        let fits: Nested =
+            from_json(r#"{"outer":{"short":"abcd","long":"é"}}"#.as_bytes()).unwrap();
+        assert_eq!(
+            (fits.outer.short.get(), fits.outer.long.get()),
+            (Some("abcd"), Some("é"))
+        );
+        let why = reason(r#"{"outer":{"short":"abcde"}}"#);
+        assert!(
+            why.contains("outer.short is longer than 4 characters"),
+            "{why}"
+        );
+        let long = format!(
+            r#"{{"outer":{{"short":"a","long":"{}"}}}}"#,
+            "é".repeat(1025)
+        );
+        assert!(reason(&long).contains("outer.long is longer than 1024"));
+        let number = format!(r#"{{"outer":{{"short":"a","long":{}}}}}"#, "9".repeat(1025));
+        assert!(
+            reason(&number).contains("is longer than 1024"),
+            "numbers too"
+        );
+    }
+
+    #[test]
+    fn broken_json_says_so_without_a_path() {
+        let why = reason(r#"{"outer": "#);
+        assert!(
+            why.starts_with("the body is not the expected JSON: "),
+            "{why}"
+        );
     }
 }

@@ -6,7 +6,9 @@ use super::{
     people::{append_audit, Actor, AuditEntry},
     Store, StoreError,
 };
-use crate::domain::{ConnectionDraft, ConnectionSettings, ProviderKind, SourceAllowlist, ZoneName};
+use crate::domain::{
+    ConnectionDraft, ConnectionSettings, ConnectionSlug, ProviderKind, SourceAllowlist, ZoneName,
+};
 
 /// A connection as the connections list shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,13 +254,13 @@ impl Store {
     /// The connection behind `/webhooks/{slug}`, if there is one.
     pub async fn intake_connection(
         &self,
-        slug: &str,
+        slug: &ConnectionSlug,
     ) -> Result<Option<IntakeConnection>, StoreError> {
         let row: Option<IntakeRow> = sqlx::query_as(
             "select id, provider, enabled, timezone, account_id, source_allowlist, updated_at
              from connections where slug = $1",
         )
-        .bind(slug)
+        .bind(slug.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| {
@@ -274,6 +276,47 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Sealed verification secrets whose fingerprint was made before
+    /// secrets were fingerprinted with a key: (connection, sealed, old
+    /// fingerprint).
+    pub async fn unkeyed_secret_fingerprints(
+        &self,
+    ) -> Result<Vec<(i64, Vec<u8>, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "select connection_id, sealed_secret, fingerprint from connection_keys
+             where purpose = 'verify' and sealed_secret is not null
+               and fingerprint like 'sha256:%'",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Renames a secret's fingerprint on its key and on the notifications it
+    /// verified. (The audit log keeps the old name: it is append-only.)
+    pub async fn replace_fingerprint(
+        &self,
+        connection_id: i64,
+        old: &str,
+        new: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for sql in [
+            "update connection_keys set fingerprint = $3
+             where connection_id = $1 and fingerprint = $2",
+            "update notifications set key_fingerprint = $3
+             where connection_id = $1 and key_fingerprint = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(connection_id)
+                .bind(old)
+                .bind(new)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A connection's keys for one purpose, the current one first.
@@ -392,13 +435,13 @@ impl Store {
     /// One connection with its keys' fingerprints, for its page.
     pub async fn connection_detail(
         &self,
-        slug: &str,
+        slug: &ConnectionSlug,
     ) -> Result<Option<ConnectionDetail>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let Some(row) = sqlx::query_as::<_, SettingsRow>(&format!(
             "select id, {SETTINGS_COLUMNS} from connections where slug = $1"
         ))
-        .bind(slug)
+        .bind(slug.as_str())
         .fetch_optional(&mut *conn)
         .await?
         else {

@@ -15,8 +15,12 @@ pub use disputes::{DisputeRecord, PaymentRecord, TimelineEntry};
 pub use intake::{Acceptance, Outcome};
 pub use notifications::{
     Answer, DeliverySummary, NewNotification, Received, Rejected, StoredNotification,
+    ThrottledCount,
 };
-pub use people::{Actor, AuditEntry, AuditFilter, AuditRecord, NewUser, UserRecord, UserSummary};
+pub use people::{
+    Actor, AuditEntry, AuditFilter, AuditKey, AuditRecord, NewUser, SignInFailureRecord,
+    UserRecord, UserSummary,
+};
 
 use sqlx::{migrate::Migrator, PgPool};
 
@@ -54,6 +58,33 @@ impl From<sqlx::Error> for StoreError {
 impl StoreError {
     fn corrupt(detail: impl std::fmt::Display) -> Self {
         StoreError::Corrupt(detail.to_string())
+    }
+
+    /// Whether the database is away or overloaded (retrying later can
+    /// succeed), as opposed to refusing this particular change.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => db.code().is_some_and(|code| {
+                // Connection exceptions, insufficient resources, operator
+                // intervention (shutdown, cancelled); serialization failures
+                // and deadlocks succeed when tried again.
+                ["08", "53", "57"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+                    || code == "40001"
+                    || code == "40P01"
+            }),
+            StoreError::Database(
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::Conflict(_) => false,
+            StoreError::Migration(_) => true,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Inbound requests to `/webhooks/{slug}`: stored first, judged after.
 
+use jiff_sqlx::ToSqlx;
 use sqlx::types::Json;
 
 use super::{Store, StoreError};
@@ -13,7 +14,8 @@ pub struct NewNotification {
     pub remote_addr: String,
     /// In the order received, repeated names kept.
     pub headers: Vec<(String, String)>,
-    /// The body, or its first 64 KiB when it was too large.
+    /// The body, or its first 4 KiB for an unknown connection or a body too
+    /// large.
     pub body: Vec<u8>,
     /// The true length of the body.
     pub body_length: i64,
@@ -42,6 +44,16 @@ pub struct Rejected {
     pub reason: String,
     pub key_fingerprint: Option<String>,
     pub answer: Answer,
+}
+
+/// Strangers' requests from one sender in one minute, refused with 429
+/// past their allowance and not stored.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ThrottledCount {
+    pub sender: String,
+    pub minute: jiff::Timestamp,
+    pub requests: i64,
+    pub last_slug: String,
 }
 
 /// A stored request, as ops and the tests read it.
@@ -164,6 +176,59 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Adds refused requests to their sender's count for the minute.
+    pub async fn count_throttled(&self, counts: &[ThrottledCount]) -> Result<(), StoreError> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let senders: Vec<&str> = counts.iter().map(|c| c.sender.as_str()).collect();
+        let minutes: Vec<jiff_sqlx::Timestamp> =
+            counts.iter().map(|c| c.minute.to_sqlx()).collect();
+        let requests: Vec<i64> = counts.iter().map(|c| c.requests).collect();
+        let slugs: Vec<&str> = counts.iter().map(|c| c.last_slug.as_str()).collect();
+        sqlx::query(
+            "insert into throttled_requests as t (sender, minute, requests, last_slug)
+             select * from unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[])
+             on conflict on constraint throttled_requests_key do update set
+                 requests = t.requests + excluded.requests,
+                 last_slug = excluded.last_slug",
+        )
+        .bind(&senders)
+        .bind(&minutes)
+        .bind(&requests)
+        .bind(&slugs)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Refused strangers' requests since `since`, per sender, the most first.
+    pub async fn throttled_since(
+        &self,
+        since: jiff::Timestamp,
+        limit: i64,
+    ) -> Result<Vec<ThrottledCount>, StoreError> {
+        let rows: Vec<(String, jiff_sqlx::Timestamp, i64, String)> = sqlx::query_as(
+            "select sender, max(minute), sum(requests)::bigint,
+                    (array_agg(last_slug order by minute desc))[1]
+             from throttled_requests where minute >= $1
+             group by sender order by sum(requests) desc, sender limit $2",
+        )
+        .bind(since.to_sqlx())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(sender, minute, requests, last_slug)| ThrottledCount {
+                sender,
+                minute: minute.to_jiff(),
+                requests,
+                last_slug,
+            })
+            .collect())
     }
 
     /// Every stored request, oldest first.

@@ -7,7 +7,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 
 use super::{Store, StoreError};
-use crate::domain::{DisplayName, Email, Role};
+use crate::domain::{user::Failures, DisplayName, Email, Role};
 
 /// Who made a change, and from where; `None` fields for the command line.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +38,22 @@ pub struct AuditRecord {
     pub details: Value,
 }
 
+/// Where a page of the audit log ended: the last entry's time and id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditKey {
+    pub at: jiff::Timestamp,
+    pub id: i64,
+}
+
+impl AuditRecord {
+    pub fn key(&self) -> AuditKey {
+        AuditKey {
+            at: self.at,
+            id: self.id,
+        }
+    }
+}
+
 /// Narrows the audit log; every field optional.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditFilter {
@@ -45,6 +61,16 @@ pub struct AuditFilter {
     pub action: Option<String>,
     pub since: Option<jiff::Timestamp>,
     pub until: Option<jiff::Timestamp>,
+}
+
+/// Failed sign-ins of one account from one address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInFailureRecord {
+    pub email: String,
+    pub address: String,
+    pub failures: i64,
+    pub first_at: jiff::Timestamp,
+    pub last_at: jiff::Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +82,8 @@ pub struct UserRecord {
     pub password_hash: String,
     pub must_change_password: bool,
     pub disabled: bool,
+    /// Sessions opened in an earlier epoch have ended.
+    pub session_epoch: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +105,7 @@ struct UserRow {
     password_hash: String,
     must_change_password: bool,
     disabled: bool,
+    session_epoch: i64,
 }
 
 impl UserRow {
@@ -89,6 +118,7 @@ impl UserRow {
             password_hash: self.password_hash,
             must_change_password: self.must_change_password,
             disabled: self.disabled,
+            session_epoch: self.session_epoch,
         })
     }
 }
@@ -105,7 +135,7 @@ struct AuditRow {
 }
 
 const USER_COLUMNS: &str = "id, email, display_name, role, password_hash, must_change_password,
-     disabled_at is not null as disabled";
+     disabled_at is not null as disabled, session_epoch";
 
 /// A new account.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -231,9 +261,12 @@ impl Store {
         let Some((email, old_role, was_disabled)) = before else {
             return Ok(false);
         };
+        // A new role or a disabled account ends the person's sessions.
         sqlx::query(
             "update users set role = $2,
                  disabled_at = case when $3 then coalesce(disabled_at, now()) else null end,
+                 session_epoch = session_epoch
+                     + case when role <> $2 or ($3 and disabled_at is null) then 1 else 0 end,
                  updated_at = now()
              where id = $1",
         )
@@ -259,27 +292,29 @@ impl Store {
         Ok(true)
     }
 
-    /// Sets a new password hash; `must_change` forces a change at the next
-    /// sign-in (an admin's reset).
+    /// Sets a new password hash and ends the person's sessions; returns the
+    /// new session epoch (`None`: no such account). `must_change` forces a
+    /// change at the next sign-in (an admin's reset).
     pub async fn set_password(
         &self,
         id: i64,
         password_hash: &str,
         must_change: bool,
         actor: &Actor,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let email: Option<String> = sqlx::query_scalar(
-            "update users set password_hash = $2, must_change_password = $3, updated_at = now()
-             where id = $1 returning email",
+        let changed: Option<(String, i64)> = sqlx::query_as(
+            "update users set password_hash = $2, must_change_password = $3,
+                 session_epoch = session_epoch + 1, updated_at = now()
+             where id = $1 returning email, session_epoch",
         )
         .bind(id)
         .bind(password_hash)
         .bind(must_change)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(email) = email else {
-            return Ok(false);
+        let Some((email, epoch)) = changed else {
+            return Ok(None);
         };
         let action = if must_change {
             "user.password_reset"
@@ -297,33 +332,23 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(epoch))
     }
 
-    /// Records a sign-in attempt, with its audit entry.
-    pub async fn record_sign_in(
-        &self,
-        email: &str,
-        address: &str,
-        succeeded: bool,
-        actor: &Actor,
-    ) -> Result<(), StoreError> {
+    /// A successful sign-in: its audit entry, and the account's failures
+    /// from this address forgotten.
+    pub async fn record_sign_in(&self, actor: &Actor, email: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("insert into login_attempts (email, address, succeeded) values ($1, $2, $3)")
+        sqlx::query("delete from sign_in_failures where email = $1 and address = $2")
             .bind(email)
-            .bind(address)
-            .bind(succeeded)
+            .bind(actor.address.as_deref().unwrap_or_default())
             .execute(&mut *tx)
             .await?;
         append_audit(
             &mut tx,
             actor,
             &AuditEntry {
-                action: if succeeded {
-                    "session.signed_in"
-                } else {
-                    "session.sign_in_failed"
-                },
+                action: "session.signed_in",
                 subject: email,
                 details: serde_json::json!({}),
             },
@@ -333,27 +358,134 @@ impl Store {
         Ok(())
     }
 
-    /// Failed sign-ins in the last `minutes` for the account and from the
-    /// address.
-    pub async fn recent_sign_in_failures(
+    /// Counts a failed sign-in for (`email`, `address`); failures older than
+    /// `forget_after` start the count again. Not audited: strangers could
+    /// fill the audit log with them.
+    pub async fn record_sign_in_failure(
         &self,
         email: &str,
         address: &str,
-        minutes: i64,
-    ) -> Result<(i64, i64), StoreError> {
-        Ok(sqlx::query_as(
-            "select
-                 count(*) filter (where email = $1),
-                 count(*) filter (where address = $2)
-             from login_attempts
-             where not succeeded and at > now() - make_interval(mins => $3)
-               and (email = $1 or address = $2)",
+        forget_after: jiff::SignedDuration,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into sign_in_failures as f (email, address, failures) values ($1, $2, 1)
+             on conflict on constraint sign_in_failures_key do update set
+                 failures = case when f.last_failure_at < now() - make_interval(secs => $3)
+                                 then 1 else f.failures + 1 end,
+                 first_failure_at = case when f.last_failure_at < now() - make_interval(secs => $3)
+                                         then now() else f.first_failure_at end,
+                 last_failure_at = now()",
         )
         .bind(email)
         .bind(address)
-        .bind(minutes as i32)
+        .bind(forget_after.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The failures within `memory` of `email` from `address`, and of
+    /// `address` over every account.
+    pub async fn sign_in_failures(
+        &self,
+        email: &str,
+        address: &str,
+        memory: jiff::SignedDuration,
+    ) -> Result<(Option<Failures>, Option<Failures>), StoreError> {
+        let (account_count, account_last, address_count, address_last): (
+            i64,
+            Option<jiff_sqlx::Timestamp>,
+            i64,
+            Option<jiff_sqlx::Timestamp>,
+        ) = sqlx::query_as(
+            "select coalesce(sum(failures) filter (where email = $1), 0)::bigint,
+                    max(last_failure_at) filter (where email = $1),
+                    coalesce(sum(failures), 0)::bigint,
+                    max(last_failure_at)
+             from sign_in_failures
+             where address = $2 and last_failure_at > now() - make_interval(secs => $3)",
+        )
+        .bind(email)
+        .bind(address)
+        .bind(memory.as_secs_f64())
         .fetch_one(&self.pool)
-        .await?)
+        .await?;
+        let failures = |count, last: Option<jiff_sqlx::Timestamp>| {
+            last.map(|last| Failures {
+                count,
+                last_at: last.to_jiff(),
+            })
+        };
+        Ok((
+            failures(account_count, account_last),
+            failures(address_count, address_last),
+        ))
+    }
+
+    /// Failed sign-ins whose latest failure is after `since`, the latest
+    /// first: for the users page and the audit page's summary.
+    pub async fn recent_sign_in_failures(
+        &self,
+        since: jiff::Timestamp,
+        limit: i64,
+    ) -> Result<Vec<SignInFailureRecord>, StoreError> {
+        let rows: Vec<(
+            String,
+            String,
+            i32,
+            jiff_sqlx::Timestamp,
+            jiff_sqlx::Timestamp,
+        )> = sqlx::query_as(
+            "select email, address, failures, first_failure_at, last_failure_at
+                 from sign_in_failures where last_failure_at > $1
+                 order by last_failure_at desc, email, address limit $2",
+        )
+        .bind(since.to_sqlx())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(email, address, failures, first, last)| SignInFailureRecord {
+                    email,
+                    address,
+                    failures: i64::from(failures),
+                    first_at: first.to_jiff(),
+                    last_at: last.to_jiff(),
+                },
+            )
+            .collect())
+    }
+
+    /// Forgets every failed sign-in of the account (an admin's unlock), with
+    /// its audit entry; false when there is no such account.
+    pub async fn unlock_sign_in(&self, id: i64, actor: &Actor) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let email: Option<String> = sqlx::query_scalar("select email from users where id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(email) = email else {
+            return Ok(false);
+        };
+        let forgotten = sqlx::query("delete from sign_in_failures where email = $1")
+            .bind(&email)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        append_audit(
+            &mut tx,
+            actor,
+            &AuditEntry {
+                action: "user.sign_in_unlocked",
+                subject: &email,
+                details: serde_json::json!({ "addresses": forgotten }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Writes an audit entry on its own (sign-outs, views that matter).
@@ -438,10 +570,13 @@ impl Store {
         Ok(Some(id))
     }
 
-    /// The audit log, newest first, narrowed by `filter`.
+    /// The audit log, newest first, narrowed by `filter`, from just after
+    /// the entry `after` (the last one of the previous page): a keyset, so
+    /// new entries never push an older one off the pages.
     pub async fn audit_log(
         &self,
         filter: &AuditFilter,
+        after: Option<AuditKey>,
         limit: i64,
     ) -> Result<Vec<AuditRecord>, StoreError> {
         let rows: Vec<AuditRow> = sqlx::query_as(
@@ -450,6 +585,7 @@ impl Store {
                and ($2::text is null or action = $2 or action like $2 || '.%')
                and ($3::timestamptz is null or at >= $3)
                and ($4::timestamptz is null or at < $4)
+               and ($6::timestamptz is null or (at, id) < ($6, $7))
              order by at desc, id desc
              limit $5",
         )
@@ -458,6 +594,8 @@ impl Store {
         .bind(filter.since.map(|t| t.to_sqlx()))
         .bind(filter.until.map(|t| t.to_sqlx()))
         .bind(limit)
+        .bind(after.map(|k| k.at.to_sqlx()))
+        .bind(after.map(|k| k.id))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows

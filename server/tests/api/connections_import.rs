@@ -11,7 +11,7 @@ async fn importing_the_same_file_twice_changes_nothing_the_second_time() {
     let second = import(&file, &app.store, &app.vault).await.unwrap();
 
     assert!(
-        first[0].starts_with("created pingpong-main; verification key sha256:"),
+        first[0].starts_with("created pingpong-main; verification key hmac:"),
         "{first:?}"
     );
     assert!(first[1].contains("signing key sha256:"), "{first:?}");

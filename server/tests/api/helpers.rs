@@ -28,6 +28,7 @@ pub struct TestApp {
     pub store: Store,
     pub vault: Vault,
     pub db_name: String,
+    pub intake: app::intake::Intake,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -125,6 +126,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         .await
         .expect("the application builds");
     let address = format!("http://{}", app.address());
+    let intake = app.intake();
     let (stop, stopped) = oneshot::channel();
     tokio::spawn(app.run_until(
         async {
@@ -142,6 +144,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         store,
         vault,
         db_name,
+        intake,
         stop: Some(stop),
     }
 }
@@ -188,7 +191,10 @@ impl TestApp {
                     email: Email::parse(&email).unwrap(),
                     display_name: DisplayName::parse(&format!("Test {role}")).unwrap(),
                     role,
-                    password_hash: self.passwords.hash(&NewPassword::parse(PASSWORD).unwrap()),
+                    password_hash: self
+                        .passwords
+                        .hash(&NewPassword::parse(PASSWORD).unwrap())
+                        .await,
                     must_change_password: false,
                 },
                 &Actor::default(),
@@ -239,6 +245,37 @@ impl TestApp {
         let target = self.sign_in_with(&self.client, &email, PASSWORD).await;
         assert_eq!(target, "/disputes");
         email
+    }
+
+    /// The socket address the app listens on.
+    pub fn socket(&self) -> std::net::SocketAddr {
+        self.address.trim_start_matches("http://").parse().unwrap()
+    }
+
+    /// Sends `request` byte for byte (no client normalizes its path) and
+    /// returns the status and the whole answer.
+    pub async fn raw(&self, request: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.socket()).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status = answer
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"));
+        (status, answer)
+    }
+
+    /// Where a form's answer sends the browser, and the page found there
+    /// (which shows the form's flash message once).
+    pub async fn follow(&self, client: &reqwest::Client, answer: Response) -> (String, String) {
+        assert!(answer.status().is_redirection(), "{}", answer.status());
+        let target = answer.headers()["location"].to_str().unwrap().to_owned();
+        let html = self.get_with(client, &target).await.text().await.unwrap();
+        (target, html)
     }
 
     /// GET with a given client.

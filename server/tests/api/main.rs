@@ -6,6 +6,8 @@ mod connections;
 mod connections_import;
 mod health;
 mod helpers;
+mod hostile_input;
+mod hostile_senders;
 mod intake;
 mod migrations;
 mod pages;

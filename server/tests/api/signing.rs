@@ -16,9 +16,18 @@ use serde_json::value::RawValue;
 
 use crate::helpers::fixtures;
 
+/// A provider's private key from the fixtures: PEM, or bare Base64 DER
+/// (PayerMax's).
 pub fn provider_private_key(name: &str) -> RsaPrivateKey {
-    let pem = std::fs::read_to_string(fixtures().join("keys/provider-side").join(name)).unwrap();
-    RsaPrivateKey::from_pkcs8_pem(&pem).unwrap()
+    let text = std::fs::read_to_string(fixtures().join("keys/provider-side").join(name)).unwrap();
+    if text.starts_with("-----BEGIN") {
+        RsaPrivateKey::from_pkcs8_pem(&text).unwrap()
+    } else {
+        let der = STANDARD
+            .decode(text.split_whitespace().collect::<String>())
+            .unwrap();
+        RsaPrivateKey::from_pkcs8_der(&der).unwrap()
+    }
 }
 
 /// The `sign` header value for `body`.

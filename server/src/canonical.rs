@@ -1,0 +1,94 @@
+//! Refuses request paths that are not written in their one canonical form:
+//! dot segments (`/a/../b`, also percent-encoded), empty segments (`//`),
+//! and slashes or backslashes hidden in percent-encoding. The guard judges
+//! the path as written while a router may read it normalized; refusing
+//! every other spelling keeps both judging the same page.
+
+use axum::{
+    extract::Request,
+    http::StatusCode,
+    middleware::Next,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::json;
+
+/// Answers 400 to a non-canonical path; passes everything else on.
+pub async fn refuse_non_canonical(request: Request, next: Next) -> Response {
+    if is_canonical(request.uri().path()) {
+        next.run(request).await
+    } else {
+        tracing::warn!(path = ?request.uri().path(), "refused a non-canonical path");
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "the address is not in its canonical form" })),
+        )
+            .into_response()
+    }
+}
+
+/// Whether `path` (as received, still percent-encoded) has no dot segment,
+/// no empty segment but a final one, and no encoded `/` or `\`.
+pub fn is_canonical(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    if rest.is_empty() {
+        return true;
+    }
+    let segments: Vec<&str> = rest.split('/').collect();
+    let last = segments.len() - 1;
+    segments.iter().enumerate().all(|(i, segment)| {
+        let decoded = urlencoding::decode_binary(segment.as_bytes());
+        let empty_inside = segment.is_empty() && i != last;
+        !empty_inside
+            && !matches!(&decoded[..], b"." | b"..")
+            && !decoded.contains(&b'/')
+            && !decoded.contains(&b'\\')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_canonical;
+
+    #[test]
+    fn ordinary_paths_are_canonical() {
+        for path in [
+            "/",
+            "/disputes",
+            "/disputes/",
+            "/connections/pingpong-main",
+            "/assets/main-6fe8dac2ba461be1.css",
+            "/webhooks/x%0Ay",
+            "/webhooks/a.b",
+            "/webhooks/...",
+        ] {
+            assert!(is_canonical(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn dot_segments_empty_segments_and_hidden_slashes_are_not() {
+        for path in [
+            "/assets/../disputes",
+            "/assets/%2e%2e/disputes",
+            "/assets/%2E%2E/disputes",
+            "/assets/.%2e/disputes",
+            "/x/../users",
+            "/./disputes",
+            "/disputes/.",
+            "/disputes/..",
+            "//disputes",
+            "/assets//disputes",
+            "/x%2f..%2fusers",
+            "/x%2F..%2Fusers",
+            "/x%5c..%5cusers",
+            "/x\\..\\users",
+            "disputes",
+            "",
+        ] {
+            assert!(!is_canonical(path), "{path}");
+        }
+    }
+}
