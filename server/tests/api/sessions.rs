@@ -698,3 +698,27 @@ async fn next_goes_only_to_paths_on_this_site_and_never_breaks_the_answer() {
         assert!(answer.headers().get("set-cookie").is_some());
     }
 }
+
+#[tokio::test]
+async fn setup_checks_its_token_before_anything_else() {
+    let app = spawn_app().await;
+    let refused = app
+        .post_form(
+            &browser_client(),
+            "/api/setup",
+            &[
+                ("token", "not-the-token"),
+                ("email", "not an email"),
+                ("display_name", ""),
+                ("password", "short"),
+            ],
+        )
+        .await;
+
+    let target = refused.headers()["location"].to_str().unwrap();
+    assert!(
+        target.ends_with("&error=link"),
+        "the token is judged first: {target}"
+    );
+    assert_eq!(app.store.user_count().await.unwrap(), 0);
+}
