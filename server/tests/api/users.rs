@@ -234,3 +234,53 @@ async fn the_audit_log_is_filtered_by_person_kind_and_day_and_cannot_be_edited()
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
 }
+
+#[tokio::test]
+async fn the_audit_log_pages_by_keyset_so_new_entries_push_nothing_out_of_reach() {
+    let app = spawn_app().await;
+    app.sign_in_as(Role::Admin).await;
+    let write = |n: usize| {
+        let store = app.store.clone();
+        async move {
+            store
+                .audit(
+                    &app::store::Actor::default(),
+                    &app::store::AuditEntry {
+                        action: "connection.updated",
+                        subject: &format!("entry-{n:04}"),
+                        details: serde_json::json!({}),
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    for n in 0..150 {
+        write(n).await;
+    }
+    let shown = |html: &str| -> Vec<usize> {
+        html.match_indices("entry-")
+            .map(|(i, _)| html[i + 6..i + 10].parse().unwrap())
+            .collect()
+    };
+
+    let (_, first) = app.get_page("/audit?action=connection").await;
+    for n in 150..160 {
+        write(n).await;
+    }
+    let older = first
+        .split(r#"<a href=""#)
+        .find_map(|rest| rest.split('"').next().filter(|h| h.starts_with("/audit?")))
+        .expect("a link to older entries")
+        .replace("&amp;", "&");
+    let (_, second) = app.get_page(&older).await;
+
+    let (first, second) = (shown(&first), shown(&second));
+    assert_eq!(first, (50..150).rev().collect::<Vec<_>>());
+    assert_eq!(
+        second,
+        (0..50).rev().collect::<Vec<_>>(),
+        "the older ones, none twice"
+    );
+    assert!(!older.contains("entry"), "the position is opaque: {older}");
+}
