@@ -3,7 +3,7 @@
 //! server functions check again themselves; the role-matrix test walks the
 //! same table, and fails when a route exists that the table does not name.
 
-use crate::domain::{Permission, Role};
+use dispute_core::domain::{Permission, Role};
 
 /// What a route requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,16 +23,18 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    domain::{ConnectionSlug, ProviderKind, Verdict},
-    providers::{
-        keys::{Salt, VerificationKey},
-        Ack, Connector, Notification, ParseContext, Rejection,
-    },
     store::{
         Acceptance, Answer, IntakeConnection, KeyPurpose, NewNotification, Rejected, Store,
         StoreError, StoredKeyMaterial, ThrottledCount,
     },
     vault::Vault,
+};
+use dispute_core::{
+    domain::{ConnectionSlug, ProviderKind, Verdict},
+    providers::{
+        keys::{Salt, VerificationKey},
+        Ack, Connector, Notification, ParseContext, Rejection,
+    },
 };
 
 /// Bodies larger than this are refused (413) and kept only in part.

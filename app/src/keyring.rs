@@ -6,10 +6,12 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
-    domain::ProviderKind,
-    providers::keys::{Fingerprint, FingerprintKey, KeyError, MerchantKey, Salt, VerificationKey},
     store::{KeyPurpose, Store, StoreError, StoredKey, StoredKeyMaterial},
     vault::Vault,
+};
+use dispute_core::{
+    domain::ProviderKind,
+    providers::keys::{Fingerprint, FingerprintKey, KeyError, MerchantKey, Salt, VerificationKey},
 };
 
 /// What verifies a connection's notifications.
@@ -123,7 +125,17 @@ pub fn uses_signing_key(provider: ProviderKind) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::{keys::tests::test_fingerprints as fp, test_support::key_file};
+    fn key_file(name: &str) -> String {
+        let keys = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../core/tests/fixtures/providers/keys"
+        );
+        std::fs::read_to_string(std::path::Path::new(keys).join(name)).unwrap()
+    }
+
+    fn fp() -> FingerprintKey {
+        FingerprintKey::new([7; 32])
+    }
 
     #[test]
     fn each_provider_reads_its_own_kind_of_key() {

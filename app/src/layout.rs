@@ -4,7 +4,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::{auth::current_user, domain::Permission};
+use crate::auth::current_user;
+use dispute_core::domain::Permission;
 
 /// The navigation entries, in the order the team works through them, with
 /// what each needs.

@@ -6,14 +6,12 @@
 pub mod access;
 pub mod assets;
 pub mod auth;
-pub mod domain;
 pub mod error;
 pub mod flash;
 pub mod intake;
 pub mod keyring;
 pub mod layout;
 pub mod pages;
-pub mod providers;
 pub mod state;
 pub mod store;
 pub mod vault;

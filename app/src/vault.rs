@@ -12,7 +12,7 @@ use aes_gcm::{
 use base64::{engine::general_purpose::STANDARD, Engine};
 use secrecy::SecretString;
 
-use crate::providers::keys::FingerprintKey;
+use dispute_core::providers::keys::FingerprintKey;
 
 const NONCE_LEN: usize = 12;
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 import { expect, signIn, test } from './fixtures';
 
-const keys = join(__dirname, '../../app/tests/fixtures/providers/keys');
+const keys = join(__dirname, '../../core/tests/fixtures/providers/keys');
 const key = (name: string) => readFileSync(join(keys, name), 'utf8');
 
 test('an admin adds a connection with the fixture keys, rotates its key and signs out', async ({ page }) => {

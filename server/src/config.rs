@@ -8,8 +8,9 @@ use std::{
     time::Duration,
 };
 
-use app::{auth::password::HashCost, domain::SourceAllowlist};
+use app::auth::password::HashCost;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use dispute_core::domain::SourceAllowlist;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -234,7 +235,7 @@ pub enum ConfigError {
     #[error("PUBLIC_URL {0:?} is not an http(s) origin such as https://disputes.example.com")]
     PublicUrl(String),
     #[error("TRUSTED_PROXIES: {0}")]
-    TrustedProxies(#[from] app::domain::connection::AllowlistError),
+    TrustedProxies(#[from] dispute_core::domain::connection::AllowlistError),
 }
 
 impl Default for Settings {

@@ -7,11 +7,11 @@
 use std::path::{Path, PathBuf};
 
 use app::{
-    domain::{ConnectionDraft, ConnectionSettings, ProviderKind},
     keyring::{SigningSecret, VerificationSecret},
     store::{Actor, KeyPurpose, KeySlot, Saved, Store, StoreError},
     vault::Vault,
 };
+use dispute_core::domain::{ConnectionDraft, ConnectionSettings, ProviderKind};
 use serde::Deserialize;
 
 /// One connection as the file describes it.

@@ -11,7 +11,6 @@ use app::{
         AccessDenied, ClientAddress, CurrentUser, SESSION_EPOCH, SESSION_SIGNED_IN_AT,
         SESSION_USER_ID,
     },
-    domain::SourceAllowlist,
     flash,
     store::{Store, StoreError},
 };
@@ -22,6 +21,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     Json,
 };
+use dispute_core::domain::SourceAllowlist;
 use serde_json::json;
 use tower_sessions::{cookie::SameSite, Expiry, Session, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use app::{domain::SourceAllowlist, intake::Intake, state::AppState};
+use app::{intake::Intake, state::AppState};
 use axum::{
     body::Body,
     http::{header, HeaderName, HeaderValue, Request, StatusCode},
@@ -11,6 +11,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
     Router,
 };
+use dispute_core::domain::SourceAllowlist;
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,

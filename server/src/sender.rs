@@ -3,8 +3,8 @@
 
 use std::net::IpAddr;
 
-use app::domain::SourceAllowlist;
 use axum::http::HeaderMap;
+use dispute_core::domain::SourceAllowlist;
 
 pub fn address(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &SourceAllowlist) -> IpAddr {
     if trusted_proxies.is_empty() || !trusted_proxies.allows(peer) {

@@ -3,9 +3,9 @@
 
 use app::{
     auth::password::Passwords,
-    domain::{DisplayName, Email, NewPassword, Role},
     store::{Actor, NewUser, Store, StoreError},
 };
+use dispute_core::domain::{DisplayName, Email, NewPassword, Role};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {

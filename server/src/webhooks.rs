@@ -5,10 +5,7 @@
 
 use std::{net::SocketAddr, time::Instant};
 
-use app::{
-    domain::SourceAllowlist,
-    intake::{InboundRequest, Intake, Reply, MAX_BODY},
-};
+use app::intake::{InboundRequest, Intake, Reply, MAX_BODY};
 use axum::{
     body::Body,
     extract::{ConnectInfo, State},
@@ -17,6 +14,7 @@ use axum::{
     routing::post,
     Router,
 };
+use dispute_core::domain::SourceAllowlist;
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 

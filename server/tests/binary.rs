@@ -156,7 +156,7 @@ fn help_lists_the_settings_without_their_values() {
 fn connections_import_creates_then_leaves_unchanged_and_stops_its_cluster() {
     let dir = reachable_temp_dir();
     let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../app/tests/fixtures/providers/connections.json");
+        .join("../core/tests/fixtures/providers/connections.json");
     let run = || {
         let output = dispute_desk(dir.path())
             .args(["connections", "import"])

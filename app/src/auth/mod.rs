@@ -10,10 +10,10 @@ use leptos::prelude::use_context;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::{Permission, Role},
     error::AppError,
     store::{Actor, UserRecord},
 };
+use dispute_core::domain::{Permission, Role};
 
 /// Session keys.
 pub const SESSION_USER_ID: &str = "user_id";

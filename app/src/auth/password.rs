@@ -13,7 +13,7 @@ use argon2::{
     Algorithm, Argon2, Params, Version,
 };
 
-use crate::domain::NewPassword;
+use dispute_core::domain::NewPassword;
 
 /// argon2id cost settings; the defaults follow OWASP's recommendation
 /// (19 MiB, 2 iterations, 1 lane).

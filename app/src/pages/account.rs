@@ -13,9 +13,9 @@ pub async fn change_password(
 ) -> Result<(), AppError> {
     use crate::{
         auth::{actor, keep_session, require_signed_in},
-        domain::NewPassword,
         state::AppState,
     };
+    use dispute_core::domain::NewPassword;
 
     let user = require_signed_in()?;
     let state = expect_context::<AppState>();

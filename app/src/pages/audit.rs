@@ -38,7 +38,8 @@ pub async fn audit_entries(
     until: Option<String>,
     after: Option<String>,
 ) -> Result<AuditPageData, AppError> {
-    use crate::{auth::require, domain::Permission, store::AuditFilter};
+    use crate::{auth::require, store::AuditFilter};
+    use dispute_core::domain::Permission;
     require(Permission::ReadAuditLog)?;
     let state = expect_context::<crate::state::AppState>();
     let day = |text: Option<String>, end: bool| -> Result<Option<jiff::Timestamp>, AppError> {

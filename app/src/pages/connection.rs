@@ -7,12 +7,14 @@ use leptos_router::hooks::use_params_map;
 
 use super::{PageHeading, TextArea};
 use crate::{
-    domain::{ConnectionDraft, ConnectionSlug, ProviderKind, SourceAllowlist},
     error::{AppError, InternalErrorPage},
     flash::Flash,
     keyring::uses_signing_key,
-    providers::query_api,
     store::ConnectionDetail,
+};
+use dispute_core::{
+    domain::{ConnectionDraft, ConnectionSlug, ProviderKind, SourceAllowlist},
+    providers::query_api,
 };
 
 /// Sends the browser back to `page` saying what happened.
@@ -24,7 +26,7 @@ async fn back(page: &str, flash: Flash) -> Result<(), AppError> {
 async fn target(
     slug: &str,
 ) -> Result<(crate::auth::CurrentUser, ConnectionDetail, ProviderKind), AppError> {
-    let admin = crate::auth::require(crate::domain::Permission::ManageConnections)?;
+    let admin = crate::auth::require(dispute_core::domain::Permission::ManageConnections)?;
     let state = expect_context::<crate::state::AppState>();
     let missing = || AppError::BadRequest(format!("there is no connection {slug:?}"));
     let slug = ConnectionSlug::parse(slug).map_err(|_| missing())?;
@@ -43,7 +45,7 @@ async fn target(
 
 #[server(endpoint = "connections/get")]
 pub async fn get_connection(slug: String) -> Result<Option<ConnectionDetail>, AppError> {
-    crate::auth::require(crate::domain::Permission::ManageConnections)?;
+    crate::auth::require(dispute_core::domain::Permission::ManageConnections)?;
     let state = expect_context::<crate::state::AppState>();
     let Ok(slug) = ConnectionSlug::parse(&slug) else {
         return Ok(None);
@@ -70,10 +72,10 @@ pub async fn save_connection(
 ) -> Result<(), AppError> {
     use crate::{
         auth::{actor, require},
-        domain::Permission,
         keyring::{SigningSecret, VerificationSecret},
         store::{KeyPurpose, KeySlot},
     };
+    use dispute_core::domain::Permission;
     let admin = require(Permission::ManageConnections)?;
     let state = expect_context::<crate::state::AppState>();
     let creating = creating.is_some();

@@ -7,10 +7,8 @@ use super::{
     connection::{KeyField, SettingsFields},
     PageHeading,
 };
-use crate::{
-    domain::{ConnectionDraft, ProviderKind},
-    keyring::uses_signing_key,
-};
+use crate::keyring::uses_signing_key;
+use dispute_core::domain::{ConnectionDraft, ProviderKind};
 
 #[component]
 pub fn NewConnectionPage() -> impl IntoView {

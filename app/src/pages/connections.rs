@@ -5,14 +5,14 @@ use leptos::prelude::*;
 
 use super::{when, Empty, PageHeading};
 use crate::{
-    domain::ProviderKind,
     error::{AppError, InternalErrorPage},
     store::ConnectionOverview,
 };
+use dispute_core::domain::ProviderKind;
 
 #[server(endpoint = "connections/list")]
 pub async fn list_connections() -> Result<(Vec<ConnectionOverview>, String), AppError> {
-    crate::auth::require(crate::domain::Permission::ManageConnections)?;
+    crate::auth::require(dispute_core::domain::Permission::ManageConnections)?;
     let state = expect_context::<crate::state::AppState>();
     Ok((
         state.store.connections_overview().await?,

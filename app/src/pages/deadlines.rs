@@ -9,7 +9,7 @@ const SHOWN: i64 = 200;
 
 #[server(endpoint = "deadlines/due")]
 pub async fn due_disputes() -> Result<Vec<DisputeRecord>, AppError> {
-    crate::auth::require(crate::domain::Permission::ReadDisputes)?;
+    crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
     let state = expect_context::<crate::state::AppState>();
     Ok(state.store.due_disputes(SHOWN).await?)
 }

@@ -13,7 +13,7 @@ const SHOWN: i64 = 200;
 
 #[server(endpoint = "deliveries/recent")]
 pub async fn recent_deliveries() -> Result<Vec<DeliverySummary>, AppError> {
-    crate::auth::require(crate::domain::Permission::ReadDeliveries)?;
+    crate::auth::require(dispute_core::domain::Permission::ReadDeliveries)?;
     let state = expect_context::<crate::state::AppState>();
     Ok(state.store.recent_deliveries(SHOWN).await?)
 }
@@ -21,7 +21,7 @@ pub async fn recent_deliveries() -> Result<Vec<DeliverySummary>, AppError> {
 /// Requests refused with 429 in the last day, per sender.
 #[server(endpoint = "deliveries/throttled")]
 pub async fn throttled_requests() -> Result<Vec<ThrottledCount>, AppError> {
-    crate::auth::require(crate::domain::Permission::ReadDeliveries)?;
+    crate::auth::require(dispute_core::domain::Permission::ReadDeliveries)?;
     let state = expect_context::<crate::state::AppState>();
     let day_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24);
     Ok(state.store.throttled_since(day_ago, 50).await?)
@@ -112,7 +112,7 @@ fn DeliveryTable(deliveries: Vec<DeliverySummary>) -> impl IntoView {
                     .map(|d| {
                         let accepted = d
                             .verdict
-                            .parse::<crate::domain::Verdict>()
+                            .parse::<dispute_core::domain::Verdict>()
                             .is_ok_and(|v| v.is_accepted());
                         let class = if accepted && !d.needs_attention { "badge ok" } else { "badge warn" };
                         view! {

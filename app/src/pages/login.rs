@@ -15,10 +15,10 @@ pub const SIGN_IN_FAILED: &str =
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::{
         auth::{begin_session, client_address, safe_next},
-        domain::{user::throttle, Email},
         state::AppState,
         store::Actor,
     };
+    use dispute_core::domain::{user::throttle, Email};
 
     let state = expect_context::<AppState>();
     let address = client_address().map(|a| a.to_string()).unwrap_or_default();

@@ -114,7 +114,7 @@ pub fn when(at: jiff::Timestamp) -> String {
 pub fn money(amount: Option<rust_decimal::Decimal>, currency: Option<&str>) -> String {
     match (amount, currency) {
         (Some(amount), Some(currency)) => {
-            crate::domain::Money::parse(&amount.to_string(), currency)
+            dispute_core::domain::Money::parse(&amount.to_string(), currency)
                 .map(|m| m.to_string())
                 .unwrap_or_else(|_| format!("{amount} {currency}"))
         }
@@ -124,7 +124,7 @@ pub fn money(amount: Option<rust_decimal::Decimal>, currency: Option<&str>) -> S
 
 /// A stored stage or status name as analysts read it.
 pub fn label(stage: Option<&str>, status: Option<&str>) -> (String, String) {
-    use crate::domain::{Stage, Status};
+    use dispute_core::domain::{Stage, Status};
     (
         stage
             .and_then(|s| s.parse::<Stage>().ok())

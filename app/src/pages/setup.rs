@@ -15,10 +15,10 @@ pub async fn setup(
 ) -> Result<(), AppError> {
     use crate::{
         auth::{begin_session, client_address, setup_token_digest},
-        domain::{DisplayName, Email, NewPassword, Role},
         state::AppState,
         store::NewUser,
     };
+    use dispute_core::domain::{DisplayName, Email, NewPassword, Role};
 
     let state = expect_context::<AppState>();
     let back = |refusal: SetupRefusal| {

@@ -5,11 +5,11 @@ use leptos::prelude::*;
 
 use super::PageHeading;
 use crate::{
-    domain::Role,
     error::{AppError, InternalErrorPage},
     flash::Flash,
     store::{SignInFailureRecord, UserSummary},
 };
+use dispute_core::domain::Role;
 
 /// Sends the browser back to the users page saying what happened.
 async fn back(flash: Flash) -> Result<(), AppError> {
@@ -19,8 +19,8 @@ async fn back(flash: Flash) -> Result<(), AppError> {
 /// Every account, and the sign-in failures still remembered.
 #[server(endpoint = "users/list")]
 pub async fn list_users() -> Result<(Vec<UserSummary>, Vec<SignInFailureRecord>), AppError> {
-    use crate::domain::user::throttle;
-    crate::auth::require(crate::domain::Permission::ManageUsers)?;
+    use dispute_core::domain::user::throttle;
+    crate::auth::require(dispute_core::domain::Permission::ManageUsers)?;
     let state = expect_context::<crate::state::AppState>();
     let remembered = jiff::Timestamp::now() - throttle::MEMORY;
     Ok((
@@ -34,10 +34,8 @@ pub async fn list_users() -> Result<(Vec<UserSummary>, Vec<SignInFailureRecord>)
 
 #[server(endpoint = "users/unlock")]
 pub async fn unlock_user(id: i64) -> Result<(), AppError> {
-    use crate::{
-        auth::{actor, require},
-        domain::Permission,
-    };
+    use crate::auth::{actor, require};
+    use dispute_core::domain::Permission;
     let admin = require(Permission::ManageUsers)?;
     let state = expect_context::<crate::state::AppState>();
     if !state.store.unlock_sign_in(id, &actor(Some(&admin))).await? {
@@ -58,9 +56,9 @@ pub async fn create_user(
 ) -> Result<(), AppError> {
     use crate::{
         auth::{actor, require},
-        domain::{DisplayName, Email, NewPassword, Permission},
         store::{NewUser, StoreError},
     };
+    use dispute_core::domain::{DisplayName, Email, NewPassword, Permission};
     let admin = require(Permission::ManageUsers)?;
     let state = expect_context::<crate::state::AppState>();
     let parsed = (|| -> Result<_, String> {
@@ -102,10 +100,8 @@ pub async fn create_user(
 
 #[server(endpoint = "users/update")]
 pub async fn update_user(id: i64, role: String, disabled: Option<String>) -> Result<(), AppError> {
-    use crate::{
-        auth::{actor, require},
-        domain::Permission,
-    };
+    use crate::auth::{actor, require};
+    use dispute_core::domain::Permission;
     let admin = require(Permission::ManageUsers)?;
     let state = expect_context::<crate::state::AppState>();
     let Ok(role) = role.parse::<Role>() else {
@@ -127,10 +123,8 @@ pub async fn update_user(id: i64, role: String, disabled: Option<String>) -> Res
 
 #[server(endpoint = "users/reset-password")]
 pub async fn reset_password(id: i64, password: String) -> Result<(), AppError> {
-    use crate::{
-        auth::{actor, require},
-        domain::{NewPassword, Permission},
-    };
+    use crate::auth::{actor, require};
+    use dispute_core::domain::{NewPassword, Permission};
     let admin = require(Permission::ManageUsers)?;
     let state = expect_context::<crate::state::AppState>();
     let password = match NewPassword::parse(&password) {
@@ -198,7 +192,7 @@ fn RoleSelect(selected: Role) -> impl IntoView {
 
 /// Until when sign-in is paused for `email` from some address, if it is.
 fn paused_until(email: &str, failures: &[SignInFailureRecord]) -> Option<jiff::Timestamp> {
-    use crate::domain::user::{throttle, Failures};
+    use dispute_core::domain::user::{throttle, Failures};
     let now = jiff::Timestamp::now();
     failures
         .iter()

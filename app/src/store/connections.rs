@@ -6,7 +6,7 @@ use super::{
     people::{append_audit, Actor, AuditEntry},
     Store, StoreError,
 };
-use crate::domain::{
+use dispute_core::domain::{
     ConnectionDraft, ConnectionSettings, ConnectionSlug, ProviderKind, SourceAllowlist, ZoneName,
 };
 

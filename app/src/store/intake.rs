@@ -7,7 +7,7 @@ use jiff_sqlx::ToSqlx;
 use rust_decimal::Decimal;
 
 use super::{notifications::Answer, Store, StoreError};
-use crate::domain::{
+use dispute_core::domain::{
     fold, Effect, EventKey, FoldEvent, Money, NormalizedEvent, PaymentEvent, Stage, Status, Verdict,
 };
 

@@ -4,7 +4,7 @@ use jiff_sqlx::ToSqlx;
 use sqlx::types::Json;
 
 use super::{Store, StoreError};
-use crate::domain::Verdict;
+use dispute_core::domain::Verdict;
 
 /// A request as received, before it is judged.
 #[derive(Clone, Debug, PartialEq, Eq)]

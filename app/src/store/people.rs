@@ -7,7 +7,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 
 use super::{Store, StoreError};
-use crate::domain::{user::Failures, DisplayName, Email, Role};
+use dispute_core::domain::{user::Failures, DisplayName, Email, Role};
 
 /// Who made a change, and from where; `None` fields for the command line.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,10 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use app::{
-    access::{Access, PAGES, SERVER_FUNCTIONS},
-    domain::Role,
-};
+use app::access::{Access, PAGES, SERVER_FUNCTIONS};
+use dispute_core::domain::Role;
 
 use crate::helpers::{browser_client, spawn_app, TestApp, PASSWORD};
 

@@ -1,7 +1,7 @@
 //! The connection pages: adding connections with keys, seeing only
 //! fingerprints, rotating keys without rejecting a notification.
 
-use app::domain::Role;
+use dispute_core::domain::Role;
 use serde_json::Value;
 
 use crate::{
@@ -88,13 +88,15 @@ async fn a_pingpong_connection_added_in_the_form_verifies_and_never_shows_its_sa
     for html in [&detail, &list] {
         assert!(!html.contains(salt), "the salt is shown");
     }
-    let keyed =
-        app::providers::keys::Fingerprint::of_secret(app.vault.fingerprint_key(), salt.as_bytes());
+    let keyed = dispute_core::providers::keys::Fingerprint::of_secret(
+        app.vault.fingerprint_key(),
+        salt.as_bytes(),
+    );
     assert!(
         detail.contains(&format!(r#"<code class="fingerprint">{keyed}</code>"#)),
         "a salt is named by its keyed fingerprint: {detail}"
     );
-    let unkeyed = app::providers::keys::Fingerprint::of(salt.as_bytes());
+    let unkeyed = dispute_core::providers::keys::Fingerprint::of(salt.as_bytes());
     assert!(!detail.contains(&unkeyed.as_str()[7..]), "{detail}");
     assert!(detail.contains("https://sandbox-acquirer-payment.pingpongx.com"));
     assert!(
@@ -384,7 +386,7 @@ async fn editing_settings_keeps_the_keys_and_can_disable_the_connection() {
     assert_eq!(location(&saved), "/connections/pingpong-main");
     let detail = app
         .store
-        .connection_detail(&app::domain::ConnectionSlug::parse("pingpong-main").unwrap())
+        .connection_detail(&dispute_core::domain::ConnectionSlug::parse("pingpong-main").unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -404,7 +406,7 @@ async fn salt_fingerprints_stored_before_they_were_keyed_are_renamed_at_start_up
     let app = crate::helpers::spawn_app().await;
     app.import_fixture_connections().await;
     let salt = key_text("pingpong-salt.txt");
-    let old = app::providers::keys::Fingerprint::of(salt.trim().as_bytes());
+    let old = dispute_core::providers::keys::Fingerprint::of(salt.trim().as_bytes());
     let renamed = sqlx::query(
         "update connection_keys set fingerprint = $1 where purpose = 'verify'
            and connection_id = (select id from connections where slug = 'pingpong-main')",
@@ -433,7 +435,7 @@ async fn salt_fingerprints_stored_before_they_were_keyed_are_renamed_at_start_up
     .await
     .unwrap();
 
-    let keyed = app::providers::keys::Fingerprint::of_secret(
+    let keyed = dispute_core::providers::keys::Fingerprint::of_secret(
         app.vault.fingerprint_key(),
         salt.trim().as_bytes(),
     );

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 
 use app::{
     auth::password::{HashCost, Passwords},
-    domain::{DisplayName, Email, NewPassword, Role},
     store::{Actor, NewUser, Store},
     vault::Vault,
 };
+use dispute_core::domain::{DisplayName, Email, NewPassword, Role};
 use reqwest::{redirect::Policy, Response};
 use server::{
     config::Settings, connections_import, database::pool_options, private_postgres::PrivateCluster,
@@ -163,7 +163,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 /// The provider fixtures made with OpenSSL, copied into the repository.
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../app/tests/fixtures/providers")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/providers")
 }
 
 impl TestApp {

@@ -4,7 +4,7 @@
 //! text or refused with a clear answer — never run, never a 500, nothing
 //! half-stored.
 
-use app::domain::Role;
+use dispute_core::domain::Role;
 use reqwest::header::CACHE_CONTROL;
 
 use crate::helpers::{browser_client, spawn_app, TestApp, PASSWORD};
@@ -341,7 +341,7 @@ async fn no_spelling_of_a_path_slips_past_the_guard() {
     let (reset, reset_email) = app.create_user(Role::Ops).await;
     let hash = app
         .passwords
-        .hash(&app::domain::NewPassword::parse("temporary password 1").unwrap())
+        .hash(&dispute_core::domain::NewPassword::parse("temporary password 1").unwrap())
         .await;
     app.store
         .set_password(reset, &hash, true, &Default::default())

@@ -84,7 +84,7 @@ async fn past_a_senders_allowance_strangers_requests_get_429_and_are_only_counte
         count(&app, "select sum(requests)::bigint from throttled_requests").await,
         2
     );
-    app.sign_in_as(app::domain::Role::Ops).await;
+    app.sign_in_as(dispute_core::domain::Role::Ops).await;
     let (_, html) = app.get_page("/deliveries").await;
     let section = html.split("Refused for rate").nth(1).unwrap();
     assert!(

@@ -2,10 +2,8 @@
 //! concurrency, a database that goes away, oversized bodies, source
 //! allowlists, disabled connections, key rotation and payment notifications.
 
-use app::{
-    providers::keys::VerificationKey,
-    store::{KeyPurpose, KeySlot, StoredKey, StoredKeyMaterial},
-};
+use app::store::{KeyPurpose, KeySlot, StoredKey, StoredKeyMaterial};
+use dispute_core::providers::keys::VerificationKey;
 use serde_json::{json, Value};
 
 use crate::{
@@ -217,7 +215,7 @@ async fn a_sender_outside_the_allowlist_is_forbidden_and_one_on_it_is_accepted()
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_sender_is_checked() {
     let settings = server::config::Settings {
-        trusted_proxies: app::domain::SourceAllowlist::parse(&["127.0.0.1"]).unwrap(),
+        trusted_proxies: dispute_core::domain::SourceAllowlist::parse(&["127.0.0.1"]).unwrap(),
         ..Default::default()
     };
     let app = spawn_app_with(settings).await;
@@ -311,7 +309,7 @@ async fn during_key_rotation_both_keys_verify_until_the_old_one_is_retired() {
     app.import_fixture_connections().await;
     let connection = app
         .store
-        .intake_connection(&app::domain::ConnectionSlug::parse("botim-main").unwrap())
+        .intake_connection(&dispute_core::domain::ConnectionSlug::parse("botim-main").unwrap())
         .await
         .unwrap()
         .unwrap();

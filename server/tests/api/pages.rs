@@ -1,4 +1,5 @@
-use app::{assets::STYLESHEET_PATH, domain::Role, layout::NAVIGATION};
+use app::{assets::STYLESHEET_PATH, layout::NAVIGATION};
+use dispute_core::domain::Role;
 
 use crate::helpers::spawn_app;
 

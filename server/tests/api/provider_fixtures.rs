@@ -3,7 +3,8 @@
 //! database. The expectations are read from the files; nothing of them is
 //! copied here.
 
-use app::{domain::Money, store::TimelineEntry};
+use app::store::TimelineEntry;
+use dispute_core::domain::Money;
 use jiff::Timestamp;
 use serde_json::Value;
 

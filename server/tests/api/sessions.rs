@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use app::domain::Role;
+use dispute_core::domain::Role;
 use server::config::Settings;
 use sha2::{Digest, Sha256};
 
@@ -376,7 +376,7 @@ async fn a_reset_password_must_be_changed_before_anything_else() {
     let (id, email) = app.create_user(Role::Analyst).await;
     let hash = app
         .passwords
-        .hash(&app::domain::NewPassword::parse("temporary password 1").unwrap())
+        .hash(&dispute_core::domain::NewPassword::parse("temporary password 1").unwrap())
         .await;
     app.store
         .set_password(id, &hash, true, &Default::default())
@@ -442,7 +442,7 @@ async fn behind_an_https_public_address_the_cookie_is_secure_and_forms_must_come
 /// sign in from several addresses.
 async fn app_behind_a_proxy() -> TestApp {
     spawn_app_with(Settings {
-        trusted_proxies: app::domain::SourceAllowlist::parse(&["127.0.0.1"]).unwrap(),
+        trusted_proxies: dispute_core::domain::SourceAllowlist::parse(&["127.0.0.1"]).unwrap(),
         ..Settings::default()
     })
     .await

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use app::providers::pingpong::{digest_hex, signed_content, SignType};
 use base64::{engine::general_purpose::STANDARD, Engine};
+use dispute_core::providers::pingpong::{digest_hex, signed_content, SignType};
 use rsa::{
     pkcs1v15::SigningKey,
     pkcs8::{DecodePrivateKey, EncodePublicKey},

@@ -1,6 +1,6 @@
 //! The Users page and the audit log, through their forms.
 
-use app::domain::Role;
+use dispute_core::domain::Role;
 
 use crate::helpers::{browser_client, spawn_app, PASSWORD};
 

@@ -3,7 +3,7 @@
 //! (structured JSON near the providers' own, mutated fixture bodies, raw
 //! bytes) that must never make them panic. Run with the README's command:
 //!
-//! `FUZZ_CASES=1000000 cargo test --release -p app --test fuzz -- --ignored --nocapture`
+//! `FUZZ_CASES=1000000 cargo test --release -p dispute-core --test fuzz -- --ignored --nocapture`
 
 use std::{
     collections::BTreeMap,
@@ -11,7 +11,7 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
 };
 
-use app::{
+use dispute_core::{
     domain::{fold, Effect, EventKey, FoldEvent, Money, Stage, Status},
     providers::{
         botim_money::{self, BotimMoney},
@@ -250,7 +250,7 @@ fn pingpong_verify_and_parse_never_panic() {
         let _ = pingpong::parse(&body, &ctx);
         if let Some(signed) = signed(&body) {
             if let Ok(verified) = connector.verify(&signed) {
-                let _ = app::providers::Connector::PingPong(connector.clone()).parse(&verified, &ctx);
+                let _ = dispute_core::providers::Connector::PingPong(connector.clone()).parse(&verified, &ctx);
             }
         }
     });
