@@ -30,9 +30,11 @@ use crate::{
     vault::Vault,
 };
 use dispute_core::{
-    domain::{ConnectionSlug, ProviderKind, Verdict},
+    domain::{ConnectionSlug, Verdict},
     providers::{
         keys::{Salt, VerificationKey},
+        profile,
+        profile::KeyKind,
         Ack, Connector, Notification, ParseContext, Rejection,
     },
 };
@@ -382,8 +384,9 @@ impl Intake {
         let mut salts = Vec::new();
         let mut public_keys = Vec::new();
         for key in stored {
-            let loaded = match (connection.provider, key.material) {
-                (ProviderKind::PingPong, StoredKeyMaterial::Sealed(sealed)) => self
+            let kind = profile(connection.provider).verification_key.kind;
+            let loaded = match (kind, key.material) {
+                (KeyKind::Salt, StoredKeyMaterial::Sealed(sealed)) => self
                     .vault
                     .open(&sealed, &context)
                     .map_err(|e| e.to_string())
@@ -392,10 +395,15 @@ impl Intake {
                             .map_err(|e| e.to_string())
                     })
                     .map(|salt| salts.push(salt)),
-                (_, StoredKeyMaterial::PublicDer(der)) => VerificationKey::from_spki_der(&der)
-                    .map_err(|e| e.to_string())
-                    .map(|k| public_keys.push(k)),
-                (_, StoredKeyMaterial::Sealed(_)) => {
+                (KeyKind::RsaPublicKey, StoredKeyMaterial::PublicDer(der)) => {
+                    VerificationKey::from_spki_der(&der)
+                        .map_err(|e| e.to_string())
+                        .map(|k| public_keys.push(k))
+                }
+                (KeyKind::Salt, StoredKeyMaterial::PublicDer(_)) => {
+                    Err("a public key where a salt belongs".into())
+                }
+                (KeyKind::RsaPublicKey, StoredKeyMaterial::Sealed(_)) => {
                     Err("a sealed secret where a public key belongs".into())
                 }
             };

@@ -5,21 +5,25 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
+use dispute_core::{
+    domain::ProviderKind,
+    providers::{
+        keys::{Fingerprint, FingerprintKey, KeyError, MerchantKey, Salt, VerificationKey},
+        profile,
+        profile::KeyKind,
+    },
+};
+
 use crate::{
     store::{KeyPurpose, Store, StoreError, StoredKey, StoredKeyMaterial},
     vault::Vault,
 };
-use dispute_core::{
-    domain::ProviderKind,
-    providers::keys::{Fingerprint, FingerprintKey, KeyError, MerchantKey, Salt, VerificationKey},
-};
 
-/// What verifies a connection's notifications.
+/// What verifies a connection's notifications, of the kind its provider's
+/// profile names.
 #[derive(Debug, Clone)]
 pub enum VerificationSecret {
-    /// PingPong Checkout's salt.
     Salt(Salt),
-    /// Botim Money's or PayerMax's RSA public key.
     PublicKey(VerificationKey),
 }
 
@@ -31,12 +35,10 @@ impl VerificationSecret {
         text: &str,
         fingerprints: &FingerprintKey,
     ) -> Result<Self, KeyError> {
-        match provider {
-            ProviderKind::PingPong => {
-                Salt::parse(&SecretString::from(text.to_owned()), fingerprints)
-                    .map(VerificationSecret::Salt)
-            }
-            ProviderKind::BotimMoney | ProviderKind::PayerMax => {
+        match profile(provider).verification_key.kind {
+            KeyKind::Salt => Salt::parse(&SecretString::from(text.to_owned()), fingerprints)
+                .map(VerificationSecret::Salt),
+            KeyKind::RsaPublicKey => {
                 VerificationKey::parse(text).map(VerificationSecret::PublicKey)
             }
         }
@@ -115,11 +117,6 @@ pub async fn rekey_fingerprints(store: &Store, vault: &Vault) -> Result<usize, S
             .await?;
     }
     Ok(unkeyed.len())
-}
-
-/// Whether a provider signs its status queries with a merchant key.
-pub fn uses_signing_key(provider: ProviderKind) -> bool {
-    !matches!(provider, ProviderKind::PingPong)
 }
 
 #[cfg(test)]

@@ -308,6 +308,7 @@ impl Settings {
                     .trusted_proxies
                     .or(file.trusted_proxies)
                     .unwrap_or_default(),
+                &[],
             )?,
             public_url: args
                 .public_url

@@ -4,38 +4,38 @@
 //! validated before anything is written; importing the same file again
 //! changes nothing.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use app::{
     keyring::{SigningSecret, VerificationSecret},
     store::{Actor, KeyPurpose, KeySlot, Saved, Store, StoreError},
     vault::Vault,
 };
-use dispute_core::domain::{ConnectionDraft, ConnectionSettings, ProviderKind};
+use dispute_core::{
+    domain::{ConnectionDraft, ConnectionSettings, ProviderKind},
+    providers::{profile, profile::sender_presets},
+};
 use serde::Deserialize;
 
-/// One connection as the file describes it.
+/// One connection as the file describes it: the fields every connection
+/// has, and those its provider's profile names (account id, key files).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Entry {
     slug: String,
     provider: String,
     #[serde(default)]
     display_name: String,
-    acc_id: Option<String>,
-    partner_id: Option<String>,
-    merchant_no: Option<String>,
-    app_id: Option<String>,
     timezone: Option<String>,
     query_base_url: Option<String>,
     #[serde(default)]
     source_allowlist: Vec<String>,
     enabled: Option<bool>,
-    salt_file: Option<PathBuf>,
-    next_salt_file: Option<PathBuf>,
-    provider_public_key_file: Option<PathBuf>,
-    next_provider_public_key_file: Option<PathBuf>,
     merchant_private_key_file: Option<PathBuf>,
+    #[serde(flatten)]
+    provider_fields: BTreeMap<String, String>,
 }
 
 /// An entry checked and its keys parsed.
@@ -106,47 +106,53 @@ fn validate(entry: Entry, base: &Path, vault: &Vault) -> Result<Validated, Strin
             })
             .transpose()
     };
-    let (account_field, account_id) = match provider {
-        ProviderKind::PingPong => ("acc_id", &entry.acc_id),
-        ProviderKind::BotimMoney => ("partner_id", &entry.partner_id),
-        ProviderKind::PayerMax => ("merchant_no", &entry.merchant_no),
-    };
-    let stray = [
-        ("acc_id", &entry.acc_id),
-        ("partner_id", &entry.partner_id),
-        ("merchant_no", &entry.merchant_no),
+    let profile = profile(provider);
+    let key = profile.verification_key;
+    let own: Vec<&str> = [
+        Some(profile.account.import_name),
+        profile.app_id.map(|f| f.import_name),
+        Some(key.import_file),
+        Some(key.import_next_file),
     ]
     .into_iter()
-    .find(|(field, value)| *field != account_field && value.is_some());
-    if let Some((field, _)) = stray {
+    .flatten()
+    .collect();
+    if let Some(stray) = entry
+        .provider_fields
+        .keys()
+        .find(|field| !own.contains(&field.as_str()))
+    {
+        let another_account = ProviderKind::ALL
+            .iter()
+            .any(|p| profile::profile(*p).account.import_name == stray);
+        let instead = if another_account {
+            format!("use {}", profile.account.import_name)
+        } else {
+            format!("it takes {}", own.join(", "))
+        };
         return Err(format!(
-            "{field} does not belong to a {} connection (use {account_field})",
+            "{stray} does not belong to a {} connection ({instead})",
             provider.display_name()
         ));
     }
+    let field = |name: &str| entry.provider_fields.get(name).cloned();
 
     let mut verifiers = Vec::new();
-    for (slot, required) in [(KeySlot::Current, true), (KeySlot::Next, false)] {
-        let (field, file) = match (provider, slot) {
-            (ProviderKind::PingPong, KeySlot::Current) => ("salt_file", &entry.salt_file),
-            (ProviderKind::PingPong, KeySlot::Next) => ("next_salt_file", &entry.next_salt_file),
-            (_, KeySlot::Current) => ("provider_public_key_file", &entry.provider_public_key_file),
-            (_, KeySlot::Next) => (
-                "next_provider_public_key_file",
-                &entry.next_provider_public_key_file,
-            ),
-        };
-        let Some(text) = key_file(file)? else {
+    for (slot, name, required) in [
+        (KeySlot::Current, key.import_file, true),
+        (KeySlot::Next, key.import_next_file, false),
+    ] {
+        let Some(text) = key_file(&field(name).map(PathBuf::from))? else {
             if required {
                 return Err(format!(
-                    "{field} is required for {}",
+                    "{name} is required for {}",
                     provider.display_name()
                 ));
             }
             continue;
         };
         let secret = VerificationSecret::parse(provider, &text, vault.fingerprint_key())
-            .map_err(|e| format!("{field}: {e}"))?;
+            .map_err(|e| format!("{name}: {e}"))?;
         verifiers.push((slot, secret));
     }
     let signing = key_file(&entry.merchant_private_key_file)?
@@ -159,14 +165,17 @@ fn validate(entry: Entry, base: &Path, vault: &Vault) -> Result<Validated, Strin
         slug: entry.slug,
         provider: entry.provider,
         display_name: entry.display_name,
-        account_id: account_id.clone().unwrap_or_default(),
-        app_id: entry.app_id.unwrap_or_default(),
+        account_id: field(profile.account.import_name).unwrap_or_default(),
+        app_id: profile
+            .app_id
+            .and_then(|f| field(f.import_name))
+            .unwrap_or_default(),
         timezone: entry.timezone.unwrap_or_default(),
         query_base_url: entry.query_base_url.unwrap_or_default(),
         source_allowlist: entry.source_allowlist,
         enabled: entry.enabled.unwrap_or(true),
     }
-    .validate()?;
+    .validate(&sender_presets())?;
     Ok(Validated {
         settings,
         verifiers,

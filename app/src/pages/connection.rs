@@ -9,12 +9,11 @@ use super::{PageHeading, TextArea};
 use crate::{
     error::{AppError, InternalErrorPage},
     flash::Flash,
-    keyring::uses_signing_key,
     store::ConnectionDetail,
 };
 use dispute_core::{
-    domain::{ConnectionDraft, ConnectionSlug, ProviderKind, SourceAllowlist},
-    providers::query_api,
+    domain::{ConnectionDraft, ConnectionSlug, ProviderKind},
+    providers::{profile, profile::sender_presets},
 };
 
 /// Sends the browser back to `page` saying what happened.
@@ -82,7 +81,7 @@ pub async fn save_connection(
     let Ok(kind) = provider.parse::<ProviderKind>() else {
         return back("/connections", Flash::error("unknown provider")).await;
     };
-    let presets = query_api(kind);
+    let presets = profile(kind).query_api;
     let draft = ConnectionDraft {
         slug: slug.clone(),
         provider: provider.clone(),
@@ -110,7 +109,7 @@ pub async fn save_connection(
         format!("/connections/{}", urlencoding::encode(&slug))
     };
     let refuse = |message: String| back(&form, Flash::error(message).with_form(&draft));
-    let settings = match draft.validate() {
+    let settings = match draft.validate(&sender_presets()) {
         Ok(s) => s,
         Err(message) => return refuse(message).await,
     };
@@ -349,7 +348,7 @@ fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
         </div>
 
         {provider
-            .filter(|p| uses_signing_key(*p))
+            .filter(|p| profile(*p).signs_queries)
             .map(|_| {
                 view! {
                     <h2>"Signing key for status queries"</h2>
@@ -396,7 +395,8 @@ pub fn SettingsFields(draft: ConnectionDraft, creating: bool) -> impl IntoView {
         .provider
         .parse::<ProviderKind>()
         .unwrap_or(ProviderKind::PingPong);
-    let presets = query_api(provider);
+    let profile = profile(provider);
+    let presets = profile.query_api;
     let preset = match draft.query_base_url.as_str() {
         "" => "production",
         url if url == presets.production => "production",
@@ -404,15 +404,11 @@ pub fn SettingsFields(draft: ConnectionDraft, creating: bool) -> impl IntoView {
         _ => "custom",
     };
     let custom_url = (preset == "custom").then(|| draft.query_base_url.clone());
-    let account_label = match provider {
-        ProviderKind::PingPong => "Account id (accId)",
-        ProviderKind::BotimMoney => "Partner id",
-        ProviderKind::PayerMax => "Merchant number (merchantNo)",
-    };
+    let account_label = profile.account.label;
     let allowlist = draft.source_allowlist.join("\n");
-    let presets_hint = SourceAllowlist::PRESETS
+    let presets_hint = sender_presets()
         .iter()
-        .map(|(name, _)| *name)
+        .map(|p| p.name)
         .collect::<Vec<_>>()
         .join(", ");
     view! {
@@ -431,10 +427,11 @@ pub fn SettingsFields(draft: ConnectionDraft, creating: bool) -> impl IntoView {
         }}
         <label>"Display name" <input type="text" name="display_name" value=draft.display_name /></label>
         <label>{account_label} <input type="text" name="account_id" value=draft.account_id /></label>
-        {(provider == ProviderKind::PayerMax)
-            .then(|| {
+        {profile
+            .app_id
+            .map(|field| {
                 view! {
-                    <label>"App id (appId)" <input type="text" name="app_id" value=draft.app_id.clone() /></label>
+                    <label>{field.label} <input type="text" name="app_id" value=draft.app_id.clone() /></label>
                 }
             })}
         <label>

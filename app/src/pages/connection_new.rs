@@ -7,8 +7,10 @@ use super::{
     connection::{KeyField, SettingsFields},
     PageHeading,
 };
-use crate::keyring::uses_signing_key;
-use dispute_core::domain::{ConnectionDraft, ProviderKind};
+use dispute_core::{
+    domain::{ConnectionDraft, ProviderKind},
+    providers::profile,
+};
 
 #[component]
 pub fn NewConnectionPage() -> impl IntoView {
@@ -27,23 +29,16 @@ pub fn NewConnectionPage() -> impl IntoView {
             enabled: true,
             ..ConnectionDraft::default()
         });
-    let (key_label, key_help) = match provider {
-        ProviderKind::PingPong => (
-            "Salt",
-            "the signing salt from PingPong Checkout's merchant portal",
-        ),
-        _ => (
-            "Provider's public key",
-            "PEM or bare Base64 (DER), RSA of at least 2048 bits",
-        ),
-    };
+    let profile = profile(provider);
+    let key = profile.verification_key;
     view! {
         <PageHeading title="Add a connection" />
         <form class="panel form" method="post" action="/api/connections/save">
             <input type="hidden" name="creating" value="yes" />
             <SettingsFields draft creating=true />
-            <KeyField name="verification_key" label=key_label help=key_help required=true />
-            {uses_signing_key(provider)
+            <KeyField name="verification_key" label=key.label help=key.help required=true />
+            {profile
+                .signs_queries
                 .then(|| {
                     view! {
                         <KeyField

@@ -270,7 +270,7 @@ impl Store {
                 enabled: r.enabled,
                 timezone: ZoneName::parse(&r.timezone).map_err(StoreError::corrupt)?,
                 account_id: r.account_id,
-                source_allowlist: SourceAllowlist::parse(&r.source_allowlist)
+                source_allowlist: SourceAllowlist::parse(&r.source_allowlist, &[])
                     .map_err(StoreError::corrupt)?,
                 version: r.updated_at.to_jiff(),
             })

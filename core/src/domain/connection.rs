@@ -95,36 +95,30 @@ impl FromStr for ProviderKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceAllowlist(Vec<IpNet>);
 
+/// A name an allowlist may hold in place of a provider's documented
+/// sender addresses (`pingpong-production`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressPreset {
+    pub name: &'static str,
+    pub addresses: &'static [&'static str],
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is neither an IP address, a CIDR range nor a preset (pingpong-production, pingpong-sandbox)")]
+#[error("{0:?} is neither an IP address, a CIDR range nor a preset name")]
 pub struct AllowlistError(pub String);
 
 impl SourceAllowlist {
-    /// PingPong Checkout's documented notification servers, production.
-    pub const PINGPONG_PRODUCTION: [&'static str; 4] = [
-        "3.125.243.2",
-        "3.126.196.22",
-        "18.195.199.34",
-        "188.239.12.25",
-    ];
-    /// PingPong Checkout's documented notification server, sandbox.
-    pub const PINGPONG_SANDBOX: [&'static str; 1] = ["52.76.198.228"];
-
-    /// The named presets an allowlist may contain in place of addresses.
-    pub const PRESETS: [(&'static str, &'static [&'static str]); 2] = [
-        ("pingpong-production", &Self::PINGPONG_PRODUCTION),
-        ("pingpong-sandbox", &Self::PINGPONG_SANDBOX),
-    ];
-
     /// Parses addresses (`3.125.243.2`), ranges (`10.0.0.0/8`, `::1/128`)
-    /// and preset names (`pingpong-production`), which expand to their
-    /// addresses.
-    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, AllowlistError> {
+    /// and the names of `presets`, which expand to their addresses.
+    pub fn parse<S: AsRef<str>>(
+        entries: &[S],
+        presets: &[AddressPreset],
+    ) -> Result<Self, AllowlistError> {
         let mut nets = Vec::new();
         for entry in entries {
             let text = entry.as_ref().trim();
-            if let Some((_, addresses)) = Self::PRESETS.iter().find(|(name, _)| *name == text) {
-                nets.extend(Self::parse(addresses)?.0);
+            if let Some(preset) = presets.iter().find(|p| p.name == text) {
+                nets.extend(Self::parse(preset.addresses, &[])?.0);
                 continue;
             }
             let net = text
@@ -188,8 +182,9 @@ pub struct ConnectionDraft {
 }
 
 impl ConnectionDraft {
-    /// Checks every field; the error names the first that is wrong.
-    pub fn validate(&self) -> Result<ConnectionSettings, String> {
+    /// Checks every field; the error names the first that is wrong. An
+    /// allowlist may name `presets`.
+    pub fn validate(&self, presets: &[AddressPreset]) -> Result<ConnectionSettings, String> {
         let optional = |text: &str| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
         let plain = |field: &str, text: &str, max: usize| {
             if text.chars().count() > max {
@@ -231,6 +226,7 @@ impl ConnectionDraft {
                     .map(|e| e.trim())
                     .filter(|e| !e.is_empty())
                     .collect::<Vec<_>>(),
+                presets,
             )
             .map_err(|e| e.to_string())?,
             enabled: self.enabled,
@@ -296,6 +292,22 @@ impl QueryBaseUrl {
 mod tests {
     use super::*;
 
+    const PRESETS: &[AddressPreset] = &[
+        AddressPreset {
+            name: "pingpong-production",
+            addresses: &[
+                "3.125.243.2",
+                "3.126.196.22",
+                "18.195.199.34",
+                "188.239.12.25",
+            ],
+        },
+        AddressPreset {
+            name: "pingpong-sandbox",
+            addresses: &["52.76.198.228"],
+        },
+    ];
+
     #[test]
     fn slugs_are_lower_case_words_joined_by_single_hyphens() {
         for good in ["pingpong-main", "botim2", "a", &"a".repeat(64)] {
@@ -350,16 +362,16 @@ mod tests {
             source_allowlist: vec!["pingpong-sandbox".into(), "".into()],
             enabled: true,
         };
-        let settings = draft.validate().unwrap();
+        let settings = draft.validate(PRESETS).unwrap();
         assert_eq!(settings.display_name, "PingPong EU");
         assert_eq!(settings.app_id, None);
         assert_eq!(settings.source_allowlist.entries(), ["52.76.198.228/32"]);
-        assert_eq!(settings.draft().validate().unwrap(), settings);
+        assert_eq!(settings.draft().validate(PRESETS).unwrap(), settings);
 
         let bad = |change: fn(&mut ConnectionDraft)| {
             let mut d = draft.clone();
             change(&mut d);
-            d.validate().unwrap_err()
+            d.validate(PRESETS).unwrap_err()
         };
         assert!(bad(|d| d.slug = "Bad Slug".into()).contains("connection slug"));
         assert!(bad(|d| d.provider = "stripe".into()).contains("unknown provider"));
@@ -374,7 +386,7 @@ mod tests {
         let mut markup = draft.clone();
         markup.display_name = "<b>PingPong</b> & co".into();
         assert_eq!(
-            markup.validate().unwrap().display_name,
+            markup.validate(PRESETS).unwrap().display_name,
             "<b>PingPong</b> & co",
             "markup is text: escaped where shown, never refused"
         );
@@ -390,7 +402,7 @@ mod tests {
 
     #[test]
     fn an_allowlist_takes_addresses_and_ranges() {
-        let list = SourceAllowlist::parse(&["3.125.243.2", "10.1.0.0/16", "::1"]).unwrap();
+        let list = SourceAllowlist::parse(&["3.125.243.2", "10.1.0.0/16", "::1"], &[]).unwrap();
         assert!(list.allows("3.125.243.2".parse().unwrap()));
         assert!(list.allows("10.1.200.7".parse().unwrap()));
         assert!(list.allows("::1".parse().unwrap()));
@@ -400,10 +412,12 @@ mod tests {
     }
 
     #[test]
-    fn presets_expand_to_pingpongs_documented_addresses() {
-        let list =
-            SourceAllowlist::parse(&["pingpong-production", "pingpong-sandbox", "3.125.243.2"])
-                .unwrap();
+    fn presets_expand_to_their_addresses() {
+        let list = SourceAllowlist::parse(
+            &["pingpong-production", "pingpong-sandbox", "3.125.243.2"],
+            PRESETS,
+        )
+        .unwrap();
         assert_eq!(list.entries().len(), 5, "no address twice");
         for address in [
             "3.125.243.2",
@@ -418,7 +432,7 @@ mod tests {
 
     #[test]
     fn ipv4_mapped_senders_match_ipv4_entries() {
-        let list = SourceAllowlist::parse(&SourceAllowlist::PINGPONG_SANDBOX).unwrap();
+        let list = SourceAllowlist::parse(&["52.76.198.228"], &[]).unwrap();
         assert!(list.allows("::ffff:52.76.198.228".parse().unwrap()));
     }
 
@@ -426,9 +440,13 @@ mod tests {
     fn an_empty_allowlist_allows_everyone_and_garbage_is_refused() {
         assert!(SourceAllowlist::default().allows("192.0.2.1".parse().unwrap()));
         assert_eq!(
-            SourceAllowlist::parse(&["10.0.0.0/33"]),
+            SourceAllowlist::parse(&["10.0.0.0/33"], PRESETS),
             Err(AllowlistError("10.0.0.0/33".into()))
         );
-        assert!(SourceAllowlist::parse(&["pingpong.com"]).is_err());
+        assert!(SourceAllowlist::parse(&["pingpong.com"], PRESETS).is_err());
+        assert!(
+            SourceAllowlist::parse(&["pingpong-sandbox"], &[]).is_err(),
+            "a preset exists only where it is offered"
+        );
     }
 }

@@ -12,7 +12,7 @@ pub mod time;
 pub mod user;
 
 pub use connection::{
-    ConnectionDraft, ConnectionSettings, ConnectionSlug, ProviderKind, QueryBaseUrl,
+    AddressPreset, ConnectionDraft, ConnectionSettings, ConnectionSlug, ProviderKind, QueryBaseUrl,
     SourceAllowlist,
 };
 pub use dispute::{DisputeRef, Stage, Status};

@@ -8,12 +8,14 @@ use serde::Deserialize;
 
 use super::{
     keys::VerificationKey,
+    profile::{self, Field, Profile, QueryApi},
     verify_rsa,
     wire::{from_json, required, Text},
     Ack, Notification, ParseContext, Parsed, Rejection, Verified,
 };
 use crate::domain::{
-    time, DisputeRef, Effect, EventKey, Money, NormalizedEvent, ProviderTime, Stage, Status,
+    time, DisputeRef, Effect, EventKey, Money, NormalizedEvent, ProviderKind, ProviderTime, Stage,
+    Status,
 };
 
 pub const ACK: Ack = Ack {
@@ -21,9 +23,20 @@ pub const ACK: Ack = Ack {
     body: r#"{"response":"SUCCESS"}"#,
 };
 
-pub const QUERY_API: super::QueryApi = super::QueryApi {
-    production: "https://api.payby.com",
-    sandbox: "https://uat.test2pay.com",
+pub const PROFILE: Profile = Profile {
+    kind: ProviderKind::BotimMoney,
+    account: Field {
+        label: "Partner id",
+        import_name: "partner_id",
+    },
+    app_id: None,
+    verification_key: profile::RSA_PUBLIC_KEY,
+    signs_queries: true,
+    sender_presets: &[],
+    query_api: QueryApi {
+        production: "https://api.payby.com",
+        sandbox: "https://uat.test2pay.com",
+    },
 };
 
 #[derive(Debug, Clone)]

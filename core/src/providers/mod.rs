@@ -10,6 +10,7 @@ pub mod botim_money;
 pub mod keys;
 pub mod payermax;
 pub mod pingpong;
+pub mod profile;
 mod wire;
 
 use http::HeaderMap;
@@ -18,21 +19,7 @@ use jiff::tz::TimeZone;
 use crate::domain::{NormalizedEvent, PaymentEvent, ProviderKind, Verdict};
 use keys::{Fingerprint, Salt, VerificationKey};
 
-/// A provider's status-query API addresses, offered as presets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueryApi {
-    pub production: &'static str,
-    pub sandbox: &'static str,
-}
-
-/// Where each provider's status-query API lives (RESEARCH.md).
-pub fn query_api(provider: ProviderKind) -> QueryApi {
-    match provider {
-        ProviderKind::PingPong => pingpong::QUERY_API,
-        ProviderKind::BotimMoney => botim_money::QUERY_API,
-        ProviderKind::PayerMax => payermax::QUERY_API,
-    }
-}
+pub use profile::{profile, Profile};
 
 /// Proof that a request's signature was checked. Only this module's
 /// verifiers can make one, and parsing accepts nothing else.

@@ -8,12 +8,14 @@ use serde::Deserialize;
 
 use super::{
     keys::VerificationKey,
+    profile::{self, Field, Profile, QueryApi},
     verify_rsa,
     wire::{from_json, required, Text},
     Ack, Notification, ParseContext, Parsed, Rejection, Verified,
 };
 use crate::domain::{
-    time, DisputeRef, Effect, EventKey, Money, NormalizedEvent, ProviderTime, Stage, Status,
+    time, DisputeRef, Effect, EventKey, Money, NormalizedEvent, ProviderKind, ProviderTime, Stage,
+    Status,
 };
 
 /// For the old, flat notifications.
@@ -28,9 +30,23 @@ pub const WRAPPED_ACK: Ack = Ack {
     body: r#"{"code":"SUCCESS","msg":"Success"}"#,
 };
 
-pub const QUERY_API: super::QueryApi = super::QueryApi {
-    production: "https://pay-gate.payermax.com",
-    sandbox: "https://pay-gate-uat.payermax.com",
+pub const PROFILE: Profile = Profile {
+    kind: ProviderKind::PayerMax,
+    account: Field {
+        label: "Merchant number (merchantNo)",
+        import_name: "merchant_no",
+    },
+    app_id: Some(Field {
+        label: "App id (appId)",
+        import_name: "app_id",
+    }),
+    verification_key: profile::RSA_PUBLIC_KEY,
+    signs_queries: true,
+    sender_presets: &[],
+    query_api: QueryApi {
+        production: "https://pay-gate.payermax.com",
+        sandbox: "https://pay-gate-uat.payermax.com",
+    },
 };
 
 #[derive(Debug, Clone)]

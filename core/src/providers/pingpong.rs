@@ -15,12 +15,13 @@ use subtle::ConstantTimeEq;
 
 use super::{
     keys::Salt,
+    profile::{self, Field, Profile, QueryApi},
     wire::{from_json, from_json_in, required, text_of, Text},
     Ack, Notification, ParseContext, Parsed, Rejection, Verified,
 };
 use crate::domain::{
-    time, DisputeRef, Effect, EventKey, Money, NormalizedEvent, PaymentEvent, ProviderTime, Stage,
-    Status,
+    time, AddressPreset, DisputeRef, Effect, EventKey, Money, NormalizedEvent, PaymentEvent,
+    ProviderKind, ProviderTime, Stage, Status,
 };
 
 pub const ACK: Ack = Ack {
@@ -34,9 +35,35 @@ pub enum SignType {
     Md5,
 }
 
-pub const QUERY_API: super::QueryApi = super::QueryApi {
-    production: "https://acquirer-payment.pingpongx.com",
-    sandbox: "https://sandbox-acquirer-payment.pingpongx.com",
+pub const PROFILE: Profile = Profile {
+    kind: ProviderKind::PingPong,
+    account: Field {
+        label: "Account id (accId)",
+        import_name: "acc_id",
+    },
+    app_id: None,
+    verification_key: profile::SALT,
+    signs_queries: false,
+    sender_presets: &[
+        // PingPong Checkout's documented notification servers.
+        AddressPreset {
+            name: "pingpong-production",
+            addresses: &[
+                "3.125.243.2",
+                "3.126.196.22",
+                "18.195.199.34",
+                "188.239.12.25",
+            ],
+        },
+        AddressPreset {
+            name: "pingpong-sandbox",
+            addresses: &["52.76.198.228"],
+        },
+    ],
+    query_api: QueryApi {
+        production: "https://acquirer-payment.pingpongx.com",
+        sandbox: "https://sandbox-acquirer-payment.pingpongx.com",
+    },
 };
 
 #[derive(Debug, Clone)]

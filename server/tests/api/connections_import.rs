@@ -74,6 +74,10 @@ async fn a_missing_key_or_a_field_of_another_provider_is_refused() {
             "connection pm: acc_id does not belong to a PayerMax connection (use merchant_no)",
         ),
         (
+            r#"[{"slug": "pp", "provider": "pingpong", "acc_id": "1", "colour": "red"}]"#,
+            "connection pp: colour does not belong to a PingPong Checkout connection (it takes acc_id, salt_file, next_salt_file)",
+        ),
+        (
             r#"[{"slug": "Bad Slug", "provider": "stripe"}]"#,
             "connection Bad Slug: unknown provider \"stripe\" (expected pingpong, botim_money or payermax)",
         ),

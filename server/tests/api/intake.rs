@@ -215,7 +215,7 @@ async fn a_sender_outside_the_allowlist_is_forbidden_and_one_on_it_is_accepted()
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_sender_is_checked() {
     let settings = server::config::Settings {
-        trusted_proxies: dispute_core::domain::SourceAllowlist::parse(&["127.0.0.1"]).unwrap(),
+        trusted_proxies: dispute_core::domain::SourceAllowlist::parse(&["127.0.0.1"], &[]).unwrap(),
         ..Default::default()
     };
     let app = spawn_app_with(settings).await;

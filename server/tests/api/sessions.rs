@@ -442,7 +442,7 @@ async fn behind_an_https_public_address_the_cookie_is_secure_and_forms_must_come
 /// sign in from several addresses.
 async fn app_behind_a_proxy() -> TestApp {
     spawn_app_with(Settings {
-        trusted_proxies: dispute_core::domain::SourceAllowlist::parse(&["127.0.0.1"]).unwrap(),
+        trusted_proxies: dispute_core::domain::SourceAllowlist::parse(&["127.0.0.1"], &[]).unwrap(),
         ..Settings::default()
     })
     .await

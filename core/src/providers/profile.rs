@@ -1,0 +1,139 @@
+//! What the rest of Dispute Desk needs to know about a provider besides its
+//! messages: what its account id is called, which keys a connection holds,
+//! which addresses it sends from, where its query API lives, and the field
+//! names of `connections import`. The forms, the keyring, intake and the
+//! import read these; none of them names a provider.
+
+use crate::domain::{AddressPreset, ProviderKind};
+
+/// Everything about one provider that is not a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile {
+    pub kind: ProviderKind,
+    /// The provider's id for the merchant's account; a notification naming
+    /// another account is refused.
+    pub account: Field,
+    /// A second id its status queries need (PayerMax's `appId`).
+    pub app_id: Option<Field>,
+    /// What verifies its notifications.
+    pub verification_key: KeySpec,
+    /// Whether status queries are signed with the merchant's own private key.
+    pub signs_queries: bool,
+    /// Named lists of the addresses it sends from, for allowlists.
+    pub sender_presets: &'static [AddressPreset],
+    pub query_api: QueryApi,
+}
+
+/// A connection setting as a form labels it and an import file names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub label: &'static str,
+    pub import_name: &'static str,
+}
+
+/// The kind of key that verifies a provider's notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A shared secret (PingPong's salt): sealed at rest, shown by a keyed
+    /// fingerprint.
+    Salt,
+    /// The provider's RSA public key.
+    RsaPublicKey,
+}
+
+/// A verification key as a connection holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    pub kind: KeyKind,
+    pub label: &'static str,
+    pub help: &'static str,
+    /// The import file's fields for the current and the next key's file.
+    pub import_file: &'static str,
+    pub import_next_file: &'static str,
+}
+
+/// A provider's status-query API addresses, offered as presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryApi {
+    pub production: &'static str,
+    pub sandbox: &'static str,
+}
+
+/// The salt of PingPong-style providers.
+pub const SALT: KeySpec = KeySpec {
+    kind: KeyKind::Salt,
+    label: "Salt",
+    help: "the signing salt from the provider's merchant portal",
+    import_file: "salt_file",
+    import_next_file: "next_salt_file",
+};
+
+/// The RSA public key of Botim Money-style providers.
+pub const RSA_PUBLIC_KEY: KeySpec = KeySpec {
+    kind: KeyKind::RsaPublicKey,
+    label: "Provider's public key",
+    help: "PEM or bare Base64 (DER), RSA of at least 2048 bits",
+    import_file: "provider_public_key_file",
+    import_next_file: "next_provider_public_key_file",
+};
+
+/// The import file's field for the merchant's private key.
+pub const MERCHANT_KEY_IMPORT_FILE: &str = "merchant_private_key_file";
+
+/// The profile of `provider`.
+pub fn profile(provider: ProviderKind) -> &'static Profile {
+    match provider {
+        ProviderKind::PingPong => &super::pingpong::PROFILE,
+        ProviderKind::BotimMoney => &super::botim_money::PROFILE,
+        ProviderKind::PayerMax => &super::payermax::PROFILE,
+    }
+}
+
+/// Every provider's sender presets, for allowlists.
+pub fn sender_presets() -> Vec<AddressPreset> {
+    ProviderKind::ALL
+        .iter()
+        .flat_map(|p| profile(*p).sender_presets.iter().copied())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_provider_has_its_own_profile() {
+        for kind in ProviderKind::ALL {
+            assert_eq!(profile(kind).kind, kind);
+        }
+        let names: Vec<&str> = ProviderKind::ALL
+            .iter()
+            .map(|p| profile(*p).account.import_name)
+            .collect();
+        assert_eq!(names, ["acc_id", "partner_id", "merchant_no"]);
+    }
+
+    #[test]
+    fn only_the_rsa_providers_sign_queries_with_a_merchant_key() {
+        assert!(!profile(ProviderKind::PingPong).signs_queries);
+        assert!(profile(ProviderKind::BotimMoney).signs_queries);
+        assert!(profile(ProviderKind::PayerMax).signs_queries);
+        assert_eq!(
+            profile(ProviderKind::PingPong).verification_key.kind,
+            KeyKind::Salt
+        );
+        assert_eq!(
+            profile(ProviderKind::PayerMax).verification_key.kind,
+            KeyKind::RsaPublicKey
+        );
+        assert!(profile(ProviderKind::PayerMax).app_id.is_some());
+        assert!(profile(ProviderKind::BotimMoney).app_id.is_none());
+    }
+
+    #[test]
+    fn the_sender_presets_are_pingpongs_documented_servers() {
+        let names: Vec<&str> = sender_presets().iter().map(|p| p.name).collect();
+        assert_eq!(names, ["pingpong-production", "pingpong-sandbox"]);
+        assert_eq!(sender_presets()[0].addresses.len(), 4);
+    }
+}
