@@ -1,12 +1,10 @@
-//! Judging an inbound notification: find its connection, store the raw
-//! request first, then verify, parse and record it, and decide the answer.
-//! The server's webhook route calls this after reading the body; replaying a
-//! stored notification will run the same judgement again.
-//!
-//! Requests that name no connection, or carry an oversized body, are
-//! strangers' requests: only a small prefix of their body is kept, and each
-//! sender address has an allowance of them per minute; past it they are
-//! answered 429 and only counted.
+//! Intake: a request to `/webhooks/{slug}` is stored raw, judged
+//! (`dispute_core::providers::judge`, pure) and its judgement recorded
+//! (`Store::record`). This module holds what judging needs that is not pure:
+//! each connection's provider with its keys, loaded once per change of the
+//! connection, and each sender's allowance of strangers' requests (unknown
+//! connections, oversized bodies): only a small prefix of those is kept, and
+//! past the allowance they are answered 429 and only counted.
 
 use std::{
     collections::HashMap,
@@ -16,101 +14,48 @@ use std::{
     time::Instant,
 };
 
+use dispute_core::{
+    domain::{text, ConnectionSlug, Verdict},
+    providers::{
+        judge::{judge, Delivery, Judge, Judgement, Refused, Reply, MAX_BODY},
+        keys::{Salt, VerificationKey},
+        profile,
+        profile::KeyKind,
+        Connector, ParseContext,
+    },
+};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-
 use http::{HeaderMap, StatusCode};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::{
     store::{
-        Acceptance, Answer, IntakeConnection, KeyPurpose, NewNotification, Rejected, Store,
-        StoreError, StoredKeyMaterial, ThrottledCount,
+        IntakeConnection, KeyPurpose, NewNotification, Store, StoreError, StoredKeyMaterial,
+        ThrottledCount,
     },
     vault::Vault,
 };
-use dispute_core::{
-    domain::{ConnectionSlug, Verdict},
-    providers::{
-        keys::{Salt, VerificationKey},
-        profile,
-        profile::KeyKind,
-        Ack, Connector, Notification, ParseContext, Rejection,
-    },
-};
 
-/// Bodies larger than this are refused (413) and kept only in part.
-pub const MAX_BODY: usize = 1024 * 1024;
 /// How much of a stranger's body (unknown connection, oversized) is kept.
 pub const KEPT_OF_STRANGERS: usize = 4 * 1024;
-/// The longest slug and reason kept; longer ones are cut.
-const KEPT_TEXT: usize = 1000;
+/// The longest slug kept; a longer one is cut.
+const KEPT_SLUG: usize = 1000;
 
 /// A request to `/webhooks/{slug}` as read from the wire.
 #[derive(Debug)]
 pub struct InboundRequest<'a> {
-    /// The path segment after `/webhooks/`, as received (percent-encoded).
-    pub slug: &'a str,
-    pub sender: IpAddr,
-    pub headers: &'a HeaderMap,
-    /// The whole body, or its first bytes when it was over `MAX_BODY`.
-    pub body: &'a [u8],
-    /// The true length of the body.
-    pub body_length: u64,
+    pub delivery: Delivery<'a>,
     /// SHA-256 of the whole body.
     pub body_sha256: [u8; 32],
-    /// False when the body ended before the length its sender declared
-    /// (`Content-Length`), or its stream broke: what arrived is kept, never
-    /// judged as complete.
-    pub complete: bool,
     /// When reading the request began, for the recorded latency.
     pub started: Instant,
 }
 
 impl InboundRequest<'_> {
-    fn too_large(&self) -> bool {
-        self.body_length > MAX_BODY as u64
-    }
-
     /// The connection's slug, when the path segment can be one.
     fn connection_slug(&self) -> Option<ConnectionSlug> {
-        let decoded = urlencoding::decode(self.slug).ok()?;
+        let decoded = urlencoding::decode(self.delivery.slug).ok()?;
         ConnectionSlug::parse(&decoded).ok()
-    }
-}
-
-/// The HTTP answer to give.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub content_type: Option<&'static str>,
-    pub body: String,
-}
-
-impl Reply {
-    fn ack(ack: Ack) -> Self {
-        Self {
-            status: StatusCode::OK,
-            content_type: ack.content_type,
-            body: ack.body.to_owned(),
-        }
-    }
-
-    fn error(status: StatusCode, message: &str) -> Self {
-        Self {
-            status,
-            content_type: Some("application/json"),
-            body: json!({ "error": message }).to_string(),
-        }
-    }
-
-    /// The answer when the database could not store the request at all:
-    /// the provider retries.
-    pub fn unavailable() -> Self {
-        Self::error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the notification could not be stored; retry later",
-        )
     }
 }
 
@@ -132,16 +77,17 @@ impl std::fmt::Debug for Intake {
     }
 }
 
-#[derive(Debug)]
-struct Tally {
-    requests: i64,
-    last_slug: String,
-}
-
+/// A connection's provider with its keys, parsed once per version.
 #[derive(Debug)]
 struct CachedConnector {
     version: jiff::Timestamp,
     connector: Arc<Connector>,
+}
+
+#[derive(Debug)]
+struct Tally {
+    requests: i64,
+    last_slug: String,
 }
 
 impl Intake {
@@ -158,114 +104,94 @@ impl Intake {
     }
 
     /// Stores the request, judges it and records the judgement. An error
-    /// means the request could not be stored or judged durably: answer 5xx
-    /// so the provider retries.
+    /// means the request could not be stored or recorded durably: answer
+    /// 5xx so the provider retries.
     pub async fn receive(&self, request: &InboundRequest<'_>) -> Result<Reply, StoreError> {
+        let delivery = &request.delivery;
         let connection = match request.connection_slug() {
             Some(slug) => self.store.intake_connection(&slug).await?,
             None => None,
         };
-        let stranger = connection.is_none() || request.too_large();
-        if stranger && self.strangers.check_key(&request.sender).is_err() {
-            self.count_throttled(request);
+        let stranger = connection.is_none() || delivery.body_length > MAX_BODY as u64;
+        if stranger && self.strangers.check_key(&delivery.sender).is_err() {
+            self.count_throttled(delivery);
             return Ok(Reply::error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too many requests from this address; retry later",
             ));
         }
         let kept = if stranger {
-            &request.body[..request.body.len().min(KEPT_OF_STRANGERS)]
+            &delivery.body[..delivery.body.len().min(KEPT_OF_STRANGERS)]
         } else {
-            request.body
+            delivery.body
         };
-        let received = self
+        let stored = self
             .store
-            .insert_notification(&NewNotification {
+            .store_delivery(&NewNotification {
                 connection_id: connection.as_ref().map(|c| c.id),
-                slug: cut(request.slug),
-                remote_addr: request.sender.to_string(),
-                headers: header_pairs(request.headers),
+                slug: text::cut(delivery.slug, KEPT_SLUG),
+                remote_addr: delivery.sender.to_string(),
+                headers: header_pairs(delivery.headers),
                 body: kept.to_vec(),
-                body_length: request.body_length as i64,
+                body_length: delivery.body_length as i64,
                 body_sha256: request.body_sha256.to_vec(),
             })
             .await?;
 
-        let connection = match self.screen(request, connection.as_ref()) {
-            Ok(connection) => connection,
-            Err((verdict, reason)) => {
-                return self
-                    .reject(received.id, request, verdict, reason, None)
-                    .await;
+        let judgement = match &connection {
+            Some(connection) => {
+                let connector = self.connector(connection).await?;
+                let context = ParseContext {
+                    zone: connection.timezone.zone(),
+                    account_id: connection.account_id.clone(),
+                };
+                judge(
+                    delivery,
+                    Some(Judge {
+                        enabled: connection.enabled,
+                        source_allowlist: &connection.source_allowlist,
+                        context: &context,
+                        connector: &connector,
+                    }),
+                )
             }
+            None => judge(delivery, None),
         };
-        let connector = self.connector(connection).await?;
-        let verified = match connector.verify(request.headers, request.body) {
-            Ok(verified) => verified,
-            Err(rejection) => return self.refuse(received.id, request, rejection, None).await,
-        };
-        let key = verified.key().to_string();
-        let context = ParseContext {
-            zone: connection.timezone.zone(),
-            account_id: connection.account_id.clone(),
-        };
-        let parsed = match connector.parse(&verified, &context) {
-            Ok(parsed) => parsed,
-            Err(rejection) => {
-                return self
-                    .refuse(received.id, request, rejection, Some(key))
-                    .await
-            }
-        };
-        let reply = Reply::ack(parsed.ack);
-        let acceptance = Acceptance {
-            notification_id: received.id,
-            received_at: received.received_at,
-            connection_id: connection.id,
-            key_fingerprint: key,
-            answer: answer(&reply, request.started),
-        };
-        let recorded = match &parsed.notification {
-            Notification::Dispute(event) => {
-                self.store.accept_dispute_event(&acceptance, event).await
-            }
-            Notification::Payment(payment) => self.store.accept_payment(&acceptance, payment).await,
-        };
-        match recorded {
-            Ok(_) => Ok(reply),
+        let judged_in = request.started.elapsed();
+        match self.store.record(&stored, &judgement, judged_in).await {
+            Ok(_) => Ok(judgement.reply()),
             Err(e) if e.is_outage() => Err(e),
-            // The database refused this event: retrying will not help, so
-            // the raw request is kept with the reason for ops.
+            // The database refused what this delivery carries: retrying will
+            // not help, so the raw request is kept with the reason for ops.
             Err(e) => {
                 let reason = format!(
                     "the database refused the event: {}",
                     crate::error::chain(&e)
                 );
-                tracing::error!(notification = received.id, %reason, "a notification could not be recorded");
-                self.reject(
-                    received.id,
-                    request,
-                    Verdict::Failed,
-                    reason,
-                    Some(acceptance.key_fingerprint),
-                )
-                .await
+                tracing::error!(notification = stored.id, %reason, "a notification could not be recorded");
+                let key = match &judgement {
+                    Judgement::Accepted { key, .. } => Some(key.clone()),
+                    Judgement::Refused(refused) => refused.key.clone(),
+                };
+                let failed = Judgement::Refused(Refused::new(Verdict::Failed, reason, key));
+                self.store.record(&stored, &failed, judged_in).await?;
+                Ok(failed.reply())
             }
         }
     }
 
     /// Counts a stranger's request refused past its sender's allowance.
-    fn count_throttled(&self, request: &InboundRequest<'_>) {
+    fn count_throttled(&self, delivery: &Delivery<'_>) {
         let now = jiff::Timestamp::now();
         let minute = jiff::Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(60))
             .unwrap_or(now);
         let mut throttled = self.throttled.lock().unwrap_or_else(|p| p.into_inner());
-        let tally = throttled.entry((request.sender, minute)).or_insert(Tally {
+        let tally = throttled.entry((delivery.sender, minute)).or_insert(Tally {
             requests: 0,
             last_slug: String::new(),
         });
         tally.requests += 1;
-        tally.last_slug = cut(request.slug);
+        tally.last_slug = text::cut(delivery.slug, KEPT_SLUG);
     }
 
     /// Writes the counts of refused strangers' requests, and forgets senders
@@ -285,92 +211,6 @@ impl Intake {
         };
         self.strangers.retain_recent();
         self.store.count_throttled(&counts).await
-    }
-
-    /// The checks before any signature: size, completeness, connection, its
-    /// state, the sender's address.
-    fn screen<'c>(
-        &self,
-        request: &InboundRequest<'_>,
-        connection: Option<&'c IntakeConnection>,
-    ) -> Result<&'c IntakeConnection, (Verdict, String)> {
-        if !request.complete {
-            let declared = request
-                .headers
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| format!(" of the {v} declared"))
-                .unwrap_or_default();
-            return Err((
-                Verdict::Malformed,
-                format!(
-                    "the body ended early: {} bytes arrived{declared}",
-                    request.body_length
-                ),
-            ));
-        }
-        if request.too_large() {
-            return Err((
-                Verdict::TooLarge,
-                format!(
-                    "the body has {} bytes; at most {MAX_BODY} are accepted",
-                    request.body_length
-                ),
-            ));
-        }
-        let connection = connection.ok_or_else(|| {
-            (
-                Verdict::UnknownConnection,
-                format!("there is no connection named {:?}", cut(request.slug)),
-            )
-        })?;
-        if !connection.enabled {
-            return Err((Verdict::Disabled, "the connection is disabled".into()));
-        }
-        if !connection.source_allowlist.allows(request.sender) {
-            return Err((
-                Verdict::ForbiddenSource,
-                format!(
-                    "{} is not on the connection's source allowlist",
-                    request.sender
-                ),
-            ));
-        }
-        Ok(connection)
-    }
-
-    async fn refuse(
-        &self,
-        id: i64,
-        request: &InboundRequest<'_>,
-        rejection: Rejection,
-        key: Option<String>,
-    ) -> Result<Reply, StoreError> {
-        self.reject(id, request, rejection.verdict(), rejection.to_string(), key)
-            .await
-    }
-
-    async fn reject(
-        &self,
-        id: i64,
-        request: &InboundRequest<'_>,
-        verdict: Verdict,
-        reason: String,
-        key_fingerprint: Option<String>,
-    ) -> Result<Reply, StoreError> {
-        let reply = rejection_reply(verdict, request.complete);
-        self.store
-            .reject_notification(
-                id,
-                &Rejected {
-                    verdict,
-                    reason: cut(&reason),
-                    key_fingerprint,
-                    answer: answer(&reply, request.started),
-                },
-            )
-            .await?;
-        Ok(reply)
     }
 
     /// The connection's provider with its keys, parsed once per change of
@@ -441,54 +281,6 @@ impl Intake {
 /// SHA-256 of a body, for the stored row.
 pub fn body_digest(body: &[u8]) -> [u8; 32] {
     Sha256::digest(body).into()
-}
-
-fn rejection_reply(verdict: Verdict, complete: bool) -> Reply {
-    let (status, message) = match verdict {
-        Verdict::BadSignature => (StatusCode::UNAUTHORIZED, "the signature is not valid"),
-        Verdict::MissingSignature => (StatusCode::UNAUTHORIZED, "the request is not signed"),
-        Verdict::Malformed if !complete => (StatusCode::BAD_REQUEST, "the body ended early"),
-        Verdict::Malformed => (
-            StatusCode::BAD_REQUEST,
-            "the notification could not be read",
-        ),
-        Verdict::UnknownConnection => (StatusCode::NOT_FOUND, "no such connection"),
-        Verdict::ForbiddenSource => (StatusCode::FORBIDDEN, "this sender is not allowed"),
-        Verdict::TooLarge => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "the body is larger than 1 MiB",
-        ),
-        // Stored for replay; the provider retries until the connection is on.
-        Verdict::Disabled => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "this connection is disabled",
-        ),
-        Verdict::Failed => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the notification could not be recorded; it is kept for review",
-        ),
-        Verdict::Received | Verdict::Valid | Verdict::Duplicate => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the notification was not judged",
-        ),
-    };
-    Reply::error(status, message)
-}
-
-fn answer(reply: &Reply, started: Instant) -> Answer {
-    Answer {
-        status: reply.status.as_u16(),
-        body: reply.body.clone(),
-        latency_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
-    }
-}
-
-/// `text` cut to a length the database and the pages can hold.
-fn cut(text: &str) -> String {
-    match text.char_indices().nth(KEPT_TEXT) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
 }
 
 /// Headers as received, values that are not UTF-8 decoded lossily.

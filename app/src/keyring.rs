@@ -15,7 +15,7 @@ use dispute_core::{
 };
 
 use crate::{
-    store::{KeyPurpose, Store, StoreError, StoredKey, StoredKeyMaterial},
+    store::{KeyPurpose, KeySlot, NewKey, Store, StoreError, StoredKey, StoredKeyMaterial},
     vault::Vault,
 };
 
@@ -97,6 +97,31 @@ impl SigningSecret {
             )),
             fingerprint: self.fingerprint(),
         }
+    }
+}
+
+/// The keys a connection is saved with: verification keys by slot, and the
+/// merchant's signing key.
+#[derive(Debug, Clone, Default)]
+pub struct KeysToSave {
+    pub verification: Vec<(KeySlot, VerificationSecret)>,
+    pub signing: Option<SigningSecret>,
+}
+
+impl KeysToSave {
+    /// The keys as stored for the connection `id` (secrets sealed for it).
+    pub fn stored(&self, vault: &Vault, id: i64) -> Vec<NewKey> {
+        let verification = self.verification.iter().map(|(slot, secret)| NewKey {
+            purpose: KeyPurpose::Verify,
+            slot: *slot,
+            key: secret.stored(vault, id),
+        });
+        let signing = self.signing.iter().map(|secret| NewKey {
+            purpose: KeyPurpose::Sign,
+            slot: KeySlot::Current,
+            key: secret.stored(vault, id),
+        });
+        verification.chain(signing).collect()
     }
 }
 

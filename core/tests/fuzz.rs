@@ -370,9 +370,10 @@ fn fold_event() -> impl Strategy<Value = FoldEvent> {
         prop::option::of(instant),
         prop::option::of(("[0-9]{1,20}(\\.[0-9]{1,8})?", "[A-Z]{3}")),
         prop::option::of(".{0,8}"),
+        prop::option::of("[A-Z0-9]{0,8}"),
     )
         .prop_map(
-            |(key, effect, occurred_at, deadline, amount, reason)| FoldEvent {
+            |(key, effect, occurred_at, deadline, amount, reason, reference)| FoldEvent {
                 key: EventKey::from_parts(&[&key]),
                 effect,
                 occurred_at,
@@ -380,6 +381,8 @@ fn fold_event() -> impl Strategy<Value = FoldEvent> {
                 deadline,
                 amount: amount.and_then(|(a, c)| Money::parse(&a, &c).ok()),
                 reason,
+                merchant_reference: reference.clone(),
+                payment_reference: reference,
             },
         )
 }

@@ -10,8 +10,8 @@ use std::{
 };
 
 use app::{
-    keyring::{SigningSecret, VerificationSecret},
-    store::{Actor, KeyPurpose, KeySlot, Saved, Store, StoreError},
+    keyring::{KeysToSave, SigningSecret, VerificationSecret},
+    store::{Actor, KeyPurpose, KeySlot, SaveError, Saved, Saving, Store},
     vault::Vault,
 };
 use dispute_core::{
@@ -42,8 +42,7 @@ struct Entry {
 #[derive(Debug)]
 struct Validated {
     settings: ConnectionSettings,
-    verifiers: Vec<(KeySlot, VerificationSecret)>,
-    signing: Option<SigningSecret>,
+    keys: KeysToSave,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,8 +59,8 @@ pub enum ImportError {
     },
     #[error("connection {slug}: {problem}")]
     Invalid { slug: String, problem: String },
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    #[error("connection {slug}: {source}")]
+    Save { slug: String, source: SaveError },
 }
 
 /// Imports the file; returns one line per connection saying what changed.
@@ -178,8 +177,10 @@ fn validate(entry: Entry, base: &Path, vault: &Vault) -> Result<Validated, Strin
     .validate(&sender_presets())?;
     Ok(Validated {
         settings,
-        verifiers,
-        signing,
+        keys: KeysToSave {
+            verification: verifiers,
+            signing,
+        },
     })
 }
 
@@ -191,36 +192,28 @@ fn actor() -> Actor {
     }
 }
 
-async fn save(connection: Validated, store: &Store, vault: &Vault) -> Result<String, StoreError> {
-    let (id, saved) = store
-        .save_connection(&connection.settings, &actor())
-        .await?;
-    let mut changes = vec![format!("{} {}", word(saved), connection.settings.slug)];
-    for (slot, secret) in &connection.verifiers {
-        let stored = secret.stored(vault, id);
-        let saved = store
-            .set_key(id, KeyPurpose::Verify, *slot, &stored, &actor())
-            .await?;
-        let which = match slot {
-            KeySlot::Current => "verification",
-            KeySlot::Next => "next verification",
+async fn save(connection: Validated, store: &Store, vault: &Vault) -> Result<String, ImportError> {
+    let slug = connection.settings.slug.to_string();
+    let saved = store
+        .save_connection(
+            &connection.settings,
+            Saving::CreateOrUpdate,
+            |id| connection.keys.stored(vault, id),
+            &actor(),
+        )
+        .await
+        .map_err(|source| ImportError::Save {
+            slug: slug.clone(),
+            source,
+        })?;
+    let mut changes = vec![format!("{} {slug}", word(saved.settings))];
+    for (purpose, slot, fingerprint, saved) in saved.keys {
+        let which = match (purpose, slot) {
+            (KeyPurpose::Verify, KeySlot::Current) => "verification",
+            (KeyPurpose::Verify, KeySlot::Next) => "next verification",
+            (KeyPurpose::Sign, _) => "signing",
         };
-        changes.push(format!(
-            "{which} key {} {}",
-            stored.fingerprint,
-            word(saved)
-        ));
-    }
-    if let Some(signing) = &connection.signing {
-        let stored = signing.stored(vault, id);
-        let saved = store
-            .set_key(id, KeyPurpose::Sign, KeySlot::Current, &stored, &actor())
-            .await?;
-        changes.push(format!(
-            "signing key {} {}",
-            stored.fingerprint,
-            word(saved)
-        ));
+        changes.push(format!("{which} key {fingerprint} {}", word(saved)));
     }
     Ok(changes.join("; "))
 }

@@ -5,7 +5,7 @@
 
 use std::{net::SocketAddr, time::Instant};
 
-use app::intake::{InboundRequest, Intake, Reply, MAX_BODY};
+use app::intake::{InboundRequest, Intake};
 use axum::{
     body::Body,
     extract::{ConnectInfo, State},
@@ -14,7 +14,10 @@ use axum::{
     routing::post,
     Router,
 };
-use dispute_core::domain::SourceAllowlist;
+use dispute_core::{
+    domain::SourceAllowlist,
+    providers::judge::{Delivery, Reply, MAX_BODY},
+};
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 
@@ -59,13 +62,15 @@ async fn receive(
     let work = tokio::spawn(async move {
         let read = read_body(body, declared_length(&headers)).await;
         let request = InboundRequest {
-            slug: &slug,
-            sender: sender::address(peer.ip(), &headers, &state.trusted_proxies),
-            headers: &headers,
-            body: &read.kept,
-            body_length: read.length,
+            delivery: Delivery {
+                slug: &slug,
+                sender: sender::address(peer.ip(), &headers, &state.trusted_proxies),
+                headers: &headers,
+                body: &read.kept,
+                body_length: read.length,
+                complete: read.complete,
+            },
             body_sha256: read.sha256,
-            complete: read.complete,
             started,
         };
         match state.intake.receive(&request).await {

@@ -34,11 +34,7 @@ async fn target(
         .connection_detail(&slug)
         .await?
         .ok_or_else(missing)?;
-    let provider = detail
-        .settings
-        .provider
-        .parse()
-        .map_err(|_| AppError::Internal)?;
+    let provider = detail.provider;
     Ok((admin, detail, provider))
 }
 
@@ -71,8 +67,8 @@ pub async fn save_connection(
 ) -> Result<(), AppError> {
     use crate::{
         auth::{actor, require},
-        keyring::{SigningSecret, VerificationSecret},
-        store::{KeyPurpose, KeySlot},
+        keyring::{KeysToSave, SigningSecret, VerificationSecret},
+        store::{KeySlot, SaveError, Saving},
     };
     use dispute_core::domain::Permission;
     let admin = require(Permission::ManageConnections)?;
@@ -113,55 +109,53 @@ pub async fn save_connection(
         Ok(s) => s,
         Err(message) => return refuse(message).await,
     };
-    let existing = state.store.connection_detail(&settings.slug).await?;
-    match (&existing, creating) {
-        (Some(_), true) => {
-            return refuse(format!("a connection named {slug} exists already")).await
-        }
-        (None, false) => return back("/connections", Flash::error("no such connection")).await,
-        (Some(detail), false) if detail.settings.provider != provider => {
-            return refuse("the provider of a connection cannot change".into()).await
-        }
-        _ => {}
-    }
     let text = |t: Option<String>| t.filter(|t| !t.trim().is_empty());
-    let verification = match text(verification_key) {
+    let mut keys = KeysToSave::default();
+    match text(verification_key) {
         Some(key) => match VerificationSecret::parse(kind, &key, state.vault.fingerprint_key()) {
-            Ok(secret) => Some(secret),
+            Ok(secret) => keys.verification.push((KeySlot::Current, secret)),
             Err(e) => return refuse(format!("verification key: {e}")).await,
         },
         None if creating => return refuse("a verification key is required".into()).await,
-        None => None,
-    };
-    let signing = match text(signing_key) {
-        Some(key) => match SigningSecret::parse(&key) {
-            Ok(secret) => Some(secret),
+        None => {}
+    }
+    if let Some(key) = text(signing_key) {
+        match SigningSecret::parse(&key) {
+            Ok(secret) => keys.signing = Some(secret),
             Err(e) => return refuse(format!("signing key: {e}")).await,
-        },
-        None => None,
-    };
+        }
+    }
 
-    let who = actor(Some(&admin));
-    let (id, _) = state.store.save_connection(&settings, &who).await?;
-    if let Some(secret) = verification {
-        let stored = secret.stored(&state.vault, id);
-        state
-            .store
-            .set_key(id, KeyPurpose::Verify, KeySlot::Current, &stored, &who)
-            .await?;
+    let saving = if creating {
+        Saving::Create
+    } else {
+        Saving::Update
+    };
+    let saved = state
+        .store
+        .save_connection(
+            &settings,
+            saving,
+            |id| keys.stored(&state.vault, id),
+            &actor(Some(&admin)),
+        )
+        .await;
+    match saved {
+        Ok(_) => {
+            back(
+                &format!("/connections/{}", settings.slug),
+                Flash::notice("saved"),
+            )
+            .await
+        }
+        Err(SaveError::NoSuchConnection(_)) => {
+            back("/connections", Flash::error("no such connection")).await
+        }
+        Err(refused @ (SaveError::SlugTaken(_) | SaveError::ProviderDiffers)) => {
+            refuse(refused.to_string()).await
+        }
+        Err(SaveError::Store(e)) => Err(e.into()),
     }
-    if let Some(secret) = signing {
-        let stored = secret.stored(&state.vault, id);
-        state
-            .store
-            .set_key(id, KeyPurpose::Sign, KeySlot::Current, &stored, &who)
-            .await?;
-    }
-    back(
-        &format!("/connections/{}", settings.slug),
-        Flash::notice("saved"),
-    )
-    .await
 }
 
 #[server(endpoint = "connections/add-key")]
@@ -293,7 +287,7 @@ pub fn ConnectionPage() -> impl IntoView {
 #[component]
 fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
     let slug = detail.settings.slug.clone();
-    let provider = detail.settings.provider.parse::<ProviderKind>().ok();
+    let provider = detail.provider;
     let title = format!("Connection {slug}");
     let none = || "none".to_owned();
     let current = detail.verification.current.clone().unwrap_or_else(none);
@@ -302,7 +296,7 @@ fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
     // A refused edit shows what was typed, for the same connection only.
     let typed = crate::flash::current()
         .and_then(|flash| flash.form::<ConnectionDraft>())
-        .filter(|draft| draft.slug == slug && draft.provider == detail.settings.provider);
+        .filter(|draft| draft.slug == slug && draft.provider == provider.as_str());
     view! {
         <PageHeading title=title />
         <form class="panel form" method="post" action="/api/connections/save">
@@ -347,9 +341,9 @@ fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
             }}
         </div>
 
-        {provider
-            .filter(|p| profile(*p).signs_queries)
-            .map(|_| {
+        {profile(provider)
+            .signs_queries
+            .then(|| {
                 view! {
                     <h2>"Signing key for status queries"</h2>
                     <div class="panel">

@@ -78,10 +78,7 @@ fn ConnectionTable(connections: Vec<ConnectionOverview>, base: String) -> impl I
                         let s = c.summary;
                         let intake = format!("{base}/webhooks/{}", s.slug);
                         let name = if s.display_name.is_empty() { s.slug.clone() } else { s.display_name.clone() };
-                        let provider = s
-                            .provider
-                            .parse::<ProviderKind>()
-                            .map_or(s.provider.clone(), |p| p.display_name().to_owned());
+                        let provider = s.provider.display_name();
                         let last = match (c.last_received_at, c.last_verdict) {
                             (Some(at), Some(verdict)) => format!("{} ({verdict})", when(at)),
                             _ => "never".to_owned(),

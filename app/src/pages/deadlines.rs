@@ -48,7 +48,7 @@ fn DueTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
                 {disputes
                     .into_iter()
                     .map(|d| {
-                        let (stage, _) = label(d.stage.as_deref(), d.status.as_deref());
+                        let (stage, _) = label(d.stage, d.status);
                         view! {
                             <tr>
                                 <td>{d.deadline.map(when)}</td>
@@ -57,7 +57,7 @@ fn DueTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
                                 </td>
                                 <td>{d.connection_slug}</td>
                                 <td>{stage}</td>
-                                <td>{money(d.amount, d.currency.as_deref())}</td>
+                                <td>{money(d.amount.as_ref())}</td>
                                 <td>{d.reason}</td>
                             </tr>
                         }

@@ -110,10 +110,7 @@ fn DeliveryTable(deliveries: Vec<DeliverySummary>) -> impl IntoView {
                 {deliveries
                     .into_iter()
                     .map(|d| {
-                        let accepted = d
-                            .verdict
-                            .parse::<dispute_core::domain::Verdict>()
-                            .is_ok_and(|v| v.is_accepted());
+                        let accepted = d.verdict.is_accepted();
                         let class = if accepted && !d.needs_attention { "badge ok" } else { "badge warn" };
                         view! {
                             <tr>
@@ -123,7 +120,7 @@ fn DeliveryTable(deliveries: Vec<DeliverySummary>) -> impl IntoView {
                                     <code>{d.remote_addr}</code>
                                 </td>
                                 <td>
-                                    <span class=class>{d.verdict}</span>
+                                    <span class=class>{d.verdict.as_str()}</span>
                                 </td>
                                 <td>{d.response_status}</td>
                                 <td>{d.latency_us.map(|us| format!("{:.1} ms", us as f64 / 1000.0))}</td>

@@ -49,7 +49,7 @@ fn DisputeTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
                 {disputes
                     .into_iter()
                     .map(|d| {
-                        let (stage, status) = label(d.stage.as_deref(), d.status.as_deref());
+                        let (stage, status) = label(d.stage, d.status);
                         view! {
                             <tr>
                                 <td>
@@ -58,7 +58,7 @@ fn DisputeTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
                                 <td>{d.connection_slug}</td>
                                 <td>{stage}</td>
                                 <td>{status}</td>
-                                <td>{money(d.amount, d.currency.as_deref())}</td>
+                                <td>{money(d.amount.as_ref())}</td>
                                 <td>{d.deadline.map(when)}</td>
                                 <td>{when(d.last_event_at)}</td>
                             </tr>

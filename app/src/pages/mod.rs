@@ -110,27 +110,19 @@ pub fn when(at: jiff::Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// An amount with its currency's minor units, e.g. `129.90 USD`.
-pub fn money(amount: Option<rust_decimal::Decimal>, currency: Option<&str>) -> String {
-    match (amount, currency) {
-        (Some(amount), Some(currency)) => {
-            dispute_core::domain::Money::parse(&amount.to_string(), currency)
-                .map(|m| m.to_string())
-                .unwrap_or_else(|_| format!("{amount} {currency}"))
-        }
-        _ => String::new(),
-    }
+/// An amount as the tables show it: its currency's minor units, e.g.
+/// `129.90 USD`; empty when there is none.
+pub fn money(amount: Option<&dispute_core::domain::Money>) -> String {
+    amount.map(ToString::to_string).unwrap_or_default()
 }
 
-/// A stored stage or status name as analysts read it.
-pub fn label(stage: Option<&str>, status: Option<&str>) -> (String, String) {
-    use dispute_core::domain::{Stage, Status};
+/// A stage or status as analysts read it.
+pub fn label(
+    stage: Option<dispute_core::domain::Stage>,
+    status: Option<dispute_core::domain::Status>,
+) -> (&'static str, &'static str) {
     (
-        stage
-            .and_then(|s| s.parse::<Stage>().ok())
-            .map_or_else(|| "—".to_owned(), |s| s.label().to_owned()),
-        status
-            .and_then(|s| s.parse::<Status>().ok())
-            .map_or_else(|| "—".to_owned(), |s| s.label().to_owned()),
+        stage.map_or("—", |s| s.label()),
+        status.map_or("—", |s| s.label()),
     )
 }

@@ -1,20 +1,23 @@
 //! Provider connections (one row per provider account) and their keys.
+//! A connection's settings, its keys and the audit entries for them are
+//! saved in one transaction.
 
+use dispute_core::domain::{
+    ConnectionDraft, ConnectionSettings, ConnectionSlug, ProviderKind, SourceAllowlist, Verdict,
+    ZoneName,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{
     people::{append_audit, Actor, AuditEntry},
-    Store, StoreError,
-};
-use dispute_core::domain::{
-    ConnectionDraft, ConnectionSettings, ConnectionSlug, ProviderKind, SourceAllowlist, ZoneName,
+    Named, Store, StoreError,
 };
 
 /// A connection as the connections list shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionSummary {
     pub slug: String,
-    pub provider: String,
+    pub provider: ProviderKind,
     pub display_name: String,
     pub enabled: bool,
     pub timezone: String,
@@ -94,6 +97,53 @@ pub enum Saved {
     Unchanged,
 }
 
+/// What saving a connection may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Saving {
+    /// Add a new connection; a taken slug is refused.
+    Create,
+    /// Change an existing connection.
+    Update,
+    /// Add it or bring it up to date (the import).
+    CreateOrUpdate,
+}
+
+/// A key to put in a connection's slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewKey {
+    pub purpose: KeyPurpose,
+    pub slot: KeySlot,
+    pub key: StoredKey,
+}
+
+/// What saving a connection changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedConnection {
+    pub id: i64,
+    pub settings: Saved,
+    /// Each key given: where it went, its fingerprint, what changed.
+    pub keys: Vec<(KeyPurpose, KeySlot, String, Saved)>,
+}
+
+/// Why a connection was not saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("a connection named {0} exists already")]
+    SlugTaken(String),
+    #[error("there is no connection named {0}")]
+    NoSuchConnection(String),
+    #[error("the provider of a connection cannot change")]
+    ProviderDiffers,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for SaveError {
+    fn from(e: sqlx::Error) -> Self {
+        SaveError::Store(e.into())
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct KeyRow {
     public_der: Option<Vec<u8>>,
@@ -104,7 +154,7 @@ struct KeyRow {
 #[derive(sqlx::FromRow)]
 struct IntakeRow {
     id: i64,
-    provider: String,
+    provider: Named<ProviderKind>,
     enabled: bool,
     timezone: String,
     account_id: Option<String>,
@@ -113,80 +163,46 @@ struct IntakeRow {
 }
 
 impl Store {
-    /// Creates the connection named by `settings.slug`, or updates it, with
-    /// an audit entry holding the settings before and after.
+    /// Saves a connection's settings and the keys `keys` makes for its id
+    /// (sealing binds a secret to the connection), with their audit entries,
+    /// in one transaction. Intake reloads the connection when it changed.
     pub async fn save_connection(
         &self,
         settings: &ConnectionSettings,
+        saving: Saving,
+        keys: impl FnOnce(i64) -> Vec<NewKey>,
         actor: &Actor,
-    ) -> Result<(i64, Saved), StoreError> {
+    ) -> Result<SavedConnection, SaveError> {
+        let slug = settings.slug.as_str();
         let mut tx = self.pool.begin().await?;
-        let before = settings_of(&mut tx, settings.slug.as_str()).await?;
-        let allowlist = settings.source_allowlist.entries();
-        let changed: Option<(i64, bool)> = sqlx::query_as(
-            "insert into connections as c
-                 (slug, provider, display_name, enabled, timezone, account_id, app_id,
-                  query_base_url, source_allowlist)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             on conflict on constraint connections_slug_key do update set
-                 provider = excluded.provider,
-                 display_name = excluded.display_name,
-                 enabled = excluded.enabled,
-                 timezone = excluded.timezone,
-                 account_id = excluded.account_id,
-                 app_id = excluded.app_id,
-                 query_base_url = excluded.query_base_url,
-                 source_allowlist = excluded.source_allowlist,
-                 updated_at = now()
-             where (c.provider, c.display_name, c.enabled, c.timezone, c.account_id, c.app_id,
-                    c.query_base_url, c.source_allowlist)
-                   is distinct from
-                   (excluded.provider, excluded.display_name, excluded.enabled, excluded.timezone,
-                    excluded.account_id, excluded.app_id, excluded.query_base_url,
-                    excluded.source_allowlist)
-             returning id, xmax = 0",
-        )
-        .bind(settings.slug.as_str())
-        .bind(settings.provider.as_str())
-        .bind(&settings.display_name)
-        .bind(settings.enabled)
-        .bind(settings.timezone.as_str())
-        .bind(&settings.account_id)
-        .bind(&settings.app_id)
-        .bind(settings.query_base_url.as_ref().map(|u| u.as_str()))
-        .bind(&allowlist)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((id, created)) = changed else {
-            let id: i64 = sqlx::query_scalar("select id from connections where slug = $1")
-                .bind(settings.slug.as_str())
-                .fetch_one(&mut *tx)
+        let before: Option<(i64, Named<ProviderKind>)> =
+            sqlx::query_as("select id, provider from connections where slug = $1 for update")
+                .bind(slug)
+                .fetch_optional(&mut *tx)
                 .await?;
-            return Ok((id, Saved::Unchanged));
+        let (id, saved) = match (before, saving) {
+            (Some(_), Saving::Create) => return Err(SaveError::SlugTaken(slug.to_owned())),
+            (None, Saving::Update) => return Err(SaveError::NoSuchConnection(slug.to_owned())),
+            (Some((_, provider)), _) if provider.0 != settings.provider => {
+                return Err(SaveError::ProviderDiffers)
+            }
+            (Some((id, _)), _) => (id, update_settings(&mut tx, id, settings, actor).await?),
+            (None, _) => (
+                insert_settings(&mut tx, settings, actor).await?,
+                Saved::Created,
+            ),
         };
-        append_audit(
-            &mut tx,
-            actor,
-            &AuditEntry {
-                action: if created {
-                    "connection.created"
-                } else {
-                    "connection.updated"
-                },
-                subject: settings.slug.as_str(),
-                details: serde_json::json!({ "before": before, "after": settings.draft() }),
-            },
-        )
-        .await?;
+        let mut saved_keys = Vec::new();
+        for NewKey { purpose, slot, key } in keys(id) {
+            let saved = put_key(&mut tx, id, purpose, slot, &key, actor).await?;
+            saved_keys.push((purpose, slot, key.fingerprint, saved));
+        }
         tx.commit().await?;
-        Ok((
+        Ok(SavedConnection {
             id,
-            if created {
-                Saved::Created
-            } else {
-                Saved::Updated
-            },
-        ))
+            settings: saved,
+            keys: saved_keys,
+        })
     }
 
     /// Puts a key in a slot, replacing what was there; a key with the same
@@ -200,55 +216,10 @@ impl Store {
         key: &StoredKey,
         actor: &Actor,
     ) -> Result<Saved, StoreError> {
-        let (public_der, sealed) = match &key.material {
-            StoredKeyMaterial::PublicDer(der) => (Some(der.as_slice()), None),
-            StoredKeyMaterial::Sealed(bytes) => (None, Some(bytes.as_slice())),
-        };
         let mut tx = self.pool.begin().await?;
-        let saved: Option<bool> = sqlx::query_scalar(
-            "insert into connection_keys as k
-                 (connection_id, purpose, slot, public_der, sealed_secret, fingerprint)
-             values ($1, $2, $3, $4, $5, $6)
-             on conflict on constraint connection_keys_slot_key do update set
-                 public_der = excluded.public_der,
-                 sealed_secret = excluded.sealed_secret,
-                 fingerprint = excluded.fingerprint,
-                 created_at = now()
-             where k.fingerprint <> excluded.fingerprint
-             returning xmax = 0",
-        )
-        .bind(connection_id)
-        .bind(purpose.as_str())
-        .bind(slot.as_str())
-        .bind(public_der)
-        .bind(sealed)
-        .bind(&key.fingerprint)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(created) = saved else {
-            return Ok(Saved::Unchanged);
-        };
-        let slug = touch(&mut tx, connection_id).await?;
-        append_audit(
-            &mut tx,
-            actor,
-            &AuditEntry {
-                action: "connection.key_set",
-                subject: &slug,
-                details: serde_json::json!({
-                    "purpose": purpose.as_str(),
-                    "slot": slot.as_str(),
-                    "after": key.fingerprint,
-                }),
-            },
-        )
-        .await?;
+        let saved = put_key(&mut tx, connection_id, purpose, slot, key, actor).await?;
         tx.commit().await?;
-        Ok(if created {
-            Saved::Created
-        } else {
-            Saved::Updated
-        })
+        Ok(saved)
     }
 
     /// The connection behind `/webhooks/{slug}`, if there is one.
@@ -266,7 +237,7 @@ impl Store {
         row.map(|r| {
             Ok(IntakeConnection {
                 id: r.id,
-                provider: r.provider.parse().map_err(StoreError::corrupt)?,
+                provider: r.provider.0,
                 enabled: r.enabled,
                 timezone: ZoneName::parse(&r.timezone).map_err(StoreError::corrupt)?,
                 account_id: r.account_id,
@@ -448,10 +419,12 @@ impl Store {
             return Ok(None);
         };
         let id = row.id;
+        let provider = row.provider.0;
         let verification = slot_fingerprints(&mut conn, id, KeyPurpose::Verify).await?;
         let signing = slot_fingerprints(&mut conn, id, KeyPurpose::Sign).await?;
         Ok(Some(ConnectionDetail {
             id,
+            provider,
             settings: row.into_draft(),
             verification,
             signing,
@@ -478,13 +451,13 @@ impl Store {
             .map(|r| ConnectionOverview {
                 summary: ConnectionSummary {
                     slug: r.slug,
-                    provider: r.provider,
+                    provider: r.provider.0,
                     display_name: r.display_name,
                     enabled: r.enabled,
                     timezone: r.timezone,
                 },
                 last_received_at: r.last_received_at.map(|t| t.to_jiff()),
-                last_verdict: r.last_verdict,
+                last_verdict: r.last_verdict.map(|v| v.0),
             })
             .collect())
     }
@@ -501,6 +474,8 @@ pub struct SlotFingerprints {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionDetail {
     pub id: i64,
+    pub provider: ProviderKind,
+    /// The settings as the form shows them.
     pub settings: ConnectionDraft,
     pub verification: SlotFingerprints,
     pub signing: SlotFingerprints,
@@ -511,18 +486,18 @@ pub struct ConnectionDetail {
 pub struct ConnectionOverview {
     pub summary: ConnectionSummary,
     pub last_received_at: Option<jiff::Timestamp>,
-    pub last_verdict: Option<String>,
+    pub last_verdict: Option<Verdict>,
 }
 
 #[derive(sqlx::FromRow)]
 struct OverviewRow {
     slug: String,
-    provider: String,
+    provider: Named<ProviderKind>,
     display_name: String,
     enabled: bool,
     timezone: String,
     last_received_at: Option<jiff_sqlx::Timestamp>,
-    last_verdict: Option<String>,
+    last_verdict: Option<Named<Verdict>>,
 }
 
 const SETTINGS_COLUMNS: &str = "slug, provider, display_name, account_id, app_id, timezone,
@@ -532,7 +507,7 @@ const SETTINGS_COLUMNS: &str = "slug, provider, display_name, account_id, app_id
 struct SettingsRow {
     id: i64,
     slug: String,
-    provider: String,
+    provider: Named<ProviderKind>,
     display_name: String,
     account_id: Option<String>,
     app_id: Option<String>,
@@ -546,7 +521,7 @@ impl SettingsRow {
     fn into_draft(self) -> ConnectionDraft {
         ConnectionDraft {
             slug: self.slug,
-            provider: self.provider,
+            provider: self.provider.0.as_str().to_owned(),
             display_name: self.display_name,
             account_id: self.account_id.unwrap_or_default(),
             app_id: self.app_id.unwrap_or_default(),
@@ -558,18 +533,153 @@ impl SettingsRow {
     }
 }
 
-/// The settings of `slug` as they are now, for an audit entry's "before".
-async fn settings_of(
-    conn: &mut sqlx::PgConnection,
-    slug: &str,
-) -> Result<Option<ConnectionDraft>, StoreError> {
-    let row: Option<SettingsRow> = sqlx::query_as(&format!(
-        "select id, {SETTINGS_COLUMNS} from connections where slug = $1"
+/// Adds a connection; a slug taken meanwhile is refused by its constraint.
+async fn insert_settings(
+    tx: &mut sqlx::PgConnection,
+    settings: &ConnectionSettings,
+    actor: &Actor,
+) -> Result<i64, SaveError> {
+    let inserted = sqlx::query_scalar(
+        "insert into connections
+             (slug, provider, display_name, enabled, timezone, account_id, app_id,
+              query_base_url, source_allowlist)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         returning id",
+    )
+    .bind(settings.slug.as_str())
+    .bind(settings.provider.as_str())
+    .bind(&settings.display_name)
+    .bind(settings.enabled)
+    .bind(settings.timezone.as_str())
+    .bind(&settings.account_id)
+    .bind(&settings.app_id)
+    .bind(settings.query_base_url.as_ref().map(|u| u.as_str()))
+    .bind(settings.source_allowlist.entries())
+    .fetch_one(&mut *tx)
+    .await;
+    let id = match inserted.map_err(StoreError::from) {
+        Ok(id) => id,
+        Err(StoreError::Conflict(_)) => {
+            return Err(SaveError::SlugTaken(settings.slug.to_string()))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    audit_settings(tx, actor, "connection.created", None, settings).await?;
+    Ok(id)
+}
+
+/// Changes a connection's settings when they differ from what is stored.
+async fn update_settings(
+    tx: &mut sqlx::PgConnection,
+    id: i64,
+    settings: &ConnectionSettings,
+    actor: &Actor,
+) -> Result<Saved, StoreError> {
+    let before: SettingsRow = sqlx::query_as(&format!(
+        "select id, {SETTINGS_COLUMNS} from connections where id = $1"
     ))
-    .bind(slug)
-    .fetch_optional(conn)
+    .bind(id)
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(row.map(SettingsRow::into_draft))
+    let before = before.into_draft();
+    if before == settings.draft() {
+        return Ok(Saved::Unchanged);
+    }
+    sqlx::query(
+        "update connections set display_name = $2, enabled = $3, timezone = $4, account_id = $5,
+             app_id = $6, query_base_url = $7, source_allowlist = $8, updated_at = now()
+         where id = $1",
+    )
+    .bind(id)
+    .bind(&settings.display_name)
+    .bind(settings.enabled)
+    .bind(settings.timezone.as_str())
+    .bind(&settings.account_id)
+    .bind(&settings.app_id)
+    .bind(settings.query_base_url.as_ref().map(|u| u.as_str()))
+    .bind(settings.source_allowlist.entries())
+    .execute(&mut *tx)
+    .await?;
+    audit_settings(tx, actor, "connection.updated", Some(&before), settings).await?;
+    Ok(Saved::Updated)
+}
+
+async fn audit_settings(
+    tx: &mut sqlx::PgConnection,
+    actor: &Actor,
+    action: &str,
+    before: Option<&ConnectionDraft>,
+    settings: &ConnectionSettings,
+) -> Result<(), StoreError> {
+    append_audit(
+        tx,
+        actor,
+        &AuditEntry {
+            action,
+            subject: settings.slug.as_str(),
+            details: serde_json::json!({ "before": before, "after": settings.draft() }),
+        },
+    )
+    .await
+}
+
+/// Puts a key in its slot with its audit entry, unless the same key is
+/// there already.
+async fn put_key(
+    tx: &mut sqlx::PgConnection,
+    connection_id: i64,
+    purpose: KeyPurpose,
+    slot: KeySlot,
+    key: &StoredKey,
+    actor: &Actor,
+) -> Result<Saved, StoreError> {
+    let (public_der, sealed) = match &key.material {
+        StoredKeyMaterial::PublicDer(der) => (Some(der.as_slice()), None),
+        StoredKeyMaterial::Sealed(bytes) => (None, Some(bytes.as_slice())),
+    };
+    let saved: Option<bool> = sqlx::query_scalar(
+        "insert into connection_keys as k
+             (connection_id, purpose, slot, public_der, sealed_secret, fingerprint)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict on constraint connection_keys_slot_key do update set
+             public_der = excluded.public_der,
+             sealed_secret = excluded.sealed_secret,
+             fingerprint = excluded.fingerprint,
+             created_at = now()
+         where k.fingerprint <> excluded.fingerprint
+         returning xmax = 0",
+    )
+    .bind(connection_id)
+    .bind(purpose.as_str())
+    .bind(slot.as_str())
+    .bind(public_der)
+    .bind(sealed)
+    .bind(&key.fingerprint)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(created) = saved else {
+        return Ok(Saved::Unchanged);
+    };
+    let slug = touch(tx, connection_id).await?;
+    append_audit(
+        tx,
+        actor,
+        &AuditEntry {
+            action: "connection.key_set",
+            subject: &slug,
+            details: serde_json::json!({
+                "purpose": purpose.as_str(),
+                "slot": slot.as_str(),
+                "after": key.fingerprint,
+            }),
+        },
+    )
+    .await?;
+    Ok(if created {
+        Saved::Created
+    } else {
+        Saved::Updated
+    })
 }
 
 async fn slot_fingerprints(

@@ -1,9 +1,10 @@
-//! Reading disputes, their timelines and their payments.
+//! Reading disputes, their timelines and their payments, typed: stages,
+//! statuses and money come back as the domain's values.
 
-use rust_decimal::Decimal;
+use dispute_core::domain::{Money, Stage, Status};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError};
+use super::{money, Named, Store, StoreError};
 
 /// A dispute's projected state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -11,14 +12,14 @@ pub struct DisputeRecord {
     pub id: i64,
     pub connection_slug: String,
     pub dispute_ref: String,
-    pub stage: Option<String>,
-    pub status: Option<String>,
+    pub stage: Option<Stage>,
+    pub status: Option<Status>,
     pub deadline: Option<jiff::Timestamp>,
-    pub amount: Option<Decimal>,
-    pub currency: Option<String>,
+    pub amount: Option<Money>,
     pub reason: Option<String>,
     pub payment_reference: Option<String>,
     pub merchant_reference: Option<String>,
+    pub opened_at: jiff::Timestamp,
     pub last_event_at: jiff::Timestamp,
 }
 
@@ -29,28 +30,25 @@ pub struct TimelineEntry {
     pub dispute_ref: String,
     pub notification_id: Option<i64>,
     pub kind: String,
-    pub stage: Option<String>,
-    pub status: Option<String>,
+    pub stage: Option<Stage>,
+    pub status: Option<Status>,
     pub occurred_at: jiff::Timestamp,
     /// The provider's text; `None` when the receipt time stands in.
     pub occurred_at_text: Option<String>,
     pub deadline: Option<jiff::Timestamp>,
-    pub amount: Option<Decimal>,
-    pub currency: Option<String>,
-    pub amount_text: Option<String>,
+    pub amount: Option<Money>,
     pub reason: Option<String>,
 }
 
 /// A payment event linked to a dispute by its references.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentRecord {
     pub kind: String,
     pub status: String,
     pub payment_reference: String,
     pub merchant_reference: Option<String>,
     pub operation_reference: Option<String>,
-    pub amount: Option<Decimal>,
-    pub currency: Option<String>,
+    pub amount: Option<Money>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -58,33 +56,36 @@ struct DisputeRow {
     id: i64,
     connection_slug: String,
     dispute_ref: String,
-    stage: Option<String>,
-    status: Option<String>,
+    stage: Option<Named<Stage>>,
+    status: Option<Named<Status>>,
     deadline: Option<jiff_sqlx::Timestamp>,
-    amount: Option<Decimal>,
+    amount_text: Option<String>,
     currency: Option<String>,
     reason: Option<String>,
     payment_reference: Option<String>,
     merchant_reference: Option<String>,
+    opened_at: jiff_sqlx::Timestamp,
     last_event_at: jiff_sqlx::Timestamp,
 }
 
-impl From<DisputeRow> for DisputeRecord {
-    fn from(r: DisputeRow) -> Self {
-        Self {
+impl TryFrom<DisputeRow> for DisputeRecord {
+    type Error = StoreError;
+
+    fn try_from(r: DisputeRow) -> Result<Self, StoreError> {
+        Ok(Self {
             id: r.id,
             connection_slug: r.connection_slug,
             dispute_ref: r.dispute_ref,
-            stage: r.stage,
-            status: r.status,
+            stage: r.stage.map(|s| s.0),
+            status: r.status.map(|s| s.0),
             deadline: r.deadline.map(|d| d.to_jiff()),
-            amount: r.amount,
-            currency: r.currency,
+            amount: money(r.amount_text, r.currency)?,
             reason: r.reason,
             payment_reference: r.payment_reference,
             merchant_reference: r.merchant_reference,
+            opened_at: r.opened_at.to_jiff(),
             last_event_at: r.last_event_at.to_jiff(),
-        }
+        })
     }
 }
 
@@ -94,43 +95,73 @@ struct TimelineRow {
     dispute_ref: String,
     notification_id: Option<i64>,
     kind: String,
-    stage: Option<String>,
-    status: Option<String>,
+    stage: Option<Named<Stage>>,
+    status: Option<Named<Status>>,
     occurred_at: jiff_sqlx::Timestamp,
     occurred_at_text: Option<String>,
     deadline: Option<jiff_sqlx::Timestamp>,
-    amount: Option<Decimal>,
     currency: Option<String>,
     amount_text: Option<String>,
     reason: Option<String>,
 }
 
-impl From<TimelineRow> for TimelineEntry {
-    fn from(r: TimelineRow) -> Self {
-        Self {
+impl TryFrom<TimelineRow> for TimelineEntry {
+    type Error = StoreError;
+
+    fn try_from(r: TimelineRow) -> Result<Self, StoreError> {
+        Ok(Self {
             id: r.id,
             dispute_ref: r.dispute_ref,
             notification_id: r.notification_id,
             kind: r.kind,
-            stage: r.stage,
-            status: r.status,
+            stage: r.stage.map(|s| s.0),
+            status: r.status.map(|s| s.0),
             occurred_at: r.occurred_at.to_jiff(),
             occurred_at_text: r.occurred_at_text,
             deadline: r.deadline.map(|d| d.to_jiff()),
-            amount: r.amount,
-            currency: r.currency,
-            amount_text: r.amount_text,
+            amount: money(r.amount_text, r.currency)?,
             reason: r.reason,
-        }
+        })
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct PaymentRow {
+    kind: String,
+    status: String,
+    payment_reference: String,
+    merchant_reference: Option<String>,
+    operation_reference: Option<String>,
+    amount_text: Option<String>,
+    currency: Option<String>,
+}
+
+impl TryFrom<PaymentRow> for PaymentRecord {
+    type Error = StoreError;
+
+    fn try_from(r: PaymentRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            kind: r.kind,
+            status: r.status,
+            payment_reference: r.payment_reference,
+            merchant_reference: r.merchant_reference,
+            operation_reference: r.operation_reference,
+            amount: money(r.amount_text, r.currency)?,
+        })
+    }
+}
+
+/// Rows read back as records; a value this version cannot read is an error.
+fn records<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>, StoreError> {
+    rows.into_iter().map(T::try_from).collect()
+}
+
 const DISPUTE_COLUMNS: &str = "d.id, c.slug as connection_slug, d.dispute_ref, d.stage, d.status,
-     d.deadline, d.amount, d.currency, d.reason, d.payment_reference, d.merchant_reference,
-     d.last_event_at";
+     d.deadline, d.amount_text, d.currency, d.reason, d.payment_reference, d.merchant_reference,
+     d.opened_at, d.last_event_at";
 
 const TIMELINE_COLUMNS: &str = "e.id, d.dispute_ref, e.notification_id, e.kind, e.stage, e.status,
-     e.occurred_at, e.occurred_at_text, e.deadline, e.amount, e.currency, e.amount_text, e.reason";
+     e.occurred_at, e.occurred_at_text, e.deadline, e.currency, e.amount_text, e.reason";
 
 impl Store {
     /// The dispute `dispute_ref` of the connection `slug`.
@@ -148,7 +179,7 @@ impl Store {
         .bind(dispute_ref)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(Into::into))
+        row.map(TryInto::try_into).transpose()
     }
 
     /// The disputes with the most recent events, newest first.
@@ -162,7 +193,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        records(rows)
     }
 
     /// Disputes waiting on a response that have a deadline, soonest first.
@@ -177,7 +208,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        records(rows)
     }
 
     /// A dispute's events in the order they happened (receipt order on ties).
@@ -191,7 +222,7 @@ impl Store {
         .bind(dispute_id)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        records(rows)
     }
 
     /// The event recorded from a notification, if any.
@@ -207,7 +238,7 @@ impl Store {
         .bind(notification_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(Into::into))
+        row.map(TryInto::try_into).transpose()
     }
 
     /// The payments of the dispute's connection that carry its payment or
@@ -216,9 +247,9 @@ impl Store {
         &self,
         dispute_id: i64,
     ) -> Result<Vec<PaymentRecord>, StoreError> {
-        Ok(sqlx::query_as(
+        let rows: Vec<PaymentRow> = sqlx::query_as(
             "select p.kind, p.status, p.payment_reference, p.merchant_reference,
-                    p.operation_reference, p.amount, p.currency
+                    p.operation_reference, p.amount_text, p.currency
              from disputes d
              join payments p on p.connection_id = d.connection_id
                  and (p.payment_reference = d.payment_reference
@@ -228,6 +259,7 @@ impl Store {
         )
         .bind(dispute_id)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        records(rows)
     }
 }

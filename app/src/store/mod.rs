@@ -3,25 +3,24 @@
 
 mod connections;
 mod disputes;
-mod intake;
 mod notifications;
 mod people;
+mod record;
 
 pub use connections::{
     ConnectionDetail, ConnectionOverview, ConnectionSummary, IntakeConnection, KeyPurpose, KeySlot,
-    Saved, SlotFingerprints, StoredKey, StoredKeyMaterial,
+    NewKey, SaveError, Saved, SavedConnection, Saving, SlotFingerprints, StoredKey,
+    StoredKeyMaterial,
 };
 pub use disputes::{DisputeRecord, PaymentRecord, TimelineEntry};
-pub use intake::{Acceptance, Outcome};
-pub use notifications::{
-    Answer, DeliverySummary, NewNotification, Received, Rejected, StoredNotification,
-    ThrottledCount,
-};
+pub use notifications::{DeliverySummary, NewNotification, StoredNotification, ThrottledCount};
 pub use people::{
     Actor, AuditEntry, AuditFilter, AuditKey, AuditRecord, NewUser, SignInFailureRecord,
     UserRecord, UserSummary,
 };
+pub use record::{EventSource, Recorded, StoredDelivery};
 
+use dispute_core::domain::Money;
 use sqlx::{migrate::Migrator, PgPool};
 
 /// The migrations in `migrations/`, embedded in the binary and applied at
@@ -85,6 +84,41 @@ impl StoreError {
             StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::Conflict(_) => false,
             StoreError::Migration(_) => true,
         }
+    }
+}
+
+/// A text column holding one of a domain enum's names, decoded into the
+/// enum at the store's boundary (an unknown name is a decoding error).
+pub(crate) struct Named<T>(pub T);
+
+impl<T> sqlx::Type<sqlx::Postgres> for Named<T> {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <String as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r, T> sqlx::Decode<'r, sqlx::Postgres> for Named<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let text = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+        Ok(Named(text.parse()?))
+    }
+}
+
+/// An amount as stored (the provider's text and the currency) read back.
+fn money(text: Option<String>, currency: Option<String>) -> Result<Option<Money>, StoreError> {
+    match (text, currency) {
+        (Some(text), Some(currency)) => Money::parse(&text, &currency)
+            .map(Some)
+            .map_err(StoreError::corrupt),
+        _ => Ok(None),
     }
 }
 

@@ -3,8 +3,9 @@
 use jiff_sqlx::ToSqlx;
 use sqlx::types::Json;
 
-use super::{Store, StoreError};
 use dispute_core::domain::Verdict;
+
+use super::{record::StoredDelivery, Named, Store, StoreError};
 
 /// A request as received, before it is judged.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,30 +23,6 @@ pub struct NewNotification {
     pub body_sha256: Vec<u8>,
 }
 
-/// A stored request's identity and the time the database received it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Received {
-    pub id: i64,
-    pub received_at: jiff::Timestamp,
-}
-
-/// The answer given, and how long deciding it took.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Answer {
-    pub status: u16,
-    pub body: String,
-    pub latency_us: i64,
-}
-
-/// The judgement on a request that carries no event: a rejection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rejected {
-    pub verdict: Verdict,
-    pub reason: String,
-    pub key_fingerprint: Option<String>,
-    pub answer: Answer,
-}
-
 /// Strangers' requests from one sender in one minute, refused with 429
 /// past their allowance and not stored.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -57,18 +34,18 @@ pub struct ThrottledCount {
 }
 
 /// A stored request, as ops and the tests read it.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredNotification {
     pub id: i64,
-    pub received_at: jiff_sqlx::Timestamp,
+    pub received_at: jiff::Timestamp,
     pub connection_id: Option<i64>,
     pub slug: String,
     pub remote_addr: String,
-    pub headers: Json<Vec<(String, String)>>,
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub body_length: i64,
     pub body_sha256: Vec<u8>,
-    pub verdict: String,
+    pub verdict: Verdict,
     pub reason: Option<String>,
     pub key_fingerprint: Option<String>,
     pub needs_attention: bool,
@@ -78,6 +55,51 @@ pub struct StoredNotification {
     pub latency_us: Option<i64>,
 }
 
+#[derive(sqlx::FromRow)]
+struct NotificationRow {
+    id: i64,
+    received_at: jiff_sqlx::Timestamp,
+    connection_id: Option<i64>,
+    slug: String,
+    remote_addr: String,
+    headers: Json<Vec<(String, String)>>,
+    body: Vec<u8>,
+    body_length: i64,
+    body_sha256: Vec<u8>,
+    verdict: Named<Verdict>,
+    reason: Option<String>,
+    key_fingerprint: Option<String>,
+    needs_attention: bool,
+    duplicate_of: Option<i64>,
+    response_status: Option<i16>,
+    response_body: Option<String>,
+    latency_us: Option<i64>,
+}
+
+impl From<NotificationRow> for StoredNotification {
+    fn from(r: NotificationRow) -> Self {
+        Self {
+            id: r.id,
+            received_at: r.received_at.to_jiff(),
+            connection_id: r.connection_id,
+            slug: r.slug,
+            remote_addr: r.remote_addr,
+            headers: r.headers.0,
+            body: r.body,
+            body_length: r.body_length,
+            body_sha256: r.body_sha256,
+            verdict: r.verdict.0,
+            reason: r.reason,
+            key_fingerprint: r.key_fingerprint,
+            needs_attention: r.needs_attention,
+            duplicate_of: r.duplicate_of,
+            response_status: r.response_status,
+            response_body: r.response_body,
+            latency_us: r.latency_us,
+        }
+    }
+}
+
 /// A delivery as the delivery history lists it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeliverySummary {
@@ -85,7 +107,7 @@ pub struct DeliverySummary {
     pub received_at: jiff::Timestamp,
     pub slug: String,
     pub remote_addr: String,
-    pub verdict: String,
+    pub verdict: Verdict,
     pub reason: Option<String>,
     pub needs_attention: bool,
     pub response_status: Option<i16>,
@@ -98,7 +120,7 @@ struct DeliveryRow {
     received_at: jiff_sqlx::Timestamp,
     slug: String,
     remote_addr: String,
-    verdict: String,
+    verdict: Named<Verdict>,
     reason: Option<String>,
     needs_attention: bool,
     response_status: Option<i16>,
@@ -123,7 +145,7 @@ impl Store {
                 received_at: r.received_at.to_jiff(),
                 slug: r.slug,
                 remote_addr: r.remote_addr,
-                verdict: r.verdict,
+                verdict: r.verdict.0,
                 reason: r.reason,
                 needs_attention: r.needs_attention,
                 response_status: r.response_status,
@@ -133,7 +155,10 @@ impl Store {
     }
 
     /// Stores a request before anything else happens to it.
-    pub async fn insert_notification(&self, new: &NewNotification) -> Result<Received, StoreError> {
+    pub async fn store_delivery(
+        &self,
+        new: &NewNotification,
+    ) -> Result<StoredDelivery, StoreError> {
         let (id, received_at): (i64, jiff_sqlx::Timestamp) = sqlx::query_as(
             "insert into notifications
                  (connection_id, slug, remote_addr, headers, body, body_length, body_sha256)
@@ -149,33 +174,11 @@ impl Store {
         .bind(&new.body_sha256)
         .fetch_one(&self.pool)
         .await?;
-        Ok(Received {
+        Ok(StoredDelivery {
             id,
             received_at: received_at.to_jiff(),
+            connection_id: new.connection_id,
         })
-    }
-
-    /// Records why a request was refused and what was answered.
-    pub async fn reject_notification(
-        &self,
-        id: i64,
-        rejected: &Rejected,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "update notifications set verdict = $2, reason = $3, key_fingerprint = $4,
-                 response_status = $5, response_body = $6, latency_us = $7, judged_at = now()
-             where id = $1",
-        )
-        .bind(id)
-        .bind(rejected.verdict.as_str())
-        .bind(&rejected.reason)
-        .bind(&rejected.key_fingerprint)
-        .bind(rejected.answer.status as i16)
-        .bind(&rejected.answer.body)
-        .bind(rejected.answer.latency_us)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
     /// Adds refused requests to their sender's count for the minute.
@@ -233,13 +236,14 @@ impl Store {
 
     /// Every stored request, oldest first.
     pub async fn notifications(&self) -> Result<Vec<StoredNotification>, StoreError> {
-        Ok(sqlx::query_as(
+        let rows: Vec<NotificationRow> = sqlx::query_as(
             "select id, received_at, connection_id, slug, remote_addr, headers, body, body_length, body_sha256,
                     verdict, reason, key_fingerprint, needs_attention, duplicate_of,
                     response_status, response_body, latency_us
              from notifications order by id",
         )
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 }

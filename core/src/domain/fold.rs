@@ -1,7 +1,8 @@
-//! Folding a dispute's events into its current state. The state depends only
-//! on which events exist, never on the order they arrived in: each event is
+//! Folding a dispute's events into its current state: every projected value
+//! of a dispute is decided here and nowhere else. The state depends only on
+//! which events exist, never on the order they arrived in: each event is
 //! ranked by (stage, status rank, occurred_at, receipt order) and the
-//! highest-ranked one decides.
+//! highest-ranked one decides stage and status.
 
 use std::collections::HashMap;
 
@@ -22,6 +23,8 @@ pub struct FoldEvent {
     pub deadline: Option<Timestamp>,
     pub amount: Option<Money>,
     pub reason: Option<String>,
+    pub payment_reference: Option<String>,
+    pub merchant_reference: Option<String>,
 }
 
 /// A dispute's current state, derived from all its events.
@@ -33,6 +36,12 @@ pub struct DisputeState {
     pub deadline: Option<Timestamp>,
     pub amount: Option<Money>,
     pub reason: Option<String>,
+    /// The disputed payment's references, from the latest event naming them.
+    pub payment_reference: Option<String>,
+    pub merchant_reference: Option<String>,
+    /// When the earliest and the latest event happened.
+    pub opened_at: Option<Timestamp>,
+    pub last_event_at: Option<Timestamp>,
 }
 
 type Rank = (Stage, u8, Timestamp, i64);
@@ -57,6 +66,16 @@ pub fn fold(events: &[FoldEvent]) -> DisputeState {
     }
     let mut chronological: Vec<&FoldEvent> = first_receipt.into_values().collect();
     chronological.sort_by_key(|e| (e.occurred_at, e.received_seq));
+    let latest = |pick: fn(&FoldEvent) -> Option<&String>| {
+        chronological.iter().rev().find_map(|e| pick(e)).cloned()
+    };
+    let whole_story = DisputeState {
+        payment_reference: latest(|e| e.payment_reference.as_ref()),
+        merchant_reference: latest(|e| e.merchant_reference.as_ref()),
+        opened_at: chronological.first().map(|e| e.occurred_at),
+        last_event_at: chronological.last().map(|e| e.occurred_at),
+        ..DisputeState::default()
+    };
 
     // Resolve each event's stage; an expiry takes the stage the dispute had
     // reached when it happened.
@@ -79,12 +98,11 @@ pub fn fold(events: &[FoldEvent]) -> DisputeState {
     }
 
     let Some(&(stage, status, _, _)) = resolved.iter().max_by_key(|(_, _, r, _)| *r) else {
-        let latest_with =
-            |pick: fn(&FoldEvent) -> bool| chronological.iter().rev().find(|e| pick(e)).copied();
+        // Nothing known of its stage: the latest amount and reason stand.
         return DisputeState {
-            amount: latest_with(|e| e.amount.is_some()).and_then(|e| e.amount.clone()),
-            reason: latest_with(|e| e.reason.is_some()).and_then(|e| e.reason.clone()),
-            ..DisputeState::default()
+            amount: chronological.iter().rev().find_map(|e| e.amount.clone()),
+            reason: latest(|e| e.reason.as_ref()),
+            ..whole_story
         };
     };
 
@@ -106,6 +124,7 @@ pub fn fold(events: &[FoldEvent]) -> DisputeState {
         deadline,
         amount,
         reason,
+        ..whole_story
     }
 }
 
@@ -127,6 +146,8 @@ mod tests {
             deadline: None,
             amount: None,
             reason: None,
+            payment_reference: None,
+            merchant_reference: None,
         }
     }
 
@@ -147,6 +168,39 @@ mod tests {
     #[test]
     fn no_events_no_state() {
         assert_eq!(fold(&[]), DisputeState::default());
+    }
+
+    #[test]
+    fn the_dispute_opens_with_its_earliest_event_and_is_last_heard_of_at_its_latest() {
+        let state = fold(&[
+            event("late", Effect::None, 9, 1),
+            event("cb", Sets(Chargeback, NeedsResponse), 3, 2),
+            event("rfi", Sets(Inquiry, NeedsResponse), 1, 3),
+        ]);
+        assert_eq!(
+            (state.opened_at, state.last_event_at),
+            (Some(at(1)), Some(at(9)))
+        );
+    }
+
+    #[test]
+    fn references_come_from_the_latest_event_that_names_them_whatever_its_stage() {
+        let mut rfi = event("rfi", Sets(Inquiry, NeedsResponse), 1, 1);
+        rfi.payment_reference = Some("PS-old".into());
+        rfi.merchant_reference = Some("M-1".into());
+        let mut cb = event("cb", Sets(Chargeback, NeedsResponse), 2, 2);
+        cb.payment_reference = Some("PS-new".into());
+        let mut comment = event("comment", Effect::None, 3, 3);
+        comment.merchant_reference = Some("M-2".into());
+        let state = fold(&[comment, cb, rfi]);
+        assert_eq!(state.payment_reference.as_deref(), Some("PS-new"));
+        assert_eq!(state.merchant_reference.as_deref(), Some("M-2"));
+
+        let alone = fold(&[event("x", Effect::None, 1, 1)]);
+        assert_eq!(
+            (alone.payment_reference, alone.merchant_reference),
+            (None, None)
+        );
     }
 
     #[test]
@@ -215,7 +269,12 @@ mod tests {
     fn an_expiry_before_anything_is_known_changes_nothing() {
         assert_eq!(
             fold(&[event("ended", Effect::ExpiresCurrentStage, 1, 1)]),
-            DisputeState::default()
+            DisputeState {
+                opened_at: Some(at(1)),
+                last_event_at: Some(at(1)),
+                ..DisputeState::default()
+            },
+            "nothing but when it was heard of"
         );
     }
 
@@ -286,6 +345,7 @@ mod tests {
                 prop::option::of(0i64..60),
                 prop::option::of(1u32..100_000),
                 any::<bool>(),
+                (any::<bool>(), any::<bool>()),
             ),
             1..12,
         )
@@ -293,17 +353,21 @@ mod tests {
             specs
                 .into_iter()
                 .enumerate()
-                .map(|(i, (effect, deadline, cents, reason))| FoldEvent {
-                    key: EventKey::from_parts(&[&i.to_string()]),
-                    effect,
-                    occurred_at: at(i as i64 * 3),
-                    received_seq: 0,
-                    deadline: deadline.map(at),
-                    amount: cents.map(|c| {
-                        Money::parse(&format!("{}.{:02}", c / 100, c % 100), "USD").unwrap()
-                    }),
-                    reason: reason.then(|| format!("reason {i}")),
-                })
+                .map(
+                    |(i, (effect, deadline, cents, reason, (payment, merchant)))| FoldEvent {
+                        key: EventKey::from_parts(&[&i.to_string()]),
+                        effect,
+                        occurred_at: at(i as i64 * 3),
+                        received_seq: 0,
+                        deadline: deadline.map(at),
+                        amount: cents.map(|c| {
+                            Money::parse(&format!("{}.{:02}", c / 100, c % 100), "USD").unwrap()
+                        }),
+                        reason: reason.then(|| format!("reason {i}")),
+                        payment_reference: payment.then(|| format!("PS{i}")),
+                        merchant_reference: merchant.then(|| format!("M{i}")),
+                    },
+                )
                 .collect()
         })
     }

@@ -8,6 +8,7 @@ pub mod event;
 pub mod fold;
 pub mod money;
 pub mod notification;
+pub mod text;
 pub mod time;
 pub mod user;
 

@@ -11,7 +11,7 @@ use super::{
     profile::{self, Field, Profile, QueryApi},
     verify_rsa,
     wire::{from_json, required, Text},
-    Ack, Notification, ParseContext, Parsed, Rejection, Verified,
+    Ack, Notification, ParseContext, Parsed, Refusal, Verified,
 };
 use crate::domain::{
     time, DisputeRef, Effect, EventKey, Money, NormalizedEvent, ProviderKind, ProviderTime, Stage,
@@ -49,11 +49,7 @@ impl BotimMoney {
         Self { keys }
     }
 
-    pub fn verify<'a>(
-        &self,
-        headers: &HeaderMap,
-        body: &'a [u8],
-    ) -> Result<Verified<'a>, Rejection> {
+    pub fn verify<'a>(&self, headers: &HeaderMap, body: &'a [u8]) -> Result<Verified<'a>, Refusal> {
         verify_rsa(&self.keys, headers, body)
     }
 }
@@ -93,11 +89,11 @@ struct Amount {
     currency: Text,
 }
 
-fn malformed(what: impl std::fmt::Display) -> Rejection {
-    Rejection::Malformed(what.to_string())
+fn malformed(what: impl std::fmt::Display) -> Refusal {
+    Refusal::Malformed(what.to_string())
 }
 
-pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Parsed, Rejection> {
+pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Parsed, Refusal> {
     let notice: Notice = from_json(body)?;
     let notify_id = required("notify_id", &notice.notify_id)?;
     let chargeback = notice
@@ -285,15 +281,15 @@ mod tests {
     fn missing_fields_are_named() {
         assert_eq!(
             parse(br#"{"notify_id":"1"}"#, &ctx()).unwrap_err(),
-            Rejection::Malformed("required field acquireChargeback is missing".into())
+            Refusal::Malformed("required field acquireChargeback is missing".into())
         );
         assert_eq!(
             parse(br#"{"acquireChargeback":{}}"#, &ctx()).unwrap_err(),
-            Rejection::Malformed("required field notify_id is missing".into())
+            Refusal::Malformed("required field notify_id is missing".into())
         );
         assert!(matches!(
             parse(b"[1,2]", &ctx()),
-            Err(Rejection::Malformed(_))
+            Err(Refusal::Malformed(_))
         ));
     }
 }

@@ -7,6 +7,7 @@
 //! compile error per place that must learn it.
 
 pub mod botim_money;
+pub mod judge;
 pub mod keys;
 pub mod payermax;
 pub mod pingpong;
@@ -43,9 +44,10 @@ impl<'a> Verified<'a> {
     }
 }
 
-/// Why a request is refused, with the reason in words for ops.
+/// Why a provider's verifier or parser refuses a request, with the reason
+/// in words for ops.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Rejection {
+pub enum Refusal {
     #[error("{0}")]
     MissingSignature(String),
     #[error("{0}")]
@@ -54,18 +56,18 @@ pub enum Rejection {
     Malformed(String),
 }
 
-impl Rejection {
+impl Refusal {
     pub fn verdict(&self) -> Verdict {
         match self {
-            Rejection::MissingSignature(_) => Verdict::MissingSignature,
-            Rejection::BadSignature(_) => Verdict::BadSignature,
-            Rejection::Malformed(_) => Verdict::Malformed,
+            Refusal::MissingSignature(_) => Verdict::MissingSignature,
+            Refusal::BadSignature(_) => Verdict::BadSignature,
+            Refusal::Malformed(_) => Verdict::Malformed,
         }
     }
 
-    fn tried(keys: &[&Fingerprint]) -> Rejection {
+    fn tried(keys: &[&Fingerprint]) -> Refusal {
         let names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
-        Rejection::BadSignature(if names.is_empty() {
+        Refusal::BadSignature(if names.is_empty() {
             "the connection has no verification key configured".into()
         } else {
             format!("the signature does not match key {}", names.join(" or "))
@@ -106,10 +108,10 @@ pub struct ParseContext {
 }
 
 impl ParseContext {
-    fn check_account(&self, field: &str, named: Option<&str>) -> Result<(), Rejection> {
+    fn check_account(&self, field: &str, named: Option<&str>) -> Result<(), Refusal> {
         match (self.account_id.as_deref(), named) {
             (Some(expected), Some(named)) if !named.is_empty() && named != expected => {
-                Err(Rejection::Malformed(format!(
+                Err(Refusal::Malformed(format!(
                     "{field} {named:?} is not this connection's account ({expected:?})"
                 )))
             }
@@ -153,11 +155,7 @@ impl Connector {
         }
     }
 
-    pub fn verify<'a>(
-        &self,
-        headers: &HeaderMap,
-        body: &'a [u8],
-    ) -> Result<Verified<'a>, Rejection> {
+    pub fn verify<'a>(&self, headers: &HeaderMap, body: &'a [u8]) -> Result<Verified<'a>, Refusal> {
         match self {
             Connector::PingPong(p) => p.verify(body),
             Connector::BotimMoney(p) => p.verify(headers, body),
@@ -165,7 +163,7 @@ impl Connector {
         }
     }
 
-    pub fn parse(&self, verified: &Verified<'_>, ctx: &ParseContext) -> Result<Parsed, Rejection> {
+    pub fn parse(&self, verified: &Verified<'_>, ctx: &ParseContext) -> Result<Parsed, Refusal> {
         match self {
             Connector::PingPong(_) => pingpong::parse(verified.body, ctx),
             Connector::BotimMoney(_) => botim_money::parse(verified.body, ctx),
@@ -176,14 +174,14 @@ impl Connector {
 
 /// The `sign` header shared by the RSA providers: the Base64 signature bytes,
 /// or why there are none.
-fn rsa_signature_header(headers: &HeaderMap) -> Result<Vec<u8>, Rejection> {
+fn rsa_signature_header(headers: &HeaderMap) -> Result<Vec<u8>, Refusal> {
     let value = headers
         .get("sign")
         .map(|v| v.to_str().unwrap_or_default().trim())
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| Rejection::MissingSignature("the request has no sign header".into()))?;
+        .ok_or_else(|| Refusal::MissingSignature("the request has no sign header".into()))?;
     keys::decode_base64(value)
-        .ok_or_else(|| Rejection::BadSignature("the sign header is not Base64".into()))
+        .ok_or_else(|| Refusal::BadSignature("the sign header is not Base64".into()))
 }
 
 /// RSASSA-PKCS1-v1_5 SHA-256 over the exact body, by any of the keys.
@@ -191,12 +189,12 @@ fn verify_rsa<'a>(
     keys: &[VerificationKey],
     headers: &HeaderMap,
     body: &'a [u8],
-) -> Result<Verified<'a>, Rejection> {
+) -> Result<Verified<'a>, Refusal> {
     let signature = rsa_signature_header(headers)?;
     keys.iter()
         .find(|k| k.verifies(body, &signature))
         .map(|k| Verified::new(body, k.fingerprint()))
-        .ok_or_else(|| Rejection::tried(&keys.iter().map(|k| k.fingerprint()).collect::<Vec<_>>()))
+        .ok_or_else(|| Refusal::tried(&keys.iter().map(|k| k.fingerprint()).collect::<Vec<_>>()))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use super::{
     profile::{self, Field, Profile, QueryApi},
     verify_rsa,
     wire::{from_json, required, Text},
-    Ack, Notification, ParseContext, Parsed, Rejection, Verified,
+    Ack, Notification, ParseContext, Parsed, Refusal, Verified,
 };
 use crate::domain::{
     time, DisputeRef, Effect, EventKey, Money, NormalizedEvent, ProviderKind, ProviderTime, Stage,
@@ -59,11 +59,7 @@ impl PayerMax {
         Self { keys }
     }
 
-    pub fn verify<'a>(
-        &self,
-        headers: &HeaderMap,
-        body: &'a [u8],
-    ) -> Result<Verified<'a>, Rejection> {
+    pub fn verify<'a>(&self, headers: &HeaderMap, body: &'a [u8]) -> Result<Verified<'a>, Refusal> {
         verify_rsa(&self.keys, headers, body)
     }
 }
@@ -108,8 +104,8 @@ struct Case {
     merchant_no: Text,
 }
 
-fn malformed(what: impl std::fmt::Display) -> Rejection {
-    Rejection::Malformed(what.to_string())
+fn malformed(what: impl std::fmt::Display) -> Refusal {
+    Refusal::Malformed(what.to_string())
 }
 
 /// What a case's `status` (with `caseResult`) does; whether it is a fraud
@@ -129,7 +125,7 @@ fn effect_of(status: &str, result: Option<&str>, fraud: bool) -> Effect {
     }
 }
 
-pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Parsed, Rejection> {
+pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Parsed, Refusal> {
     let wrapper: Wrapper = from_json(body)?;
     let (case, ack, occurred_at, fraud) = match wrapper.data {
         Some(case) => {
@@ -393,11 +389,11 @@ mod tests {
     fn a_case_without_its_id_names_the_missing_field() {
         assert_eq!(
             parse(br#"{"status":"DISPUTE_INQUIRY"}"#, &ctx()).unwrap_err(),
-            Rejection::Malformed("required field caseId is missing".into())
+            Refusal::Malformed("required field caseId is missing".into())
         );
         assert_eq!(
             parse(br#"{"data":{"caseId":"C1"}}"#, &ctx()).unwrap_err(),
-            Rejection::Malformed("required field status is missing".into())
+            Refusal::Malformed("required field status is missing".into())
         );
     }
 }

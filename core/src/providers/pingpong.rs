@@ -17,7 +17,7 @@ use super::{
     keys::Salt,
     profile::{self, Field, Profile, QueryApi},
     wire::{from_json, from_json_in, required, text_of, Text},
-    Ack, Notification, ParseContext, Parsed, Rejection, Verified,
+    Ack, Notification, ParseContext, Parsed, Refusal, Verified,
 };
 use crate::domain::{
     time, AddressPreset, DisputeRef, Effect, EventKey, Money, NormalizedEvent, PaymentEvent,
@@ -77,19 +77,19 @@ impl PingPong {
     }
 
     /// Checks `sign` against every salt of the connection.
-    pub fn verify<'a>(&self, body: &'a [u8]) -> Result<Verified<'a>, Rejection> {
+    pub fn verify<'a>(&self, body: &'a [u8]) -> Result<Verified<'a>, Refusal> {
         let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(body)
-            .map_err(|e| Rejection::Malformed(format!("the body is not a JSON object: {e}")))?;
+            .map_err(|e| Refusal::Malformed(format!("the body is not a JSON object: {e}")))?;
         let given = fields
             .get("sign")
             .and_then(|v| text_of(v))
-            .ok_or_else(|| Rejection::MissingSignature("the body has no sign field".into()))?;
+            .ok_or_else(|| Refusal::MissingSignature("the body has no sign field".into()))?;
         let sign_type = match fields.get("signType").and_then(|v| text_of(v)) {
             None => SignType::Sha256,
             Some(t) if t.eq_ignore_ascii_case("SHA256") => SignType::Sha256,
             Some(t) if t.eq_ignore_ascii_case("MD5") => SignType::Md5,
             Some(other) => {
-                return Err(Rejection::BadSignature(format!(
+                return Err(Refusal::BadSignature(format!(
                     "signType {other:?} is neither SHA256 nor MD5"
                 )))
             }
@@ -104,7 +104,7 @@ impl PingPong {
             })
             .map(|salt| Verified::new(body, salt.fingerprint()))
             .ok_or_else(|| {
-                Rejection::tried(
+                Refusal::tried(
                     &self
                         .salts
                         .iter()
@@ -231,11 +231,11 @@ fn effect_of(event_code: &str) -> (Effect, bool) {
     }
 }
 
-fn malformed(what: impl std::fmt::Display) -> Rejection {
-    Rejection::Malformed(what.to_string())
+fn malformed(what: impl std::fmt::Display) -> Refusal {
+    Refusal::Malformed(what.to_string())
 }
 
-fn money(amount: &Text, currency: &Text) -> Result<Option<Money>, Rejection> {
+fn money(amount: &Text, currency: &Text) -> Result<Option<Money>, Refusal> {
     match (amount.get(), currency.get()) {
         (Some(amount), Some(currency)) => {
             Money::parse(amount, currency).map(Some).map_err(malformed)
@@ -244,7 +244,7 @@ fn money(amount: &Text, currency: &Text) -> Result<Option<Money>, Rejection> {
     }
 }
 
-pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Parsed, Rejection> {
+pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Parsed, Refusal> {
     let notice: Notice = from_json(body)?;
     ctx.check_account("accId", notice.acc_id.get())?;
     let notification = if notice.event_code.get().is_some() {
@@ -262,7 +262,7 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Parsed, Rejection> {
     })
 }
 
-fn dispute_event(notice: Notice, ctx: &ParseContext) -> Result<NormalizedEvent, Rejection> {
+fn dispute_event(notice: Notice, ctx: &ParseContext) -> Result<NormalizedEvent, Refusal> {
     let reference = required("disputePspReference", &notice.dispute_psp_reference)?;
     let code = required("eventCode", &notice.event_code)?;
     let date = required("eventDate", &notice.event_date)?;
@@ -294,7 +294,7 @@ fn dispute_event(notice: Notice, ctx: &ParseContext) -> Result<NormalizedEvent, 
     })
 }
 
-fn payment_event(biz_content: &str) -> Result<PaymentEvent, Rejection> {
+fn payment_event(biz_content: &str) -> Result<PaymentEvent, Refusal> {
     let p: PaymentNotice = from_json_in("bizContent", biz_content.as_bytes())?;
     let kind = required("bizContent.notifyType", &p.notify_type)?.to_owned();
     let status = required("bizContent.status", &p.status)?.to_owned();
@@ -444,7 +444,7 @@ mod tests {
         let err = connector().verify(text.as_bytes()).unwrap_err();
         assert_eq!(
             err,
-            Rejection::BadSignature(format!(
+            Refusal::BadSignature(format!(
                 "the signature does not match key {}",
                 fixture_salt().fingerprint()
             ))
@@ -475,7 +475,7 @@ mod tests {
         let unknown = signed.replace("MD5", "SHA1");
         assert!(matches!(
             PingPong::new(vec![salt("SALTSALT")]).verify(unknown.as_bytes()),
-            Err(Rejection::BadSignature(_))
+            Err(Refusal::BadSignature(_))
         ));
     }
 
@@ -489,7 +489,7 @@ mod tests {
             fixture_salt().fingerprint()
         );
         let err = PingPong::new(vec![next]).verify(&body).unwrap_err();
-        assert!(matches!(err, Rejection::BadSignature(_)));
+        assert!(matches!(err, Refusal::BadSignature(_)));
     }
 
     #[test]
@@ -497,7 +497,7 @@ mod tests {
         let (body, _) = case("pp-rfi");
         assert_eq!(
             PingPong::new(Vec::new()).verify(&body).unwrap_err(),
-            Rejection::BadSignature("the connection has no verification key configured".into())
+            Refusal::BadSignature("the connection has no verification key configured".into())
         );
     }
 
@@ -594,9 +594,7 @@ mod tests {
             account_id: Some("999".into()),
             ..ctx()
         };
-        assert!(
-            matches!(parse(&body, &other), Err(Rejection::Malformed(m)) if m.contains("accId"))
-        );
+        assert!(matches!(parse(&body, &other), Err(Refusal::Malformed(m)) if m.contains("accId")));
     }
 
     #[test]
@@ -604,7 +602,7 @@ mod tests {
         let body = br#"{"eventCode":"PREARBITRATION","eventDate":"2023-01-01 00:00:00"}"#;
         assert_eq!(
             parse(body, &ctx()).unwrap_err(),
-            Rejection::Malformed("required field disputePspReference is missing".into())
+            Refusal::Malformed("required field disputePspReference is missing".into())
         );
     }
 

@@ -59,15 +59,15 @@ impl<'de, const MAX: usize> Deserialize<'de> for Text<MAX> {
 pub fn required<'a, const MAX: usize>(
     field: &str,
     value: &'a Text<MAX>,
-) -> Result<&'a str, super::Rejection> {
+) -> Result<&'a str, super::Refusal> {
     value
         .get()
-        .ok_or_else(|| super::Rejection::Malformed(format!("required field {field} is missing")))
+        .ok_or_else(|| super::Refusal::Malformed(format!("required field {field} is missing")))
 }
 
 /// Parses JSON into a provider's typed notification; the reason names the
 /// field that was wrong and how.
-pub fn from_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, super::Rejection> {
+pub fn from_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, super::Refusal> {
     from_json_in("the body", body)
 }
 
@@ -75,11 +75,11 @@ pub fn from_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, super::Rej
 pub fn from_json_in<'a, T: Deserialize<'a>>(
     what: &str,
     json: &'a [u8],
-) -> Result<T, super::Rejection> {
+) -> Result<T, super::Refusal> {
     let deserializer = &mut serde_json::Deserializer::from_slice(json);
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let path = e.path().to_string();
-        super::Rejection::Malformed(if path == "." {
+        super::Refusal::Malformed(if path == "." {
             format!("{what} is not the expected JSON: {}", e.inner())
         } else {
             format!("{what} is not the expected JSON: {path} {}", e.inner())

@@ -35,7 +35,7 @@ async fn an_unknown_connection_keeps_only_the_first_4_kib_with_the_true_length_a
 
     assert_eq!(answer.status(), 404);
     let row = &stored(&app).await[0];
-    assert_eq!(row.verdict, "unknown_connection");
+    assert_eq!(row.verdict.as_str(), "unknown_connection");
     assert_eq!(row.body, big[..4096]);
     assert_eq!(row.body_length, 10_000);
     assert_eq!(row.body_sha256, app::intake::body_digest(&big));
@@ -192,7 +192,7 @@ async fn a_signed_notification_with_a_nul_or_an_oversized_field_is_malformed_onc
             );
             let rows = stored(&app).await;
             let row = rows.last().unwrap();
-            assert_eq!(row.verdict, "malformed", "{provider}");
+            assert_eq!(row.verdict.as_str(), "malformed", "{provider}");
             assert!(
                 row.reason.as_deref().unwrap().contains(why),
                 "{:?}",
@@ -232,7 +232,7 @@ async fn an_event_the_database_refuses_is_kept_with_the_reason_and_answered_500(
         r#"{"error":"the notification could not be recorded; it is kept for review"}"#
     );
     let row = &stored(&app).await[0];
-    assert_eq!(row.verdict, "failed");
+    assert_eq!(row.verdict.as_str(), "failed");
     assert!(
         row.reason.as_deref().unwrap().contains("test_refuses_rfi"),
         "{:?}",
@@ -355,7 +355,7 @@ async fn a_body_that_ends_before_its_length_is_kept_as_it_arrived_and_answered_4
         "{answer}"
     );
     let row = &stored(&app).await[0];
-    assert_eq!(row.verdict, "malformed");
+    assert_eq!(row.verdict.as_str(), "malformed");
     assert_eq!(row.body, whole[..100]);
     assert_eq!(
         row.reason.as_deref(),
@@ -388,7 +388,7 @@ async fn a_sender_that_hangs_up_after_sending_still_gets_its_notification_judged
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         if let Some(row) = stored(&app).await.first() {
-            verdict = row.verdict.clone();
+            verdict = row.verdict.as_str().to_owned();
             if verdict != "received" {
                 break;
             }

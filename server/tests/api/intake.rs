@@ -35,7 +35,7 @@ async fn verdicts(app: &TestApp) -> Vec<String> {
         .await
         .unwrap()
         .into_iter()
-        .map(|n| n.verdict)
+        .map(|n| n.verdict.as_str().to_owned())
         .collect()
 }
 
@@ -123,7 +123,7 @@ async fn a_2_mib_body_is_refused_with_413_and_only_its_first_4_kib_kept_with_its
     let stored = app.store.notifications().await.unwrap();
     assert_eq!(stored.len(), 1);
     let row = &stored[0];
-    assert_eq!(row.verdict, "too_large");
+    assert_eq!(row.verdict.as_str(), "too_large");
     assert_eq!(row.body_length, 2 * 1024 * 1024);
     assert_eq!(row.body, huge[..4 * 1024]);
     assert_eq!(row.body_sha256, app::intake::body_digest(&huge));
@@ -158,7 +158,7 @@ async fn broken_json_with_a_valid_rsa_signature_is_malformed_and_kept() {
         r#"{"error":"the notification could not be read"}"#
     );
     let row = &app.store.notifications().await.unwrap()[0];
-    assert_eq!(row.verdict, "malformed");
+    assert_eq!(row.verdict.as_str(), "malformed");
     assert_eq!(row.body, garbage);
     assert!(
         row.reason
@@ -203,13 +203,13 @@ async fn a_sender_outside_the_allowlist_is_forbidden_and_one_on_it_is_accepted()
     assert_eq!(accepted.status(), 200);
 
     let stored = app.store.notifications().await.unwrap();
-    assert_eq!(stored[0].verdict, "forbidden_source");
+    assert_eq!(stored[0].verdict.as_str(), "forbidden_source");
     assert_eq!(stored[0].remote_addr, "127.0.0.1");
     assert_eq!(
         stored[0].reason.as_deref(),
         Some("127.0.0.1 is not on the connection's source allowlist")
     );
-    assert_eq!(stored[1].verdict, "valid");
+    assert_eq!(stored[1].verdict.as_str(), "valid");
 }
 
 #[tokio::test]
@@ -297,7 +297,10 @@ async fn an_unrecognized_event_is_acknowledged_recorded_and_flagged_without_chan
         .unwrap()
         .unwrap();
     assert_eq!(
-        (dispute.stage.as_deref(), dispute.status.as_deref()),
+        (
+            dispute.stage.map(|s| s.as_str()),
+            dispute.status.map(|s| s.as_str())
+        ),
         (Some("fraud_alert"), Some("needs_response"))
     );
     assert_eq!(app.store.timeline(dispute.id).await.unwrap().len(), 2);
@@ -439,7 +442,7 @@ async fn a_notification_for_another_account_is_refused_as_malformed() {
 
     assert_eq!(response.status(), 400);
     let row = &app.store.notifications().await.unwrap()[0];
-    assert_eq!(row.verdict, "malformed");
+    assert_eq!(row.verdict.as_str(), "malformed");
     assert!(row.reason.as_deref().unwrap().contains("accId \"9999\""));
 }
 

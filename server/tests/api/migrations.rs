@@ -65,7 +65,7 @@ async fn the_store_lists_connections_by_slug() {
 
     let summary = |slug: &str, provider: &str| ConnectionSummary {
         slug: slug.into(),
-        provider: provider.into(),
+        provider: provider.parse().unwrap(),
         display_name: String::new(),
         enabled: true,
         timezone: "UTC".into(),
