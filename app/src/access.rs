@@ -4,6 +4,9 @@
 //! same table, and fails when a route exists that the table does not name.
 
 use dispute_core::domain::{Permission, Role};
+use leptos::server_fn::ServerFn;
+
+use crate::pages::{account, connection, login, setup, users};
 
 /// What a route requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,30 +47,30 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/audit", Needs(ReadAuditLog)),
 ];
 
-/// Every server function, by its endpoint.
+/// Every server function (every form's action), by its endpoint. Pages
+/// read their data with plain functions, so no other endpoint exists.
 pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
-    ("/api/login", Public),
-    ("/api/setup", Public),
-    ("/api/logout", SignedIn),
-    ("/api/account/password", SignedIn),
-    ("/api/disputes/recent", Needs(ReadDisputes)),
-    ("/api/deadlines/due", Needs(ReadDisputes)),
-    ("/api/deliveries/recent", Needs(ReadDeliveries)),
-    ("/api/deliveries/throttled", Needs(ReadDeliveries)),
-    ("/api/connections/list", Needs(ManageConnections)),
-    ("/api/connections/get", Needs(ManageConnections)),
-    ("/api/connections/save", Needs(ManageConnections)),
-    ("/api/connections/add-key", Needs(ManageConnections)),
-    ("/api/connections/promote-key", Needs(ManageConnections)),
-    ("/api/connections/discard-key", Needs(ManageConnections)),
-    ("/api/connections/signing-key", Needs(ManageConnections)),
-    ("/api/users/list", Needs(ManageUsers)),
-    ("/api/users/create", Needs(ManageUsers)),
-    ("/api/users/update", Needs(ManageUsers)),
-    ("/api/users/reset-password", Needs(ManageUsers)),
-    ("/api/users/unlock", Needs(ManageUsers)),
-    ("/api/audit/list", Needs(ReadAuditLog)),
+    (login::Login::PATH, Public),
+    (setup::Setup::PATH, Public),
+    (login::Logout::PATH, SignedIn),
+    (account::ChangePassword::PATH, SignedIn),
+    (connection::SaveConnection::PATH, Needs(ManageConnections)),
+    (connection::AddNextKey::PATH, Needs(ManageConnections)),
+    (connection::PromoteNextKey::PATH, Needs(ManageConnections)),
+    (connection::DiscardNextKey::PATH, Needs(ManageConnections)),
+    (connection::SetSigningKey::PATH, Needs(ManageConnections)),
+    (users::CreateUser::PATH, Needs(ManageUsers)),
+    (users::UpdateUser::PATH, Needs(ManageUsers)),
+    (users::ResetPassword::PATH, Needs(ManageUsers)),
+    (users::UnlockUser::PATH, Needs(ManageUsers)),
 ];
+
+/// Whether `path` is a server function's endpoint.
+pub fn is_server_function(path: &str) -> bool {
+    SERVER_FUNCTIONS
+        .iter()
+        .any(|(endpoint, _)| *endpoint == path)
+}
 
 /// The access a path requires. Paths no entry names (a typo, an old
 /// link) need a signed-in person, who then sees the 404 page.
@@ -120,6 +123,8 @@ mod tests {
     fn listed_paths_need_their_access_and_others_a_sign_in() {
         assert_eq!(required("/connections"), Needs(ManageConnections));
         assert_eq!(required("/api/login"), Public);
+        assert!(is_server_function("/api/users/create"));
+        assert!(!is_server_function("/api/users/list"));
         assert_eq!(required("/no/such/page"), SignedIn);
     }
 

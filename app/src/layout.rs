@@ -1,7 +1,7 @@
 //! The frame around every page: the brand, the navigation the signed-in
 //! person's role reaches, and the sign-out button.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::components::A;
 
 use crate::auth::current_user;
@@ -46,7 +46,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             </nav>
             {user.map(|u| {
                 view! {
-                    <form class="account" method="post" action="/api/logout">
+                    <form class="account" method="post" action=crate::pages::login::Logout::PATH>
                         <a href="/account/password" title=u.email.clone()>{u.display_name.clone()}</a>
                         <span class="role">{u.role.label()}</span>
                         <button type="submit">"Sign out"</button>

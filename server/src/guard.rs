@@ -146,6 +146,9 @@ pub async fn guard(
     request.extensions_mut().insert(ClientAddress(sender));
     let path = request.uri().path().to_owned();
     let is_api = path.starts_with("/api/");
+    if is_api && !access::is_server_function(&path) {
+        return refusal(StatusCode::NOT_FOUND, "no such endpoint");
+    }
 
     let safe = matches!(
         *request.method(),

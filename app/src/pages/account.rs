@@ -1,6 +1,6 @@
 //! Changing one's own password (required after an admin's reset).
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 
 use super::PageHeading;
 use crate::error::AppError;
@@ -69,7 +69,7 @@ pub fn PasswordPage() -> impl IntoView {
     view! {
         <PageHeading title="Change your password" />
         {must.then(|| view! { <p class="flash">"Your password was reset: choose a new one to continue."</p> })}
-        <form class="panel form" method="post" action="/api/account/password">
+        <form class="panel form" method="post" action=ChangePassword::PATH>
             <label>
                 "Current password"
                 <input type="password" name="current" required autocomplete="current-password" />

@@ -30,7 +30,6 @@ pub struct AuditPageData {
     pub failures: Vec<SignInFailureRecord>,
 }
 
-#[server(endpoint = "audit/list")]
 pub async fn audit_entries(
     actor: Option<String>,
     action: Option<String>,

@@ -2,7 +2,7 @@
 //! with key rotation: add a next key, promote it, or discard it. Secrets
 //! pasted here are never shown again.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_params_map;
 
 use super::{PageHeading, TextArea};
@@ -38,7 +38,6 @@ async fn target(
     Ok((admin, detail, provider))
 }
 
-#[server(endpoint = "connections/get")]
 pub async fn get_connection(slug: String) -> Result<Option<ConnectionDetail>, AppError> {
     crate::auth::require(dispute_core::domain::Permission::ManageConnections)?;
     let state = expect_context::<crate::state::AppState>();
@@ -299,7 +298,7 @@ fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
         .filter(|draft| draft.slug == slug && draft.provider == provider.as_str());
     view! {
         <PageHeading title=title />
-        <form class="panel form" method="post" action="/api/connections/save">
+        <form class="panel form" method="post" action=SaveConnection::PATH>
             <SettingsFields draft=typed.unwrap_or_else(|| detail.settings.clone()) creating=false />
             <button type="submit">"Save settings"</button>
         </form>
@@ -312,11 +311,11 @@ fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
                     view! {
                         <p>"Next: " <code class="fingerprint">{next}</code></p>
                         <p>"Notifications signed with either key are accepted until you promote or discard the next one."</p>
-                        <form class="inline" method="post" action="/api/connections/promote-key">
+                        <form class="inline" method="post" action=PromoteNextKey::PATH>
                             <input type="hidden" name="slug" value=slug.clone() />
                             <button type="submit">"Promote next key (retire the current one)"</button>
                         </form>
-                        <form class="inline" method="post" action="/api/connections/discard-key">
+                        <form class="inline" method="post" action=DiscardNextKey::PATH>
                             <input type="hidden" name="slug" value=slug.clone() />
                             <button type="submit">"Discard next key"</button>
                         </form>
@@ -325,7 +324,7 @@ fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
                 }
                 None => {
                     view! {
-                        <form class="form" method="post" action="/api/connections/add-key">
+                        <form class="form" method="post" action=AddNextKey::PATH>
                             <input type="hidden" name="slug" value=slug.clone() />
                             <KeyField
                                 name="key"
@@ -348,7 +347,7 @@ fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
                     <h2>"Signing key for status queries"</h2>
                     <div class="panel">
                         <p>"Current: " <code class="fingerprint">{signing}</code></p>
-                        <form class="form" method="post" action="/api/connections/signing-key">
+                        <form class="form" method="post" action=SetSigningKey::PATH>
                             <input type="hidden" name="slug" value=slug.clone() />
                             <KeyField
                                 name="key"

@@ -1,6 +1,6 @@
 //! Adding a connection (admin): the form with the fields its provider needs.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
 
 use super::{
@@ -33,7 +33,7 @@ pub fn NewConnectionPage() -> impl IntoView {
     let key = profile.verification_key;
     view! {
         <PageHeading title="Add a connection" />
-        <form class="panel form" method="post" action="/api/connections/save">
+        <form class="panel form" method="post" action=super::connection::SaveConnection::PATH>
             <input type="hidden" name="creating" value="yes" />
             <SettingsFields draft creating=true />
             <KeyField name="verification_key" label=key.label help=key.help required=true />

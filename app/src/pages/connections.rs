@@ -10,7 +10,6 @@ use crate::{
 };
 use dispute_core::domain::ProviderKind;
 
-#[server(endpoint = "connections/list")]
 pub async fn list_connections() -> Result<(Vec<ConnectionOverview>, String), AppError> {
     crate::auth::require(dispute_core::domain::Permission::ManageConnections)?;
     let state = expect_context::<crate::state::AppState>();

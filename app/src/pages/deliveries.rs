@@ -11,7 +11,6 @@ use crate::{
 
 const SHOWN: i64 = 200;
 
-#[server(endpoint = "deliveries/recent")]
 pub async fn recent_deliveries() -> Result<Vec<DeliverySummary>, AppError> {
     crate::auth::require(dispute_core::domain::Permission::ReadDeliveries)?;
     let state = expect_context::<crate::state::AppState>();
@@ -19,7 +18,6 @@ pub async fn recent_deliveries() -> Result<Vec<DeliverySummary>, AppError> {
 }
 
 /// Requests refused with 429 in the last day, per sender.
-#[server(endpoint = "deliveries/throttled")]
 pub async fn throttled_requests() -> Result<Vec<ThrottledCount>, AppError> {
     crate::auth::require(dispute_core::domain::Permission::ReadDeliveries)?;
     let state = expect_context::<crate::state::AppState>();

@@ -7,7 +7,6 @@ use crate::{error::AppError, store::DisputeRecord};
 
 const SHOWN: i64 = 200;
 
-#[server(endpoint = "disputes/recent")]
 pub async fn recent_disputes() -> Result<Vec<DisputeRecord>, AppError> {
     crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
     let state = expect_context::<crate::state::AppState>();

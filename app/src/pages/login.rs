@@ -1,6 +1,6 @@
 //! Signing in and out.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
 
 use super::PageHeading;
@@ -114,7 +114,7 @@ pub fn LoginPage() -> impl IntoView {
     view! {
         <PageHeading title="Sign in" />
         {failed.then(|| view! { <p class="flash error" role="alert">{SIGN_IN_FAILED}</p> })}
-        <form class="panel form" method="post" action="/api/login">
+        <form class="panel form" method="post" action=Login::PATH>
             <input type="hidden" name="next" value=next />
             <label>"Email" <input type="email" name="email" required autocomplete="username" /></label>
             <label>

@@ -1,6 +1,6 @@
 //! Creating the first admin with the one-time setup token the server printed.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
 
 use super::PageHeading;
@@ -115,7 +115,7 @@ pub fn SetupPage() -> impl IntoView {
         <PageHeading title="Set up Dispute Desk" />
         {refusal.map(|r| view! { <p class="flash error" role="alert">{r.message()}</p> })}
         <p>"Create the first administrator. This link works once."</p>
-        <form class="panel form" method="post" action="/api/setup">
+        <form class="panel form" method="post" action=Setup::PATH>
             <input type="hidden" name="token" value=token />
             <label>"Email" <input type="email" name="email" required autocomplete="username" /></label>
             <label>"Name" <input type="text" name="display_name" required /></label>

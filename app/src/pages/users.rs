@@ -1,7 +1,7 @@
 //! The Users page (admin): accounts, their roles, password resets, and
 //! disabling (accounts are never deleted: the audit log names them).
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 
 use super::PageHeading;
 use crate::{
@@ -17,7 +17,6 @@ async fn back(flash: Flash) -> Result<(), AppError> {
 }
 
 /// Every account, and the sign-in failures still remembered.
-#[server(endpoint = "users/list")]
 pub async fn list_users() -> Result<(Vec<UserSummary>, Vec<SignInFailureRecord>), AppError> {
     use dispute_core::domain::user::throttle;
     crate::auth::require(dispute_core::domain::Permission::ManageUsers)?;
@@ -159,7 +158,7 @@ pub fn UsersPage() -> impl IntoView {
             })}
         </Suspense>
         <h2>"Add a person"</h2>
-        <form class="panel form" method="post" action="/api/users/create">
+        <form class="panel form" method="post" action=CreateUser::PATH>
             <label>"Email" <input type="email" name="email" required /></label>
             <label>"Name" <input type="text" name="display_name" required /></label>
             <label>"Role" <RoleSelect selected=Role::Analyst /></label>
@@ -237,14 +236,14 @@ fn UserTable(users: Vec<UserSummary>, failures: Vec<SignInFailureRecord>) -> imp
                                     {u.must_change_password.then(|| view! { <span class="badge">"must change password"</span> })}
                                     {paused.map(|until| view! { <span class="badge warn">{format!("sign-in paused until {}", super::when(until))}</span> })}
                                     {failed.then(|| view! {
-                                        <form class="inline" method="post" action="/api/users/unlock">
+                                        <form class="inline" method="post" action=UnlockUser::PATH>
                                             <input type="hidden" name="id" value=id.clone() />
                                             <button type="submit">"Forget failed sign-ins"</button>
                                         </form>
                                     })}
                                 </td>
                                 <td>
-                                    <form class="inline" method="post" action="/api/users/update">
+                                    <form class="inline" method="post" action=UpdateUser::PATH>
                                         <input type="hidden" name="id" value=id.clone() />
                                         <RoleSelect selected=u.role />
                                         <label>
@@ -255,7 +254,7 @@ fn UserTable(users: Vec<UserSummary>, failures: Vec<SignInFailureRecord>) -> imp
                                     </form>
                                 </td>
                                 <td>
-                                    <form class="inline" method="post" action="/api/users/reset-password">
+                                    <form class="inline" method="post" action=ResetPassword::PATH>
                                         <input type="hidden" name="id" value=id />
                                         <input type="password" name="password" placeholder="temporary password" minlength="12" required autocomplete="new-password" />
                                         <button type="submit">"Reset"</button>

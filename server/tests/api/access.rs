@@ -144,3 +144,21 @@ fn the_access_table_has_no_duplicate_entries() {
     }
     assert!(PAGES.iter().any(|(_, a)| *a == Access::Public));
 }
+
+#[tokio::test]
+async fn an_address_under_api_that_is_no_server_function_is_refused() {
+    let app = spawn_app().await;
+    let admin = caller(&app, Some(Role::Admin)).await;
+    for path in [
+        "/api/deliveries/recent",
+        "/api/users/list",
+        "/api/no/such/thing",
+    ] {
+        let response = app.post_form(&admin, path, &[]).await;
+        assert_eq!(response.status(), 404, "{path}");
+        assert_eq!(
+            response.text().await.unwrap(),
+            r#"{"error":"no such endpoint"}"#
+        );
+    }
+}
