@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use dispute_core::{
     domain::ProviderKind,
     providers::{
-        keys::{Fingerprint, FingerprintKey, KeyError, MerchantKey, Salt, VerificationKey},
+        keys::{Fingerprint, FingerprintKey, KeyError, Salt, SigningKey, VerificationKey},
         profile,
         profile::KeyKind,
     },
@@ -72,7 +72,7 @@ impl VerificationSecret {
 /// The merchant's private key for signing status queries.
 #[derive(Debug, Clone)]
 pub struct SigningSecret {
-    key: MerchantKey,
+    key: SigningKey,
     text: SecretString,
 }
 
@@ -80,7 +80,7 @@ impl SigningSecret {
     pub fn parse(text: &str) -> Result<Self, KeyError> {
         let text = SecretString::from(text.trim().to_owned());
         Ok(Self {
-            key: MerchantKey::parse(&text)?,
+            key: SigningKey::parse(&text)?,
             text,
         })
     }

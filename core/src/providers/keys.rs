@@ -12,9 +12,9 @@ use base64::{
 };
 use rsa::{
     pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey},
-    pkcs1v15::{Signature, VerifyingKey},
+    pkcs1v15::{self, Signature, VerifyingKey},
     pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey},
-    signature::Verifier,
+    signature::{SignatureEncoding, Signer, Verifier},
     traits::PublicKeyParts,
     RsaPrivateKey, RsaPublicKey,
 };
@@ -236,21 +236,24 @@ impl VerificationKey {
     }
 }
 
-/// A merchant's RSA private key, used to sign status queries. Its `Debug`
-/// shows only the fingerprint of its public half.
+/// An RSA private key that signs the way Botim Money and PayerMax do
+/// (RSASSA-PKCS1-v1_5 with SHA-256, Base64): the merchant's, for status
+/// queries; a provider's, where the simulator and the tests play the
+/// provider. Its `Debug` shows only the fingerprint of its public half.
 #[derive(Clone)]
-pub struct MerchantKey {
+pub struct SigningKey {
     key: RsaPrivateKey,
+    signer: pkcs1v15::SigningKey<Sha256>,
     fingerprint: Fingerprint,
 }
 
-impl fmt::Debug for MerchantKey {
+impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MerchantKey({})", self.fingerprint)
+        write!(f, "SigningKey({})", self.fingerprint)
     }
 }
 
-impl MerchantKey {
+impl SigningKey {
     /// PKCS#8 or PKCS#1, in PEM or bare Base64 DER.
     pub fn parse(text: &SecretString) -> Result<Self, KeyError> {
         let (_, der) = der_of(text.expose_secret())?;
@@ -264,6 +267,7 @@ impl MerchantKey {
             .map_err(|_| KeyError::NotRsa("private"))?;
         Ok(Self {
             fingerprint: Fingerprint::of(spki.as_bytes()),
+            signer: pkcs1v15::SigningKey::new(key.clone()),
             key,
         })
     }
@@ -272,8 +276,16 @@ impl MerchantKey {
         &self.fingerprint
     }
 
-    pub fn private_key(&self) -> &RsaPrivateKey {
-        &self.key
+    /// The Base64 signature of exactly `message`, as the `sign` header
+    /// carries it.
+    pub fn sign(&self, message: &[u8]) -> String {
+        encode_base64(&self.signer.sign(message).to_bytes())
+    }
+
+    /// The public half, as the other side verifies with it.
+    pub fn verification_key(&self) -> VerificationKey {
+        VerificationKey::from_public(self.key.to_public_key())
+            .expect("a key that parsed as at least 2048 bits stays so")
     }
 }
 
@@ -384,18 +396,34 @@ pub(crate) mod tests {
 
     #[test]
     fn merchant_keys_are_read_from_pkcs8_pem_and_bare_der() {
-        let pem = MerchantKey::parse(&SecretString::from(BOTIM_MERCHANT_PRIVATE_PEM)).unwrap();
-        let b64 = MerchantKey::parse(&SecretString::from(PAYERMAX_MERCHANT_PRIVATE_B64)).unwrap();
+        let pem = SigningKey::parse(&SecretString::from(BOTIM_MERCHANT_PRIVATE_PEM)).unwrap();
+        let b64 = SigningKey::parse(&SecretString::from(PAYERMAX_MERCHANT_PRIVATE_B64)).unwrap();
         assert_ne!(pem.fingerprint(), b64.fingerprint());
         assert!(!format!("{pem:?}").contains("MII"));
         assert_eq!(
-            MerchantKey::parse(&SecretString::from(BOTIM_PUBLIC_PEM)).unwrap_err(),
+            SigningKey::parse(&SecretString::from(BOTIM_PUBLIC_PEM)).unwrap_err(),
             KeyError::NotRsa("private")
         );
     }
 
     pub fn test_fingerprints() -> FingerprintKey {
         FingerprintKey::new([7; 32])
+    }
+
+    #[test]
+    fn a_signing_key_signs_what_its_public_half_verifies_and_nothing_else() {
+        let merchant = SigningKey::parse(&SecretString::from(BOTIM_MERCHANT_PRIVATE_PEM)).unwrap();
+        let public = merchant.verification_key();
+        assert_eq!(public.fingerprint(), merchant.fingerprint());
+        let signature = decode_base64(&merchant.sign(b"{\"amount\":200.00}")).unwrap();
+        assert_eq!(signature.len(), 256);
+        assert!(public.verifies(b"{\"amount\":200.00}", &signature));
+        assert!(!public.verifies(b"{\"amount\":200.0}", &signature));
+        let other = SigningKey::parse(&SecretString::from(UNRELATED_PRIVATE_PEM)).unwrap();
+        assert!(!other
+            .verification_key()
+            .verifies(b"{\"amount\":200.00}", &signature));
+        assert!(!format!("{merchant:?}").contains("MII"));
     }
 
     #[test]

@@ -115,6 +115,28 @@ impl PingPong {
     }
 }
 
+/// A JSON object signed as PingPong signs its notifications and its query
+/// answers, and as the merchant signs status queries: the object's fields
+/// with `sign` set to the SHA-256 of the salt and the signed content.
+/// (Numbers are written as `serde_json` writes them: `12.50` becomes `12.5`,
+/// so amounts that must keep their text go in as strings, as PingPong's do.)
+pub fn sign(salt: &str, fields: &serde_json::Map<String, serde_json::Value>) -> Vec<u8> {
+    let mut raw: BTreeMap<String, Box<RawValue>> = fields
+        .iter()
+        .filter(|(name, _)| name.as_str() != "sign")
+        .map(|(name, value)| {
+            let json = RawValue::from_string(value.to_string()).expect("a JSON value is JSON");
+            (name.clone(), json)
+        })
+        .collect();
+    let sign = digest_hex(SignType::Sha256, salt, &signed_content(&raw));
+    raw.insert(
+        "sign".into(),
+        RawValue::from_string(format!("\"{sign}\"")).expect("hex is a JSON string"),
+    );
+    serde_json::to_vec(&raw).expect("raw JSON values serialize")
+}
+
 /// The string PingPong signs (after the salt): every field but `sign`,
 /// sorted by name, null and empty values left out, strings as they are and
 /// other values as their JSON text.
@@ -370,6 +392,19 @@ mod tests {
             zone: TimeZone::UTC,
             account_id: Some("2022102018024210348882".into()),
         }
+    }
+
+    #[test]
+    fn what_sign_signs_verifies_with_the_same_salt_only() {
+        let fields = serde_json::json!({"accId": "1", "amount": 12.50, "sign": "stale"});
+        let body = sign("SALTSALT", fields.as_object().unwrap());
+        let text = String::from_utf8(body.clone()).unwrap();
+        assert!(text.contains(r#""amount":12.5"#), "{text}");
+        assert!(!text.contains("stale"));
+        assert!(PingPong::new(vec![salt("SALTSALT")]).verify(&body).is_ok());
+        assert!(PingPong::new(vec![salt("OTHERSALT")])
+            .verify(&body)
+            .is_err());
     }
 
     fn resign(body: &[u8], salt: &str, transform: impl Fn(String) -> String) -> Vec<u8> {

@@ -4,10 +4,9 @@
 use dispute_core::domain::Role;
 use serde_json::Value;
 
-use crate::{
-    helpers::{captured_logs, fixtures, TestApp},
-    signing::{fixture_sign, provider_private_key, public_pem, rsa_sign},
-};
+use test_support::{fixture_sign, fixtures, provider_key};
+
+use crate::helpers::{captured_logs, TestApp};
 
 fn key_text(name: &str) -> String {
     std::fs::read_to_string(fixtures().join("keys").join(name)).unwrap()
@@ -276,14 +275,17 @@ async fn a_key_is_rotated_in_the_pages_without_a_rejected_notification() {
     .await;
     let old_body = std::fs::read(fixtures().join("bodies/botim-chargeback.json")).unwrap();
     let old_sign = fixture_sign("botim-chargeback");
-    let new_private = provider_private_key("unrelated-private.pem");
+    let new_private = provider_key("unrelated-private.pem");
     let new_body = std::fs::read(fixtures().join("bodies/botim-unicode.json")).unwrap();
-    let new_sign = rsa_sign(&new_private, &new_body);
+    let new_sign = new_private.sign(&new_body);
 
     let (_, both) = submit(
         &app,
         "/api/connections/add-key",
-        &[("slug", "botim-main"), ("key", &public_pem(&new_private))],
+        &[
+            ("slug", "botim-main"),
+            ("key", &new_private.verification_key().to_pem()),
+        ],
     )
     .await;
     assert!(both.contains("flash notice"), "{both}");

@@ -1,6 +1,8 @@
 use server::connections_import::{import, ImportError};
 
-use crate::helpers::{fixtures, spawn_app};
+use test_support::fixtures;
+
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn importing_the_same_file_twice_changes_nothing_the_second_time() {

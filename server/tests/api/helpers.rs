@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use std::path::PathBuf;
-
 use app::{
     auth::password::{HashCost, Passwords},
     store::{Actor, NewUser, Store},
@@ -12,12 +10,10 @@ use app::{
 };
 use dispute_core::domain::{DisplayName, Email, NewPassword, Role};
 use reqwest::{redirect::Policy, Response};
-use server::{
-    config::Settings, connections_import, database::pool_options, private_postgres::PrivateCluster,
-    startup::Application,
-};
-use sqlx::{postgres::PgConnectOptions, ConnectOptions, Connection, PgConnection, PgPool};
-use tokio::sync::{oneshot, OnceCell};
+use server::{config::Settings, connections_import, startup::Application};
+use sqlx::PgPool;
+use test_support::{fixtures, TestDatabase};
+use tokio::sync::oneshot;
 
 pub struct TestApp {
     pub address: String,
@@ -27,38 +23,10 @@ pub struct TestApp {
     pub pool: PgPool,
     pub store: Store,
     pub vault: Vault,
-    pub db_name: String,
     pub intake: app::intake::Intake,
     stop: Option<oneshot::Sender<()>>,
-}
-
-/// The server tests create their databases on: `DATABASE_URL` when set,
-/// otherwise a private cluster under the target directory, started once and
-/// left running for the next test run (as the application itself reuses its
-/// cluster).
-async fn maintenance_options() -> PgConnectOptions {
-    static CLUSTER: OnceCell<PgConnectOptions> = OnceCell::const_new();
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        return url.parse().expect("DATABASE_URL is a PostgreSQL URL");
-    }
-    CLUSTER
-        .get_or_init(|| async {
-            let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-postgres");
-            let cluster = PrivateCluster::locate(&dir, None).expect("PostgreSQL server binaries");
-            cluster.start().await.expect("the test cluster starts");
-            cluster.connect_options("postgres")
-        })
-        .await
-        .clone()
-}
-
-async fn admin_connection() -> PgConnection {
-    maintenance_options()
-        .await
-        .log_statements(tracing::log::LevelFilter::Off)
-        .connect()
-        .await
-        .expect("connect to the test PostgreSQL server")
+    /// Dropped last: the database goes once the application has stopped.
+    db: TestDatabase,
 }
 
 /// Everything the application logged in this test process, so tests can
@@ -100,15 +68,8 @@ pub async fn spawn_app() -> TestApp {
 /// The application with these settings (its address is always 127.0.0.1:0).
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
     capture_logs();
-    let db_name = format!("dd_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("create database {db_name}"))
-        .execute(&mut admin_connection().await)
-        .await
-        .expect("create the test database");
-    let pool = pool_options(4)
-        .connect_with(maintenance_options().await.database(&db_name))
-        .await
-        .expect("connect to the test database");
+    let db = TestDatabase::create().await;
+    let pool = db.pool(4).await;
 
     let settings = Settings {
         listen_addr: "127.0.0.1:0".parse().unwrap(),
@@ -143,9 +104,9 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         pool,
         store,
         vault,
-        db_name,
         intake,
         stop: Some(stop),
+        db,
     }
 }
 
@@ -160,11 +121,6 @@ pub fn browser_client() -> reqwest::Client {
 
 /// The password every test account gets.
 pub const PASSWORD: &str = "correct horse battery staple";
-
-/// The provider fixtures made with OpenSSL, copied into the repository.
-pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/providers")
-}
 
 impl TestApp {
     pub async fn get(&self, path: &str) -> Response {
@@ -316,29 +272,13 @@ impl TestApp {
         request.send().await.expect("the webhook answers")
     }
 
-    /// Refuses new connections to the test database and ends the open ones:
-    /// to the application, the database is down.
+    /// To the application, the database is down.
     pub async fn take_database_down(&self) {
-        let mut admin = admin_connection().await;
-        for sql in [
-            format!("alter database {} allow_connections false", self.db_name),
-            format!(
-                "select pg_terminate_backend(pid) from pg_stat_activity where datname = '{}'",
-                self.db_name
-            ),
-        ] {
-            sqlx::query(&sql).execute(&mut admin).await.unwrap();
-        }
+        self.db.take_down().await;
     }
 
     pub async fn bring_database_back(&self) {
-        sqlx::query(&format!(
-            "alter database {} allow_connections true",
-            self.db_name
-        ))
-        .execute(&mut admin_connection().await)
-        .await
-        .unwrap();
+        self.db.bring_back().await;
     }
 }
 
@@ -347,18 +287,5 @@ impl Drop for TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let db_name = self.db_name.clone();
-        // Drop cannot await; a thread with its own runtime drops the database.
-        std::thread::spawn(move || {
-            tokio::runtime::Runtime::new().unwrap().block_on(async {
-                let mut admin = admin_connection().await;
-                let _ = sqlx::query(&format!("drop database if exists {db_name} with (force)"))
-                    .execute(&mut admin)
-                    .await;
-                let _ = admin.close().await;
-            })
-        })
-        .join()
-        .unwrap();
     }
 }

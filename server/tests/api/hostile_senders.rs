@@ -9,10 +9,9 @@ use serde_json::json;
 use server::config::{ConnectionLimits, Settings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{
-    helpers::{captured_logs, fixtures, spawn_app, spawn_app_with, TestApp},
-    signing::{fixture_salt, pingpong_signed, provider_private_key, rsa_sign},
-};
+use test_support::{fixtures, pingpong_signed, provider_key};
+
+use crate::helpers::{captured_logs, spawn_app, spawn_app_with, TestApp};
 
 fn body(name: &str) -> Vec<u8> {
     std::fs::read(fixtures().join("bodies").join(name)).unwrap()
@@ -135,11 +134,7 @@ fn signed_with(provider: &str, value: &str) -> (&'static str, Vec<(String, Strin
                 "currency": "USD", "amount": "129.90", "merchantReference": value,
                 "signType": "SHA256",
             });
-            (
-                "pingpong-main",
-                vec![],
-                pingpong_signed(&fixture_salt(), &notice),
-            )
+            ("pingpong-main", vec![], pingpong_signed(&notice))
         }
         "botim" => {
             let notice = json!({
@@ -150,7 +145,7 @@ fn signed_with(provider: &str, value: &str) -> (&'static str, Vec<(String, Strin
                 },
             });
             let bytes = serde_json::to_vec(&notice).unwrap();
-            let sign = rsa_sign(&provider_private_key("botim-money-private.pem"), &bytes);
+            let sign = provider_key("botim-money-private.pem").sign(&bytes);
             ("botim-main", vec![("sign".into(), sign)], bytes)
         }
         _ => {
@@ -159,8 +154,8 @@ fn signed_with(provider: &str, value: &str) -> (&'static str, Vec<(String, Strin
                 "merchantNo": "SDP01010114524460",
             });
             let bytes = serde_json::to_vec(&notice).unwrap();
-            let key = provider_private_key("payermax-private.b64");
-            let sign = rsa_sign(&key, &bytes);
+            let key = provider_key("payermax-private.b64");
+            let sign = key.sign(&bytes);
             ("payermax-main", vec![("sign".into(), sign)], bytes)
         }
     }

@@ -6,12 +6,9 @@ use app::store::{KeyPurpose, KeySlot, StoredKey, StoredKeyMaterial};
 use dispute_core::providers::keys::VerificationKey;
 use serde_json::{json, Value};
 
-use crate::{
-    helpers::{fixtures, spawn_app, spawn_app_with, TestApp},
-    signing::{
-        fixture_salt, fixture_sign, pingpong_signed, provider_private_key, public_pem, rsa_sign,
-    },
-};
+use test_support::{fixture_salt, fixture_sign, fixtures, pingpong_signed, provider_key};
+
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 
 fn body(name: &str) -> Vec<u8> {
     std::fs::read(fixtures().join("bodies").join(name)).unwrap()
@@ -146,7 +143,7 @@ async fn broken_json_with_a_valid_rsa_signature_is_malformed_and_kept() {
     let app = spawn_app().await;
     app.import_fixture_connections().await;
     let garbage = br#"{"notify_id": "1", "acquireChargeback": "#.to_vec();
-    let sign = rsa_sign(&provider_private_key("botim-money-private.pem"), &garbage);
+    let sign = provider_key("botim-money-private.pem").sign(&garbage);
 
     let response = app
         .post_webhook("botim-main", &[("sign", &sign)], garbage.clone())
@@ -316,11 +313,11 @@ async fn during_key_rotation_both_keys_verify_until_the_old_one_is_retired() {
         .await
         .unwrap()
         .unwrap();
-    let new_private = provider_private_key("unrelated-private.pem");
-    let new_public = VerificationKey::parse(&public_pem(&new_private)).unwrap();
+    let new_private = provider_key("unrelated-private.pem");
+    let new_public = VerificationKey::parse(&new_private.verification_key().to_pem()).unwrap();
     let (old_body, old_sign) = botim_chargeback();
     let new_body = body("botim-unicode.json");
-    let new_sign = rsa_sign(&new_private, &new_body);
+    let new_sign = new_private.sign(&new_body);
 
     // Before the next key is added, the new signature is refused.
     let early = app
@@ -401,7 +398,7 @@ async fn a_pingpong_refund_is_recorded_as_a_payment_linked_to_its_dispute() {
         "accId": "2022102018024210348882", "clientId": "2022102018024210348", "code": "000000",
         "description": "success", "bizContent": biz.to_string(), "signType": "SHA256"
     });
-    let signed = pingpong_signed(&fixture_salt(), &notification);
+    let signed = pingpong_signed(&notification);
 
     let first = app.post_webhook("pingpong-main", &[], signed.clone()).await;
     let again = app.post_webhook("pingpong-main", &[], signed).await;
@@ -436,7 +433,7 @@ async fn a_notification_for_another_account_is_refused_as_malformed() {
     let mut notification: Value = serde_json::from_slice(&body("pp-rfi.json")).unwrap();
     notification["accId"] = json!("9999");
     notification.as_object_mut().unwrap().remove("sign");
-    let signed = pingpong_signed(&fixture_salt(), &notification);
+    let signed = pingpong_signed(&notification);
 
     let response = app.post_webhook("pingpong-main", &[], signed).await;
 

@@ -13,5 +13,4 @@ mod migrations;
 mod pages;
 mod provider_fixtures;
 mod sessions;
-mod signing;
 mod users;

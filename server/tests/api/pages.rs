@@ -156,7 +156,7 @@ async fn the_stylesheet_is_served_under_its_hash_and_cached_forever() {
 }
 
 async fn post_fixture(app: &crate::helpers::TestApp, slug: &str, name: &str, sign: Option<&str>) {
-    let body = std::fs::read(crate::helpers::fixtures().join("bodies").join(name)).unwrap();
+    let body = std::fs::read(test_support::fixtures().join("bodies").join(name)).unwrap();
     let headers: Vec<(&str, &str)> = sign.map(|s| ("sign", s)).into_iter().collect();
     let response = app.post_webhook(slug, &headers, body).await;
     assert!(response.status().is_success(), "{name}");
@@ -217,7 +217,7 @@ async fn deadlines_are_listed_soonest_first() {
     app.sign_in_as(Role::Analyst).await;
     app.import_fixture_connections().await;
     post_fixture(&app, "pingpong-main", "pp-prearbitration.json", None).await;
-    let sign = crate::signing::fixture_sign("pm-inquiry-flat");
+    let sign = test_support::fixture_sign("pm-inquiry-flat");
     post_fixture(&app, "payermax-main", "pm-inquiry-flat.json", Some(&sign)).await;
 
     let (_, html) = app.get_page("/deadlines").await;

@@ -7,7 +7,9 @@ use app::store::TimelineEntry;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use crate::helpers::{fixtures, spawn_app, TestApp};
+use test_support::fixtures;
+
+use crate::helpers::{spawn_app, TestApp};
 
 fn load(name: &str) -> Vec<Value> {
     serde_json::from_slice(&std::fs::read(fixtures().join(name)).unwrap()).unwrap()
