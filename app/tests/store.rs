@@ -1,0 +1,677 @@
+//! The store's own tests, against a fresh database each: recording (a
+//! judgement, an event from each source, duplicates), saving connections,
+//! and every list query with at least two of everything it lists.
+
+use std::time::Duration;
+
+use app::store::{
+    Actor, AuditEntry, AuditFilter, EventSource, KeyPurpose, KeySlot, NewKey, NewNotification,
+    Recorded, SaveError, Saved, Saving, Store, StoredDelivery, StoredKey, StoredKeyMaterial,
+    ThrottledCount,
+};
+use dispute_core::{
+    domain::{
+        ConnectionDraft, DisputeRef, Effect, EventKey, Money, NormalizedEvent, PaymentEvent,
+        ProviderKind, ProviderTime, Stage, Status, Verdict,
+    },
+    providers::{
+        judge::{Judgement, Refused},
+        keys::Fingerprint,
+        pingpong, Notification,
+    },
+};
+use jiff::{SignedDuration, Timestamp};
+use test_support::TestDatabase;
+
+/// A migrated store on a database of its own (kept alive with it).
+async fn store() -> (Store, TestDatabase) {
+    let db = TestDatabase::create().await;
+    let store = Store::new(db.pool(2).await);
+    store.migrate().await.unwrap();
+    (store, db)
+}
+
+fn day(n: i64) -> Timestamp {
+    Timestamp::from_second(1_700_000_000).unwrap() + SignedDuration::from_hours(24 * n)
+}
+
+fn draft(slug: &str, provider: ProviderKind) -> ConnectionDraft {
+    ConnectionDraft {
+        slug: slug.into(),
+        provider: provider.as_str().into(),
+        timezone: "UTC".into(),
+        enabled: true,
+        ..ConnectionDraft::default()
+    }
+}
+
+async fn connection(store: &Store, slug: &str) -> i64 {
+    let settings = draft(slug, ProviderKind::PingPong).validate(&[]).unwrap();
+    store
+        .save_connection(&settings, Saving::Create, |_| vec![], &Actor::default())
+        .await
+        .unwrap()
+        .id
+}
+
+fn event(dispute: &str, key: &str, effect: Effect, on: i64) -> NormalizedEvent {
+    NormalizedEvent {
+        dispute_ref: DisputeRef::parse(dispute).unwrap(),
+        key: EventKey::from_parts(&[dispute, key]),
+        kind: key.to_uppercase(),
+        effect,
+        occurred_at: Some(ProviderTime {
+            at: day(on),
+            text: format!("day {on}"),
+        }),
+        deadline: None,
+        amount: Some(Money::parse("129.90", "USD").unwrap()),
+        reason: Some("Merchandise not received".into()),
+        reason_code: Some("13.1".into()),
+        provider_status: None,
+        payment_reference: Some(format!("PS-{dispute}")),
+        merchant_reference: Some(format!("M-{dispute}")),
+    }
+}
+
+fn with_deadline(mut e: NormalizedEvent, on: i64) -> NormalizedEvent {
+    e.deadline = Some(ProviderTime {
+        at: day(on),
+        text: format!("day {on}"),
+    });
+    e
+}
+
+fn queried(asked_on: i64) -> EventSource {
+    EventSource::StatusQuery {
+        by: None,
+        asked_at: day(asked_on),
+        answer: "{}".into(),
+    }
+}
+
+async fn delivery(store: &Store, connection_id: Option<i64>, slug: &str) -> StoredDelivery {
+    store
+        .store_delivery(&NewNotification {
+            connection_id,
+            slug: slug.into(),
+            remote_addr: "192.0.2.1".into(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: b"{}".to_vec(),
+            body_length: 2,
+            body_sha256: vec![0; 32],
+        })
+        .await
+        .unwrap()
+}
+
+fn accepted(event: NormalizedEvent) -> Judgement {
+    Judgement::Accepted {
+        key: Fingerprint::from_stored("hmac:0123456789abcdef".into()),
+        notification: Notification::Dispute(event),
+        ack: pingpong::ACK,
+    }
+}
+
+#[tokio::test]
+async fn recording_an_accepted_notification_adds_its_event_refolds_the_dispute_and_answers() {
+    let (store, _db) = store().await;
+    let id = connection(&store, "pingpong-main").await;
+    let first = delivery(&store, Some(id), "pingpong-main").await;
+    let second = delivery(&store, Some(id), "pingpong-main").await;
+    let rfi = with_deadline(
+        event(
+            "D1",
+            "rfi",
+            Effect::Sets(Stage::Inquiry, Status::NeedsResponse),
+            1,
+        ),
+        9,
+    );
+
+    let recorded = store
+        .record(&first, &accepted(rfi.clone()), Duration::from_micros(1500))
+        .await
+        .unwrap();
+    let again = store
+        .record(&second, &accepted(rfi), Duration::from_micros(700))
+        .await
+        .unwrap();
+
+    assert!(matches!(recorded, Recorded::New { .. }));
+    assert_eq!(
+        again,
+        Recorded::Duplicate {
+            of_notification: Some(first.id)
+        }
+    );
+    let rows = store.notifications().await.unwrap();
+    assert_eq!(
+        (rows[0].verdict, rows[1].verdict),
+        (Verdict::Valid, Verdict::Duplicate)
+    );
+    assert_eq!(rows[0].response_status, Some(200));
+    assert_eq!(rows[0].latency_us, Some(1500));
+    assert_eq!(
+        rows[0].key_fingerprint.as_deref(),
+        Some("hmac:0123456789abcdef")
+    );
+    assert_eq!(rows[1].duplicate_of, Some(first.id));
+    let dispute = store.dispute("pingpong-main", "D1").await.unwrap().unwrap();
+    assert_eq!(
+        (dispute.stage, dispute.status, dispute.deadline),
+        (
+            Some(Stage::Inquiry),
+            Some(Status::NeedsResponse),
+            Some(day(9))
+        )
+    );
+    assert_eq!(dispute.amount.unwrap().to_string(), "129.90 USD");
+    assert_eq!(dispute.payment_reference.as_deref(), Some("PS-D1"));
+    assert_eq!((dispute.opened_at, dispute.last_event_at), (day(1), day(1)));
+    assert_eq!(store.timeline(dispute.id).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn recording_a_refusal_keeps_only_its_verdict_and_a_bounded_reason() {
+    let (store, _db) = store().await;
+    let stored = delivery(&store, None, "nobody").await;
+    let long = "why ".repeat(1000);
+
+    let recorded = store
+        .record(
+            &stored,
+            &Judgement::Refused(Refused::new(Verdict::UnknownConnection, long, None)),
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(recorded, Recorded::Refused);
+    let row = &store.notifications().await.unwrap()[0];
+    assert_eq!(row.verdict, Verdict::UnknownConnection);
+    assert_eq!(row.response_status, Some(404));
+    assert_eq!(
+        row.reason.as_ref().unwrap().chars().count(),
+        1001,
+        "1,000 and the ellipsis"
+    );
+    assert_eq!(row.key_fingerprint, None);
+}
+
+#[tokio::test]
+async fn an_accepted_payment_is_recorded_once() {
+    let (store, _db) = store().await;
+    let id = connection(&store, "pingpong-main").await;
+    let refund = PaymentEvent {
+        key: EventKey::from_parts(&["REFUND", "PS1", "R1", "SUCCESS"]),
+        kind: "REFUND".into(),
+        status: "SUCCESS".into(),
+        payment_reference: "PS1".into(),
+        merchant_reference: Some("M1".into()),
+        operation_reference: Some("R1".into()),
+        amount: Some(Money::parse("10.00", "USD").unwrap()),
+        occurred_at: None,
+    };
+    let judgement = Judgement::Accepted {
+        key: Fingerprint::from_stored("hmac:x".into()),
+        notification: Notification::Payment(refund),
+        ack: pingpong::ACK,
+    };
+    let first = delivery(&store, Some(id), "pingpong-main").await;
+    let second = delivery(&store, Some(id), "pingpong-main").await;
+
+    assert!(matches!(
+        store
+            .record(&first, &judgement, Duration::ZERO)
+            .await
+            .unwrap(),
+        Recorded::New { .. }
+    ));
+    assert_eq!(
+        store
+            .record(&second, &judgement, Duration::ZERO)
+            .await
+            .unwrap(),
+        Recorded::Duplicate {
+            of_notification: Some(first.id)
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_status_query_answer_is_an_event_with_who_asked_and_the_answer() {
+    let (store, _db) = store().await;
+    let id = connection(&store, "pingpong-main").await;
+    let mut answer = event(
+        "D1",
+        "query",
+        Effect::Sets(Stage::Chargeback, Status::Won),
+        0,
+    );
+    answer.occurred_at = None;
+
+    let recorded = store
+        .record_event(
+            id,
+            &EventSource::StatusQuery {
+                by: None,
+                asked_at: day(5),
+                answer: r#"{"chargebackStatus":"WON"}"#.into(),
+            },
+            &answer,
+        )
+        .await
+        .unwrap();
+
+    assert!(matches!(recorded, Recorded::New { .. }));
+    let (source, notification, query_answer): (String, Option<i64>, Option<String>) =
+        sqlx::query_as("select source, notification_id, query_answer from dispute_events")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(source, "status_query");
+    assert_eq!(notification, None);
+    assert_eq!(
+        query_answer.as_deref(),
+        Some(r#"{"chargebackStatus":"WON"}"#)
+    );
+    let dispute = store.dispute("pingpong-main", "D1").await.unwrap().unwrap();
+    assert_eq!(dispute.status, Some(Status::Won));
+    assert_eq!(
+        dispute.last_event_at,
+        day(5),
+        "asked then, as no time was given"
+    );
+}
+
+fn salt_key(fingerprint: &str) -> NewKey {
+    NewKey {
+        purpose: KeyPurpose::Verify,
+        slot: KeySlot::Current,
+        key: StoredKey {
+            material: StoredKeyMaterial::Sealed(vec![1, 2, 3]),
+            fingerprint: fingerprint.into(),
+        },
+    }
+}
+
+async fn audit_actions(store: &Store) -> Vec<String> {
+    sqlx::query_scalar("select action from audit_log order by id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_connection_is_created_with_its_keys_and_their_audit_entries_at_once() {
+    let (store, _db) = store().await;
+    let settings = draft("pingpong-main", ProviderKind::PingPong)
+        .validate(&[])
+        .unwrap();
+
+    let saved = store
+        .save_connection(
+            &settings,
+            Saving::Create,
+            |_| vec![salt_key("hmac:a")],
+            &Actor::default(),
+        )
+        .await
+        .unwrap();
+    let taken = store
+        .save_connection(
+            &settings,
+            Saving::Create,
+            |_| vec![salt_key("hmac:b")],
+            &Actor::default(),
+        )
+        .await;
+
+    assert_eq!(saved.settings, Saved::Created);
+    assert_eq!(
+        saved.keys,
+        [(
+            KeyPurpose::Verify,
+            KeySlot::Current,
+            "hmac:a".into(),
+            Saved::Created
+        )]
+    );
+    assert!(matches!(taken, Err(SaveError::SlugTaken(slug)) if slug == "pingpong-main"));
+    assert_eq!(
+        audit_actions(&store).await,
+        ["connection.created", "connection.key_set"]
+    );
+    let keys = store.keys(saved.id, KeyPurpose::Verify).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        keys[0].fingerprint, "hmac:a",
+        "the refused save changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn updating_changes_only_what_differs_and_never_the_provider() {
+    let (store, _db) = store().await;
+    let mut draft = draft("pingpong-main", ProviderKind::PingPong);
+    let settings = draft.validate(&[]).unwrap();
+    let actor = Actor::default();
+    store
+        .save_connection(&settings, Saving::Create, |_| vec![], &actor)
+        .await
+        .unwrap();
+
+    let same = store
+        .save_connection(&settings, Saving::Update, |_| vec![], &actor)
+        .await
+        .unwrap();
+    draft.display_name = "PingPong EU".into();
+    let renamed = store
+        .save_connection(
+            &draft.validate(&[]).unwrap(),
+            Saving::CreateOrUpdate,
+            |_| vec![],
+            &actor,
+        )
+        .await
+        .unwrap();
+    draft.provider = "botim_money".into();
+    let other_provider = store
+        .save_connection(
+            &draft.validate(&[]).unwrap(),
+            Saving::Update,
+            |_| vec![],
+            &actor,
+        )
+        .await;
+    let missing = store
+        .save_connection(
+            &self::draft("nope", ProviderKind::PingPong)
+                .validate(&[])
+                .unwrap(),
+            Saving::Update,
+            |_| vec![],
+            &actor,
+        )
+        .await;
+
+    assert_eq!(
+        (same.settings, renamed.settings),
+        (Saved::Unchanged, Saved::Updated)
+    );
+    assert!(matches!(other_provider, Err(SaveError::ProviderDiffers)));
+    assert!(matches!(missing, Err(SaveError::NoSuchConnection(_))));
+    assert_eq!(
+        audit_actions(&store).await,
+        ["connection.created", "connection.updated"]
+    );
+    let detail = store
+        .connection_detail(&settings.slug)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (detail.provider, detail.settings.display_name.as_str()),
+        (ProviderKind::PingPong, "PingPong EU")
+    );
+}
+
+/// Two connections with disputes at every stage of interest, recorded from
+/// status queries (no notification needed).
+async fn disputes(store: &Store) -> (i64, i64) {
+    let a = connection(store, "conn-a").await;
+    let b = connection(store, "conn-b").await;
+    let needs = Effect::Sets(Stage::Chargeback, Status::NeedsResponse);
+    for (conn, e) in [
+        (a, with_deadline(event("A1", "cb", needs, 1), 12)),
+        (a, with_deadline(event("A2", "cb", needs, 2), 10)),
+        (b, event("B1", "cb", needs, 3)),
+        (
+            b,
+            event("B2", "won", Effect::Sets(Stage::Chargeback, Status::Won), 4),
+        ),
+        (a, event("A1", "later", Effect::None, 5)),
+    ] {
+        store.record_event(conn, &queried(0), &e).await.unwrap();
+    }
+    (a, b)
+}
+
+#[tokio::test]
+async fn the_recent_disputes_come_most_recently_active_first() {
+    let (store, _db) = store().await;
+    disputes(&store).await;
+
+    let refs: Vec<String> = store
+        .recent_disputes(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| format!("{}/{}", d.connection_slug, d.dispute_ref))
+        .collect();
+
+    assert_eq!(refs, ["conn-a/A1", "conn-b/B2", "conn-b/B1", "conn-a/A2"]);
+    assert_eq!(store.recent_disputes(2).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_due_disputes_are_those_waiting_with_a_deadline_soonest_first() {
+    let (store, _db) = store().await;
+    disputes(&store).await;
+
+    let due: Vec<(String, Option<Timestamp>)> = store
+        .due_disputes(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.dispute_ref, d.deadline))
+        .collect();
+
+    assert_eq!(
+        due,
+        [("A2".into(), Some(day(10))), ("A1".into(), Some(day(12)))]
+    );
+}
+
+#[tokio::test]
+async fn a_timeline_holds_its_own_disputes_events_in_the_order_they_happened() {
+    let (store, _db) = store().await;
+    disputes(&store).await;
+    let a1 = store.dispute("conn-a", "A1").await.unwrap().unwrap();
+    let a2 = store.dispute("conn-a", "A2").await.unwrap().unwrap();
+
+    let kinds =
+        |t: Vec<app::store::TimelineEntry>| t.into_iter().map(|e| e.kind).collect::<Vec<_>>();
+    assert_eq!(kinds(store.timeline(a1.id).await.unwrap()), ["CB", "LATER"]);
+    assert_eq!(kinds(store.timeline(a2.id).await.unwrap()), ["CB"]);
+    assert_eq!(store.dispute("conn-b", "A1").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_disputes_payments_are_those_of_its_connection_carrying_its_references() {
+    let (store, _db) = store().await;
+    let (a, b) = disputes(&store).await;
+    let payment = |reference: &str, merchant: Option<&str>, op: &str| PaymentEvent {
+        key: EventKey::from_parts(&[reference, op]),
+        kind: "REFUND".into(),
+        status: "SUCCESS".into(),
+        payment_reference: reference.into(),
+        merchant_reference: merchant.map(str::to_owned),
+        operation_reference: Some(op.into()),
+        amount: None,
+        occurred_at: None,
+    };
+    for (conn, p) in [
+        (a, payment("PS-A1", None, "R1")),
+        (a, payment("PS-other", Some("M-A1"), "R2")),
+        (a, payment("PS-A2", None, "R3")),
+        (b, payment("PS-A1", None, "R4")),
+    ] {
+        let stored = delivery(&store, Some(conn), "x").await;
+        let judgement = Judgement::Accepted {
+            key: Fingerprint::from_stored("hmac:x".into()),
+            notification: Notification::Payment(p),
+            ack: pingpong::ACK,
+        };
+        store
+            .record(&stored, &judgement, Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    let a1 = store.dispute("conn-a", "A1").await.unwrap().unwrap();
+
+    let operations: Vec<Option<String>> = store
+        .payments_of_dispute(a1.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.operation_reference)
+        .collect();
+
+    assert_eq!(operations, [Some("R1".into()), Some("R2".into())]);
+}
+
+#[tokio::test]
+async fn deliveries_come_newest_first_and_throttled_counts_sum_per_sender() {
+    let (store, _db) = store().await;
+    let first = delivery(&store, None, "one").await;
+    let second = delivery(&store, None, "two").await;
+    store
+        .record(
+            &second,
+            &Judgement::Refused(Refused::new(Verdict::UnknownConnection, "no", None)),
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+    let count = |sender: &str, minute: i64, requests, slug: &str| ThrottledCount {
+        sender: sender.into(),
+        minute: day(0) + SignedDuration::from_mins(minute),
+        requests,
+        last_slug: slug.into(),
+    };
+    store
+        .count_throttled(&[count("192.0.2.1", 0, 3, "a"), count("192.0.2.2", 0, 1, "b")])
+        .await
+        .unwrap();
+    store
+        .count_throttled(&[count("192.0.2.1", 0, 2, "c"), count("192.0.2.1", 1, 4, "d")])
+        .await
+        .unwrap();
+
+    let deliveries = store.recent_deliveries(10).await.unwrap();
+    let throttled = store.throttled_since(day(0), 10).await.unwrap();
+
+    assert_eq!(
+        deliveries
+            .iter()
+            .map(|d| (d.id, d.verdict))
+            .collect::<Vec<_>>(),
+        [
+            (second.id, Verdict::UnknownConnection),
+            (first.id, Verdict::Received)
+        ]
+    );
+    assert_eq!(
+        throttled
+            .iter()
+            .map(|t| (t.sender.as_str(), t.requests, t.last_slug.as_str()))
+            .collect::<Vec<_>>(),
+        [("192.0.2.1", 9, "d"), ("192.0.2.2", 1, "b")]
+    );
+    assert!(store.throttled_since(day(1), 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_connections_overview_shows_each_ones_last_delivery() {
+    let (store, _db) = store().await;
+    let a = connection(&store, "conn-a").await;
+    connection(&store, "conn-b").await;
+    delivery(&store, Some(a), "conn-a").await;
+    let last = delivery(&store, Some(a), "conn-a").await;
+    store
+        .record(
+            &last,
+            &Judgement::Refused(Refused::new(Verdict::BadSignature, "no", None)),
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+
+    let overview = store.connections_overview().await.unwrap();
+
+    assert_eq!(overview.len(), 2);
+    assert_eq!(overview[0].summary.slug, "conn-a");
+    assert_eq!(overview[0].last_verdict, Some(Verdict::BadSignature));
+    assert_eq!(
+        (overview[1].last_received_at, overview[1].last_verdict),
+        (None, None)
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_filters_and_pages_and_failed_sign_ins_are_summarized() {
+    let (store, _db) = store().await;
+    let by = |email: &str| Actor {
+        email: Some(email.into()),
+        ..Actor::default()
+    };
+    for (who, action, subject) in [
+        ("ana@example.com", "user.created", "1"),
+        ("bo@example.com", "connection.updated", "2"),
+        ("ana@example.com", "connection.key_set", "3"),
+        ("ana@example.com", "connection.updated", "4"),
+    ] {
+        let entry = AuditEntry {
+            action,
+            subject,
+            details: serde_json::json!({}),
+        };
+        store.audit(&by(who), &entry).await.unwrap();
+    }
+    let filter = AuditFilter {
+        actor: Some("ana@example.com".into()),
+        action: Some("connection".into()),
+        ..AuditFilter::default()
+    };
+
+    let first = store.audit_log(&filter, None, 1).await.unwrap();
+    let rest = store
+        .audit_log(&filter, Some(first[0].key()), 10)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        store
+            .record_sign_in_failure(
+                "ana@example.com",
+                "192.0.2.1",
+                SignedDuration::from_hours(1),
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .record_sign_in_failure("bo@example.com", "192.0.2.2", SignedDuration::from_hours(1))
+        .await
+        .unwrap();
+
+    let subjects = |entries: Vec<app::store::AuditRecord>| {
+        entries.into_iter().map(|e| e.subject).collect::<Vec<_>>()
+    };
+    assert_eq!(subjects(first), ["4"]);
+    assert_eq!(subjects(rest), ["3"]);
+    let failures = store
+        .recent_sign_in_failures(Timestamp::now() - SignedDuration::from_hours(1), 10)
+        .await
+        .unwrap();
+    let mut failures: Vec<(String, i64)> = failures
+        .into_iter()
+        .map(|f| (f.email, f.failures))
+        .collect();
+    failures.sort();
+    assert_eq!(
+        failures,
+        [("ana@example.com".into(), 2), ("bo@example.com".into(), 1)]
+    );
+}
