@@ -16,6 +16,7 @@ pub mod private_postgres;
 pub mod router;
 pub mod sender;
 pub mod startup;
+pub mod tasks;
 pub mod telemetry;
 pub mod users_create;
 pub mod webhooks;

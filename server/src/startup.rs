@@ -14,18 +14,21 @@ use hyper_util::{
 };
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_io_timeout::TimeoutStream;
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+use tower_sessions_sqlx_store::PostgresStore;
 use tower_sessions_core::ExpiredDeletion;
 
 use crate::{
     config::{ConnectionLimits, Settings},
     guard::{self, Guard},
     router,
+    tasks::Tasks,
 };
 
 /// How often refused strangers' requests are written to their counts.
 const THROTTLE_FLUSH: Duration = Duration::from_secs(10);
+/// How often expired sessions are deleted (they are refused on sight anyway).
+const SESSION_SWEEP: Duration = Duration::from_secs(3600);
 
 /// A bound, migrated, ready-to-serve application.
 pub struct Application {
@@ -34,6 +37,7 @@ pub struct Application {
     address: SocketAddr,
     limits: ConnectionLimits,
     intake: Intake,
+    sessions: PostgresStore,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,20 +97,14 @@ impl Application {
         offer_setup_link(&store, &public_url)
             .await
             .map_err(StartupError::Migrate)?;
-        // Expired sessions are deleted hourly; they are refused on sight anyway.
-        tokio::spawn(
-            sessions
-                .clone()
-                .continuously_delete_expired(Duration::from_secs(3600)),
-        );
         let guard = Guard::new(
             store.clone(),
             settings.trusted_proxies.clone(),
             origins,
             settings.session_absolute,
         );
-        let sessions = guard::session_layer(
-            sessions,
+        let session_layer = guard::session_layer(
+            sessions.clone(),
             public_url.starts_with("https://"),
             settings.session_idle,
         );
@@ -125,7 +123,7 @@ impl Application {
             intake.clone(),
             settings.trusted_proxies.clone(),
             guard,
-            sessions,
+            session_layer,
         );
         Ok(Self {
             listener,
@@ -133,6 +131,7 @@ impl Application {
             address,
             limits: settings.connections,
             intake,
+            sessions,
         })
     }
 
@@ -158,10 +157,10 @@ impl Application {
             router,
             limits,
             intake,
+            sessions,
             ..
         } = self;
-        let stopping = CancellationToken::new();
-        let flushing = tokio::spawn(flush_throttled(intake, stopping.clone()));
+        let tasks = background_jobs(intake, sessions);
         let connections = GracefulShutdown::new();
         let mut http = auto::Builder::new(TokioExecutor::new());
         http.http1()
@@ -222,28 +221,23 @@ impl Application {
         {
             tracing::warn!("requests still running after the grace period were cut off");
         }
-        stopping.cancel();
-        let _ = flushing.await;
+        tasks.stop(grace).await;
         Ok(())
     }
 }
 
-/// Writes the counts of refused strangers' requests every few seconds, and
-/// once more when the server stops.
-async fn flush_throttled(intake: Intake, stopping: CancellationToken) {
-    let mut every = tokio::time::interval(THROTTLE_FLUSH);
-    loop {
-        let last = tokio::select! {
-            _ = every.tick() => false,
-            () = stopping.cancelled() => true,
-        };
-        if let Err(e) = intake.flush_throttled().await {
-            tracing::warn!(error = %app::error::chain(&e), "cannot write throttled request counts");
-        }
-        if last {
-            return;
-        }
-    }
+/// The jobs that run beside serving.
+fn background_jobs(intake: Intake, sessions: PostgresStore) -> Tasks {
+    let mut tasks = Tasks::new();
+    tasks.every("throttled request counts", THROTTLE_FLUSH, move || {
+        let intake = intake.clone();
+        async move { intake.flush_throttled().await }
+    });
+    tasks.every("expired sessions", SESSION_SWEEP, move || {
+        let sessions = sessions.clone();
+        async move { sessions.delete_expired().await }
+    });
+    tasks
 }
 
 /// With no account yet, prints a one-time link that creates the first
