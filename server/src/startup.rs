@@ -15,8 +15,8 @@ use hyper_util::{
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
-use tower_sessions_sqlx_store::PostgresStore;
 use tower_sessions_core::ExpiredDeletion;
+use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::{
     config::{ConnectionLimits, Settings},

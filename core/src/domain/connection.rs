@@ -394,6 +394,41 @@ mod tests {
 
     #[test]
     fn providers_round_trip_through_their_names() {
+        assert_eq!(ProviderKind::PingPong.display_name(), "PingPong Checkout");
+        assert_eq!(ProviderKind::BotimMoney.display_name(), "Botim Money");
+        assert_eq!(ProviderKind::PayerMax.display_name(), "PayerMax");
+    }
+
+    #[test]
+    fn a_slug_reads_back_as_written() {
+        let slug = ConnectionSlug::parse("pingpong-main").unwrap();
+        assert_eq!(
+            (slug.as_str(), slug.to_string().as_str()),
+            ("pingpong-main", "pingpong-main")
+        );
+    }
+
+    #[test]
+    fn an_allowlist_knows_when_it_is_empty() {
+        assert!(SourceAllowlist::default().is_empty());
+        assert!(!SourceAllowlist::parse(&["10.0.0.1"], &[])
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn the_limits_of_a_drafts_texts_are_inclusive() {
+        let mut draft = ConnectionDraft {
+            slug: "a".into(),
+            provider: "pingpong".into(),
+            display_name: "x".repeat(100),
+            account_id: "1".repeat(200),
+            source_allowlist: vec!["10.0.0.1".into(); 100],
+            ..ConnectionDraft::default()
+        };
+        assert!(draft.validate(&[]).is_ok());
+        draft.account_id.push('1');
+        assert!(draft.validate(&[]).is_err());
         for p in ProviderKind::ALL {
             assert_eq!(p.as_str().parse::<ProviderKind>().unwrap(), p);
         }

@@ -211,7 +211,36 @@ mod tests {
     }
 
     #[test]
+    fn stages_and_statuses_have_the_names_analysts_read() {
+        let stages: Vec<&str> = Stage::ALL.iter().map(|s| s.label()).collect();
+        assert_eq!(
+            stages,
+            [
+                "Fraud alert",
+                "Retrieval request",
+                "Chargeback",
+                "Pre-arbitration",
+                "Arbitration"
+            ]
+        );
+        let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.label()).collect();
+        assert_eq!(
+            statuses,
+            [
+                "Needs response",
+                "Under review",
+                "Won",
+                "Lost",
+                "Accepted",
+                "Expired",
+                "Cancelled"
+            ]
+        );
+    }
+
+    #[test]
     fn dispute_references_are_trimmed_and_bounded() {
+        assert_eq!(DisputeRef::parse("O1000").unwrap().to_string(), "O1000");
         assert_eq!(DisputeRef::parse(" O1000 ").unwrap().as_str(), "O1000");
         assert_eq!(DisputeRef::parse("  "), Err(DisputeRefError::Empty));
         assert_eq!(

@@ -107,6 +107,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_key_reads_back_as_stored() {
+        assert_eq!(EventKey::from_parts(&["a", "b"]).as_str(), "a\u{1f}b");
+        assert_eq!(EventKey::from_stored("k".into()).as_str(), "k");
+    }
+
+    #[test]
     fn keys_from_different_parts_never_collide() {
         assert_ne!(
             EventKey::from_parts(&["a b", "c"]),

@@ -312,10 +312,43 @@ mod tests {
 
     #[test]
     fn a_duplicate_key_counts_once_as_first_received() {
-        let original = event("cb", Sets(Chargeback, NeedsResponse), 1, 1);
-        let mut redelivered = original.clone();
+        let original = with_amount(event("cb", Sets(Chargeback, NeedsResponse), 1, 1), "10");
+        let mut redelivered = with_amount(original.clone(), "99");
         redelivered.received_seq = 7;
-        assert_eq!(fold(&[redelivered, original.clone()]), fold(&[original]));
+        let state = fold(&[redelivered, original.clone()]);
+        assert_eq!(state, fold(&[original]));
+        assert_eq!(
+            state.amount.unwrap().text(),
+            "10",
+            "the first receipt's content"
+        );
+    }
+
+    #[test]
+    fn an_expiry_takes_the_highest_stage_reached_before_it_not_the_first() {
+        let state = fold(&[
+            event("rfi", Sets(Inquiry, NeedsResponse), 1, 1),
+            event("cb", Sets(Chargeback, NeedsResponse), 3, 2),
+            event("rfi-2", Sets(Inquiry, UnderReview), 4, 3),
+            event("ended", Effect::ExpiresCurrentStage, 5, 4),
+        ]);
+        assert_eq!(
+            (state.stage, state.status),
+            (Some(Chargeback), Some(Expired))
+        );
+    }
+
+    #[test]
+    fn a_dispute_with_only_unrecognized_events_keeps_their_latest_reason() {
+        let mut older = event("a", Effect::None, 1, 1);
+        older.reason = Some("first".into());
+        let mut newer = event("b", Effect::None, 2, 2);
+        newer.reason = Some("second".into());
+        let state = fold(&[newer, older]);
+        assert_eq!(
+            (state.stage, state.reason.as_deref()),
+            (None, Some("second"))
+        );
     }
 
     #[test]

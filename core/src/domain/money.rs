@@ -83,6 +83,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn money_keeps_its_currency_and_text() {
+        let money = Money::parse(" 75.5 ", "AED").unwrap();
+        assert_eq!((money.currency(), money.text()), ("AED", "75.5"));
+        assert_eq!(money.to_string(), "75.50 AED");
+    }
+
+    #[test]
     fn amounts_are_normalized_to_the_currencys_minor_units() {
         let cases = [
             ("129.90", "USD", "129.90"),

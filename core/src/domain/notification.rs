@@ -89,6 +89,7 @@ mod tests {
     fn verdicts_round_trip_and_only_valid_and_duplicate_are_accepted() {
         for v in Verdict::ALL {
             assert_eq!(v.as_str().parse::<Verdict>().unwrap(), v);
+            assert_eq!(v.to_string(), v.as_str());
             assert_eq!(
                 v.is_accepted(),
                 matches!(v, Verdict::Valid | Verdict::Duplicate)

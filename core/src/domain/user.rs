@@ -273,7 +273,10 @@ mod tests {
     fn roles_round_trip_and_unknown_roles_are_refused() {
         for role in Role::ALL {
             assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+            assert_eq!(role.to_string(), role.as_str());
         }
+        let labels: Vec<&str> = Role::ALL.iter().map(|r| r.label()).collect();
+        assert_eq!(labels, ["Analyst", "Ops", "Admin"]);
         assert!("root".parse::<Role>().is_err());
     }
 
@@ -281,6 +284,10 @@ mod tests {
     fn emails_are_trimmed_and_lower_cased() {
         assert_eq!(
             Email::parse("  Ana@Example.COM ").unwrap().as_str(),
+            "ana@example.com"
+        );
+        assert_eq!(
+            Email::parse("Ana@Example.COM").unwrap().to_string(),
             "ana@example.com"
         );
         for bad in [
@@ -304,6 +311,7 @@ mod tests {
         assert_eq!(DisplayName::parse(" Ana ").unwrap().as_str(), "Ana");
         assert!(DisplayName::parse(" ").is_err());
         assert!(DisplayName::parse(&"x".repeat(101)).is_err());
+        assert!(DisplayName::parse(&"x".repeat(100)).is_ok());
         assert!(DisplayName::parse("a\u{7}b").is_err());
     }
 
@@ -317,7 +325,9 @@ mod tests {
             NewPassword::parse(&"x".repeat(257)).unwrap_err(),
             PasswordError::TooLong
         );
+        assert!(NewPassword::parse(&"x".repeat(256)).is_ok());
         let ok = NewPassword::parse("correct horse battery").unwrap();
+        assert_eq!(ok.expose(), "correct horse battery");
         assert_eq!(format!("{ok:?}"), "NewPassword([REDACTED])");
         assert!(
             NewPassword::parse("ééééééééééèè").is_ok(),

@@ -320,6 +320,15 @@ mod tests {
             ..delivery(&body, &headers)
         };
         assert_eq!(refusal(&judged(&huge, true, &[])).0, Verdict::TooLarge);
+        assert_eq!(MAX_BODY, 1_048_576);
+        let a_mebibyte = Delivery {
+            body_length: MAX_BODY as u64,
+            ..delivery(&body, &headers)
+        };
+        assert!(matches!(
+            judged(&a_mebibyte, true, &[]),
+            Judgement::Accepted { .. }
+        ));
         assert_eq!(
             refusal(&judge(&delivery(&body, &headers), None)),
             (Verdict::UnknownConnection, 404, "no such connection")

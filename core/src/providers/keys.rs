@@ -424,6 +424,14 @@ pub(crate) mod tests {
             .verification_key()
             .verifies(b"{\"amount\":200.00}", &signature));
         assert!(!format!("{merchant:?}").contains("MII"));
+        assert_eq!(
+            format!("{merchant:?}"),
+            format!("SigningKey({})", merchant.fingerprint())
+        );
+        assert_eq!(
+            format!("{public:?}"),
+            format!("VerificationKey({})", public.fingerprint())
+        );
     }
 
     #[test]
@@ -435,6 +443,7 @@ pub(crate) mod tests {
         .unwrap();
         assert_eq!(salt.expose(), "4283FEFC63F0CD0E873A0000");
         assert!(!format!("{salt:?}").contains("4283"));
+        assert_eq!(format!("{salt:?}"), format!("Salt({})", salt.fingerprint()));
         assert_eq!(
             Salt::parse(&SecretString::from("short"), &test_fingerprints()).unwrap_err(),
             KeyError::WeakSalt
@@ -458,7 +467,10 @@ pub(crate) mod tests {
             "hmac:1619cb4b95d5f88e",
             "computed with Python's hmac module"
         );
-        assert!(!format!("{:?}", test_fingerprints()).contains('7'));
+        assert_eq!(
+            format!("{:?}", test_fingerprints()),
+            "FingerprintKey([REDACTED])"
+        );
     }
 
     #[test]

@@ -386,6 +386,28 @@ mod tests {
     }
 
     #[test]
+    fn a_wrapped_inquiry_reported_as_fraud_is_a_fraud_alert() {
+        let body = |notify_type: &str| {
+            serde_json::json!({
+                "merchantNo": "SDP01010114524460",
+                "notifyTime": "2023-04-12T03:35:48.000Z",
+                "notifyType": notify_type,
+                "data": {"caseId": "C1", "status": "DISPUTE_INQUIRY"},
+            })
+            .to_string()
+        };
+        let stage = |notify_type: &str| match parse(body(notify_type).as_bytes(), &ctx())
+            .unwrap()
+            .notification
+        {
+            Notification::Dispute(event) => event.effect.stage(),
+            Notification::Payment(_) => panic!("a dispute"),
+        };
+        assert_eq!(stage("FRAUD"), Some(Stage::FraudAlert));
+        assert_eq!(stage("CHARGEBACK"), Some(Stage::Chargeback));
+    }
+
+    #[test]
     fn a_case_without_its_id_names_the_missing_field() {
         assert_eq!(
             parse(br#"{"status":"DISPUTE_INQUIRY"}"#, &ctx()).unwrap_err(),

@@ -507,11 +507,18 @@ mod tests {
         assert!(PingPong::new(vec![salt("SALTSALT")])
             .verify(signed.as_bytes())
             .is_ok());
-        let unknown = signed.replace("MD5", "SHA1");
-        assert!(matches!(
-            PingPong::new(vec![salt("SALTSALT")]).verify(unknown.as_bytes()),
-            Err(Refusal::BadSignature(_))
-        ));
+        // Signed as MD5 would sign it, but naming another algorithm.
+        let sha1 = br#"{"accId":"1","eventCode":"X","signType":"SHA1"}"#;
+        let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(sha1).unwrap();
+        let sign = digest_hex(SignType::Md5, "SALTSALT", &signed_content(&fields));
+        let unknown =
+            format!(r#"{{"accId":"1","eventCode":"X","signType":"SHA1","sign":"{sign}"}}"#);
+        assert_eq!(
+            PingPong::new(vec![salt("SALTSALT")])
+                .verify(unknown.as_bytes())
+                .unwrap_err(),
+            Refusal::BadSignature("signType \"SHA1\" is neither SHA256 nor MD5".into())
+        );
     }
 
     #[test]

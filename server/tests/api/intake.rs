@@ -463,3 +463,48 @@ async fn salts_and_private_keys_are_sealed_in_the_database() {
         assert!(!text.contains(&private_b64.trim()[40..80]));
     }
 }
+
+#[tokio::test]
+async fn a_hundred_concurrent_copies_per_provider_make_one_event_each_and_are_all_acknowledged() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    for (slug, case, ack) in [
+        ("pingpong-main", "pp-chargeback", ""),
+        (
+            "botim-main",
+            "botim-chargeback",
+            r#"{"response":"SUCCESS"}"#,
+        ),
+        (
+            "payermax-main",
+            "pm-inquiry-wrapped",
+            r#"{"code":"SUCCESS","msg":"Success"}"#,
+        ),
+    ] {
+        let body = body(&format!("{case}.json"));
+        let sign = (slug != "pingpong-main").then(|| fixture_sign(case));
+        let answers = futures::future::join_all((0..100).map(|_| {
+            let (body, sign, app) = (body.clone(), sign.clone(), &app);
+            async move {
+                let headers: Vec<(&str, &str)> =
+                    sign.iter().map(|s| ("sign", s.as_str())).collect();
+                let r = app.post_webhook(slug, &headers, body).await;
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        }))
+        .await;
+
+        for answer in &answers {
+            assert_eq!((answer.0, answer.1.as_str()), (200, ack), "{slug}");
+        }
+        let events: i64 = sqlx::query_scalar(
+            "select count(*) from dispute_events e join connections c on c.id = e.connection_id
+             where c.slug = $1",
+        )
+        .bind(slug)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(events, 1, "{slug}");
+    }
+}

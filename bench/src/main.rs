@@ -1,0 +1,186 @@
+//! `dispute-desk-bench`: intake measured against the database's ceiling in
+//! the same run, and the crash and restart tests. Each command starts its
+//! own PostgreSQL cluster and the release `dispute-desk` binary, and prints
+//! its figures as Markdown for `bench/RESULTS.md`.
+#![forbid(unsafe_code)]
+
+mod ceiling;
+mod environment;
+mod load;
+mod notifications;
+mod resilience;
+
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use environment::Environment;
+use load::{Queue, Run};
+
+#[derive(Parser)]
+#[command(name = "dispute-desk-bench", about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Intake throughput and latency at each concurrency and at a fixed
+    /// rate, against the minimal durable transaction in the same run; the
+    /// server's CPU per notification and peak memory; RSA verification's
+    /// share; intake latency during a sign-in storm.
+    Intake {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        /// Senders for the closed-loop runs.
+        #[arg(long, value_delimiter = ',', default_value = "8,32")]
+        senders: Vec<usize>,
+        /// Notifications a second for the open-loop run.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        /// Concurrent sign-ins in the storm.
+        #[arg(long, default_value_t = 200)]
+        storm: usize,
+    },
+    /// Kills the server (SIGKILL) again and again under load and restarts
+    /// it; then checks every acknowledged notification is stored with its
+    /// event.
+    Crash {
+        #[arg(long, default_value_t = 10)]
+        kills: u32,
+    },
+    /// Stops PostgreSQL under load and starts it again: no 2xx while it is
+    /// down, recovery without restarting the server, nothing acknowledged
+    /// missing.
+    RestartDatabase,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Intake {
+            seconds,
+            senders,
+            rate,
+            storm,
+        } => intake(Duration::from_secs(seconds), &senders, rate, storm).await,
+        Command::Crash { kills } => resilience::crash(kills).await,
+        Command::RestartDatabase => resilience::restart_database().await,
+    }
+}
+
+async fn intake(
+    duration: Duration,
+    senders: &[usize],
+    rate: u32,
+    storm: usize,
+) -> anyhow::Result<()> {
+    let mut env = Environment::prepare().await?;
+    env.start_server().await?;
+    let pool = env
+        .pool(senders.iter().copied().max().unwrap_or(8) as u32)
+        .await?;
+
+    // Enough for the fastest run imaginable here, signed before any timing.
+    let per_run = (duration.as_secs() as usize * 4000).max(1000);
+    let started = Instant::now();
+    let queue = Queue::new(notifications::generate(
+        "bench",
+        per_run * (senders.len() + 2),
+    ));
+    println!(
+        "signed {} notifications in {:.1} s\n",
+        per_run * (senders.len() + 2),
+        started.elapsed().as_secs_f64()
+    );
+    // A first load fills the caches and the tables' statistics.
+    load::closed_loop(&env.server().base, &queue, 8, Duration::from_secs(3)).await;
+    sqlx::query("analyze").execute(&pool).await?;
+
+    println!("| senders | Dispute Desk /s | p50 | p90 | p99 | max | failures | ceiling tps | ratio | server CPU per notification |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut cpu_per_notification = Duration::ZERO;
+    for &n in senders {
+        let cpu_before = env.server().cpu_time()?;
+        let run = load::closed_loop(&env.server().base, &queue, n, duration).await;
+        let cpu = env.server().cpu_time()? - cpu_before;
+        cpu_per_notification = cpu / run.latencies.len().max(1) as u32;
+        let ceiling =
+            ceiling::transactions_per_second(&pool, n, duration, &format!("ceiling-{n}")).await?;
+        let p = percentiles(&run);
+        println!(
+            "| {n} | {:.0} | {} | {} | {} | {} | {} | {ceiling:.0} | {:.0} % | {} µs |",
+            run.per_second(),
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            run.failures,
+            100.0 * run.per_second() / ceiling,
+            cpu_per_notification.as_micros()
+        );
+    }
+
+    let run = load::open_loop(&env.server().base, &queue, rate, duration).await;
+    let p = percentiles(&run);
+    println!(
+        "\nOpen loop at {rate}/s for {} s (latency from the intended send time): {:.0}/s answered, p50 {}, p90 {}, p99 {}, max {}, {} failures",
+        duration.as_secs(),
+        run.per_second(),
+        p[0],
+        p[1],
+        p[2],
+        p[3],
+        run.failures
+    );
+    println!(
+        "Peak RSS of the server: {:.0} MiB",
+        env.server().peak_rss_mib()?
+    );
+
+    let verify = rsa_verification();
+    println!(
+        "RSA-2048 verification: {} µs each, {:.0} % of the server's CPU per notification at the last concurrency ({} µs)",
+        verify.as_micros(),
+        100.0 * verify.as_secs_f64() / cpu_per_notification.as_secs_f64().max(1e-9),
+        cpu_per_notification.as_micros()
+    );
+
+    let (alone, during) = resilience::sign_in_storm(&env, &queue, storm).await?;
+    println!(
+        "Intake latency, one sender: alone p50 {} p99 {} max {}; during {storm} concurrent sign-ins p50 {} p99 {} max {}",
+        alone[0], alone[2], alone[3], during[0], during[2], during[3]
+    );
+    env.stop_server().await?;
+    Ok(())
+}
+
+/// The time one RSA-2048 PKCS#1 v1.5 SHA-256 verification takes here, as
+/// intake verifies Botim Money's and PayerMax's notifications.
+fn rsa_verification() -> Duration {
+    let key = test_support::provider_key("botim-money-private.pem");
+    let public = key.verification_key();
+    let body = test_support::fixture_body("botim-chargeback.json");
+    let signature = dispute_core::providers::keys::decode_base64(&key.sign(&body)).expect("Base64");
+    let rounds = 2000;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        assert!(public.verifies(&body, &signature));
+    }
+    started.elapsed() / rounds
+}
+
+/// p50, p90, p99 and max, in milliseconds with one decimal.
+fn percentiles(run: &Run) -> [String; 4] {
+    let mut sorted = run.latencies.clone();
+    sorted.sort();
+    let at = |q: f64| {
+        sorted
+            .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
+            .map_or("-".to_owned(), |d| {
+                format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+            })
+    };
+    [at(0.5), at(0.9), at(0.99), at(1.0)]
+}
