@@ -1,10 +1,12 @@
-//! Intake: a request to `/webhooks/{slug}` is stored raw, judged
-//! (`dispute_core::providers::judge`, pure) and its judgement recorded
-//! (`Store::record`). This module holds what judging needs that is not pure:
-//! each connection's provider with its keys, loaded once per change of the
-//! connection, and each sender's allowance of strangers' requests (unknown
-//! connections, oversized bodies): only a small prefix of those is kept, and
-//! past the allowance they are answered 429 and only counted.
+//! Intake: a request to `/webhooks/{slug}` is judged
+//! (`dispute_core::providers::judge`, pure) and stored with its judgement in
+//! one transaction (`Store::record_delivery`). This module holds what
+//! judging needs that is not pure: the connections with their providers and
+//! parsed keys, cached until the store's connections version moves (this
+//! process's own changes, and every process's announced by the database),
+//! and each sender's allowance of strangers' requests (unknown connections,
+//! oversized bodies): only a small prefix of those is kept, and past the
+//! allowance they are answered 429 and only counted.
 
 use std::{
     collections::HashMap,
@@ -64,7 +66,7 @@ impl InboundRequest<'_> {
 pub struct Intake {
     store: Store,
     vault: Vault,
-    connectors: Arc<Mutex<HashMap<i64, CachedConnector>>>,
+    connections: Arc<Mutex<Connections>>,
     /// Each sender's allowance of strangers' requests.
     strangers: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     /// Strangers' requests refused past their allowance, not yet written.
@@ -77,11 +79,21 @@ impl std::fmt::Debug for Intake {
     }
 }
 
-/// A connection's provider with its keys, parsed once per version.
+/// Connections as intake needs them, valid while the store's connections
+/// version is the one they were read under, and only while changes are
+/// being listened for.
+#[derive(Debug, Default)]
+struct Connections {
+    listening: bool,
+    version: u64,
+    by_slug: HashMap<ConnectionSlug, Arc<Known>>,
+}
+
+/// A connection and its provider with its keys, parsed.
 #[derive(Debug)]
-struct CachedConnector {
-    version: jiff::Timestamp,
-    connector: Arc<Connector>,
+struct Known {
+    connection: IntakeConnection,
+    connector: Connector,
 }
 
 #[derive(Debug)]
@@ -97,22 +109,21 @@ impl Intake {
         Self {
             store,
             vault,
-            connectors: Arc::default(),
+            connections: Arc::default(),
             strangers: Arc::new(RateLimiter::keyed(Quota::per_minute(strangers_per_minute))),
             throttled: Arc::default(),
         }
     }
 
-    /// Stores the request, judges it and records the judgement. An error
-    /// means the request could not be stored or recorded durably: answer
-    /// 5xx so the provider retries.
+    /// Judges the request and stores it with its judgement. An error means
+    /// it could not be stored: answer 5xx so the provider retries.
     pub async fn receive(&self, request: &InboundRequest<'_>) -> Result<Reply, StoreError> {
         let delivery = &request.delivery;
-        let connection = match request.connection_slug() {
-            Some(slug) => self.store.intake_connection(&slug).await?,
+        let known = match request.connection_slug() {
+            Some(slug) => self.connection(&slug).await?,
             None => None,
         };
-        let stranger = connection.is_none() || delivery.body_length > MAX_BODY as u64;
+        let stranger = known.is_none() || delivery.body_length > MAX_BODY as u64;
         if stranger && self.strangers.check_key(&delivery.sender).is_err() {
             self.count_throttled(delivery);
             return Ok(Reply::error(
@@ -125,22 +136,19 @@ impl Intake {
         } else {
             delivery.body
         };
-        let stored = self
-            .store
-            .store_delivery(&NewNotification {
-                connection_id: connection.as_ref().map(|c| c.id),
-                slug: text::cut(delivery.slug, KEPT_SLUG),
-                remote_addr: delivery.sender.to_string(),
-                headers: header_pairs(delivery.headers),
-                body: kept.to_vec(),
-                body_length: delivery.body_length as i64,
-                body_sha256: request.body_sha256.to_vec(),
-            })
-            .await?;
+        let raw = NewNotification {
+            connection_id: known.as_ref().map(|k| k.connection.id),
+            slug: text::cut(delivery.slug, KEPT_SLUG),
+            remote_addr: delivery.sender.to_string(),
+            headers: header_pairs(delivery.headers),
+            body: kept.to_vec(),
+            body_length: delivery.body_length as i64,
+            body_sha256: request.body_sha256.to_vec(),
+        };
 
-        let judgement = match &connection {
-            Some(connection) => {
-                let connector = self.connector(connection).await?;
+        let judgement = match &known {
+            Some(known) => {
+                let connection = &known.connection;
                 let context = ParseContext {
                     zone: connection.timezone.zone(),
                     account_id: connection.account_id.clone(),
@@ -151,33 +159,98 @@ impl Intake {
                         enabled: connection.enabled,
                         source_allowlist: &connection.source_allowlist,
                         context: &context,
-                        connector: &connector,
+                        connector: &known.connector,
                     }),
                 )
             }
             None => judge(delivery, None),
         };
         let judged_in = request.started.elapsed();
-        match self.store.record(&stored, &judgement, judged_in).await {
+        match self
+            .store
+            .record_delivery(&raw, &judgement, judged_in)
+            .await
+        {
             Ok(_) => Ok(judgement.reply()),
             Err(e) if e.is_outage() => Err(e),
             // The database refused what this delivery carries: retrying will
-            // not help, so the raw request is kept with the reason for ops.
+            // not help, so the raw request is kept alone with the reason.
             Err(e) => {
                 let reason = format!(
                     "the database refused the event: {}",
                     crate::error::chain(&e)
                 );
-                tracing::error!(notification = stored.id, %reason, "a notification could not be recorded");
+                tracing::error!(%reason, "a notification could not be recorded");
                 let key = match &judgement {
                     Judgement::Accepted { key, .. } => Some(key.clone()),
                     Judgement::Refused(refused) => refused.key.clone(),
                 };
                 let failed = Judgement::Refused(Refused::new(Verdict::Failed, reason, key));
-                self.store.record(&stored, &failed, judged_in).await?;
+                self.store.record_delivery(&raw, &failed, judged_in).await?;
                 Ok(failed.reply())
             }
         }
+    }
+
+    /// Listens for changes to connections made anywhere, so that the cache
+    /// drops them at once; runs until dropped. While not listening (the
+    /// database away), nothing is served from the cache.
+    pub async fn watch_connections(&self) {
+        loop {
+            match self.store.connection_changes().await {
+                Ok(mut changes) => {
+                    self.listening(true);
+                    while changes.next().await.is_ok() {
+                        self.store.note_connections_changed();
+                    }
+                    self.listening(false);
+                    tracing::warn!("stopped hearing of connection changes; reading them from the database until heard again");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %crate::error::chain(&e), "cannot listen for connection changes");
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+
+    fn listening(&self, listening: bool) {
+        let mut connections = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        connections.listening = listening;
+        connections.by_slug.clear();
+    }
+
+    /// The connection named `slug` with its parsed keys: from the cache
+    /// when it is current, else from the database (and then cached).
+    async fn connection(&self, slug: &ConnectionSlug) -> Result<Option<Arc<Known>>, StoreError> {
+        let version = self.store.connections_version();
+        {
+            let mut cached = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+            if cached.version != version {
+                cached.version = version;
+                cached.by_slug.clear();
+            }
+            if let Some(known) = cached.by_slug.get(slug).filter(|_| cached.listening) {
+                return Ok(Some(known.clone()));
+            }
+        }
+        let Some(connection) = self.store.intake_connection(slug).await? else {
+            return Ok(None);
+        };
+        let connector = self.connector(&connection).await?;
+        let known = Arc::new(Known {
+            connection,
+            connector,
+        });
+        let mut cached = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        // Read under this version: kept only if nothing changed meanwhile.
+        if cached.listening
+            && cached.version == version
+            && self.store.connections_version() == version
+        {
+            cached.by_slug.insert(slug.clone(), known.clone());
+        }
+        Ok(Some(known))
     }
 
     /// Counts a stranger's request refused past its sender's allowance.
@@ -213,12 +286,8 @@ impl Intake {
         self.store.count_throttled(&counts).await
     }
 
-    /// The connection's provider with its keys, parsed once per change of
-    /// the connection (its version) rather than per request.
-    async fn connector(&self, connection: &IntakeConnection) -> Result<Arc<Connector>, StoreError> {
-        if let Some(cached) = self.cached(connection) {
-            return Ok(cached);
-        }
+    /// The connection's provider with its keys, parsed.
+    async fn connector(&self, connection: &IntakeConnection) -> Result<Connector, StoreError> {
         let stored = self.store.keys(connection.id, KeyPurpose::Verify).await?;
         let context = KeyPurpose::Verify.seal_context(connection.id);
         let mut salts = Vec::new();
@@ -253,28 +322,7 @@ impl Intake {
                 tracing::error!(connection = connection.id, key = %key.fingerprint, %problem, "unusable verification key");
             }
         }
-        let connector = Arc::new(Connector::new(connection.provider, salts, public_keys));
-        self.connectors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                connection.id,
-                CachedConnector {
-                    version: connection.version,
-                    connector: connector.clone(),
-                },
-            );
-        Ok(connector)
-    }
-
-    fn cached(&self, connection: &IntakeConnection) -> Option<Arc<Connector>> {
-        let cache = self.connectors.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .get(&connection.id)
-            .filter(|c| {
-                c.version == connection.version && c.connector.provider() == connection.provider
-            })
-            .map(|c| c.connector.clone())
+        Ok(Connector::new(connection.provider, salts, public_keys))
     }
 }
 

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use app::store::{
     Actor, AuditEntry, AuditFilter, EventSource, KeyPurpose, KeySlot, NewKey, NewNotification,
-    Recorded, SaveError, Saved, Saving, Store, StoredDelivery, StoredKey, StoredKeyMaterial,
-    ThrottledCount,
+    Recorded, SaveError, Saved, Saving, Store, StoredKey, StoredKeyMaterial, ThrottledCount,
 };
 use dispute_core::{
     domain::{
@@ -90,19 +89,20 @@ fn queried(asked_on: i64) -> EventSource {
     }
 }
 
-async fn delivery(store: &Store, connection_id: Option<i64>, slug: &str) -> StoredDelivery {
-    store
-        .store_delivery(&NewNotification {
-            connection_id,
-            slug: slug.into(),
-            remote_addr: "192.0.2.1".into(),
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: b"{}".to_vec(),
-            body_length: 2,
-            body_sha256: vec![0; 32],
-        })
-        .await
-        .unwrap()
+fn delivery(connection_id: Option<i64>, slug: &str) -> NewNotification {
+    NewNotification {
+        connection_id,
+        slug: slug.into(),
+        remote_addr: "192.0.2.1".into(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: b"{}".to_vec(),
+        body_length: 2,
+        body_sha256: vec![0; 32],
+    }
+}
+
+fn refused(verdict: Verdict) -> Judgement {
+    Judgement::Refused(Refused::new(verdict, "no", None))
 }
 
 fn accepted(event: NormalizedEvent) -> Judgement {
@@ -117,8 +117,7 @@ fn accepted(event: NormalizedEvent) -> Judgement {
 async fn recording_an_accepted_notification_adds_its_event_refolds_the_dispute_and_answers() {
     let (store, _db) = store().await;
     let id = connection(&store, "pingpong-main").await;
-    let first = delivery(&store, Some(id), "pingpong-main").await;
-    let second = delivery(&store, Some(id), "pingpong-main").await;
+    let raw = delivery(Some(id), "pingpong-main");
     let rfi = with_deadline(
         event(
             "D1",
@@ -129,12 +128,12 @@ async fn recording_an_accepted_notification_adds_its_event_refolds_the_dispute_a
         9,
     );
 
-    let recorded = store
-        .record(&first, &accepted(rfi.clone()), Duration::from_micros(1500))
+    let (first, recorded) = store
+        .record_delivery(&raw, &accepted(rfi.clone()), Duration::from_micros(1500))
         .await
         .unwrap();
-    let again = store
-        .record(&second, &accepted(rfi), Duration::from_micros(700))
+    let (_, again) = store
+        .record_delivery(&raw, &accepted(rfi), Duration::from_micros(700))
         .await
         .unwrap();
 
@@ -175,12 +174,11 @@ async fn recording_an_accepted_notification_adds_its_event_refolds_the_dispute_a
 #[tokio::test]
 async fn recording_a_refusal_keeps_only_its_verdict_and_a_bounded_reason() {
     let (store, _db) = store().await;
-    let stored = delivery(&store, None, "nobody").await;
     let long = "why ".repeat(1000);
 
-    let recorded = store
-        .record(
-            &stored,
+    let (_, recorded) = store
+        .record_delivery(
+            &delivery(None, "nobody"),
             &Judgement::Refused(Refused::new(Verdict::UnknownConnection, long, None)),
             Duration::ZERO,
         )
@@ -218,21 +216,20 @@ async fn an_accepted_payment_is_recorded_once() {
         notification: Notification::Payment(refund),
         ack: pingpong::ACK,
     };
-    let first = delivery(&store, Some(id), "pingpong-main").await;
-    let second = delivery(&store, Some(id), "pingpong-main").await;
+    let raw = delivery(Some(id), "pingpong-main");
 
-    assert!(matches!(
-        store
-            .record(&first, &judgement, Duration::ZERO)
-            .await
-            .unwrap(),
-        Recorded::New { .. }
-    ));
+    let (first, recorded) = store
+        .record_delivery(&raw, &judgement, Duration::ZERO)
+        .await
+        .unwrap();
+    let (_, again) = store
+        .record_delivery(&raw, &judgement, Duration::ZERO)
+        .await
+        .unwrap();
+
+    assert!(matches!(recorded, Recorded::New { .. }));
     assert_eq!(
-        store
-            .record(&second, &judgement, Duration::ZERO)
-            .await
-            .unwrap(),
+        again,
         Recorded::Duplicate {
             of_notification: Some(first.id)
         }
@@ -508,14 +505,13 @@ async fn a_disputes_payments_are_those_of_its_connection_carrying_its_references
         (a, payment("PS-A2", None, "R3")),
         (b, payment("PS-A1", None, "R4")),
     ] {
-        let stored = delivery(&store, Some(conn), "x").await;
         let judgement = Judgement::Accepted {
             key: Fingerprint::from_stored("hmac:x".into()),
             notification: Notification::Payment(p),
             ack: pingpong::ACK,
         };
         store
-            .record(&stored, &judgement, Duration::ZERO)
+            .record_delivery(&delivery(Some(conn), "x"), &judgement, Duration::ZERO)
             .await
             .unwrap();
     }
@@ -535,12 +531,18 @@ async fn a_disputes_payments_are_those_of_its_connection_carrying_its_references
 #[tokio::test]
 async fn deliveries_come_newest_first_and_throttled_counts_sum_per_sender() {
     let (store, _db) = store().await;
-    let first = delivery(&store, None, "one").await;
-    let second = delivery(&store, None, "two").await;
-    store
-        .record(
-            &second,
-            &Judgement::Refused(Refused::new(Verdict::UnknownConnection, "no", None)),
+    let (first, _) = store
+        .record_delivery(
+            &delivery(None, "one"),
+            &refused(Verdict::TooLarge),
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+    let (second, _) = store
+        .record_delivery(
+            &delivery(None, "two"),
+            &refused(Verdict::UnknownConnection),
             Duration::ZERO,
         )
         .await
@@ -570,7 +572,7 @@ async fn deliveries_come_newest_first_and_throttled_counts_sum_per_sender() {
             .collect::<Vec<_>>(),
         [
             (second.id, Verdict::UnknownConnection),
-            (first.id, Verdict::Received)
+            (first.id, Verdict::TooLarge)
         ]
     );
     assert_eq!(
@@ -588,16 +590,16 @@ async fn the_connections_overview_shows_each_ones_last_delivery() {
     let (store, _db) = store().await;
     let a = connection(&store, "conn-a").await;
     connection(&store, "conn-b").await;
-    delivery(&store, Some(a), "conn-a").await;
-    let last = delivery(&store, Some(a), "conn-a").await;
-    store
-        .record(
-            &last,
-            &Judgement::Refused(Refused::new(Verdict::BadSignature, "no", None)),
-            Duration::ZERO,
-        )
-        .await
-        .unwrap();
+    for verdict in [Verdict::Malformed, Verdict::BadSignature] {
+        store
+            .record_delivery(
+                &delivery(Some(a), "conn-a"),
+                &refused(verdict),
+                Duration::ZERO,
+            )
+            .await
+            .unwrap();
+    }
 
     let overview = store.connections_overview().await.unwrap();
 

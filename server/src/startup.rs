@@ -229,6 +229,8 @@ impl Application {
 /// The jobs that run beside serving.
 fn background_jobs(intake: Intake, sessions: PostgresStore) -> Tasks {
     let mut tasks = Tasks::new();
+    let watching = intake.clone();
+    tasks.run(async move { watching.watch_connections().await });
     tasks.every("throttled request counts", THROTTLE_FLUSH, move || {
         let intake = intake.clone();
         async move { intake.flush_throttled().await }

@@ -57,6 +57,18 @@ impl Tasks {
         });
     }
 
+    /// Runs `job`, which works until it is stopped (a listener, say),
+    /// until the set stops.
+    pub fn run(&mut self, job: impl Future<Output = ()> + Send + 'static) {
+        let stopping = self.stopping.clone();
+        self.running.spawn(async move {
+            tokio::select! {
+                () = job => {}
+                () = stopping.cancelled() => {}
+            }
+        });
+    }
+
     /// Tells every job to stop and waits up to `grace` for their last runs.
     pub async fn stop(mut self, grace: Duration) {
         self.stopping.cancel();
@@ -97,6 +109,19 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), 3);
         tasks.stop(Duration::from_secs(1)).await;
         assert_eq!(runs.load(Ordering::SeqCst), 4, "the last run at shutdown");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_job_that_runs_until_stopped_is_stopped() {
+        let mut tasks = Tasks::new();
+        tasks.run(std::future::pending());
+        let started = tokio::time::Instant::now();
+        tasks.stop(Duration::from_secs(5)).await;
+        assert_eq!(
+            started.elapsed().as_secs(),
+            0,
+            "stopped at once, not cut off"
+        );
     }
 
     #[tokio::test(start_paused = true)]

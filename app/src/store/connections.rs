@@ -23,9 +23,7 @@ pub struct ConnectionSummary {
     pub timezone: String,
 }
 
-/// What intake needs to judge a request to a connection. `version` changes
-/// whenever the connection or its keys change, so parsed keys can be cached
-/// against it.
+/// What intake needs to judge a request to a connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IntakeConnection {
     pub id: i64,
@@ -34,7 +32,27 @@ pub struct IntakeConnection {
     pub timezone: ZoneName,
     pub account_id: Option<String>,
     pub source_allowlist: SourceAllowlist,
-    pub version: jiff::Timestamp,
+}
+
+/// The channel `announce_connection_change()` notifies.
+const CHANGES_CHANNEL: &str = "dispute_desk_connections";
+
+/// A subscription to connection changes.
+pub struct ConnectionChanges {
+    listener: sqlx::postgres::PgListener,
+}
+
+impl ConnectionChanges {
+    /// Waits for the next change. An error means the subscription was lost
+    /// and changes may have been missed meanwhile.
+    pub async fn next(&mut self) -> Result<(), StoreError> {
+        match self.listener.try_recv().await? {
+            Some(_) => Ok(()),
+            None => Err(StoreError::Database(sqlx::Error::Io(
+                std::io::Error::other("the connection listening for connection changes was lost"),
+            ))),
+        }
+    }
 }
 
 /// What a key is for.
@@ -159,7 +177,6 @@ struct IntakeRow {
     timezone: String,
     account_id: Option<String>,
     source_allowlist: Vec<String>,
-    updated_at: jiff_sqlx::Timestamp,
 }
 
 impl Store {
@@ -198,6 +215,7 @@ impl Store {
             saved_keys.push((purpose, slot, key.fingerprint, saved));
         }
         tx.commit().await?;
+        self.note_connections_changed();
         Ok(SavedConnection {
             id,
             settings: saved,
@@ -219,7 +237,16 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let saved = put_key(&mut tx, connection_id, purpose, slot, key, actor).await?;
         tx.commit().await?;
+        self.note_connections_changed();
         Ok(saved)
+    }
+
+    /// Announcements that connections or their keys changed, from any
+    /// process (a database trigger announces every change).
+    pub async fn connection_changes(&self) -> Result<ConnectionChanges, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANGES_CHANNEL).await?;
+        Ok(ConnectionChanges { listener })
     }
 
     /// The connection behind `/webhooks/{slug}`, if there is one.
@@ -228,7 +255,7 @@ impl Store {
         slug: &ConnectionSlug,
     ) -> Result<Option<IntakeConnection>, StoreError> {
         let row: Option<IntakeRow> = sqlx::query_as(
-            "select id, provider, enabled, timezone, account_id, source_allowlist, updated_at
+            "select id, provider, enabled, timezone, account_id, source_allowlist
              from connections where slug = $1",
         )
         .bind(slug.as_str())
@@ -243,7 +270,6 @@ impl Store {
                 account_id: r.account_id,
                 source_allowlist: SourceAllowlist::parse(&r.source_allowlist, &[])
                     .map_err(StoreError::corrupt)?,
-                version: r.updated_at.to_jiff(),
             })
         })
         .transpose()
@@ -287,6 +313,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
+        self.note_connections_changed();
         Ok(())
     }
 
@@ -365,6 +392,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.note_connections_changed();
         Ok(true)
     }
 
@@ -400,6 +428,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.note_connections_changed();
         Ok(true)
     }
 

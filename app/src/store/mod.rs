@@ -8,9 +8,9 @@ mod people;
 mod record;
 
 pub use connections::{
-    ConnectionDetail, ConnectionOverview, ConnectionSummary, IntakeConnection, KeyPurpose, KeySlot,
-    NewKey, SaveError, Saved, SavedConnection, Saving, SlotFingerprints, StoredKey,
-    StoredKeyMaterial,
+    ConnectionChanges, ConnectionDetail, ConnectionOverview, ConnectionSummary, IntakeConnection,
+    KeyPurpose, KeySlot, NewKey, SaveError, Saved, SavedConnection, Saving, SlotFingerprints,
+    StoredKey, StoredKeyMaterial,
 };
 pub use disputes::{DisputeRecord, PaymentRecord, TimelineEntry};
 pub use notifications::{DeliverySummary, NewNotification, StoredNotification, ThrottledCount};
@@ -19,6 +19,11 @@ pub use people::{
     UserRecord, UserSummary,
 };
 pub use record::{EventSource, Recorded, StoredDelivery};
+
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc,
+};
 
 use dispute_core::domain::Money;
 use sqlx::{migrate::Migrator, PgPool};
@@ -126,11 +131,28 @@ fn money(text: Option<String>, currency: Option<String>) -> Result<Option<Money>
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
+    connections_version: Arc<AtomicU64>,
 }
 
 impl Store {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            connections_version: Arc::default(),
+        }
+    }
+
+    /// Moves on with every change to connections or their keys this process
+    /// commits, or learns of (`note_connections_changed`): what was read
+    /// of them under an older version may be stale.
+    pub fn connections_version(&self) -> u64 {
+        self.connections_version.load(Ordering::Acquire)
+    }
+
+    /// Another process changed connections (announced by the database), or
+    /// they were changed behind the store's back.
+    pub fn note_connections_changed(&self) {
+        self.connections_version.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn pool(&self) -> &PgPool {

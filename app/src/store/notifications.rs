@@ -1,13 +1,15 @@
-//! Inbound requests to `/webhooks/{slug}`: stored first, judged after.
+//! Inbound requests to `/webhooks/{slug}` as ops read them, and the counts
+//! of those refused for rate. (They are stored with their judgement by
+//! `Store::record_delivery`.)
 
 use jiff_sqlx::ToSqlx;
 use sqlx::types::Json;
 
 use dispute_core::domain::Verdict;
 
-use super::{record::StoredDelivery, Named, Store, StoreError};
+use super::{Named, Store, StoreError};
 
-/// A request as received, before it is judged.
+/// A request as received, to be stored with its judgement.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewNotification {
     pub connection_id: Option<i64>,
@@ -152,33 +154,6 @@ impl Store {
                 latency_us: r.latency_us,
             })
             .collect())
-    }
-
-    /// Stores a request before anything else happens to it.
-    pub async fn store_delivery(
-        &self,
-        new: &NewNotification,
-    ) -> Result<StoredDelivery, StoreError> {
-        let (id, received_at): (i64, jiff_sqlx::Timestamp) = sqlx::query_as(
-            "insert into notifications
-                 (connection_id, slug, remote_addr, headers, body, body_length, body_sha256)
-             values ($1, $2, $3, $4, $5, $6, $7)
-             returning id, received_at",
-        )
-        .bind(new.connection_id)
-        .bind(&new.slug)
-        .bind(&new.remote_addr)
-        .bind(Json(&new.headers))
-        .bind(&new.body)
-        .bind(new.body_length)
-        .bind(&new.body_sha256)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(StoredDelivery {
-            id,
-            received_at: received_at.to_jiff(),
-            connection_id: new.connection_id,
-        })
     }
 
     /// Adds refused requests to their sender's count for the minute.

@@ -12,19 +12,20 @@ use dispute_core::{
         fold, text, Effect, FoldEvent, Money, NormalizedEvent, PaymentEvent, Stage, Status, Verdict,
     },
     providers::{
-        judge::{Judgement, Refused},
+        judge::{Judgement, Refused, Reply},
         Notification,
     },
 };
 use jiff_sqlx::ToSqlx;
 use rust_decimal::Decimal;
+use sqlx::types::Json;
 
-use super::{Named, Store, StoreError};
+use super::{Named, NewNotification, Store, StoreError};
 
 /// The longest reason kept for a verdict; a longer one is cut.
 const KEPT_REASON: usize = 1000;
 
-/// A delivery as stored before it was judged.
+/// A delivery as stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoredDelivery {
     pub id: i64,
@@ -145,88 +146,105 @@ fn money_columns(money: Option<&Money>) -> (Option<Decimal>, Option<&str>, Optio
 }
 
 impl Store {
-    /// Records `judgement` of a stored delivery: what it carried (when it
-    /// was accepted) and its verdict and answer, in one transaction.
-    /// `judged_in` is how long judging took.
-    pub async fn record(
+    /// Stores a delivery with its judgement: the raw request, its verdict
+    /// and answer, and what it carried (when accepted) with its dispute
+    /// refolded, in one transaction, so nothing is acknowledged that is not
+    /// all there. `judged_in` is how long receiving and judging took.
+    pub async fn record_delivery(
         &self,
-        delivery: &StoredDelivery,
+        delivery: &NewNotification,
         judgement: &Judgement,
         judged_in: Duration,
-    ) -> Result<Recorded, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let (recorded, key, note) = match (judgement, delivery.connection_id) {
-            (Judgement::Refused(refused), _) => (Recorded::Refused, refused.key.as_ref(), None),
-            (
-                Judgement::Accepted {
-                    key, notification, ..
-                },
-                Some(connection_id),
-            ) => {
-                let source = EventSource::Notification {
-                    id: delivery.id,
-                    received_at: delivery.received_at,
+    ) -> Result<(StoredDelivery, Recorded), StoreError> {
+        let reply = judgement.reply();
+        let latency_us = i64::try_from(judged_in.as_micros()).unwrap_or(i64::MAX);
+        let (key, notification) = match judgement {
+            Judgement::Refused(Refused {
+                verdict,
+                reason,
+                key,
+                ..
+            }) => {
+                // A refusal is one row: a statement of its own commits it.
+                let judged = Judged {
+                    verdict: *verdict,
+                    reason: Some(text::cut(reason, KEPT_REASON)),
+                    key: key.as_ref().map(|k| k.as_str()),
+                    reply: &reply,
+                    latency_us,
                 };
-                let (recorded, note) = match notification {
-                    Notification::Dispute(event) => {
-                        let recorded = record_event(&mut tx, connection_id, &source, event).await?;
-                        let note = matches!((recorded, event.effect), (Recorded::New { .. }, Effect::None))
-                            .then(|| {
-                                format!(
-                                    "unrecognized {:?}: recorded on the timeline without changing the dispute",
-                                    event.kind
-                                )
-                            });
-                        (recorded, note)
-                    }
-                    Notification::Payment(payment) => (
-                        record_payment(&mut tx, connection_id, delivery.id, payment).await?,
-                        None,
-                    ),
-                };
-                (recorded, Some(key), note)
+                let stored = insert_notification(&self.pool, delivery, &judged).await?;
+                return Ok((stored, Recorded::Refused));
             }
-            (Judgement::Accepted { .. }, None) => {
-                return Err(StoreError::corrupt(
-                    "an accepted delivery without a connection",
-                ))
-            }
+            Judgement::Accepted {
+                key, notification, ..
+            } => (key, notification),
         };
-        let (verdict, reason, duplicate_of) = match (judgement, recorded) {
-            (
-                Judgement::Refused(Refused {
-                    verdict, reason, ..
-                }),
-                _,
-            ) => (*verdict, Some(text::cut(reason, KEPT_REASON)), None),
-            (_, Recorded::Duplicate { of_notification }) => (
+        let connection_id = delivery
+            .connection_id
+            .ok_or_else(|| StoreError::corrupt("an accepted delivery without a connection"))?;
+        let mut tx = self.pool.begin().await?;
+        // Valid is what almost every accepted delivery turns out to be; the
+        // rare duplicate or unrecognized event is written over it below.
+        let judged = Judged {
+            verdict: Verdict::Valid,
+            reason: None,
+            key: Some(key.as_str()),
+            reply: &reply,
+            latency_us,
+        };
+        let stored = insert_notification(&mut *tx, delivery, &judged).await?;
+        let source = EventSource::Notification {
+            id: stored.id,
+            received_at: stored.received_at,
+        };
+        let (recorded, unrecognized) = match notification {
+            Notification::Dispute(event) => {
+                let recorded = record_event(&mut tx, connection_id, &source, event).await?;
+                let unrecognized = matches!(
+                    (recorded, event.effect),
+                    (Recorded::New { .. }, Effect::None)
+                )
+                .then(|| {
+                    format!(
+                        "unrecognized {:?}: recorded on the timeline without changing the dispute",
+                        event.kind
+                    )
+                });
+                (recorded, unrecognized)
+            }
+            Notification::Payment(payment) => (
+                record_payment(&mut tx, connection_id, stored.id, payment).await?,
+                None,
+            ),
+        };
+        let rewrite = match (recorded, unrecognized) {
+            (Recorded::Duplicate { of_notification }, _) => Some((
                 Verdict::Duplicate,
                 of_notification
                     .map(|of| format!("the same event was recorded from notification {of}")),
+                false,
                 of_notification,
-            ),
-            _ => (Verdict::Valid, note.clone(), None),
+            )),
+            (_, Some(note)) => Some((Verdict::Valid, Some(note), true, None)),
+            _ => None,
         };
-        let reply = judgement.reply();
-        sqlx::query(
-            "update notifications set verdict = $2, reason = $3, key_fingerprint = $4,
-                 needs_attention = $5, duplicate_of = $6, response_status = $7, response_body = $8,
-                 latency_us = $9, judged_at = now()
-             where id = $1",
-        )
-        .bind(delivery.id)
-        .bind(verdict.as_str())
-        .bind(reason)
-        .bind(key.map(|k| k.as_str()))
-        .bind(note.is_some())
-        .bind(duplicate_of)
-        .bind(reply.status.as_u16() as i16)
-        .bind(&reply.body)
-        .bind(i64::try_from(judged_in.as_micros()).unwrap_or(i64::MAX))
-        .execute(&mut *tx)
-        .await?;
+        if let Some((verdict, reason, needs_attention, duplicate_of)) = rewrite {
+            sqlx::query(
+                "update notifications set verdict = $2, reason = $3, needs_attention = $4,
+                     duplicate_of = $5
+                 where id = $1",
+            )
+            .bind(stored.id)
+            .bind(verdict.as_str())
+            .bind(reason)
+            .bind(needs_attention)
+            .bind(duplicate_of)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
-        Ok(recorded)
+        Ok((stored, recorded))
     }
 
     /// Records an event from `source` for a connection's dispute and
@@ -242,6 +260,50 @@ impl Store {
         tx.commit().await?;
         Ok(recorded)
     }
+}
+
+/// A delivery's judgement as its row records it.
+struct Judged<'a> {
+    verdict: Verdict,
+    reason: Option<String>,
+    key: Option<&'a str>,
+    reply: &'a Reply,
+    latency_us: i64,
+}
+
+async fn insert_notification(
+    db: impl sqlx::PgExecutor<'_>,
+    new: &NewNotification,
+    judged: &Judged<'_>,
+) -> Result<StoredDelivery, StoreError> {
+    let (id, received_at): (i64, jiff_sqlx::Timestamp) = sqlx::query_as(
+        "insert into notifications
+             (connection_id, slug, remote_addr, headers, body, body_length, body_sha256,
+              verdict, reason, key_fingerprint, response_status, response_body, latency_us,
+              judged_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now())
+         returning id, received_at",
+    )
+    .bind(new.connection_id)
+    .bind(&new.slug)
+    .bind(&new.remote_addr)
+    .bind(Json(&new.headers))
+    .bind(&new.body)
+    .bind(new.body_length)
+    .bind(&new.body_sha256)
+    .bind(judged.verdict.as_str())
+    .bind(&judged.reason)
+    .bind(judged.key)
+    .bind(judged.reply.status.as_u16() as i16)
+    .bind(&judged.reply.body)
+    .bind(judged.latency_us)
+    .fetch_one(db)
+    .await?;
+    Ok(StoredDelivery {
+        id,
+        received_at: received_at.to_jiff(),
+        connection_id: new.connection_id,
+    })
 }
 
 async fn record_event(

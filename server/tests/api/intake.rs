@@ -178,6 +178,7 @@ async fn a_sender_outside_the_allowlist_is_forbidden_and_one_on_it_is_accepted()
         .execute(&app.pool)
         .await
         .unwrap();
+    app.store.note_connections_changed();
 
     let refused = app
         .post_webhook("pingpong-main", &[], body("pp-rfi.json"))
@@ -194,6 +195,7 @@ async fn a_sender_outside_the_allowlist_is_forbidden_and_one_on_it_is_accepted()
     .execute(&app.pool)
     .await
     .unwrap();
+    app.store.note_connections_changed();
     let accepted = app
         .post_webhook("pingpong-main", &[], body("pp-rfi.json"))
         .await;
@@ -222,6 +224,7 @@ async fn behind_a_trusted_proxy_the_forwarded_sender_is_checked() {
         .execute(&app.pool)
         .await
         .unwrap();
+    app.store.note_connections_changed();
 
     let from_pingpong = app
         .post_webhook(
@@ -253,6 +256,7 @@ async fn a_disabled_connection_answers_503_so_the_provider_retries_and_keeps_the
         .execute(&app.pool)
         .await
         .unwrap();
+    app.store.note_connections_changed();
 
     let response = app
         .post_webhook("pingpong-main", &[], body("pp-rfi.json"))
@@ -507,4 +511,54 @@ async fn a_hundred_concurrent_copies_per_provider_make_one_event_each_and_are_al
         .unwrap();
         assert_eq!(events, 1, "{slug}");
     }
+}
+
+#[tokio::test]
+async fn a_connection_changed_by_another_replica_is_seen_at_once() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    assert_eq!(
+        app.post_webhook("pingpong-main", &[], body("pp-rfi.json"))
+            .await
+            .status(),
+        200,
+        "the connection is now cached"
+    );
+    // Another server on the same database: its own pool and store.
+    let replica = app::store::Store::new(
+        sqlx::postgres::PgPoolOptions::new()
+            .connect_with(app.pool.connect_options().as_ref().clone())
+            .await
+            .unwrap(),
+    );
+    let settings = dispute_core::domain::ConnectionDraft {
+        enabled: false,
+        ..app
+            .store
+            .connection_detail(&dispute_core::domain::ConnectionSlug::parse("pingpong-main").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .settings
+    }
+    .validate(&[])
+    .unwrap();
+    replica
+        .save_connection(&settings, app::store::Saving::Update, |_| vec![], &Default::default())
+        .await
+        .unwrap();
+
+    let mut status = 0;
+    for _ in 0..40 {
+        status = app
+            .post_webhook("pingpong-main", &[], body("pp-chargeback.json"))
+            .await
+            .status()
+            .as_u16();
+        if status == 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(status, 503, "the disabled connection is refused within a second");
 }
