@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 
 use sqlx::{PgPool, Postgres, Transaction};
 
-/// Transactions committed per second with `clients` clients for `duration`.
+/// Transactions committed per second with `clients` clients for `duration`,
+/// and how many were committed.
 pub async fn transactions_per_second(
     pool: &PgPool,
     clients: usize,
     duration: Duration,
     run: &str,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, usize)> {
     let connection_id: i64 =
         sqlx::query_scalar("select id from connections where slug = 'pingpong-main'")
             .fetch_one(pool)
@@ -42,7 +43,10 @@ pub async fn transactions_per_second(
     for task in tasks {
         committed += task.await??;
     }
-    Ok(committed as f64 / started.elapsed().as_secs_f64())
+    Ok((
+        committed as f64 / started.elapsed().as_secs_f64(),
+        committed as usize,
+    ))
 }
 
 async fn one_notification(

@@ -227,16 +227,48 @@ impl Drop for Environment {
     }
 }
 
+/// CPU time a process has used so far (user + system), and its parent.
+fn process_cpu(pid: u32) -> anyhow::Result<(Duration, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses.
+    let after = stat.rsplit_once(')').context("a /proc stat line")?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let parent: u32 = fields[1].parse()?;
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)?.unwrap_or(100);
+    Ok((Duration::from_secs_f64(ticks as f64 / per_second as f64), parent))
+}
+
+/// CPU time this benchmark process has used so far.
+pub fn own_cpu_time() -> anyhow::Result<Duration> {
+    Ok(process_cpu(std::process::id())?.0)
+}
+
+impl Environment {
+    /// CPU time the cluster's processes have used so far (those alive now:
+    /// the postmaster and its children).
+    pub fn database_cpu_time(&self) -> anyhow::Result<Duration> {
+        let pid_file = std::fs::read_to_string(self.dir.join("postgres/postmaster.pid"))?;
+        let postmaster: u32 = pid_file.lines().next().context("a pid")?.trim().parse()?;
+        let mut total = process_cpu(postmaster)?.0;
+        for entry in std::fs::read_dir("/proc")? {
+            let Some(pid) = entry?.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Ok((cpu, parent)) = process_cpu(pid) {
+                if parent == postmaster {
+                    total += cpu;
+                }
+            }
+        }
+        Ok(total)
+    }
+}
+
 impl Server {
     /// CPU time the server process has used so far (user + system).
     pub fn cpu_time(&self) -> anyhow::Result<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
-        // Fields after the command name, which is in parentheses.
-        let after = stat.rsplit_once(')').context("a /proc stat line")?.1;
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
-        let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)?.unwrap_or(100);
-        Ok(Duration::from_secs_f64(ticks as f64 / per_second as f64))
+        Ok(process_cpu(self.pid)?.0)
     }
 
     /// The most memory the server has held at once (VmHWM), in MiB.

@@ -98,19 +98,21 @@ async fn intake(
     load::closed_loop(&env.server().base, &queue, 8, Duration::from_secs(3)).await;
     sqlx::query("analyze").execute(&pool).await?;
 
-    println!("| senders | Dispute Desk /s | p50 | p90 | p99 | max | failures | ceiling tps | ratio | server CPU per notification |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| senders | Dispute Desk /s | p50 | p90 | p99 | max | failures | ceiling tps | ratio | CPU per notification: server / PostgreSQL / load generator | PostgreSQL CPU per ceiling transaction |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut cpu_per_notification = Duration::ZERO;
     for &n in senders {
-        let cpu_before = env.server().cpu_time()?;
+        let cpu = Cpu::now(&env)?;
         let run = load::closed_loop(&env.server().base, &queue, n, duration).await;
-        let cpu = env.server().cpu_time()? - cpu_before;
-        cpu_per_notification = cpu / run.latencies.len().max(1) as u32;
-        let ceiling =
+        let [server, database, generator] = cpu.since(&env, run.latencies.len())?;
+        cpu_per_notification = server;
+        let cpu = Cpu::now(&env)?;
+        let (ceiling, committed) =
             ceiling::transactions_per_second(&pool, n, duration, &format!("ceiling-{n}")).await?;
+        let [_, ceiling_database, _] = cpu.since(&env, committed)?;
         let p = percentiles(&run);
         println!(
-            "| {n} | {:.0} | {} | {} | {} | {} | {} | {ceiling:.0} | {:.0} % | {} µs |",
+            "| {n} | {:.0} | {} | {} | {} | {} | {} | {ceiling:.0} | {:.0} % | {} / {} / {} µs | {} µs |",
             run.per_second(),
             p[0],
             p[1],
@@ -118,7 +120,10 @@ async fn intake(
             p[3],
             run.failures,
             100.0 * run.per_second() / ceiling,
-            cpu_per_notification.as_micros()
+            server.as_micros(),
+            database.as_micros(),
+            generator.as_micros(),
+            ceiling_database.as_micros()
         );
     }
 
@@ -154,6 +159,26 @@ async fn intake(
     );
     env.stop_server().await?;
     Ok(())
+}
+
+/// CPU used so far by the server, the database and this process.
+struct Cpu([Duration; 3]);
+
+impl Cpu {
+    fn now(env: &Environment) -> anyhow::Result<Self> {
+        Ok(Self([
+            env.server().cpu_time()?,
+            env.database_cpu_time()?,
+            environment::own_cpu_time()?,
+        ]))
+    }
+
+    /// What each used since, per item of work.
+    fn since(&self, env: &Environment, items: usize) -> anyhow::Result<[Duration; 3]> {
+        let now = Self::now(env)?;
+        let per = items.max(1) as u32;
+        Ok([0, 1, 2].map(|i| now.0[i].saturating_sub(self.0[i]) / per))
+    }
 }
 
 /// The time one RSA-2048 PKCS#1 v1.5 SHA-256 verification takes here, as

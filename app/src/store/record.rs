@@ -1,15 +1,20 @@
-//! Recording: a stored delivery's judgement (its verdict and answer, and
-//! what it carried: an event or a payment), and events from any source (a
-//! notification, a replay, a status query's answer), each with its dispute
-//! refolded, in one transaction. Duplicates are caught by unique keys, not
-//! by reading first, so concurrent copies of one notification record exactly
-//! one event.
+//! Recording: a delivery with its judgement (the raw request, its verdict
+//! and answer, and what it carried: an event or a payment), and events from
+//! the other sources (a replay, a status query's answer), each with its
+//! dispute refolded, in one transaction. Duplicates are caught by unique
+//! keys, not by reading first, so concurrent copies of one notification
+//! record exactly one event.
+//!
+//! An accepted notification costs four round trips: BEGIN; one statement
+//! that stores the request, upserts the dispute, inserts the event and
+//! returns the dispute's events; the refolded projection; COMMIT.
 
 use std::time::Duration;
 
 use dispute_core::{
     domain::{
-        fold, text, Effect, FoldEvent, Money, NormalizedEvent, PaymentEvent, Stage, Status, Verdict,
+        fold, text, Effect, EventKey, FoldEvent, Money, NormalizedEvent, PaymentEvent, Stage,
+        Status, Verdict,
     },
     providers::{
         judge::{Judgement, Refused, Reply},
@@ -33,17 +38,12 @@ pub struct StoredDelivery {
     pub connection_id: Option<i64>,
 }
 
-/// Where an event comes from.
+/// Where an event comes from, besides a notification as it arrives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventSource {
-    /// A notification the provider pushed.
-    Notification {
-        id: i64,
-        received_at: jiff::Timestamp,
-    },
     /// A stored notification judged again by ops.
     Replay {
-        id: i64,
+        notification_id: i64,
         received_at: jiff::Timestamp,
     },
     /// An answer to a status query: who asked (`None`: the scheduler), and
@@ -55,28 +55,19 @@ pub enum EventSource {
     },
 }
 
-impl EventSource {
+/// Where the event being recorded comes from, as its row says it.
+enum Origin<'a> {
+    /// A notification stored in the same statement.
+    Arriving(&'a NewNotification, &'a Judged<'a>),
+    Other(&'a EventSource),
+}
+
+impl Origin<'_> {
     fn kind(&self) -> &'static str {
         match self {
-            EventSource::Notification { .. } => "notification",
-            EventSource::Replay { .. } => "replay",
-            EventSource::StatusQuery { .. } => "status_query",
-        }
-    }
-
-    fn notification_id(&self) -> Option<i64> {
-        match self {
-            EventSource::Notification { id, .. } | EventSource::Replay { id, .. } => Some(*id),
-            EventSource::StatusQuery { .. } => None,
-        }
-    }
-
-    /// Stands in for the provider's time when it gives none.
-    fn heard_at(&self) -> jiff::Timestamp {
-        match self {
-            EventSource::Notification { received_at, .. }
-            | EventSource::Replay { received_at, .. } => *received_at,
-            EventSource::StatusQuery { asked_at, .. } => *asked_at,
+            Origin::Arriving(..) => "notification",
+            Origin::Other(EventSource::Replay { .. }) => "replay",
+            Origin::Other(EventSource::StatusQuery { .. }) => "status_query",
         }
     }
 }
@@ -92,42 +83,13 @@ pub enum Recorded {
     Refused,
 }
 
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    id: i64,
-    event_key: String,
-    effect: String,
-    stage: Option<Named<Stage>>,
-    status: Option<Named<Status>>,
-    occurred_at: jiff_sqlx::Timestamp,
-    deadline: Option<jiff_sqlx::Timestamp>,
-    currency: Option<String>,
-    amount_text: Option<String>,
+/// A delivery's judgement as its row records it.
+struct Judged<'a> {
+    verdict: Verdict,
     reason: Option<String>,
-    payment_reference: Option<String>,
-    merchant_reference: Option<String>,
-}
-
-impl EventRow {
-    fn into_fold_event(self) -> Result<FoldEvent, StoreError> {
-        let effect = match (self.effect.as_str(), self.stage, self.status) {
-            ("sets", Some(stage), Some(status)) => Effect::Sets(stage.0, status.0),
-            ("expires", _, _) => Effect::ExpiresCurrentStage,
-            ("none", _, _) => Effect::None,
-            (other, ..) => return Err(StoreError::corrupt(format!("event effect {other:?}"))),
-        };
-        Ok(FoldEvent {
-            key: dispute_core::domain::EventKey::from_stored(self.event_key),
-            effect,
-            occurred_at: self.occurred_at.to_jiff(),
-            received_seq: self.id,
-            deadline: self.deadline.map(|d| d.to_jiff()),
-            amount: super::money(self.amount_text, self.currency)?,
-            reason: self.reason,
-            payment_reference: self.payment_reference,
-            merchant_reference: self.merchant_reference,
-        })
-    }
+    key: Option<&'a str>,
+    reply: &'a Reply,
+    latency_us: i64,
 }
 
 fn effect_columns(effect: Effect) -> (&'static str, Option<&'static str>, Option<&'static str>) {
@@ -160,10 +122,7 @@ impl Store {
         let latency_us = i64::try_from(judged_in.as_micros()).unwrap_or(i64::MAX);
         let (key, notification) = match judgement {
             Judgement::Refused(Refused {
-                verdict,
-                reason,
-                key,
-                ..
+                verdict, reason, key, ..
             }) => {
                 // A refusal is one row: a statement of its own commits it.
                 let judged = Judged {
@@ -183,7 +142,6 @@ impl Store {
         let connection_id = delivery
             .connection_id
             .ok_or_else(|| StoreError::corrupt("an accepted delivery without a connection"))?;
-        let mut tx = self.pool.begin().await?;
         // Valid is what almost every accepted delivery turns out to be; the
         // rare duplicate or unrecognized event is written over it below.
         let judged = Judged {
@@ -193,14 +151,11 @@ impl Store {
             reply: &reply,
             latency_us,
         };
-        let stored = insert_notification(&mut *tx, delivery, &judged).await?;
-        let source = EventSource::Notification {
-            id: stored.id,
-            received_at: stored.received_at,
-        };
-        let (recorded, unrecognized) = match notification {
+        let mut tx = self.pool.begin().await?;
+        let (stored, recorded, unrecognized) = match notification {
             Notification::Dispute(event) => {
-                let recorded = record_event(&mut tx, connection_id, &source, event).await?;
+                let origin = Origin::Arriving(delivery, &judged);
+                let (stored, recorded) = record_event(&mut tx, connection_id, &origin, event).await?;
                 let unrecognized = matches!(
                     (recorded, event.effect),
                     (Recorded::New { .. }, Effect::None)
@@ -211,12 +166,15 @@ impl Store {
                         event.kind
                     )
                 });
-                (recorded, unrecognized)
+                let stored =
+                    stored.ok_or_else(|| StoreError::corrupt("the notification was not stored"))?;
+                (stored, recorded, unrecognized)
             }
-            Notification::Payment(payment) => (
-                record_payment(&mut tx, connection_id, stored.id, payment).await?,
-                None,
-            ),
+            Notification::Payment(payment) => {
+                let stored = insert_notification(&mut *tx, delivery, &judged).await?;
+                let recorded = record_payment(&mut tx, connection_id, stored.id, payment).await?;
+                (stored, recorded, None)
+            }
         };
         let rewrite = match (recorded, unrecognized) {
             (Recorded::Duplicate { of_notification }, _) => Some((
@@ -256,19 +214,11 @@ impl Store {
         event: &NormalizedEvent,
     ) -> Result<Recorded, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let recorded = record_event(&mut tx, connection_id, source, event).await?;
+        let (_, recorded) =
+            record_event(&mut tx, connection_id, &Origin::Other(source), event).await?;
         tx.commit().await?;
         Ok(recorded)
     }
-}
-
-/// A delivery's judgement as its row records it.
-struct Judged<'a> {
-    verdict: Verdict,
-    reason: Option<String>,
-    key: Option<&'a str>,
-    reply: &'a Reply,
-    latency_us: i64,
 }
 
 async fn insert_notification(
@@ -306,59 +256,131 @@ async fn insert_notification(
     })
 }
 
+/// A row of the recording statement: the notification it stored (if any),
+/// and one event of the dispute — the new one first — or none.
+#[derive(sqlx::FromRow)]
+struct RecordedRow {
+    notification_id: Option<i64>,
+    received_at: Option<jiff_sqlx::Timestamp>,
+    dispute_id: i64,
+    new: Option<bool>,
+    id: Option<i64>,
+    event_key: Option<String>,
+    effect: Option<String>,
+    stage: Option<Named<Stage>>,
+    status: Option<Named<Status>>,
+    occurred_at: Option<jiff_sqlx::Timestamp>,
+    deadline: Option<jiff_sqlx::Timestamp>,
+    currency: Option<String>,
+    amount_text: Option<String>,
+    reason: Option<String>,
+    payment_reference: Option<String>,
+    merchant_reference: Option<String>,
+}
+
+impl RecordedRow {
+    /// The event this row carries, as the fold reads it.
+    fn fold_event(self) -> Result<Option<FoldEvent>, StoreError> {
+        let (Some(id), Some(key), Some(effect), Some(occurred_at)) =
+            (self.id, self.event_key, self.effect, self.occurred_at)
+        else {
+            return Ok(None);
+        };
+        let effect = match (effect.as_str(), self.stage, self.status) {
+            ("sets", Some(stage), Some(status)) => Effect::Sets(stage.0, status.0),
+            ("expires", _, _) => Effect::ExpiresCurrentStage,
+            ("none", _, _) => Effect::None,
+            (other, ..) => return Err(StoreError::corrupt(format!("event effect {other:?}"))),
+        };
+        Ok(Some(FoldEvent {
+            key: EventKey::from_stored(key),
+            effect,
+            occurred_at: occurred_at.to_jiff(),
+            received_seq: id,
+            deadline: self.deadline.map(|d| d.to_jiff()),
+            amount: super::money(self.amount_text, self.currency)?,
+            reason: self.reason,
+            payment_reference: self.payment_reference,
+            merchant_reference: self.merchant_reference,
+        }))
+    }
+}
+
+/// Stores the arriving notification (if the origin is one), upserts the
+/// dispute (locking it, so one dispute's events fold one transaction at a
+/// time), inserts the event unless its key is known, and reads back all
+/// the dispute's events — one statement; then refolds the dispute.
 async fn record_event(
     tx: &mut sqlx::PgConnection,
     connection_id: i64,
-    source: &EventSource,
+    origin: &Origin<'_>,
     event: &NormalizedEvent,
-) -> Result<Recorded, StoreError> {
-    let occurred_at = event
-        .occurred_at
-        .as_ref()
-        .map_or(source.heard_at(), |t| t.at)
-        .to_sqlx();
-
-    // Creating or touching the dispute row locks it: events of one dispute
-    // are folded one transaction at a time.
-    let dispute_id: i64 = sqlx::query_scalar(
-        "insert into disputes (connection_id, dispute_ref, opened_at, last_event_at)
-         values ($1, $2, $3, $3)
-         on conflict on constraint disputes_connection_ref_key
-         do update set dispute_ref = excluded.dispute_ref
-         returning id",
+) -> Result<(Option<StoredDelivery>, Recorded), StoreError> {
+    let (effect, stage, status) = effect_columns(event.effect);
+    let (amount, currency, amount_text) = money_columns(event.amount.as_ref());
+    let (arriving, earlier_notification, heard_at, queried_by, query_answer) = match origin {
+        Origin::Arriving(raw, judged) => (Some((raw, judged)), None, None, None, None),
+        Origin::Other(EventSource::Replay {
+            notification_id,
+            received_at,
+        }) => (None, Some(*notification_id), Some(*received_at), None, None),
+        Origin::Other(EventSource::StatusQuery {
+            by,
+            asked_at,
+            answer,
+        }) => (None, None, Some(*asked_at), *by, Some(answer.as_str())),
+    };
+    let rows: Vec<RecordedRow> = sqlx::query_as(
+        "with dispute as (
+             insert into disputes (connection_id, dispute_ref, opened_at, last_event_at)
+             values ($1, $2, now(), now())
+             on conflict on constraint disputes_connection_ref_key
+             do update set dispute_ref = excluded.dispute_ref
+             returning id
+         ), notification as (
+             insert into notifications
+                 (connection_id, slug, remote_addr, headers, body, body_length, body_sha256,
+                  verdict, key_fingerprint, response_status, response_body, latency_us,
+                  judged_at)
+             select $1, $24, $25, $26, $27, $28, $29, 'valid', $30, $31, $32, $33, now()
+             where $23
+             returning id, received_at
+         ), event as (
+             insert into dispute_events
+                 (dispute_id, connection_id, notification_id, event_key, kind, effect, stage,
+                  status, occurred_at, occurred_at_text, deadline, deadline_text, amount,
+                  currency, amount_text, reason, reason_code, provider_status,
+                  payment_reference, merchant_reference, source, queried_by, query_answer)
+             select dispute.id, $1, coalesce((select id from notification), $20), $3, $4, $5,
+                    $6, $7, coalesce($8, $21, now()), $9, $10, $11, $12, $13, $14, $15, $16,
+                    $17, $18, $19, $22, $34, $35
+             from dispute
+             on conflict on constraint dispute_events_key do nothing
+             returning id, event_key, effect, stage, status, occurred_at, deadline, currency,
+                       amount_text, reason, payment_reference, merchant_reference
+         )
+         select (select id from notification) as notification_id,
+                (select received_at from notification) as received_at,
+                d.id as dispute_id, e.new, e.id, e.event_key, e.effect, e.stage, e.status,
+                e.occurred_at, e.deadline, e.currency, e.amount_text, e.reason,
+                e.payment_reference, e.merchant_reference
+         from dispute d
+         left join lateral (
+             select true as new, * from event
+             union all
+             select false, id, event_key, effect, stage, status, occurred_at, deadline,
+                    currency, amount_text, reason, payment_reference, merchant_reference
+             from dispute_events where dispute_id = d.id
+         ) e on true",
     )
     .bind(connection_id)
     .bind(event.dispute_ref.as_str())
-    .bind(occurred_at)
-    .fetch_one(&mut *tx)
-    .await?;
-
-    let (effect, stage, status) = effect_columns(event.effect);
-    let (amount, currency, amount_text) = money_columns(event.amount.as_ref());
-    let (queried_by, query_answer) = match source {
-        EventSource::StatusQuery { by, answer, .. } => (*by, Some(answer.as_str())),
-        _ => (None, None),
-    };
-    let event_id: Option<i64> = sqlx::query_scalar(
-        "insert into dispute_events
-             (dispute_id, connection_id, notification_id, event_key, kind, effect, stage, status,
-              occurred_at, occurred_at_text, deadline, deadline_text, amount, currency,
-              amount_text, reason, reason_code, provider_status, payment_reference,
-              merchant_reference, source, queried_by, query_answer)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                 $18, $19, $20, $21, $22, $23)
-         on conflict on constraint dispute_events_key do nothing
-         returning id",
-    )
-    .bind(dispute_id)
-    .bind(connection_id)
-    .bind(source.notification_id())
     .bind(event.key.as_str())
     .bind(&event.kind)
     .bind(effect)
     .bind(stage)
     .bind(status)
-    .bind(occurred_at)
+    .bind(event.occurred_at.as_ref().map(|t| t.at.to_sqlx()))
     .bind(event.occurred_at.as_ref().map(|t| &t.text))
     .bind(event.deadline.as_ref().map(|t| t.at.to_sqlx()))
     .bind(event.deadline.as_ref().map(|t| &t.text))
@@ -370,28 +392,55 @@ async fn record_event(
     .bind(&event.provider_status)
     .bind(&event.payment_reference)
     .bind(&event.merchant_reference)
-    .bind(source.kind())
+    .bind(earlier_notification)
+    .bind(heard_at.map(|t| t.to_sqlx()))
+    .bind(origin.kind())
+    .bind(arriving.is_some())
+    .bind(arriving.map(|(raw, _)| &raw.slug))
+    .bind(arriving.map(|(raw, _)| &raw.remote_addr))
+    .bind(arriving.map(|(raw, _)| Json(&raw.headers)))
+    .bind(arriving.map(|(raw, _)| &raw.body))
+    .bind(arriving.map(|(raw, _)| raw.body_length))
+    .bind(arriving.map(|(raw, _)| &raw.body_sha256))
+    .bind(arriving.and_then(|(_, judged)| judged.key))
+    .bind(arriving.map(|(_, judged)| judged.reply.status.as_u16() as i16))
+    .bind(arriving.map(|(_, judged)| &judged.reply.body))
+    .bind(arriving.map(|(_, judged)| judged.latency_us))
     .bind(queried_by)
     .bind(query_answer)
-    .fetch_optional(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
 
-    match event_id {
-        Some(id) => {
-            refold(tx, dispute_id).await?;
-            Ok(Recorded::New { id })
-        }
-        None => Ok(Recorded::Duplicate {
-            of_notification: sqlx::query_scalar(
-                "select notification_id from dispute_events
-                 where connection_id = $1 and event_key = $2",
-            )
-            .bind(connection_id)
-            .bind(event.key.as_str())
-            .fetch_one(&mut *tx)
-            .await?,
+    let first = rows
+        .first()
+        .ok_or_else(|| StoreError::corrupt("recording an event returned nothing"))?;
+    let dispute_id = first.dispute_id;
+    let stored = match (first.notification_id, &first.received_at) {
+        (Some(id), Some(received_at)) => Some(StoredDelivery {
+            id,
+            received_at: received_at.to_jiff(),
+            connection_id: Some(connection_id),
         }),
-    }
+        _ => None,
+    };
+    let new_id = rows.iter().find(|r| r.new == Some(true)).and_then(|r| r.id);
+    let Some(id) = new_id else {
+        let of_notification = sqlx::query_scalar(
+            "select notification_id from dispute_events
+             where connection_id = $1 and event_key = $2",
+        )
+        .bind(connection_id)
+        .bind(event.key.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        return Ok((stored, Recorded::Duplicate { of_notification }));
+    };
+    let events = rows
+        .into_iter()
+        .filter_map(|row| row.fold_event().transpose())
+        .collect::<Result<Vec<_>, _>>()?;
+    refold(tx, dispute_id, &events).await?;
+    Ok((stored, Recorded::New { id }))
 }
 
 async fn record_payment(
@@ -439,22 +488,14 @@ async fn record_payment(
     }
 }
 
-/// Derives the dispute's whole state from its events (the fold decides
-/// every projected column) and writes it.
-async fn refold(tx: &mut sqlx::PgConnection, dispute_id: i64) -> Result<(), StoreError> {
-    let rows: Vec<EventRow> = sqlx::query_as(
-        "select id, event_key, effect, stage, status, occurred_at, deadline, currency, amount_text,
-                reason, payment_reference, merchant_reference
-         from dispute_events where dispute_id = $1",
-    )
-    .bind(dispute_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    let events = rows
-        .into_iter()
-        .map(EventRow::into_fold_event)
-        .collect::<Result<Vec<_>, _>>()?;
-    let state = fold(&events);
+/// Writes the dispute's whole state as the fold derives it from `events`
+/// (the fold decides every projected column).
+async fn refold(
+    tx: &mut sqlx::PgConnection,
+    dispute_id: i64,
+    events: &[FoldEvent],
+) -> Result<(), StoreError> {
+    let state = fold(events);
     let (amount, currency, amount_text) = money_columns(state.amount.as_ref());
     let (Some(opened_at), Some(last_event_at)) = (state.opened_at, state.last_event_at) else {
         return Err(StoreError::corrupt("a dispute without events"));

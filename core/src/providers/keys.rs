@@ -11,10 +11,10 @@ use base64::{
     Engine,
 };
 use rsa::{
-    pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey},
-    pkcs1v15::{self, Signature, VerifyingKey},
+    pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPublicKey},
+    pkcs1v15,
     pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey},
-    signature::{SignatureEncoding, Signer, Verifier},
+    signature::{SignatureEncoding, Signer},
     traits::PublicKeyParts,
     RsaPrivateKey, RsaPublicKey,
 };
@@ -150,10 +150,11 @@ fn check_size(bits: usize) -> Result<(), KeyError> {
     }
 }
 
-/// A provider's RSA public key: verifies RSASSA-PKCS1-v1_5 SHA-256 signatures.
+/// A provider's RSA public key: verifies RSASSA-PKCS1-v1_5 SHA-256 signatures
+/// (with `ring`, several times faster than `rsa` here; `rsa` reads the key).
 #[derive(Clone)]
 pub struct VerificationKey {
-    key: VerifyingKey<Sha256>,
+    key: ring::signature::UnparsedPublicKey<Vec<u8>>,
     spki_der: Vec<u8>,
     fingerprint: Fingerprint,
 }
@@ -200,7 +201,13 @@ impl VerificationKey {
             .into_vec();
         Ok(Self {
             fingerprint: Fingerprint::of(&spki_der),
-            key: VerifyingKey::new(public),
+            key: ring::signature::UnparsedPublicKey::new(
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                public
+                    .to_pkcs1_der()
+                    .map_err(|_| KeyError::NotRsa("public"))?
+                    .into_vec(),
+            ),
             spki_der,
         })
     }
@@ -230,9 +237,7 @@ impl VerificationKey {
 
     /// True when `signature` signs exactly `message` with this key.
     pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
-        Signature::try_from(signature)
-            .map(|s| self.key.verify(message, &s).is_ok())
-            .unwrap_or(false)
+        self.key.verify(message, signature).is_ok()
     }
 }
 
