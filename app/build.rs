@@ -1,5 +1,6 @@
 //! Compiles `style/main.scss` into the CSS the binary embeds, and names it by
-//! its content hash so the browser may cache it forever.
+//! its content hash so the browser may cache it forever. Also asks for a
+//! rebuild when a migration is added: `sqlx::migrate!` embeds them.
 
 use sha2::{Digest, Sha256};
 use std::{env, fs, path::PathBuf};
@@ -7,6 +8,7 @@ use std::{env, fs, path::PathBuf};
 fn main() {
     let style_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("../style");
     println!("cargo:rerun-if-changed={}", style_dir.display());
+    println!("cargo:rerun-if-changed=../migrations");
 
     let css = grass::from_path(
         style_dir.join("main.scss"),

@@ -677,3 +677,32 @@ async fn the_audit_log_filters_and_pages_and_failed_sign_ins_are_summarized() {
         [("ana@example.com".into(), 2), ("bo@example.com".into(), 1)]
     );
 }
+
+#[tokio::test]
+async fn events_of_one_dispute_recorded_at_once_are_all_folded() {
+    let db = TestDatabase::create().await;
+    let store = Store::new(db.pool(8).await);
+    store.migrate().await.unwrap();
+    let id = connection(&store, "conn-a").await;
+    let needs = Effect::Sets(Stage::Inquiry, Status::NeedsResponse);
+
+    futures::future::join_all((0..40).map(|n| {
+        let store = store.clone();
+        async move {
+            let e = with_deadline(event("D1", &format!("rfi-{n}"), needs, n), 100 + n);
+            store.record_event(id, &queried(0), &e).await.unwrap();
+        }
+    }))
+    .await;
+
+    let dispute = store.dispute("conn-a", "D1").await.unwrap().unwrap();
+    assert_eq!(
+        dispute.deadline,
+        Some(day(139)),
+        "the latest event's deadline"
+    );
+    assert_eq!(
+        (dispute.opened_at, dispute.last_event_at),
+        (day(0), day(39))
+    );
+}

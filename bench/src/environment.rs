@@ -236,7 +236,10 @@ fn process_cpu(pid: u32) -> anyhow::Result<(Duration, u32)> {
     let parent: u32 = fields[1].parse()?;
     let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
     let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)?.unwrap_or(100);
-    Ok((Duration::from_secs_f64(ticks as f64 / per_second as f64), parent))
+    Ok((
+        Duration::from_secs_f64(ticks as f64 / per_second as f64),
+        parent,
+    ))
 }
 
 /// CPU time this benchmark process has used so far.
@@ -252,7 +255,11 @@ impl Environment {
         let postmaster: u32 = pid_file.lines().next().context("a pid")?.trim().parse()?;
         let mut total = process_cpu(postmaster)?.0;
         for entry in std::fs::read_dir("/proc")? {
-            let Some(pid) = entry?.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            let Some(pid) = entry?
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
                 continue;
             };
             if let Ok((cpu, parent)) = process_cpu(pid) {

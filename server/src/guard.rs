@@ -63,8 +63,9 @@ impl Guard {
         let (Some(id), Some(signed_in_at), Some(epoch)) = (id, signed_in_at, epoch) else {
             return Ok(None);
         };
-        let age = jiff::Timestamp::now().as_second() - signed_in_at;
-        let user = if age >= 0 && (age as u64) < self.absolute_timeout.as_secs() {
+        let age = jiff::Timestamp::now().as_millisecond() - signed_in_at;
+        let user = if age >= 0 && u128::from(age.unsigned_abs()) < self.absolute_timeout.as_millis()
+        {
             self.store
                 .user_by_id(id)
                 .await?

@@ -17,9 +17,9 @@ use dispute_core::domain::{Permission, Role};
 
 /// Session keys.
 pub const SESSION_USER_ID: &str = "user_id";
-/// When the person signed in (Unix seconds): the absolute timeout counts
-/// from here, however active the session.
-pub const SESSION_SIGNED_IN_AT: &str = "signed_in_at";
+/// When the person signed in (Unix milliseconds): the absolute timeout
+/// counts from here, however active the session.
+pub const SESSION_SIGNED_IN_AT: &str = "signed_in_at_ms";
 /// The account's session epoch at sign-in; a later epoch ends the session.
 pub const SESSION_EPOCH: &str = "epoch";
 
@@ -112,7 +112,10 @@ pub async fn begin_session(user_id: i64, epoch: i64) -> Result<(), AppError> {
         .map_err(failed)?;
     session.insert(SESSION_EPOCH, epoch).await.map_err(failed)?;
     session
-        .insert(SESSION_SIGNED_IN_AT, jiff::Timestamp::now().as_second())
+        .insert(
+            SESSION_SIGNED_IN_AT,
+            jiff::Timestamp::now().as_millisecond(),
+        )
         .await
         .map_err(failed)
 }

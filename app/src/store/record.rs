@@ -122,7 +122,10 @@ impl Store {
         let latency_us = i64::try_from(judged_in.as_micros()).unwrap_or(i64::MAX);
         let (key, notification) = match judgement {
             Judgement::Refused(Refused {
-                verdict, reason, key, ..
+                verdict,
+                reason,
+                key,
+                ..
             }) => {
                 // A refusal is one row: a statement of its own commits it.
                 let judged = Judged {
@@ -155,7 +158,8 @@ impl Store {
         let (stored, recorded, unrecognized) = match notification {
             Notification::Dispute(event) => {
                 let origin = Origin::Arriving(delivery, &judged);
-                let (stored, recorded) = record_event(&mut tx, connection_id, &origin, event).await?;
+                let (stored, recorded) =
+                    record_event(&mut tx, connection_id, &origin, event).await?;
                 let unrecognized = matches!(
                     (recorded, event.effect),
                     (Recorded::New { .. }, Effect::None)
@@ -263,6 +267,8 @@ struct RecordedRow {
     notification_id: Option<i64>,
     received_at: Option<jiff_sqlx::Timestamp>,
     dispute_id: i64,
+    /// How many events the dispute was last folded from, as of the lock.
+    folded: i32,
     new: Option<bool>,
     id: Option<i64>,
     event_key: Option<String>,
@@ -332,11 +338,11 @@ async fn record_event(
     };
     let rows: Vec<RecordedRow> = sqlx::query_as(
         "with dispute as (
-             insert into disputes (connection_id, dispute_ref, opened_at, last_event_at)
+             insert into disputes as d (connection_id, dispute_ref, opened_at, last_event_at)
              values ($1, $2, now(), now())
              on conflict on constraint disputes_connection_ref_key
-             do update set dispute_ref = excluded.dispute_ref
-             returning id
+             do update set event_count = d.event_count
+             returning id, event_count
          ), notification as (
              insert into notifications
                  (connection_id, slug, remote_addr, headers, body, body_length, body_sha256,
@@ -361,7 +367,7 @@ async fn record_event(
          )
          select (select id from notification) as notification_id,
                 (select received_at from notification) as received_at,
-                d.id as dispute_id, e.new, e.id, e.event_key, e.effect, e.stage, e.status,
+                d.id as dispute_id, d.event_count as folded, e.new, e.id, e.event_key, e.effect, e.stage, e.status,
                 e.occurred_at, e.deadline, e.currency, e.amount_text, e.reason,
                 e.payment_reference, e.merchant_reference
          from dispute d
@@ -435,6 +441,25 @@ async fn record_event(
         .await?;
         return Ok((stored, Recorded::Duplicate { of_notification }));
     };
+    // The events were read from the statement's snapshot, which predates
+    // the lock if it had to wait for it: fewer than were last folded means
+    // another transaction's events are missing, so read them again, now.
+    let known = rows.iter().filter(|r| r.new == Some(false)).count();
+    let folded = usize::try_from(first.folded).unwrap_or(0);
+    let rows = if known < folded {
+        sqlx::query_as(
+            "select null::bigint as notification_id, null::timestamptz as received_at,
+                    dispute_id, 0 as folded, false as new, id, event_key, effect, stage, status,
+                    occurred_at, deadline, currency, amount_text, reason, payment_reference,
+                    merchant_reference
+             from dispute_events where dispute_id = $1",
+        )
+        .bind(dispute_id)
+        .fetch_all(&mut *tx)
+        .await?
+    } else {
+        rows
+    };
     let events = rows
         .into_iter()
         .filter_map(|row| row.fold_event().transpose())
@@ -504,7 +529,7 @@ async fn refold(
         "update disputes set
              stage = $2, status = $3, deadline = $4, amount = $5, currency = $6, amount_text = $7,
              reason = $8, payment_reference = $9, merchant_reference = $10, opened_at = $11,
-             last_event_at = $12, updated_at = now()
+             last_event_at = $12, event_count = $13, updated_at = now()
          where id = $1",
     )
     .bind(dispute_id)
@@ -519,6 +544,7 @@ async fn refold(
     .bind(&state.merchant_reference)
     .bind(opened_at.to_sqlx())
     .bind(last_event_at.to_sqlx())
+    .bind(i32::try_from(events.len()).unwrap_or(i32::MAX))
     .execute(&mut *tx)
     .await?;
     Ok(())

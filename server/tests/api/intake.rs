@@ -535,7 +535,9 @@ async fn a_connection_changed_by_another_replica_is_seen_at_once() {
         enabled: false,
         ..app
             .store
-            .connection_detail(&dispute_core::domain::ConnectionSlug::parse("pingpong-main").unwrap())
+            .connection_detail(
+                &dispute_core::domain::ConnectionSlug::parse("pingpong-main").unwrap(),
+            )
             .await
             .unwrap()
             .unwrap()
@@ -544,7 +546,12 @@ async fn a_connection_changed_by_another_replica_is_seen_at_once() {
     .validate(&[])
     .unwrap();
     replica
-        .save_connection(&settings, app::store::Saving::Update, |_| vec![], &Default::default())
+        .save_connection(
+            &settings,
+            app::store::Saving::Update,
+            |_| vec![],
+            &Default::default(),
+        )
         .await
         .unwrap();
 
@@ -560,5 +567,53 @@ async fn a_connection_changed_by_another_replica_is_seen_at_once() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    assert_eq!(status, 503, "the disabled connection is refused within a second");
+    assert_eq!(
+        status, 503,
+        "the disabled connection is refused within a second"
+    );
+}
+
+#[tokio::test]
+async fn different_events_of_one_dispute_arriving_together_all_count() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    // Twenty retrieval requests for one dispute, each with its own date;
+    // the latest one's deadline must win whatever order they commit in.
+    let notices: Vec<Vec<u8>> = (0..20)
+        .map(|n| {
+            pingpong_signed(&json!({
+                "accId": "2022102018024210348882",
+                "eventCode": "REQUEST_FOR_INFORMATION",
+                "eventDate": format!("2023-03-{:02} 10:00:00", n + 1),
+                "defensePeriodEndsAt": format!("2023-04-{:02} 23:59:59", n + 1),
+                "disputePspReference": "RACE1",
+                "amount": "10.00",
+                "currency": "USD",
+                "signType": "SHA256",
+            }))
+        })
+        .collect();
+
+    let answers = futures::future::join_all(
+        notices
+            .into_iter()
+            .map(|body| app.post_webhook("pingpong-main", &[], body)),
+    )
+    .await;
+
+    assert!(answers.iter().all(|a| a.status() == 200));
+    let dispute = app
+        .store
+        .dispute("pingpong-main", "RACE1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(app.store.timeline(dispute.id).await.unwrap().len(), 20);
+    assert_eq!(
+        dispute.deadline.unwrap().to_string(),
+        "2023-04-20T23:59:59Z",
+        "the latest event's deadline"
+    );
+    assert_eq!(dispute.last_event_at.to_string(), "2023-03-20T10:00:00Z");
+    assert_eq!(dispute.opened_at.to_string(), "2023-03-01T10:00:00Z");
 }
