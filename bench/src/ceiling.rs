@@ -1,8 +1,9 @@
 //! The ceiling intake is measured against: the least a durable intake can
 //! do for one notification — store the raw request, upsert its dispute,
 //! insert its event, in one committed transaction — driven straight at the
-//! same PostgreSQL with the same number of clients, prepared statements,
-//! no HTTP and no judging.
+//! same PostgreSQL with the same number of clients and prepared statements,
+//! no HTTP and no judging: from this process with sqlx, and from pgbench (a
+//! client process of its own, as intake's load generator is).
 
 use std::time::{Duration, Instant};
 
@@ -93,4 +94,53 @@ async fn one_notification(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The same transaction as a pgbench script.
+const PGBENCH_SCRIPT: &str = r"\set n random(1, 9000000000000000)
+BEGIN;
+INSERT INTO notifications (connection_id, slug, remote_addr, headers, body, body_length, body_sha256, verdict, response_status, response_body, latency_us, judged_at) VALUES (:connection, 'pingpong-main', '127.0.0.1', '[]', convert_to(repeat('x', 700), 'UTF8'), 700, '\x00', 'valid', 200, '', 1, now()) RETURNING id AS notification \gset
+INSERT INTO disputes (connection_id, dispute_ref, stage, status, opened_at, last_event_at) VALUES (:connection, 'pgbench-' || :n, 'chargeback', 'needs_response', now(), now()) ON CONFLICT ON CONSTRAINT disputes_connection_ref_key DO UPDATE SET last_event_at = excluded.last_event_at RETURNING id AS dispute \gset
+INSERT INTO dispute_events (dispute_id, connection_id, notification_id, event_key, kind, effect, stage, status, occurred_at) VALUES (:dispute, :connection, :notification, 'pgbench-' || :n, 'NOTIFICATION_OF_CHARGEBACK', 'sets', 'chargeback', 'needs_response', now()) ON CONFLICT ON CONSTRAINT dispute_events_key DO NOTHING;
+END;
+";
+
+/// Transactions per second pgbench commits with `clients` clients.
+pub async fn pgbench_tps(
+    env: &crate::environment::Environment,
+    pool: &PgPool,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<f64> {
+    let connection_id: i64 =
+        sqlx::query_scalar("select id from connections where slug = 'pingpong-main'")
+            .fetch_one(pool)
+            .await?;
+    let script = env.scratch_file("ceiling.pgbench", PGBENCH_SCRIPT)?;
+    let output = tokio::process::Command::new(env.postgres_program("pgbench")?)
+        .args(["-n", "-M", "prepared", "-D"])
+        .arg(format!("connection={connection_id}"))
+        .arg("-f")
+        .arg(&script)
+        .args([
+            "-c",
+            &clients.to_string(),
+            "-j",
+            &clients.min(2).to_string(),
+        ])
+        .args(["-T", &duration.as_secs().to_string()])
+        .args(env.pgbench_connection())
+        .output()
+        .await?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|tps| tps.parse().ok())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "pgbench gave no figure: {text}{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
 }

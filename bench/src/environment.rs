@@ -56,6 +56,20 @@ impl Environment {
         set_mode(&dir, 0o755)?;
         let cluster = PrivateCluster::locate(&dir.join("postgres"), None)?;
         cluster.start().await?;
+        // What the database does in the background shows in its log, with
+        // the time, for reading beside the figures.
+        let admin = server::database::pool_options(1)
+            .connect_with(cluster.connect_options("dispute_desk"))
+            .await?;
+        for setting in [
+            "alter system set log_checkpoints = on",
+            "alter system set log_autovacuum_min_duration = 0",
+            "alter system set log_line_prefix = '%m [%p] '",
+            "select pg_reload_conf()",
+        ] {
+            sqlx::query(setting).execute(&admin).await?;
+        }
+        admin.close().await;
         let database_url = format!(
             "postgres://postgres@localhost/dispute_desk?host={}&port=5432",
             dir.join("postgres").display()
@@ -206,6 +220,43 @@ impl Environment {
         Ok(())
     }
 
+    /// Writes `text` to a file of the benchmark's own; its path.
+    pub fn scratch_file(&self, name: &str, text: &str) -> anyhow::Result<PathBuf> {
+        let path = self.dir.join(name);
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+
+    /// A PostgreSQL client program beside the server programs the cluster
+    /// runs with (pgbench, pg_test_fsync).
+    pub fn postgres_program(&self, name: &str) -> anyhow::Result<PathBuf> {
+        // initdb may be a link on PATH into the installation's own directory.
+        let real = std::fs::canonicalize(self.cluster.bin_dir().join("initdb"))?;
+        let path = real.with_file_name(name);
+        if !path.is_file() {
+            bail!("{} is missing", path.display());
+        }
+        Ok(path)
+    }
+
+    /// pgbench's options to reach the cluster's database.
+    pub fn pgbench_connection(&self) -> Vec<String> {
+        vec![
+            "-h".into(),
+            self.dir.join("postgres").display().to_string(),
+            "-p".into(),
+            "5432".into(),
+            "-U".into(),
+            "postgres".into(),
+            "dispute_desk".into(),
+        ]
+    }
+
+    /// The cluster's log file.
+    pub fn database_log(&self) -> PathBuf {
+        self.dir.join("postgres/server.log")
+    }
+
     pub fn database(&self) -> PgConnectOptions {
         self.cluster.connect_options("dispute_desk")
     }
@@ -223,7 +274,11 @@ impl Drop for Environment {
             let _ = server.child.start_kill();
         }
         let _ = self.cluster.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os("BENCH_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("kept {}", self.dir.display());
+        }
     }
 }
 

@@ -77,6 +77,7 @@ async fn intake(
     storm: usize,
 ) -> anyhow::Result<()> {
     let mut env = Environment::prepare().await?;
+    println!("{}\n", machine(&env).await?);
     env.start_server().await?;
     let pool = env
         .pool(senders.iter().copied().max().unwrap_or(8) as u32)
@@ -98,8 +99,8 @@ async fn intake(
     load::closed_loop(&env.server().base, &queue, 8, Duration::from_secs(3)).await;
     sqlx::query("analyze").execute(&pool).await?;
 
-    println!("| senders | Dispute Desk /s | p50 | p90 | p99 | max | failures | ceiling tps | ratio | CPU per notification: server / PostgreSQL / load generator | PostgreSQL CPU per ceiling transaction |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| senders | Dispute Desk /s | p50 | p90 | p99 | max | failures | ceiling tps (sqlx) | ratio | ceiling tps (pgbench) | ratio | CPU per notification: server / PostgreSQL / load generator | PostgreSQL CPU per ceiling transaction |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut cpu_per_notification = Duration::ZERO;
     for &n in senders {
         let cpu = Cpu::now(&env)?;
@@ -110,9 +111,10 @@ async fn intake(
         let (ceiling, committed) =
             ceiling::transactions_per_second(&pool, n, duration, &format!("ceiling-{n}")).await?;
         let [_, ceiling_database, _] = cpu.since(&env, committed)?;
+        let pgbench = ceiling::pgbench_tps(&env, &pool, n, duration).await?;
         let p = percentiles(&run);
         println!(
-            "| {n} | {:.0} | {} | {} | {} | {} | {} | {ceiling:.0} | {:.0} % | {} / {} / {} µs | {} µs |",
+            "| {n} | {:.0} | {} | {} | {} | {} | {} | {ceiling:.0} | {:.0} % | {pgbench:.0} | {:.0} % | {} / {} / {} µs | {} µs |",
             run.per_second(),
             p[0],
             p[1],
@@ -120,6 +122,7 @@ async fn intake(
             p[3],
             run.failures,
             100.0 * run.per_second() / ceiling,
+            100.0 * run.per_second() / pgbench,
             server.as_micros(),
             database.as_micros(),
             generator.as_micros(),
@@ -127,7 +130,9 @@ async fn intake(
         );
     }
 
+    let open_from = jiff::Timestamp::now();
     let run = load::open_loop(&env.server().base, &queue, rate, duration).await;
+    eprintln!("open loop from {open_from} to {}", jiff::Timestamp::now());
     let p = percentiles(&run);
     println!(
         "\nOpen loop at {rate}/s for {} s (latency from the intended send time): {:.0}/s answered, p50 {}, p90 {}, p99 {}, max {}, {} failures",
@@ -152,6 +157,9 @@ async fn intake(
         cpu_per_notification.as_micros()
     );
 
+    let statements = statements_per_notification(&env, &pool, &queue, 100).await?;
+    println!("Statements (round trips) per notification, counted in PostgreSQL's log over 100: {statements:.1}");
+
     let (alone, during) = resilience::sign_in_storm(&env, &queue, storm).await?;
     println!(
         "Intake latency, one sender: alone p50 {} p99 {} max {}; during {storm} concurrent sign-ins p50 {} p99 {} max {}",
@@ -159,6 +167,35 @@ async fn intake(
     );
     env.stop_server().await?;
     Ok(())
+}
+
+/// The machine: cores, memory, and how long an fdatasync takes where the
+/// cluster keeps its files (PostgreSQL's own pg_test_fsync).
+async fn machine(env: &Environment) -> anyhow::Result<String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")?
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or("?".to_owned(), |kib| {
+            format!("{:.0} GiB", kib / 1024.0 / 1024.0)
+        });
+    let probe = env.scratch_file("fsync.probe", "")?;
+    let output = tokio::process::Command::new(env.postgres_program("pg_test_fsync")?)
+        .args(["-s", "2", "-f"])
+        .arg(&probe)
+        .output()
+        .await?;
+    let report = String::from_utf8_lossy(&output.stdout);
+    // The first fdatasync line is the 8 kB write PostgreSQL's WAL does.
+    let fdatasync = report
+        .lines()
+        .find(|l| l.trim_start().starts_with("fdatasync"))
+        .and_then(|l| l.split_whitespace().rev().nth(1).map(str::to_owned))
+        .unwrap_or_else(|| "?".into());
+    Ok(format!(
+        "Machine: {cores} cores, {memory} memory; fdatasync of an 8 kB write: {fdatasync} µs (pg_test_fsync)"
+    ))
 }
 
 /// CPU used so far by the server, the database and this process.
@@ -179,6 +216,43 @@ impl Cpu {
         let per = items.max(1) as u32;
         Ok([0, 1, 2].map(|i| now.0[i].saturating_sub(self.0[i]) / per))
     }
+}
+
+/// How many statements PostgreSQL runs per notification (each is one round
+/// trip: BEGIN and COMMIT included), logged while `count` are sent one by
+/// one.
+async fn statements_per_notification(
+    env: &Environment,
+    pool: &sqlx::PgPool,
+    queue: &Queue,
+    count: usize,
+) -> anyhow::Result<f64> {
+    let log = env.database_log();
+    let logged = || -> anyhow::Result<usize> {
+        Ok(std::fs::read_to_string(&log)?
+            .lines()
+            .filter(|l| l.contains("LOG:  statement:") || l.contains("LOG:  execute"))
+            .count())
+    };
+    sqlx::query("alter system set log_statement = 'all'")
+        .execute(pool)
+        .await?;
+    sqlx::query("select pg_reload_conf()").execute(pool).await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = logged()?;
+    let client = load::client(1);
+    for _ in 0..count {
+        let n = queue
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no notification left"))?;
+        load::post(&client, &env.server().base, n).await;
+    }
+    let after = logged()?;
+    sqlx::query("alter system reset log_statement")
+        .execute(pool)
+        .await?;
+    sqlx::query("select pg_reload_conf()").execute(pool).await?;
+    Ok(after.saturating_sub(before) as f64 / count as f64)
 }
 
 /// The time one RSA-2048 PKCS#1 v1.5 SHA-256 verification takes here, as

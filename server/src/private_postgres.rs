@@ -87,6 +87,11 @@ impl PrivateCluster {
         &self.data_dir
     }
 
+    /// Where the server programs are (the client programs sit beside them).
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin_dir
+    }
+
     /// Creates the cluster unless it exists, starts it unless it runs, and
     /// creates Dispute Desk's database unless it exists.
     pub async fn start(&self) -> Result<PgConnectOptions, ClusterError> {
