@@ -91,7 +91,8 @@ pub async fn sign_in_storm(
 }
 
 /// Senders that keep posting to whatever address the server has now,
-/// remembering each notification that was acknowledged.
+/// retrying what was not acknowledged, and remembering each notification
+/// that was.
 struct Load {
     stop: Arc<AtomicBool>,
     acknowledged: Arc<Mutex<Vec<Signed>>>,
@@ -111,20 +112,27 @@ impl Load {
                     (stop.clone(), acknowledged.clone(), answers.clone());
                 let (client, base, queue) = (client.clone(), base.clone(), queue.clone());
                 tokio::spawn(async move {
+                    // Like a provider, a sender retries what was not
+                    // acknowledged before it sends anything new.
+                    let mut retry: Option<Signed> = None;
                     while !stop.load(Ordering::SeqCst) {
-                        let Some(n) = queue.take() else { break };
+                        let Some(n) = retry.take().or_else(|| queue.take().cloned()) else {
+                            break;
+                        };
                         let to = base.read().expect("not poisoned").clone();
                         let sent = Instant::now();
-                        match load::post(&client, &to, n).await {
+                        match load::post(&client, &to, &n).await {
                             Some(status @ 200..=299) => {
-                                acknowledged.lock().expect("not poisoned").push(n.clone());
                                 answers.lock().expect("not poisoned").push((sent, status));
+                                acknowledged.lock().expect("not poisoned").push(n);
                             }
-                            Some(status) => {
-                                answers.lock().expect("not poisoned").push((sent, status))
+                            answer => {
+                                if let Some(status) = answer {
+                                    answers.lock().expect("not poisoned").push((sent, status));
+                                }
+                                retry = Some(n);
+                                tokio::time::sleep(Duration::from_millis(20)).await;
                             }
-                            // Nobody listening (the server is being restarted).
-                            None => tokio::time::sleep(Duration::from_millis(20)).await,
                         }
                     }
                 })
