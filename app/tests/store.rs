@@ -705,4 +705,105 @@ async fn events_of_one_dispute_recorded_at_once_are_all_folded() {
         (dispute.opened_at, dispute.last_event_at),
         (day(0), day(39))
     );
+
+    // Deliveries racing to create their dispute: each event names the
+    // notification it came from.
+    let stored = futures::future::join_all((0..40).map(|n| {
+        let store = store.clone();
+        async move {
+            let e = event("D2", &format!("rfi-{n}"), needs, n);
+            let raw = delivery(Some(id), "conn-a");
+            let (stored, recorded) = store
+                .record_delivery(&raw, &accepted(e), Duration::ZERO)
+                .await
+                .unwrap();
+            let Recorded::New { id: event_id } = recorded else {
+                panic!("{recorded:?}")
+            };
+            (event_id, Some(stored.id))
+        }
+    }))
+    .await;
+    let dispute = store.dispute("conn-a", "D2").await.unwrap().unwrap();
+    let mut linked: Vec<_> = store
+        .timeline(dispute.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.id, e.notification_id))
+        .collect();
+    linked.sort();
+    let mut expected = stored;
+    expected.sort();
+    assert_eq!(linked, expected);
+}
+
+/// An event whose key names no dispute (Botim Money's keys are its
+/// notification ids), as another dispute's.
+fn keyed(dispute: &str, key: &str, on: i64) -> NormalizedEvent {
+    NormalizedEvent {
+        key: EventKey::from_parts(&[key]),
+        ..event(
+            dispute,
+            key,
+            Effect::Sets(Stage::Chargeback, Status::NeedsResponse),
+            on,
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_key_another_dispute_holds_is_a_duplicate_that_creates_no_dispute() {
+    let db = TestDatabase::create().await;
+    let store = Store::new(db.pool(8).await);
+    store.migrate().await.unwrap();
+    let id = connection(&store, "conn-a").await;
+
+    let first = store
+        .record_event(id, &queried(0), &keyed("D1", "K", 1))
+        .await
+        .unwrap();
+    assert!(matches!(first, Recorded::New { .. }));
+    let again = store
+        .record_event(id, &queried(0), &keyed("D2", "K", 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        Recorded::Duplicate {
+            of_notification: None
+        }
+    );
+    assert!(store.dispute("conn-a", "D2").await.unwrap().is_none());
+
+    // Concurrent pairs race for each key: one dispute of each pair holds
+    // its event, folded from it alone, and the other does not exist.
+    let outcomes = futures::future::join_all((0..30).flat_map(|n| {
+        ["A", "B"].map(|side| {
+            let store = store.clone();
+            async move {
+                let e = keyed(&format!("{side}{n}"), &format!("S{n}"), n);
+                store.record_event(id, &queried(0), &e).await.unwrap()
+            }
+        })
+    }))
+    .await;
+    let new = outcomes
+        .iter()
+        .filter(|o| matches!(o, Recorded::New { .. }))
+        .count();
+    assert_eq!(new, 30, "one event per key");
+    for n in 0..30 {
+        let a = store.dispute("conn-a", &format!("A{n}")).await.unwrap();
+        let b = store.dispute("conn-a", &format!("B{n}")).await.unwrap();
+        let held = match (a, b) {
+            (Some(d), None) | (None, Some(d)) => d,
+            other => panic!("pair {n}: {other:?}"),
+        };
+        assert_eq!(store.timeline(held.id).await.unwrap().len(), 1);
+        assert_eq!(
+            (held.status, held.opened_at, held.last_event_at),
+            (Some(Status::NeedsResponse), day(n), day(n))
+        );
+    }
 }

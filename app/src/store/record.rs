@@ -1,13 +1,14 @@
 //! Recording: a delivery with its judgement (the raw request, its verdict
 //! and answer, and what it carried: an event or a payment), and events from
 //! the other sources (a replay, a status query's answer), each with its
-//! dispute refolded, in one transaction. Duplicates are caught by unique
-//! keys, not by reading first, so concurrent copies of one notification
-//! record exactly one event.
+//! dispute refolded, in one transaction. A known key makes a duplicate;
+//! unique keys settle the races reading cannot see, so concurrent copies
+//! of one notification record exactly one event.
 //!
 //! An accepted notification costs four round trips: BEGIN; one statement
-//! that stores the request, upserts the dispute, inserts the event and
-//! returns the dispute's events; the refolded projection; COMMIT.
+//! that locks its dispute and reads its events; one that stores the
+//! request, writes the dispute as refolded with the new event and inserts
+//! the event; COMMIT.
 
 use std::time::Duration;
 
@@ -57,8 +58,8 @@ pub enum EventSource {
 
 /// Where the event being recorded comes from, as its row says it.
 enum Origin<'a> {
-    /// A notification stored in the same statement.
-    Arriving(&'a NewNotification, &'a Judged<'a>),
+    /// A notification, stored by the statement that records its event.
+    Arriving(&'a Receipt<'a>),
     Other(&'a EventSource),
 }
 
@@ -68,6 +69,16 @@ impl Origin<'_> {
             Origin::Arriving(..) => "notification",
             Origin::Other(EventSource::Replay { .. }) => "replay",
             Origin::Other(EventSource::StatusQuery { .. }) => "status_query",
+        }
+    }
+
+    /// When the event was heard of, for an event that gives no time of its
+    /// own; `None`: now, when the arriving notification is received.
+    fn heard_at(&self) -> Option<jiff::Timestamp> {
+        match self {
+            Origin::Arriving(..) => None,
+            Origin::Other(EventSource::Replay { received_at, .. }) => Some(*received_at),
+            Origin::Other(EventSource::StatusQuery { asked_at, .. }) => Some(*asked_at),
         }
     }
 }
@@ -83,10 +94,72 @@ pub enum Recorded {
     Refused,
 }
 
-/// A delivery's judgement as its row records it.
-struct Judged<'a> {
+/// What a delivery's row says of its outcome.
+struct Settled {
     verdict: Verdict,
     reason: Option<String>,
+    needs_attention: bool,
+    duplicate_of: Option<i64>,
+}
+
+impl Settled {
+    fn valid() -> Self {
+        Self {
+            verdict: Verdict::Valid,
+            reason: None,
+            needs_attention: false,
+            duplicate_of: None,
+        }
+    }
+
+    /// A new event is valid; one that changes nothing is flagged for ops.
+    fn new_event(event: &NormalizedEvent) -> Self {
+        match event.effect {
+            Effect::None => Self {
+                reason: Some(format!(
+                    "unrecognized {:?}: recorded on the timeline without changing the dispute",
+                    event.kind
+                )),
+                needs_attention: true,
+                ..Self::valid()
+            },
+            Effect::Sets(..) | Effect::ExpiresCurrentStage => Self::valid(),
+        }
+    }
+
+    fn duplicate(of_notification: Option<i64>) -> Self {
+        Self {
+            verdict: Verdict::Duplicate,
+            reason: of_notification
+                .map(|of| format!("the same event was recorded from notification {of}")),
+            needs_attention: false,
+            duplicate_of: of_notification,
+        }
+    }
+}
+
+/// An accepted delivery: its request and what answers it.
+struct Receipt<'a> {
+    raw: &'a NewNotification,
+    key: &'a str,
+    reply: &'a Reply,
+    latency_us: i64,
+}
+
+impl<'a> Receipt<'a> {
+    fn judged(&self, settled: Settled) -> Judged<'a> {
+        Judged {
+            settled,
+            key: Some(self.key),
+            reply: self.reply,
+            latency_us: self.latency_us,
+        }
+    }
+}
+
+/// A delivery's judgement as its row records it.
+struct Judged<'a> {
+    settled: Settled,
     key: Option<&'a str>,
     reply: &'a Reply,
     latency_us: i64,
@@ -129,8 +202,12 @@ impl Store {
             }) => {
                 // A refusal is one row: a statement of its own commits it.
                 let judged = Judged {
-                    verdict: *verdict,
-                    reason: Some(text::cut(reason, KEPT_REASON)),
+                    settled: Settled {
+                        verdict: *verdict,
+                        reason: Some(text::cut(reason, KEPT_REASON)),
+                        needs_attention: false,
+                        duplicate_of: None,
+                    },
                     key: key.as_ref().map(|k| k.as_str()),
                     reply: &reply,
                     latency_us,
@@ -145,66 +222,32 @@ impl Store {
         let connection_id = delivery
             .connection_id
             .ok_or_else(|| StoreError::corrupt("an accepted delivery without a connection"))?;
-        // Valid is what almost every accepted delivery turns out to be; the
-        // rare duplicate or unrecognized event is written over it below.
-        let judged = Judged {
-            verdict: Verdict::Valid,
-            reason: None,
-            key: Some(key.as_str()),
+        let receipt = Receipt {
+            raw: delivery,
+            key: key.as_str(),
             reply: &reply,
             latency_us,
         };
         let mut tx = self.pool.begin().await?;
-        let (stored, recorded, unrecognized) = match notification {
+        let (stored, recorded) = match notification {
             Notification::Dispute(event) => {
-                let origin = Origin::Arriving(delivery, &judged);
+                let origin = Origin::Arriving(&receipt);
                 let (stored, recorded) =
                     record_event(&mut tx, connection_id, &origin, event).await?;
-                let unrecognized = matches!(
-                    (recorded, event.effect),
-                    (Recorded::New { .. }, Effect::None)
-                )
-                .then(|| {
-                    format!(
-                        "unrecognized {:?}: recorded on the timeline without changing the dispute",
-                        event.kind
-                    )
-                });
                 let stored =
                     stored.ok_or_else(|| StoreError::corrupt("the notification was not stored"))?;
-                (stored, recorded, unrecognized)
+                (stored, recorded)
             }
             Notification::Payment(payment) => {
+                let judged = receipt.judged(Settled::valid());
                 let stored = insert_notification(&mut *tx, delivery, &judged).await?;
                 let recorded = record_payment(&mut tx, connection_id, stored.id, payment).await?;
-                (stored, recorded, None)
+                if let Recorded::Duplicate { of_notification } = recorded {
+                    settle(&mut tx, stored.id, &Settled::duplicate(of_notification)).await?;
+                }
+                (stored, recorded)
             }
         };
-        let rewrite = match (recorded, unrecognized) {
-            (Recorded::Duplicate { of_notification }, _) => Some((
-                Verdict::Duplicate,
-                of_notification
-                    .map(|of| format!("the same event was recorded from notification {of}")),
-                false,
-                of_notification,
-            )),
-            (_, Some(note)) => Some((Verdict::Valid, Some(note), true, None)),
-            _ => None,
-        };
-        if let Some((verdict, reason, needs_attention, duplicate_of)) = rewrite {
-            sqlx::query(
-                "update notifications set verdict = $2, reason = $3, needs_attention = $4,
-                     duplicate_of = $5
-                 where id = $1",
-            )
-            .bind(stored.id)
-            .bind(verdict.as_str())
-            .bind(reason)
-            .bind(needs_attention)
-            .bind(duplicate_of)
-            .execute(&mut *tx)
-            .await?;
-        }
         tx.commit().await?;
         Ok((stored, recorded))
     }
@@ -233,9 +276,9 @@ async fn insert_notification(
     let (id, received_at): (i64, jiff_sqlx::Timestamp) = sqlx::query_as(
         "insert into notifications
              (connection_id, slug, remote_addr, headers, body, body_length, body_sha256,
-              verdict, reason, key_fingerprint, response_status, response_body, latency_us,
-              judged_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now())
+              verdict, reason, needs_attention, duplicate_of, key_fingerprint, response_status,
+              response_body, latency_us, judged_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now())
          returning id, received_at",
     )
     .bind(new.connection_id)
@@ -245,8 +288,10 @@ async fn insert_notification(
     .bind(&new.body)
     .bind(new.body_length)
     .bind(&new.body_sha256)
-    .bind(judged.verdict.as_str())
-    .bind(&judged.reason)
+    .bind(judged.settled.verdict.as_str())
+    .bind(&judged.settled.reason)
+    .bind(judged.settled.needs_attention)
+    .bind(judged.settled.duplicate_of)
     .bind(judged.key)
     .bind(judged.reply.status.as_u16() as i16)
     .bind(&judged.reply.body)
@@ -260,16 +305,31 @@ async fn insert_notification(
     })
 }
 
-/// A row of the recording statement: the notification it stored (if any),
-/// and one event of the dispute — the new one first — or none.
+/// Rewrites a stored delivery's outcome, on the rare paths where it turned
+/// out otherwise than its row was written with.
+async fn settle(
+    tx: &mut sqlx::PgConnection,
+    notification_id: i64,
+    settled: &Settled,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "update notifications set verdict = $2, reason = $3, needs_attention = $4,
+             duplicate_of = $5
+         where id = $1",
+    )
+    .bind(notification_id)
+    .bind(settled.verdict.as_str())
+    .bind(&settled.reason)
+    .bind(settled.needs_attention)
+    .bind(settled.duplicate_of)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// A stored event, as the fold reads it; all `None` when a dispute has none.
 #[derive(sqlx::FromRow)]
-struct RecordedRow {
-    notification_id: Option<i64>,
-    received_at: Option<jiff_sqlx::Timestamp>,
-    dispute_id: i64,
-    /// How many events the dispute was last folded from, as of the lock.
-    folded: i32,
-    new: Option<bool>,
+struct EventRow {
     id: Option<i64>,
     event_key: Option<String>,
     effect: Option<String>,
@@ -284,8 +344,7 @@ struct RecordedRow {
     merchant_reference: Option<String>,
 }
 
-impl RecordedRow {
-    /// The event this row carries, as the fold reads it.
+impl EventRow {
     fn fold_event(self) -> Result<Option<FoldEvent>, StoreError> {
         let (Some(id), Some(key), Some(effect), Some(occurred_at)) =
             (self.id, self.event_key, self.effect, self.occurred_at)
@@ -312,45 +371,266 @@ impl RecordedRow {
     }
 }
 
-/// Stores the arriving notification (if the origin is one), upserts the
-/// dispute (locking it, so one dispute's events fold one transaction at a
-/// time), inserts the event unless its key is known, and reads back all
-/// the dispute's events — one statement; then refolds the dispute.
+/// A row of the locking read: whether the event's key is known, and one
+/// event of the dispute, if it exists and has any.
+#[derive(sqlx::FromRow)]
+struct LockedRow {
+    /// How many events the dispute was last folded from; `None`: no such
+    /// dispute yet.
+    folded: Option<i32>,
+    known: bool,
+    known_from: Option<i64>,
+    now: jiff_sqlx::Timestamp,
+    #[sqlx(flatten)]
+    event: EventRow,
+}
+
+/// A dispute as its lock found it.
+struct Locked {
+    /// How many events it was last folded from (0: no such dispute yet).
+    folded: i32,
+    /// `Some`: the event's key is recorded already (from this notification).
+    known_from: Option<Option<i64>>,
+    events: Vec<FoldEvent>,
+    /// The transaction's time: an arriving notification's receipt time.
+    now: jiff::Timestamp,
+}
+
+/// Locks the dispute (when it exists) and reads its events, and whether
+/// the event's key is recorded already.
+async fn read_locked(
+    tx: &mut sqlx::PgConnection,
+    connection_id: i64,
+    event: &NormalizedEvent,
+) -> Result<Locked, StoreError> {
+    let read = || {
+        sqlx::query_as::<_, LockedRow>(
+            "with dispute as (
+                 select id, event_count from disputes
+                 where connection_id = $1 and dispute_ref = $2
+                 for update
+             )
+             select d.event_count as folded, k.known, k.known_from, now() as now, e.id,
+                    e.event_key,
+                    e.effect, e.stage, e.status, e.occurred_at, e.deadline, e.currency,
+                    e.amount_text, e.reason, e.payment_reference, e.merchant_reference
+             from (select exists (select from dispute_events
+                                  where connection_id = $1 and event_key = $3) as known,
+                          (select notification_id from dispute_events
+                           where connection_id = $1 and event_key = $3) as known_from) k
+             left join dispute d on true
+             left join dispute_events e on e.dispute_id = d.id",
+        )
+        .bind(connection_id)
+        .bind(event.dispute_ref.as_str())
+        .bind(event.key.as_str())
+    };
+    let mut rows = read().fetch_all(&mut *tx).await?;
+    // The events are read from the statement's snapshot, which predates
+    // the lock when it had to wait for it: fewer than were last folded
+    // means another transaction's events (perhaps this very key) are
+    // missing, so read again, now that the lock is held.
+    let folded = rows.first().and_then(|r| r.folded).unwrap_or(0);
+    let read_events = rows.iter().filter(|r| r.event.id.is_some()).count();
+    if read_events < usize::try_from(folded).unwrap_or(0) {
+        rows = read().fetch_all(&mut *tx).await?;
+    }
+    let first = rows
+        .first()
+        .ok_or_else(|| StoreError::corrupt("the locking read returned nothing"))?;
+    let (folded, known_from, now) = (
+        first.folded.unwrap_or(0),
+        first.known.then_some(first.known_from),
+        first.now.to_jiff(),
+    );
+    let events = rows
+        .into_iter()
+        .filter_map(|row| row.event.fold_event().transpose())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Locked {
+        folded,
+        known_from,
+        events,
+        now,
+    })
+}
+
+/// What the writing statement did.
+#[derive(sqlx::FromRow)]
+struct Written {
+    notification_id: Option<i64>,
+    received_at: Option<jiff_sqlx::Timestamp>,
+    /// `None`: the dispute was created by another transaction since the
+    /// locking read, so nothing was written to it.
+    dispute_id: Option<i64>,
+    /// `None`: the key was taken since the locking read.
+    event_id: Option<i64>,
+}
+
+/// Records an event for its dispute: one statement locks the dispute and
+/// reads its events; the next stores the arriving notification, writes the
+/// dispute as the fold derives it with the new event (creating it if new)
+/// and inserts the event. The dispute row is written once, which keeps
+/// intake near the database's ceiling (see `bench/RESULTS.md`). A dispute
+/// created, or a key taken, by another transaction between the two
+/// statements is handled by the rarer paths below.
 async fn record_event(
     tx: &mut sqlx::PgConnection,
     connection_id: i64,
     origin: &Origin<'_>,
     event: &NormalizedEvent,
 ) -> Result<(Option<StoredDelivery>, Recorded), StoreError> {
+    let mut stored: Option<StoredDelivery> = None;
+    // A second pass happens only when another transaction created the
+    // dispute between this one's read and write; it then finds it locked.
+    for _ in 0..3 {
+        let locked = read_locked(tx, connection_id, event).await?;
+        if let Some(of_notification) = locked.known_from {
+            let settled = Settled::duplicate(of_notification);
+            match (origin, &stored) {
+                (Origin::Arriving(receipt), None) => {
+                    let judged = receipt.judged(settled);
+                    stored = Some(insert_notification(&mut *tx, receipt.raw, &judged).await?);
+                }
+                (Origin::Arriving(_), Some(earlier)) => settle(tx, earlier.id, &settled).await?,
+                (Origin::Other(_), _) => {}
+            }
+            return Ok((stored, Recorded::Duplicate { of_notification }));
+        }
+        let occurred_at = event
+            .occurred_at
+            .as_ref()
+            .map(|t| t.at)
+            .or_else(|| origin.heard_at())
+            .unwrap_or(locked.now);
+        let mut events = locked.events;
+        events.push(FoldEvent {
+            key: event.key.clone(),
+            effect: event.effect,
+            occurred_at,
+            // Under the lock every other event of the dispute was recorded
+            // before this one, so this one's id will be the highest.
+            received_seq: i64::MAX,
+            deadline: event.deadline.as_ref().map(|t| t.at),
+            amount: event.amount.clone(),
+            reason: event.reason.clone(),
+            payment_reference: event.payment_reference.clone(),
+            merchant_reference: event.merchant_reference.clone(),
+        });
+        // The event links to the notification it came from: stored by the
+        // writing statement, by an earlier pass, or long ago (a replay).
+        let (arriving, from_notification) = match (origin, &stored) {
+            (Origin::Arriving(receipt), None) => (
+                Some((receipt.raw, receipt.judged(Settled::new_event(event)))),
+                None,
+            ),
+            (Origin::Arriving(_), Some(earlier)) => (None, Some(earlier.id)),
+            (
+                Origin::Other(EventSource::Replay {
+                    notification_id, ..
+                }),
+                _,
+            ) => (None, Some(*notification_id)),
+            (Origin::Other(EventSource::StatusQuery { .. }), _) => (None, None),
+        };
+        let written = write_event(
+            tx,
+            connection_id,
+            origin,
+            arriving.as_ref().map(|(raw, judged)| (*raw, judged)),
+            from_notification,
+            event,
+            occurred_at,
+            &events,
+            locked.folded,
+        )
+        .await?;
+        if let (Some(id), Some(received_at)) = (written.notification_id, written.received_at) {
+            stored = Some(StoredDelivery {
+                id,
+                received_at: received_at.to_jiff(),
+                connection_id: Some(connection_id),
+            });
+        }
+        let Some(dispute_id) = written.dispute_id else {
+            continue;
+        };
+        if let Some(id) = written.event_id {
+            return Ok((stored, Recorded::New { id }));
+        }
+        // Another dispute's event took the key since the read: this
+        // dispute was written with an event it does not have.
+        refold_stored(tx, dispute_id).await?;
+        let of_notification = sqlx::query_scalar(
+            "select notification_id from dispute_events
+             where connection_id = $1 and event_key = $2",
+        )
+        .bind(connection_id)
+        .bind(event.key.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        if let Some(earlier) = &stored {
+            settle(tx, earlier.id, &Settled::duplicate(of_notification)).await?;
+        }
+        return Ok((stored, Recorded::Duplicate { of_notification }));
+    }
+    Err(StoreError::corrupt(
+        "the dispute kept changing while its event was recorded",
+    ))
+}
+
+/// The writing statement: the arriving notification (if any; else the event
+/// links to `from_notification`), the dispute
+/// as folded from `events` unless it changed since `folded` was read, and
+/// the event unless its key is taken.
+#[allow(clippy::too_many_arguments)]
+async fn write_event(
+    tx: &mut sqlx::PgConnection,
+    connection_id: i64,
+    origin: &Origin<'_>,
+    arriving: Option<(&NewNotification, &Judged<'_>)>,
+    from_notification: Option<i64>,
+    event: &NormalizedEvent,
+    occurred_at: jiff::Timestamp,
+    events: &[FoldEvent],
+    folded: i32,
+) -> Result<Written, StoreError> {
+    let state = fold(events);
+    let (Some(opened_at), Some(last_event_at)) = (state.opened_at, state.last_event_at) else {
+        return Err(StoreError::corrupt("a dispute without events"));
+    };
     let (effect, stage, status) = effect_columns(event.effect);
     let (amount, currency, amount_text) = money_columns(event.amount.as_ref());
-    let (arriving, earlier_notification, heard_at, queried_by, query_answer) = match origin {
-        Origin::Arriving(raw, judged) => (Some((raw, judged)), None, None, None, None),
-        Origin::Other(EventSource::Replay {
-            notification_id,
-            received_at,
-        }) => (None, Some(*notification_id), Some(*received_at), None, None),
-        Origin::Other(EventSource::StatusQuery {
-            by,
-            asked_at,
-            answer,
-        }) => (None, None, Some(*asked_at), *by, Some(answer.as_str())),
+    let (d_amount, d_currency, d_amount_text) = money_columns(state.amount.as_ref());
+    let (queried_by, query_answer) = match origin {
+        Origin::Other(EventSource::StatusQuery { by, answer, .. }) => (*by, Some(answer.as_str())),
+        Origin::Arriving(..) | Origin::Other(EventSource::Replay { .. }) => (None, None),
     };
-    let rows: Vec<RecordedRow> = sqlx::query_as(
-        "with dispute as (
-             insert into disputes as d (connection_id, dispute_ref, opened_at, last_event_at)
-             values ($1, $2, now(), now())
-             on conflict on constraint disputes_connection_ref_key
-             do update set event_count = d.event_count
-             returning id, event_count
-         ), notification as (
+    let written = sqlx::query_as::<_, Written>(
+        "with notification as (
              insert into notifications
                  (connection_id, slug, remote_addr, headers, body, body_length, body_sha256,
-                  verdict, key_fingerprint, response_status, response_body, latency_us,
-                  judged_at)
-             select $1, $24, $25, $26, $27, $28, $29, 'valid', $30, $31, $32, $33, now()
-             where $23
+                  verdict, reason, needs_attention, key_fingerprint, response_status,
+                  response_body, latency_us, judged_at)
+             select $1, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, now()
+             where $24
              returning id, received_at
+         ), dispute as (
+             insert into disputes as d
+                 (connection_id, dispute_ref, stage, status, deadline, amount, currency,
+                  amount_text, reason, payment_reference, merchant_reference, opened_at,
+                  last_event_at, event_count)
+             values ($1, $2, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49)
+             on conflict on constraint disputes_connection_ref_key
+             do update set stage = excluded.stage, status = excluded.status,
+                 deadline = excluded.deadline, amount = excluded.amount,
+                 currency = excluded.currency, amount_text = excluded.amount_text,
+                 reason = excluded.reason, payment_reference = excluded.payment_reference,
+                 merchant_reference = excluded.merchant_reference,
+                 opened_at = excluded.opened_at, last_event_at = excluded.last_event_at,
+                 event_count = excluded.event_count, updated_at = now()
+             where d.event_count = $50
+             returning id
          ), event as (
              insert into dispute_events
                  (dispute_id, connection_id, notification_id, event_key, kind, effect, stage,
@@ -358,26 +638,16 @@ async fn record_event(
                   currency, amount_text, reason, reason_code, provider_status,
                   payment_reference, merchant_reference, source, queried_by, query_answer)
              select dispute.id, $1, coalesce((select id from notification), $20), $3, $4, $5,
-                    $6, $7, coalesce($8, $21, now()), $9, $10, $11, $12, $13, $14, $15, $16,
-                    $17, $18, $19, $22, $34, $35
+                    $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $21,
+                    $22, $23
              from dispute
              on conflict on constraint dispute_events_key do nothing
-             returning id, event_key, effect, stage, status, occurred_at, deadline, currency,
-                       amount_text, reason, payment_reference, merchant_reference
+             returning id
          )
          select (select id from notification) as notification_id,
                 (select received_at from notification) as received_at,
-                d.id as dispute_id, d.event_count as folded, e.new, e.id, e.event_key, e.effect, e.stage, e.status,
-                e.occurred_at, e.deadline, e.currency, e.amount_text, e.reason,
-                e.payment_reference, e.merchant_reference
-         from dispute d
-         left join lateral (
-             select true as new, * from event
-             union all
-             select false, id, event_key, effect, stage, status, occurred_at, deadline,
-                    currency, amount_text, reason, payment_reference, merchant_reference
-             from dispute_events where dispute_id = d.id
-         ) e on true",
+                (select id from dispute) as dispute_id,
+                (select id from event) as event_id",
     )
     .bind(connection_id)
     .bind(event.dispute_ref.as_str())
@@ -386,7 +656,7 @@ async fn record_event(
     .bind(effect)
     .bind(stage)
     .bind(status)
-    .bind(event.occurred_at.as_ref().map(|t| t.at.to_sqlx()))
+    .bind(occurred_at.to_sqlx())
     .bind(event.occurred_at.as_ref().map(|t| &t.text))
     .bind(event.deadline.as_ref().map(|t| t.at.to_sqlx()))
     .bind(event.deadline.as_ref().map(|t| &t.text))
@@ -398,9 +668,10 @@ async fn record_event(
     .bind(&event.provider_status)
     .bind(&event.payment_reference)
     .bind(&event.merchant_reference)
-    .bind(earlier_notification)
-    .bind(heard_at.map(|t| t.to_sqlx()))
+    .bind(from_notification)
     .bind(origin.kind())
+    .bind(queried_by)
+    .bind(query_answer)
     .bind(arriving.is_some())
     .bind(arriving.map(|(raw, _)| &raw.slug))
     .bind(arriving.map(|(raw, _)| &raw.remote_addr))
@@ -408,64 +679,29 @@ async fn record_event(
     .bind(arriving.map(|(raw, _)| &raw.body))
     .bind(arriving.map(|(raw, _)| raw.body_length))
     .bind(arriving.map(|(raw, _)| &raw.body_sha256))
+    .bind(arriving.map(|(_, judged)| judged.settled.verdict.as_str()))
+    .bind(arriving.and_then(|(_, judged)| judged.settled.reason.as_deref()))
+    .bind(arriving.map(|(_, judged)| judged.settled.needs_attention))
     .bind(arriving.and_then(|(_, judged)| judged.key))
     .bind(arriving.map(|(_, judged)| judged.reply.status.as_u16() as i16))
     .bind(arriving.map(|(_, judged)| &judged.reply.body))
     .bind(arriving.map(|(_, judged)| judged.latency_us))
-    .bind(queried_by)
-    .bind(query_answer)
-    .fetch_all(&mut *tx)
+    .bind(state.stage.map(Stage::as_str))
+    .bind(state.status.map(Status::as_str))
+    .bind(state.deadline.map(|d| d.to_sqlx()))
+    .bind(d_amount)
+    .bind(d_currency)
+    .bind(d_amount_text)
+    .bind(&state.reason)
+    .bind(&state.payment_reference)
+    .bind(&state.merchant_reference)
+    .bind(opened_at.to_sqlx())
+    .bind(last_event_at.to_sqlx())
+    .bind(i32::try_from(events.len()).unwrap_or(i32::MAX))
+    .bind(folded)
+    .fetch_one(&mut *tx)
     .await?;
-
-    let first = rows
-        .first()
-        .ok_or_else(|| StoreError::corrupt("recording an event returned nothing"))?;
-    let dispute_id = first.dispute_id;
-    let stored = match (first.notification_id, &first.received_at) {
-        (Some(id), Some(received_at)) => Some(StoredDelivery {
-            id,
-            received_at: received_at.to_jiff(),
-            connection_id: Some(connection_id),
-        }),
-        _ => None,
-    };
-    let new_id = rows.iter().find(|r| r.new == Some(true)).and_then(|r| r.id);
-    let Some(id) = new_id else {
-        let of_notification = sqlx::query_scalar(
-            "select notification_id from dispute_events
-             where connection_id = $1 and event_key = $2",
-        )
-        .bind(connection_id)
-        .bind(event.key.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        return Ok((stored, Recorded::Duplicate { of_notification }));
-    };
-    // The events were read from the statement's snapshot, which predates
-    // the lock if it had to wait for it: fewer than were last folded means
-    // another transaction's events are missing, so read them again, now.
-    let known = rows.iter().filter(|r| r.new == Some(false)).count();
-    let folded = usize::try_from(first.folded).unwrap_or(0);
-    let rows = if known < folded {
-        sqlx::query_as(
-            "select null::bigint as notification_id, null::timestamptz as received_at,
-                    dispute_id, 0 as folded, false as new, id, event_key, effect, stage, status,
-                    occurred_at, deadline, currency, amount_text, reason, payment_reference,
-                    merchant_reference
-             from dispute_events where dispute_id = $1",
-        )
-        .bind(dispute_id)
-        .fetch_all(&mut *tx)
-        .await?
-    } else {
-        rows
-    };
-    let events = rows
-        .into_iter()
-        .filter_map(|row| row.fold_event().transpose())
-        .collect::<Result<Vec<_>, _>>()?;
-    refold(tx, dispute_id, &events).await?;
-    Ok((stored, Recorded::New { id }))
+    Ok(written)
 }
 
 async fn record_payment(
@@ -513,18 +749,30 @@ async fn record_payment(
     }
 }
 
-/// Writes the dispute's whole state as the fold derives it from `events`
-/// (the fold decides every projected column).
-async fn refold(
-    tx: &mut sqlx::PgConnection,
-    dispute_id: i64,
-    events: &[FoldEvent],
-) -> Result<(), StoreError> {
-    let state = fold(events);
-    let (amount, currency, amount_text) = money_columns(state.amount.as_ref());
+/// Refolds a dispute from its stored events, on the rare path where it was
+/// written with an event whose key another dispute took; a dispute left
+/// without events (this transaction created it for that event) is removed.
+async fn refold_stored(tx: &mut sqlx::PgConnection, dispute_id: i64) -> Result<(), StoreError> {
+    let events = sqlx::query_as::<_, EventRow>(
+        "select id, event_key, effect, stage, status, occurred_at, deadline, currency,
+                amount_text, reason, payment_reference, merchant_reference
+         from dispute_events where dispute_id = $1",
+    )
+    .bind(dispute_id)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .filter_map(|row| row.fold_event().transpose())
+    .collect::<Result<Vec<_>, _>>()?;
+    let state = fold(&events);
     let (Some(opened_at), Some(last_event_at)) = (state.opened_at, state.last_event_at) else {
-        return Err(StoreError::corrupt("a dispute without events"));
+        sqlx::query("delete from disputes where id = $1")
+            .bind(dispute_id)
+            .execute(&mut *tx)
+            .await?;
+        return Ok(());
     };
+    let (amount, currency, amount_text) = money_columns(state.amount.as_ref());
     sqlx::query(
         "update disputes set
              stage = $2, status = $3, deadline = $4, amount = $5, currency = $6, amount_text = $7,

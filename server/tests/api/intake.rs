@@ -608,7 +608,15 @@ async fn different_events_of_one_dispute_arriving_together_all_count() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(app.store.timeline(dispute.id).await.unwrap().len(), 20);
+    let timeline = app.store.timeline(dispute.id).await.unwrap();
+    let sources: std::collections::BTreeSet<Option<i64>> =
+        timeline.iter().map(|e| e.notification_id).collect();
+    assert_eq!(timeline.len(), 20);
+    assert_eq!(sources.len(), 20, "each event names its own notification");
+    assert!(
+        !sources.contains(&None),
+        "each event names its notification"
+    );
     assert_eq!(
         dispute.deadline.unwrap().to_string(),
         "2023-04-20T23:59:59Z",
