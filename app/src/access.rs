@@ -38,6 +38,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/setup", Public),
     ("/account/password", SignedIn),
     ("/disputes", Needs(ReadDisputes)),
+    ("/disputes/{slug}/{dispute_ref}", Needs(ReadDisputes)),
     ("/deadlines", Needs(ReadDisputes)),
     ("/deliveries", Needs(ReadDeliveries)),
     ("/connections", Needs(ManageConnections)),

@@ -27,8 +27,8 @@ use layout::Layout;
 use pages::{
     account::PasswordPage, audit::AuditPage, connection::ConnectionPage,
     connection_new::NewConnectionPage, connections::ConnectionsPage, deadlines::DeadlinesPage,
-    deliveries::DeliveriesPage, disputes::DisputesPage, forbidden::Forbidden, login::LoginPage,
-    not_found::NotFound, setup::SetupPage, users::UsersPage,
+    deliveries::DeliveriesPage, dispute::DisputePage, disputes::DisputesPage, forbidden::Forbidden,
+    login::LoginPage, not_found::NotFound, setup::SetupPage, users::UsersPage,
 };
 
 /// The HTML document around every page. There are no hydration scripts: every
@@ -71,6 +71,14 @@ pub fn App() -> impl IntoView {
                         view=PasswordPage
                     />
                     <Route path=StaticSegment("disputes") view=DisputesPage />
+                    <Route
+                        path=(
+                            StaticSegment("disputes"),
+                            ParamSegment("slug"),
+                            ParamSegment("dispute_ref"),
+                        )
+                        view=DisputePage
+                    />
                     <Route path=StaticSegment("deadlines") view=DeadlinesPage />
                     <Route path=StaticSegment("deliveries") view=DeliveriesPage />
                     <Route path=StaticSegment("connections") view=ConnectionsPage />

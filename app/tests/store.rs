@@ -453,7 +453,7 @@ async fn the_recent_disputes_come_most_recently_active_first() {
 }
 
 #[tokio::test]
-async fn the_due_disputes_are_those_waiting_with_a_deadline_soonest_first() {
+async fn the_due_disputes_are_those_waiting_soonest_deadline_first_then_those_without_one() {
     let (store, _db) = store().await;
     disputes(&store).await;
 
@@ -467,7 +467,11 @@ async fn the_due_disputes_are_those_waiting_with_a_deadline_soonest_first() {
 
     assert_eq!(
         due,
-        [("A2".into(), Some(day(10))), ("A1".into(), Some(day(12)))]
+        [
+            ("A2".into(), Some(day(10))),
+            ("A1".into(), Some(day(12))),
+            ("B1".into(), None)
+        ]
     );
 }
 
@@ -480,7 +484,16 @@ async fn a_timeline_holds_its_own_disputes_events_in_the_order_they_happened() {
 
     let kinds =
         |t: Vec<app::store::TimelineEntry>| t.into_iter().map(|e| e.kind).collect::<Vec<_>>();
-    assert_eq!(kinds(store.timeline(a1.id).await.unwrap()), ["CB", "LATER"]);
+    let timeline = store.timeline(a1.id).await.unwrap();
+    assert_eq!(
+        timeline
+            .iter()
+            .map(|e| (e.recognized, e.source.as_str()))
+            .collect::<Vec<_>>(),
+        [(true, "status_query"), (false, "status_query")]
+    );
+    assert_eq!(a1.provider, ProviderKind::PingPong);
+    assert_eq!(kinds(timeline), ["CB", "LATER"]);
     assert_eq!(kinds(store.timeline(a2.id).await.unwrap()), ["CB"]);
     assert_eq!(store.dispute("conn-b", "A1").await.unwrap(), None);
 }

@@ -1,4 +1,5 @@
-//! The Deadlines page: disputes waiting on a response, soonest deadline first.
+//! The Deadlines page: disputes waiting on a response, soonest deadline
+//! first, then those whose provider gives no deadline.
 
 use leptos::prelude::*;
 
@@ -47,12 +48,20 @@ fn DueTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
                 {disputes
                     .into_iter()
                     .map(|d| {
+                        let link = super::dispute::href(&d.connection_slug, &d.dispute_ref);
                         let (stage, _) = label(d.stage, d.status);
                         view! {
                             <tr>
-                                <td>{d.deadline.map(when)}</td>
                                 <td>
-                                    <code>{d.dispute_ref}</code>
+                                    {match d.deadline {
+                                        Some(at) => when(at).into_any(),
+                                        None => view! { <span class="badge warn">"deadline not given"</span> }.into_any(),
+                                    }}
+                                </td>
+                                <td>
+                                    <a href=link>
+                                        <code>{d.dispute_ref}</code>
+                                    </a>
                                 </td>
                                 <td>{d.connection_slug}</td>
                                 <td>{stage}</td>

@@ -48,11 +48,14 @@ fn DisputeTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
                 {disputes
                     .into_iter()
                     .map(|d| {
+                        let link = super::dispute::href(&d.connection_slug, &d.dispute_ref);
                         let (stage, status) = label(d.stage, d.status);
                         view! {
                             <tr>
                                 <td>
-                                    <code>{d.dispute_ref}</code>
+                                    <a href=link>
+                                        <code>{d.dispute_ref}</code>
+                                    </a>
                                 </td>
                                 <td>{d.connection_slug}</td>
                                 <td>{stage}</td>

@@ -7,6 +7,7 @@ pub mod connection_new;
 pub mod connections;
 pub mod deadlines;
 pub mod deliveries;
+pub mod dispute;
 pub mod disputes;
 pub mod forbidden;
 pub mod login;
@@ -116,6 +117,40 @@ pub fn money(amount: Option<&dispute_core::domain::Money>) -> String {
     amount.map(ToString::to_string).unwrap_or_default()
 }
 
+/// How long until `deadline` (or how long past it), in words, with its
+/// urgency class: `warn` when past or within a day, `soon` within three days.
+pub fn countdown(deadline: jiff::Timestamp, now: jiff::Timestamp) -> (String, &'static str) {
+    let left = deadline.duration_since(now);
+    let minutes = left.as_secs().unsigned_abs() / 60;
+    let (days, hours, minutes) = (minutes / (24 * 60), minutes / 60 % 24, minutes % 60);
+    let span = match (days, hours) {
+        (0, 0) => format!("{minutes} min"),
+        (0, _) => format!("{hours} h {minutes} min"),
+        _ => format!("{days} d {hours} h"),
+    };
+    let hours_left = left.as_secs() / 3600;
+    if left.is_negative() {
+        (format!("overdue by {span}"), "warn")
+    } else if hours_left < 24 {
+        (format!("due in {span}"), "warn")
+    } else if hours_left < 72 {
+        (format!("due in {span}"), "soon")
+    } else {
+        (format!("due in {span}"), "")
+    }
+}
+
+/// A provider's text as a page shows it: a control character, which HTML
+/// cannot carry, is written as its escape (`\u{7}`) so it stays visible.
+pub fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_unicode().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}
+
 /// A stage or status as analysts read it.
 pub fn label(
     stage: Option<dispute_core::domain::Stage>,
@@ -125,4 +160,45 @@ pub fn label(
         stage.map_or("—", |s| s.label()),
         status.map_or("—", |s| s.label()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::{SignedDuration, Timestamp};
+
+    #[test]
+    fn control_characters_are_shown_as_their_escapes_and_the_rest_as_it_is() {
+        assert_eq!(shown("a\u{7}b\nc"), "a\\u{7}b\\u{a}c");
+        assert_eq!(shown("20,000.00 PHP <b>é</b>"), "20,000.00 PHP <b>é</b>");
+    }
+
+    #[test]
+    fn a_countdown_says_how_long_is_left_and_how_urgent_it_is() {
+        let now = Timestamp::from_second(1_700_000_000).unwrap();
+        let at = |minutes: i64| now + SignedDuration::from_mins(minutes);
+        assert_eq!(
+            countdown(at(-90), now),
+            ("overdue by 1 h 30 min".into(), "warn")
+        );
+        assert_eq!(countdown(at(0), now), ("due in 0 min".into(), "warn"));
+        assert_eq!(countdown(at(59), now), ("due in 59 min".into(), "warn"));
+        assert_eq!(
+            countdown(at(23 * 60 + 59), now),
+            ("due in 23 h 59 min".into(), "warn")
+        );
+        assert_eq!(
+            countdown(at(24 * 60), now),
+            ("due in 1 d 0 h".into(), "soon")
+        );
+        assert_eq!(
+            countdown(at(72 * 60 - 1), now),
+            ("due in 2 d 23 h".into(), "soon")
+        );
+        assert_eq!(countdown(at(72 * 60), now), ("due in 3 d 0 h".into(), ""));
+        assert_eq!(
+            countdown(at(-3 * 24 * 60), now),
+            ("overdue by 3 d 0 h".into(), "warn")
+        );
+    }
 }

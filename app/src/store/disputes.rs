@@ -1,7 +1,7 @@
 //! Reading disputes, their timelines and their payments, typed: stages,
 //! statuses and money come back as the domain's values.
 
-use dispute_core::domain::{Money, Stage, Status};
+use dispute_core::domain::{Money, ProviderKind, Stage, Status};
 use serde::{Deserialize, Serialize};
 
 use super::{money, Named, Store, StoreError};
@@ -11,6 +11,7 @@ use super::{money, Named, Store, StoreError};
 pub struct DisputeRecord {
     pub id: i64,
     pub connection_slug: String,
+    pub provider: ProviderKind,
     pub dispute_ref: String,
     pub stage: Option<Stage>,
     pub status: Option<Status>,
@@ -38,6 +39,15 @@ pub struct TimelineEntry {
     pub deadline: Option<jiff::Timestamp>,
     pub amount: Option<Money>,
     pub reason: Option<String>,
+    pub reason_code: Option<String>,
+    /// The provider's own status text.
+    pub provider_status: Option<String>,
+    /// When Dispute Desk recorded it.
+    pub recorded_at: jiff::Timestamp,
+    /// Whether it changed the dispute (an unrecognized event does not).
+    pub recognized: bool,
+    /// Where it came from: `notification`, `replay` or `status_query`.
+    pub source: String,
 }
 
 /// A payment event linked to a dispute by its references.
@@ -55,6 +65,7 @@ pub struct PaymentRecord {
 struct DisputeRow {
     id: i64,
     connection_slug: String,
+    provider: Named<ProviderKind>,
     dispute_ref: String,
     stage: Option<Named<Stage>>,
     status: Option<Named<Status>>,
@@ -75,6 +86,7 @@ impl TryFrom<DisputeRow> for DisputeRecord {
         Ok(Self {
             id: r.id,
             connection_slug: r.connection_slug,
+            provider: r.provider.0,
             dispute_ref: r.dispute_ref,
             stage: r.stage.map(|s| s.0),
             status: r.status.map(|s| s.0),
@@ -103,6 +115,11 @@ struct TimelineRow {
     currency: Option<String>,
     amount_text: Option<String>,
     reason: Option<String>,
+    reason_code: Option<String>,
+    provider_status: Option<String>,
+    recorded_at: jiff_sqlx::Timestamp,
+    effect: String,
+    source: String,
 }
 
 impl TryFrom<TimelineRow> for TimelineEntry {
@@ -121,6 +138,11 @@ impl TryFrom<TimelineRow> for TimelineEntry {
             deadline: r.deadline.map(|d| d.to_jiff()),
             amount: money(r.amount_text, r.currency)?,
             reason: r.reason,
+            reason_code: r.reason_code,
+            provider_status: r.provider_status,
+            recorded_at: r.recorded_at.to_jiff(),
+            recognized: r.effect != "none",
+            source: r.source,
         })
     }
 }
@@ -156,12 +178,14 @@ fn records<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>,
     rows.into_iter().map(T::try_from).collect()
 }
 
-const DISPUTE_COLUMNS: &str = "d.id, c.slug as connection_slug, d.dispute_ref, d.stage, d.status,
+const DISPUTE_COLUMNS: &str =
+    "d.id, c.slug as connection_slug, c.provider, d.dispute_ref, d.stage, d.status,
      d.deadline, d.amount_text, d.currency, d.reason, d.payment_reference, d.merchant_reference,
      d.opened_at, d.last_event_at";
 
 const TIMELINE_COLUMNS: &str = "e.id, d.dispute_ref, e.notification_id, e.kind, e.stage, e.status,
-     e.occurred_at, e.occurred_at_text, e.deadline, e.currency, e.amount_text, e.reason";
+     e.occurred_at, e.occurred_at_text, e.deadline, e.currency, e.amount_text, e.reason,
+     e.reason_code, e.provider_status, e.recorded_at, e.effect, e.source";
 
 impl Store {
     /// The dispute `dispute_ref` of the connection `slug`.
@@ -196,13 +220,14 @@ impl Store {
         records(rows)
     }
 
-    /// Disputes waiting on a response that have a deadline, soonest first.
+    /// Disputes waiting on a response, soonest deadline first, then those
+    /// whose provider gives no deadline (Botim Money never does).
     pub async fn due_disputes(&self, limit: i64) -> Result<Vec<DisputeRecord>, StoreError> {
         let rows: Vec<DisputeRow> = sqlx::query_as(&format!(
             "select {DISPUTE_COLUMNS}
              from disputes d join connections c on c.id = d.connection_id
-             where d.status = 'needs_response' and d.deadline is not null
-             order by d.deadline, d.id
+             where d.status = 'needs_response'
+             order by d.deadline nulls last, d.id
              limit $1"
         ))
         .bind(limit)

@@ -19,14 +19,25 @@ async fn caller(app: &TestApp, role: Option<Role>) -> reqwest::Client {
     client
 }
 
+/// A path for `pattern` naming things that exist: the fixtures' PingPong
+/// connection and the dispute of its chargeback.
 fn concrete(pattern: &str) -> String {
-    pattern.replace("{slug}", "pingpong-main")
+    pattern
+        .replace("{slug}", "pingpong-main")
+        .replace("{dispute_ref}", "202303071954574059")
 }
 
 #[tokio::test]
 async fn every_page_and_server_function_is_allowed_or_refused_as_the_table_says() {
     let app = spawn_app().await;
     app.import_fixture_connections().await;
+    let chargeback = test_support::fixture_body("pp-chargeback.json");
+    assert_eq!(
+        app.post_webhook("pingpong-main", &[], chargeback)
+            .await
+            .status(),
+        200
+    );
     let callers = [
         None,
         Some(Role::Analyst),

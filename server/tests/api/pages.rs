@@ -190,10 +190,12 @@ async fn the_disputes_deadlines_and_deliveries_pages_show_what_intake_recorded()
         "{disputes}"
     );
 
-    // The chargeback is due 2023-04-05; the fraud alert has no deadline.
+    // The chargeback is due 2023-04-05; the fraud alert needs a response
+    // too but has no deadline, so it comes after.
     let (_, deadlines) = app.get_page("/deadlines").await;
-    assert!(deadlines.contains("2023-04-05 23:59 UTC"), "{deadlines}");
-    assert!(!deadlines.contains("202303110800001102"), "{deadlines}");
+    let dated = deadlines.find("2023-04-05 23:59 UTC").expect("{deadlines}");
+    let undated = deadlines.find("202303110800001102").expect("{deadlines}");
+    assert!(dated < undated, "{deadlines}");
 
     let (_, deliveries) = app.get_page("/deliveries").await;
     assert_eq!(
@@ -229,4 +231,102 @@ async fn deadlines_are_listed_soonest_first() {
         .find("2023-05-20 23:59 UTC")
         .expect("PingPong's deadline");
     assert!(payermax < pingpong, "{html}");
+}
+
+#[tokio::test]
+async fn a_dispute_page_shows_its_facts_its_timeline_in_the_order_things_happened_and_its_payments()
+{
+    let app = spawn_app().await;
+    app.sign_in_as(Role::Analyst).await;
+    app.import_fixture_connections().await;
+    post_fixture(&app, "pingpong-main", "pp-chargeback.json", None).await;
+    // A request for information that happened before the chargeback but
+    // arrives after it, its reason carrying markup and a control character.
+    let mut rfi: serde_json::Value =
+        serde_json::from_slice(&test_support::fixture_body("pp-chargeback.json")).unwrap();
+    rfi.as_object_mut().unwrap().remove("sign");
+    rfi["eventCode"] = "REQUEST_FOR_INFORMATION".into();
+    rfi["eventDate"] = "2023-03-10 08:00:00".into();
+    rfi["reason"] = "<script>alert(1)</script>\u{7}".into();
+    let answer = app
+        .post_webhook("pingpong-main", &[], test_support::pingpong_signed(&rfi))
+        .await;
+    assert_eq!(answer.status(), 200);
+    let refund = serde_json::json!({
+        "notifyType": "REFUND", "status": "SUCCESS", "transactionId": "PS23030716214681886",
+        "merchantTransactionId": "PShop20230307162139KX", "refundId": "RF1", "amount": "129.90",
+        "currency": "USD", "refundTime": "1679400000000"
+    });
+    let refund = serde_json::json!({
+        "accId": "2022102018024210348882", "clientId": "2022102018024210348", "code": "000000",
+        "description": "success", "bizContent": refund.to_string(), "signType": "SHA256"
+    });
+    let answer = app
+        .post_webhook("pingpong-main", &[], test_support::pingpong_signed(&refund))
+        .await;
+    assert_eq!(answer.status(), 200);
+
+    let (_, list) = app.get_page("/disputes").await;
+    let link = "/disputes/pingpong-main/202303071954574059";
+    assert!(list.contains(&format!("href=\"{link}\"")), "{list}");
+    let (status, html) = app.get_page(link).await;
+
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("<h1>Dispute 202303071954574059</h1>"),
+        "{html}"
+    );
+    for fact in [
+        "PingPong Checkout",
+        "PS23030716214681886",
+        "PShop20230307162139KX",
+        "129.90 USD",
+        "2023-04-05 23:59 UTC",
+        "overdue by",
+        "Needs response",
+    ] {
+        assert!(html.contains(fact), "{fact}: {html}");
+    }
+    let rfi_at = html.find("REQUEST_FOR_INFORMATION").expect("the RFI");
+    let chargeback_at = html
+        .find("NOTIFICATION_OF_CHARGEBACK")
+        .expect("the chargeback");
+    assert!(rfi_at < chargeback_at, "in the order they happened");
+    assert_eq!(html.matches("arrived late").count(), 1, "{html}");
+    assert!(!html.contains("<script>alert"), "markup is escaped");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains('\u{7}'), "control characters are not sent");
+    assert!(html.contains("&lt;/script&gt;\\u{7}"), "but shown escaped");
+    let payments = &html[html.find("Payment history").unwrap()..];
+    assert!(
+        payments.contains("REFUND") && payments.contains("RF1"),
+        "{payments}"
+    );
+
+    let (status, _) = app
+        .get_page("/disputes/pingpong-main/no-such-dispute")
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_chargeback_without_a_deadline_is_on_the_deadlines_page_after_those_with_one() {
+    let app = spawn_app().await;
+    app.sign_in_as(Role::Analyst).await;
+    app.import_fixture_connections().await;
+    post_fixture(&app, "pingpong-main", "pp-chargeback.json", None).await;
+    let sign = test_support::fixture_sign("botim-chargeback");
+    post_fixture(&app, "botim-main", "botim-chargeback.json", Some(&sign)).await;
+
+    let (_, html) = app.get_page("/deadlines").await;
+
+    let dated = html
+        .find("202303071954574059")
+        .expect("PingPong's chargeback");
+    let undated = html.find("O1000").expect("Botim's chargeback");
+    assert!(dated < undated, "{html}");
+    assert!(html.contains("deadline not given"), "{html}");
 }
