@@ -57,7 +57,7 @@ pub fn DisputePage() -> impl IntoView {
     view! {
         <Suspense>
             {Suspend::new(async move {
-                match get_dispute(slug, dispute_ref.clone()).await {
+                match get_dispute(slug, dispute_ref).await {
                     Ok(Some(found)) => view! { <DisputeDetail found=found /> }.into_any(),
                     Ok(None) => view! { <crate::pages::not_found::NotFound /> }.into_any(),
                     Err(_) => view! { <crate::error::InternalErrorPage /> }.into_any(),

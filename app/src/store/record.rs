@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use dispute_core::{
     domain::{
-        fold, text, Effect, EventKey, FoldEvent, Money, NormalizedEvent, PaymentEvent, Stage,
-        Status, Verdict,
+        fold, text, DisputeState, Effect, EventKey, FoldEvent, Money, NormalizedEvent,
+        PaymentEvent, Stage, Status, Verdict,
     },
     providers::{
         judge::{Judgement, Refused, Reply},
@@ -24,7 +24,7 @@ use dispute_core::{
 };
 use jiff_sqlx::ToSqlx;
 use rust_decimal::Decimal;
-use sqlx::types::Json;
+use sqlx::{postgres::PgArguments, query::QueryAs, types::Json, Postgres};
 
 use super::{Named, NewNotification, Store, StoreError};
 
@@ -595,18 +595,15 @@ async fn write_event(
     events: &[FoldEvent],
     folded: i32,
 ) -> Result<Written, StoreError> {
-    let state = fold(events);
-    let (Some(opened_at), Some(last_event_at)) = (state.opened_at, state.last_event_at) else {
-        return Err(StoreError::corrupt("a dispute without events"));
-    };
+    let projection =
+        Projection::of(events).ok_or_else(|| StoreError::corrupt("a dispute without events"))?;
     let (effect, stage, status) = effect_columns(event.effect);
     let (amount, currency, amount_text) = money_columns(event.amount.as_ref());
-    let (d_amount, d_currency, d_amount_text) = money_columns(state.amount.as_ref());
     let (queried_by, query_answer) = match origin {
         Origin::Other(EventSource::StatusQuery { by, answer, .. }) => (*by, Some(answer.as_str())),
         Origin::Arriving(..) | Origin::Other(EventSource::Replay { .. }) => (None, None),
     };
-    let written = sqlx::query_as::<_, Written>(
+    let query = sqlx::query_as::<_, Written>(
         "with notification as (
              insert into notifications
                  (connection_id, slug, remote_addr, headers, body, body_length, body_sha256,
@@ -685,23 +682,63 @@ async fn write_event(
     .bind(arriving.and_then(|(_, judged)| judged.key))
     .bind(arriving.map(|(_, judged)| judged.reply.status.as_u16() as i16))
     .bind(arriving.map(|(_, judged)| &judged.reply.body))
-    .bind(arriving.map(|(_, judged)| judged.latency_us))
-    .bind(state.stage.map(Stage::as_str))
-    .bind(state.status.map(Status::as_str))
-    .bind(state.deadline.map(|d| d.to_sqlx()))
-    .bind(d_amount)
-    .bind(d_currency)
-    .bind(d_amount_text)
-    .bind(&state.reason)
-    .bind(&state.payment_reference)
-    .bind(&state.merchant_reference)
-    .bind(opened_at.to_sqlx())
-    .bind(last_event_at.to_sqlx())
-    .bind(i32::try_from(events.len()).unwrap_or(i32::MAX))
-    .bind(folded)
-    .fetch_one(&mut *tx)
-    .await?;
+    .bind(arriving.map(|(_, judged)| judged.latency_us));
+    let written = projection
+        .bind(query)
+        .bind(folded)
+        .fetch_one(&mut *tx)
+        .await?;
     Ok(written)
+}
+
+/// A dispute's projected columns ($n to $n+11 of the statement that writes
+/// them), as the fold derives them from its events.
+struct Projection {
+    state: DisputeState,
+    opened_at: jiff::Timestamp,
+    last_event_at: jiff::Timestamp,
+    event_count: i32,
+}
+
+impl Projection {
+    /// `None` for no events: a dispute has at least one.
+    fn of(events: &[FoldEvent]) -> Option<Self> {
+        let state = fold(events);
+        Some(Self {
+            opened_at: state.opened_at?,
+            last_event_at: state.last_event_at?,
+            event_count: i32::try_from(events.len()).unwrap_or(i32::MAX),
+            state,
+        })
+    }
+
+    fn bind<'q, O>(
+        self,
+        query: QueryAs<'q, Postgres, O, PgArguments>,
+    ) -> QueryAs<'q, Postgres, O, PgArguments> {
+        let state = self.state;
+        let (amount, currency, amount_text) = match state.amount {
+            Some(m) => (
+                Some(m.amount()),
+                Some(m.currency().to_owned()),
+                Some(m.text().to_owned()),
+            ),
+            None => (None, None, None),
+        };
+        query
+            .bind(state.stage.map(Stage::as_str))
+            .bind(state.status.map(Status::as_str))
+            .bind(state.deadline.map(|d| d.to_sqlx()))
+            .bind(amount)
+            .bind(currency)
+            .bind(amount_text)
+            .bind(state.reason)
+            .bind(state.payment_reference)
+            .bind(state.merchant_reference)
+            .bind(self.opened_at.to_sqlx())
+            .bind(self.last_event_at.to_sqlx())
+            .bind(self.event_count)
+    }
 }
 
 async fn record_payment(
@@ -764,36 +801,22 @@ async fn refold_stored(tx: &mut sqlx::PgConnection, dispute_id: i64) -> Result<(
     .into_iter()
     .filter_map(|row| row.fold_event().transpose())
     .collect::<Result<Vec<_>, _>>()?;
-    let state = fold(&events);
-    let (Some(opened_at), Some(last_event_at)) = (state.opened_at, state.last_event_at) else {
+    let Some(projection) = Projection::of(&events) else {
         sqlx::query("delete from disputes where id = $1")
             .bind(dispute_id)
             .execute(&mut *tx)
             .await?;
         return Ok(());
     };
-    let (amount, currency, amount_text) = money_columns(state.amount.as_ref());
-    sqlx::query(
+    let update = sqlx::query_as::<_, (i64,)>(
         "update disputes set
              stage = $2, status = $3, deadline = $4, amount = $5, currency = $6, amount_text = $7,
              reason = $8, payment_reference = $9, merchant_reference = $10, opened_at = $11,
              last_event_at = $12, event_count = $13, updated_at = now()
-         where id = $1",
+         where id = $1
+         returning id",
     )
-    .bind(dispute_id)
-    .bind(state.stage.map(Stage::as_str))
-    .bind(state.status.map(Status::as_str))
-    .bind(state.deadline.map(|d| d.to_sqlx()))
-    .bind(amount)
-    .bind(currency)
-    .bind(amount_text)
-    .bind(&state.reason)
-    .bind(&state.payment_reference)
-    .bind(&state.merchant_reference)
-    .bind(opened_at.to_sqlx())
-    .bind(last_event_at.to_sqlx())
-    .bind(i32::try_from(events.len()).unwrap_or(i32::MAX))
-    .execute(&mut *tx)
-    .await?;
+    .bind(dispute_id);
+    projection.bind(update).fetch_one(&mut *tx).await?;
     Ok(())
 }

@@ -292,21 +292,8 @@ impl QueryBaseUrl {
 mod tests {
     use super::*;
 
-    const PRESETS: &[AddressPreset] = &[
-        AddressPreset {
-            name: "pingpong-production",
-            addresses: &[
-                "3.125.243.2",
-                "3.126.196.22",
-                "18.195.199.34",
-                "188.239.12.25",
-            ],
-        },
-        AddressPreset {
-            name: "pingpong-sandbox",
-            addresses: &["52.76.198.228"],
-        },
-    ];
+    /// PingPong's documented senders, as its profile names them.
+    const PRESETS: &[AddressPreset] = crate::providers::pingpong::PROFILE.sender_presets;
 
     #[test]
     fn slugs_are_lower_case_words_joined_by_single_hyphens() {

@@ -143,14 +143,10 @@ mod tests {
     use super::*;
     use crate::{
         domain::Verdict,
-        providers::test_support::{case, key_file},
+        providers::test_support::{case, key},
     };
     use http::HeaderValue;
     use jiff::tz::TimeZone;
-
-    fn key(name: &str) -> VerificationKey {
-        VerificationKey::parse(&key_file(name)).unwrap()
-    }
 
     fn connector() -> BotimMoney {
         BotimMoney::new(vec![key("botim-money-public.pem")])

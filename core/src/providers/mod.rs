@@ -229,4 +229,9 @@ pub(crate) mod test_support {
     pub fn key_file(name: &str) -> String {
         std::fs::read_to_string(fixtures().join("keys").join(name)).unwrap()
     }
+
+    /// A provider's public key from the fixtures.
+    pub fn key(name: &str) -> crate::providers::keys::VerificationKey {
+        crate::providers::keys::VerificationKey::parse(&key_file(name)).unwrap()
+    }
 }

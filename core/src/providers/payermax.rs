@@ -189,13 +189,9 @@ mod tests {
     use super::*;
     use crate::{
         domain::Verdict,
-        providers::test_support::{case, key_file},
+        providers::test_support::{case, key},
     };
     use jiff::tz::TimeZone;
-
-    fn key(name: &str) -> VerificationKey {
-        VerificationKey::parse(&key_file(name)).unwrap()
-    }
 
     fn connector() -> PayerMax {
         PayerMax::new(vec![key("payermax-public.b64")])
