@@ -77,7 +77,12 @@ pub struct SigningSecret {
 }
 
 impl SigningSecret {
-    pub fn parse(text: &str) -> Result<Self, KeyError> {
+    /// Reads `text` as the merchant's key for `provider`'s status queries;
+    /// a provider whose queries are not signed with one takes none.
+    pub fn parse(provider: ProviderKind, text: &str) -> Result<Self, KeyError> {
+        if !profile(provider).signs_queries {
+            return Err(KeyError::NoSigningKeyTaken);
+        }
         let text = SecretString::from(text.trim().to_owned());
         Ok(Self {
             key: SigningKey::parse(&text)?,
@@ -205,10 +210,24 @@ mod tests {
             StoredKeyMaterial::PublicDer(_)
         ));
 
-        let signing = SigningSecret::parse(&key_file("payermax-merchant-private.b64")).unwrap();
+        let signing = SigningSecret::parse(
+            ProviderKind::PayerMax,
+            &key_file("payermax-merchant-private.b64"),
+        )
+        .unwrap();
         assert!(matches!(
             signing.stored(&vault, 7).material,
             StoredKeyMaterial::Sealed(_)
         ));
+    }
+
+    #[test]
+    fn a_provider_whose_queries_are_not_signed_takes_no_signing_key() {
+        let merchant = key_file("payermax-merchant-private.b64");
+        assert!(matches!(
+            SigningSecret::parse(ProviderKind::PingPong, &merchant),
+            Err(KeyError::NoSigningKeyTaken)
+        ));
+        assert!(SigningSecret::parse(ProviderKind::BotimMoney, &merchant).is_ok());
     }
 }

@@ -33,7 +33,6 @@ struct Entry {
     #[serde(default)]
     source_allowlist: Vec<String>,
     enabled: Option<bool>,
-    merchant_private_key_file: Option<PathBuf>,
     #[serde(flatten)]
     provider_fields: BTreeMap<String, String>,
 }
@@ -112,6 +111,9 @@ fn validate(entry: Entry, base: &Path, vault: &Vault) -> Result<Validated, Strin
         profile.app_id.map(|f| f.import_name),
         Some(key.import_file),
         Some(key.import_next_file),
+        profile
+            .signs_queries
+            .then_some(profile::MERCHANT_KEY_IMPORT_FILE),
     ]
     .into_iter()
     .flatten()
@@ -154,9 +156,10 @@ fn validate(entry: Entry, base: &Path, vault: &Vault) -> Result<Validated, Strin
             .map_err(|e| format!("{name}: {e}"))?;
         verifiers.push((slot, secret));
     }
-    let signing = key_file(&entry.merchant_private_key_file)?
+    let signing = key_file(&field(profile::MERCHANT_KEY_IMPORT_FILE).map(PathBuf::from))?
         .map(|text| {
-            SigningSecret::parse(&text).map_err(|e| format!("merchant_private_key_file: {e}"))
+            SigningSecret::parse(provider, &text)
+                .map_err(|e| format!("{}: {e}", profile::MERCHANT_KEY_IMPORT_FILE))
         })
         .transpose()?;
 

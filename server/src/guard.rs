@@ -12,6 +12,7 @@ use app::{
         SESSION_USER_ID,
     },
     flash,
+    pages::{account::ChangePassword, login::Logout},
     store::{Store, StoreError},
 };
 use axum::{
@@ -22,6 +23,7 @@ use axum::{
     Json,
 };
 use dispute_core::domain::SourceAllowlist;
+use leptos::server_fn::ServerFn;
 use serde_json::json;
 use tower_sessions::{cookie::SameSite, Expiry, Session, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
@@ -174,10 +176,13 @@ pub async fn guard(
     if let Some(user) = &user {
         request.extensions_mut().insert(user.clone());
         // A reset password must be replaced before anything else.
-        let may_pass = matches!(
-            path.as_str(),
-            "/account/password" | "/api/account/password" | "/api/logout" | "/login"
-        );
+        let may_pass = [
+            "/account/password",
+            "/login",
+            ChangePassword::PATH,
+            Logout::PATH,
+        ]
+        .contains(&path.as_str());
         if user.must_change_password && !may_pass {
             return if is_api {
                 refusal(StatusCode::FORBIDDEN, "change your password first")

@@ -96,8 +96,8 @@ pub async fn save_connection(
             .collect(),
         enabled: enabled.is_some(),
     };
-    // A refused new connection comes back filled in (but for its keys); a
-    // refused edit shows the stored settings again.
+    // A refused form comes back filled in with what was typed, keys
+    // excepted (through the session, never the address).
     let form = if creating {
         format!("/connections/new?provider={}", kind.as_str())
     } else {
@@ -119,7 +119,7 @@ pub async fn save_connection(
         None => {}
     }
     if let Some(key) = text(signing_key) {
-        match SigningSecret::parse(&key) {
+        match SigningSecret::parse(kind, &key) {
             Ok(secret) => keys.signing = Some(secret),
             Err(e) => return refuse(format!("signing key: {e}")).await,
         }
@@ -243,10 +243,10 @@ pub async fn set_signing_key(slug: String, key: String) -> Result<(), AppError> 
         keyring::SigningSecret,
         store::{KeyPurpose, KeySlot},
     };
-    let (admin, detail, _) = target(&slug).await?;
+    let (admin, detail, provider) = target(&slug).await?;
     let state = expect_context::<crate::state::AppState>();
     let page = format!("/connections/{slug}");
-    let secret = match SigningSecret::parse(&key) {
+    let secret = match SigningSecret::parse(provider, &key) {
         Ok(secret) => secret,
         Err(e) => return back(&page, Flash::error(format!("signing key: {e}"))).await,
     };
@@ -299,7 +299,11 @@ fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
     view! {
         <PageHeading title=title />
         <form class="panel form" method="post" action=SaveConnection::PATH>
-            <SettingsFields draft=typed.unwrap_or_else(|| detail.settings.clone()) creating=false />
+            <SettingsFields
+                provider=detail.provider
+                draft=typed.unwrap_or_else(|| detail.settings.clone())
+                creating=false
+            />
             <button type="submit">"Save settings"</button>
         </form>
 
@@ -383,11 +387,11 @@ pub fn KeyField(
 /// The settings every connection has, with the account fields its
 /// provider names and the query API presets it offers.
 #[component]
-pub fn SettingsFields(draft: ConnectionDraft, creating: bool) -> impl IntoView {
-    let provider = draft
-        .provider
-        .parse::<ProviderKind>()
-        .unwrap_or(ProviderKind::PingPong);
+pub fn SettingsFields(
+    provider: ProviderKind,
+    draft: ConnectionDraft,
+    creating: bool,
+) -> impl IntoView {
     let profile = profile(provider);
     let presets = profile.query_api;
     let preset = match draft.query_base_url.as_str() {

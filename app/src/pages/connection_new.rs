@@ -35,7 +35,7 @@ pub fn NewConnectionPage() -> impl IntoView {
         <PageHeading title="Add a connection" />
         <form class="panel form" method="post" action=super::connection::SaveConnection::PATH>
             <input type="hidden" name="creating" value="yes" />
-            <SettingsFields draft creating=true />
+            <SettingsFields provider draft creating=true />
             <KeyField name="verification_key" label=key.label help=key.help required=true />
             {profile
                 .signs_queries

@@ -6,6 +6,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::{countdown, label, money, shown, when, Empty, PageHeading};
+use dispute_core::domain::EventOrigin;
+
 use crate::{
     error::AppError,
     store::{DisputeRecord, PaymentRecord, TimelineEntry},
@@ -78,7 +80,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
     let now = jiff::Timestamp::now();
     let last_heard = timeline
         .iter()
-        .filter(|e| e.source != "replay")
+        .filter(|e| e.source != EventOrigin::Replay)
         .map(|e| e.recorded_at)
         .max();
     let deadline = match (d.deadline, d.status) {
@@ -167,10 +169,10 @@ fn Timeline(entries: Vec<TimelineEntry>) -> impl IntoView {
                                 Some(_) => when(e.occurred_at),
                                 None => format!("{} (receipt time)", when(e.occurred_at)),
                             };
-                            let source = match e.source.as_str() {
-                                "status_query" => Some("from a status query"),
-                                "replay" => Some("from a replay"),
-                                _ => None,
+                            let source = match e.source {
+                                EventOrigin::StatusQuery => Some("from a status query"),
+                                EventOrigin::Replay => Some("from a replay"),
+                                EventOrigin::Notification => None,
                             };
                             view! {
                                 <tr>

@@ -1,7 +1,7 @@
 //! Reading disputes, their timelines and their payments, typed: stages,
 //! statuses and money come back as the domain's values.
 
-use dispute_core::domain::{Money, ProviderKind, Stage, Status};
+use dispute_core::domain::{EventOrigin, Money, ProviderKind, Stage, Status};
 use serde::{Deserialize, Serialize};
 
 use super::{money, Named, Store, StoreError};
@@ -46,8 +46,8 @@ pub struct TimelineEntry {
     pub recorded_at: jiff::Timestamp,
     /// Whether it changed the dispute (an unrecognized event does not).
     pub recognized: bool,
-    /// Where it came from: `notification`, `replay` or `status_query`.
-    pub source: String,
+    /// How Dispute Desk learned of it.
+    pub source: EventOrigin,
 }
 
 /// A payment event linked to a dispute by its references.
@@ -119,7 +119,7 @@ struct TimelineRow {
     provider_status: Option<String>,
     recorded_at: jiff_sqlx::Timestamp,
     effect: String,
-    source: String,
+    source: Named<EventOrigin>,
 }
 
 impl TryFrom<TimelineRow> for TimelineEntry {
@@ -142,7 +142,7 @@ impl TryFrom<TimelineRow> for TimelineEntry {
             provider_status: r.provider_status,
             recorded_at: r.recorded_at.to_jiff(),
             recognized: r.effect != "none",
-            source: r.source,
+            source: r.source.0,
         })
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use dispute_core::{
     domain::{
-        fold, text, DisputeState, Effect, EventKey, FoldEvent, Money, NormalizedEvent,
+        fold, text, DisputeState, Effect, EventKey, EventOrigin, FoldEvent, Money, NormalizedEvent,
         PaymentEvent, Stage, Status, Verdict,
     },
     providers::{
@@ -64,11 +64,11 @@ enum Origin<'a> {
 }
 
 impl Origin<'_> {
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> EventOrigin {
         match self {
-            Origin::Arriving(..) => "notification",
-            Origin::Other(EventSource::Replay { .. }) => "replay",
-            Origin::Other(EventSource::StatusQuery { .. }) => "status_query",
+            Origin::Arriving(..) => EventOrigin::Notification,
+            Origin::Other(EventSource::Replay { .. }) => EventOrigin::Replay,
+            Origin::Other(EventSource::StatusQuery { .. }) => EventOrigin::StatusQuery,
         }
     }
 
@@ -666,7 +666,7 @@ async fn write_event(
     .bind(&event.payment_reference)
     .bind(&event.merchant_reference)
     .bind(from_notification)
-    .bind(origin.kind())
+    .bind(origin.kind().as_str())
     .bind(queried_by)
     .bind(query_answer)
     .bind(arriving.is_some())

@@ -1,10 +1,15 @@
 //! What a provider's notification says, once normalized: an event in a
 //! dispute's life, or a payment event (transaction, refund, capture, void).
 
+use std::{fmt, str::FromStr};
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{DisputeRef, Money, Stage, Status};
+use super::{
+    dispute::{text_enum, UnknownName},
+    DisputeRef, Money, Stage, Status,
+};
 
 /// Identifies an event within a connection so that a second delivery of it
 /// is recognized as a duplicate (PingPong: reference + code + date; Botim
@@ -27,6 +32,24 @@ impl EventKey {
         Self(text)
     }
 }
+
+/// How Dispute Desk learned of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventOrigin {
+    /// The provider pushed it: a notification as it arrived.
+    Notification,
+    /// Ops judged a stored notification again.
+    Replay,
+    /// Dispute Desk pulled it: the answer to a status query.
+    StatusQuery,
+}
+
+text_enum!(EventOrigin, "event origin", {
+    EventOrigin::Notification => "notification",
+    EventOrigin::Replay => "replay",
+    EventOrigin::StatusQuery => "status_query",
+});
 
 /// A time as the provider wrote it and as understood.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +128,15 @@ pub struct PaymentEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_round_trip_through_their_stored_names() {
+        for origin in EventOrigin::ALL {
+            assert_eq!(origin.as_str().parse::<EventOrigin>(), Ok(*origin));
+        }
+        assert_eq!(EventOrigin::StatusQuery.as_str(), "status_query");
+        assert!("pushed".parse::<EventOrigin>().is_err());
+    }
 
     #[test]
     fn a_key_reads_back_as_stored() {

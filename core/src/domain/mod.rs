@@ -17,7 +17,7 @@ pub use connection::{
     SourceAllowlist,
 };
 pub use dispute::{DisputeRef, Stage, Status};
-pub use event::{Effect, EventKey, NormalizedEvent, PaymentEvent, ProviderTime};
+pub use event::{Effect, EventKey, EventOrigin, NormalizedEvent, PaymentEvent, ProviderTime};
 pub use fold::{fold, DisputeState, FoldEvent};
 pub use money::Money;
 pub use notification::Verdict;

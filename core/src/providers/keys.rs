@@ -121,6 +121,8 @@ pub enum KeyError {
     WeakSalt,
     #[error("this is a private key; paste the provider's public key here")]
     PrivateGivenForPublic,
+    #[error("this provider's status queries take no merchant signing key")]
+    NoSigningKeyTaken,
 }
 
 /// PEM (`-----BEGIN …-----`) or bare Base64 DER, as DER bytes plus the PEM

@@ -62,7 +62,7 @@ async fn a_bad_entry_is_named_with_its_problem_and_nothing_is_written() {
 }
 
 #[tokio::test]
-async fn a_missing_key_or_a_field_of_another_provider_is_refused() {
+async fn a_missing_key_or_a_field_its_provider_does_not_take_is_refused() {
     let app = spawn_app().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("connections.json");
@@ -78,6 +78,10 @@ async fn a_missing_key_or_a_field_of_another_provider_is_refused() {
         (
             r#"[{"slug": "pp", "provider": "pingpong", "acc_id": "1", "colour": "red"}]"#,
             "connection pp: colour does not belong to a PingPong Checkout connection (it takes acc_id, salt_file, next_salt_file)",
+        ),
+        (
+            r#"[{"slug": "pp", "provider": "pingpong", "acc_id": "1", "merchant_private_key_file": "k.pem"}]"#,
+            "connection pp: merchant_private_key_file does not belong to a PingPong Checkout connection (it takes acc_id, salt_file, next_salt_file)",
         ),
         (
             r#"[{"slug": "Bad Slug", "provider": "stripe"}]"#,

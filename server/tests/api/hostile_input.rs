@@ -60,6 +60,45 @@ async fn a_refused_new_connection_shows_every_typed_field_as_text() {
 }
 
 #[tokio::test]
+async fn a_refused_connection_edit_shows_every_typed_field_as_text() {
+    let app = spawn_app().await;
+    app.sign_in_as(Role::Admin).await;
+    app.import_fixture_connections().await;
+    let form = [
+        ("slug", "payermax-main"),
+        ("provider", "payermax"),
+        ("display_name", MARKUP),
+        ("account_id", MARKUP),
+        ("app_id", MARKUP),
+        ("timezone", MARKUP),
+        ("query_preset", "custom"),
+        ("query_base_url", MARKUP),
+        ("source_allowlist", MARKUP),
+        ("enabled", "on"),
+        ("verification_key", MARKUP),
+        ("signing_key", MARKUP),
+    ];
+
+    let refused = app
+        .post_form(&app.client, "/api/connections/save", &form)
+        .await;
+    let (target, html) = app.follow(&app.client, refused).await;
+
+    assert_eq!(target, "/connections/payermax-main");
+    assert_inert(&html);
+    assert!(
+        html.contains("&lt;/textarea&gt;\"'&gt;&lt;h1&gt;X&lt;/h1&gt;"),
+        "the typed allowlist comes back escaped: {html}"
+    );
+    let stored: String =
+        sqlx::query_scalar("select display_name from connections where slug = 'payermax-main'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(!stored.contains("<h1>"), "nothing was saved: {stored}");
+}
+
+#[tokio::test]
 async fn links_can_neither_fill_a_form_nor_put_words_on_a_page() {
     let app = spawn_app().await;
     app.sign_in_as(Role::Admin).await;
