@@ -6,7 +6,7 @@
 use dispute_core::domain::{Permission, Role};
 use leptos::server_fn::ServerFn;
 
-use crate::pages::{account, connection, login, setup, users};
+use crate::pages::{account, connection, dispute, disputes, login, setup, users};
 
 /// What a route requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +48,9 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/audit", Needs(ReadAuditLog)),
 ];
 
+/// Every download (served by the server's own routes, not a page).
+pub const DOWNLOADS: &[(&str, Access)] = &[("/disputes.csv", Needs(ReadDisputes))];
+
 /// Every server function (every form's action), by its endpoint. Pages
 /// read their data with plain functions, so no other endpoint exists.
 pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
@@ -55,6 +58,10 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     (setup::Setup::PATH, Public),
     (login::Logout::PATH, SignedIn),
     (account::ChangePassword::PATH, SignedIn),
+    (disputes::SaveView::PATH, Needs(ReadDisputes)),
+    (disputes::DeleteView::PATH, Needs(ReadDisputes)),
+    (dispute::AddNote::PATH, Needs(WorkDisputes)),
+    (dispute::Assign::PATH, Needs(WorkDisputes)),
     (connection::SaveConnection::PATH, Needs(ManageConnections)),
     (connection::AddNextKey::PATH, Needs(ManageConnections)),
     (connection::PromoteNextKey::PATH, Needs(ManageConnections)),
@@ -78,6 +85,7 @@ pub fn is_server_function(path: &str) -> bool {
 pub fn required(path: &str) -> Access {
     PAGES
         .iter()
+        .chain(DOWNLOADS)
         .chain(SERVER_FUNCTIONS)
         .find(|(pattern, _)| matches(pattern, path))
         .map_or(SignedIn, |(_, access)| *access)

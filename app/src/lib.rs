@@ -7,6 +7,7 @@ pub mod access;
 pub mod assets;
 pub mod auth;
 pub mod error;
+pub mod exports;
 pub mod flash;
 pub mod intake;
 pub mod keyring;

@@ -8,6 +8,7 @@ use app::store::{
     Actor, AuditEntry, AuditFilter, EventSource, KeyPurpose, KeySlot, NewKey, NewNotification,
     Recorded, SaveError, Saved, Saving, Store, StoredKey, StoredKeyMaterial, ThrottledCount,
 };
+use dispute_core::domain::{QueueFilter, Sort};
 use dispute_core::{
     domain::{
         ConnectionDraft, DisputeRef, Effect, EventKey, Money, NormalizedEvent, PaymentEvent,
@@ -436,20 +437,27 @@ async fn disputes(store: &Store) -> (i64, i64) {
 }
 
 #[tokio::test]
-async fn the_recent_disputes_come_most_recently_active_first() {
+async fn the_queue_for_any_status_by_last_event_lists_the_most_recently_active_first() {
     let (store, _db) = store().await;
     disputes(&store).await;
+    let filter = QueueFilter {
+        status: None,
+        sort: Sort::LastEvent,
+        ..QueueFilter::default()
+    };
 
     let refs: Vec<String> = store
-        .recent_disputes(10)
+        .work_queue(&filter, 0, day(0), None, 10)
         .await
+        .unwrap()
         .unwrap()
         .into_iter()
         .map(|d| format!("{}/{}", d.connection_slug, d.dispute_ref))
         .collect();
 
     assert_eq!(refs, ["conn-a/A1", "conn-b/B2", "conn-b/B1", "conn-a/A2"]);
-    assert_eq!(store.recent_disputes(2).await.unwrap().len(), 2);
+    let two = store.work_queue(&filter, 0, day(0), None, 2).await.unwrap();
+    assert_eq!(two.unwrap().len(), 2);
 }
 
 #[tokio::test]

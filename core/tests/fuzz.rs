@@ -380,6 +380,7 @@ fn fold_event() -> impl Strategy<Value = FoldEvent> {
                 received_seq: 0,
                 deadline,
                 amount: amount.and_then(|(a, c)| Money::parse(&a, &c).ok()),
+                reason_code: reason.clone(),
                 reason,
                 merchant_reference: reference.clone(),
                 payment_reference: reference,

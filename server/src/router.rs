@@ -24,7 +24,7 @@ use tower_sessions::SessionManagerLayer;
 use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::{
-    assets, canonical,
+    assets, canonical, exports,
     guard::{self, Guard},
     health, pages, webhooks,
 };
@@ -44,6 +44,7 @@ pub fn router(
     // Signed-in pages and form answers are never stored by a browser or a
     // proxy; forms are read whole, within their limit, before anything else.
     let ui = pages::router(state)
+        .merge(exports::router(store.clone()))
         .layer(middleware::from_fn_with_state(guard, guard::guard))
         .layer(sessions)
         .layer(middleware::from_fn(pages::limit_body))

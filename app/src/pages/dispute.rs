@@ -1,41 +1,123 @@
 //! One dispute: what it is, where it stands and until when, every event on
-//! its timeline in the order it happened, and the disputed payment's
-//! history.
+//! its timeline in the order it happened with the analysts' notes and
+//! assignments among them, and the disputed payment's history; the forms
+//! that add a note and change the owner.
 
-use leptos::prelude::*;
+use dispute_core::domain::EventOrigin;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_params_map;
 
-use super::{countdown, label, money, shown, when, Empty, PageHeading};
-use dispute_core::domain::EventOrigin;
-
+use super::{countdown, label, money, shown, when, Empty, PageHeading, TextArea};
 use crate::{
+    auth::CurrentUser,
     error::AppError,
-    store::{DisputeRecord, PaymentRecord, TimelineEntry},
+    flash::Flash,
+    store::{Casework, DisputeRecord, PaymentRecord, Person, TimelineEntry},
 };
 
 /// Everything the dispute page shows.
 pub struct DisputeView {
     pub dispute: DisputeRecord,
     pub timeline: Vec<TimelineEntry>,
+    pub casework: Vec<Casework>,
     pub payments: Vec<PaymentRecord>,
+    pub people: Vec<Person>,
+    pub viewer: CurrentUser,
 }
 
 pub async fn get_dispute(
     slug: String,
     dispute_ref: String,
 ) -> Result<Option<DisputeView>, AppError> {
-    crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
+    let viewer = crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
     let state = expect_context::<crate::state::AppState>();
     let Some(dispute) = state.store.dispute(&slug, &dispute_ref).await? else {
         return Ok(None);
     };
-    let timeline = state.store.timeline(dispute.id).await?;
-    let payments = state.store.payments_of_dispute(dispute.id).await?;
     Ok(Some(DisputeView {
+        timeline: state.store.timeline(dispute.id).await?,
+        casework: state.store.casework(dispute.id).await?,
+        payments: state.store.payments_of_dispute(dispute.id).await?,
+        people: state.store.assignable_people().await?,
         dispute,
-        timeline,
-        payments,
+        viewer,
     }))
+}
+
+/// The dispute a form names, and the caller allowed to work on it.
+async fn target(
+    slug: &str,
+    dispute_ref: &str,
+) -> Result<(CurrentUser, Option<DisputeRecord>), AppError> {
+    let analyst = crate::auth::require(dispute_core::domain::Permission::WorkDisputes)?;
+    let state = expect_context::<crate::state::AppState>();
+    Ok((analyst, state.store.dispute(slug, dispute_ref).await?))
+}
+
+/// The audit log's name for a dispute.
+fn subject(d: &DisputeRecord) -> String {
+    format!("dispute {}/{}", d.connection_slug, d.dispute_ref)
+}
+
+#[server(endpoint = "disputes/note")]
+pub async fn add_note(slug: String, dispute_ref: String, text: String) -> Result<(), AppError> {
+    use dispute_core::domain::NoteText;
+    let (analyst, dispute) = target(&slug, &dispute_ref).await?;
+    let Some(dispute) = dispute else {
+        return crate::flash::redirect("/disputes", Flash::error("there is no such dispute")).await;
+    };
+    let page = href(&slug, &dispute_ref);
+    let text = match NoteText::parse(&text) {
+        Ok(text) => text,
+        Err(e) => return crate::flash::redirect(&page, Flash::error(e.0)).await,
+    };
+    let state = expect_context::<crate::state::AppState>();
+    let actor = crate::auth::actor(Some(&analyst));
+    let flash = match state
+        .store
+        .add_note(dispute.id, &text, &actor, &subject(&dispute))
+        .await?
+    {
+        Some(_) => Flash::notice("note added"),
+        None => Flash::error("there is no such dispute"),
+    };
+    crate::flash::redirect(&page, flash).await
+}
+
+/// `assignee`: `me`, a person's id, or empty for no one.
+#[server(endpoint = "disputes/assign")]
+pub async fn assign(slug: String, dispute_ref: String, assignee: String) -> Result<(), AppError> {
+    use crate::store::AssignError;
+    let (analyst, dispute) = target(&slug, &dispute_ref).await?;
+    let Some(dispute) = dispute else {
+        return crate::flash::redirect("/disputes", Flash::error("there is no such dispute")).await;
+    };
+    let page = href(&slug, &dispute_ref);
+    let to = match assignee.trim() {
+        "" => None,
+        "me" => Some(analyst.id),
+        id => match id.parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                return crate::flash::redirect(&page, Flash::error("choose someone to assign"))
+                    .await
+            }
+        },
+    };
+    let state = expect_context::<crate::state::AppState>();
+    let actor = crate::auth::actor(Some(&analyst));
+    let flash = match state
+        .store
+        .assign(dispute.id, to, &actor, &subject(&dispute))
+        .await
+    {
+        Ok(true) if to.is_none() => Flash::notice("the dispute is unassigned"),
+        Ok(true) => Flash::notice("the dispute has a new owner"),
+        Ok(false) => Flash::notice("nothing changed: it was already so"),
+        Err(AssignError::Store(e)) => return Err(e.into()),
+        Err(e) => Flash::error(e.to_string()),
+    };
+    crate::flash::redirect(&page, flash).await
 }
 
 /// The address of a dispute's page.
@@ -74,8 +156,14 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
     let DisputeView {
         dispute: d,
         timeline,
+        casework,
         payments,
+        people,
+        viewer,
     } = found;
+    let may_work = viewer
+        .role
+        .may(dispute_core::domain::Permission::WorkDisputes);
     let (stage, status) = label(d.stage, d.status);
     let now = jiff::Timestamp::now();
     let last_heard = timeline
@@ -128,9 +216,20 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             <dd>{when(d.opened_at)}</dd>
             <dt>"Last heard from the provider"</dt>
             <dd>{last_heard.map(when)}</dd>
+            <dt>"Assignee"</dt>
+            <dd>{d.assignee.as_ref().map_or_else(|| "no one".to_owned(), |p| p.display_name.clone())}</dd>
         </dl>
+        {may_work.then(|| view! {
+            <Casework
+                slug=d.connection_slug.clone()
+                dispute_ref=d.dispute_ref.clone()
+                assignee=d.assignee.clone()
+                viewer=viewer.id
+                people
+            />
+        })}
         <h2>"Timeline"</h2>
-        <Timeline entries=timeline />
+        <Timeline entries=timeline casework />
         <h2>"Payment history"</h2>
         <Payments payments=payments />
     }
@@ -142,9 +241,89 @@ fn arrived_late(entry: &TimelineEntry, all: &[TimelineEntry]) -> bool {
         .any(|other| other.occurred_at > entry.occurred_at && other.recorded_at < entry.recorded_at)
 }
 
+/// The forms that add a note and change the owner.
 #[component]
-fn Timeline(entries: Vec<TimelineEntry>) -> impl IntoView {
+fn Casework(
+    slug: String,
+    dispute_ref: String,
+    assignee: Option<Person>,
+    viewer: i64,
+    people: Vec<Person>,
+) -> impl IntoView {
+    let owner = assignee.as_ref().map(|p| p.id);
+    view! {
+        <div class="casework">
+            <form class="panel form" method="post" action=AddNote::PATH>
+                <input type="hidden" name="slug" value=slug.clone() />
+                <input type="hidden" name="dispute_ref" value=dispute_ref.clone() />
+                <label>
+                    "Add a note"
+                    <small>"Kept as written, with your name and the time; notes are never edited."</small>
+                    <TextArea name="text" required=true />
+                </label>
+                <button type="submit">"Add note"</button>
+            </form>
+            <form class="panel form" method="post" action=Assign::PATH>
+                <input type="hidden" name="slug" value=slug.clone() />
+                <input type="hidden" name="dispute_ref" value=dispute_ref.clone() />
+                <label>
+                    "Owner"
+                    <select name="assignee">
+                        <option value="" selected=owner.is_none()>"no one"</option>
+                        {people
+                            .into_iter()
+                            .map(|p| {
+                                let selected = owner == Some(p.id);
+                                let name = match p.id == viewer {
+                                    true => format!("{} (me)", p.display_name),
+                                    false => p.display_name,
+                                };
+                                view! { <option value=p.id.to_string() selected=selected>{name}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+                <button type="submit">"Assign"</button>
+            </form>
+            {(owner != Some(viewer)).then(|| view! {
+                <form class="inline" method="post" action=Assign::PATH>
+                    <input type="hidden" name="slug" value=slug.clone() />
+                    <input type="hidden" name="dispute_ref" value=dispute_ref.clone() />
+                    <input type="hidden" name="assignee" value="me" />
+                    <button type="submit">"Assign to me"</button>
+                </form>
+            })}
+        </div>
+    }
+}
+
+/// One row of the timeline: a provider's event (and whether it arrived
+/// after one that happened later), or an analyst's note or assignment.
+enum Row {
+    Event(Box<TimelineEntry>, bool),
+    Work(Casework),
+}
+
+impl Row {
+    fn at(&self) -> jiff::Timestamp {
+        match self {
+            Row::Event(e, _) => e.occurred_at,
+            Row::Work(w) => w.at(),
+        }
+    }
+}
+
+#[component]
+fn Timeline(entries: Vec<TimelineEntry>, casework: Vec<Casework>) -> impl IntoView {
     let late: Vec<bool> = entries.iter().map(|e| arrived_late(e, &entries)).collect();
+    let mut rows: Vec<Row> = entries
+        .into_iter()
+        .zip(late)
+        .map(|(e, late)| Row::Event(Box::new(e), late))
+        .chain(casework.into_iter().map(Row::Work))
+        .collect();
+    // Stable: events keep their order among themselves, and so does casework.
+    rows.sort_by_key(Row::at);
     view! {
         <div class="scroll">
             <table class="data timeline">
@@ -160,47 +339,82 @@ fn Timeline(entries: Vec<TimelineEntry>) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {entries
+                    {rows
                         .into_iter()
-                        .zip(late)
-                        .map(|(e, late)| {
-                            let (stage, status) = label(e.stage, e.status);
-                            let happened = match &e.occurred_at_text {
-                                Some(_) => when(e.occurred_at),
-                                None => format!("{} (receipt time)", when(e.occurred_at)),
-                            };
-                            let source = match e.source {
-                                EventOrigin::StatusQuery => Some("from a status query"),
-                                EventOrigin::Replay => Some("from a replay"),
-                                EventOrigin::Notification => None,
-                            };
-                            view! {
-                                <tr>
-                                    <td>{happened}</td>
-                                    <td>
-                                        {when(e.recorded_at)}
-                                        {late.then(|| view! { " " <span class="badge warn">"arrived late"</span> })}
-                                    </td>
-                                    <td>
-                                        <code>{shown(&e.kind)}</code>
-                                        {e.provider_status.map(|s| view! { " · " {shown(&s)} })}
-                                        {source.map(|s| view! { " " <span class="badge">{s}</span> })}
-                                        {(!e.recognized).then(|| view! { " " <span class="badge warn">"unrecognized: did not change the dispute"</span> })}
-                                    </td>
-                                    <td>{stage} " · " {status}</td>
-                                    <td>{e.deadline.map(when)}</td>
-                                    <td>{money(e.amount.as_ref())}</td>
-                                    <td>
-                                        {e.reason_code.map(|c| view! { <code>{shown(&c)}</code> " " })}
-                                        {e.reason.as_deref().map(shown)}
-                                    </td>
-                                </tr>
-                            }
+                        .map(|row| match row {
+                            Row::Event(e, late) => view! { <EventRow e=*e late /> }.into_any(),
+                            Row::Work(w) => view! { <WorkRow w /> }.into_any(),
                         })
                         .collect_view()}
                 </tbody>
             </table>
         </div>
+    }
+}
+
+#[component]
+fn WorkRow(w: Casework) -> impl IntoView {
+    let (at, what, text) = match w {
+        Casework::Note { at, author, text } => {
+            (at, format!("Note by {}", author.display_name), Some(text))
+        }
+        Casework::Assignment { at, by, to } => {
+            let what = match to {
+                Some(to) => format!("Assigned to {} by {}", to.display_name, by.display_name),
+                None => format!("Unassigned by {}", by.display_name),
+            };
+            (at, what, None)
+        }
+    };
+    view! {
+        <tr class="casework-entry">
+            <td>{when(at)}</td>
+            <td>"—"</td>
+            <td><span class="badge">{what}</span></td>
+            <td colspan="4" class="note">{text.as_deref().map(shown_note)}</td>
+        </tr>
+    }
+}
+
+/// A note as shown: its line breaks kept (by the stylesheet), any other
+/// control character written as its escape.
+fn shown_note(text: &str) -> String {
+    text.split('\n').map(shown).collect::<Vec<_>>().join("\n")
+}
+
+#[component]
+fn EventRow(e: TimelineEntry, late: bool) -> impl IntoView {
+    let (stage, status) = label(e.stage, e.status);
+    let happened = match &e.occurred_at_text {
+        Some(_) => when(e.occurred_at),
+        None => format!("{} (receipt time)", when(e.occurred_at)),
+    };
+    let source = match e.source {
+        EventOrigin::StatusQuery => Some("from a status query"),
+        EventOrigin::Replay => Some("from a replay"),
+        EventOrigin::Notification => None,
+    };
+    view! {
+        <tr>
+            <td>{happened}</td>
+            <td>
+                {when(e.recorded_at)}
+                {late.then(|| view! { " " <span class="badge warn">"arrived late"</span> })}
+            </td>
+            <td>
+                <code>{shown(&e.kind)}</code>
+                {e.provider_status.map(|s| view! { " · " {shown(&s)} })}
+                {source.map(|s| view! { " " <span class="badge">{s}</span> })}
+                {(!e.recognized).then(|| view! { " " <span class="badge warn">"unrecognized: did not change the dispute"</span> })}
+            </td>
+            <td>{stage} " · " {status}</td>
+            <td>{e.deadline.map(when)}</td>
+            <td>{money(e.amount.as_ref())}</td>
+            <td>
+                {e.reason_code.map(|c| view! { <code>{shown(&c)}</code> " " })}
+                {e.reason.as_deref().map(shown)}
+            </td>
+        </tr>
     }
 }
 

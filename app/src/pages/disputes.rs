@@ -1,73 +1,599 @@
-//! The Disputes page: every dispute, the most recently active first.
+//! The work queue: by default what needs a response, soonest deadline
+//! first (then those whose provider gives no deadline); every filter and
+//! order in the address, so a view can be bookmarked, shared, saved by name
+//! and exported as CSV; counts per status; keyset pages.
 
-use leptos::prelude::*;
+use std::collections::BTreeMap;
 
-use super::{label, list_or_empty, money, when, PageHeading};
-use crate::{error::AppError, store::DisputeRecord};
+use dispute_core::domain::{Assignee, ProviderKind, QueueCursor, QueueFilter, Sort, Stage, Status};
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_router::hooks::use_query_map;
 
-const SHOWN: i64 = 200;
+use super::{countdown, cursor_from, cursor_text, label, money, shown, when, Empty, PageHeading};
+use crate::{
+    error::{AppError, InternalErrorPage},
+    flash::Flash,
+    store::{ConnectionSummary, DisputeRecord, SavedView, StatusCounts},
+};
 
-pub async fn recent_disputes() -> Result<Vec<DisputeRecord>, AppError> {
-    crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
+/// Disputes per page.
+pub const PAGE: i64 = 50;
+
+/// One page of the queue and what the page around it shows.
+pub struct QueuePage {
+    pub filter: QueueFilter,
+    pub disputes: Vec<DisputeRecord>,
+    /// The cursor of the next page, if there is one.
+    pub next: Option<String>,
+    pub counts: StatusCounts,
+    pub connections: Vec<ConnectionSummary>,
+    pub views: Vec<SavedView>,
+}
+
+/// What the page shows when its address holds a filter it cannot read.
+pub enum QueueAnswer {
+    Page(Box<QueuePage>),
+    Refused(String),
+}
+
+pub async fn work_queue(params: BTreeMap<String, String>) -> Result<QueueAnswer, AppError> {
+    let viewer = crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
     let state = expect_context::<crate::state::AppState>();
-    Ok(state.store.recent_disputes(SHOWN).await?)
+    let filter = match QueueFilter::from_params(&params) {
+        Ok(filter) => filter,
+        Err(e) => return Ok(QueueAnswer::Refused(e.0)),
+    };
+    let after = match params.get("after").filter(|a| !a.is_empty()) {
+        None => None,
+        Some(text) => match cursor_from::<QueueCursor>(text) {
+            Some(cursor) => Some(cursor),
+            None => {
+                return Ok(QueueAnswer::Refused(
+                    "that page of the list does not exist".into(),
+                ))
+            }
+        },
+    };
+    let now = jiff::Timestamp::now();
+    let mut disputes = match state
+        .store
+        .work_queue(&filter, viewer.id, now, after.as_ref(), PAGE + 1)
+        .await?
+    {
+        Ok(disputes) => disputes,
+        Err(e) => return Ok(QueueAnswer::Refused(e.to_string())),
+    };
+    let next = (disputes.len() as i64 > PAGE).then(|| {
+        disputes.truncate(PAGE as usize);
+        disputes
+            .last()
+            .map(|d| cursor_text(&cursor_after(&filter, d)))
+    });
+    Ok(QueueAnswer::Page(Box::new(QueuePage {
+        counts: state.store.status_counts(&filter, viewer.id, now).await?,
+        connections: state
+            .store
+            .connections_overview()
+            .await?
+            .into_iter()
+            .map(|c| c.summary)
+            .collect(),
+        views: state.store.saved_views(viewer.id).await?,
+        filter,
+        disputes,
+        next: next.flatten(),
+    })))
+}
+
+/// Where a page ending with `last` ends, for the filter's order.
+pub fn cursor_after(filter: &QueueFilter, last: &DisputeRecord) -> QueueCursor {
+    QueueCursor {
+        sort: filter.sort,
+        value: filter.sort_value(
+            last.deadline,
+            last.opened_at,
+            last.last_event_at,
+            last.amount.as_ref().map(|m| m.amount()),
+        ),
+        id: last.id,
+    }
+}
+
+/// The queue's address for `filter`, with `extra` parameters after it.
+pub fn queue_href(path: &str, filter: &QueueFilter, extra: &[(&str, &str)]) -> String {
+    let mut query = filter.query_string();
+    for (name, value) in extra {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(&format!("{name}={}", urlencoding::encode(value)));
+    }
+    match query.is_empty() {
+        true => path.to_owned(),
+        false => format!("{path}?{query}"),
+    }
+}
+
+#[server(endpoint = "disputes/views/save")]
+pub async fn save_view(name: String, query: String) -> Result<(), AppError> {
+    use dispute_core::domain::{Permission, ViewName};
+    let viewer = crate::auth::require(Permission::ReadDisputes)?;
+    let state = expect_context::<crate::state::AppState>();
+    // Only a filter the queue can read is kept, written the way it writes
+    // filters (so a saved view is never a link to something else).
+    let params: BTreeMap<String, String> = url_params(&query);
+    let (filter, back) = match QueueFilter::from_params(&params) {
+        Ok(filter) => {
+            let back = queue_href("/disputes", &filter, &[]);
+            (filter, back)
+        }
+        Err(e) => return crate::flash::redirect("/disputes", Flash::error(e.0)).await,
+    };
+    let name = match ViewName::parse(&name) {
+        Ok(name) => name,
+        Err(e) => return crate::flash::redirect(&back, Flash::error(e.0)).await,
+    };
+    state
+        .store
+        .save_view(viewer.id, &name, &filter.query_string())
+        .await?;
+    crate::flash::redirect(
+        &back,
+        Flash::notice(format!("view \u{201c}{}\u{201d} saved", name.as_str())),
+    )
+    .await
+}
+
+#[server(endpoint = "disputes/views/delete")]
+pub async fn delete_view(id: i64) -> Result<(), AppError> {
+    let viewer = crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
+    let state = expect_context::<crate::state::AppState>();
+    let flash = match state.store.delete_view(viewer.id, id).await? {
+        true => Flash::notice("view removed"),
+        false => Flash::error("no such view"),
+    };
+    crate::flash::redirect("/disputes", flash).await
+}
+
+/// A query string's parameters (the last value of a repeated name wins).
+pub fn url_params(query: &str) -> BTreeMap<String, String> {
+    query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |t: &str| {
+                urlencoding::decode(&t.replace('+', " "))
+                    .ok()
+                    .map(|c| c.into_owned())
+            };
+            Some((decode(name)?, decode(value)?))
+        })
+        .collect()
 }
 
 #[component]
 pub fn DisputesPage() -> impl IntoView {
+    let params: BTreeMap<String, String> = use_query_map()
+        .read_untracked()
+        .latest_values()
+        .map(|(k, v)| (k.to_string(), v.to_owned()))
+        .collect();
     view! {
         <PageHeading title="Disputes" />
         <Suspense>
             {Suspend::new(async move {
-                list_or_empty(
-                    recent_disputes().await,
-                    "No disputes yet. They appear here as the providers' notifications arrive.",
-                    |list| view! { <DisputeTable disputes=list /> },
-                )
+                match work_queue(params).await {
+                    Ok(QueueAnswer::Page(page)) => view! { <Queue page=*page /> }.into_any(),
+                    Ok(QueueAnswer::Refused(reason)) => {
+                        view! {
+                            <p class="flash error" role="alert">{reason}</p>
+                            <p><a href="/disputes">"Back to the work queue"</a></p>
+                        }
+                            .into_any()
+                    }
+                    Err(_) => view! { <InternalErrorPage /> }.into_any(),
+                }
             })}
         </Suspense>
     }
 }
 
 #[component]
-fn DisputeTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
+fn Queue(page: QueuePage) -> impl IntoView {
+    let QueuePage {
+        filter,
+        disputes,
+        next,
+        counts,
+        connections,
+        views,
+    } = page;
+    let csv = queue_href("/disputes.csv", &filter, &[]);
+    let next = next.map(|cursor| queue_href("/disputes", &filter, &[("after", &cursor)]));
+    let empty = disputes.is_empty();
     view! {
-        <table class="data">
-            <thead>
-                <tr>
-                    <th>"Dispute"</th>
-                    <th>"Connection"</th>
-                    <th>"Stage"</th>
-                    <th>"Status"</th>
-                    <th>"Amount"</th>
-                    <th>"Respond by"</th>
-                    <th>"Last event"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {disputes
-                    .into_iter()
-                    .map(|d| {
-                        let link = super::dispute::href(&d.connection_slug, &d.dispute_ref);
-                        let (stage, status) = label(d.stage, d.status);
-                        view! {
-                            <tr>
-                                <td>
-                                    <a href=link>
-                                        <code>{d.dispute_ref}</code>
-                                    </a>
-                                </td>
-                                <td>{d.connection_slug}</td>
-                                <td>{stage}</td>
-                                <td>{status}</td>
-                                <td>{money(d.amount.as_ref())}</td>
-                                <td>{d.deadline.map(when)}</td>
-                                <td>{when(d.last_event_at)}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <FilterForm filter=filter.clone() connections />
+        <StatusTabs filter=filter.clone() counts />
+        <div class="toolbar">
+            <SavedViews views />
+            <form class="save-view" method="post" action=SaveView::PATH>
+                <input type="hidden" name="query" value=filter.query_string() />
+                <label>
+                    "Save this view as "
+                    <input type="text" name="name" required maxlength="80" />
+                </label>
+                <button type="submit">"Save view"</button>
+            </form>
+            <a class="button" href=csv download>"Export CSV"</a>
+        </div>
+        {match empty {
+            true => view! {
+                <Empty>"No dispute matches this view."</Empty>
+            }.into_any(),
+            false => view! { <QueueTable disputes /> }.into_any(),
+        }}
+        <nav class="pager" aria-label="Pages">
+            <a href=queue_href("/disputes", &filter, &[])>"First page"</a>
+            {next.map(|href| view! { <a href=href rel="next">"Next page"</a> })}
+        </nav>
+    }
+}
+
+/// The filter as a form that sends itself as the address (GET).
+#[component]
+fn FilterForm(filter: QueueFilter, connections: Vec<ConnectionSummary>) -> impl IntoView {
+    let selected_connection = filter.connection.as_ref().map(|c| c.as_str().to_owned());
+    let (due_from, due_to) = match filter.deadline {
+        Some(dispute_core::domain::DeadlineWindow::Between(from, to)) => {
+            (from.map(|d| d.to_string()), to.map(|d| d.to_string()))
+        }
+        _ => (None, None),
+    };
+    let params: BTreeMap<&str, String> = filter.to_params().into_iter().collect();
+    let value = move |name: &str| params.get(name).cloned().unwrap_or_default();
+    let options = |items: Vec<(String, String)>, current: String| {
+        items
+            .into_iter()
+            .map(|(v, l)| {
+                let selected = v == current;
+                view! { <option value=v selected=selected>{l}</option> }
+            })
+            .collect_view()
+    };
+    let any = || ("".to_owned(), "any".to_owned());
+    view! {
+        <form class="filters" method="get" action="/disputes">
+            <label>
+                "Connection"
+                <select name="connection">
+                    {options(
+                        std::iter::once(any())
+                            .chain(connections.into_iter().map(|c| {
+                                let name = match c.display_name.is_empty() {
+                                    true => c.slug.clone(),
+                                    false => c.display_name.clone(),
+                                };
+                                (c.slug, name)
+                            }))
+                            .collect(),
+                        selected_connection.unwrap_or_default(),
+                    )}
+                </select>
+            </label>
+            <label>
+                "Provider"
+                <select name="provider">
+                    {options(
+                        std::iter::once(any())
+                            .chain(ProviderKind::ALL.iter().map(|p| (p.as_str().to_owned(), p.display_name().to_owned())))
+                            .collect(),
+                        value("provider"),
+                    )}
+                </select>
+            </label>
+            <label>
+                "Stage"
+                <select name="stage">
+                    {options(
+                        std::iter::once(any())
+                            .chain(Stage::ALL.iter().map(|s| (s.as_str().to_owned(), s.label().to_owned())))
+                            .collect(),
+                        value("stage"),
+                    )}
+                </select>
+            </label>
+            <label>
+                "Status"
+                <select name="status">
+                    {options(
+                        std::iter::once(("any".to_owned(), "any".to_owned()))
+                            .chain(Status::ALL.iter().map(|s| (s.as_str().to_owned(), s.label().to_owned())))
+                            .collect(),
+                        match filter.status {
+                            Some(s) => s.as_str().to_owned(),
+                            None => "any".to_owned(),
+                        },
+                    )}
+                </select>
+            </label>
+            <label>
+                "Deadline"
+                <select name="deadline">
+                    {options(
+                        [
+                            ("", "any"),
+                            ("overdue", "overdue"),
+                            ("24h", "within 24 hours"),
+                            ("72h", "within 72 hours"),
+                            ("7d", "within 7 days"),
+                            ("custom", "between the days below"),
+                        ]
+                            .into_iter()
+                            .map(|(v, l)| (v.to_owned(), l.to_owned()))
+                            .collect(),
+                        value("deadline"),
+                    )}
+                </select>
+            </label>
+            <label>"Due from" <input type="date" name="due_from" value=due_from /></label>
+            <label>"Due to" <input type="date" name="due_to" value=due_to /></label>
+            <label>
+                "Currency"
+                <input type="text" name="currency" value=value("currency") maxlength="3" size="4" />
+            </label>
+            <label>
+                "Amount from"
+                <input type="text" name="amount_min" value=value("amount_min") inputmode="decimal" size="8" />
+            </label>
+            <label>
+                "Amount to"
+                <input type="text" name="amount_max" value=value("amount_max") inputmode="decimal" size="8" />
+            </label>
+            <label>
+                "Assignee"
+                <select name="assignee">
+                    {options(
+                        [("anyone", "anyone"), ("me", "me"), ("unassigned", "unassigned")]
+                            .into_iter()
+                            .map(|(v, l)| (v.to_owned(), l.to_owned()))
+                            .collect(),
+                        match filter.assignee {
+                            Assignee::Anyone => "anyone".to_owned(),
+                            Assignee::Me => "me".to_owned(),
+                            Assignee::Unassigned => "unassigned".to_owned(),
+                        },
+                    )}
+                </select>
+            </label>
+            <label>
+                "Reason code"
+                <input type="text" name="reason_code" value=value("reason_code") size="6" />
+            </label>
+            <label>"Opened from" <input type="date" name="opened_from" value=value("opened_from") /></label>
+            <label>"Opened to" <input type="date" name="opened_to" value=value("opened_to") /></label>
+            <label class="search">
+                "Search"
+                <input
+                    type="search"
+                    name="q"
+                    value=value("q")
+                    placeholder="dispute, case, order or transaction reference"
+                />
+            </label>
+            <label>
+                "Order"
+                <select name="sort">
+                    {options(
+                        Sort::ALL
+                            .iter()
+                            .map(|s| (s.as_str().to_owned(), s.label().to_owned()))
+                            .collect(),
+                        filter.sort.as_str().to_owned(),
+                    )}
+                </select>
+            </label>
+            <button type="submit">"Show"</button>
+            <a href="/disputes">"Reset"</a>
+        </form>
+    }
+}
+
+/// A link per status with its count for the same filter.
+#[component]
+fn StatusTabs(filter: QueueFilter, counts: StatusCounts) -> impl IntoView {
+    let about = if counts.estimated { "≈ " } else { "" };
+    let tab = |status: Option<Status>, text: &'static str, n: i64| {
+        let target = QueueFilter {
+            status,
+            ..filter.clone()
+        };
+        let current = filter.status == status;
+        view! {
+            <li>
+                <a
+                    href=queue_href("/disputes", &target, &[])
+                    aria-current=current.then_some("true")
+                >
+                    {text}
+                    " "
+                    <span class="count">{format!("{about}{}", group(n))}</span>
+                </a>
+            </li>
+        }
+    };
+    let tabs: Vec<_> = std::iter::once(tab(None, "All", counts.total()))
+        .chain(
+            Status::ALL
+                .iter()
+                .map(|s| tab(Some(*s), s.label(), counts.of(*s))),
+        )
+        .collect();
+    view! {
+        <nav class="tabs" aria-label="Statuses">
+            <ul>{tabs}</ul>
+            {counts.estimated.then(|| view! {
+                <small>"≈ estimated from a sample: more than 5,000 disputes match"</small>
+            })}
+        </nav>
+    }
+}
+
+/// A count with thousands separators.
+fn group(n: i64) -> String {
+    use num_format::{Locale, ToFormattedString};
+    n.to_formatted_string(&Locale::en)
+}
+
+#[component]
+fn SavedViews(views: Vec<SavedView>) -> impl IntoView {
+    view! {
+        <details class="menu">
+            <summary>"Saved views"</summary>
+            {match views.is_empty() {
+                true => view! { <p>"None yet: name the current view to save it."</p> }.into_any(),
+                false => view! {
+                    <ul>
+                        {views
+                            .into_iter()
+                            .map(|v| {
+                                let href = match v.query.is_empty() {
+                                    true => "/disputes".to_owned(),
+                                    false => format!("/disputes?{}", v.query),
+                                };
+                                view! {
+                                    <li>
+                                        <a href=href>{v.name}</a>
+                                        <form method="post" action=DeleteView::PATH>
+                                            <input type="hidden" name="id" value=v.id.to_string() />
+                                            <button type="submit" class="link">"remove"</button>
+                                        </form>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+        </details>
+    }
+}
+
+#[component]
+fn QueueTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
+    let now = jiff::Timestamp::now();
+    view! {
+        <div class="scroll">
+            <table class="data">
+                <thead>
+                    <tr>
+                        <th>"Respond by"</th>
+                        <th>"Dispute"</th>
+                        <th>"Connection"</th>
+                        <th>"Stage"</th>
+                        <th>"Status"</th>
+                        <th class="number">"Amount"</th>
+                        <th>"Reason"</th>
+                        <th>"Assignee"</th>
+                        <th>"Opened"</th>
+                        <th>"Last event"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {disputes
+                        .into_iter()
+                        .map(|d| {
+                            let link = super::dispute::href(&d.connection_slug, &d.dispute_ref);
+                            let (stage, status) = label(d.stage, d.status);
+                            let due = match (d.deadline, d.status) {
+                                (Some(at), _) => {
+                                    let (text, urgency) = countdown(at, now);
+                                    view! {
+                                        <span class=format!("badge {urgency}")>{text}</span>
+                                        <br />
+                                        <small>{when(at)}</small>
+                                    }
+                                        .into_any()
+                                }
+                                (None, Some(Status::NeedsResponse)) => {
+                                    view! { <span class="badge warn">"deadline not given"</span> }
+                                        .into_any()
+                                }
+                                (None, _) => view! { "—" }.into_any(),
+                            };
+                            view! {
+                                <tr>
+                                    <td>{due}</td>
+                                    <td>
+                                        <a href=link>
+                                            <code>{shown(&d.dispute_ref)}</code>
+                                        </a>
+                                    </td>
+                                    <td>{d.connection_slug}</td>
+                                    <td><span class="badge">{stage}</span></td>
+                                    <td>
+                                        <span class=format!(
+                                            "badge status-{}",
+                                            d.status.map_or("none", |s| s.as_str()),
+                                        )>{status}</span>
+                                    </td>
+                                    <td class="number">{money(d.amount.as_ref())}</td>
+                                    <td>
+                                        {d.reason_code.map(|c| view! { <code>{shown(&c)}</code> " " })}
+                                        {d.reason.as_deref().map(shown)}
+                                    </td>
+                                    <td>{d.assignee.map(|p| p.display_name)}</td>
+                                    <td>{when(d.opened_at)}</td>
+                                    <td>{when(d.last_event_at)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1000), "1,000");
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(group(-20000), "-20,000");
+    }
+
+    #[test]
+    fn a_query_string_reads_back_as_its_parameters() {
+        let params = url_params("?q=O2023%20%26x&status=any&sort=amount&empty=&flag");
+        assert_eq!(params.get("q").map(String::as_str), Some("O2023 &x"));
+        assert_eq!(params.get("status").map(String::as_str), Some("any"));
+        assert_eq!(params.get("empty").map(String::as_str), Some(""));
+        assert_eq!(params.get("flag").map(String::as_str), Some(""));
+        assert_eq!(
+            url_params("a+b=c+d").get("a b").map(String::as_str),
+            Some("c d")
+        );
+    }
+
+    #[test]
+    fn queue_addresses_carry_the_filter_then_the_extras() {
+        let filter = QueueFilter::default();
+        assert_eq!(queue_href("/disputes", &filter, &[]), "/disputes");
+        assert_eq!(
+            queue_href("/disputes", &filter, &[("after", "abc=")]),
+            "/disputes?after=abc%3D"
+        );
+        let any = filter.any_status();
+        assert_eq!(
+            queue_href("/disputes.csv", &any, &[]),
+            "/disputes.csv?status=any"
+        );
     }
 }

@@ -18,10 +18,19 @@ pub struct DisputeRecord {
     pub deadline: Option<jiff::Timestamp>,
     pub amount: Option<Money>,
     pub reason: Option<String>,
+    pub reason_code: Option<String>,
     pub payment_reference: Option<String>,
     pub merchant_reference: Option<String>,
     pub opened_at: jiff::Timestamp,
     pub last_event_at: jiff::Timestamp,
+    pub assignee: Option<Person>,
+}
+
+/// Someone named on a page: an assignee, a note's author.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub id: i64,
+    pub display_name: String,
 }
 
 /// One event on a dispute's timeline.
@@ -62,7 +71,7 @@ pub struct PaymentRecord {
 }
 
 #[derive(sqlx::FromRow)]
-struct DisputeRow {
+pub(super) struct DisputeRow {
     id: i64,
     connection_slug: String,
     provider: Named<ProviderKind>,
@@ -73,10 +82,13 @@ struct DisputeRow {
     amount_text: Option<String>,
     currency: Option<String>,
     reason: Option<String>,
+    reason_code: Option<String>,
     payment_reference: Option<String>,
     merchant_reference: Option<String>,
     opened_at: jiff_sqlx::Timestamp,
     last_event_at: jiff_sqlx::Timestamp,
+    assignee_id: Option<i64>,
+    assignee_name: Option<String>,
 }
 
 impl TryFrom<DisputeRow> for DisputeRecord {
@@ -93,10 +105,15 @@ impl TryFrom<DisputeRow> for DisputeRecord {
             deadline: r.deadline.map(|d| d.to_jiff()),
             amount: money(r.amount_text, r.currency)?,
             reason: r.reason,
+            reason_code: r.reason_code,
             payment_reference: r.payment_reference,
             merchant_reference: r.merchant_reference,
             opened_at: r.opened_at.to_jiff(),
             last_event_at: r.last_event_at.to_jiff(),
+            assignee: r.assignee_id.map(|id| Person {
+                id,
+                display_name: r.assignee_name.unwrap_or_default(),
+            }),
         })
     }
 }
@@ -178,10 +195,15 @@ fn records<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>,
     rows.into_iter().map(T::try_from).collect()
 }
 
-const DISPUTE_COLUMNS: &str =
+pub(super) const DISPUTE_COLUMNS: &str =
     "d.id, c.slug as connection_slug, c.provider, d.dispute_ref, d.stage, d.status,
-     d.deadline, d.amount_text, d.currency, d.reason, d.payment_reference, d.merchant_reference,
-     d.opened_at, d.last_event_at";
+     d.deadline, d.amount_text, d.currency, d.reason, d.reason_code, d.payment_reference,
+     d.merchant_reference, d.opened_at, d.last_event_at, d.assignee_id,
+     u.display_name as assignee_name";
+
+/// Disputes with their connection and their assignee.
+pub(super) const DISPUTE_FROM: &str = "disputes d join connections c on c.id = d.connection_id
+     left join users u on u.id = d.assignee_id";
 
 const TIMELINE_COLUMNS: &str = "e.id, d.dispute_ref, e.notification_id, e.kind, e.stage, e.status,
      e.occurred_at, e.occurred_at_text, e.deadline, e.currency, e.amount_text, e.reason,
@@ -195,8 +217,7 @@ impl Store {
         dispute_ref: &str,
     ) -> Result<Option<DisputeRecord>, StoreError> {
         let row: Option<DisputeRow> = sqlx::query_as(&format!(
-            "select {DISPUTE_COLUMNS}
-             from disputes d join connections c on c.id = d.connection_id
+            "select {DISPUTE_COLUMNS} from {DISPUTE_FROM}
              where c.slug = $1 and d.dispute_ref = $2"
         ))
         .bind(slug)
@@ -206,28 +227,13 @@ impl Store {
         row.map(TryInto::try_into).transpose()
     }
 
-    /// The disputes with the most recent events, newest first.
-    pub async fn recent_disputes(&self, limit: i64) -> Result<Vec<DisputeRecord>, StoreError> {
-        let rows: Vec<DisputeRow> = sqlx::query_as(&format!(
-            "select {DISPUTE_COLUMNS}
-             from disputes d join connections c on c.id = d.connection_id
-             order by d.last_event_at desc, d.id desc
-             limit $1"
-        ))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        records(rows)
-    }
-
     /// Disputes waiting on a response, soonest deadline first, then those
     /// whose provider gives no deadline (Botim Money never does).
     pub async fn due_disputes(&self, limit: i64) -> Result<Vec<DisputeRecord>, StoreError> {
         let rows: Vec<DisputeRow> = sqlx::query_as(&format!(
-            "select {DISPUTE_COLUMNS}
-             from disputes d join connections c on c.id = d.connection_id
+            "select {DISPUTE_COLUMNS} from {DISPUTE_FROM}
              where d.status = 'needs_response'
-             order by d.deadline nulls last, d.id
+             order by coalesce(d.deadline, 'infinity'::timestamptz), d.id
              limit $1"
         ))
         .bind(limit)

@@ -1,24 +1,30 @@
 //! The store: the only place in Dispute Desk that speaks SQL. Every query is
 //! a method here, and every method has a test against a real database.
 
+mod casework;
 mod connections;
 mod disputes;
 mod notifications;
 mod people;
+mod queue;
 mod record;
+mod views;
 
+pub use casework::{AssignError, Casework};
 pub use connections::{
     ConnectionChanges, ConnectionDetail, ConnectionOverview, ConnectionSummary, IntakeConnection,
     KeyPurpose, KeySlot, NewKey, SaveError, Saved, SavedConnection, Saving, SlotFingerprints,
     StoredKey, StoredKeyMaterial,
 };
-pub use disputes::{DisputeRecord, PaymentRecord, TimelineEntry};
+pub use disputes::{DisputeRecord, PaymentRecord, Person, TimelineEntry};
 pub use notifications::{DeliverySummary, NewNotification, StoredNotification, ThrottledCount};
 pub use people::{
     Actor, AuditEntry, AuditFilter, AuditKey, AuditRecord, NewUser, SignInFailureRecord,
     UserRecord, UserSummary,
 };
+pub use queue::{CursorMismatch, StatusCounts};
 pub use record::{EventSource, Recorded, StoredDelivery};
+pub use views::SavedView;
 
 use std::sync::{
     atomic::{AtomicU64, Ordering},

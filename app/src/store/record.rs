@@ -340,6 +340,7 @@ struct EventRow {
     currency: Option<String>,
     amount_text: Option<String>,
     reason: Option<String>,
+    reason_code: Option<String>,
     payment_reference: Option<String>,
     merchant_reference: Option<String>,
 }
@@ -365,6 +366,7 @@ impl EventRow {
             deadline: self.deadline.map(|d| d.to_jiff()),
             amount: super::money(self.amount_text, self.currency)?,
             reason: self.reason,
+            reason_code: self.reason_code,
             payment_reference: self.payment_reference,
             merchant_reference: self.merchant_reference,
         }))
@@ -413,7 +415,8 @@ async fn read_locked(
              select d.event_count as folded, k.known, k.known_from, now() as now, e.id,
                     e.event_key,
                     e.effect, e.stage, e.status, e.occurred_at, e.deadline, e.currency,
-                    e.amount_text, e.reason, e.payment_reference, e.merchant_reference
+                    e.amount_text, e.reason, e.reason_code, e.payment_reference,
+                    e.merchant_reference
              from (select exists (select from dispute_events
                                   where connection_id = $1 and event_key = $3) as known,
                           (select notification_id from dispute_events
@@ -514,6 +517,7 @@ async fn record_event(
             deadline: event.deadline.as_ref().map(|t| t.at),
             amount: event.amount.clone(),
             reason: event.reason.clone(),
+            reason_code: event.reason_code.clone(),
             payment_reference: event.payment_reference.clone(),
             merchant_reference: event.merchant_reference.clone(),
         });
@@ -615,18 +619,19 @@ async fn write_event(
          ), dispute as (
              insert into disputes as d
                  (connection_id, dispute_ref, stage, status, deadline, amount, currency,
-                  amount_text, reason, payment_reference, merchant_reference, opened_at,
-                  last_event_at, event_count)
-             values ($1, $2, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49)
+                  amount_text, reason, reason_code, payment_reference, merchant_reference,
+                  opened_at, last_event_at, event_count)
+             values ($1, $2, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50)
              on conflict on constraint disputes_connection_ref_key
              do update set stage = excluded.stage, status = excluded.status,
                  deadline = excluded.deadline, amount = excluded.amount,
                  currency = excluded.currency, amount_text = excluded.amount_text,
-                 reason = excluded.reason, payment_reference = excluded.payment_reference,
+                 reason = excluded.reason, reason_code = excluded.reason_code,
+                 payment_reference = excluded.payment_reference,
                  merchant_reference = excluded.merchant_reference,
                  opened_at = excluded.opened_at, last_event_at = excluded.last_event_at,
                  event_count = excluded.event_count, updated_at = now()
-             where d.event_count = $50
+             where d.event_count = $51
              returning id
          ), event as (
              insert into dispute_events
@@ -691,7 +696,7 @@ async fn write_event(
     Ok(written)
 }
 
-/// A dispute's projected columns ($n to $n+11 of the statement that writes
+/// A dispute's projected columns ($n to $n+12 of the statement that writes
 /// them), as the fold derives them from its events.
 struct Projection {
     state: DisputeState,
@@ -733,6 +738,7 @@ impl Projection {
             .bind(currency)
             .bind(amount_text)
             .bind(state.reason)
+            .bind(state.reason_code)
             .bind(state.payment_reference)
             .bind(state.merchant_reference)
             .bind(self.opened_at.to_sqlx())
@@ -792,7 +798,7 @@ async fn record_payment(
 async fn refold_stored(tx: &mut sqlx::PgConnection, dispute_id: i64) -> Result<(), StoreError> {
     let events = sqlx::query_as::<_, EventRow>(
         "select id, event_key, effect, stage, status, occurred_at, deadline, currency,
-                amount_text, reason, payment_reference, merchant_reference
+                amount_text, reason, reason_code, payment_reference, merchant_reference
          from dispute_events where dispute_id = $1",
     )
     .bind(dispute_id)
@@ -811,8 +817,8 @@ async fn refold_stored(tx: &mut sqlx::PgConnection, dispute_id: i64) -> Result<(
     let update = sqlx::query_as::<_, (i64,)>(
         "update disputes set
              stage = $2, status = $3, deadline = $4, amount = $5, currency = $6, amount_text = $7,
-             reason = $8, payment_reference = $9, merchant_reference = $10, opened_at = $11,
-             last_event_at = $12, event_count = $13, updated_at = now()
+             reason = $8, reason_code = $9, payment_reference = $10, merchant_reference = $11,
+             opened_at = $12, last_event_at = $13, event_count = $14, updated_at = now()
          where id = $1
          returning id",
     )

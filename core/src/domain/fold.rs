@@ -23,6 +23,7 @@ pub struct FoldEvent {
     pub deadline: Option<Timestamp>,
     pub amount: Option<Money>,
     pub reason: Option<String>,
+    pub reason_code: Option<String>,
     pub payment_reference: Option<String>,
     pub merchant_reference: Option<String>,
 }
@@ -36,6 +37,8 @@ pub struct DisputeState {
     pub deadline: Option<Timestamp>,
     pub amount: Option<Money>,
     pub reason: Option<String>,
+    /// The network's code for the reason, decided like the reason.
+    pub reason_code: Option<String>,
     /// The disputed payment's references, from the latest event naming them.
     pub payment_reference: Option<String>,
     pub merchant_reference: Option<String>,
@@ -102,6 +105,7 @@ pub fn fold(events: &[FoldEvent]) -> DisputeState {
         return DisputeState {
             amount: chronological.iter().rev().find_map(|e| e.amount.clone()),
             reason: latest(|e| e.reason.as_ref()),
+            reason_code: latest(|e| e.reason_code.as_ref()),
             ..whole_story
         };
     };
@@ -117,6 +121,10 @@ pub fn fold(events: &[FoldEvent]) -> DisputeState {
     // `of_stage` is chronological, so the last match is the latest.
     let amount = of_stage.iter().rev().find_map(|(.., e)| e.amount.clone());
     let reason = of_stage.iter().rev().find_map(|(.., e)| e.reason.clone());
+    let reason_code = of_stage
+        .iter()
+        .rev()
+        .find_map(|(.., e)| e.reason_code.clone());
 
     DisputeState {
         stage: Some(stage),
@@ -124,6 +132,7 @@ pub fn fold(events: &[FoldEvent]) -> DisputeState {
         deadline,
         amount,
         reason,
+        reason_code,
         ..whole_story
     }
 }
@@ -146,6 +155,7 @@ mod tests {
             deadline: None,
             amount: None,
             reason: None,
+            reason_code: None,
             payment_reference: None,
             merchant_reference: None,
         }
@@ -303,11 +313,16 @@ mod tests {
     fn amount_and_reason_come_from_the_latest_event_of_the_current_stage() {
         let mut first = with_amount(event("cb", Sets(Chargeback, NeedsResponse), 1, 1), "100");
         first.reason = Some("Fraud".into());
-        let later = with_amount(event("cb-2", Sets(Chargeback, UnderReview), 4, 3), "80");
-        let older_stage = with_amount(event("rfi", Sets(Inquiry, NeedsResponse), 0, 2), "999");
+        first.reason_code = Some("10.4".into());
+        let mut later = with_amount(event("cb-2", Sets(Chargeback, UnderReview), 4, 3), "80");
+        later.reason_code = Some("13.1".into());
+        let mut older_stage = with_amount(event("rfi", Sets(Inquiry, NeedsResponse), 0, 2), "999");
+        older_stage.reason = Some("Retrieval".into());
+        older_stage.reason_code = Some("33".into());
         let state = fold(&[later, older_stage, first]);
         assert_eq!(state.amount.unwrap().text(), "80");
         assert_eq!(state.reason.as_deref(), Some("Fraud"));
+        assert_eq!(state.reason_code.as_deref(), Some("13.1"));
     }
 
     #[test]
@@ -342,12 +357,17 @@ mod tests {
     fn a_dispute_with_only_unrecognized_events_keeps_their_latest_reason() {
         let mut older = event("a", Effect::None, 1, 1);
         older.reason = Some("first".into());
+        older.reason_code = Some("1".into());
         let mut newer = event("b", Effect::None, 2, 2);
         newer.reason = Some("second".into());
         let state = fold(&[newer, older]);
         assert_eq!(
-            (state.stage, state.reason.as_deref()),
-            (None, Some("second"))
+            (
+                state.stage,
+                state.reason.as_deref(),
+                state.reason_code.as_deref()
+            ),
+            (None, Some("second"), Some("1"))
         );
     }
 
@@ -377,7 +397,7 @@ mod tests {
                 any_effect(),
                 prop::option::of(0i64..60),
                 prop::option::of(1u32..100_000),
-                any::<bool>(),
+                (any::<bool>(), any::<bool>()),
                 (any::<bool>(), any::<bool>()),
             ),
             1..12,
@@ -387,18 +407,21 @@ mod tests {
                 .into_iter()
                 .enumerate()
                 .map(
-                    |(i, (effect, deadline, cents, reason, (payment, merchant)))| FoldEvent {
-                        key: EventKey::from_parts(&[&i.to_string()]),
-                        effect,
-                        occurred_at: at(i as i64 * 3),
-                        received_seq: 0,
-                        deadline: deadline.map(at),
-                        amount: cents.map(|c| {
-                            Money::parse(&format!("{}.{:02}", c / 100, c % 100), "USD").unwrap()
-                        }),
-                        reason: reason.then(|| format!("reason {i}")),
-                        payment_reference: payment.then(|| format!("PS{i}")),
-                        merchant_reference: merchant.then(|| format!("M{i}")),
+                    |(i, (effect, deadline, cents, (reason, code), (payment, merchant)))| {
+                        FoldEvent {
+                            key: EventKey::from_parts(&[&i.to_string()]),
+                            effect,
+                            occurred_at: at(i as i64 * 3),
+                            received_seq: 0,
+                            deadline: deadline.map(at),
+                            amount: cents.map(|c| {
+                                Money::parse(&format!("{}.{:02}", c / 100, c % 100), "USD").unwrap()
+                            }),
+                            reason: reason.then(|| format!("reason {i}")),
+                            reason_code: code.then(|| format!("{i}.1")),
+                            payment_reference: payment.then(|| format!("PS{i}")),
+                            merchant_reference: merchant.then(|| format!("M{i}")),
+                        }
                     },
                 )
                 .collect()

@@ -2,16 +2,19 @@
 //! normalized event, and how a dispute's events fold into its current state.
 //! Pure: no I/O, no clock, no database; everything here is unit-tested.
 
+pub mod casework;
 pub mod connection;
 pub mod dispute;
 pub mod event;
 pub mod fold;
 pub mod money;
 pub mod notification;
+pub mod queue;
 pub mod text;
 pub mod time;
 pub mod user;
 
+pub use casework::{NoteText, ViewName};
 pub use connection::{
     AddressPreset, ConnectionDraft, ConnectionSettings, ConnectionSlug, ProviderKind, QueryBaseUrl,
     SourceAllowlist,
@@ -21,5 +24,6 @@ pub use event::{Effect, EventKey, EventOrigin, NormalizedEvent, PaymentEvent, Pr
 pub use fold::{fold, DisputeState, FoldEvent};
 pub use money::Money;
 pub use notification::Verdict;
+pub use queue::{Assignee, DeadlineWindow, QueueCursor, QueueFilter, Sort, SortValue};
 pub use time::ZoneName;
 pub use user::{DisplayName, Email, NewPassword, Permission, Role};

@@ -70,11 +70,32 @@ impl Money {
         }
         value.to_string()
     }
+
+    /// `normalized` with its thousands grouped: `20000` PHP → `"20,000.00"`.
+    pub fn grouped(&self) -> String {
+        use num_format::{Locale, ToFormattedString};
+        let normalized = self.normalized();
+        let (sign, digits) = match normalized.strip_prefix('-') {
+            Some(digits) => ("-", digits),
+            None => ("", normalized.as_str()),
+        };
+        let (whole, fraction) = match digits.split_once('.') {
+            Some((whole, fraction)) => (whole, Some(fraction)),
+            None => (digits, None),
+        };
+        let whole = whole
+            .parse::<u128>()
+            .map_or_else(|_| whole.to_owned(), |w| w.to_formatted_string(&Locale::en));
+        match fraction {
+            Some(fraction) => format!("{sign}{whole}.{fraction}"),
+            None => format!("{sign}{whole}"),
+        }
+    }
 }
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.normalized(), self.currency)
+        write!(f, "{} {}", self.grouped(), self.currency)
     }
 }
 
@@ -141,10 +162,20 @@ mod tests {
     }
 
     #[test]
-    fn display_shows_amount_and_currency() {
+    fn display_shows_amount_grouped_and_currency() {
         assert_eq!(
             Money::parse("75.5", "AED").unwrap().to_string(),
             "75.50 AED"
         );
+        for (amount, currency, shown) in [
+            ("20000.00", "PHP", "20,000.00 PHP"),
+            ("1500", "JPY", "1,500 JPY"),
+            ("1234567.5", "USD", "1,234,567.50 USD"),
+            ("999.999", "USD", "999.999 USD"),
+            ("-1000", "USD", "-1,000.00 USD"),
+            ("0", "KWD", "0.000 KWD"),
+        ] {
+            assert_eq!(Money::parse(amount, currency).unwrap().to_string(), shown);
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use app::access::{Access, PAGES, SERVER_FUNCTIONS};
+use app::access::{Access, DOWNLOADS, PAGES, SERVER_FUNCTIONS};
 use dispute_core::domain::Role;
 
 use crate::helpers::{browser_client, spawn_app, TestApp, PASSWORD};
@@ -45,7 +45,7 @@ async fn every_page_and_server_function_is_allowed_or_refused_as_the_table_says(
         Some(Role::Admin),
     ];
 
-    for (pattern, access) in PAGES {
+    for (pattern, access) in PAGES.iter().chain(DOWNLOADS) {
         for role in callers {
             let client = caller(&app, role).await;
             let path = concrete(pattern);
@@ -150,7 +150,7 @@ async fn every_page_carries_the_security_headers() {
 #[test]
 fn the_access_table_has_no_duplicate_entries() {
     let mut seen = BTreeSet::new();
-    for (path, _) in PAGES.iter().chain(SERVER_FUNCTIONS) {
+    for (path, _) in PAGES.iter().chain(DOWNLOADS).chain(SERVER_FUNCTIONS) {
         assert!(seen.insert(*path), "{path} twice");
     }
     assert!(PAGES.iter().any(|(_, a)| *a == Access::Public));

@@ -1,0 +1,292 @@
+//! The work queue: disputes matching a `QueueFilter`, a keyset page at a
+//! time in the filter's order, and how many there are per status (exact up
+//! to a bound, estimated from a sample beyond it, so a million disputes
+//! count as fast as a hundred).
+
+use dispute_core::domain::{Assignee, QueueCursor, QueueFilter, Sort, SortValue, Stage, Status};
+use jiff_sqlx::ToSqlx;
+use sqlx::{Postgres, QueryBuilder};
+
+use super::{
+    disputes::{DisputeRow, DISPUTE_COLUMNS, DISPUTE_FROM},
+    DisputeRecord, Named, Store, StoreError,
+};
+
+/// Up to this many matching disputes are counted exactly.
+const EXACT_COUNT_BOUND: i64 = 5_000;
+/// Beyond it, about this many rows are sampled.
+const SAMPLED_ROWS: f64 = 20_000.0;
+
+/// How many disputes of the filter have each status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusCounts {
+    pub counts: Vec<(Status, i64)>,
+    /// Disputes without a status yet (only unrecognized events).
+    pub without_status: i64,
+    /// Whether the figures are estimates from a sample.
+    pub estimated: bool,
+}
+
+impl StatusCounts {
+    pub fn of(&self, status: Status) -> i64 {
+        self.counts
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    pub fn total(&self) -> i64 {
+        self.counts.iter().map(|(_, n)| n).sum::<i64>() + self.without_status
+    }
+}
+
+/// A cursor that does not belong to the filter's order.
+#[derive(Debug, thiserror::Error)]
+#[error("that page of the list does not exist")]
+pub struct CursorMismatch;
+
+/// The `where` clause of a filter; every value from the address is bound.
+fn push_filter(
+    sql: &mut QueryBuilder<'_, Postgres>,
+    filter: &QueueFilter,
+    viewer: i64,
+    now: jiff::Timestamp,
+) {
+    sql.push(" where true");
+    if let Some(connection) = &filter.connection {
+        sql.push(" and c.slug = ")
+            .push_bind(connection.as_str().to_owned());
+    }
+    if let Some(provider) = filter.provider {
+        sql.push(" and c.provider = ").push_bind(provider.as_str());
+    }
+    // Stage and status names are the enums' own constants, written as
+    // literals so the planner can use the partial index of the default view.
+    if let Some(stage) = filter.stage {
+        sql.push(format_args!(" and d.stage = '{}'", Stage::as_str(stage)));
+    }
+    if let Some(status) = filter.status {
+        sql.push(format_args!(" and d.status = '{}'", Status::as_str(status)));
+    }
+    if let Some(window) = filter.deadline {
+        let (from, until) = window.range(now);
+        if let Some(from) = from {
+            sql.push(" and d.deadline >= ").push_bind(from.to_sqlx());
+        }
+        if let Some(until) = until {
+            sql.push(" and d.deadline < ").push_bind(until.to_sqlx());
+        }
+    }
+    if let Some(currency) = &filter.currency {
+        sql.push(" and d.currency = ").push_bind(currency.clone());
+    }
+    if let Some(min) = filter.amount_min {
+        sql.push(" and d.amount >= ").push_bind(min);
+    }
+    if let Some(max) = filter.amount_max {
+        sql.push(" and d.amount <= ").push_bind(max);
+    }
+    match filter.assignee {
+        Assignee::Anyone => {}
+        Assignee::Me => {
+            sql.push(" and d.assignee_id = ").push_bind(viewer);
+        }
+        Assignee::Unassigned => {
+            sql.push(" and d.assignee_id is null");
+        }
+    }
+    if let Some(code) = &filter.reason_code {
+        sql.push(" and d.reason_code = ").push_bind(code.clone());
+    }
+    let (opened_from, opened_until) = filter.opened_range();
+    if let Some(from) = opened_from {
+        sql.push(" and d.opened_at >= ").push_bind(from.to_sqlx());
+    }
+    if let Some(until) = opened_until {
+        sql.push(" and d.opened_at < ").push_bind(until.to_sqlx());
+    }
+    if let Some(search) = &filter.search {
+        let prefix = format!("{}%", escape_like(search));
+        sql.push(" and (d.dispute_ref like ")
+            .push_bind(prefix.clone())
+            .push(" or d.payment_reference like ")
+            .push_bind(prefix.clone())
+            .push(" or d.merchant_reference like ")
+            .push_bind(prefix)
+            .push(")");
+    }
+}
+
+/// `text` matched literally by `like` (its default escape is `\`).
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// The sort expression, its direction and the comparison that continues
+/// after a cursor; each matches an index of `migrations/…_desk.sql`.
+fn order(sort: Sort) -> (&'static str, &'static str, &'static str) {
+    match sort {
+        Sort::Deadline => ("coalesce(d.deadline, 'infinity'::timestamptz)", "asc", ">"),
+        Sort::Opened => ("d.opened_at", "desc", "<"),
+        Sort::OpenedOldest => ("d.opened_at", "asc", ">"),
+        Sort::LastEvent => ("d.last_event_at", "desc", "<"),
+        Sort::Amount => ("coalesce(d.amount, '-Infinity'::numeric)", "desc", "<"),
+    }
+}
+
+fn push_after(
+    sql: &mut QueryBuilder<'_, Postgres>,
+    sort: Sort,
+    after: &QueueCursor,
+) -> Result<(), CursorMismatch> {
+    let (expression, _, comparison) = order(sort);
+    sql.push(format_args!(" and ({expression}, d.id) {comparison} ("));
+    match (sort, &after.value) {
+        (Sort::Deadline, SortValue::Time(at)) => {
+            sql.push("coalesce(")
+                .push_bind(at.map(|t| t.to_sqlx()))
+                .push("::timestamptz, 'infinity'::timestamptz)");
+        }
+        (Sort::Opened | Sort::OpenedOldest | Sort::LastEvent, SortValue::Time(Some(at))) => {
+            sql.push_bind(at.to_sqlx());
+        }
+        (Sort::Amount, SortValue::Amount(amount)) => {
+            sql.push("coalesce(")
+                .push_bind(*amount)
+                .push("::numeric, '-Infinity'::numeric)");
+        }
+        _ => return Err(CursorMismatch),
+    }
+    sql.push(", ").push_bind(after.id).push(")");
+    Ok(())
+}
+
+impl Store {
+    /// Up to `limit` disputes of `filter` after `after`, in the filter's
+    /// order; `viewer` is who "me" is, `now` what deadline windows count from.
+    pub async fn work_queue(
+        &self,
+        filter: &QueueFilter,
+        viewer: i64,
+        now: jiff::Timestamp,
+        after: Option<&QueueCursor>,
+        limit: i64,
+    ) -> Result<Result<Vec<DisputeRecord>, CursorMismatch>, StoreError> {
+        let mut sql = QueryBuilder::new(format!("select {DISPUTE_COLUMNS} from {DISPUTE_FROM}"));
+        push_filter(&mut sql, filter, viewer, now);
+        if let Some(after) = after {
+            if after.sort != filter.sort {
+                return Ok(Err(CursorMismatch));
+            }
+            if let Err(e) = push_after(&mut sql, filter.sort, after) {
+                return Ok(Err(e));
+            }
+        }
+        let (expression, direction, _) = order(filter.sort);
+        sql.push(format_args!(
+            " order by {expression} {direction}, d.id {direction} limit "
+        ))
+        .push_bind(limit);
+        let rows: Vec<DisputeRow> = sql.build_query_as().fetch_all(&self.pool).await?;
+        let records = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Ok(records))
+    }
+
+    /// How many disputes of `filter` (whatever its status) have each
+    /// status: exact up to a bound, estimated from a sample past it.
+    pub async fn status_counts(
+        &self,
+        filter: &QueueFilter,
+        viewer: i64,
+        now: jiff::Timestamp,
+    ) -> Result<StatusCounts, StoreError> {
+        let filter = filter.any_status();
+        let mut sql = QueryBuilder::new(
+            "select status, count(*) as n from (select d.status from disputes d
+             join connections c on c.id = d.connection_id",
+        );
+        push_filter(&mut sql, &filter, viewer, now);
+        sql.push(" limit ")
+            .push_bind(EXACT_COUNT_BOUND + 1)
+            .push(") s group by status");
+        let exact: Vec<(Option<Named<Status>>, i64)> =
+            sql.build_query_as().fetch_all(&self.pool).await?;
+        if exact.iter().map(|(_, n)| n).sum::<i64>() <= EXACT_COUNT_BOUND {
+            return Ok(counts(exact, false, 1.0));
+        }
+
+        let rows: f32 = sqlx::query_scalar(
+            "select greatest(reltuples, 1)::real from pg_class where oid = 'disputes'::regclass",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let percent = (SAMPLED_ROWS * 100.0 / f64::from(rows)).clamp(0.01, 100.0);
+        let mut sql = QueryBuilder::new(
+            "select d.status, count(*) as n from disputes d tablesample system (",
+        );
+        sql.push_bind(percent as f32)
+            .push(") join connections c on c.id = d.connection_id");
+        push_filter(&mut sql, &filter, viewer, now);
+        sql.push(" group by d.status");
+        let sampled: Vec<(Option<Named<Status>>, i64)> =
+            sql.build_query_as().fetch_all(&self.pool).await?;
+        Ok(counts(sampled, true, 100.0 / percent))
+    }
+}
+
+fn counts(rows: Vec<(Option<Named<Status>>, i64)>, estimated: bool, scale: f64) -> StatusCounts {
+    let scaled = |n: i64| (n as f64 * scale).round() as i64;
+    let mut result = StatusCounts {
+        counts: Vec::new(),
+        without_status: 0,
+        estimated,
+    };
+    for (status, n) in rows {
+        match status {
+            Some(Named(status)) => result.counts.push((status, scaled(n))),
+            None => result.without_status = scaled(n),
+        }
+    }
+    result
+        .counts
+        .sort_by_key(|(s, _)| Status::ALL.iter().position(|x| x == s));
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_in_a_search_are_matched_literally() {
+        assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
+        assert_eq!(escape_like("O1001"), "O1001");
+    }
+
+    #[test]
+    fn counts_are_scaled_ordered_and_totalled() {
+        let c = counts(
+            vec![
+                (Some(Named(Status::Won)), 2),
+                (None, 1),
+                (Some(Named(Status::NeedsResponse)), 3),
+            ],
+            true,
+            10.0,
+        );
+        assert_eq!(c.counts, [(Status::NeedsResponse, 30), (Status::Won, 20)]);
+        assert_eq!((c.without_status, c.total()), (10, 60));
+        assert_eq!(c.of(Status::Lost), 0);
+        assert!(c.estimated);
+    }
+}

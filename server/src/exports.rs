@@ -1,0 +1,59 @@
+//! `GET /disputes.csv?<the work queue's parameters>`: the queue as a CSV
+//! download, behind the guard like the pages (and checking the role again).
+
+use app::{auth::CurrentUser, exports::queue_csv, store::Store};
+use axum::{
+    body::Body,
+    extract::{RawQuery, State},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Extension, Router,
+};
+use dispute_core::domain::{Permission, QueueFilter};
+use futures::StreamExt;
+
+use crate::router::error_page_saying;
+
+pub fn router(store: Store) -> Router {
+    Router::new()
+        .route("/disputes.csv", get(disputes_csv))
+        .with_state(store)
+}
+
+/// 200 with `text/csv` (a header row, then every matching dispute), 400 with
+/// a page naming the parameter it cannot read, 403 for a role without access.
+async fn disputes_csv(
+    State(store): State<Store>,
+    user: Option<Extension<CurrentUser>>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Some(Extension(user)) = user.filter(|u| u.role.may(Permission::ReadDisputes)) else {
+        return crate::router::error_page(StatusCode::FORBIDDEN);
+    };
+    let params = app::pages::disputes::url_params(query.as_deref().unwrap_or_default());
+    let filter = match QueueFilter::from_params(&params) {
+        Ok(filter) => filter,
+        Err(e) => {
+            return error_page_saying(StatusCode::BAD_REQUEST, "Cannot export this view", &e.0)
+        }
+    };
+    let now = jiff::Timestamp::now();
+    let name = format!("disputes-{}.csv", now.strftime("%Y%m%d-%H%M%S"));
+    let body = queue_csv(store, filter, user.id, now).map(|chunk| {
+        chunk.inspect_err(|e| {
+            tracing::error!(error = %app::error::chain(e), "the CSV export stopped part-way");
+        })
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}

@@ -1,0 +1,398 @@
+//! The analyst's desk over HTTP: the work queue's filters in the address,
+//! the CSV export of the same list, saved views, notes and assignments on a
+//! dispute's page — with disputes made by signed notifications.
+
+use dispute_core::domain::Role;
+
+use crate::helpers::{spawn_app, TestApp};
+
+/// A PingPong notification for dispute `reference`, signed with the
+/// fixtures' salt.
+async fn pingpong(app: &TestApp, reference: &str, code: &str, amount: &str, order: &str) {
+    let mut fields: serde_json::Value =
+        serde_json::from_slice(&test_support::fixture_body("pp-chargeback.json")).unwrap();
+    let object = fields.as_object_mut().unwrap();
+    object.remove("sign");
+    object.insert("disputePspReference".into(), reference.into());
+    object.insert("eventCode".into(), code.into());
+    object.insert("amount".into(), amount.into());
+    object.insert("merchantReference".into(), order.into());
+    // Far ahead, so the chargebacks are due rather than overdue.
+    object.insert("defensePeriodEndsAt".into(), "2099-01-01 23:59:59".into());
+    let answer = app
+        .post_webhook("pingpong-main", &[], test_support::pingpong_signed(&fields))
+        .await;
+    assert_eq!(answer.status(), 200, "{reference} {code}");
+}
+
+/// Three PingPong disputes (two due, one won) and Botim Money's chargeback.
+async fn seeded() -> TestApp {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    pingpong(
+        &app,
+        "PP-1",
+        "NOTIFICATION_OF_CHARGEBACK",
+        "129.90",
+        "ORDER-1",
+    )
+    .await;
+    pingpong(
+        &app,
+        "PP-2",
+        "NOTIFICATION_OF_CHARGEBACK",
+        "20000.00",
+        "ORDER-2",
+    )
+    .await;
+    pingpong(
+        &app,
+        "PP-3",
+        "NOTIFICATION_OF_CHARGEBACK",
+        "5.00",
+        "ORDER-3",
+    )
+    .await;
+    pingpong(&app, "PP-3", "CHARGEBACK_REVERSED", "5.00", "ORDER-3").await;
+    let sign = test_support::fixture_sign("botim-chargeback");
+    let answer = app
+        .post_webhook(
+            "botim-main",
+            &[("sign", sign.as_str())],
+            test_support::fixture_body("botim-chargeback.json"),
+        )
+        .await;
+    assert_eq!(answer.status(), 200);
+    app
+}
+
+/// The dispute references a queue page links to, in its order.
+fn listed(html: &str) -> Vec<String> {
+    html.split("href=\"/disputes/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|path| path.rsplit('/').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_work_queue_shows_what_needs_a_response_soonest_first_then_what_has_no_deadline() {
+    let app = seeded().await;
+    app.sign_in_as(Role::Analyst).await;
+
+    let (status, html) = app.get_page("/disputes").await;
+
+    assert_eq!(status, 200);
+    assert_eq!(listed(&html), ["PP-1", "PP-2", "O1000"], "{html}");
+    assert!(html.contains("deadline not given"), "{html}");
+    assert!(
+        html.contains("20,000.00 USD"),
+        "amounts are grouped: {html}"
+    );
+    let tabs = html.replace("<!>", "");
+    assert!(
+        tabs.contains("Needs response <span class=\"count\">3</span>"),
+        "{html}"
+    );
+    assert!(
+        tabs.contains("Won <span class=\"count\">1</span>"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn filters_and_orders_in_the_address_narrow_and_sort_the_queue() {
+    let app = seeded().await;
+    app.sign_in_as(Role::Analyst).await;
+
+    for (query, expected) in [
+        (
+            "status=any&sort=amount",
+            vec!["PP-2", "O1000", "PP-1", "PP-3"],
+        ),
+        ("status=won", vec!["PP-3"]),
+        ("provider=botim_money", vec!["O1000"]),
+        (
+            "connection=pingpong-main&status=any&sort=opened_oldest",
+            vec!["PP-1", "PP-2", "PP-3"],
+        ),
+        ("status=any&q=ORDER-2", vec!["PP-2"]),
+        ("status=any&q=O1", vec!["O1000"]),
+        ("status=any&currency=AED", vec!["O1000"]),
+        (
+            "status=any&amount_min=100&amount_max=1000",
+            vec!["PP-1", "O1000"],
+        ),
+        ("deadline=7d", vec![]),
+        ("assignee=me", vec![]),
+    ] {
+        let (status, html) = app.get_page(&format!("/disputes?{query}")).await;
+        assert_eq!(status, 200, "{query}");
+        assert_eq!(listed(&html), expected, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn the_csv_export_lists_exactly_the_disputes_of_the_same_view_in_the_same_order() {
+    let app = seeded().await;
+    app.sign_in_as(Role::Analyst).await;
+
+    for query in [
+        "status=any&sort=amount",
+        "provider=pingpong",
+        "status=won",
+        "q=nothing",
+    ] {
+        let (_, html) = app.get_page(&format!("/disputes?{query}")).await;
+        assert!(
+            html.contains(&format!(
+                "href=\"/disputes.csv?{}\"",
+                query.replace('&', "&amp;")
+            )),
+            "the page links its export: {html}"
+        );
+        let response = app.get(&format!("/disputes.csv?{query}")).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/csv; charset=utf-8"
+        );
+        assert!(response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"disputes-"));
+        let csv = response.text().await.unwrap();
+        let mut lines = csv.lines();
+        assert!(lines
+            .next()
+            .unwrap()
+            .starts_with("dispute_ref,connection,provider,stage"));
+        let refs: Vec<String> = lines
+            .map(|line| line.split(',').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(refs, listed(&html), "{query}");
+    }
+    let csv = app
+        .get("/disputes.csv?status=any&q=PP-2")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains("PP-2,pingpong-main,pingpong,chargeback,needs_response,2099-01-01T23:59:59Z,20000.00,USD,13.1,Merchandise Not Received,ORDER-2"),
+        "{csv}"
+    );
+
+    let refused = app.get("/disputes.csv?provider=stripe").await;
+    assert_eq!(refused.status(), 400);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains(r#"provider "stripe" is not a provider"#));
+}
+
+#[tokio::test]
+async fn a_filter_it_cannot_read_is_named_and_markup_in_the_address_stays_text() {
+    let app = seeded().await;
+    app.sign_in_as(Role::Analyst).await;
+
+    let (status, html) = app.get_page("/disputes?stage=%3Ch1%3EX%3C/h1%3E").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(r#"stage "&lt;h1&gt;X&lt;/h1&gt;" is not a stage"#),
+        "{html}"
+    );
+    assert!(!html.contains("<h1>X"), "{html}");
+
+    let (_, html) = app
+        .get_page("/disputes?status=any&q=%22%3E%3Cscript%3Ex")
+        .await;
+    assert!(!html.contains("<script"), "{html}");
+    assert!(
+        html.contains("value=\"&quot;&gt;&lt;script&gt;x\""),
+        "{html}"
+    );
+
+    let (_, html) = app.get_page("/disputes?q=a%07b").await;
+    assert!(html.contains("without control characters"), "{html}");
+    let (_, html) = app
+        .get_page(&format!("/disputes?q={}", "x".repeat(5000)))
+        .await;
+    assert!(html.contains("at most 200 characters"), "{html}");
+    let (_, html) = app.get_page("/disputes?after=not-a-cursor").await;
+    assert!(
+        html.contains("that page of the list does not exist"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn keyset_pages_walk_the_whole_queue_without_losing_or_repeating_a_dispute() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    // 55 disputes with the same deadline: only the tie-breaker orders them.
+    for i in 0..55 {
+        pingpong(
+            &app,
+            &format!("T-{i:02}"),
+            "NOTIFICATION_OF_CHARGEBACK",
+            "1.00",
+            "O",
+        )
+        .await;
+    }
+    app.sign_in_as(Role::Analyst).await;
+
+    let (_, first) = app.get_page("/disputes").await;
+    let next = first
+        .split("href=\"")
+        .find_map(|rest| rest.split('"').next().filter(|h| h.contains("after=")))
+        .expect("a next page")
+        .replace("&amp;", "&");
+    let (_, second) = app.get_page(&next).await;
+
+    let mut all = listed(&first);
+    assert_eq!(all.len(), 50);
+    all.extend(listed(&second));
+    let expected: Vec<String> = (0..55).map(|i| format!("T-{i:02}")).collect();
+    assert_eq!(all, expected);
+    assert!(
+        !second.contains("rel=\"next\""),
+        "the last page has no next"
+    );
+}
+
+#[tokio::test]
+async fn a_view_is_saved_under_a_name_found_in_the_menu_and_removed() {
+    let app = seeded().await;
+    app.sign_in_as(Role::Analyst).await;
+
+    let saved = app
+        .post_form(
+            &app.client,
+            "/api/disputes/views/save",
+            &[
+                ("name", "Big <b>ones</b>"),
+                ("query", "status=any&sort=amount&junk=1"),
+            ],
+        )
+        .await;
+    let (target, html) = app.follow(&app.client, saved).await;
+
+    assert_eq!(target, "/disputes?status=any&sort=amount");
+    assert!(
+        html.contains("view “Big &lt;b&gt;ones&lt;/b&gt;” saved"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            r#"<a href="/disputes?status=any&amp;sort=amount">Big &lt;b&gt;ones&lt;/b&gt;</a>"#
+        ),
+        "{html}"
+    );
+    let id: i64 = sqlx::query_scalar("select id from saved_views")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let refused = app
+        .post_form(
+            &app.client,
+            "/api/disputes/views/save",
+            &[("name", "Bad"), ("query", "status=open")],
+        )
+        .await;
+    let (_, html) = app.follow(&app.client, refused).await;
+    assert!(html.contains(r#"status "open" is not a status"#), "{html}");
+
+    let removed = app
+        .post_form(
+            &app.client,
+            "/api/disputes/views/delete",
+            &[("id", &id.to_string())],
+        )
+        .await;
+    let (_, html) = app.follow(&app.client, removed).await;
+    assert!(html.contains("view removed"), "{html}");
+    assert!(html.contains("None yet"), "{html}");
+}
+
+#[tokio::test]
+async fn a_note_and_an_assignment_appear_on_the_timeline_in_the_queue_and_in_the_audit_log() {
+    let app = seeded().await;
+    let email = app.sign_in_as(Role::Analyst).await;
+    let page = "/disputes/pingpong-main/PP-1";
+    let form = |extra: (&'static str, &'static str)| {
+        vec![("slug", "pingpong-main"), ("dispute_ref", "PP-1"), extra]
+    };
+
+    let noted = app
+        .post_form(
+            &app.client,
+            "/api/disputes/note",
+            &form(("text", "Proof of delivery <b>sent</b>\nto the acquirer")),
+        )
+        .await;
+    let (target, html) = app.follow(&app.client, noted).await;
+    assert_eq!(target, page);
+    assert!(html.contains("note added"), "{html}");
+    assert!(html.contains("Note by Test analyst"), "{html}");
+    assert!(
+        html.contains("Proof of delivery &lt;b&gt;sent&lt;/b&gt;\nto the acquirer"),
+        "{html}"
+    );
+
+    let assigned = app
+        .post_form(
+            &app.client,
+            "/api/disputes/assign",
+            &form(("assignee", "me")),
+        )
+        .await;
+    let (_, html) = app.follow(&app.client, assigned).await;
+    assert!(html.contains("the dispute has a new owner"), "{html}");
+    assert!(
+        html.contains("Assigned to Test analyst by Test analyst"),
+        "{html}"
+    );
+    let note_at = html.find("Note by").unwrap();
+    let assigned_at = html.find("Assigned to Test analyst").unwrap();
+    let chargeback_at = html.find("NOTIFICATION_OF_CHARGEBACK").unwrap();
+    assert!(chargeback_at < note_at && note_at < assigned_at, "in order");
+
+    let (_, mine) = app.get_page("/disputes?assignee=me").await;
+    assert_eq!(listed(&mine), ["PP-1"]);
+    let (_, unassigned) = app.get_page("/disputes?assignee=unassigned").await;
+    assert_eq!(listed(&unassigned), ["PP-2", "O1000"]);
+
+    let empty = app
+        .post_form(&app.client, "/api/disputes/note", &form(("text", "   ")))
+        .await;
+    let (_, html) = app.follow(&app.client, empty).await;
+    assert!(html.contains("a note cannot be empty"), "{html}");
+    let unassigned = app
+        .post_form(&app.client, "/api/disputes/assign", &form(("assignee", "")))
+        .await;
+    let (_, html) = app.follow(&app.client, unassigned).await;
+    assert!(html.contains("Unassigned by Test analyst"), "{html}");
+
+    let audit: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "select action, subject, actor_email from audit_log where action like 'dispute.%' order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let subject = "dispute pingpong-main/PP-1".to_owned();
+    assert_eq!(
+        audit,
+        [
+            ("dispute.note".into(), subject.clone(), Some(email.clone())),
+            (
+                "dispute.assign".into(),
+                subject.clone(),
+                Some(email.clone())
+            ),
+            ("dispute.assign".into(), subject, Some(email)),
+        ]
+    );
+}
