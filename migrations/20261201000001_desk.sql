@@ -73,7 +73,9 @@ alter table users add column timezone text not null default 'UTC';
 -- pages never lose or repeat a row). Missing deadlines and amounts sort
 -- last through their sentinel.
 drop index disputes_due;
+-- The deadlines board sums the amounts at risk from this index alone.
 create index disputes_due on disputes ((coalesce(deadline, 'infinity'::timestamptz)), id)
+    include (currency, amount)
     where status = 'needs_response';
 create index disputes_by_deadline on disputes ((coalesce(deadline, 'infinity'::timestamptz)), id);
 create index disputes_by_opened on disputes (opened_at, id);

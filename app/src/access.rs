@@ -36,6 +36,7 @@ use Permission::*;
 pub const PAGES: &[(&str, Access)] = &[
     ("/login", Public),
     ("/setup", Public),
+    ("/account", SignedIn),
     ("/account/password", SignedIn),
     ("/disputes", Needs(ReadDisputes)),
     ("/disputes/{slug}/{dispute_ref}", Needs(ReadDisputes)),
@@ -58,6 +59,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     (setup::Setup::PATH, Public),
     (login::Logout::PATH, SignedIn),
     (account::ChangePassword::PATH, SignedIn),
+    (account::SetTimezone::PATH, SignedIn),
     (disputes::SaveView::PATH, Needs(ReadDisputes)),
     (disputes::DeleteView::PATH, Needs(ReadDisputes)),
     (dispute::AddNote::PATH, Needs(WorkDisputes)),

@@ -47,7 +47,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             {user.map(|u| {
                 view! {
                     <form class="account" method="post" action=crate::pages::login::Logout::PATH>
-                        <a href="/account/password" title=u.email.clone()>{u.display_name.clone()}</a>
+                        <a href="/account" title=u.email.clone()>{u.display_name.clone()}</a>
                         <span class="role">{u.role.label()}</span>
                         <button type="submit">"Sign out"</button>
                     </form>

@@ -26,10 +26,20 @@ use leptos_router::{
 
 use layout::Layout;
 use pages::{
-    account::PasswordPage, audit::AuditPage, connection::ConnectionPage,
-    connection_new::NewConnectionPage, connections::ConnectionsPage, deadlines::DeadlinesPage,
-    deliveries::DeliveriesPage, dispute::DisputePage, disputes::DisputesPage, forbidden::Forbidden,
-    login::LoginPage, not_found::NotFound, setup::SetupPage, users::UsersPage,
+    account::{AccountPage, PasswordPage},
+    audit::AuditPage,
+    connection::ConnectionPage,
+    connection_new::NewConnectionPage,
+    connections::ConnectionsPage,
+    deadlines::DeadlinesPage,
+    deliveries::DeliveriesPage,
+    dispute::DisputePage,
+    disputes::DisputesPage,
+    forbidden::Forbidden,
+    login::LoginPage,
+    not_found::NotFound,
+    setup::SetupPage,
+    users::UsersPage,
 };
 
 /// The HTML document around every page. There are no hydration scripts: every
@@ -67,6 +77,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("login") view=LoginPage />
                     <Route path=StaticSegment("setup") view=SetupPage />
+                    <Route path=StaticSegment("account") view=AccountPage />
                     <Route
                         path=(StaticSegment("account"), StaticSegment("password"))
                         view=PasswordPage

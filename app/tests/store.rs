@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use app::store::{
-    Actor, AuditEntry, AuditFilter, EventSource, KeyPurpose, KeySlot, NewKey, NewNotification,
-    Recorded, SaveError, Saved, Saving, Store, StoredKey, StoredKeyMaterial, ThrottledCount,
+    Actor, AuditEntry, AuditFilter, BoardBounds, Column, EventSource, KeyPurpose, KeySlot, NewKey,
+    NewNotification, Recorded, SaveError, Saved, Saving, Store, StoredKey, StoredKeyMaterial,
+    ThrottledCount,
 };
 use dispute_core::domain::{QueueFilter, Sort};
 use dispute_core::{
@@ -461,24 +462,70 @@ async fn the_queue_for_any_status_by_last_event_lists_the_most_recently_active_f
 }
 
 #[tokio::test]
-async fn the_due_disputes_are_those_waiting_soonest_deadline_first_then_those_without_one() {
+async fn the_board_puts_what_needs_a_response_in_columns_by_due_date_with_the_amounts_at_risk() {
     let (store, _db) = store().await;
-    disputes(&store).await;
+    let (a, b) = disputes(&store).await;
+    let needs = Effect::Sets(Stage::Chargeback, Status::NeedsResponse);
+    let mut euro = with_deadline(event("B3", "cb", needs, 3), 20);
+    euro.amount = Some(Money::parse("1000", "EUR").unwrap());
+    for (conn, e) in [
+        (b, euro),
+        (a, with_deadline(event("A3", "cb", needs, 1), 1)),
+        (b, with_deadline(event("B4", "cb", needs, 1), 10)),
+    ] {
+        store.record_event(conn, &queried(0), &e).await.unwrap();
+    }
+    // Day 10 is "today": A3 (day 1) is overdue; A2 and B4 are due at
+    // day 10 exactly, which is not yet past; A1 (day 12) is within three
+    // days; B3 (day 20) is past the board; B1 has no deadline.
+    let bounds = BoardBounds {
+        now: day(10) - SignedDuration::from_secs(1),
+        end_of_today: day(11),
+        end_of_3_days: day(14),
+        end_of_7_days: day(18),
+    };
 
-    let due: Vec<(String, Option<Timestamp>)> = store
-        .due_disputes(10)
-        .await
-        .unwrap()
+    let board = store.deadline_board(bounds, 1).await.unwrap();
+
+    let shown: Vec<(Column, i64, Vec<String>, Vec<String>)> = board
         .into_iter()
-        .map(|d| (d.dispute_ref, d.deadline))
+        .map(|c| {
+            (
+                c.column,
+                c.count,
+                c.disputes.into_iter().map(|d| d.dispute_ref).collect(),
+                c.at_risk.iter().map(ToString::to_string).collect(),
+            )
+        })
         .collect();
-
     assert_eq!(
-        due,
+        shown,
         [
-            ("A2".into(), Some(day(10))),
-            ("A1".into(), Some(day(12))),
-            ("B1".into(), None)
+            (
+                Column::Overdue,
+                1,
+                vec!["A3".into()],
+                vec!["129.90 USD".into()]
+            ),
+            (
+                Column::DueToday,
+                2,
+                vec!["A2".into()],
+                vec!["259.80 USD".into()]
+            ),
+            (
+                Column::Next3Days,
+                1,
+                vec!["A1".into()],
+                vec!["129.90 USD".into()]
+            ),
+            (Column::Next7Days, 0, vec![], vec![]),
+            (
+                Column::NoDeadline,
+                1,
+                vec!["B1".into()],
+                vec!["129.90 USD".into()]
+            ),
         ]
     );
 }

@@ -13,7 +13,7 @@ use crate::{
     error::AppError,
     store::{Actor, UserRecord},
 };
-use dispute_core::domain::{Permission, Role};
+use dispute_core::domain::{Permission, Role, ZoneName};
 
 /// Session keys.
 pub const SESSION_USER_ID: &str = "user_id";
@@ -31,6 +31,7 @@ pub struct CurrentUser {
     pub display_name: String,
     pub role: Role,
     pub must_change_password: bool,
+    pub timezone: ZoneName,
 }
 
 impl From<UserRecord> for CurrentUser {
@@ -41,6 +42,7 @@ impl From<UserRecord> for CurrentUser {
             display_name: u.display_name,
             role: u.role,
             must_change_password: u.must_change_password,
+            timezone: u.timezone,
         }
     }
 }

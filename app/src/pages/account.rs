@@ -1,4 +1,5 @@
-//! Changing one's own password (required after an admin's reset).
+//! One's own account: the time zone times are also shown in, and changing
+//! one's password (required after an admin's reset).
 
 use leptos::{prelude::*, server_fn::ServerFn};
 
@@ -61,6 +62,71 @@ pub async fn change_password(
         crate::flash::Flash::notice("Your password was changed"),
     )
     .await
+}
+
+#[server(endpoint = "account/timezone")]
+pub async fn set_timezone(timezone: String) -> Result<(), AppError> {
+    use crate::{
+        auth::{actor, require_signed_in},
+        flash::{redirect, Flash},
+        state::AppState,
+    };
+    use dispute_core::domain::ZoneName;
+    let user = require_signed_in()?;
+    let state = expect_context::<AppState>();
+    let zone = match ZoneName::parse(&timezone) {
+        Ok(zone) => zone,
+        Err(e) => return redirect("/account", Flash::error(e.to_string())).await,
+    };
+    if !state
+        .store
+        .set_timezone(user.id, &zone, &actor(Some(&user)))
+        .await?
+    {
+        return Err(AppError::Unauthorized);
+    }
+    redirect(
+        "/account",
+        Flash::notice(format!("times are now also shown in {}", zone.as_str())),
+    )
+    .await
+}
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let user = crate::auth::current_user();
+    let current = user
+        .as_ref()
+        .map(|u| u.timezone.as_str().to_owned())
+        .unwrap_or_default();
+    let zones: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|name| name.as_str().to_owned())
+        .collect();
+    view! {
+        <PageHeading title="Your account" />
+        {user.map(|u| view! {
+            <p>{u.display_name} " · " {u.email} " · " {u.role.label()}</p>
+        })}
+        <form class="panel form" method="post" action=SetTimezone::PATH>
+            <label>
+                "Time zone"
+                <small>"Deadlines and times are shown in UTC and also in this zone."</small>
+                <select name="timezone">
+                    {zones
+                        .into_iter()
+                        .map(|zone| {
+                            let selected = zone == current;
+                            let label = zone.clone();
+                            view! { <option value=zone selected=selected>{label}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <button type="submit">"Save time zone"</button>
+        </form>
+        <p><a href="/account/password">"Change your password"</a></p>
+    }
 }
 
 #[component]

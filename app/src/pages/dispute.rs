@@ -7,7 +7,7 @@ use dispute_core::domain::EventOrigin;
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_params_map;
 
-use super::{countdown, label, money, shown, when, Empty, PageHeading, TextArea};
+use super::{countdown, label, money, shown, when, when_in, Empty, PageHeading, TextArea};
 use crate::{
     auth::CurrentUser,
     error::AppError,
@@ -177,7 +177,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             view! {
                 <span class=format!("badge {urgency}")>{text}</span>
                 " "
-                {when(at)}
+                {when_in(at, &viewer.timezone)}
             }
             .into_any()
         }

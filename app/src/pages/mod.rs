@@ -111,6 +111,19 @@ pub fn when(at: jiff::Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// A time in UTC and, when the viewer's zone is another, in that zone too:
+/// `2023-04-05 23:59 UTC · 2023-04-06 03:59 Asia/Dubai`.
+pub fn when_in(at: jiff::Timestamp, zone: &dispute_core::domain::ZoneName) -> String {
+    match zone.as_str() {
+        "UTC" => when(at),
+        name => format!(
+            "{} · {} {name}",
+            when(at),
+            at.to_zoned(zone.zone()).strftime("%Y-%m-%d %H:%M")
+        ),
+    }
+}
+
 /// An amount as the tables show it: its currency's minor units, e.g.
 /// `129.90 USD`; empty when there is none.
 pub fn money(amount: Option<&dispute_core::domain::Money>) -> String {
@@ -166,6 +179,17 @@ pub fn label(
 mod tests {
     use super::*;
     use jiff::{SignedDuration, Timestamp};
+
+    #[test]
+    fn a_time_is_shown_in_utc_and_in_the_viewers_zone_when_that_differs() {
+        use dispute_core::domain::ZoneName;
+        let at: Timestamp = "2023-04-05T23:59:59Z".parse().unwrap();
+        assert_eq!(when_in(at, &ZoneName::default()), "2023-04-05 23:59 UTC");
+        assert_eq!(
+            when_in(at, &ZoneName::parse("Asia/Dubai").unwrap()),
+            "2023-04-05 23:59 UTC · 2023-04-06 03:59 Asia/Dubai"
+        );
+    }
 
     #[test]
     fn control_characters_are_shown_as_their_escapes_and_the_rest_as_it_is() {

@@ -227,21 +227,6 @@ impl Store {
         row.map(TryInto::try_into).transpose()
     }
 
-    /// Disputes waiting on a response, soonest deadline first, then those
-    /// whose provider gives no deadline (Botim Money never does).
-    pub async fn due_disputes(&self, limit: i64) -> Result<Vec<DisputeRecord>, StoreError> {
-        let rows: Vec<DisputeRow> = sqlx::query_as(&format!(
-            "select {DISPUTE_COLUMNS} from {DISPUTE_FROM}
-             where d.status = 'needs_response'
-             order by coalesce(d.deadline, 'infinity'::timestamptz), d.id
-             limit $1"
-        ))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        records(rows)
-    }
-
     /// A dispute's events in the order they happened (receipt order on ties).
     pub async fn timeline(&self, dispute_id: i64) -> Result<Vec<TimelineEntry>, StoreError> {
         let rows: Vec<TimelineRow> = sqlx::query_as(&format!(

@@ -1,6 +1,7 @@
 //! The store: the only place in Dispute Desk that speaks SQL. Every query is
 //! a method here, and every method has a test against a real database.
 
+mod board;
 mod casework;
 mod connections;
 mod disputes;
@@ -10,6 +11,7 @@ mod queue;
 mod record;
 mod views;
 
+pub use board::{BoardBounds, BoardColumn, Column};
 pub use casework::{AssignError, Casework};
 pub use connections::{
     ConnectionChanges, ConnectionDetail, ConnectionOverview, ConnectionSummary, IntakeConnection,

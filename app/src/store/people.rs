@@ -7,7 +7,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 
 use super::{Store, StoreError};
-use dispute_core::domain::{user::Failures, DisplayName, Email, Role};
+use dispute_core::domain::{user::Failures, DisplayName, Email, Role, ZoneName};
 
 /// Who made a change, and from where; `None` fields for the command line.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +84,8 @@ pub struct UserRecord {
     pub disabled: bool,
     /// Sessions opened in an earlier epoch have ended.
     pub session_epoch: i64,
+    /// Where the person's times are also shown.
+    pub timezone: ZoneName,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +108,7 @@ struct UserRow {
     must_change_password: bool,
     disabled: bool,
     session_epoch: i64,
+    timezone: String,
 }
 
 impl UserRow {
@@ -119,6 +122,7 @@ impl UserRow {
             must_change_password: self.must_change_password,
             disabled: self.disabled,
             session_epoch: self.session_epoch,
+            timezone: ZoneName::parse(&self.timezone).map_err(StoreError::corrupt)?,
         })
     }
 }
@@ -135,7 +139,7 @@ struct AuditRow {
 }
 
 const USER_COLUMNS: &str = "id, email, display_name, role, password_hash, must_change_password,
-     disabled_at is not null as disabled, session_epoch";
+     disabled_at is not null as disabled, session_epoch, timezone";
 
 /// A new account.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -333,6 +337,36 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(Some(epoch))
+    }
+
+    /// Sets the time zone `id`'s pages show times in; false: no such account.
+    pub async fn set_timezone(
+        &self,
+        id: i64,
+        zone: &ZoneName,
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let changed: Option<(String, String)> = sqlx::query_as(
+            "update users u set timezone = $2, updated_at = now()
+             from (select timezone from users where id = $1) before
+             where u.id = $1 returning u.email, before.timezone",
+        )
+        .bind(id)
+        .bind(zone.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((email, before)) = changed else {
+            return Ok(false);
+        };
+        let entry = AuditEntry {
+            action: "user.timezone",
+            subject: &email,
+            details: serde_json::json!({ "before": before, "after": zone.as_str() }),
+        };
+        append_audit(&mut tx, actor, &entry).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// A successful sign-in: its audit entry, and the account's failures

@@ -9,6 +9,18 @@ use crate::helpers::{spawn_app, TestApp};
 /// A PingPong notification for dispute `reference`, signed with the
 /// fixtures' salt.
 async fn pingpong(app: &TestApp, reference: &str, code: &str, amount: &str, order: &str) {
+    pingpong_due(app, reference, code, amount, order, "2099-01-01 23:59:59").await;
+}
+
+/// The same, due at `deadline` (UTC, PingPong's format).
+async fn pingpong_due(
+    app: &TestApp,
+    reference: &str,
+    code: &str,
+    amount: &str,
+    order: &str,
+    deadline: &str,
+) {
     let mut fields: serde_json::Value =
         serde_json::from_slice(&test_support::fixture_body("pp-chargeback.json")).unwrap();
     let object = fields.as_object_mut().unwrap();
@@ -17,8 +29,7 @@ async fn pingpong(app: &TestApp, reference: &str, code: &str, amount: &str, orde
     object.insert("eventCode".into(), code.into());
     object.insert("amount".into(), amount.into());
     object.insert("merchantReference".into(), order.into());
-    // Far ahead, so the chargebacks are due rather than overdue.
-    object.insert("defensePeriodEndsAt".into(), "2099-01-01 23:59:59".into());
+    object.insert("defensePeriodEndsAt".into(), deadline.into());
     let answer = app
         .post_webhook("pingpong-main", &[], test_support::pingpong_signed(&fields))
         .await;
@@ -395,4 +406,96 @@ async fn a_note_and_an_assignment_appear_on_the_timeline_in_the_queue_and_in_the
             ("dispute.assign".into(), subject, Some(email)),
         ]
     );
+}
+
+#[tokio::test]
+async fn the_board_sorts_what_is_due_into_columns_with_the_amounts_at_risk_in_the_viewers_zone() {
+    let app = seeded().await;
+    app.sign_in_as(Role::Analyst).await;
+    let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48);
+    let soon_text = soon.strftime("%Y-%m-%d %H:%M:%S").to_string();
+    pingpong_due(
+        &app,
+        "SOON-1",
+        "NOTIFICATION_OF_CHARGEBACK",
+        "1000.00",
+        "S1",
+        &soon_text,
+    )
+    .await;
+    pingpong_due(
+        &app,
+        "SOON-2",
+        "NOTIFICATION_OF_CHARGEBACK",
+        "500.50",
+        "S2",
+        &soon_text,
+    )
+    .await;
+    pingpong_due(
+        &app,
+        "LATE-1",
+        "NOTIFICATION_OF_CHARGEBACK",
+        "7.00",
+        "L1",
+        "2023-01-01 00:00:00",
+    )
+    .await;
+
+    let zone = app
+        .post_form(
+            &app.client,
+            "/api/account/timezone",
+            &[("timezone", "Asia/Dubai")],
+        )
+        .await;
+    let (target, account) = app.follow(&app.client, zone).await;
+    assert_eq!(target, "/account");
+    assert!(
+        account.contains("times are now also shown in Asia/Dubai"),
+        "{account}"
+    );
+    let (_, html) = app.get_page("/deadlines").await;
+
+    let section = |title: &str| {
+        let start = html.find(&format!("aria-label=\"{title}\"")).expect(title);
+        let end = html[start..].find("</section>").unwrap() + start;
+        html[start..end].replace("<!>", "")
+    };
+    let overdue = section("Overdue");
+    assert!(
+        overdue.contains("LATE-1") && overdue.contains("7.00 USD"),
+        "{overdue}"
+    );
+    let next = section("Next 3 days");
+    assert!(next.contains("<span class=\"count\">2</span>"), "{next}");
+    assert!(next.contains("1,500.50 USD"), "the amount at risk: {next}");
+    assert!(next.contains("SOON-1") && next.contains("SOON-2"), "{next}");
+    let local = soon
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Dubai").unwrap())
+        .strftime("%Y-%m-%d %H:%M Asia/Dubai")
+        .to_string();
+    assert!(next.contains(&local), "the viewer's zone: {next}");
+    let none = section("Needs a response, no deadline given");
+    assert!(
+        none.contains("O1000") && none.contains("200.00 AED"),
+        "{none}"
+    );
+    assert!(section("Due today").contains("nothing at risk"));
+
+    let refused = app
+        .post_form(
+            &app.client,
+            "/api/account/timezone",
+            &[("timezone", "Mars/Olympus")],
+        )
+        .await;
+    let (_, account) = app.follow(&app.client, refused).await;
+    assert!(account.contains("is not a time zone name"), "{account}");
+    let audit: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where action = 'user.timezone'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(audit, 1);
 }
