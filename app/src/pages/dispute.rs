@@ -3,7 +3,7 @@
 //! assignments among them, and the disputed payment's history; the forms
 //! that add a note and change the owner.
 
-use dispute_core::domain::EventOrigin;
+use dispute_core::domain::{reasons, DisputeState, EventOrigin};
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_params_map;
 
@@ -18,6 +18,8 @@ use crate::{
 /// Everything the dispute page shows.
 pub struct DisputeView {
     pub dispute: DisputeRecord,
+    /// The fold's reasons for the dispute's state.
+    pub why: DisputeState,
     pub timeline: Vec<TimelineEntry>,
     pub casework: Vec<Casework>,
     pub payments: Vec<PaymentRecord>,
@@ -35,6 +37,7 @@ pub async fn get_dispute(
         return Ok(None);
     };
     Ok(Some(DisputeView {
+        why: state.store.folded_state(dispute.id).await?,
         timeline: state.store.timeline(dispute.id).await?,
         casework: state.store.casework(dispute.id).await?,
         payments: state.store.payments_of_dispute(dispute.id).await?,
@@ -155,6 +158,7 @@ pub fn DisputePage() -> impl IntoView {
 fn DisputeDetail(found: DisputeView) -> impl IntoView {
     let DisputeView {
         dispute: d,
+        why,
         timeline,
         casework,
         payments,
@@ -201,7 +205,18 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             <dt>"Amount"</dt>
             <dd>{money(d.amount.as_ref())}</dd>
             <dt>"Reason"</dt>
-            <dd>{d.reason.as_deref().map(shown)}</dd>
+            <dd>
+                {d.reason_code.as_deref().map(|c| view! { <code>{shown(c)}</code> " " })}
+                {d.reason.as_deref().map(shown)}
+                {d.reason_code.as_deref().and_then(reasons::guide).map(|g| view! {
+                    <p class="guidance">
+                        {format!(
+                            "{} · {}: {}. The network usually allows {} days to respond; the provider's deadline is the one that counts.",
+                            g.network, g.category, g.title, g.response_days,
+                        )}
+                    </p>
+                })}
+            </dd>
             <dt>"Stage and status"</dt>
             <dd>
                 <span class="badge">{stage}</span>
@@ -212,6 +227,8 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             </dd>
             <dt>"Respond by"</dt>
             <dd>{deadline}</dd>
+            <dt>"Why"</dt>
+            <dd>{because(&why, &timeline)}</dd>
             <dt>"Opened"</dt>
             <dd>{when(d.opened_at)}</dd>
             <dt>"Last heard from the provider"</dt>
@@ -232,6 +249,23 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
         <Timeline entries=timeline casework />
         <h2>"Payment history"</h2>
         <Payments payments=payments />
+    }
+}
+
+/// Which events put the dispute where it stands, in words.
+fn because(why: &DisputeState, timeline: &[TimelineEntry]) -> String {
+    let named = |key: &Option<dispute_core::domain::EventKey>| {
+        let key = key.as_ref()?;
+        let e = timeline.iter().find(|e| e.key == key.as_str())?;
+        Some(format!("{} of {}", shown(&e.kind), when(e.occurred_at)))
+    };
+    let status = match named(&why.status_from) {
+        Some(event) => format!("The status was set by {event}"),
+        None => "No event has set a status yet".to_owned(),
+    };
+    match named(&why.deadline_from) {
+        Some(event) => format!("{status}; the deadline comes from {event}."),
+        None => format!("{status}."),
     }
 }
 

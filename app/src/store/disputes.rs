@@ -37,6 +37,8 @@ pub struct Person {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEntry {
     pub id: i64,
+    /// The event's key within its connection (what the fold's reasons name).
+    pub key: String,
     pub dispute_ref: String,
     pub notification_id: Option<i64>,
     pub kind: String,
@@ -121,6 +123,7 @@ impl TryFrom<DisputeRow> for DisputeRecord {
 #[derive(sqlx::FromRow)]
 struct TimelineRow {
     id: i64,
+    event_key: String,
     dispute_ref: String,
     notification_id: Option<i64>,
     kind: String,
@@ -145,6 +148,7 @@ impl TryFrom<TimelineRow> for TimelineEntry {
     fn try_from(r: TimelineRow) -> Result<Self, StoreError> {
         Ok(Self {
             id: r.id,
+            key: r.event_key,
             dispute_ref: r.dispute_ref,
             notification_id: r.notification_id,
             kind: r.kind,
@@ -205,7 +209,8 @@ pub(super) const DISPUTE_COLUMNS: &str =
 pub(super) const DISPUTE_FROM: &str = "disputes d join connections c on c.id = d.connection_id
      left join users u on u.id = d.assignee_id";
 
-const TIMELINE_COLUMNS: &str = "e.id, d.dispute_ref, e.notification_id, e.kind, e.stage, e.status,
+const TIMELINE_COLUMNS: &str =
+    "e.id, e.event_key, d.dispute_ref, e.notification_id, e.kind, e.stage, e.status,
      e.occurred_at, e.occurred_at_text, e.deadline, e.currency, e.amount_text, e.reason,
      e.reason_code, e.provider_status, e.recorded_at, e.effect, e.source";
 

@@ -796,17 +796,7 @@ async fn record_payment(
 /// written with an event whose key another dispute took; a dispute left
 /// without events (this transaction created it for that event) is removed.
 async fn refold_stored(tx: &mut sqlx::PgConnection, dispute_id: i64) -> Result<(), StoreError> {
-    let events = sqlx::query_as::<_, EventRow>(
-        "select id, event_key, effect, stage, status, occurred_at, deadline, currency,
-                amount_text, reason, reason_code, payment_reference, merchant_reference
-         from dispute_events where dispute_id = $1",
-    )
-    .bind(dispute_id)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .filter_map(|row| row.fold_event().transpose())
-    .collect::<Result<Vec<_>, _>>()?;
+    let events = stored_events(&mut *tx, dispute_id).await?;
     let Some(projection) = Projection::of(&events) else {
         sqlx::query("delete from disputes where id = $1")
             .bind(dispute_id)
@@ -825,4 +815,31 @@ async fn refold_stored(tx: &mut sqlx::PgConnection, dispute_id: i64) -> Result<(
     .bind(dispute_id);
     projection.bind(update).fetch_one(&mut *tx).await?;
     Ok(())
+}
+
+/// A dispute's stored events, as the fold reads them.
+async fn stored_events(
+    conn: &mut sqlx::PgConnection,
+    dispute_id: i64,
+) -> Result<Vec<FoldEvent>, StoreError> {
+    sqlx::query_as::<_, EventRow>(
+        "select id, event_key, effect, stage, status, occurred_at, deadline, currency,
+                amount_text, reason, reason_code, payment_reference, merchant_reference
+         from dispute_events where dispute_id = $1",
+    )
+    .bind(dispute_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .filter_map(|row| row.fold_event().transpose())
+    .collect()
+}
+
+impl Store {
+    /// A dispute's state folded afresh from its stored events, with the
+    /// fold's reasons (which event set the status, which the deadline).
+    pub async fn folded_state(&self, dispute_id: i64) -> Result<DisputeState, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(fold(&stored_events(&mut conn, dispute_id).await?))
+    }
 }

@@ -45,6 +45,10 @@ pub struct DisputeState {
     /// When the earliest and the latest event happened.
     pub opened_at: Option<Timestamp>,
     pub last_event_at: Option<Timestamp>,
+    /// Why: the event that set the stage and status, and the one whose
+    /// deadline stands.
+    pub status_from: Option<EventKey>,
+    pub deadline_from: Option<EventKey>,
 }
 
 type Rank = (Stage, u8, Timestamp, i64);
@@ -100,7 +104,7 @@ pub fn fold(events: &[FoldEvent]) -> DisputeState {
         resolved.push((stage, status, r, event));
     }
 
-    let Some(&(stage, status, _, _)) = resolved.iter().max_by_key(|(_, _, r, _)| *r) else {
+    let Some(&(stage, status, _, decider)) = resolved.iter().max_by_key(|(_, _, r, _)| *r) else {
         // Nothing known of its stage: the latest amount and reason stand.
         return DisputeState {
             amount: chronological.iter().rev().find_map(|e| e.amount.clone()),
@@ -112,11 +116,11 @@ pub fn fold(events: &[FoldEvent]) -> DisputeState {
 
     let of_stage: Vec<&(Stage, Status, Rank, &FoldEvent)> =
         resolved.iter().filter(|(s, ..)| *s == stage).collect();
-    let deadline = of_stage
+    let deadline_event = of_stage
         .iter()
         .filter(|(.., e)| e.deadline.is_some())
         .max_by_key(|(_, _, r, _)| *r)
-        .and_then(|(.., e)| e.deadline)
+        .map(|(.., e)| *e)
         .filter(|_| status == Status::NeedsResponse);
     // `of_stage` is chronological, so the last match is the latest.
     let amount = of_stage.iter().rev().find_map(|(.., e)| e.amount.clone());
@@ -129,7 +133,9 @@ pub fn fold(events: &[FoldEvent]) -> DisputeState {
     DisputeState {
         stage: Some(stage),
         status: Some(status),
-        deadline,
+        deadline: deadline_event.and_then(|e| e.deadline),
+        status_from: Some(decider.key.clone()),
+        deadline_from: deadline_event.map(|e| e.key.clone()),
         amount,
         reason,
         reason_code,
@@ -253,6 +259,20 @@ mod tests {
             event("rfi-3", Sets(Inquiry, NeedsResponse), 3, 3),
         ]);
         assert_eq!(state.deadline, Some(at(12)));
+    }
+
+    #[test]
+    fn the_state_names_the_event_that_set_its_status_and_the_one_whose_deadline_stands() {
+        let chargeback = with_deadline(event("cb", Sets(Chargeback, NeedsResponse), 1, 1), 9);
+        let reminder = event("cb-again", Sets(Chargeback, NeedsResponse), 2, 2);
+        let state = fold(&[reminder.clone(), chargeback.clone()]);
+        assert_eq!(state.status_from, Some(reminder.key.clone()));
+        assert_eq!(state.deadline_from, Some(chargeback.key.clone()));
+        let won = event("won", Sets(Chargeback, Won), 3, 3);
+        let decided = fold(&[chargeback, won.clone(), reminder]);
+        assert_eq!(decided.status_from, Some(won.key));
+        assert_eq!(decided.deadline_from, None, "no deadline once decided");
+        assert_eq!(fold(&[event("x", Effect::None, 1, 1)]).status_from, None);
     }
 
     #[test]

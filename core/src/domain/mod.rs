@@ -10,6 +10,7 @@ pub mod fold;
 pub mod money;
 pub mod notification;
 pub mod queue;
+pub mod reasons;
 pub mod text;
 pub mod time;
 pub mod user;

@@ -613,8 +613,17 @@ mod tests {
         assert_eq!(value(Sort::Amount), SortValue::Amount(amount));
         for sort in Sort::ALL {
             assert_eq!(Sort::parse(sort.as_str()), Some(sort));
-            assert!(!sort.label().is_empty());
         }
+        assert_eq!(
+            Sort::ALL.map(Sort::label),
+            [
+                "deadline, soonest first",
+                "opened, newest first",
+                "opened, oldest first",
+                "last event, newest first",
+                "amount, largest first",
+            ]
+        );
     }
 
     #[test]

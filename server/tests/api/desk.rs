@@ -366,9 +366,10 @@ async fn a_note_and_an_assignment_appear_on_the_timeline_in_the_queue_and_in_the
         html.contains("Assigned to Test analyst by Test analyst"),
         "{html}"
     );
-    let note_at = html.find("Note by").unwrap();
-    let assigned_at = html.find("Assigned to Test analyst").unwrap();
-    let chargeback_at = html.find("NOTIFICATION_OF_CHARGEBACK").unwrap();
+    let timeline = &html[html.find("<h2>Timeline</h2>").unwrap()..];
+    let note_at = timeline.find("Note by").unwrap();
+    let assigned_at = timeline.find("Assigned to Test analyst").unwrap();
+    let chargeback_at = timeline.find("NOTIFICATION_OF_CHARGEBACK").unwrap();
     assert!(chargeback_at < note_at && note_at < assigned_at, "in order");
 
     let (_, mine) = app.get_page("/disputes?assignee=me").await;

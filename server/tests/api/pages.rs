@@ -284,11 +284,14 @@ async fn a_dispute_page_shows_its_facts_its_timeline_in_the_order_things_happene
         "2023-04-05 23:59 UTC",
         "overdue by",
         "Needs response",
+        "Visa · Consumer dispute: Merchandise or services not received. The network usually allows 30 days",
+        "The status was set by NOTIFICATION_OF_CHARGEBACK of 2023-03-21 10:02 UTC; the deadline comes from NOTIFICATION_OF_CHARGEBACK of 2023-03-21 10:02 UTC.",
     ] {
         assert!(html.contains(fact), "{fact}: {html}");
     }
-    let rfi_at = html.find("REQUEST_FOR_INFORMATION").expect("the RFI");
-    let chargeback_at = html
+    let timeline = &html[html.find("<h2>Timeline</h2>").expect("the timeline")..];
+    let rfi_at = timeline.find("REQUEST_FOR_INFORMATION").expect("the RFI");
+    let chargeback_at = timeline
         .find("NOTIFICATION_OF_CHARGEBACK")
         .expect("the chargeback");
     assert!(rfi_at < chargeback_at, "in the order they happened");
