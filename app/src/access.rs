@@ -41,6 +41,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/disputes", Needs(ReadDisputes)),
     ("/disputes/{slug}/{dispute_ref}", Needs(ReadDisputes)),
     ("/deadlines", Needs(ReadDisputes)),
+    ("/dashboard", Needs(ReadDisputes)),
     ("/deliveries", Needs(ReadDeliveries)),
     ("/connections", Needs(ManageConnections)),
     ("/connections/new", Needs(ManageConnections)),

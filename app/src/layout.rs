@@ -9,9 +9,10 @@ use dispute_core::domain::Permission;
 
 /// The navigation entries, in the order the team works through them, with
 /// what each needs.
-pub const NAVIGATION: [(&str, &str, Permission); 6] = [
+pub const NAVIGATION: [(&str, &str, Permission); 7] = [
     ("/disputes", "Disputes", Permission::ReadDisputes),
     ("/deadlines", "Deadlines", Permission::ReadDisputes),
+    ("/dashboard", "Dashboard", Permission::ReadDisputes),
     (
         "/deliveries",
         "Delivery history",

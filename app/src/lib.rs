@@ -6,6 +6,7 @@
 pub mod access;
 pub mod assets;
 pub mod auth;
+pub mod charts;
 pub mod error;
 pub mod exports;
 pub mod flash;
@@ -31,6 +32,7 @@ use pages::{
     connection::ConnectionPage,
     connection_new::NewConnectionPage,
     connections::ConnectionsPage,
+    dashboard::DashboardPage,
     deadlines::DeadlinesPage,
     deliveries::DeliveriesPage,
     dispute::DisputePage,
@@ -92,6 +94,7 @@ pub fn App() -> impl IntoView {
                         view=DisputePage
                     />
                     <Route path=StaticSegment("deadlines") view=DeadlinesPage />
+                    <Route path=StaticSegment("dashboard") view=DashboardPage />
                     <Route path=StaticSegment("deliveries") view=DeliveriesPage />
                     <Route path=StaticSegment("connections") view=ConnectionsPage />
                     <Route

@@ -1,6 +1,8 @@
 //! What every page and server function can reach through Leptos context.
 
-use crate::{auth::password::Passwords, store::Store, vault::Vault};
+use crate::{
+    auth::password::Passwords, pages::dashboard::DashboardCache, store::Store, vault::Vault,
+};
 
 /// Shared by all requests; cheap to clone.
 #[derive(Clone, Debug)]
@@ -11,4 +13,5 @@ pub struct AppState {
     /// How people reach Dispute Desk (`scheme://host[:port]`): intake URLs
     /// are shown with it.
     pub public_url: String,
+    pub dashboard: DashboardCache,
 }

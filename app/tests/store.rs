@@ -875,3 +875,76 @@ async fn a_key_another_dispute_holds_is_a_duplicate_that_creates_no_dispute() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_dashboard_counts_open_disputes_money_at_risk_outcomes_and_weeks() {
+    let (store, _db) = store().await;
+    let (_, b) = disputes(&store).await;
+    let mut lost = event(
+        "C1",
+        "lost",
+        Effect::Sets(Stage::Chargeback, Status::Lost),
+        9,
+    );
+    lost.reason_code = Some("10.4".into());
+    let expired = event(
+        "C2",
+        "over",
+        Effect::Sets(Stage::PreArbitration, Status::Expired),
+        10,
+    );
+    let old = event(
+        "C3",
+        "won",
+        Effect::Sets(Stage::Chargeback, Status::Won),
+        -200,
+    );
+    for e in [lost, expired, old] {
+        store.record_event(b, &queried(0), &e).await.unwrap();
+    }
+
+    let d = store.dashboard(day(8)).await.unwrap();
+
+    assert_eq!(
+        d.open,
+        [(Some(Stage::Chargeback), Status::NeedsResponse, 3)]
+    );
+    assert_eq!(
+        d.at_risk
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["389.70 USD"]
+    );
+    assert_eq!(d.due_within_7_days, 2, "A2 (day 10) and A1 (day 12)");
+    let pingpong = &d.by_provider[0];
+    assert_eq!(pingpong.0, ProviderKind::PingPong);
+    assert_eq!(
+        (pingpong.1.won, pingpong.1.lost, pingpong.1.expired),
+        (1, 1, 1),
+        "the win of 200 days ago is outside the 90 days"
+    );
+    let codes: Vec<(Option<String>, i64, i64, i64)> = d
+        .by_reason_code
+        .iter()
+        .map(|(c, o)| (c.clone(), o.won, o.lost, o.expired))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            (Some("10.4".into()), 0, 1, 0),
+            (Some("13.1".into()), 1, 0, 1)
+        ]
+    );
+    let weeks: Vec<(String, i64)> = d
+        .opened_per_week
+        .iter()
+        .map(|(w, n)| (w.to_string(), *n))
+        .collect();
+    assert_eq!(
+        weeks,
+        [("2023-11-13".into(), 4), ("2023-11-20".into(), 2)],
+        "C3 opened before the 12 weeks"
+    );
+    assert_eq!(d.last_event_id, store.last_event_id().await.unwrap());
+}

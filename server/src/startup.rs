@@ -119,6 +119,7 @@ impl Application {
                 vault,
                 passwords,
                 public_url,
+                dashboard: Default::default(),
             },
             intake.clone(),
             settings.trusted_proxies.clone(),

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod connection;
 pub mod connection_new;
 pub mod connections;
+pub mod dashboard;
 pub mod deadlines;
 pub mod deliveries;
 pub mod dispute;

@@ -4,6 +4,7 @@
 mod board;
 mod casework;
 mod connections;
+mod dashboard;
 mod disputes;
 mod notifications;
 mod people;
@@ -18,6 +19,7 @@ pub use connections::{
     KeyPurpose, KeySlot, NewKey, SaveError, Saved, SavedConnection, Saving, SlotFingerprints,
     StoredKey, StoredKeyMaterial,
 };
+pub use dashboard::{Dashboard, Outcomes};
 pub use disputes::{DisputeRecord, PaymentRecord, Person, TimelineEntry};
 pub use notifications::{DeliverySummary, NewNotification, StoredNotification, ThrottledCount};
 pub use people::{

@@ -21,19 +21,29 @@ async fn pingpong_due(
     order: &str,
     deadline: &str,
 ) {
+    let fields = serde_json::json!({
+        "disputePspReference": reference,
+        "eventCode": code,
+        "amount": amount,
+        "merchantReference": order,
+        "defensePeriodEndsAt": deadline,
+    });
+    post_pingpong(app, fields).await;
+}
+
+/// The fixture chargeback with `changes` to its fields, signed and posted.
+async fn post_pingpong(app: &TestApp, changes: serde_json::Value) {
     let mut fields: serde_json::Value =
         serde_json::from_slice(&test_support::fixture_body("pp-chargeback.json")).unwrap();
     let object = fields.as_object_mut().unwrap();
     object.remove("sign");
-    object.insert("disputePspReference".into(), reference.into());
-    object.insert("eventCode".into(), code.into());
-    object.insert("amount".into(), amount.into());
-    object.insert("merchantReference".into(), order.into());
-    object.insert("defensePeriodEndsAt".into(), deadline.into());
+    for (name, value) in changes.as_object().unwrap() {
+        object.insert(name.clone(), value.clone());
+    }
     let answer = app
         .post_webhook("pingpong-main", &[], test_support::pingpong_signed(&fields))
         .await;
-    assert_eq!(answer.status(), 200, "{reference} {code}");
+    assert_eq!(answer.status(), 200, "{changes}");
 }
 
 /// Three PingPong disputes (two due, one won) and Botim Money's chargeback.
@@ -499,4 +509,65 @@ async fn the_board_sorts_what_is_due_into_columns_with_the_amounts_at_risk_in_th
             .await
             .unwrap();
     assert_eq!(audit, 1);
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_its_figures_as_charts_and_tables_and_follows_new_events() {
+    let app = seeded().await;
+    app.sign_in_as(Role::Analyst).await;
+    let yesterday = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24))
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    for (reference, code) in [
+        ("NEW-1", "NOTIFICATION_OF_CHARGEBACK"),
+        ("NEW-1", "CHARGEBACK_REVERSED"),
+        ("NEW-2", "NOTIFICATION_OF_CHARGEBACK"),
+        ("NEW-2", "CHARGEBACK_RETURN"),
+    ] {
+        let fields = serde_json::json!({
+            "disputePspReference": reference, "eventCode": code, "eventDate": yesterday,
+        });
+        post_pingpong(&app, fields).await;
+    }
+
+    let (status, html) = app.get_page("/dashboard").await;
+
+    assert_eq!(status, 200);
+    let html = html.replace("<!>", "");
+    assert!(html.contains("<strong>3</strong> open disputes"), "{html}");
+    assert!(
+        html.contains("20,129.90 USD"),
+        "PP-1 and PP-2 at risk: {html}"
+    );
+    assert!(html.contains("200.00 AED"), "{html}");
+    assert!(
+        html.contains("<div aria-hidden=\"true\" class=\"chart\"><svg"),
+        "{html}"
+    );
+    assert!(html.contains("Disputes opened per week"), "{html}");
+    assert!(
+        html.contains("<td>PingPong Checkout</td><td class=\"number\">1</td><td class=\"number\">1</td><td class=\"number\">0</td><td class=\"number\">50 %</td>"),
+        "won NEW-1, lost NEW-2 within 90 days: {html}"
+    );
+    assert_eq!(
+        html.matches("<svg").count(),
+        2,
+        "opened per week, win rates"
+    );
+    assert!(!html.contains("<script"), "{html}");
+
+    pingpong(
+        &app,
+        "PP-4",
+        "NOTIFICATION_OF_CHARGEBACK",
+        "1.00",
+        "ORDER-4",
+    )
+    .await;
+    let (_, html) = app.get_page("/dashboard").await;
+    assert!(
+        html.replace("<!>", "")
+            .contains("<strong>4</strong> open disputes"),
+        "a new event is seen at once: {html}"
+    );
 }

@@ -1,0 +1,173 @@
+//! The dashboard: open disputes by stage and status, the amount at risk per
+//! currency, what is due within a week, outcomes and win rates over 90 days
+//! by provider and by reason code, and disputes opened per week — charts
+//! drawn on the server, each with its numbers in a table.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use leptos::prelude::*;
+
+use super::{label, PageHeading};
+use crate::{
+    charts,
+    error::{AppError, InternalErrorPage},
+    store::{Dashboard, Outcomes},
+};
+
+/// Past this the figures are recomputed even without new events (the
+/// windows of "due within 7 days" and "90 days" move with the clock).
+const FRESH_FOR: Duration = Duration::from_secs(300);
+
+/// The last dashboard computed, and when: reused while no event has been
+/// recorded since (one cheap query checks) and it is fresh.
+#[derive(Clone, Debug, Default)]
+pub struct DashboardCache(Arc<tokio::sync::Mutex<Option<(Instant, Dashboard)>>>);
+
+impl DashboardCache {
+    async fn get(&self, store: &crate::store::Store) -> Result<Dashboard, AppError> {
+        let mut cached = self.0.lock().await;
+        let newest = store.last_event_id().await?;
+        if let Some((at, dashboard)) = cached.as_ref() {
+            if at.elapsed() < FRESH_FOR && dashboard.last_event_id == newest {
+                return Ok(dashboard.clone());
+            }
+        }
+        let dashboard = store.dashboard(jiff::Timestamp::now()).await?;
+        *cached = Some((Instant::now(), dashboard.clone()));
+        Ok(dashboard)
+    }
+}
+
+pub async fn dashboard() -> Result<Dashboard, AppError> {
+    crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
+    let state = expect_context::<crate::state::AppState>();
+    state.dashboard.get(&state.store).await
+}
+
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    view! {
+        <PageHeading title="Dashboard" />
+        <Suspense>
+            {Suspend::new(async move {
+                match dashboard().await {
+                    Ok(d) => view! { <Figures d /> }.into_any(),
+                    Err(_) => view! { <InternalErrorPage /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A chart (hidden from screen readers, which read the table beside it).
+#[component]
+fn Chart(svg: Option<String>) -> impl IntoView {
+    svg.map(|svg| view! { <div class="chart" aria-hidden="true" inner_html=svg></div> })
+}
+
+#[component]
+fn Figures(d: Dashboard) -> impl IntoView {
+    let open_total: i64 = d.open.iter().map(|(_, _, n)| n).sum();
+    let at_risk = match d.at_risk.is_empty() {
+        true => "nothing".to_owned(),
+        false => d
+            .at_risk
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" · "),
+    };
+    let weeks: Vec<(String, f64)> = d
+        .opened_per_week
+        .iter()
+        .map(|(week, n)| (week.strftime("%m-%d").to_string(), *n as f64))
+        .collect();
+    let rates: Vec<(String, f64)> = d
+        .by_provider
+        .iter()
+        .filter_map(|(p, o)| Some((p.display_name().to_owned(), f64::from(o.win_rate()?))))
+        .collect();
+    view! {
+        <div class="tiles">
+            <p class="panel tile"><strong>{open_total}</strong> " open disputes"</p>
+            <p class="panel tile"><strong>{d.due_within_7_days}</strong> " due within 7 days"</p>
+            <p class="panel tile"><strong>{at_risk}</strong> " at risk"</p>
+        </div>
+        <h2>"Open disputes by stage and status"</h2>
+        <table class="data">
+            <thead><tr><th>"Stage"</th><th>"Status"</th><th class="number">"Disputes"</th></tr></thead>
+            <tbody>
+                {d.open
+                    .into_iter()
+                    .map(|(stage, status, n)| {
+                        let (stage, status) = label(stage, Some(status));
+                        view! { <tr><td>{stage}</td><td>{status}</td><td class="number">{n}</td></tr> }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+        <h2>"Disputes opened per week"</h2>
+        <Chart svg=charts::bars("Disputes opened per week (week starting)", &weeks) />
+        <table class="data">
+            <thead><tr><th>"Week starting"</th><th class="number">"Opened"</th></tr></thead>
+            <tbody>
+                {d.opened_per_week
+                    .into_iter()
+                    .map(|(week, n)| view! { <tr><td>{week.to_string()}</td><td class="number">{n}</td></tr> })
+                    .collect_view()}
+            </tbody>
+        </table>
+        <h2>"Outcomes over 90 days by provider"</h2>
+        <Chart svg=charts::bars("Win rate by provider, %", &rates) />
+        <OutcomeTable
+            rows=d.by_provider.into_iter().map(|(p, o)| (p.display_name().to_owned(), o)).collect()
+            what="Provider"
+        />
+        <h2>"Outcomes over 90 days by reason code"</h2>
+        <OutcomeTable
+            rows=d
+                .by_reason_code
+                .into_iter()
+                .map(|(c, o)| (c.unwrap_or_else(|| "none given".to_owned()), o))
+                .collect()
+            what="Reason code"
+        />
+    }
+}
+
+#[component]
+fn OutcomeTable(rows: Vec<(String, Outcomes)>, what: &'static str) -> impl IntoView {
+    view! {
+        <table class="data">
+            <thead>
+                <tr>
+                    <th>{what}</th>
+                    <th class="number">"Won"</th>
+                    <th class="number">"Lost"</th>
+                    <th class="number">"Expired"</th>
+                    <th class="number">"Win rate"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|(name, o)| {
+                        let rate = o.win_rate().map_or("—".to_owned(), |r| format!("{r} %"));
+                        view! {
+                            <tr>
+                                <td>{super::shown(&name)}</td>
+                                <td class="number">{o.won}</td>
+                                <td class="number">{o.lost}</td>
+                                <td class="number">{o.expired}</td>
+                                <td class="number">{rate}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
