@@ -1,7 +1,8 @@
 // Starts the real dispute-desk binary for the browser tests: a port chosen by
 // the system, and a fresh private PostgreSQL cluster in a temporary directory
 // (the same path a fresh machine takes without DATABASE_URL), with one account
-// per role made by `dispute-desk users create`. The returned function stops it
+// per role made by `dispute-desk users create` and the providers' fixture
+// connections imported by `dispute-desk connections import`. The returned function stops it
 // and removes the directory.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -27,6 +28,10 @@ export default async function startServer(): Promise<() => Promise<void>> {
     });
     if (made.status !== 0) throw new Error(`users create failed: ${made.stderr}`);
   }
+  // The providers' fixture connections, so tests can post signed notifications.
+  const fixtures = resolve(__dirname, '../core/tests/fixtures/providers/connections.json');
+  const imported = spawnSync(binary, ['connections', 'import', fixtures], { env, encoding: 'utf8' });
+  if (imported.status !== 0) throw new Error(`connections import failed: ${imported.stderr}`);
   const server = spawn(binary, [], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((done) => server.on('exit', (code) => done(code)));
 

@@ -3,7 +3,7 @@ import { expect, signIn, test } from './fixtures';
 test('an analyst sees no admin navigation and is refused the admin pages', async ({ page }) => {
   await signIn(page, 'analyst');
   const nav = page.getByRole('navigation', { name: 'Main' });
-  await expect(nav.getByRole('link')).toHaveText(['Disputes', 'Deadlines']);
+  await expect(nav.getByRole('link')).toHaveText(['Disputes', 'Deadlines', 'Dashboard']);
 
   for (const path of ['/connections', '/users', '/audit', '/deliveries']) {
     const response = await page.goto(path);

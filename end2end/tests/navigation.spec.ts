@@ -3,6 +3,7 @@ import { expect, signIn, test } from './fixtures';
 const sections = [
   'Disputes',
   'Deadlines',
+  'Dashboard',
   'Delivery history',
   'Connections',
   'Users',

@@ -62,10 +62,16 @@ pub fn DashboardPage() -> impl IntoView {
     }
 }
 
-/// A chart (hidden from screen readers, which read the table beside it).
+/// A chart (hidden from screen readers, which read the table beside it),
+/// or `empty` when there is nothing to draw.
 #[component]
-fn Chart(svg: Option<String>) -> impl IntoView {
-    svg.map(|svg| view! { <div class="chart" aria-hidden="true" inner_html=svg></div> })
+fn Chart(svg: Option<String>, empty: &'static str) -> impl IntoView {
+    match svg {
+        Some(svg) => {
+            view! { <div class="chart" aria-hidden="true" inner_html=svg></div> }.into_any()
+        }
+        None => view! { <p class="empty">{empty}</p> }.into_any(),
+    }
 }
 
 #[component]
@@ -110,7 +116,10 @@ fn Figures(d: Dashboard) -> impl IntoView {
             </tbody>
         </table>
         <h2>"Disputes opened per week"</h2>
-        <Chart svg=charts::bars("Disputes opened per week (week starting)", &weeks) />
+        <Chart
+            svg=charts::bars("Disputes opened per week (week starting)", &weeks)
+            empty="No dispute was opened in the last 12 weeks."
+        />
         <table class="data">
             <thead><tr><th>"Week starting"</th><th class="number">"Opened"</th></tr></thead>
             <tbody>
@@ -121,7 +130,10 @@ fn Figures(d: Dashboard) -> impl IntoView {
             </tbody>
         </table>
         <h2>"Outcomes over 90 days by provider"</h2>
-        <Chart svg=charts::bars("Win rate by provider, %", &rates) />
+        <Chart
+            svg=charts::bars("Win rate by provider, %", &rates)
+            empty="No dispute was decided in the last 90 days."
+        />
         <OutcomeTable
             rows=d.by_provider.into_iter().map(|(p, o)| (p.display_name().to_owned(), o)).collect()
             what="Provider"
