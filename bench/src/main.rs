@@ -1,5 +1,6 @@
 //! `dispute-desk-bench`: intake measured against the database's ceiling in
-//! the same run, and the crash and restart tests. Each command starts its
+//! the same run, the crash and restart tests, and the pages at a million
+//! disputes. Each command starts its
 //! own PostgreSQL cluster and the release `dispute-desk` binary, and prints
 //! its figures as Markdown for `bench/RESULTS.md`.
 #![forbid(unsafe_code)]
@@ -8,6 +9,7 @@ mod ceiling;
 mod environment;
 mod load;
 mod notifications;
+mod pages;
 mod resilience;
 
 use std::time::{Duration, Instant};
@@ -54,6 +56,15 @@ enum Command {
     /// down, recovery without restarting the server, nothing acknowledged
     /// missing.
     RestartDatabase,
+    /// The analyst's pages over a database of `disputes` disputes: p50 and
+    /// p95 of each, and the plans of their queries.
+    Pages {
+        #[arg(long, default_value_t = 1_000_000)]
+        disputes: i64,
+        /// Timed requests per page.
+        #[arg(long, default_value_t = 40)]
+        repeats: usize,
+    },
 }
 
 #[tokio::main]
@@ -67,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
         } => intake(Duration::from_secs(seconds), &senders, rate, storm).await,
         Command::Crash { kills } => resilience::crash(kills).await,
         Command::RestartDatabase => resilience::restart_database().await,
+        Command::Pages { disputes, repeats } => pages::pages(disputes, repeats).await,
     }
 }
 
