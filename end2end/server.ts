@@ -18,7 +18,14 @@ export default async function startServer(): Promise<() => Promise<void>> {
   // When run as root the cluster runs as `postgres`, which must enter it.
   chmodSync(dataDir, 0o755);
 
-  const env = { ...process.env, DATA_DIR: dataDir, LISTEN_ADDR: '127.0.0.1:0', LOG_FORMAT: 'human' };
+  // The dashboard follows new events at once rather than within seconds.
+  const env = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    LISTEN_ADDR: '127.0.0.1:0',
+    LOG_FORMAT: 'human',
+    DASHBOARD_REFRESH_SECS: '0',
+  };
   delete env.DATABASE_URL;
   for (const [role, account] of Object.entries(accounts)) {
     const made = spawnSync(binary, ['users', 'create', '--email', account.email, '--role', role], {

@@ -73,13 +73,18 @@ alter table users add column timezone text not null default 'UTC';
 -- pages never lose or repeat a row). Missing deadlines and amounts sort
 -- last through their sentinel.
 drop index disputes_due;
--- The deadlines board sums the amounts at risk from this index alone.
-create index disputes_due on disputes ((coalesce(deadline, 'infinity'::timestamptz)), id)
-    include (currency, amount)
-    where status = 'needs_response';
+-- A status and the deadline order together (the default view, and every
+-- status filter sorted by deadline); the deadlines board sums the amounts
+-- at risk from this index alone.
+create index disputes_due on disputes (status, (coalesce(deadline, 'infinity'::timestamptz)), id)
+    include (currency, amount);
 create index disputes_by_deadline on disputes ((coalesce(deadline, 'infinity'::timestamptz)), id);
 create index disputes_by_opened on disputes (opened_at, id);
 create index disputes_by_last_event on disputes (last_event_at, id);
 create index disputes_by_amount on disputes ((coalesce(amount, '-Infinity'::numeric)), id);
 create index disputes_by_reason_code on disputes (reason_code);
 create index disputes_by_assignee on disputes (assignee_id) where assignee_id is not null;
+
+-- A timeline counts each event's redeliveries instead of repeating them.
+create index notifications_duplicates on notifications (duplicate_of)
+    where duplicate_of is not null;

@@ -43,6 +43,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/deadlines", Needs(ReadDisputes)),
     ("/dashboard", Needs(ReadDisputes)),
     ("/deliveries", Needs(ReadDeliveries)),
+    ("/deliveries/{id}", Needs(ReadDeliveries)),
     ("/connections", Needs(ManageConnections)),
     ("/connections/new", Needs(ManageConnections)),
     ("/connections/{slug}", Needs(ManageConnections)),

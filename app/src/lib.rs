@@ -35,6 +35,7 @@ use pages::{
     dashboard::DashboardPage,
     deadlines::DeadlinesPage,
     deliveries::DeliveriesPage,
+    delivery::DeliveryPage,
     dispute::DisputePage,
     disputes::DisputesPage,
     forbidden::Forbidden,
@@ -96,6 +97,10 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("deadlines") view=DeadlinesPage />
                     <Route path=StaticSegment("dashboard") view=DashboardPage />
                     <Route path=StaticSegment("deliveries") view=DeliveriesPage />
+                    <Route
+                        path=(StaticSegment("deliveries"), ParamSegment("id"))
+                        view=DeliveryPage
+                    />
                     <Route path=StaticSegment("connections") view=ConnectionsPage />
                     <Route
                         path=(StaticSegment("connections"), StaticSegment("new"))

@@ -139,6 +139,11 @@ pub struct SettingArgs {
     #[arg(long, env = "STRANGER_REQUESTS_PER_MINUTE", global = true)]
     pub stranger_requests_per_minute: Option<u32>,
 
+    /// Seconds the dashboard's figures may lag behind new events: they are
+    /// recomputed in the background at most this often.
+    #[arg(long, env = "DASHBOARD_REFRESH_SECS", global = true)]
+    pub dashboard_refresh_secs: Option<u64>,
+
     /// Seconds a client has to send a request's headers, counted from when
     /// the server starts waiting for them (so also the longest a kept-alive
     /// connection may sit idle between requests).
@@ -182,6 +187,7 @@ struct FileSettings {
     argon2_iterations: Option<u32>,
     argon2_parallelism: Option<u32>,
     stranger_requests_per_minute: Option<u32>,
+    dashboard_refresh_secs: Option<u64>,
     header_read_timeout_secs: Option<u64>,
     idle_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
@@ -205,6 +211,7 @@ pub struct Settings {
     pub session_absolute: Duration,
     pub password_cost: HashCost,
     pub stranger_requests_per_minute: NonZeroU32,
+    pub dashboard_refresh: Duration,
     pub connections: ConnectionLimits,
 }
 
@@ -256,6 +263,7 @@ impl Default for Settings {
             session_absolute: Duration::from_secs(12 * 3600),
             password_cost: HashCost::default(),
             stranger_requests_per_minute: NonZeroU32::new(30).expect("not zero"),
+            dashboard_refresh: Duration::from_secs(10),
             connections: ConnectionLimits {
                 header_read_timeout: Duration::from_secs(10),
                 idle_timeout: Duration::from_secs(60),
@@ -346,6 +354,10 @@ impl Settings {
                     NonZeroU32::new(n).ok_or(ConfigError::Zero("STRANGER_REQUESTS_PER_MINUTE"))?
                 }
             },
+            dashboard_refresh: args
+                .dashboard_refresh_secs
+                .or(file.dashboard_refresh_secs)
+                .map_or(defaults.dashboard_refresh, Duration::from_secs),
             connections: ConnectionLimits {
                 header_read_timeout: args
                     .header_read_timeout_secs
@@ -529,6 +541,7 @@ mod tests {
         assert_eq!(s.connections.idle_timeout, Duration::from_secs(60));
         assert_eq!(s.connections.max_connections, 1024);
         assert_eq!(s.stranger_requests_per_minute.get(), 30);
+        assert_eq!(s.dashboard_refresh, Duration::from_secs(10));
         let file = file_with("idle_timeout_secs = 5\nmax_connections = 10\n");
         let s = Settings::load(Some(file.path()), SettingArgs::default()).unwrap();
         assert_eq!(s.connections.idle_timeout, Duration::from_secs(5));

@@ -5,7 +5,10 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use app::{auth::password::Passwords, intake::Intake, state::AppState, store::Store, vault::Vault};
+use app::{
+    auth::password::Passwords, intake::Intake, pages::dashboard::DashboardCache, state::AppState,
+    store::Store, vault::Vault,
+};
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::{
@@ -119,7 +122,7 @@ impl Application {
                 vault,
                 passwords,
                 public_url,
-                dashboard: Default::default(),
+                dashboard: DashboardCache::new(settings.dashboard_refresh),
             },
             intake.clone(),
             settings.trusted_proxies.clone(),

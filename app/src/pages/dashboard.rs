@@ -4,44 +4,100 @@
 //! drawn on the server, each with its numbers in a table.
 
 use std::{
-    sync::Arc,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
 use leptos::prelude::*;
 
-use super::{label, PageHeading};
+use super::{label, when, PageHeading};
 use crate::{
     charts,
     error::{AppError, InternalErrorPage},
-    store::{Dashboard, Outcomes},
+    store::{Dashboard, Outcomes, Store},
 };
 
 /// Past this the figures are recomputed even without new events (the
 /// windows of "due within 7 days" and "90 days" move with the clock).
 const FRESH_FOR: Duration = Duration::from_secs(300);
 
-/// The last dashboard computed, and when: reused while no event has been
-/// recorded since (one cheap query checks) and it is fresh.
-#[derive(Clone, Debug, Default)]
-pub struct DashboardCache(Arc<tokio::sync::Mutex<Option<(Instant, Dashboard)>>>);
+/// The dashboard's figures, computed over every dispute. Served from here;
+/// when an event has been recorded since (one cheap query tells) or they are
+/// old, they are recomputed in the background — at most once per
+/// `min_interval`, one computation at a time — so a page never waits for
+/// the aggregates once they exist, and a busy intake cannot keep the
+/// database recomputing them.
+#[derive(Clone, Debug)]
+pub struct DashboardCache(Arc<CacheInner>);
 
-impl DashboardCache {
-    async fn get(&self, store: &crate::store::Store) -> Result<Dashboard, AppError> {
-        let mut cached = self.0.lock().await;
-        let newest = store.last_event_id().await?;
-        if let Some((at, dashboard)) = cached.as_ref() {
-            if at.elapsed() < FRESH_FOR && dashboard.last_event_id == newest {
-                return Ok(dashboard.clone());
-            }
-        }
-        let dashboard = store.dashboard(jiff::Timestamp::now()).await?;
-        *cached = Some((Instant::now(), dashboard.clone()));
-        Ok(dashboard)
+#[derive(Debug)]
+struct CacheInner {
+    figures: tokio::sync::RwLock<Option<Computed>>,
+    refreshing: AtomicBool,
+    min_interval: Duration,
+}
+
+#[derive(Clone, Debug)]
+struct Computed {
+    at: Instant,
+    as_of: jiff::Timestamp,
+    dashboard: Dashboard,
+}
+
+impl Default for DashboardCache {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(10))
     }
 }
 
-pub async fn dashboard() -> Result<Dashboard, AppError> {
+impl DashboardCache {
+    pub fn new(min_interval: Duration) -> Self {
+        Self(Arc::new(CacheInner {
+            figures: tokio::sync::RwLock::new(None),
+            refreshing: AtomicBool::new(false),
+            min_interval,
+        }))
+    }
+
+    /// The figures and when they were computed.
+    async fn get(&self, store: &Store) -> Result<(Dashboard, jiff::Timestamp), AppError> {
+        let cached = self.0.figures.read().await.clone();
+        let Some(cached) = cached else {
+            let computed = compute(store).await?;
+            let answer = (computed.dashboard.clone(), computed.as_of);
+            *self.0.figures.write().await = Some(computed);
+            return Ok(answer);
+        };
+        let age = cached.at.elapsed();
+        let stale =
+            age >= FRESH_FOR || store.last_event_id().await? != cached.dashboard.last_event_id;
+        if stale && age >= self.0.min_interval && !self.0.refreshing.swap(true, Ordering::AcqRel) {
+            let (cache, store) = (self.clone(), store.clone());
+            tokio::spawn(async move {
+                match compute(&store).await {
+                    Ok(computed) => *cache.0.figures.write().await = Some(computed),
+                    Err(e) => tracing::warn!(error = ?e, "cannot recompute the dashboard"),
+                }
+                cache.0.refreshing.store(false, Ordering::Release);
+            });
+        }
+        Ok((cached.dashboard, cached.as_of))
+    }
+}
+
+async fn compute(store: &Store) -> Result<Computed, AppError> {
+    let as_of = jiff::Timestamp::now();
+    Ok(Computed {
+        at: Instant::now(),
+        as_of,
+        dashboard: store.dashboard(as_of).await?,
+    })
+}
+
+pub async fn dashboard() -> Result<(Dashboard, jiff::Timestamp), AppError> {
     crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
     let state = expect_context::<crate::state::AppState>();
     state.dashboard.get(&state.store).await
@@ -54,7 +110,13 @@ pub fn DashboardPage() -> impl IntoView {
         <Suspense>
             {Suspend::new(async move {
                 match dashboard().await {
-                    Ok(d) => view! { <Figures d /> }.into_any(),
+                    Ok((d, as_of)) => view! {
+                        <p class="empty">
+                            {format!("Figures as of {}; they follow new events within seconds.", when(as_of))}
+                        </p>
+                        <Figures d />
+                    }
+                    .into_any(),
                     Err(_) => view! { <InternalErrorPage /> }.into_any(),
                 }
             })}

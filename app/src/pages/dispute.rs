@@ -168,6 +168,9 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
     let may_work = viewer
         .role
         .may(dispute_core::domain::Permission::WorkDisputes);
+    let show_raw = viewer
+        .role
+        .may(dispute_core::domain::Permission::ReadDeliveries);
     let (stage, status) = label(d.stage, d.status);
     let now = jiff::Timestamp::now();
     let last_heard = timeline
@@ -246,7 +249,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             />
         })}
         <h2>"Timeline"</h2>
-        <Timeline entries=timeline casework />
+        <Timeline entries=timeline casework show_raw />
         <h2>"Payment history"</h2>
         <Payments payments=payments />
     }
@@ -348,7 +351,7 @@ impl Row {
 }
 
 #[component]
-fn Timeline(entries: Vec<TimelineEntry>, casework: Vec<Casework>) -> impl IntoView {
+fn Timeline(entries: Vec<TimelineEntry>, casework: Vec<Casework>, show_raw: bool) -> impl IntoView {
     let late: Vec<bool> = entries.iter().map(|e| arrived_late(e, &entries)).collect();
     let mut rows: Vec<Row> = entries
         .into_iter()
@@ -376,7 +379,7 @@ fn Timeline(entries: Vec<TimelineEntry>, casework: Vec<Casework>) -> impl IntoVi
                     {rows
                         .into_iter()
                         .map(|row| match row {
-                            Row::Event(e, late) => view! { <EventRow e=*e late /> }.into_any(),
+                            Row::Event(e, late) => view! { <EventRow e=*e late show_raw /> }.into_any(),
                             Row::Work(w) => view! { <WorkRow w /> }.into_any(),
                         })
                         .collect_view()}
@@ -417,7 +420,11 @@ fn shown_note(text: &str) -> String {
 }
 
 #[component]
-fn EventRow(e: TimelineEntry, late: bool) -> impl IntoView {
+fn EventRow(e: TimelineEntry, late: bool, show_raw: bool) -> impl IntoView {
+    let raw = e
+        .notification_id
+        .filter(|_| show_raw)
+        .map(|id| view! { " " <a href=super::delivery::href(id)>"raw notification"</a> });
     let (stage, status) = label(e.stage, e.status);
     let happened = match &e.occurred_at_text {
         Some(_) => when(e.occurred_at),
@@ -434,12 +441,17 @@ fn EventRow(e: TimelineEntry, late: bool) -> impl IntoView {
             <td>
                 {when(e.recorded_at)}
                 {late.then(|| view! { " " <span class="badge warn">"arrived late"</span> })}
+                {raw}
             </td>
             <td>
                 <code>{shown(&e.kind)}</code>
                 {e.provider_status.map(|s| view! { " · " {shown(&s)} })}
                 {source.map(|s| view! { " " <span class="badge">{s}</span> })}
                 {(!e.recognized).then(|| view! { " " <span class="badge warn">"unrecognized: did not change the dispute"</span> })}
+                                        {(e.duplicates > 0).then(|| view! {
+                                            " "
+                                            <span class="badge">{format!("delivered {} more time{}", e.duplicates, if e.duplicates == 1 { "" } else { "s" })}</span>
+                                        })}
             </td>
             <td>{stage} " · " {status}</td>
             <td>{e.deadline.map(when)}</td>

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod dashboard;
 pub mod deadlines;
 pub mod deliveries;
+pub mod delivery;
 pub mod dispute;
 pub mod disputes;
 pub mod forbidden;

@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 
 use super::{
     disputes::{DisputeRow, DISPUTE_COLUMNS, DISPUTE_FROM},
+    queue::DUE,
     DisputeRecord, Store, StoreError,
 };
 
@@ -40,10 +41,6 @@ impl Column {
             Column::NoDeadline => "none",
         }
     }
-
-    fn named(name: &str) -> Option<Column> {
-        Column::ALL.into_iter().find(|c| c.name() == name)
-    }
 }
 
 /// Where the columns end: now, the end of the viewer's today, and the ends
@@ -66,32 +63,47 @@ pub struct BoardColumn {
     pub disputes: Vec<DisputeRecord>,
 }
 
-/// The expression the due index is on.
-const DUE: &str = "coalesce(d.deadline, 'infinity'::timestamptz)";
+impl Column {
+    /// Where the column's deadlines lie, on the due index's expression,
+    /// with the bounds `$1`…`$4`.
+    fn range(self) -> String {
+        match self {
+            Column::Overdue => format!("{DUE} < $1"),
+            Column::DueToday => format!("{DUE} >= $1 and {DUE} < $2"),
+            Column::Next3Days => format!("{DUE} >= $2 and {DUE} < $3"),
+            Column::Next7Days => format!("{DUE} >= $3 and {DUE} < $4"),
+            Column::NoDeadline => format!("{DUE} = 'infinity'"),
+        }
+    }
+}
 
-/// The column of a row, as SQL, for the bounds `$1`…`$4`.
-fn column_case() -> String {
-    format!(
-        "case when {DUE} = 'infinity' then 'none' when {DUE} < $1 then 'overdue'
-              when {DUE} < $2 then 'today' when {DUE} < $3 then 'three' else 'seven' end"
-    )
+/// Disputes that need a response (a literal, for the due index).
+fn needs() -> String {
+    format!("d.status = '{}'", Status::NeedsResponse.as_str())
 }
 
 impl Store {
-    /// Every column of the board, with up to `shown` disputes each.
+    /// Every column of the board, with up to `shown` disputes each; each
+    /// column is a range of the due index, its totals read from the index
+    /// alone.
     pub async fn deadline_board(
         &self,
         bounds: BoardBounds,
         shown: i64,
     ) -> Result<Vec<BoardColumn>, StoreError> {
-        let case = column_case();
-        let needs = format!("d.status = '{}'", Status::NeedsResponse.as_str());
-        let range = format!("({DUE} < $4 or {DUE} = 'infinity')");
-        let totals_sql = format!(
-            "select {case} as column, d.currency, count(*), sum(d.amount)
-             from disputes d where {needs} and {range}
-             group by 1, 2 order by 1, 2"
-        );
+        let needs = needs();
+        let totals_sql = Column::ALL
+            .iter()
+            .map(|column| {
+                format!(
+                    "select '{}' as board_column, d.currency, count(*), sum(d.amount)
+                     from disputes d where {needs} and {} group by d.currency",
+                    column.name(),
+                    column.range()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" union all ");
         let totals: Vec<(String, Option<String>, i64, Option<Decimal>)> =
             sqlx::query_as(&totals_sql)
                 .bind(bounds.now.to_sqlx())
@@ -101,55 +113,41 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
 
-        let rows: Vec<BoardRow> = sqlx::query_as(&format!(
-            "select * from (
-                 select {case} as board_column, {DISPUTE_COLUMNS},
-                        row_number() over (partition by {case} order by {DUE}, d.id) as place
-                 from {DISPUTE_FROM} where {needs} and {range}
-             ) ranked where place <= $5 order by place"
-        ))
-        .bind(bounds.now.to_sqlx())
-        .bind(bounds.end_of_today.to_sqlx())
-        .bind(bounds.end_of_3_days.to_sqlx())
-        .bind(bounds.end_of_7_days.to_sqlx())
-        .bind(shown)
-        .fetch_all(&self.pool)
-        .await?;
-
-        let mut columns: Vec<BoardColumn> = Column::ALL
-            .into_iter()
-            .map(|column| BoardColumn {
+        let mut columns = Vec::with_capacity(Column::ALL.len());
+        for column in Column::ALL {
+            let rows: Vec<DisputeRow> = sqlx::query_as(&format!(
+                "select {DISPUTE_COLUMNS} from {DISPUTE_FROM}
+                 where {needs} and {}
+                 order by {DUE}, d.id limit $5",
+                column.range()
+            ))
+            .bind(bounds.now.to_sqlx())
+            .bind(bounds.end_of_today.to_sqlx())
+            .bind(bounds.end_of_3_days.to_sqlx())
+            .bind(bounds.end_of_7_days.to_sqlx())
+            .bind(shown)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut board = BoardColumn {
                 column,
                 count: 0,
                 at_risk: Vec::new(),
-                disputes: Vec::new(),
-            })
-            .collect();
-        let of = |columns: &[BoardColumn], name: &str| -> Result<usize, StoreError> {
-            let column = Column::named(name)
-                .ok_or_else(|| StoreError::corrupt(format!("board column {name:?}")))?;
-            Ok(columns.iter().position(|c| c.column == column).unwrap_or(0))
-        };
-        for (name, currency, count, sum) in totals {
-            let i = of(&columns, &name)?;
-            columns[i].count += count;
-            if let (Some(currency), Some(sum)) = (currency, sum) {
-                let money =
-                    Money::parse(&sum.to_string(), &currency).map_err(StoreError::corrupt)?;
-                columns[i].at_risk.push(money);
+                disputes: rows
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<Result<_, _>>()?,
+            };
+            for (_, currency, count, sum) in totals.iter().filter(|t| t.0 == column.name()) {
+                board.count += count;
+                if let (Some(currency), Some(sum)) = (currency, sum) {
+                    let money =
+                        Money::parse(&sum.to_string(), currency).map_err(StoreError::corrupt)?;
+                    board.at_risk.push(money);
+                }
             }
-        }
-        for row in rows {
-            let i = of(&columns, &row.board_column)?;
-            columns[i].disputes.push(row.dispute.try_into()?);
+            board.at_risk.sort_by(|a, b| a.currency().cmp(b.currency()));
+            columns.push(board);
         }
         Ok(columns)
     }
-}
-
-#[derive(sqlx::FromRow)]
-struct BoardRow {
-    board_column: String,
-    #[sqlx(flatten)]
-    dispute: DisputeRow,
 }

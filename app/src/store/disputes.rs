@@ -57,6 +57,8 @@ pub struct TimelineEntry {
     pub recorded_at: jiff::Timestamp,
     /// Whether it changed the dispute (an unrecognized event does not).
     pub recognized: bool,
+    /// How many more times the provider delivered the notification.
+    pub duplicates: i64,
     /// How Dispute Desk learned of it.
     pub source: EventOrigin,
 }
@@ -140,6 +142,7 @@ struct TimelineRow {
     recorded_at: jiff_sqlx::Timestamp,
     effect: String,
     source: Named<EventOrigin>,
+    duplicates: i64,
 }
 
 impl TryFrom<TimelineRow> for TimelineEntry {
@@ -164,6 +167,7 @@ impl TryFrom<TimelineRow> for TimelineEntry {
             recorded_at: r.recorded_at.to_jiff(),
             recognized: r.effect != "none",
             source: r.source.0,
+            duplicates: r.duplicates,
         })
     }
 }
@@ -212,7 +216,9 @@ pub(super) const DISPUTE_FROM: &str = "disputes d join connections c on c.id = d
 const TIMELINE_COLUMNS: &str =
     "e.id, e.event_key, d.dispute_ref, e.notification_id, e.kind, e.stage, e.status,
      e.occurred_at, e.occurred_at_text, e.deadline, e.currency, e.amount_text, e.reason,
-     e.reason_code, e.provider_status, e.recorded_at, e.effect, e.source";
+     e.reason_code, e.provider_status, e.recorded_at, e.effect, e.source,
+     (select count(*) from notifications n
+      where e.notification_id is not null and n.duplicate_of = e.notification_id) as duplicates";
 
 impl Store {
     /// The dispute `dispute_ref` of the connection `slug`.

@@ -57,6 +57,11 @@ pub struct StoredNotification {
     pub latency_us: Option<i64>,
 }
 
+const NOTIFICATION_COLUMNS: &str =
+    "id, received_at, connection_id, slug, remote_addr, headers, body, body_length, body_sha256,
+     verdict, reason, key_fingerprint, needs_attention, duplicate_of, response_status,
+     response_body, latency_us";
+
 #[derive(sqlx::FromRow)]
 struct NotificationRow {
     id: i64,
@@ -209,14 +214,22 @@ impl Store {
             .collect())
     }
 
+    /// One stored request.
+    pub async fn notification(&self, id: i64) -> Result<Option<StoredNotification>, StoreError> {
+        let row: Option<NotificationRow> = sqlx::query_as(&format!(
+            "select {NOTIFICATION_COLUMNS} from notifications where id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Into::into))
+    }
+
     /// Every stored request, oldest first.
     pub async fn notifications(&self) -> Result<Vec<StoredNotification>, StoreError> {
-        let rows: Vec<NotificationRow> = sqlx::query_as(
-            "select id, received_at, connection_id, slug, remote_addr, headers, body, body_length, body_sha256,
-                    verdict, reason, key_fingerprint, needs_attention, duplicate_of,
-                    response_status, response_body, latency_us
-             from notifications order by id",
-        )
+        let rows: Vec<NotificationRow> = sqlx::query_as(&format!(
+            "select {NOTIFICATION_COLUMNS} from notifications order by id"
+        ))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(Into::into).collect())

@@ -12,6 +12,9 @@ use super::{
     DisputeRecord, Named, Store, StoreError,
 };
 
+/// The deadline as the indexes hold it: a missing one sorts last.
+pub(super) const DUE: &str = "coalesce(d.deadline, 'infinity'::timestamptz)";
+
 /// Up to this many matching disputes are counted exactly.
 const EXACT_COUNT_BOUND: i64 = 5_000;
 /// Beyond it, about this many rows are sampled.
@@ -68,13 +71,18 @@ fn push_filter(
     if let Some(status) = filter.status {
         sql.push(format_args!(" and d.status = '{}'", Status::as_str(status)));
     }
+    // On the expression the deadline indexes are built on, so a window is
+    // an index range.
     if let Some(window) = filter.deadline {
         let (from, until) = window.range(now);
+        sql.push(" and d.deadline is not null");
         if let Some(from) = from {
-            sql.push(" and d.deadline >= ").push_bind(from.to_sqlx());
+            sql.push(format_args!(" and {DUE} >= "))
+                .push_bind(from.to_sqlx());
         }
         if let Some(until) = until {
-            sql.push(" and d.deadline < ").push_bind(until.to_sqlx());
+            sql.push(format_args!(" and {DUE} < "))
+                .push_bind(until.to_sqlx());
         }
     }
     if let Some(currency) = &filter.currency {
@@ -133,7 +141,7 @@ fn escape_like(text: &str) -> String {
 /// after a cursor; each matches an index of `migrations/…_desk.sql`.
 fn order(sort: Sort) -> (&'static str, &'static str, &'static str) {
     match sort {
-        Sort::Deadline => ("coalesce(d.deadline, 'infinity'::timestamptz)", "asc", ">"),
+        Sort::Deadline => (DUE, "asc", ">"),
         Sort::Opened => ("d.opened_at", "desc", "<"),
         Sort::OpenedOldest => ("d.opened_at", "asc", ">"),
         Sort::LastEvent => ("d.last_event_at", "desc", "<"),

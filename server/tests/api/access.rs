@@ -25,6 +25,7 @@ fn concrete(pattern: &str) -> String {
     pattern
         .replace("{slug}", "pingpong-main")
         .replace("{dispute_ref}", "202303071954574059")
+        .replace("{id}", "1")
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 
 use dispute_core::domain::Role;
 
-use crate::helpers::{spawn_app, TestApp};
+use server::config::Settings;
+
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 
 /// A PingPong notification for dispute `reference`, signed with the
 /// fixtures' salt.
@@ -48,7 +50,11 @@ async fn post_pingpong(app: &TestApp, changes: serde_json::Value) {
 
 /// Three PingPong disputes (two due, one won) and Botim Money's chargeback.
 async fn seeded() -> TestApp {
-    let app = spawn_app().await;
+    seeded_with(Settings::default()).await
+}
+
+async fn seeded_with(settings: Settings) -> TestApp {
+    let app = spawn_app_with(settings).await;
     app.import_fixture_connections().await;
     pingpong(
         &app,
@@ -513,7 +519,11 @@ async fn the_board_sorts_what_is_due_into_columns_with_the_amounts_at_risk_in_th
 
 #[tokio::test]
 async fn the_dashboard_shows_its_figures_as_charts_and_tables_and_follows_new_events() {
-    let app = seeded().await;
+    let app = seeded_with(Settings {
+        dashboard_refresh: std::time::Duration::ZERO,
+        ..Settings::default()
+    })
+    .await;
     app.sign_in_as(Role::Analyst).await;
     let yesterday = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24))
         .strftime("%Y-%m-%d %H:%M:%S")
@@ -564,10 +574,69 @@ async fn the_dashboard_shows_its_figures_as_charts_and_tables_and_follows_new_ev
         "ORDER-4",
     )
     .await;
-    let (_, html) = app.get_page("/dashboard").await;
+    // The page that notices the new event is served the figures it has and
+    // recomputes them in the background; a later view shows them.
+    let mut seen = String::new();
+    for _ in 0..50 {
+        let (_, html) = app.get_page("/dashboard").await;
+        seen = html.replace("<!>", "");
+        if seen.contains("<strong>4</strong> open disputes") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(seen.contains("<strong>4</strong> open disputes"), "{seen}");
+}
+
+#[tokio::test]
+async fn ops_follow_a_timeline_event_to_its_raw_notification_and_analysts_do_not_see_the_link() {
+    let app = seeded().await;
+    let fields = serde_json::json!({
+        "disputePspReference": "RAW-1", "reason": "<script>alert(1)</script>\u{7}",
+    });
+    post_pingpong(&app, fields).await;
+    app.sign_in_as(Role::Ops).await;
+    let (_, page) = app.get_page("/disputes/pingpong-main/RAW-1").await;
+
+    let link = page
+        .split("href=\"")
+        .filter_map(|rest| rest.split('"').next())
+        .find(|href| href.starts_with("/deliveries/"))
+        .expect("a link to the raw notification")
+        .to_owned();
+    let (status, html) = app.get_page(&link).await;
+
+    assert_eq!(status, 200);
+    let id: i64 = link.trim_start_matches("/deliveries/").parse().unwrap();
+    let stored = app.store.notification(id).await.unwrap().unwrap();
+    assert_eq!(stored.verdict.as_str(), "valid");
+    assert!(html.contains("<h1>Delivery"), "{html}");
+    assert!(html.contains(&hex_sha256(&stored.body)), "{html}");
+    assert!(html.contains("content-length"), "the headers: {html}");
+    assert!(!html.contains("<script>alert"), "{html}");
     assert!(
-        html.replace("<!>", "")
-            .contains("<strong>4</strong> open disputes"),
-        "a new event is seen at once: {html}"
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
     );
+    assert!(html.contains("200"), "the answer: {html}");
+    assert_eq!(app.get_page("/deliveries/999999").await.0, 404);
+    assert_eq!(app.get_page("/deliveries/not-a-number").await.0, 404);
+
+    let analyst = crate::helpers::browser_client();
+    let (_, email) = app.create_user(Role::Analyst).await;
+    app.sign_in_with(&analyst, &email, crate::helpers::PASSWORD)
+        .await;
+    let page = app
+        .get_with(&analyst, "/disputes/pingpong-main/RAW-1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("raw notification"), "{page}");
+    assert_eq!(app.get_with(&analyst, &link).await.status(), 403);
+}
+
+fn hex_sha256(body: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(body))
 }

@@ -240,6 +240,7 @@ async fn a_dispute_page_shows_its_facts_its_timeline_in_the_order_things_happene
     app.sign_in_as(Role::Analyst).await;
     app.import_fixture_connections().await;
     post_fixture(&app, "pingpong-main", "pp-chargeback.json", None).await;
+    post_fixture(&app, "pingpong-main", "pp-chargeback.json", None).await;
     // A request for information that happened before the chargeback but
     // arrives after it, its reason carrying markup and a control character.
     let mut rfi: serde_json::Value =
@@ -296,6 +297,12 @@ async fn a_dispute_page_shows_its_facts_its_timeline_in_the_order_things_happene
         .expect("the chargeback");
     assert!(rfi_at < chargeback_at, "in the order they happened");
     assert_eq!(html.matches("arrived late").count(), 1, "{html}");
+    assert_eq!(
+        html.matches("delivered 1 more time").count(),
+        1,
+        "the chargeback's redelivery is a count, not a row: {html}"
+    );
+    assert_eq!(timeline.matches("NOTIFICATION_OF_CHARGEBACK").count(), 1);
     assert!(!html.contains("<script>alert"), "markup is escaped");
     assert!(
         html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
