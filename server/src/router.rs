@@ -90,7 +90,7 @@ const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
 ];
 
 /// Every request's span carries its id, so all its log lines can be found.
-fn request_span(request: &Request<Body>) -> tracing::Span {
+pub(crate) fn request_span(request: &Request<Body>) -> tracing::Span {
     let id = request
         .headers()
         .get(REQUEST_ID)

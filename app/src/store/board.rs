@@ -104,14 +104,21 @@ impl Store {
             })
             .collect::<Vec<_>>()
             .join(" union all ");
+        // The planner underestimates the overdue range and would visit the
+        // table page by page; the covering index answers the sums alone.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("set local enable_bitmapscan = off")
+            .execute(&mut *tx)
+            .await?;
         let totals: Vec<(String, Option<String>, i64, Option<Decimal>)> =
             sqlx::query_as(&totals_sql)
                 .bind(bounds.now.to_sqlx())
                 .bind(bounds.end_of_today.to_sqlx())
                 .bind(bounds.end_of_3_days.to_sqlx())
                 .bind(bounds.end_of_7_days.to_sqlx())
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *tx)
                 .await?;
+        tx.commit().await?;
 
         let mut columns = Vec::with_capacity(Column::ALL.len());
         for column in Column::ALL {

@@ -112,22 +112,8 @@ impl Store {
         let mut by_provider: Vec<(ProviderKind, Outcomes)> = Vec::new();
         let mut by_reason_code: Vec<(Option<String>, Outcomes)> = Vec::new();
         for (Named(provider), code, Named(status), n) in outcomes {
-            match by_provider.iter_mut().find(|(p, _)| *p == provider) {
-                Some((_, o)) => o.add(status, n),
-                None => {
-                    let mut o = Outcomes::default();
-                    o.add(status, n);
-                    by_provider.push((provider, o));
-                }
-            }
-            match by_reason_code.iter_mut().find(|(c, _)| *c == code) {
-                Some((_, o)) => o.add(status, n),
-                None => {
-                    let mut o = Outcomes::default();
-                    o.add(status, n);
-                    by_reason_code.push((code, o));
-                }
-            }
+            tally(&mut by_provider, provider, status, n);
+            tally(&mut by_reason_code, code, status, n);
         }
         by_provider.sort_by_key(|(p, _)| ProviderKind::ALL.iter().position(|x| x == p));
         by_reason_code.sort_by(|(a, _), (b, _)| a.cmp(b));
@@ -150,6 +136,18 @@ impl Store {
                 .collect(),
             last_event_id,
         })
+    }
+}
+
+/// Adds `n` disputes of `status` to the outcomes of `key`.
+fn tally<K: PartialEq>(outcomes: &mut Vec<(K, Outcomes)>, key: K, status: Status, n: i64) {
+    match outcomes.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, o)) => o.add(status, n),
+        None => {
+            let mut o = Outcomes::default();
+            o.add(status, n);
+            outcomes.push((key, o));
+        }
     }
 }
 

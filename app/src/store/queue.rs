@@ -198,8 +198,15 @@ impl Store {
             }
         }
         let (expression, direction, _) = order(filter.sort);
+        // Under one status, ordering by it too (a constant) leads the
+        // planner to the status-first deadline index; otherwise it walks
+        // the deadline index past every dispute of other statuses.
+        let status_first = match (filter.sort, filter.status) {
+            (Sort::Deadline, Some(_)) => "d.status, ",
+            _ => "",
+        };
         sql.push(format_args!(
-            " order by {expression} {direction}, d.id {direction} limit "
+            " order by {status_first}{expression} {direction}, d.id {direction} limit "
         ))
         .push_bind(limit);
         let rows: Vec<DisputeRow> = sql.build_query_as().fetch_all(&self.pool).await?;

@@ -12,6 +12,21 @@ use crate::helpers::{browser_client, spawn_app, TestApp, PASSWORD};
 /// Closes a textarea and an attribute, then opens tags of its own.
 const MARKUP: &str = r#"</textarea>"'><h1>X</h1><script>alert(1)</script>"#;
 
+/// A PayerMax connection form with markup in every field it echoes.
+const MARKUP_IN_EVERY_FIELD: [(&str, &str); 11] = [
+    ("provider", "payermax"),
+    ("display_name", MARKUP),
+    ("account_id", MARKUP),
+    ("app_id", MARKUP),
+    ("timezone", MARKUP),
+    ("query_preset", "custom"),
+    ("query_base_url", MARKUP),
+    ("source_allowlist", MARKUP),
+    ("enabled", "on"),
+    ("verification_key", MARKUP),
+    ("signing_key", MARKUP),
+];
+
 fn assert_inert(html: &str) {
     assert!(!html.contains("<h1>X</h1>"), "raw markup came back: {html}");
     assert!(!html.contains("<script"), "a script came back: {html}");
@@ -28,21 +43,8 @@ async fn connections(app: &TestApp) -> i64 {
 async fn a_refused_new_connection_shows_every_typed_field_as_text() {
     let app = spawn_app().await;
     app.sign_in_as(Role::Admin).await;
-    let form = [
-        ("creating", "yes"),
-        ("provider", "payermax"),
-        ("slug", MARKUP),
-        ("display_name", MARKUP),
-        ("account_id", MARKUP),
-        ("app_id", MARKUP),
-        ("timezone", MARKUP),
-        ("query_preset", "custom"),
-        ("query_base_url", MARKUP),
-        ("source_allowlist", MARKUP),
-        ("enabled", "on"),
-        ("verification_key", MARKUP),
-        ("signing_key", MARKUP),
-    ];
+    let mut form = vec![("creating", "yes"), ("slug", MARKUP)];
+    form.extend(MARKUP_IN_EVERY_FIELD);
 
     let refused = app
         .post_form(&app.client, "/api/connections/save", &form)
@@ -64,20 +66,8 @@ async fn a_refused_connection_edit_shows_every_typed_field_as_text() {
     let app = spawn_app().await;
     app.sign_in_as(Role::Admin).await;
     app.import_fixture_connections().await;
-    let form = [
-        ("slug", "payermax-main"),
-        ("provider", "payermax"),
-        ("display_name", MARKUP),
-        ("account_id", MARKUP),
-        ("app_id", MARKUP),
-        ("timezone", MARKUP),
-        ("query_preset", "custom"),
-        ("query_base_url", MARKUP),
-        ("source_allowlist", MARKUP),
-        ("enabled", "on"),
-        ("verification_key", MARKUP),
-        ("signing_key", MARKUP),
-    ];
+    let mut form = vec![("slug", "payermax-main")];
+    form.extend(MARKUP_IN_EVERY_FIELD);
 
     let refused = app
         .post_form(&app.client, "/api/connections/save", &form)
