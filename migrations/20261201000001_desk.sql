@@ -77,8 +77,10 @@ drop index disputes_due;
 -- status filter sorted by deadline); the deadlines board sums the amounts
 -- at risk from this index alone.
 create index disputes_due on disputes (status, (coalesce(deadline, 'infinity'::timestamptz)), id)
-    include (currency, amount);
-create index disputes_by_deadline on disputes ((coalesce(deadline, 'infinity'::timestamptz)), id);
+    include (currency, amount, deadline);
+-- Over any status, what needs a response comes first (only it has deadlines).
+create index disputes_by_deadline
+    on disputes ((status <> 'needs_response'), (coalesce(deadline, 'infinity'::timestamptz)), id);
 create index disputes_by_opened on disputes (opened_at, id);
 create index disputes_by_last_event on disputes (last_event_at, id);
 create index disputes_by_amount on disputes ((coalesce(amount, '-Infinity'::numeric)), id);

@@ -272,9 +272,14 @@ impl Desk {
         matching.sort_by(|a, b| {
             let by_id = index(a).cmp(&index(b));
             match filter.sort {
-                Sort::Deadline => (a.deadline.is_none(), a.deadline)
-                    .cmp(&(b.deadline.is_none(), b.deadline))
-                    .then(by_id),
+                // Over any status, what needs a response comes first.
+                Sort::Deadline => {
+                    let key = |m: &Made| {
+                        let settled = filter.status.is_none() && m.status != Status::NeedsResponse;
+                        (settled, m.deadline.is_none(), m.deadline)
+                    };
+                    key(a).cmp(&key(b)).then(by_id)
+                }
                 Sort::Opened => b.opened_at.cmp(&a.opened_at).then(by_id.reverse()),
                 Sort::OpenedOldest => a.opened_at.cmp(&b.opened_at).then(by_id),
                 Sort::LastEvent => b.last_event_at.cmp(&a.last_event_at).then(by_id.reverse()),
@@ -394,7 +399,10 @@ async fn a_cursor_from_another_order_is_refused_rather_than_misread() {
     };
     let cursor = QueueCursor {
         sort: Sort::Deadline,
-        value: SortValue::Time(None),
+        value: SortValue::Due {
+            settled: false,
+            at: None,
+        },
         id: 1,
     };
     let refused = desk

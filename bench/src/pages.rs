@@ -87,6 +87,10 @@ pub async fn pages(disputes: i64, repeats: usize) -> anyhow::Result<()> {
             "/disputes".into(),
         ),
         (
+            "queue: any status, by deadline (what needs a response first)",
+            "/disputes?status=any".into(),
+        ),
+        (
             "queue: any status, newest opened",
             "/disputes?status=any&sort=opened".into(),
         ),

@@ -153,6 +153,14 @@ fn Figures(d: Dashboard) -> impl IntoView {
         .iter()
         .map(|(week, n)| (week.strftime("%m-%d").to_string(), *n as f64))
         .collect();
+    let mut by_stage: Vec<(String, f64)> = Vec::new();
+    for (stage, _, n) in &d.open {
+        let (name, _) = label(*stage, None);
+        match by_stage.iter_mut().find(|(s, _)| s == name) {
+            Some((_, total)) => *total += *n as f64,
+            None => by_stage.push((name.to_owned(), *n as f64)),
+        }
+    }
     let rates: Vec<(String, f64)> = d
         .by_provider
         .iter()
@@ -165,6 +173,10 @@ fn Figures(d: Dashboard) -> impl IntoView {
             <p class="panel tile"><strong>{at_risk}</strong> " at risk"</p>
         </div>
         <h2>"Open disputes by stage and status"</h2>
+        <Chart
+            svg=charts::bars("Open disputes by stage", &by_stage)
+            empty="No dispute is open."
+        />
         <table class="data">
             <thead><tr><th>"Stage"</th><th>"Status"</th><th class="number">"Disputes"</th></tr></thead>
             <tbody>

@@ -90,6 +90,7 @@ pub fn cursor_after(filter: &QueueFilter, last: &DisputeRecord) -> QueueCursor {
     QueueCursor {
         sort: filter.sort,
         value: filter.sort_value(
+            last.status == Some(Status::NeedsResponse),
             last.deadline,
             last.opened_at,
             last.last_event_at,

@@ -107,9 +107,12 @@ impl Store {
         // The planner underestimates the overdue range and would visit the
         // table page by page; the covering index answers the sums alone.
         let mut tx = self.pool.begin().await?;
-        sqlx::query("set local enable_bitmapscan = off")
-            .execute(&mut *tx)
-            .await?;
+        for setting in [
+            "set local enable_bitmapscan = off",
+            "set local enable_seqscan = off",
+        ] {
+            sqlx::query(setting).execute(&mut *tx).await?;
+        }
         let totals: Vec<(String, Option<String>, i64, Option<Decimal>)> =
             sqlx::query_as(&totals_sql)
                 .bind(bounds.now.to_sqlx())

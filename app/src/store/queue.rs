@@ -137,27 +137,41 @@ fn escape_like(text: &str) -> String {
     escaped
 }
 
-/// The sort expression, its direction and the comparison that continues
-/// after a cursor; each matches an index of `migrations/…_desk.sql`.
-fn order(sort: Sort) -> (&'static str, &'static str, &'static str) {
-    match sort {
+/// Whether a dispute is past needing a response: the deadline order over
+/// any status puts those last (they have no deadline).
+const SETTLED: &str = "(d.status <> 'needs_response')";
+
+/// The sort expression (without the id that breaks ties), its direction
+/// and the comparison that continues after a cursor; each matches an index
+/// of `migrations/…_desk.sql` — under one status the deadline order is that
+/// of the status-first index, over any status that of the settled-first one.
+fn order(filter: &QueueFilter) -> (Vec<&'static str>, &'static str, &'static str) {
+    let (expression, direction, comparison) = match filter.sort {
+        Sort::Deadline if filter.status.is_none() => {
+            return (vec![SETTLED, DUE], "asc", ">");
+        }
         Sort::Deadline => (DUE, "asc", ">"),
         Sort::Opened => ("d.opened_at", "desc", "<"),
         Sort::OpenedOldest => ("d.opened_at", "asc", ">"),
         Sort::LastEvent => ("d.last_event_at", "desc", "<"),
         Sort::Amount => ("coalesce(d.amount, '-Infinity'::numeric)", "desc", "<"),
-    }
+    };
+    (vec![expression], direction, comparison)
 }
 
 fn push_after(
     sql: &mut QueryBuilder<'_, Postgres>,
-    sort: Sort,
+    filter: &QueueFilter,
     after: &QueueCursor,
 ) -> Result<(), CursorMismatch> {
-    let (expression, _, comparison) = order(sort);
+    let (expressions, _, comparison) = order(filter);
+    let expression = expressions.join(", ");
     sql.push(format_args!(" and ({expression}, d.id) {comparison} ("));
-    match (sort, &after.value) {
-        (Sort::Deadline, SortValue::Time(at)) => {
+    match (filter.sort, &after.value) {
+        (Sort::Deadline, SortValue::Due { settled, at }) => {
+            if filter.status.is_none() {
+                sql.push_bind(*settled).push(", ");
+            }
             sql.push("coalesce(")
                 .push_bind(at.map(|t| t.to_sqlx()))
                 .push("::timestamptz, 'infinity'::timestamptz)");
@@ -193,22 +207,18 @@ impl Store {
             if after.sort != filter.sort {
                 return Ok(Err(CursorMismatch));
             }
-            if let Err(e) = push_after(&mut sql, filter.sort, after) {
+            if let Err(e) = push_after(&mut sql, filter, after) {
                 return Ok(Err(e));
             }
         }
-        let (expression, direction, _) = order(filter.sort);
-        // Under one status, ordering by it too (a constant) leads the
-        // planner to the status-first deadline index; otherwise it walks
-        // the deadline index past every dispute of other statuses.
-        let status_first = match (filter.sort, filter.status) {
-            (Sort::Deadline, Some(_)) => "d.status, ",
-            _ => "",
-        };
-        sql.push(format_args!(
-            " order by {status_first}{expression} {direction}, d.id {direction} limit "
-        ))
-        .push_bind(limit);
+        let (expressions, direction, _) = order(filter);
+        let ordered = expressions
+            .iter()
+            .map(|part| format!("{part} {direction}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        sql.push(format_args!(" order by {ordered}, d.id {direction} limit "))
+            .push_bind(limit);
         let rows: Vec<DisputeRow> = sql.build_query_as().fetch_all(&self.pool).await?;
         let records = rows
             .into_iter()

@@ -74,7 +74,8 @@ pub enum Assignee {
 /// (no deadline, no amount) always come last.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Sort {
-    /// Soonest deadline first.
+    /// Soonest deadline first; with any status, what needs a response
+    /// comes before the rest (only it has deadlines).
     #[default]
     Deadline,
     /// Newest first.
@@ -126,6 +127,12 @@ impl Sort {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SortValue {
     Time(Option<Timestamp>),
+    /// The deadline order: whether the dispute is past needing a response
+    /// (those come last when any status is listed), and its deadline.
+    Due {
+        settled: bool,
+        at: Option<Timestamp>,
+    },
     Amount(Option<Decimal>),
 }
 
@@ -375,13 +382,17 @@ impl QueueFilter {
     /// The sort value a dispute with these values has under this sort.
     pub fn sort_value(
         &self,
+        needs_response: bool,
         deadline: Option<Timestamp>,
         opened_at: Timestamp,
         last_event_at: Timestamp,
         amount: Option<Decimal>,
     ) -> SortValue {
         match self.sort {
-            Sort::Deadline => SortValue::Time(deadline),
+            Sort::Deadline => SortValue::Due {
+                settled: !needs_response,
+                at: deadline,
+            },
             Sort::Opened | Sort::OpenedOldest => SortValue::Time(Some(opened_at)),
             Sort::LastEvent => SortValue::Time(Some(last_event_at)),
             Sort::Amount => SortValue::Amount(amount),
@@ -604,9 +615,23 @@ mod tests {
                 sort,
                 ..QueueFilter::default()
             }
-            .sort_value(deadline, opened, last, amount)
+            .sort_value(true, deadline, opened, last, amount)
         };
-        assert_eq!(value(Sort::Deadline), SortValue::Time(deadline));
+        assert_eq!(
+            value(Sort::Deadline),
+            SortValue::Due {
+                settled: false,
+                at: deadline
+            }
+        );
+        let settled = QueueFilter::default().sort_value(false, None, opened, last, amount);
+        assert_eq!(
+            settled,
+            SortValue::Due {
+                settled: true,
+                at: None
+            }
+        );
         assert_eq!(value(Sort::Opened), SortValue::Time(Some(opened)));
         assert_eq!(value(Sort::OpenedOldest), SortValue::Time(Some(opened)));
         assert_eq!(value(Sort::LastEvent), SortValue::Time(Some(last)));

@@ -561,8 +561,8 @@ async fn the_dashboard_shows_its_figures_as_charts_and_tables_and_follows_new_ev
     );
     assert_eq!(
         html.matches("<svg").count(),
-        2,
-        "opened per week, win rates"
+        3,
+        "open by stage, opened per week, win rates"
     );
     assert!(!html.contains("<script"), "{html}");
 
