@@ -10,7 +10,7 @@ update disputes d
 set reason_code = (
     select e.reason_code from dispute_events e
     where e.dispute_id = d.id and e.reason_code is not null
-        and (d.stage is null or e.stage = d.stage or e.effect = 'expires')
+        and (d.stage is null or e.stage = d.stage)
     order by e.occurred_at desc, e.id desc
     limit 1
 );
@@ -80,7 +80,7 @@ create index disputes_due on disputes (status, (coalesce(deadline, 'infinity'::t
     include (currency, amount, deadline);
 -- Over any status, what needs a response comes first (only it has deadlines).
 create index disputes_by_deadline
-    on disputes ((status <> 'needs_response'), (coalesce(deadline, 'infinity'::timestamptz)), id);
+    on disputes ((status is distinct from 'needs_response'), (coalesce(deadline, 'infinity'::timestamptz)), id);
 create index disputes_by_opened on disputes (opened_at, id);
 create index disputes_by_last_event on disputes (last_event_at, id);
 create index disputes_by_amount on disputes ((coalesce(amount, '-Infinity'::numeric)), id);

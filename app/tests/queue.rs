@@ -310,7 +310,7 @@ impl Desk {
             .status_counts(&filter, self.viewer, now())
             .await
             .unwrap();
-        assert!(!counts.estimated);
+        assert!(!counts.estimated());
         for status in Status::ALL {
             let of_status = QueueFilter {
                 status: Some(*status),
@@ -435,7 +435,7 @@ async fn past_five_thousand_matches_the_counts_are_marked_as_estimates() {
         "insert into disputes (connection_id, dispute_ref, stage, status, opened_at, last_event_at)
          select (select min(id) from connections), 'bulk-' || n, 'chargeback',
                 case when n % 4 = 0 then 'won' else 'needs_response' end, now(), now()
-         from generate_series(1, 6000) n",
+         from generate_series(1, 8000) n",
     )
     .execute(desk.store.pool())
     .await
@@ -447,17 +447,27 @@ async fn past_five_thousand_matches_the_counts_are_marked_as_estimates() {
         .await
         .unwrap();
 
-    assert!(counts.estimated);
-    let exact_won = 1500
+    assert!(counts.estimated());
+    let exact_won = 2000
         + desk
             .disputes
             .iter()
             .filter(|m| m.status == Status::Won)
             .count() as i64;
-    let won = counts.of(Status::Won);
+    let (won, estimated) = counts.count(Some(Status::Won));
+    assert!(!estimated, "won is under the bound and counted exactly");
+    assert_eq!(won, exact_won);
+    let (needs, estimated) = counts.count(Some(Status::NeedsResponse));
+    let exact_needs = 6000
+        + desk
+            .disputes
+            .iter()
+            .filter(|m| m.status == Status::NeedsResponse)
+            .count() as i64;
+    assert!(estimated, "needs a response is past the bound");
     assert!(
-        (won - exact_won).abs() * 10 <= exact_won,
-        "within 10 %: {won} against {exact_won}"
+        (needs - exact_needs).abs() * 10 <= exact_needs,
+        "within 10 %: {needs} against {exact_needs}"
     );
     let small = QueueFilter {
         connection: Some(dispute_core::domain::ConnectionSlug::parse("pm-one").unwrap()),
@@ -469,9 +479,51 @@ async fn past_five_thousand_matches_the_counts_are_marked_as_estimates() {
         .await
         .unwrap();
     assert!(
-        !counted.estimated,
+        !counted.estimated(),
         "a narrow filter is still counted exactly"
     );
+}
+
+#[tokio::test]
+async fn a_dispute_without_a_status_is_listed_once_among_any_status_by_deadline() {
+    let desk = desk().await;
+    let connection: i64 = sqlx::query_scalar("select id from connections where slug = 'pp-one'")
+        .fetch_one(desk.store.pool())
+        .await
+        .unwrap();
+    let made = &desk.disputes[0];
+    let mut unknown = event(made, "odd", Effect::None, at(-5));
+    unknown.dispute_ref = DisputeRef::parse("NO-STATUS").unwrap();
+    unknown.key = EventKey::from_parts(&["NO-STATUS", "odd"]);
+    let source = EventSource::StatusQuery {
+        by: None,
+        asked_at: at(-5),
+        answer: "{}".into(),
+    };
+    desk.store
+        .record_event(connection, &source, &unknown)
+        .await
+        .unwrap();
+    let any = QueueFilter {
+        status: None,
+        ..QueueFilter::default()
+    };
+
+    let listed = desk.all_pages(&any, 4).await;
+
+    assert_eq!(listed.len(), desk.disputes.len() + 1);
+    assert_eq!(listed.iter().filter(|r| *r == "NO-STATUS").count(), 1);
+    assert_eq!(
+        listed.last().map(String::as_str),
+        Some("NO-STATUS"),
+        "settled-like, last"
+    );
+    let counts = desk
+        .store
+        .status_counts(&any, desk.viewer, now())
+        .await
+        .unwrap();
+    assert_eq!(counts.without_status(), 1);
 }
 
 #[tokio::test]

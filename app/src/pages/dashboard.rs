@@ -37,7 +37,20 @@ pub struct DashboardCache(Arc<CacheInner>);
 struct CacheInner {
     figures: tokio::sync::RwLock<Option<Computed>>,
     refreshing: AtomicBool,
+    /// When a computation last started, successful or not.
+    last_attempt: std::sync::Mutex<Option<Instant>>,
+    /// Only one first computation at a time.
+    first: tokio::sync::Mutex<()>,
     min_interval: Duration,
+}
+
+/// Clears the refreshing flag however the refresh ends (a panic included).
+struct Refreshing(Arc<CacheInner>);
+
+impl Drop for Refreshing {
+    fn drop(&mut self) {
+        self.0.refreshing.store(false, Ordering::Release);
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -58,6 +71,8 @@ impl DashboardCache {
         Self(Arc::new(CacheInner {
             figures: tokio::sync::RwLock::new(None),
             refreshing: AtomicBool::new(false),
+            last_attempt: std::sync::Mutex::new(None),
+            first: tokio::sync::Mutex::new(()),
             min_interval,
         }))
     }
@@ -66,25 +81,39 @@ impl DashboardCache {
     async fn get(&self, store: &Store) -> Result<(Dashboard, jiff::Timestamp), AppError> {
         let cached = self.0.figures.read().await.clone();
         let Some(cached) = cached else {
+            let _first = self.0.first.lock().await;
+            if let Some(done) = self.0.figures.read().await.clone() {
+                return Ok((done.dashboard, done.as_of));
+            }
+            self.attempted();
             let computed = compute(store).await?;
             let answer = (computed.dashboard.clone(), computed.as_of);
             *self.0.figures.write().await = Some(computed);
             return Ok(answer);
         };
-        let age = cached.at.elapsed();
-        let stale =
-            age >= FRESH_FOR || store.last_event_id().await? != cached.dashboard.last_event_id;
-        if stale && age >= self.0.min_interval && !self.0.refreshing.swap(true, Ordering::AcqRel) {
+        let stale = cached.at.elapsed() >= FRESH_FOR
+            || store.last_event_id().await? != cached.dashboard.last_event_id;
+        let waited = self.0.last_attempt.lock().map_or(true, |at| {
+            at.is_none_or(|at| at.elapsed() >= self.0.min_interval)
+        });
+        if stale && waited && !self.0.refreshing.swap(true, Ordering::AcqRel) {
+            self.attempted();
             let (cache, store) = (self.clone(), store.clone());
             tokio::spawn(async move {
+                let _clear = Refreshing(cache.0.clone());
                 match compute(&store).await {
                     Ok(computed) => *cache.0.figures.write().await = Some(computed),
                     Err(e) => tracing::warn!(error = ?e, "cannot recompute the dashboard"),
                 }
-                cache.0.refreshing.store(false, Ordering::Release);
             });
         }
         Ok((cached.dashboard, cached.as_of))
+    }
+
+    fn attempted(&self) {
+        if let Ok(mut at) = self.0.last_attempt.lock() {
+            *at = Some(Instant::now());
+        }
     }
 }
 

@@ -92,7 +92,7 @@ fn Delivery(n: StoredNotification) -> impl IntoView {
                     {n.headers
                         .into_iter()
                         .map(|(name, value)| view! {
-                            <tr><th>{shown(&name)}</th><td><code>{shown(&value)}</code></td></tr>
+                            <tr><th>{shown(&name)}</th><td><code>{shown(&masked(&name, &value))}</code></td></tr>
                         })
                         .collect_view()}
                 </tbody>
@@ -103,9 +103,26 @@ fn Delivery(n: StoredNotification) -> impl IntoView {
     }
 }
 
+/// A header as ops read it: a credential (a proxy's or a client's) shows
+/// only that it was there; providers' signatures are not secrets.
+fn masked(name: &str, value: &str) -> String {
+    let credential = [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "x-api-key",
+    ]
+    .iter()
+    .any(|c| name.eq_ignore_ascii_case(c));
+    match credential {
+        true => format!("[{} characters, not shown]", value.chars().count()),
+        false => value.to_owned(),
+    }
+}
+
 /// A body as shown: line breaks and tabs kept, any other control character
 /// written as its escape.
-fn shown_raw(text: &str) -> String {
+pub fn shown_raw(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '\n' | '\t' => c.to_string(),
@@ -118,6 +135,16 @@ fn shown_raw(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_headers_are_not_shown_but_signatures_are() {
+        assert_eq!(
+            masked("Authorization", "Bearer abc"),
+            "[10 characters, not shown]"
+        );
+        assert_eq!(masked("cookie", "a=b"), "[3 characters, not shown]");
+        assert_eq!(masked("sign", "MEUCIQ"), "MEUCIQ");
+    }
 
     #[test]
     fn a_raw_body_keeps_its_lines_and_shows_other_control_characters_escaped() {

@@ -413,10 +413,10 @@ fn WorkRow(w: Casework) -> impl IntoView {
     }
 }
 
-/// A note as shown: its line breaks kept (by the stylesheet), any other
-/// control character written as its escape.
+/// A note as shown: its line breaks and tabs kept (by the stylesheet), any
+/// other control character written as its escape.
 fn shown_note(text: &str) -> String {
-    text.split('\n').map(shown).collect::<Vec<_>>().join("\n")
+    super::delivery::shown_raw(text)
 }
 
 #[component]

@@ -19,6 +19,9 @@ use crate::{
 /// Disputes per page.
 pub const PAGE: i64 = 50;
 
+/// The longest query string a saved view keeps (the column's limit).
+const MAX_VIEW_QUERY: usize = 4000;
+
 /// One page of the queue and what the page around it shows.
 pub struct QueuePage {
     pub filter: QueueFilter,
@@ -134,10 +137,13 @@ pub async fn save_view(name: String, query: String) -> Result<(), AppError> {
         Ok(name) => name,
         Err(e) => return crate::flash::redirect(&back, Flash::error(e.0)).await,
     };
-    state
-        .store
-        .save_view(viewer.id, &name, &filter.query_string())
-        .await?;
+    let query = filter.query_string();
+    if query.len() > MAX_VIEW_QUERY {
+        let refused =
+            Flash::error("this view is too long to save: shorten its search or reason code");
+        return crate::flash::redirect(&back, refused).await;
+    }
+    state.store.save_view(viewer.id, &name, &query).await?;
     crate::flash::redirect(
         &back,
         Flash::notice(format!("view \u{201c}{}\u{201d} saved", name.as_str())),
@@ -404,13 +410,13 @@ fn FilterForm(filter: QueueFilter, connections: Vec<ConnectionSummary>) -> impl 
 /// A link per status with its count for the same filter.
 #[component]
 fn StatusTabs(filter: QueueFilter, counts: StatusCounts) -> impl IntoView {
-    let about = if counts.estimated { "≈ " } else { "" };
-    let tab = |status: Option<Status>, text: &'static str, n: i64| {
+    let tab = |status: Option<Status>, text: &'static str, (n, estimated): (i64, bool)| {
         let target = QueueFilter {
             status,
             ..filter.clone()
         };
         let current = filter.status == status;
+        let about = if estimated { "≈ " } else { "" };
         view! {
             <li>
                 <a
@@ -424,18 +430,18 @@ fn StatusTabs(filter: QueueFilter, counts: StatusCounts) -> impl IntoView {
             </li>
         }
     };
-    let tabs: Vec<_> = std::iter::once(tab(None, "All", counts.total()))
+    let tabs: Vec<_> = std::iter::once(tab(None, "All", (counts.total(), counts.estimated())))
         .chain(
             Status::ALL
                 .iter()
-                .map(|s| tab(Some(*s), s.label(), counts.of(*s))),
+                .map(|s| tab(Some(*s), s.label(), counts.count(Some(*s)))),
         )
         .collect();
     view! {
         <nav class="tabs" aria-label="Statuses">
             <ul>{tabs}</ul>
-            {counts.estimated.then(|| view! {
-                <small>"≈ estimated from a sample: more than 5,000 disputes match"</small>
+            {counts.estimated().then(|| view! {
+                <small>"≈ estimated from a sample: more than 5,000 disputes of that status match"</small>
             })}
         </nav>
     }

@@ -104,10 +104,12 @@ impl Store {
             })
             .collect::<Vec<_>>()
             .join(" union all ");
-        // The planner underestimates the overdue range and would visit the
-        // table page by page; the covering index answers the sums alone.
+        // One snapshot, so every count agrees with its list. The planner
+        // underestimates the overdue range and would visit the table page
+        // by page; the covering index answers the sums alone.
         let mut tx = self.pool.begin().await?;
         for setting in [
+            "set transaction isolation level repeatable read",
             "set local enable_bitmapscan = off",
             "set local enable_seqscan = off",
         ] {
@@ -121,7 +123,6 @@ impl Store {
                 .bind(bounds.end_of_7_days.to_sqlx())
                 .fetch_all(&mut *tx)
                 .await?;
-        tx.commit().await?;
 
         let mut columns = Vec::with_capacity(Column::ALL.len());
         for column in Column::ALL {
@@ -136,7 +137,7 @@ impl Store {
             .bind(bounds.end_of_3_days.to_sqlx())
             .bind(bounds.end_of_7_days.to_sqlx())
             .bind(shown)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
             let mut board = BoardColumn {
                 column,
@@ -158,6 +159,7 @@ impl Store {
             board.at_risk.sort_by(|a, b| a.currency().cmp(b.currency()));
             columns.push(board);
         }
+        tx.commit().await?;
         Ok(columns)
     }
 }

@@ -100,12 +100,18 @@ impl Store {
         .bind((now - jiff::SignedDuration::from_hours(90 * 24)).to_sqlx())
         .fetch_all(&self.pool)
         .await?;
+        // Twelve whole weeks (Monday to Monday, UTC), the current one last,
+        // a week without disputes counted as none.
         let weeks: Vec<(jiff_sqlx::Timestamp, i64)> = sqlx::query_as(
-            "select date_trunc('week', d.opened_at at time zone 'UTC') at time zone 'UTC',
-                    count(*)
-             from disputes d where d.opened_at >= $1 group by 1 order by 1",
+            "select w.start at time zone 'UTC', count(d.id)
+             from generate_series(date_trunc('week', $1 at time zone 'UTC') - interval '11 weeks',
+                                  date_trunc('week', $1 at time zone 'UTC'),
+                                  interval '1 week') as w(start)
+             left join disputes d on d.opened_at >= w.start at time zone 'UTC'
+                 and d.opened_at < (w.start + interval '1 week') at time zone 'UTC'
+             group by w.start order by w.start",
         )
-        .bind((now - jiff::SignedDuration::from_hours(12 * 7 * 24)).to_sqlx())
+        .bind(now.to_sqlx())
         .fetch_all(&self.pool)
         .await?;
 

@@ -122,7 +122,9 @@ impl UserRow {
             must_change_password: self.must_change_password,
             disabled: self.disabled,
             session_epoch: self.session_epoch,
-            timezone: ZoneName::parse(&self.timezone).map_err(StoreError::corrupt)?,
+            // A zone the time zone database no longer knows shows times in
+            // UTC rather than locking the person out.
+            timezone: ZoneName::parse(&self.timezone).unwrap_or_default(),
         })
     }
 }

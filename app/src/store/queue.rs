@@ -20,26 +20,38 @@ const EXACT_COUNT_BOUND: i64 = 5_000;
 /// Beyond it, about this many rows are sampled.
 const SAMPLED_ROWS: f64 = 20_000.0;
 
-/// How many disputes of the filter have each status.
+/// How many disputes of the filter have each status. A status with more
+/// than `EXACT_COUNT_BOUND` is estimated from a sample; the others are exact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusCounts {
-    pub counts: Vec<(Status, i64)>,
-    /// Disputes without a status yet (only unrecognized events).
-    pub without_status: i64,
-    /// Whether the figures are estimates from a sample.
-    pub estimated: bool,
+    /// `None`: disputes without a status yet (only unrecognized events).
+    counts: Vec<(Option<Status>, i64, bool)>,
 }
 
 impl StatusCounts {
     pub fn of(&self, status: Status) -> i64 {
+        self.count(Some(status)).0
+    }
+
+    /// How many have `status`, and whether that is an estimate.
+    pub fn count(&self, status: Option<Status>) -> (i64, bool) {
         self.counts
             .iter()
-            .find(|(s, _)| *s == status)
-            .map_or(0, |(_, n)| *n)
+            .find(|(s, ..)| *s == status)
+            .map_or((0, false), |(_, n, estimated)| (*n, *estimated))
+    }
+
+    pub fn without_status(&self) -> i64 {
+        self.count(None).0
     }
 
     pub fn total(&self) -> i64 {
-        self.counts.iter().map(|(_, n)| n).sum::<i64>() + self.without_status
+        self.counts.iter().map(|(_, n, _)| n).sum()
+    }
+
+    /// Whether any figure (and so the total) is an estimate.
+    pub fn estimated(&self) -> bool {
+        self.counts.iter().any(|(.., estimated)| *estimated)
     }
 }
 
@@ -139,7 +151,8 @@ fn escape_like(text: &str) -> String {
 
 /// Whether a dispute is past needing a response: the deadline order over
 /// any status puts those last (they have no deadline).
-const SETTLED: &str = "(d.status <> 'needs_response')";
+/// (`is distinct from`: a dispute without a status yet is never null here.)
+const SETTLED: &str = "(d.status is distinct from 'needs_response')";
 
 /// The sort expression (without the id that breaks ties), its direction
 /// and the comparison that continues after a cursor; each matches an index
@@ -228,7 +241,9 @@ impl Store {
     }
 
     /// How many disputes of `filter` (whatever its status) have each
-    /// status: exact up to a bound, estimated from a sample past it.
+    /// status: each counted exactly up to a bound (one statement, each
+    /// status on the status-first index), those past it estimated from a
+    /// sample of the table.
     pub async fn status_counts(
         &self,
         filter: &QueueFilter,
@@ -236,18 +251,42 @@ impl Store {
         now: jiff::Timestamp,
     ) -> Result<StatusCounts, StoreError> {
         let filter = filter.any_status();
-        let mut sql = QueryBuilder::new(
-            "select status, count(*) as n from (select d.status from disputes d
-             join connections c on c.id = d.connection_id",
-        );
-        push_filter(&mut sql, &filter, viewer, now);
-        sql.push(" limit ")
-            .push_bind(EXACT_COUNT_BOUND + 1)
-            .push(") s group by status");
-        let exact: Vec<(Option<Named<Status>>, i64)> =
+        let groups: Vec<Option<Status>> = Status::ALL
+            .iter()
+            .copied()
+            .map(Some)
+            .chain([None])
+            .collect();
+        let mut sql = QueryBuilder::new("");
+        for (i, status) in groups.iter().enumerate() {
+            if i > 0 {
+                sql.push(" union all ");
+            }
+            // The names are the enum's own constants.
+            let (name, condition) = match status {
+                Some(s) => (
+                    format!("'{}'", s.as_str()),
+                    format!("d.status = '{}'", s.as_str()),
+                ),
+                None => ("null".to_owned(), "d.status is null".to_owned()),
+            };
+            sql.push(format_args!(
+                "select {name}::text as status, count(*) as n from (select 1 from disputes d
+                 join connections c on c.id = d.connection_id"
+            ));
+            push_filter(&mut sql, &filter, viewer, now);
+            sql.push(format_args!(" and {condition} limit "))
+                .push_bind(EXACT_COUNT_BOUND + 1)
+                .push(") s");
+        }
+        let bounded: Vec<(Option<Named<Status>>, i64)> =
             sql.build_query_as().fetch_all(&self.pool).await?;
-        if exact.iter().map(|(_, n)| n).sum::<i64>() <= EXACT_COUNT_BOUND {
-            return Ok(counts(exact, false, 1.0));
+        let mut counts: Vec<(Option<Status>, i64, bool)> = bounded
+            .into_iter()
+            .map(|(status, n)| (status.map(|s| s.0), n, n > EXACT_COUNT_BOUND))
+            .collect();
+        if !counts.iter().any(|(.., past_bound)| *past_bound) {
+            return Ok(StatusCounts { counts });
         }
 
         let rows: f32 = sqlx::query_scalar(
@@ -265,27 +304,21 @@ impl Store {
         sql.push(" group by d.status");
         let sampled: Vec<(Option<Named<Status>>, i64)> =
             sql.build_query_as().fetch_all(&self.pool).await?;
-        Ok(counts(sampled, true, 100.0 / percent))
+        for (status, n, past_bound) in counts.iter_mut().filter(|(.., past)| *past) {
+            let seen = sampled
+                .iter()
+                .find(|(s, _)| s.as_ref().map(|s| s.0) == *status)
+                .map_or(0, |(_, n)| *n);
+            // Never below what was counted exactly.
+            *n = scaled(seen, 100.0 / percent).max(EXACT_COUNT_BOUND + 1);
+            *past_bound = true;
+        }
+        Ok(StatusCounts { counts })
     }
 }
 
-fn counts(rows: Vec<(Option<Named<Status>>, i64)>, estimated: bool, scale: f64) -> StatusCounts {
-    let scaled = |n: i64| (n as f64 * scale).round() as i64;
-    let mut result = StatusCounts {
-        counts: Vec::new(),
-        without_status: 0,
-        estimated,
-    };
-    for (status, n) in rows {
-        match status {
-            Some(Named(status)) => result.counts.push((status, scaled(n))),
-            None => result.without_status = scaled(n),
-        }
-    }
-    result
-        .counts
-        .sort_by_key(|(s, _)| Status::ALL.iter().position(|x| x == s));
-    result
+fn scaled(n: i64, scale: f64) -> i64 {
+    (n as f64 * scale).round() as i64
 }
 
 #[cfg(test)]
@@ -299,19 +332,18 @@ mod tests {
     }
 
     #[test]
-    fn counts_are_scaled_ordered_and_totalled() {
-        let c = counts(
-            vec![
-                (Some(Named(Status::Won)), 2),
-                (None, 1),
-                (Some(Named(Status::NeedsResponse)), 3),
+    fn counts_say_which_figures_are_estimates_and_total_them() {
+        let c = StatusCounts {
+            counts: vec![
+                (Some(Status::NeedsResponse), 3, false),
+                (Some(Status::Won), 9000, true),
+                (None, 1, false),
             ],
-            true,
-            10.0,
-        );
-        assert_eq!(c.counts, [(Status::NeedsResponse, 30), (Status::Won, 20)]);
-        assert_eq!((c.without_status, c.total()), (10, 60));
-        assert_eq!(c.of(Status::Lost), 0);
-        assert!(c.estimated);
+        };
+        assert_eq!((c.of(Status::NeedsResponse), c.of(Status::Lost)), (3, 0));
+        assert_eq!(c.count(Some(Status::Won)), (9000, true));
+        assert_eq!((c.without_status(), c.total()), (1, 9004));
+        assert!(c.estimated());
+        assert_eq!(scaled(7, 12.5), 88);
     }
 }

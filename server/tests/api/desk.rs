@@ -332,6 +332,20 @@ async fn a_view_is_saved_under_a_name_found_in_the_menu_and_removed() {
     let (_, html) = app.follow(&app.client, refused).await;
     assert!(html.contains(r#"status "open" is not a status"#), "{html}");
 
+    let long = format!(
+        "q={0}&reason_code={0}&status=any",
+        "%F0%9F%98%80".repeat(200)
+    );
+    let refused = app
+        .post_form(
+            &app.client,
+            "/api/disputes/views/save",
+            &[("name", "Too long"), ("query", &long)],
+        )
+        .await;
+    let (_, html) = app.follow(&app.client, refused).await;
+    assert!(html.contains("this view is too long to save"), "{html}");
+
     let removed = app
         .post_form(
             &app.client,
