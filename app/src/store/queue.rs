@@ -15,8 +15,8 @@ use super::{
 /// The deadline as the indexes hold it: a missing one sorts last.
 pub(super) const DUE: &str = "coalesce(d.deadline, 'infinity'::timestamptz)";
 
-/// Up to this many matching disputes are counted exactly.
-const EXACT_COUNT_BOUND: i64 = 5_000;
+/// Up to this many matching disputes of a status are counted exactly.
+const EXACT_COUNT_BOUND: i64 = 1_000;
 /// Beyond it, about this many rows are sampled.
 const SAMPLED_ROWS: f64 = 20_000.0;
 
@@ -251,6 +251,11 @@ impl Store {
         now: jiff::Timestamp,
     ) -> Result<StatusCounts, StoreError> {
         let filter = filter.any_status();
+        // The connection is joined only when the filter names one.
+        let from = match filter.connection.is_some() || filter.provider.is_some() {
+            true => "disputes d join connections c on c.id = d.connection_id",
+            false => "disputes d",
+        };
         let groups: Vec<Option<Status>> = Status::ALL
             .iter()
             .copied()
@@ -271,8 +276,7 @@ impl Store {
                 None => ("null".to_owned(), "d.status is null".to_owned()),
             };
             sql.push(format_args!(
-                "select {name}::text as status, count(*) as n from (select 1 from disputes d
-                 join connections c on c.id = d.connection_id"
+                "select {name}::text as status, count(*) as n from (select 1 from {from}"
             ));
             push_filter(&mut sql, &filter, viewer, now);
             sql.push(format_args!(" and {condition} limit "))
@@ -298,8 +302,10 @@ impl Store {
         let mut sql = QueryBuilder::new(
             "select d.status, count(*) as n from disputes d tablesample system (",
         );
-        sql.push_bind(percent as f32)
-            .push(") join connections c on c.id = d.connection_id");
+        sql.push_bind(percent as f32).push(")");
+        if from != "disputes d" {
+            sql.push(" join connections c on c.id = d.connection_id");
+        }
         push_filter(&mut sql, &filter, viewer, now);
         sql.push(" group by d.status");
         let sampled: Vec<(Option<Named<Status>>, i64)> =
