@@ -429,13 +429,13 @@ async fn a_cursor_from_another_order_is_refused_rather_than_misread() {
 }
 
 #[tokio::test]
-async fn past_a_thousand_of_a_status_its_count_is_marked_as_an_estimate() {
+async fn past_five_thousand_matches_the_counts_are_marked_as_estimates() {
     let desk = desk().await;
     sqlx::query(
         "insert into disputes (connection_id, dispute_ref, stage, status, opened_at, last_event_at)
          select (select min(id) from connections), 'bulk-' || n, 'chargeback',
-                case when n % 8 = 0 then 'won' else 'needs_response' end, now(), now()
-         from generate_series(1, 4000) n",
+                case when n % 4 = 0 then 'won' else 'needs_response' end, now(), now()
+         from generate_series(1, 8000) n",
     )
     .execute(desk.store.pool())
     .await
@@ -448,23 +448,26 @@ async fn past_a_thousand_of_a_status_its_count_is_marked_as_an_estimate() {
         .unwrap();
 
     assert!(counts.estimated());
-    let exact_won = 500
+    let exact_won = 2000
         + desk
             .disputes
             .iter()
             .filter(|m| m.status == Status::Won)
             .count() as i64;
     let (won, estimated) = counts.count(Some(Status::Won));
-    assert!(!estimated, "won is under the bound and counted exactly");
-    assert_eq!(won, exact_won);
+    assert!(estimated, "every figure is an estimate past the bound");
+    assert!(
+        (won - exact_won).abs() * 10 <= exact_won,
+        "within 10 %: {won} against {exact_won}"
+    );
     let (needs, estimated) = counts.count(Some(Status::NeedsResponse));
-    let exact_needs = 3500
+    let exact_needs = 6000
         + desk
             .disputes
             .iter()
             .filter(|m| m.status == Status::NeedsResponse)
             .count() as i64;
-    assert!(estimated, "needs a response is past the bound");
+    assert!(estimated);
     assert!(
         (needs - exact_needs).abs() * 10 <= exact_needs,
         "within 10 %: {needs} against {exact_needs}"

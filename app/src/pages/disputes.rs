@@ -441,7 +441,7 @@ fn StatusTabs(filter: QueueFilter, counts: StatusCounts) -> impl IntoView {
         <nav class="tabs" aria-label="Statuses">
             <ul>{tabs}</ul>
             {counts.estimated().then(|| view! {
-                <small>"≈ estimated from a sample: more than 1,000 disputes of that status match"</small>
+                <small>"≈ estimated from a sample: more than 5,000 disputes match"</small>
             })}
         </nav>
     }
