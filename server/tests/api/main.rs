@@ -14,4 +14,5 @@ mod migrations;
 mod pages;
 mod provider_fixtures;
 mod sessions;
+mod simulator;
 mod users;
