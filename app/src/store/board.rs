@@ -112,6 +112,8 @@ impl Store {
             "set transaction isolation level repeatable read",
             "set local enable_bitmapscan = off",
             "set local enable_seqscan = off",
+            // Starting parallel workers costs more than the scans they share.
+            "set local max_parallel_workers_per_gather = 0",
         ] {
             sqlx::query(setting).execute(&mut *tx).await?;
         }
