@@ -164,19 +164,8 @@ pub async fn delete_view(id: i64) -> Result<(), AppError> {
 
 /// A query string's parameters (the last value of a repeated name wins).
 pub fn url_params(query: &str) -> BTreeMap<String, String> {
-    query
-        .trim_start_matches('?')
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .filter_map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |t: &str| {
-                urlencoding::decode(&t.replace('+', " "))
-                    .ok()
-                    .map(|c| c.into_owned())
-            };
-            Some((decode(name)?, decode(value)?))
-        })
+    form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+        .into_owned()
         .collect()
 }
 

@@ -92,11 +92,15 @@ fn push_filter(
     if let Some(status) = filter.status {
         sql.push(format_args!(" and d.status = '{}'", Status::as_str(status)));
     }
-    // On the expression the deadline indexes are built on, so a window is
-    // an index range.
+    // Only what needs a response has a deadline (the fold keeps none
+    // otherwise): saying so, on the expression of the status-first index,
+    // makes a window an index range, for the counts over any status too.
     if let Some(window) = filter.deadline {
         let (from, until) = window.range(now);
-        sql.push(" and d.deadline is not null");
+        sql.push(format_args!(
+            " and d.deadline is not null and d.status = '{}'",
+            Status::NeedsResponse.as_str()
+        ));
         if let Some(from) = from {
             sql.push(format_args!(" and {DUE} >= "))
                 .push_bind(from.to_sqlx());

@@ -400,17 +400,9 @@ impl QueueFilter {
     }
 }
 
-/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+/// A query value as a form encodes it.
 fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 #[cfg(test)]
@@ -472,7 +464,7 @@ mod tests {
                 .map(|(k, v)| (*k, v.to_string()))
                 .collect::<Vec<_>>()
         );
-        assert!(filter.query_string().contains("q=O2023%20%26x"));
+        assert!(filter.query_string().contains("q=O2023+%26x"));
     }
 
     #[test]
