@@ -26,6 +26,9 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if !(cli.time_scale.is_finite() && cli.time_scale > 0.0) {
+        anyhow::bail!("--time-scale must be a number above 0");
+    }
     let scenario = match scenario::builtin(&cli.scenario) {
         Some(s) => s,
         None => serde_json::from_slice(
@@ -39,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
         time_scale: cli.time_scale,
         timeout: Duration::from_secs(10),
     };
-    // The scripted day ends now.
+    // The scripted day ends now, so that no event happens in the future.
     let span = scenario
         .disputes
         .iter()

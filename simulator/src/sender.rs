@@ -161,8 +161,12 @@ async fn deliver(
         let entry = match request.body(plan.request.body.clone()).send().await {
             Ok(answer) => {
                 let status = answer.status().as_u16();
-                let body = answer.bytes().await.unwrap_or_default();
-                let acked = acknowledged(plan.provider, status, &body);
+                // An answer cut off before its end is no acknowledgement.
+                let (body, whole) = match answer.bytes().await {
+                    Ok(body) => (body, true),
+                    Err(_) => (Default::default(), false),
+                };
+                let acked = whole && acknowledged(plan.provider, status, &body);
                 record(
                     attempt,
                     Some(status),
@@ -221,7 +225,16 @@ mod tests {
             minutes(ProviderKind::BotimMoney),
             [2, 10, 10, 60, 120, 360, 900]
         );
-        assert_eq!(retry_delays(ProviderKind::PingPong).len(), 3);
-        assert_eq!(retry_delays(ProviderKind::PayerMax).len(), 6);
+        let seconds = |p| {
+            retry_delays(p)
+                .iter()
+                .map(|d| d.as_secs())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(seconds(ProviderKind::PingPong), [5, 5, 180]);
+        assert_eq!(
+            seconds(ProviderKind::PayerMax),
+            [0, 30, 300, 600, 3600, 43200]
+        );
     }
 }

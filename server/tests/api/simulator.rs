@@ -38,7 +38,7 @@ async fn a_mixed_day_from_the_three_providers_folds_to_the_scenarios_expected_st
     let day = scenario::builtin("mixed-day").unwrap();
     let start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(12);
 
-    // Ten hours of the provider's day in about four seconds.
+    // About eight hours of the providers' day in about three seconds.
     let log = sender::play(&day, &keys(), start, &play(&app.address, 0.0001))
         .await
         .unwrap();
