@@ -5,10 +5,7 @@
 use dispute_core::domain::{QueueCursor, QueueFilter};
 use futures::Stream;
 
-use crate::{
-    pages::disputes::cursor_after,
-    store::{DisputeRecord, Store, StoreError},
-};
+use crate::store::{DisputeRecord, Store, StoreError};
 
 /// Rows read per round trip.
 const BATCH: i64 = 500;
@@ -121,7 +118,7 @@ pub fn queue_csv(
                 .unwrap_or_default();
             let next = match rows.last() {
                 Some(last) if rows.len() as i64 == BATCH => {
-                    Progress::Next(Some(cursor_after(&filter, last)))
+                    Progress::Next(Some(last.cursor(&filter)))
                 }
                 _ => Progress::Done,
             };

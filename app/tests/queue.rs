@@ -213,7 +213,7 @@ impl Desk {
             refs.extend(rows.iter().map(|d| d.dispute_ref.clone()));
             match rows.last() {
                 Some(last) if rows.len() as i64 == page => {
-                    after = Some(app::pages::disputes::cursor_after(filter, last));
+                    after = Some(last.cursor(filter));
                 }
                 _ => return refs,
             }

@@ -7,7 +7,9 @@ use dispute_core::domain::{reasons, DisputeState, EventOrigin};
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_params_map;
 
-use super::{countdown, label, money, shown, when, when_in, Empty, PageHeading, TextArea};
+use super::{
+    countdown, label, money, shown, shown_lines, when, when_in, Empty, PageHeading, TextArea,
+};
 use crate::{
     auth::CurrentUser,
     error::AppError,
@@ -408,15 +410,9 @@ fn WorkRow(w: Casework) -> impl IntoView {
             <td>{when(at)}</td>
             <td>"—"</td>
             <td><span class="badge">{what}</span></td>
-            <td colspan="4" class="note">{text.as_deref().map(shown_note)}</td>
+            <td colspan="4" class="note">{text.as_deref().map(shown_lines)}</td>
         </tr>
     }
-}
-
-/// A note as shown: its line breaks and tabs kept (by the stylesheet), any
-/// other control character written as its escape.
-fn shown_note(text: &str) -> String {
-    super::delivery::shown_raw(text)
 }
 
 #[component]

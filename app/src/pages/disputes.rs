@@ -68,9 +68,7 @@ pub async fn work_queue(params: BTreeMap<String, String>) -> Result<QueueAnswer,
     };
     let next = (disputes.len() as i64 > PAGE).then(|| {
         disputes.truncate(PAGE as usize);
-        disputes
-            .last()
-            .map(|d| cursor_text(&cursor_after(&filter, d)))
+        disputes.last().map(|d| cursor_text(&d.cursor(&filter)))
     });
     Ok(QueueAnswer::Page(Box::new(QueuePage {
         counts: state.store.status_counts(&filter, viewer.id, now).await?,
@@ -86,21 +84,6 @@ pub async fn work_queue(params: BTreeMap<String, String>) -> Result<QueueAnswer,
         disputes,
         next: next.flatten(),
     })))
-}
-
-/// Where a page ending with `last` ends, for the filter's order.
-pub fn cursor_after(filter: &QueueFilter, last: &DisputeRecord) -> QueueCursor {
-    QueueCursor {
-        sort: filter.sort,
-        value: filter.sort_value(
-            last.status == Some(Status::NeedsResponse),
-            last.deadline,
-            last.opened_at,
-            last.last_event_at,
-            last.amount.as_ref().map(|m| m.amount()),
-        ),
-        id: last.id,
-    }
 }
 
 /// The queue's address for `filter`, with `extra` parameters after it.

@@ -166,6 +166,18 @@ pub fn shown(text: &str) -> String {
         .collect()
 }
 
+/// A multi-line text as shown (a note, a raw body): line breaks and tabs
+/// kept, any other control character written as its escape.
+pub fn shown_lines(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// A stage or status as analysts read it.
 pub fn label(
     stage: Option<dispute_core::domain::Stage>,
@@ -197,6 +209,14 @@ mod tests {
     fn control_characters_are_shown_as_their_escapes_and_the_rest_as_it_is() {
         assert_eq!(shown("a\u{7}b\nc"), "a\\u{7}b\\u{a}c");
         assert_eq!(shown("20,000.00 PHP <b>é</b>"), "20,000.00 PHP <b>é</b>");
+    }
+
+    #[test]
+    fn multi_line_text_keeps_its_lines_and_shows_other_control_characters_escaped() {
+        assert_eq!(
+            shown_lines("{\n\t\"a\": 1\u{0}\r}"),
+            "{\n\t\"a\": 1\\u{0}\\u{d}}"
+        );
     }
 
     #[test]

@@ -64,6 +64,23 @@ impl StatusCounts {
     }
 }
 
+impl DisputeRecord {
+    /// Where a page ending with this dispute ends, for `filter`'s order.
+    pub fn cursor(&self, filter: &QueueFilter) -> QueueCursor {
+        QueueCursor {
+            sort: filter.sort,
+            value: filter.sort_value(
+                self.status == Some(Status::NeedsResponse),
+                self.deadline,
+                self.opened_at,
+                self.last_event_at,
+                self.amount.as_ref().map(|m| m.amount()),
+            ),
+            id: self.id,
+        }
+    }
+}
+
 /// A cursor that does not belong to the filter's order.
 #[derive(Debug, thiserror::Error)]
 #[error("that page of the list does not exist")]
