@@ -202,7 +202,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             <dt>"Provider"</dt>
             <dd>{d.provider.display_name()} " · " <code>{d.connection_slug.clone()}</code></dd>
             <dt>"Dispute reference"</dt>
-            <dd><code>{d.dispute_ref.clone()}</code></dd>
+            <dd><code>{shown(&d.dispute_ref)}</code></dd>
             <dt>"Original transaction"</dt>
             <dd><code>{d.payment_reference.as_deref().map(shown)}</code></dd>
             <dt>"Merchant order"</dt>

@@ -22,11 +22,16 @@ use leptos_meta::Title;
 
 use crate::flash::FlashKind;
 
-/// The title and heading every page starts with.
+/// The title and heading every page starts with. `<title>` is raw text
+/// to the browser up to `</title>`, and Leptos writes it unescaped, so the
+/// title is escaped here (a dispute reference or a name can be in it);
+/// control characters show as their escapes.
 #[component]
 pub fn PageHeading(#[prop(into)] title: String) -> impl IntoView {
+    let title = shown(&title);
+    let escaped = html_escape::encode_text(&title).into_owned();
     view! {
-        <Title text=format!("{title} · Dispute Desk") />
+        <Title text=format!("{escaped} · Dispute Desk") />
         <h1>{title}</h1>
     }
 }

@@ -654,3 +654,51 @@ fn hex_sha256(body: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(body))
 }
+
+#[tokio::test]
+async fn a_dispute_reference_with_markup_and_control_characters_stays_text_everywhere_it_is_shown()
+{
+    let app = seeded().await;
+    // (No `/`: an encoded slash in a path is refused; see the closing note.)
+    let reference = "<b onclick=x>X\u{7}\"'";
+    let fields = serde_json::json!({ "disputePspReference": reference });
+    post_pingpong(&app, fields).await;
+    app.sign_in_as(Role::Ops).await;
+
+    let (_, queue) = app.get_page("/disputes?status=any&q=%3Cb%20onclick").await;
+    assert!(!queue.contains("<b onclick"), "{queue}");
+    assert!(queue.contains("&lt;b onclick=x&gt;X\\u{7}"), "{queue}");
+    assert!(!queue.contains('\u{7}'), "{queue}");
+    let page = format!("/disputes/pingpong-main/{}", urlencoding::encode(reference));
+    let (status, html) = app.get_page(&page).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(!html.contains("<b onclick"), "{html}");
+    assert!(
+        html.contains("<title>Dispute &lt;b onclick=x&gt;X\\u{7}"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<dd><code>&lt;b onclick=x&gt;X\\u{7}"),
+        "shown escaped; the forms' hidden values carry it exactly: {html}"
+    );
+    let csv = app
+        .get("/disputes.csv?status=any&q=%3Cb%20onclick")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains("\"<b onclick=x>X\u{7}\"\"'\""),
+        "CSV quotes it: {csv}"
+    );
+
+    let oversized = serde_json::json!({ "disputePspReference": "R".repeat(500) });
+    let mut fields: serde_json::Value =
+        serde_json::from_slice(&test_support::fixture_body("pp-chargeback.json")).unwrap();
+    fields.as_object_mut().unwrap().remove("sign");
+    fields["disputePspReference"] = oversized["disputePspReference"].clone();
+    let answer = app
+        .post_webhook("pingpong-main", &[], test_support::pingpong_signed(&fields))
+        .await;
+    assert_eq!(answer.status(), 400, "an oversized reference is malformed");
+}
