@@ -3,6 +3,8 @@
 //! deduplicated by `notify_id`. The acknowledgement is
 //! `{"response":"SUCCESS"}`.
 
+pub mod query;
+
 use http::HeaderMap;
 use serde::Deserialize;
 

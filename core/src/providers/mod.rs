@@ -12,6 +12,7 @@ pub mod keys;
 pub mod payermax;
 pub mod pingpong;
 pub mod profile;
+pub mod query;
 mod wire;
 
 use http::HeaderMap;
@@ -19,6 +20,7 @@ use jiff::tz::TimeZone;
 
 use crate::domain::{NormalizedEvent, PaymentEvent, ProviderKind, Verdict};
 use keys::{Fingerprint, Salt, VerificationKey};
+use query::{Answer, QueryContext, QueryRequest, QueryTarget, QueryUnavailable};
 
 pub use profile::{profile, Profile};
 
@@ -168,6 +170,40 @@ impl Connector {
             Connector::PingPong(_) => pingpong::parse(verified.body, ctx),
             Connector::BotimMoney(_) => botim_money::parse(verified.body, ctx),
             Connector::PayerMax(_) => payermax::parse(verified.body, ctx),
+        }
+    }
+
+    /// The signed status-query requests for `target`, to send in order
+    /// until one answers other than "not found".
+    pub fn query_requests(
+        &self,
+        ctx: &QueryContext<'_>,
+        target: &QueryTarget<'_>,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<QueryRequest>, QueryUnavailable> {
+        match self {
+            Connector::PingPong(p) => p
+                .query_requests(ctx, target, now)
+                .ok_or(QueryUnavailable::Missing("salt", "PingPong")),
+            Connector::BotimMoney(p) => p.query_requests(ctx, target, now),
+            Connector::PayerMax(p) => p.query_requests(ctx, target, now),
+        }
+    }
+
+    /// Verifies the answer to `request` with the provider's keys (fail
+    /// closed), then reads it.
+    pub fn read_answer(
+        &self,
+        request: &QueryRequest,
+        headers: &HeaderMap,
+        body: &[u8],
+        target: &QueryTarget<'_>,
+        ctx: &QueryContext<'_>,
+    ) -> Result<Answer, Refusal> {
+        match self {
+            Connector::PingPong(p) => p.read_answer(request, body, target, ctx),
+            Connector::BotimMoney(p) => p.read_answer(headers, body, target),
+            Connector::PayerMax(p) => p.read_answer(headers, body, target, ctx),
         }
     }
 }

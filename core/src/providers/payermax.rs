@@ -3,6 +3,8 @@
 //! SHA-256 over the exact body in the `sign` header. Each shape has its own
 //! acknowledgement.
 
+pub mod query;
+
 use http::HeaderMap;
 use serde::Deserialize;
 

@@ -5,6 +5,8 @@
 //! sorted `k=v` pairs joined by `&`. The acknowledgement is HTTP 200 with an
 //! empty body.
 
+pub mod query;
+
 use std::collections::BTreeMap;
 
 use md5::Md5;
