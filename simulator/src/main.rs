@@ -1,10 +1,11 @@
-//! `dispute-desk-simulator`: plays a scenario against a Dispute Desk.
+//! `dispute-desk-simulator`: serves the providers' status-query APIs and
+//! plays a scenario's notifications against a Dispute Desk.
 
-use std::{path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::Parser;
-use simulator::{notifications::Keys, scenario, sender};
+use simulator::{notifications::Keys, queries, scenario, sender};
 
 #[derive(Parser)]
 #[command(name = "dispute-desk-simulator", about)]
@@ -21,6 +22,16 @@ struct Cli {
     /// The providers' keys: pingpong-salt.txt and provider-side/.
     #[arg(long, default_value = "core/tests/fixtures/providers/keys")]
     keys: PathBuf,
+    /// Where the query APIs listen (`/pingpong`, `/botim-money`, `/payermax`).
+    #[arg(long, default_value = "127.0.0.1:3100")]
+    queries: SocketAddr,
+    /// How long a `slow_answer` dispute's query answer waits.
+    #[arg(long, default_value_t = 30)]
+    slow_answer_seconds: u64,
+    /// Stop once every notification is sent, instead of serving the query
+    /// APIs until interrupted.
+    #[arg(long)]
+    exit_after_play: bool,
 }
 
 #[tokio::main]
@@ -36,23 +47,33 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("cannot read {}", cli.scenario))?,
         )?,
     };
-    let keys = Keys::load(&cli.keys)?;
     let how = sender::Play {
         intake: cli.intake,
         time_scale: cli.time_scale,
         timeout: Duration::from_secs(10),
     };
-    // The scripted day ends now, so that no event happens in the future.
-    let span = scenario
-        .disputes
-        .iter()
-        .flat_map(|d| &d.events)
-        .map(|e| e.happened_minutes)
-        .max()
-        .unwrap_or(0);
-    let start = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(i64::from(span));
-    for attempt in sender::play(&scenario, &keys, start, &how).await? {
+    let start = scenario.start_ending_now();
+    let world = Arc::new(queries::World::new(
+        scenario.clone(),
+        start,
+        Keys::load(&cli.keys)?,
+        Duration::from_secs(cli.slow_answer_seconds),
+    ));
+    let listener = tokio::net::TcpListener::bind(cli.queries)
+        .await
+        .with_context(|| format!("cannot listen on {}", cli.queries))?;
+    eprintln!("query APIs on http://{}", listener.local_addr()?);
+    let serving = tokio::spawn(queries::serve(listener, world.clone()));
+    for attempt in sender::play(&scenario, world.keys(), start, &how).await? {
         println!("{}", serde_json::to_string(&attempt)?);
+    }
+    if cli.exit_after_play {
+        return Ok(());
+    }
+    eprintln!("every notification is sent; serving the query APIs until interrupted");
+    tokio::select! {
+        served = serving => served??,
+        _ = tokio::signal::ctrl_c() => {}
     }
     Ok(())
 }

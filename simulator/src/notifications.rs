@@ -8,7 +8,10 @@ use std::path::Path;
 use anyhow::Context;
 use dispute_core::{
     domain::ProviderKind,
-    providers::{keys::SigningKey, pingpong},
+    providers::{
+        keys::{SigningKey, VerificationKey},
+        pingpong,
+    },
 };
 use jiff::{SignedDuration, Timestamp};
 use secrecy::SecretString;
@@ -16,17 +19,22 @@ use serde_json::{json, value::RawValue};
 
 use crate::scenario::{DisputeScript, Misbehaviour, Scenario, Step};
 
-/// The provider-side secrets: PingPong's salt, Botim Money's and PayerMax's
-/// private keys.
+/// The provider-side keys: PingPong's salt, Botim Money's and PayerMax's
+/// private keys, and the merchant's public keys their query APIs check
+/// requests with.
 pub struct Keys {
-    salt: String,
-    botim: SigningKey,
-    payermax: SigningKey,
+    pub(crate) salt: String,
+    pub(crate) botim: SigningKey,
+    pub(crate) payermax: SigningKey,
+    pub(crate) botim_merchant: VerificationKey,
+    pub(crate) payermax_merchant: VerificationKey,
 }
 
 impl Keys {
     /// Reads `pingpong-salt.txt` and `provider-side/{botim-money-private.pem,
-    /// payermax-private.b64}` from `dir` (the fixtures' key directory).
+    /// payermax-private.b64, botim-money-merchant-public.pem,
+    /// payermax-merchant-public.b64}` from `dir` (the fixtures' key
+    /// directory).
     pub fn load(dir: &Path) -> anyhow::Result<Self> {
         let read = |name: &str| {
             std::fs::read_to_string(dir.join(name))
@@ -35,10 +43,15 @@ impl Keys {
         let key = |name: &str| -> anyhow::Result<SigningKey> {
             Ok(SigningKey::parse(&SecretString::from(read(name)?))?)
         };
+        let public = |name: &str| -> anyhow::Result<VerificationKey> {
+            Ok(VerificationKey::parse(&read(name)?)?)
+        };
         Ok(Self {
             salt: read("pingpong-salt.txt")?.trim().to_owned(),
             botim: key("provider-side/botim-money-private.pem")?,
             payermax: key("provider-side/payermax-private.b64")?,
+            botim_merchant: public("provider-side/botim-money-merchant-public.pem")?,
+            payermax_merchant: public("provider-side/payermax-merchant-public.b64")?,
         })
     }
 }
@@ -71,7 +84,21 @@ pub fn build(
         .deadline_days
         .map(|days| happened + SignedDuration::from_hours(24 * i64::from(days)));
     let corrupt = step.misbehave.contains(&Misbehaviour::CorruptSignature);
+    let salt = match corrupt {
+        true => format!("{}-not-the-salt", keys.salt),
+        false => keys.salt.clone(),
+    };
     let (headers, body) = match dispute.provider {
+        ProviderKind::PingPong if step.is_payment() => {
+            let payment = pingpong_payment(dispute, step, happened);
+            let fields = json!({
+                "accId": account,
+                "bizContent": payment.to_string(),
+                "signType": "SHA256",
+            });
+            let object = fields.as_object().context("a JSON object")?;
+            (json_headers(), pingpong::sign(&salt, object))
+        }
         ProviderKind::PingPong => {
             let mut fields = json!({
                 "accId": account,
@@ -92,10 +119,6 @@ pub fn build(
             if let Some(at) = deadline {
                 fields["defensePeriodEndsAt"] = utc_text(at).into();
             }
-            let salt = match corrupt {
-                true => format!("{}-not-the-salt", keys.salt),
-                false => keys.salt.clone(),
-            };
             let object = fields.as_object().context("a JSON object")?;
             (json_headers(), pingpong::sign(&salt, object))
         }
@@ -124,24 +147,29 @@ pub fn build(
             (rsa_headers(&keys.botim, &body, corrupt), body)
         }
         ProviderKind::PayerMax => {
-            let body = serde_json::to_vec(&json!({
+            let case = json!({
+                "caseId": dispute.reference,
+                "status": step.kind,
+                "caseResult": step.result.clone().unwrap_or_default(),
+                "expirationDate": deadline.map(|at| at.strftime("%Y-%m-%d").to_string()),
+                "amount": dispute.amount,
+                "currency": dispute.currency,
+                "reasonCode": dispute.reason_code,
+                "reasonMessage": "Scripted by the simulator",
+                "outTradeNo": format!("M-{}", dispute.reference),
+                "tradeToken": format!("PS-{}", dispute.reference),
                 "merchantNo": account,
-                "notifyTime": happened.to_string(),
-                "notifyType": "CHARGEBACK",
-                "data": {
-                    "caseId": dispute.reference,
-                    "status": step.kind,
-                    "caseResult": step.result.clone().unwrap_or_default(),
-                    "expirationDate": deadline.map(|at| at.strftime("%Y-%m-%d").to_string()),
-                    "amount": dispute.amount,
-                    "currency": dispute.currency,
-                    "reasonCode": dispute.reason_code,
-                    "reasonMessage": "Scripted by the simulator",
-                    "outTradeNo": format!("M-{}", dispute.reference),
-                    "tradeToken": format!("PS-{}", dispute.reference),
+            });
+            // The old format is the case alone; the current one wraps it.
+            let body = match step.flat {
+                true => serde_json::to_vec(&case)?,
+                false => serde_json::to_vec(&json!({
                     "merchantNo": account,
-                },
-            }))?;
+                    "notifyTime": happened.to_string(),
+                    "notifyType": "CHARGEBACK",
+                    "data": case,
+                }))?,
+            };
             (rsa_headers(&keys.payermax, &body, corrupt), body)
         }
     };
@@ -150,6 +178,32 @@ pub fn build(
         headers,
         body,
     })
+}
+
+/// PingPong's transaction or refund notification for the disputed payment
+/// (its `bizContent`), as the dispute notifications name that payment.
+fn pingpong_payment(
+    dispute: &DisputeScript,
+    step: &Step,
+    happened: Timestamp,
+) -> serde_json::Value {
+    let mut payment = json!({
+        "transactionId": format!("PS-{}", dispute.reference),
+        "merchantTransactionId": format!("M-{}", dispute.reference),
+        "amount": dispute.amount,
+        "currency": dispute.currency,
+        "status": "SUCCESS",
+    });
+    let millis = happened.as_millisecond().to_string();
+    if step.kind == "REFUND" {
+        payment["notifyType"] = "REFUND".into();
+        payment["refundId"] = format!("R-{}", dispute.reference).into();
+        payment["refundTime"] = millis.into();
+    } else {
+        payment["notifyType"] = "RECHARGE".into();
+        payment["transactionTime"] = millis.into();
+    }
+    payment
 }
 
 #[derive(serde::Serialize)]

@@ -1,7 +1,8 @@
 //! Scenarios are data: disputes, each with the events its provider sends
 //! and when, and how the provider misbehaves while sending them. The file
-//! format is JSON (see `scenarios/*.json`); times are minutes from the
-//! scenario's start, scaled down when it is played.
+//! format is JSON (`SCENARIOS.md` documents it; `scenarios/*.json` are
+//! built in); times are minutes from the scenario's start, scaled down when
+//! it is played.
 
 use dispute_core::domain::{ProviderKind, Stage, Status};
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,10 @@ pub struct Scenario {
     /// Each connection's account at its provider (PingPong `accId`, Botim
     /// Money `partnerId`, PayerMax `merchantNo`), as the notifications name it.
     pub accounts: std::collections::BTreeMap<String, String>,
+    /// PayerMax's `appId` per connection, which its query API checks (any
+    /// is accepted for a connection not named).
+    #[serde(default)]
+    pub app_ids: std::collections::BTreeMap<String, String>,
     pub disputes: Vec<DisputeScript>,
 }
 
@@ -35,9 +40,16 @@ pub struct DisputeScript {
     #[serde(default)]
     pub reason_code: Option<String>,
     pub events: Vec<Step>,
+    /// How the provider's query API misbehaves when asked about it.
+    #[serde(default)]
+    pub query_misbehave: Vec<QueryMisbehaviour>,
     /// Where Dispute Desk should have the dispute once every notification
     /// that is sent has arrived.
     pub expect: Expected,
+    /// Where a status query should bring it, when notifications were
+    /// dropped and the provider's answer knows more.
+    #[serde(default)]
+    pub recovered: Option<Expected>,
 }
 
 /// A dispute's expected stage and status.
@@ -67,14 +79,38 @@ pub struct Step {
     /// Days from the event to the deadline it sets, if it sets one.
     #[serde(default)]
     pub deadline_days: Option<u32>,
+    /// PayerMax only: send it in the old, flat format (the case's fields at
+    /// the top level, no wrapper) instead of the current one.
+    #[serde(default)]
+    pub flat: bool,
     #[serde(default)]
     pub misbehave: Vec<Misbehaviour>,
 }
+
+/// PingPong's payment notifications for the disputed payment, sent with
+/// the dispute's script (`kind`): the transaction and a refund of it.
+pub const PAYMENT_KINDS: [&str; 2] = ["TRANSACTION", "REFUND"];
 
 impl Step {
     pub fn sent_at(&self) -> u32 {
         self.sent_minutes.unwrap_or(self.happened_minutes)
     }
+
+    /// Whether this is a payment notification rather than a dispute event.
+    pub fn is_payment(&self) -> bool {
+        PAYMENT_KINDS.contains(&self.kind.as_str())
+    }
+}
+
+/// How the provider's query API gets an answer wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryMisbehaviour {
+    /// Answers only after the simulator's slow-answer delay, past a
+    /// client's timeout.
+    SlowAnswer,
+    /// Signs the answer so that it does not verify.
+    CorruptSignature,
 }
 
 /// How the provider gets a notification wrong.
@@ -87,6 +123,21 @@ pub enum Misbehaviour {
     Duplicate,
     /// Sent with a signature that does not verify.
     CorruptSignature,
+}
+
+impl Scenario {
+    /// A start for the scenario such that its last event happens now, so
+    /// that nothing happens in the future.
+    pub fn start_ending_now(&self) -> jiff::Timestamp {
+        let span = self
+            .disputes
+            .iter()
+            .flat_map(|d| &d.events)
+            .map(|e| e.happened_minutes)
+            .max()
+            .unwrap_or(0);
+        jiff::Timestamp::now() - jiff::SignedDuration::from_mins(i64::from(span))
+    }
 }
 
 fn provider_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ProviderKind, D::Error> {
@@ -133,6 +184,16 @@ mod tests {
                 "{provider:?}"
             );
         }
+        let events = || day.disputes.iter().flat_map(|d| &d.events);
+        assert!(events().any(|e| e.flat));
+        assert!(events().any(|e| e.is_payment()));
+        assert_eq!(
+            day.disputes
+                .iter()
+                .filter(|d| d.recovered.is_some())
+                .count(),
+            2
+        );
         let lost = builtin("lost-notification").unwrap();
         assert!(lost
             .disputes

@@ -77,6 +77,45 @@ async fn a_mixed_day_from_the_three_providers_folds_to_the_scenarios_expected_st
     .await
     .unwrap();
     assert_eq!(events, 1, "the duplicate is one event");
+
+    // PayerMax's old, flat format is acknowledged as that format wants.
+    let flat: Vec<_> = log.iter().filter(|a| a.reference == "PMDAY004").collect();
+    assert_eq!(flat.len(), 3);
+    assert!(flat
+        .iter()
+        .all(|a| a.acknowledged && a.answer.contains("\"bizCode\":\"0000\"")));
+    // Late retries of an event after the dispute was closed are
+    // acknowledged and change nothing.
+    let late: Vec<_> = log
+        .iter()
+        .filter(|a| ["PPDAY004", "PMDAY005"].contains(&a.reference.as_str()))
+        .collect();
+    assert!(late.iter().all(|a| a.acknowledged), "{late:#?}");
+    let duplicates: i64 = sqlx::query_scalar(
+        "select count(*) from notifications n
+         join dispute_events e on e.notification_id = n.duplicate_of
+         join disputes d on d.id = e.dispute_id
+         where d.dispute_ref in ('PPDAY004', 'PMDAY005') and n.verdict = 'duplicate'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(duplicates, 2);
+    // PingPong's transaction and refund notifications for disputed payments.
+    let payments: Vec<(String, String)> = sqlx::query_as(
+        "select kind, payment_reference from payments order by payment_reference, kind",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        payments,
+        [
+            ("RECHARGE".to_owned(), "PS-PPDAY004".to_owned()),
+            ("RECHARGE".to_owned(), "PS-PPDAY009".to_owned()),
+            ("REFUND".to_owned(), "PS-PPDAY009".to_owned()),
+        ]
+    );
 }
 
 /// A front for the intake that answers 503 to the first `failures`

@@ -1,0 +1,573 @@
+//! The providers' status-query APIs on one port, a path prefix per
+//! provider (`/pingpong`, `/botim-money`, `/payermax`), answering from the
+//! scenario's disputes as the provider knows them: every event that has
+//! happened, sent or dropped. Each checks the merchant's signature and signs
+//! its answer as its provider does; refusals are the provider's own error
+//! answers (HTTP 200 with its error body, as these APIs answer).
+//!
+//! Where the providers do not document an error code (PingPong has none for
+//! a bad signature, Botim Money documents none at all) the code used is
+//! named here: PingPong `OtherError`, Botim Money `SIGN_ERROR`,
+//! `PARAM_ERROR`, `ORDER_NOT_EXIST`.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, HeaderValue},
+    response::{IntoResponse, Response},
+    routing::post,
+    Router,
+};
+use dispute_core::{
+    domain::ProviderKind,
+    providers::{
+        keys::{decode_base64, FingerprintKey, Salt, SigningKey, VerificationKey},
+        pingpong::{self, PingPong},
+    },
+};
+use jiff::{SignedDuration, Timestamp};
+use secrecy::SecretString;
+use serde::Serialize;
+use serde_json::{json, value::RawValue, Value};
+
+use crate::{
+    notifications::Keys,
+    scenario::{DisputeScript, QueryMisbehaviour, Scenario, Step},
+};
+
+/// PingPong's largest page.
+const PAGE_SIZE_MAX: u64 = 1000;
+/// How far Botim Money's `requestTime` may be from its clock.
+const BOTIM_CLOCK_SKEW: SignedDuration = SignedDuration::from_mins(15);
+/// How far PayerMax's `requestTime` may be from its clock.
+const PAYERMAX_CLOCK_SKEW: SignedDuration = SignedDuration::from_mins(2);
+
+/// What the query APIs know and how they misbehave.
+pub struct World {
+    scenario: Scenario,
+    /// When the scenario's minute 0 happened.
+    start: Timestamp,
+    keys: Keys,
+    /// How long a `slow_answer` dispute's answer waits: past the client's
+    /// timeout.
+    slow_answer: Duration,
+    log: Mutex<Vec<Answered>>,
+}
+
+/// One query as the log records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Answered {
+    pub provider: ProviderKind,
+    pub path: String,
+    /// The dispute asked about, when the request named one.
+    pub reference: Option<String>,
+    /// The provider's answer code (`success`, `CBNonExist`, `SUCCESS`,
+    /// `APPLY_SUCCESS`, `SIGN_VERIFY_FAILED`…).
+    pub code: String,
+}
+
+impl World {
+    pub fn new(scenario: Scenario, start: Timestamp, keys: Keys, slow_answer: Duration) -> Self {
+        Self {
+            scenario,
+            start,
+            keys,
+            slow_answer,
+            log: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The provider-side keys it signs with.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// Every query answered so far, in order.
+    pub fn log(&self) -> Vec<Answered> {
+        self.log.lock().expect("the log's lock").clone()
+    }
+
+    fn note(&self, provider: ProviderKind, path: &str, reference: Option<&str>, code: &str) {
+        self.log.lock().expect("the log's lock").push(Answered {
+            provider,
+            path: path.to_owned(),
+            reference: reference.map(str::to_owned),
+            code: code.to_owned(),
+        });
+    }
+
+    /// The dispute `reference` of `provider` at the connection whose
+    /// account is `account`.
+    fn dispute(
+        &self,
+        provider: ProviderKind,
+        account: &str,
+        reference: &str,
+    ) -> Option<&DisputeScript> {
+        self.scenario.disputes.iter().find(|d| {
+            d.provider == provider
+                && d.reference == reference
+                && self
+                    .scenario
+                    .accounts
+                    .get(&d.connection)
+                    .map(String::as_str)
+                    == Some(account)
+        })
+    }
+
+    fn knows_account(&self, provider: ProviderKind, account: &str) -> bool {
+        self.scenario.disputes.iter().any(|d| {
+            d.provider == provider
+                && self
+                    .scenario
+                    .accounts
+                    .get(&d.connection)
+                    .map(String::as_str)
+                    == Some(account)
+        })
+    }
+
+    /// The last dispute event that has happened by now: what the provider
+    /// says the dispute is at.
+    fn latest<'a>(&self, dispute: &'a DisputeScript) -> Option<(&'a Step, Timestamp)> {
+        let now = Timestamp::now();
+        dispute
+            .events
+            .iter()
+            .filter(|e| !e.is_payment())
+            .map(|e| (e, self.happened(e)))
+            .filter(|(_, at)| *at <= now)
+            .max_by_key(|(e, _)| e.happened_minutes)
+    }
+
+    fn happened(&self, step: &Step) -> Timestamp {
+        self.start + SignedDuration::from_mins(i64::from(step.happened_minutes))
+    }
+
+    async fn misbehave(&self, dispute: Option<&DisputeScript>) -> bool {
+        let Some(dispute) = dispute else {
+            return false;
+        };
+        if dispute
+            .query_misbehave
+            .contains(&QueryMisbehaviour::SlowAnswer)
+        {
+            tokio::time::sleep(self.slow_answer).await;
+        }
+        dispute
+            .query_misbehave
+            .contains(&QueryMisbehaviour::CorruptSignature)
+    }
+}
+
+/// The three query APIs.
+pub fn router(world: Arc<World>) -> Router {
+    Router::new()
+        .route(
+            "/pingpong/dispute/getDisputeInfo",
+            post(|w: State<Arc<World>>, b: Bytes| pingpong_query(w, b, false)),
+        )
+        .route(
+            "/pingpong/dispute/getRetrievalDispute",
+            post(|w: State<Arc<World>>, b: Bytes| pingpong_query(w, b, true)),
+        )
+        .route("/botim-money/sgs/api/acquire2/getOrder", post(botim_order))
+        .route(
+            "/payermax/aggregate-pay/api/gateway/caseSearch",
+            post(payermax_case),
+        )
+        .with_state(world)
+}
+
+/// Serves the query APIs on `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, world: Arc<World>) -> std::io::Result<()> {
+    axum::serve(listener, router(world)).await
+}
+
+/// PingPong's word for a dispute's state after `event_code`.
+fn chargeback_status(event_code: &str) -> Option<&'static str> {
+    Some(match event_code {
+        "REQUEST_FOR_INFORMATION" | "NOTIFICATION_OF_CHARGEBACK" | "PREARBITRATION" => "PENDING",
+        "ARBITRATION" => "PROCESSED",
+        "CHARGEBACK_REVERSED" | "PREARBITRATION_WON" => "WON",
+        "CHARGEBACK_RETURN" | "PREARBITRATION_LOST" => "LOST",
+        "DISPUTE_DEFENSE_PERIOD_ENDED" => "EXPIRED",
+        _ => return None,
+    })
+}
+
+async fn pingpong_query(State(world): State<Arc<World>>, body: Bytes, retrieval: bool) -> Response {
+    let path = match retrieval {
+        true => "/pingpong/dispute/getRetrievalDispute",
+        false => "/pingpong/dispute/getDisputeInfo",
+    };
+    let (answer, reference, corrupt) = pingpong_answer(&world, &body, retrieval).await;
+    let code = match answer["success"] {
+        Value::Bool(true) => "success".to_owned(),
+        _ => answer["errorCode"].as_str().unwrap_or("").to_owned(),
+    };
+    world.note(ProviderKind::PingPong, path, reference.as_deref(), &code);
+    let salt = match corrupt {
+        true => format!("{}-not-the-salt", world.keys.salt),
+        false => world.keys.salt.clone(),
+    };
+    let mut fields = answer.as_object().cloned().unwrap_or_default();
+    fields.insert("signType".into(), "SHA256".into());
+    json_response(pingpong::sign(&salt, &fields), None)
+}
+
+/// PingPong's answer, the dispute it names, and whether to corrupt its
+/// signature.
+async fn pingpong_answer(
+    world: &World,
+    body: &[u8],
+    retrieval: bool,
+) -> (Value, Option<String>, bool) {
+    let error = |code: &str, message: &str| json!({"success": false, "errorCode": code, "errorMessage": message});
+    let salt = Salt::parse(
+        &SecretString::from(world.keys.salt.clone()),
+        &FingerprintKey::new([0; 32]),
+    )
+    .expect("the simulator's salt is a salt");
+    if let Err(refusal) = PingPong::new(vec![salt]).verify(body) {
+        return (error("OtherError", &refusal.to_string()), None, false);
+    }
+    let Ok(fields) = serde_json::from_slice::<serde_json::Map<String, Value>>(body) else {
+        return (error("OtherError", "the request is not JSON"), None, false);
+    };
+    let text = |name: &str| match &fields.get(name) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let account = text("accId").unwrap_or_default();
+    if !world.knows_account(ProviderKind::PingPong, &account) {
+        return (error("AccIdError", "accId is invalid"), None, false);
+    }
+    let number = |name: &str| text(name).and_then(|t| t.parse::<u64>().ok());
+    let (Some(page), Some(size)) = (number("pageNum"), number("pageSize")) else {
+        return (
+            error("QueryPageError", "pageNum and pageSize are required"),
+            None,
+            false,
+        );
+    };
+    if size > PAGE_SIZE_MAX {
+        return (
+            error("QueryPageMaxError", "pageSize is at most 1000"),
+            None,
+            false,
+        );
+    }
+    if page == 0 || size == 0 {
+        return (
+            error("QueryPageError", "pageNum and pageSize start at 1"),
+            None,
+            false,
+        );
+    }
+    let time = |name: &str| {
+        text(name)
+            .and_then(|t| jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", &t).ok())
+            .and_then(|t| t.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
+    };
+    let (Some(from), Some(to)) = (time("eventDateStart"), time("eventDateEnd")) else {
+        return (
+            error(
+                "QueryTimeError",
+                "eventDateStart and eventDateEnd are yyyy-MM-dd HH:mm:ss",
+            ),
+            None,
+            false,
+        );
+    };
+    if from > to {
+        return (
+            error("QueryTimeError", "eventDateStart is after eventDateEnd"),
+            None,
+            false,
+        );
+    }
+    let reference = text("disputePspReference");
+    let named = match &reference {
+        Some(r) => match world.dispute(ProviderKind::PingPong, &account, r) {
+            Some(d) => vec![d],
+            None => {
+                return (
+                    error("CBNonExist", "the dispute does not exist"),
+                    reference,
+                    false,
+                )
+            }
+        },
+        None => world
+            .scenario
+            .disputes
+            .iter()
+            .filter(|d| {
+                d.provider == ProviderKind::PingPong
+                    && world.scenario.accounts.get(&d.connection) == Some(&account)
+            })
+            .collect(),
+    };
+    let corrupt = world
+        .misbehave(named.first().copied().filter(|_| reference.is_some()))
+        .await;
+    let listed: Vec<Value> = named
+        .into_iter()
+        .filter_map(|d| Some((d, world.latest(d)?)))
+        .filter(|(_, (step, at))| {
+            (step.kind == "REQUEST_FOR_INFORMATION") == retrieval && (from..=to).contains(at)
+        })
+        .filter_map(|(d, (step, at))| {
+            let status = chargeback_status(&step.kind)?;
+            let deadline = step.deadline_days.map(|days| {
+                (at + SignedDuration::from_hours(24 * i64::from(days)))
+                    .strftime("%Y/%m/%d")
+                    .to_string()
+            });
+            Some(json!({
+                "accId": account,
+                "amount": d.amount,
+                "currency": d.currency,
+                "chargebackReasonCode": d.reason_code,
+                "chargebackSchemeCode": "VISA",
+                "chargebackStatus": status,
+                "defendable": status == "PENDING",
+                "defensePeriodEndsAt": deadline,
+                "disputePspReference": d.reference,
+                "eventDate": at.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                "merchantReference": format!("M-{}", d.reference),
+                "originalReference": format!("PS-{}", d.reference),
+            }))
+        })
+        .skip(((page - 1) * size) as usize)
+        .take(size as usize)
+        .collect();
+    let answer = json!({"accId": account, "success": true, "data": {"detailList": listed}});
+    (answer, reference, corrupt)
+}
+
+async fn botim_order(State(world): State<Arc<World>>, headers: HeaderMap, body: Bytes) -> Response {
+    let path = "/botim-money/sgs/api/acquire2/getOrder";
+    let fail = |code: &str, msg: &str| json!({"head": {"applyStatus": "FAIL", "code": code, "msg": msg, "traceCode": trace_code()}});
+    let (answer, reference, corrupt) = 'answer: {
+        if !signed_by(&world.keys.botim_merchant, &headers, &body) {
+            break 'answer (fail("SIGN_ERROR", "sign verify fail"), None, false);
+        }
+        let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+            break 'answer (fail("PARAM_ERROR", "the request is not JSON"), None, false);
+        };
+        let Some(sent) = request["requestTime"]
+            .as_i64()
+            .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+        else {
+            break 'answer (fail("PARAM_ERROR", "requestTime is required"), None, false);
+        };
+        if Timestamp::now().duration_since(sent).abs() > BOTIM_CLOCK_SKEW {
+            break 'answer (fail("PARAM_ERROR", "requestTime is expired"), None, false);
+        }
+        let partner = headers
+            .get("partner-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let Some(order_no) = request["bizContent"]["orderNo"].as_str().map(str::to_owned) else {
+            break 'answer (
+                fail("PARAM_ERROR", "bizContent.orderNo is required"),
+                None,
+                false,
+            );
+        };
+        let Some(dispute) = world.dispute(ProviderKind::BotimMoney, partner, &order_no) else {
+            break 'answer (
+                fail("ORDER_NOT_EXIST", "order not exist"),
+                Some(order_no),
+                false,
+            );
+        };
+        let corrupt = world.misbehave(Some(dispute)).await;
+        let amount = RawValue::from_string(dispute.amount.clone()).ok();
+        let answer = json!({
+            "head": {"applyStatus": "SUCCESS", "code": "0", "msg": "SUCCESS", "traceCode": trace_code()},
+            "body": {"acquireOrder": {
+                "orderNo": dispute.reference,
+                "merchantOrderNo": format!("M-{}", dispute.reference),
+                "status": "SETTLED",
+                "revoked": "false",
+                "totalAmount": {"amount": amount, "currency": dispute.currency},
+                "paySceneCode": "PAYPAGE",
+            }},
+        });
+        (answer, Some(order_no), corrupt)
+    };
+    let code = answer["head"]["code"].as_str().unwrap_or("").to_owned();
+    world.note(ProviderKind::BotimMoney, path, reference.as_deref(), &code);
+    let body = serde_json::to_vec(&answer).expect("JSON serializes");
+    let sign = sign_answer(&world.keys.botim, &body, corrupt);
+    json_response(body, Some(sign))
+}
+
+async fn payermax_case(
+    State(world): State<Arc<World>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = "/payermax/aggregate-pay/api/gateway/caseSearch";
+    let error = |code: &str, msg: &str| json!({"code": code, "msg": msg});
+    let (answer, reference, corrupt) = 'answer: {
+        if !signed_by(&world.keys.payermax_merchant, &headers, &body) {
+            break 'answer (
+                error("SIGN_VERIFY_FAILED", "The signature verify failed."),
+                None,
+                false,
+            );
+        }
+        let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+            break 'answer (
+                error("PARAMS_INVALID", "The request is not JSON."),
+                None,
+                false,
+            );
+        };
+        let sent = request["requestTime"]
+            .as_str()
+            .and_then(|t| t.parse::<Timestamp>().ok());
+        match sent {
+            Some(sent) if Timestamp::now().duration_since(sent).abs() <= PAYERMAX_CLOCK_SKEW => {}
+            _ => {
+                break 'answer (
+                    error("PARAMS_INVALID", "requestTime is invalid or expired."),
+                    None,
+                    false,
+                )
+            }
+        }
+        if request["version"] != "1.5" || request["keyVersion"] != "1" {
+            break 'answer (
+                error("PARAMS_INVALID", "version or keyVersion is invalid."),
+                None,
+                false,
+            );
+        }
+        let merchant = request["merchantNo"].as_str().unwrap_or_default();
+        if !world.knows_account(ProviderKind::PayerMax, merchant) {
+            break 'answer (
+                error("MERCHANT_INVALID", "The merchant has been offline."),
+                None,
+                false,
+            );
+        }
+        let app = request["appId"].as_str().unwrap_or_default();
+        let app_ok = world
+            .scenario
+            .disputes
+            .iter()
+            .filter(|d| d.provider == ProviderKind::PayerMax)
+            .filter(|d| {
+                world
+                    .scenario
+                    .accounts
+                    .get(&d.connection)
+                    .map(String::as_str)
+                    == Some(merchant)
+            })
+            .all(|d| {
+                world
+                    .scenario
+                    .app_ids
+                    .get(&d.connection)
+                    .is_none_or(|a| a == app)
+            });
+        if !app_ok {
+            break 'answer (
+                error("MERCHANT_APP_INVALID", "Signature key is not configured."),
+                None,
+                false,
+            );
+        }
+        let Some(case_id) = request["data"]["caseId"].as_str().map(str::to_owned) else {
+            break 'answer (
+                error("PARAMS_INVALID", "data.caseId is required."),
+                None,
+                false,
+            );
+        };
+        let found = world
+            .dispute(ProviderKind::PayerMax, merchant, &case_id)
+            .and_then(|d| Some((d, world.latest(d)?)));
+        let Some((dispute, (step, at))) = found else {
+            break 'answer (
+                error("PARAMS_INVALID", "The case does not exist."),
+                Some(case_id),
+                false,
+            );
+        };
+        let corrupt = world.misbehave(Some(dispute)).await;
+        let deadline = step.deadline_days.map(|days| {
+            (at + SignedDuration::from_hours(24 * i64::from(days)))
+                .strftime("%Y-%m-%d")
+                .to_string()
+        });
+        let answer = json!({
+            "code": "APPLY_SUCCESS",
+            "msg": "Success.",
+            "data": {
+                "caseId": dispute.reference,
+                "status": step.kind,
+                "caseResult": step.result,
+                "amount": dispute.amount,
+                "currency": dispute.currency,
+                "expirationDate": deadline,
+                "outTradeNo": format!("M-{}", dispute.reference),
+                "tradeToken": format!("PS-{}", dispute.reference),
+            },
+        });
+        (answer, Some(case_id), corrupt)
+    };
+    let code = answer["code"].as_str().unwrap_or("").to_owned();
+    world.note(ProviderKind::PayerMax, path, reference.as_deref(), &code);
+    let body = serde_json::to_vec(&answer).expect("JSON serializes");
+    // PayerMax signs what it accepted; its refusals come unsigned.
+    let sign = (code == "APPLY_SUCCESS").then(|| sign_answer(&world.keys.payermax, &body, corrupt));
+    json_response(body, sign)
+}
+
+/// Whether the `sign` header verifies `body` with the merchant's key.
+fn signed_by(key: &VerificationKey, headers: &HeaderMap, body: &[u8]) -> bool {
+    headers
+        .get("sign")
+        .and_then(|v| v.to_str().ok())
+        .and_then(decode_base64)
+        .is_some_and(|signature| key.verifies(body, &signature))
+}
+
+/// The answer's `sign` header; a corrupted one signs other bytes.
+fn sign_answer(key: &SigningKey, body: &[u8], corrupt: bool) -> String {
+    match corrupt {
+        true => key.sign(&[body, b" "].concat()),
+        false => key.sign(body),
+    }
+}
+
+fn trace_code() -> String {
+    format!("SIM{}", Timestamp::now().as_millisecond())
+}
+
+fn json_response(body: Vec<u8>, sign: Option<String>) -> Response {
+    let mut response = (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
+    if let Some(sign) = sign.and_then(|s| HeaderValue::from_str(&s).ok()) {
+        response.headers_mut().insert("sign", sign);
+    }
+    response
+}
