@@ -66,6 +66,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     (disputes::DeleteView::PATH, Needs(ReadDisputes)),
     (dispute::AddNote::PATH, Needs(WorkDisputes)),
     (dispute::Assign::PATH, Needs(WorkDisputes)),
+    (dispute::QueryStatus::PATH, Needs(WorkDisputes)),
     (connection::SaveConnection::PATH, Needs(ManageConnections)),
     (connection::AddNextKey::PATH, Needs(ManageConnections)),
     (connection::PromoteNextKey::PATH, Needs(ManageConnections)),

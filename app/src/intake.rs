@@ -20,9 +20,6 @@ use dispute_core::{
     domain::{text, ConnectionSlug, Verdict},
     providers::{
         judge::{judge, Delivery, Judge, Judgement, Refused, Reply, MAX_BODY},
-        keys::{Salt, VerificationKey},
-        profile,
-        profile::KeyKind,
         Connector, ParseContext,
     },
 };
@@ -31,10 +28,7 @@ use http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    store::{
-        IntakeConnection, KeyPurpose, NewNotification, Store, StoreError, StoredKeyMaterial,
-        ThrottledCount,
-    },
+    store::{IntakeConnection, NewNotification, Store, StoreError, ThrottledCount},
     vault::Vault,
 };
 
@@ -237,7 +231,9 @@ impl Intake {
         let Some(connection) = self.store.intake_connection(slug).await? else {
             return Ok(None);
         };
-        let connector = self.connector(&connection).await?;
+        let connector =
+            crate::keyring::connector(&self.store, &self.vault, connection.id, connection.provider)
+                .await?;
         let known = Arc::new(Known {
             connection,
             connector,
@@ -284,45 +280,6 @@ impl Intake {
         };
         self.strangers.retain_recent();
         self.store.count_throttled(&counts).await
-    }
-
-    /// The connection's provider with its keys, parsed.
-    async fn connector(&self, connection: &IntakeConnection) -> Result<Connector, StoreError> {
-        let stored = self.store.keys(connection.id, KeyPurpose::Verify).await?;
-        let context = KeyPurpose::Verify.seal_context(connection.id);
-        let mut salts = Vec::new();
-        let mut public_keys = Vec::new();
-        for key in stored {
-            let kind = profile(connection.provider).verification_key.kind;
-            let loaded = match (kind, key.material) {
-                (KeyKind::Salt, StoredKeyMaterial::Sealed(sealed)) => self
-                    .vault
-                    .open(&sealed, &context)
-                    .map_err(|e| e.to_string())
-                    .and_then(|secret| {
-                        Salt::parse(&secret, self.vault.fingerprint_key())
-                            .map_err(|e| e.to_string())
-                    })
-                    .map(|salt| salts.push(salt)),
-                (KeyKind::RsaPublicKey, StoredKeyMaterial::PublicDer(der)) => {
-                    VerificationKey::from_spki_der(&der)
-                        .map_err(|e| e.to_string())
-                        .map(|k| public_keys.push(k))
-                }
-                (KeyKind::Salt, StoredKeyMaterial::PublicDer(_)) => {
-                    Err("a public key where a salt belongs".into())
-                }
-                (KeyKind::RsaPublicKey, StoredKeyMaterial::Sealed(_)) => {
-                    Err("a sealed secret where a public key belongs".into())
-                }
-            };
-            if let Err(problem) = loaded {
-                // Fail closed: the key is left out, and requests it would
-                // have verified are rejected and kept for replay.
-                tracing::error!(connection = connection.id, key = %key.fingerprint, %problem, "unusable verification key");
-            }
-        }
-        Ok(Connector::new(connection.provider, salts, public_keys))
     }
 }
 

@@ -1,7 +1,8 @@
 //! Turning key text an admin pasted (or a key file) into what a connection
 //! stores: parsed and checked for the connection's provider, fingerprinted,
 //! and — for secrets — sealed under the master key. Used by the connection
-//! pages and by `connections import`.
+//! pages and by `connections import`; and the other way, stored keys opened
+//! and parsed for intake and status queries.
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -11,6 +12,7 @@ use dispute_core::{
         keys::{Fingerprint, FingerprintKey, KeyError, Salt, SigningKey, VerificationKey},
         profile,
         profile::KeyKind,
+        Connector,
     },
 };
 
@@ -147,6 +149,80 @@ pub async fn rekey_fingerprints(store: &Store, vault: &Vault) -> Result<usize, S
             .await?;
     }
     Ok(unkeyed.len())
+}
+
+/// The connection's provider with its verification keys, parsed. A key that
+/// cannot be read is left out (fail closed: what it would have verified is
+/// refused) and logged.
+pub async fn connector(
+    store: &Store,
+    vault: &Vault,
+    connection_id: i64,
+    provider: ProviderKind,
+) -> Result<Connector, StoreError> {
+    let stored = store.keys(connection_id, KeyPurpose::Verify).await?;
+    let context = KeyPurpose::Verify.seal_context(connection_id);
+    let kind = profile(provider).verification_key.kind;
+    let mut salts = Vec::new();
+    let mut public_keys = Vec::new();
+    for key in stored {
+        let loaded = match (kind, key.material) {
+            (KeyKind::Salt, StoredKeyMaterial::Sealed(sealed)) => vault
+                .open(&sealed, &context)
+                .map_err(|e| e.to_string())
+                .and_then(|secret| {
+                    Salt::parse(&secret, vault.fingerprint_key()).map_err(|e| e.to_string())
+                })
+                .map(|salt| salts.push(salt)),
+            (KeyKind::RsaPublicKey, StoredKeyMaterial::PublicDer(der)) => {
+                VerificationKey::from_spki_der(&der)
+                    .map_err(|e| e.to_string())
+                    .map(|k| public_keys.push(k))
+            }
+            (KeyKind::Salt, StoredKeyMaterial::PublicDer(_)) => {
+                Err("a public key where a salt belongs".into())
+            }
+            (KeyKind::RsaPublicKey, StoredKeyMaterial::Sealed(_)) => {
+                Err("a sealed secret where a public key belongs".into())
+            }
+        };
+        if let Err(problem) = loaded {
+            tracing::error!(connection = connection_id, key = %key.fingerprint, %problem, "unusable verification key");
+        }
+    }
+    Ok(Connector::new(provider, salts, public_keys))
+}
+
+/// The merchant's private key that signs the connection's status queries,
+/// if it holds one that can be read.
+pub async fn merchant_key(
+    store: &Store,
+    vault: &Vault,
+    connection_id: i64,
+) -> Result<Option<SigningKey>, StoreError> {
+    let context = KeyPurpose::Sign.seal_context(connection_id);
+    let stored = store.keys(connection_id, KeyPurpose::Sign).await?;
+    let Some(key) = stored.into_iter().next() else {
+        return Ok(None);
+    };
+    let StoredKeyMaterial::Sealed(sealed) = key.material else {
+        tracing::error!(
+            connection = connection_id,
+            "a merchant key stored in the clear"
+        );
+        return Ok(None);
+    };
+    match vault
+        .open(&sealed, &context)
+        .map_err(|e| e.to_string())
+        .and_then(|text| SigningKey::parse(&text).map_err(|e| e.to_string()))
+    {
+        Ok(key) => Ok(Some(key)),
+        Err(problem) => {
+            tracing::error!(connection = connection_id, %problem, "unusable merchant key");
+            Ok(None)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,8 +13,10 @@ pub mod flash;
 pub mod intake;
 pub mod keyring;
 pub mod layout;
+pub mod outbound;
 pub mod pages;
 pub mod state;
+pub mod status_queries;
 pub mod store;
 pub mod vault;
 

@@ -1,11 +1,12 @@
 //! What every page and server function can reach through Leptos context.
 
 use crate::{
-    auth::password::Passwords, pages::dashboard::DashboardCache, store::Store, vault::Vault,
+    auth::password::Passwords, pages::dashboard::DashboardCache, status_queries::StatusQueries,
+    store::Store, vault::Vault,
 };
 
 /// Shared by all requests; cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub vault: Vault,
@@ -14,4 +15,14 @@ pub struct AppState {
     /// are shown with it.
     pub public_url: String,
     pub dashboard: DashboardCache,
+    pub queries: StatusQueries,
+    /// How long silence from a connection's provider is alarming, unless
+    /// the connection sets its own.
+    pub silence_after: jiff::SignedDuration,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
 }

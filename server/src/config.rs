@@ -158,6 +158,44 @@ pub struct SettingArgs {
     /// Connections open at once; further clients wait to be accepted.
     #[arg(long, env = "MAX_CONNECTIONS", global = true)]
     pub max_connections: Option<usize>,
+
+    /// Seconds a status query's attempt may take before it counts as
+    /// unanswered.
+    #[arg(long, env = "QUERY_TIMEOUT_SECS", global = true)]
+    pub query_timeout_secs: Option<u64>,
+
+    /// Let status queries use plain http and reach loopback, private and
+    /// link-local addresses: for local testing and the simulator only.
+    #[arg(long, env = "QUERY_ALLOW_LOCAL", global = true)]
+    pub query_allow_local: Option<bool>,
+
+    /// Seconds between reconciliation runs (0: none).
+    #[arg(long, env = "RECONCILE_EVERY_SECS", global = true)]
+    pub reconcile_every_secs: Option<u64>,
+
+    /// Reconciliation asks about a dispute whose deadline is this many
+    /// hours away or less…
+    #[arg(long, env = "RECONCILE_DEADLINE_WITHIN_HOURS", global = true)]
+    pub reconcile_deadline_within_hours: Option<u64>,
+
+    /// …when nothing was heard of it for this many hours.
+    #[arg(long, env = "RECONCILE_QUIET_HOURS", global = true)]
+    pub reconcile_quiet_hours: Option<u64>,
+
+    /// Days a dispute may stay under review with nothing heard before its
+    /// decision counts as overdue.
+    #[arg(long, env = "RECONCILE_REVIEW_OVERDUE_DAYS", global = true)]
+    pub reconcile_review_overdue_days: Option<u64>,
+
+    /// Minutes before reconciliation asks about the same dispute again.
+    #[arg(long, env = "RECONCILE_REQUERY_MINUTES", global = true)]
+    pub reconcile_requery_minutes: Option<u64>,
+
+    /// Minutes without a notification after which a connection that
+    /// usually hears from its provider counts as silent (a connection may
+    /// set its own).
+    #[arg(long, env = "SILENCE_AFTER_MINUTES", global = true)]
+    pub silence_after_minutes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -191,6 +229,14 @@ struct FileSettings {
     header_read_timeout_secs: Option<u64>,
     idle_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
+    query_timeout_secs: Option<u64>,
+    query_allow_local: Option<bool>,
+    reconcile_every_secs: Option<u64>,
+    reconcile_deadline_within_hours: Option<u64>,
+    reconcile_quiet_hours: Option<u64>,
+    reconcile_review_overdue_days: Option<u64>,
+    reconcile_requery_minutes: Option<u64>,
+    silence_after_minutes: Option<u64>,
 }
 
 /// The settings in force. `Debug` shows no secret.
@@ -213,6 +259,17 @@ pub struct Settings {
     pub stranger_requests_per_minute: NonZeroU32,
     pub dashboard_refresh: Duration,
     pub connections: ConnectionLimits,
+    pub status_queries: StatusQuerySettings,
+}
+
+/// How status queries are sent, and when reconciliation asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusQuerySettings {
+    pub timeout: Duration,
+    pub allow_local: bool,
+    /// `None`: no reconciliation.
+    pub reconcile_every: Option<Duration>,
+    pub rules: app::store::ReconcileRules,
 }
 
 /// What a client's connection may take of the server.
@@ -268,6 +325,18 @@ impl Default for Settings {
                 header_read_timeout: Duration::from_secs(10),
                 idle_timeout: Duration::from_secs(60),
                 max_connections: 1024,
+            },
+            status_queries: StatusQuerySettings {
+                timeout: Duration::from_secs(10),
+                allow_local: false,
+                reconcile_every: Some(Duration::from_secs(300)),
+                rules: app::store::ReconcileRules {
+                    deadline_within: jiff::SignedDuration::from_hours(48),
+                    quiet_for: jiff::SignedDuration::from_hours(24),
+                    review_overdue: jiff::SignedDuration::from_hours(30 * 24),
+                    requery_after: jiff::SignedDuration::from_mins(360),
+                    silence_after: jiff::SignedDuration::from_mins(1440),
+                },
             },
         }
     }
@@ -375,7 +444,60 @@ impl Settings {
                     .or(file.max_connections)
                     .unwrap_or(defaults.connections.max_connections),
             },
+            status_queries: {
+                let d = defaults.status_queries;
+                let hours = |n: Option<u64>, default| {
+                    n.map_or(default, |h| jiff::SignedDuration::from_hours(h as i64))
+                };
+                let minutes = |n: Option<u64>, default| {
+                    n.map_or(default, |m| jiff::SignedDuration::from_mins(m as i64))
+                };
+                StatusQuerySettings {
+                    timeout: args
+                        .query_timeout_secs
+                        .or(file.query_timeout_secs)
+                        .map_or(d.timeout, Duration::from_secs),
+                    allow_local: args
+                        .query_allow_local
+                        .or(file.query_allow_local)
+                        .unwrap_or(d.allow_local),
+                    reconcile_every: match args.reconcile_every_secs.or(file.reconcile_every_secs) {
+                        Some(0) => None,
+                        Some(n) => Some(Duration::from_secs(n)),
+                        None => d.reconcile_every,
+                    },
+                    rules: app::store::ReconcileRules {
+                        deadline_within: hours(
+                            args.reconcile_deadline_within_hours
+                                .or(file.reconcile_deadline_within_hours),
+                            d.rules.deadline_within,
+                        ),
+                        quiet_for: hours(
+                            args.reconcile_quiet_hours.or(file.reconcile_quiet_hours),
+                            d.rules.quiet_for,
+                        ),
+                        review_overdue: hours(
+                            args.reconcile_review_overdue_days
+                                .or(file.reconcile_review_overdue_days)
+                                .map(|days| days * 24),
+                            d.rules.review_overdue,
+                        ),
+                        requery_after: minutes(
+                            args.reconcile_requery_minutes
+                                .or(file.reconcile_requery_minutes),
+                            d.rules.requery_after,
+                        ),
+                        silence_after: minutes(
+                            args.silence_after_minutes.or(file.silence_after_minutes),
+                            d.rules.silence_after,
+                        ),
+                    },
+                }
+            },
         };
+        if settings.status_queries.timeout.is_zero() {
+            return Err(ConfigError::Zero("QUERY_TIMEOUT_SECS"));
+        }
         if settings.database_max_connections == 0 {
             return Err(ConfigError::NoConnections);
         }

@@ -33,6 +33,7 @@ struct Entry {
     #[serde(default)]
     source_allowlist: Vec<String>,
     enabled: Option<bool>,
+    silence_after_minutes: Option<u32>,
     #[serde(flatten)]
     provider_fields: BTreeMap<String, String>,
 }
@@ -176,6 +177,10 @@ fn validate(entry: Entry, base: &Path, vault: &Vault) -> Result<Validated, Strin
         query_base_url: entry.query_base_url.unwrap_or_default(),
         source_allowlist: entry.source_allowlist,
         enabled: entry.enabled.unwrap_or(true),
+        silence_after_minutes: entry
+            .silence_after_minutes
+            .map(|m| m.to_string())
+            .unwrap_or_default(),
     }
     .validate(&sender_presets())?;
     Ok(Validated {

@@ -6,8 +6,14 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use app::{
-    auth::password::Passwords, intake::Intake, pages::dashboard::DashboardCache, state::AppState,
-    store::Store, vault::Vault,
+    auth::password::Passwords,
+    intake::Intake,
+    outbound::OutboundPolicy,
+    pages::dashboard::DashboardCache,
+    state::AppState,
+    status_queries::{QuerySettings, StatusQueries},
+    store::Store,
+    vault::Vault,
 };
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
@@ -22,7 +28,7 @@ use tower_sessions_core::ExpiredDeletion;
 use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::{
-    config::{ConnectionLimits, Settings},
+    config::{ConnectionLimits, Settings, StatusQuerySettings},
     guard::{self, Guard},
     router,
     tasks::Tasks,
@@ -32,6 +38,10 @@ use crate::{
 const THROTTLE_FLUSH: Duration = Duration::from_secs(10);
 /// How often expired sessions are deleted (they are refused on sight anyway).
 const SESSION_SWEEP: Duration = Duration::from_secs(3600);
+/// Further attempts of a status query after a network error.
+const QUERY_RETRIES: u32 = 2;
+/// Disputes one reconciliation run asks about at most.
+const RECONCILE_BATCH: i64 = 50;
 
 /// A bound, migrated, ready-to-serve application.
 pub struct Application {
@@ -41,6 +51,8 @@ pub struct Application {
     limits: ConnectionLimits,
     intake: Intake,
     sessions: PostgresStore,
+    queries: StatusQueries,
+    reconciliation: StatusQuerySettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +128,17 @@ impl Application {
             vault.clone(),
             settings.stranger_requests_per_minute,
         );
+        let queries = StatusQueries::new(
+            store.clone(),
+            vault.clone(),
+            QuerySettings {
+                policy: OutboundPolicy {
+                    allow_local: settings.status_queries.allow_local,
+                },
+                timeout: settings.status_queries.timeout,
+                retries: QUERY_RETRIES,
+            },
+        );
         let router = router::router(
             AppState {
                 store,
@@ -123,6 +146,8 @@ impl Application {
                 passwords,
                 public_url,
                 dashboard: DashboardCache::new(settings.dashboard_refresh),
+                queries: queries.clone(),
+                silence_after: settings.status_queries.rules.silence_after,
             },
             intake.clone(),
             settings.trusted_proxies.clone(),
@@ -136,6 +161,8 @@ impl Application {
             limits: settings.connections,
             intake,
             sessions,
+            queries,
+            reconciliation: settings.status_queries,
         })
     }
 
@@ -162,9 +189,11 @@ impl Application {
             limits,
             intake,
             sessions,
+            queries,
+            reconciliation,
             ..
         } = self;
-        let tasks = background_jobs(intake, sessions);
+        let tasks = background_jobs(intake, sessions, queries, reconciliation);
         let connections = GracefulShutdown::new();
         let mut http = auto::Builder::new(TokioExecutor::new());
         http.http1()
@@ -231,7 +260,12 @@ impl Application {
 }
 
 /// The jobs that run beside serving.
-fn background_jobs(intake: Intake, sessions: PostgresStore) -> Tasks {
+fn background_jobs(
+    intake: Intake,
+    sessions: PostgresStore,
+    queries: StatusQueries,
+    reconciliation: StatusQuerySettings,
+) -> Tasks {
     let mut tasks = Tasks::new();
     let watching = intake.clone();
     tasks.run(async move { watching.watch_connections().await });
@@ -243,6 +277,17 @@ fn background_jobs(intake: Intake, sessions: PostgresStore) -> Tasks {
         let sessions = sessions.clone();
         async move { sessions.delete_expired().await }
     });
+    if let Some(every) = reconciliation.reconcile_every {
+        tasks.every_while_running("reconciliation", every, move || {
+            let queries = queries.clone();
+            async move {
+                queries
+                    .reconcile(&reconciliation.rules, RECONCILE_BATCH)
+                    .await
+                    .map(|_| ())
+            }
+        });
+    }
     tasks
 }
 

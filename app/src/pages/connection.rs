@@ -61,6 +61,7 @@ pub async fn save_connection(
     query_base_url: String,
     source_allowlist: String,
     enabled: Option<String>,
+    silence_after_minutes: Option<String>,
     verification_key: Option<String>,
     signing_key: Option<String>,
 ) -> Result<(), AppError> {
@@ -95,6 +96,7 @@ pub async fn save_connection(
             .filter(|entry| !entry.is_empty())
             .collect(),
         enabled: enabled.is_some(),
+        silence_after_minutes: silence_after_minutes.unwrap_or_default(),
     };
     // A refused form comes back filled in with what was typed, keys
     // excepted (through the session, never the address).
@@ -454,6 +456,10 @@ pub fn SettingsFields(
             "Accepted senders (one address, CIDR range or preset per line; empty accepts any)"
             <small>{format!("presets: {presets_hint}")}</small>
             <TextArea name="source_allowlist" value=allowlist />
+        </label>
+        <label>
+            "Silent after (minutes without a notification; empty: the installation's default)"
+            <input type="number" name="silence_after_minutes" min="1" value=draft.silence_after_minutes />
         </label>
         <label class="check">
             <input type="checkbox" name="enabled" value="on" checked=draft.enabled />

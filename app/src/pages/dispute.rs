@@ -1,7 +1,8 @@
 //! One dispute: what it is, where it stands and until when, every event on
 //! its timeline in the order it happened with the analysts' notes and
-//! assignments among them, and the disputed payment's history; the forms
-//! that add a note and change the owner.
+//! assignments among them, the status queries asked of its provider, and the
+//! disputed payment's history; the forms that add a note, change the owner
+//! and ask the provider where the dispute stands.
 
 use dispute_core::domain::{reasons, DisputeState, EventOrigin};
 use leptos::{prelude::*, server_fn::ServerFn};
@@ -14,8 +15,13 @@ use crate::{
     auth::CurrentUser,
     error::AppError,
     flash::Flash,
-    store::{Casework, DisputeRecord, PaymentRecord, Person, TimelineEntry},
+    store::{Casework, DisputeRecord, PaymentRecord, Person, StatusQueryEntry, TimelineEntry},
 };
+
+/// How often one dispute's provider may be asked about it.
+const QUERY_INTERVAL: jiff::SignedDuration = jiff::SignedDuration::from_mins(1);
+/// How many of a dispute's status queries its page lists.
+const QUERIES_SHOWN: i64 = 10;
 
 /// Everything the dispute page shows.
 pub struct DisputeView {
@@ -26,6 +32,7 @@ pub struct DisputeView {
     pub casework: Vec<Casework>,
     pub payments: Vec<PaymentRecord>,
     pub people: Vec<Person>,
+    pub queries: Vec<StatusQueryEntry>,
     pub viewer: CurrentUser,
 }
 
@@ -44,6 +51,10 @@ pub async fn get_dispute(
         casework: state.store.casework(dispute.id).await?,
         payments: state.store.payments_of_dispute(dispute.id).await?,
         people: state.store.assignable_people().await?,
+        queries: state
+            .store
+            .status_queries(Some(dispute.id), None, QUERIES_SHOWN)
+            .await?,
         dispute,
         viewer,
     }))
@@ -125,6 +136,44 @@ pub async fn assign(slug: String, dispute_ref: String, assignee: String) -> Resu
     crate::flash::redirect(&page, flash).await
 }
 
+/// Asks the dispute's provider where it stands, at most once a minute per
+/// dispute; the answer is on the timeline and the outcome in the flash.
+#[server(endpoint = "disputes/query")]
+pub async fn query_status(slug: String, dispute_ref: String) -> Result<(), AppError> {
+    let (analyst, dispute) = target(&slug, &dispute_ref).await?;
+    let Some(dispute) = dispute else {
+        return crate::flash::redirect("/disputes", Flash::error("there is no such dispute")).await;
+    };
+    let page = href(&slug, &dispute_ref);
+    let state = expect_context::<crate::state::AppState>();
+    if let Err(next) = state.store.claim_query(dispute.id, QUERY_INTERVAL).await? {
+        let wait = (next - jiff::Timestamp::now()).get_seconds().max(1);
+        let flash = Flash::error(format!(
+            "the provider was asked about this dispute less than a minute ago; ask again in {wait} s"
+        ));
+        return crate::flash::redirect(&page, flash).await;
+    }
+    let actor = crate::auth::actor(Some(&analyst));
+    let flash = match state
+        .queries
+        .ask(dispute.id, Some(&actor), "asked by an analyst")
+        .await?
+    {
+        Some(asked) if asked.outcome == crate::store::QueryOutcome::Found => {
+            match asked.recorded.conflict {
+                Some(_) => Flash::error(format!(
+                    "the provider's answer disagrees with what was known: {}",
+                    asked.detail
+                )),
+                None => Flash::notice(asked.detail),
+            }
+        }
+        Some(asked) => Flash::error(format!("{}: {}", asked.outcome.label(), asked.detail)),
+        None => Flash::error("there is no such dispute"),
+    };
+    crate::flash::redirect(&page, flash).await
+}
+
 /// The address of a dispute's page.
 pub fn href(slug: &str, dispute_ref: &str) -> String {
     format!(
@@ -165,6 +214,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
         casework,
         payments,
         people,
+        queries,
         viewer,
     } = found;
     let may_work = viewer
@@ -178,8 +228,32 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
     let last_heard = timeline
         .iter()
         .filter(|e| e.source != EventOrigin::Replay)
-        .map(|e| e.recorded_at)
-        .max();
+        .max_by_key(|e| (e.recorded_at, e.id))
+        .map(|e| {
+            let how = match e.source {
+                EventOrigin::StatusQuery => "pulled: a status query's answer",
+                _ => "pushed: a notification",
+            };
+            format!("{} ({how})", when(e.recorded_at))
+        });
+    let conflict = d.query_conflict.clone().map(|c| {
+        let (known_stage, known_status) = label(c.known_stage, c.known_status);
+        let (said_stage, said_status) = label(Some(c.provider_stage), Some(c.provider_status));
+        view! {
+            <div class="panel conflict" role="alert">
+                <p>
+                    <span class="badge warn">"provider disagrees"</span>
+                    " Asked " {when(c.asked_at)} ", the provider's answer disagrees with what the notifications had said."
+                </p>
+                <dl class="facts">
+                    <dt>"Notifications said"</dt>
+                    <dd>{known_stage} " · " {known_status}</dd>
+                    <dt>"The provider says"</dt>
+                    <dd>{said_stage} " · " {said_status} " — " {shown(&c.summary)}</dd>
+                </dl>
+            </div>
+        }
+    });
     let deadline = match (d.deadline, d.status) {
         (Some(at), _) => {
             let (text, urgency) = countdown(at, now);
@@ -198,6 +272,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
     };
     view! {
         <PageHeading title=format!("Dispute {}", d.dispute_ref) />
+        {conflict}
         <dl class="facts">
             <dt>"Provider"</dt>
             <dd>{d.provider.display_name()} " · " <code>{d.connection_slug.clone()}</code></dd>
@@ -237,10 +312,21 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             <dt>"Opened"</dt>
             <dd>{when(d.opened_at)}</dd>
             <dt>"Last heard from the provider"</dt>
-            <dd>{last_heard.map(when)}</dd>
+            <dd>{last_heard}</dd>
+            <dt>"Last asked"</dt>
+            <dd>{d.last_queried_at.map_or_else(|| "never".to_owned(), when)}</dd>
             <dt>"Assignee"</dt>
             <dd>{d.assignee.as_ref().map_or_else(|| "no one".to_owned(), |p| p.display_name.clone())}</dd>
         </dl>
+        {may_work.then(|| view! {
+            <form class="inline" method="post" action=QueryStatus::PATH>
+                <input type="hidden" name="slug" value=d.connection_slug.clone() />
+                <input type="hidden" name="dispute_ref" value=d.dispute_ref.clone() />
+                <button type="submit">"Query status now"</button>
+                " "
+                <small>"Asks the provider where the dispute stands; at most once a minute."</small>
+            </form>
+        })}
         {may_work.then(|| view! {
             <Casework
                 slug=d.connection_slug.clone()
@@ -252,8 +338,64 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
         })}
         <h2>"Timeline"</h2>
         <Timeline entries=timeline casework show_raw />
+        <h2>"Status queries"</h2>
+        <Queries queries />
         <h2>"Payment history"</h2>
         <Payments payments=payments />
+    }
+}
+
+/// The latest questions asked of the provider about the dispute, answered
+/// or not.
+#[component]
+fn Queries(queries: Vec<StatusQueryEntry>) -> impl IntoView {
+    if queries.is_empty() {
+        return view! { <Empty>"The provider has not been asked about this dispute."</Empty> }
+            .into_any();
+    }
+    view! {
+        <div class="table-wrap">
+            <table>
+                <thead>
+                    <tr>
+                        <th>"Asked"</th>
+                        <th>"By"</th>
+                        <th>"Why"</th>
+                        <th>"Outcome"</th>
+                        <th>"Changed"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {queries.into_iter().map(|q| view! { <QueryRow q /> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn QueryRow(q: StatusQueryEntry) -> impl IntoView {
+    let state = |(stage, status)| {
+        let (stage, status) = label(stage, status);
+        format!("{stage} · {status}")
+    };
+    let changed = match q.before == q.after {
+        true => "nothing".to_owned(),
+        false => format!("{} → {}", state(q.before), state(q.after)),
+    };
+    view! {
+        <tr>
+            <td>{when(q.asked_at)} <br /> <small>{format!("{} ms", q.took_ms)}</small></td>
+            <td>{q.asked_by.map_or_else(|| "reconciliation".to_owned(), |name| shown(&name))}</td>
+            <td>{shown(&q.why)}</td>
+            <td>
+                <span class=format!("badge outcome-{}", q.outcome.as_str())>{q.outcome.label()}</span>
+                " "
+                {shown(&q.detail)}
+            </td>
+            <td>{changed}</td>
+        </tr>
     }
 }
 
@@ -443,7 +585,18 @@ fn EventRow(e: TimelineEntry, late: bool, show_raw: bool) -> impl IntoView {
                 <code>{shown(&e.kind)}</code>
                 {e.provider_status.map(|s| view! { " · " {shown(&s)} })}
                 {source.map(|s| view! { " " <span class="badge">{s}</span> })}
-                {(!e.recognized).then(|| view! { " " <span class="badge warn">"unrecognized: did not change the dispute"</span> })}
+                {(!e.recognized && e.source == EventOrigin::StatusQuery).then(|| view! { " " <span class="badge">"changed nothing"</span> })}
+                {(!e.recognized && e.source != EventOrigin::StatusQuery).then(|| view! { " " <span class="badge warn">"unrecognized: did not change the dispute"</span> })}
+                {(e.source == EventOrigin::StatusQuery).then(|| view! {
+                    <br />
+                    <small>{format!("asked by {}", e.queried_by.as_deref().map_or_else(|| "reconciliation".to_owned(), shown))}</small>
+                })}
+                {e.query_answer.filter(|_| show_raw).map(|answer| view! {
+                    <details>
+                        <summary>"the provider's answer"</summary>
+                        <pre>{shown_lines(&answer)}</pre>
+                    </details>
+                })}
                                         {(e.duplicates > 0).then(|| view! {
                                             " "
                                             <span class="badge">{format!("delivered {} more time{}", e.duplicates, if e.duplicates == 1 { "" } else { "s" })}</span>

@@ -31,6 +31,8 @@ pub struct QueuePage {
     pub counts: StatusCounts,
     pub connections: Vec<ConnectionSummary>,
     pub views: Vec<SavedView>,
+    /// Connections that have gone silent: (slug, last heard).
+    pub silent: Vec<(String, jiff::Timestamp)>,
 }
 
 /// What the page shows when its address holds a filter it cannot read.
@@ -80,6 +82,7 @@ pub async fn work_queue(params: BTreeMap<String, String>) -> Result<QueueAnswer,
             .map(|c| c.summary)
             .collect(),
         views: state.store.saved_views(viewer.id).await?,
+        silent: state.store.silent_connections(state.silence_after).await?,
         filter,
         disputes,
         next: next.flatten(),
@@ -188,11 +191,13 @@ fn Queue(page: QueuePage) -> impl IntoView {
         counts,
         connections,
         views,
+        silent,
     } = page;
     let csv = queue_href("/disputes.csv", &filter, &[]);
     let next = next.map(|cursor| queue_href("/disputes", &filter, &[("after", &cursor)]));
     let empty = disputes.is_empty();
     view! {
+        <super::SilenceWarning silent />
         <FilterForm filter=filter.clone() connections />
         <StatusTabs filter=filter.clone() counts />
         <div class="toolbar">
@@ -349,6 +354,10 @@ fn FilterForm(filter: QueueFilter, connections: Vec<ConnectionSummary>) -> impl 
             <label>
                 "Reason code"
                 <input type="text" name="reason_code" value=value("reason_code") size="6" />
+            </label>
+            <label>
+                <input type="checkbox" name="flag" value="disagrees" checked=filter.disagreeing />
+                " Provider disagrees"
             </label>
             <label>"Opened from" <input type="date" name="opened_from" value=value("opened_from") /></label>
             <label>"Opened to" <input type="date" name="opened_to" value=value("opened_to") /></label>
@@ -516,6 +525,9 @@ fn QueueTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
                                             "badge status-{}",
                                             d.status.map_or("none", |s| s.as_str()),
                                         )>{status}</span>
+                                        {d.query_conflict.is_some().then(|| view! {
+                                            " " <span class="badge warn">"provider disagrees"</span>
+                                        })}
                                     </td>
                                     <td class="number">{money(d.amount.as_ref())}</td>
                                     <td>

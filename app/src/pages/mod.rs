@@ -76,6 +76,30 @@ pub fn TextArea(
     }
 }
 
+/// Connections that usually hear from their provider and have heard nothing
+/// for longer than their threshold; reconciliation asks about all their open
+/// disputes meanwhile.
+#[component]
+pub fn SilenceWarning(silent: Vec<(String, jiff::Timestamp)>) -> impl IntoView {
+    (!silent.is_empty()).then(|| {
+        view! {
+            <div class="panel conflict" role="alert">
+                <p>
+                    <span class="badge warn">"silent"</span>
+                    " No notification has arrived lately from: "
+                    {silent
+                        .into_iter()
+                        .map(|(slug, heard)| view! {
+                            <code>{shown(&slug)}</code> {format!(" (last {}) ", when(heard))}
+                        })
+                        .collect_view()}
+                    "Notifications may be getting lost; reconciliation is asking the provider about these connections' open disputes."
+                </p>
+            </div>
+        }
+    })
+}
+
 /// What a page says while the capability behind it has nothing to show.
 #[component]
 pub fn Empty(children: Children) -> impl IntoView {

@@ -530,7 +530,7 @@ struct OverviewRow {
 }
 
 const SETTINGS_COLUMNS: &str = "slug, provider, display_name, account_id, app_id, timezone,
-     query_base_url, source_allowlist, enabled";
+     query_base_url, source_allowlist, enabled, silence_after_minutes";
 
 #[derive(sqlx::FromRow)]
 struct SettingsRow {
@@ -544,6 +544,7 @@ struct SettingsRow {
     query_base_url: Option<String>,
     source_allowlist: Vec<String>,
     enabled: bool,
+    silence_after_minutes: Option<i32>,
 }
 
 impl SettingsRow {
@@ -558,6 +559,10 @@ impl SettingsRow {
             query_base_url: self.query_base_url.unwrap_or_default(),
             source_allowlist: self.source_allowlist,
             enabled: self.enabled,
+            silence_after_minutes: self
+                .silence_after_minutes
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
         }
     }
 }
@@ -571,8 +576,8 @@ async fn insert_settings(
     let inserted = sqlx::query_scalar(
         "insert into connections
              (slug, provider, display_name, enabled, timezone, account_id, app_id,
-              query_base_url, source_allowlist)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+              query_base_url, source_allowlist, silence_after_minutes)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          returning id",
     )
     .bind(settings.slug.as_str())
@@ -584,6 +589,7 @@ async fn insert_settings(
     .bind(&settings.app_id)
     .bind(settings.query_base_url.as_ref().map(|u| u.as_str()))
     .bind(settings.source_allowlist.entries())
+    .bind(settings.silence_after_minutes.map(|m| m as i32))
     .fetch_one(&mut *tx)
     .await;
     let id = match inserted.map_err(StoreError::from) {
@@ -616,7 +622,8 @@ async fn update_settings(
     }
     sqlx::query(
         "update connections set display_name = $2, enabled = $3, timezone = $4, account_id = $5,
-             app_id = $6, query_base_url = $7, source_allowlist = $8, updated_at = now()
+             app_id = $6, query_base_url = $7, source_allowlist = $8,
+             silence_after_minutes = $9, updated_at = now()
          where id = $1",
     )
     .bind(id)
@@ -627,6 +634,7 @@ async fn update_settings(
     .bind(&settings.app_id)
     .bind(settings.query_base_url.as_ref().map(|u| u.as_str()))
     .bind(settings.source_allowlist.entries())
+    .bind(settings.silence_after_minutes.map(|m| m as i32))
     .execute(&mut *tx)
     .await?;
     audit_settings(tx, actor, "connection.updated", Some(&before), settings).await?;

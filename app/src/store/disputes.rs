@@ -4,7 +4,7 @@
 use dispute_core::domain::{EventOrigin, Money, ProviderKind, Stage, Status};
 use serde::{Deserialize, Serialize};
 
-use super::{money, Named, Store, StoreError};
+use super::{money, Named, QueryConflict, Store, StoreError};
 
 /// A dispute's projected state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +24,11 @@ pub struct DisputeRecord {
     pub opened_at: jiff::Timestamp,
     pub last_event_at: jiff::Timestamp,
     pub assignee: Option<Person>,
+    /// When the provider was last asked about it.
+    pub last_queried_at: Option<jiff::Timestamp>,
+    /// The provider's latest answer, while it disagrees with what was known
+    /// before it.
+    pub query_conflict: Option<QueryConflict>,
 }
 
 /// Someone named on a page: an assignee, a note's author.
@@ -61,6 +66,10 @@ pub struct TimelineEntry {
     pub duplicates: i64,
     /// How Dispute Desk learned of it.
     pub source: EventOrigin,
+    /// For a status query's answer: who asked (`None`: reconciliation) and
+    /// the answer as received.
+    pub queried_by: Option<String>,
+    pub query_answer: Option<String>,
 }
 
 /// A payment event linked to a dispute by its references.
@@ -93,6 +102,8 @@ pub(super) struct DisputeRow {
     last_event_at: jiff_sqlx::Timestamp,
     assignee_id: Option<i64>,
     assignee_name: Option<String>,
+    last_queried_at: Option<jiff_sqlx::Timestamp>,
+    query_conflict: Option<sqlx::types::Json<QueryConflict>>,
 }
 
 impl TryFrom<DisputeRow> for DisputeRecord {
@@ -118,6 +129,8 @@ impl TryFrom<DisputeRow> for DisputeRecord {
                 id,
                 display_name: r.assignee_name.unwrap_or_default(),
             }),
+            last_queried_at: r.last_queried_at.map(|t| t.to_jiff()),
+            query_conflict: r.query_conflict.map(|c| c.0),
         })
     }
 }
@@ -143,6 +156,8 @@ struct TimelineRow {
     effect: String,
     source: Named<EventOrigin>,
     duplicates: i64,
+    queried_by: Option<String>,
+    query_answer: Option<String>,
 }
 
 impl TryFrom<TimelineRow> for TimelineEntry {
@@ -168,6 +183,8 @@ impl TryFrom<TimelineRow> for TimelineEntry {
             recognized: r.effect != "none",
             source: r.source.0,
             duplicates: r.duplicates,
+            queried_by: r.queried_by,
+            query_answer: r.query_answer,
         })
     }
 }
@@ -207,7 +224,7 @@ pub(super) const DISPUTE_COLUMNS: &str =
     "d.id, c.slug as connection_slug, c.provider, d.dispute_ref, d.stage, d.status,
      d.deadline, d.amount_text, d.currency, d.reason, d.reason_code, d.payment_reference,
      d.merchant_reference, d.opened_at, d.last_event_at, d.assignee_id,
-     u.display_name as assignee_name";
+     u.display_name as assignee_name, d.last_queried_at, d.query_conflict";
 
 /// Disputes with their connection and their assignee.
 pub(super) const DISPUTE_FROM: &str = "disputes d join connections c on c.id = d.connection_id
@@ -218,7 +235,8 @@ const TIMELINE_COLUMNS: &str =
      e.occurred_at, e.occurred_at_text, e.deadline, e.currency, e.amount_text, e.reason,
      e.reason_code, e.provider_status, e.recorded_at, e.effect, e.source,
      (select count(*) from notifications n
-      where e.notification_id is not null and n.duplicate_of = e.notification_id) as duplicates";
+      where e.notification_id is not null and n.duplicate_of = e.notification_id) as duplicates,
+     (select display_name from users where id = e.queried_by) as queried_by, e.query_answer";
 
 impl Store {
     /// The dispute `dispute_ref` of the connection `slug`.

@@ -10,6 +10,7 @@ mod notifications;
 mod people;
 mod queue;
 mod record;
+mod status_queries;
 mod views;
 
 pub use board::{BoardBounds, BoardColumn, Column};
@@ -28,6 +29,10 @@ pub use people::{
 };
 pub use queue::{CursorMismatch, StatusCounts};
 pub use record::{EventSource, Recorded, StoredDelivery};
+pub use status_queries::{
+    QueryConflict, QueryOutcome, QueryRecord, QueryRecorded, QuerySubject, ReconcileRules,
+    StatusQueryEntry,
+};
 pub use views::SavedView;
 
 use std::sync::{

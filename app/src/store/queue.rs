@@ -148,6 +148,9 @@ fn push_filter(
     if let Some(code) = &filter.reason_code {
         sql.push(" and d.reason_code = ").push_bind(code.clone());
     }
+    if filter.disagreeing {
+        sql.push(" and d.query_conflict is not null");
+    }
     let (opened_from, opened_until) = filter.opened_range();
     if let Some(from) = opened_from {
         sql.push(" and d.opened_at >= ").push_bind(from.to_sqlx());

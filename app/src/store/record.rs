@@ -477,6 +477,17 @@ struct Written {
 /// intake near the database's ceiling (see `bench/RESULTS.md`). A dispute
 /// created, or a key taken, by another transaction between the two
 /// statements is handled by the rarer paths below.
+/// Records an event from `source` within the caller's transaction.
+pub(super) async fn record_event_in(
+    tx: &mut sqlx::PgConnection,
+    connection_id: i64,
+    source: &EventSource,
+    event: &NormalizedEvent,
+) -> Result<Recorded, StoreError> {
+    let (_, recorded) = record_event(tx, connection_id, &Origin::Other(source), event).await?;
+    Ok(recorded)
+}
+
 async fn record_event(
     tx: &mut sqlx::PgConnection,
     connection_id: i64,

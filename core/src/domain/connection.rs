@@ -165,6 +165,9 @@ pub struct ConnectionSettings {
     pub query_base_url: Option<QueryBaseUrl>,
     pub source_allowlist: SourceAllowlist,
     pub enabled: bool,
+    /// Minutes without a notification after which the connection counts as
+    /// silent; `None`: the installation's default.
+    pub silence_after_minutes: Option<u32>,
 }
 
 /// A connection as typed in a form or an import file, before validation.
@@ -179,7 +182,13 @@ pub struct ConnectionDraft {
     pub query_base_url: String,
     pub source_allowlist: Vec<String>,
     pub enabled: bool,
+    /// Whole minutes, or empty for the installation's default.
+    #[serde(default)]
+    pub silence_after_minutes: String,
 }
+
+/// The longest silence threshold a connection may set: a year.
+pub const MAX_SILENCE_MINUTES: u32 = 366 * 24 * 60;
 
 impl ConnectionDraft {
     /// Checks every field; the error names the first that is wrong. An
@@ -230,6 +239,19 @@ impl ConnectionDraft {
             )
             .map_err(|e| e.to_string())?,
             enabled: self.enabled,
+            silence_after_minutes: match optional(&self.silence_after_minutes) {
+                None => None,
+                Some(text) => Some(
+                    text.parse::<u32>()
+                        .ok()
+                        .filter(|m| (1..=MAX_SILENCE_MINUTES).contains(m))
+                        .ok_or_else(|| {
+                            format!(
+                                "the silence threshold {text:?} is not a number of minutes from 1 to {MAX_SILENCE_MINUTES}"
+                            )
+                        })?,
+                ),
+            },
         })
     }
 }
@@ -251,6 +273,10 @@ impl ConnectionSettings {
                 .unwrap_or_default(),
             source_allowlist: self.source_allowlist.entries(),
             enabled: self.enabled,
+            silence_after_minutes: self
+                .silence_after_minutes
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
         }
     }
 }
@@ -348,11 +374,13 @@ mod tests {
             query_base_url: "https://sandbox-acquirer-payment.pingpongx.com".into(),
             source_allowlist: vec!["pingpong-sandbox".into(), "".into()],
             enabled: true,
+            silence_after_minutes: " 90 ".into(),
         };
         let settings = draft.validate(PRESETS).unwrap();
         assert_eq!(settings.display_name, "PingPong EU");
         assert_eq!(settings.app_id, None);
         assert_eq!(settings.source_allowlist.entries(), ["52.76.198.228/32"]);
+        assert_eq!(settings.silence_after_minutes, Some(90));
         assert_eq!(settings.draft().validate(PRESETS).unwrap(), settings);
 
         let bad = |change: fn(&mut ConnectionDraft)| {
@@ -370,6 +398,24 @@ mod tests {
         assert!(bad(|d| d.app_id = "x".repeat(201)).contains("more than 200"));
         assert!(bad(|d| d.display_name = "x".repeat(101)).contains("more than 100"));
         assert!(bad(|d| d.source_allowlist = vec!["10.0.0.1".into(); 101]).contains("100 entries"));
+        for silence in ["0", "-5", "1.5", "soon", "527041"] {
+            let mut d = draft.clone();
+            d.silence_after_minutes = silence.into();
+            assert!(
+                d.validate(PRESETS)
+                    .unwrap_err()
+                    .contains("silence threshold"),
+                "{silence}"
+            );
+        }
+        let mut longest = draft.clone();
+        longest.silence_after_minutes = MAX_SILENCE_MINUTES.to_string();
+        assert!(longest.validate(PRESETS).is_ok());
+        longest.silence_after_minutes = String::new();
+        assert_eq!(
+            longest.validate(PRESETS).unwrap().silence_after_minutes,
+            None
+        );
         let mut markup = draft.clone();
         markup.display_name = "<b>PingPong</b> & co".into();
         assert_eq!(

@@ -167,6 +167,9 @@ pub struct QueueFilter {
     /// A prefix of the dispute reference (PayerMax's case id, Botim
     /// Money's order), the merchant order or the original transaction.
     pub search: Option<String>,
+    /// Only disputes whose provider's latest status-query answer disagrees
+    /// with what the notifications said.
+    pub disagreeing: bool,
     pub sort: Sort,
 }
 
@@ -187,6 +190,7 @@ impl Default for QueueFilter {
             opened_from: None,
             opened_to: None,
             search: None,
+            disagreeing: false,
             sort: Sort::Deadline,
         }
     }
@@ -198,7 +202,7 @@ impl Default for QueueFilter {
 pub struct FilterError(pub String);
 
 /// The parameter names, in the order links write them.
-const NAMES: [&str; 16] = [
+const NAMES: [&str; 17] = [
     "connection",
     "provider",
     "stage",
@@ -214,6 +218,7 @@ const NAMES: [&str; 16] = [
     "opened_from",
     "opened_to",
     "q",
+    "flag",
     "sort",
 ];
 
@@ -297,6 +302,11 @@ impl QueueFilter {
             opened_from: date("opened_from")?,
             opened_to: date("opened_to")?,
             search: text("q")?,
+            disagreeing: match get("flag") {
+                None => false,
+                Some("disagrees") => true,
+                Some(v) => return Err(bad("flag", v, "disagrees")),
+            },
             sort: match get("sort") {
                 None => Sort::Deadline,
                 Some(v) => Sort::parse(v).ok_or_else(|| bad("sort", v, "an order"))?,
@@ -347,6 +357,7 @@ impl QueueFilter {
         put("opened_from", self.opened_from.map(|d| d.to_string()));
         put("opened_to", self.opened_to.map(|d| d.to_string()));
         put("q", self.search.clone());
+        put("flag", self.disagreeing.then(|| "disagrees".to_owned()));
         put(
             "sort",
             (self.sort != Sort::Deadline).then(|| self.sort.as_str().to_owned()),
@@ -448,9 +459,11 @@ mod tests {
             ("opened_from", "2025-12-01"),
             ("opened_to", "2025-12-31"),
             ("q", "O2023 &x"),
+            ("flag", "disagrees"),
             ("sort", "amount"),
         ];
         let filter = parse(&all).unwrap();
+        assert!(filter.disagreeing);
         assert_eq!(filter.provider, Some(ProviderKind::PayerMax));
         assert_eq!(filter.stage, Some(Stage::PreArbitration));
         assert_eq!(filter.status, Some(Status::Won));
@@ -557,6 +570,7 @@ mod tests {
         assert!(parse(&[("q", &"x".repeat(MAX_TEXT))]).is_ok());
         assert!(parse(&[("q", "a\u{0}b")]).is_err());
         assert!(parse(&[("reason_code", "1\n2")]).is_err());
+        assert!(parse(&[("flag", "agrees")]).is_err());
         assert_eq!(
             parse(&[("q", "  O1001  ")]).unwrap().search.as_deref(),
             Some("O1001")

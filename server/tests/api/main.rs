@@ -15,4 +15,5 @@ mod pages;
 mod provider_fixtures;
 mod sessions;
 mod simulator;
+mod status_queries;
 mod users;

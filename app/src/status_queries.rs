@@ -1,0 +1,370 @@
+//! Asking a provider where a dispute stands, the fallback for lost
+//! notifications: the connection's requests (written by the provider's
+//! module, signed with its secrets) sent through the outbound guard with a
+//! timeout and a bounded retry for network errors, the answer verified
+//! (fail closed) and read, and the outcome recorded with what it changed.
+//! Claiming the dispute (one query per minute, reconciliation's batches) is
+//! the caller's.
+
+use std::time::{Duration, Instant};
+
+use dispute_core::{
+    domain::DisputeRef,
+    providers::query::{Answer, QueryContext, QueryRequest, QueryTarget},
+};
+use http::HeaderMap;
+
+use crate::{
+    keyring,
+    outbound::OutboundPolicy,
+    store::{
+        Actor, QueryOutcome, QueryRecord, QueryRecorded, QuerySubject, ReconcileRules, Store,
+        StoreError,
+    },
+    vault::Vault,
+};
+
+/// The most of an answer that is read; a longer one is refused.
+const ANSWER_LIMIT: usize = 1024 * 1024;
+/// The most of an answer that is kept with the query's record.
+const ANSWER_KEPT: usize = 64 * 1024;
+
+/// How queries are sent.
+#[derive(Clone, Copy, Debug)]
+pub struct QuerySettings {
+    pub policy: OutboundPolicy,
+    /// For each attempt, connecting included.
+    pub timeout: Duration,
+    /// Further attempts after a network error (not after a timeout: the
+    /// provider may be slow, and waiting again helps no one).
+    pub retries: u32,
+}
+
+/// Sends status queries and records their answers. Cheap to clone.
+#[derive(Clone)]
+pub struct StatusQueries {
+    store: Store,
+    vault: Vault,
+    settings: QuerySettings,
+    client: reqwest::Client,
+}
+
+/// A query's result, as the page that asked shows it.
+#[derive(Clone, Debug)]
+pub struct Asked {
+    pub outcome: QueryOutcome,
+    pub detail: String,
+    pub recorded: QueryRecorded,
+}
+
+/// What one reconciliation run did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    pub asked: usize,
+    /// Disputes whose stage or status the answer moved.
+    pub changed: usize,
+    /// Queries that found nothing, failed or got no answer.
+    pub unanswered: usize,
+}
+
+/// How a query ended, before it is recorded.
+struct Ended {
+    outcome: QueryOutcome,
+    detail: String,
+    answer: Option<String>,
+    event: Option<dispute_core::domain::NormalizedEvent>,
+}
+
+impl Ended {
+    fn without_answer(outcome: QueryOutcome, detail: impl Into<String>) -> Self {
+        Self {
+            outcome,
+            detail: detail.into(),
+            answer: None,
+            event: None,
+        }
+    }
+}
+
+impl StatusQueries {
+    pub fn new(store: Store, vault: Vault, settings: QuerySettings) -> Self {
+        Self {
+            client: settings.policy.client(settings.timeout),
+            store,
+            vault,
+            settings,
+        }
+    }
+
+    /// Asks the dispute's provider about it and records the outcome;
+    /// `None` when there is no such dispute.
+    pub async fn ask(
+        &self,
+        dispute_id: i64,
+        asked_by: Option<&Actor>,
+        why: &str,
+    ) -> Result<Option<Asked>, StoreError> {
+        let Some(subject) = self.store.query_subject(dispute_id).await? else {
+            return Ok(None);
+        };
+        let started = Instant::now();
+        let asked_at = jiff::Timestamp::now();
+        let ended = self.query(&subject, asked_at).await?;
+        let took_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+        let recorded = self
+            .store
+            .record_status_query(QueryRecord {
+                subject: &subject,
+                asked_by,
+                asked_at,
+                why,
+                outcome: ended.outcome,
+                detail: &ended.detail,
+                answer: ended.answer.as_deref(),
+                event: ended.event,
+                took_ms,
+            })
+            .await?;
+        tracing::info!(
+            dispute = dispute_id,
+            connection = %subject.connection_slug,
+            outcome = ended.outcome.as_str(),
+            took_ms,
+            "status query"
+        );
+        Ok(Some(Asked {
+            outcome: ended.outcome,
+            detail: ended.detail,
+            recorded,
+        }))
+    }
+
+    /// One reconciliation run: claims up to `batch` disputes the rules
+    /// name (never one another replica holds) and asks about each in turn.
+    pub async fn reconcile(
+        &self,
+        rules: &ReconcileRules,
+        batch: i64,
+    ) -> Result<Reconciled, StoreError> {
+        let claimed = self.store.claim_reconciliation(rules, batch).await?;
+        let mut run = Reconciled::default();
+        for (dispute_id, why) in claimed {
+            if let Some(asked) = self.ask(dispute_id, None, &why).await? {
+                run.asked += 1;
+                run.changed += usize::from(asked.recorded.before != asked.recorded.after);
+                run.unanswered += usize::from(asked.outcome != QueryOutcome::Found);
+            }
+        }
+        if run.asked > 0 {
+            tracing::info!(
+                asked = run.asked,
+                changed = run.changed,
+                unanswered = run.unanswered,
+                "reconciliation run"
+            );
+        }
+        Ok(run)
+    }
+
+    async fn query(
+        &self,
+        subject: &QuerySubject,
+        asked_at: jiff::Timestamp,
+    ) -> Result<Ended, StoreError> {
+        let provider = subject.provider.display_name();
+        let Some(base) = subject.query_base_url.as_deref() else {
+            return Ok(Ended::without_answer(
+                QueryOutcome::NotConfigured,
+                format!(
+                    "the connection {} has no query API address",
+                    subject.connection_slug
+                ),
+            ));
+        };
+        let Ok(reference) = DisputeRef::parse(&subject.dispute_ref) else {
+            return Ok(Ended::without_answer(
+                QueryOutcome::NotConfigured,
+                "the dispute's reference cannot be asked about",
+            ));
+        };
+        // Read for each query, so that a key changed a moment ago is used at
+        // once; queries are rare next to notifications.
+        let connector = keyring::connector(
+            &self.store,
+            &self.vault,
+            subject.connection_id,
+            subject.provider,
+        )
+        .await?;
+        let merchant_key =
+            keyring::merchant_key(&self.store, &self.vault, subject.connection_id).await?;
+        let zone = subject.timezone.zone();
+        let ctx = QueryContext {
+            account_id: subject.account_id.as_deref().unwrap_or_default(),
+            app_id: subject.app_id.as_deref(),
+            merchant_key: merchant_key.as_ref(),
+            zone: &zone,
+        };
+        let target = QueryTarget {
+            reference: &reference,
+            stage: subject.stage,
+            opened_at: subject.opened_at,
+        };
+        let requests = match connector.query_requests(&ctx, &target, asked_at) {
+            Ok(requests) => requests,
+            Err(missing) => {
+                return Ok(Ended::without_answer(
+                    QueryOutcome::NotConfigured,
+                    missing.to_string(),
+                ))
+            }
+        };
+        let mut ended = None;
+        for request in &requests {
+            let (headers, body) = match self.send(base, request).await {
+                Ok(answer) => answer,
+                Err(ended) => return Ok(ended),
+            };
+            let answer =
+                Some(String::from_utf8_lossy(&body[..body.len().min(ANSWER_KEPT)]).into_owned());
+            let read = connector.read_answer(request, &headers, &body, &target, &ctx);
+            let this = match read {
+                Err(refusal) => Ended {
+                    outcome: QueryOutcome::Refused,
+                    detail: format!(
+                        "{provider}'s answer was not accepted, so nothing was recorded from it: {refusal}"
+                    ),
+                    answer,
+                    event: None,
+                },
+                Ok(Answer::Found(finding)) => Ended {
+                    outcome: QueryOutcome::Found,
+                    detail: finding.summary.clone(),
+                    answer,
+                    event: Some(finding.into_event(&reference, asked_at)),
+                },
+                Ok(Answer::NotFound(words)) => Ended {
+                    outcome: QueryOutcome::NotFound,
+                    detail: words,
+                    answer,
+                    event: None,
+                },
+                Ok(Answer::Failed(words)) => Ended {
+                    outcome: QueryOutcome::Failed,
+                    detail: words,
+                    answer,
+                    event: None,
+                },
+            };
+            let next = this.outcome == QueryOutcome::NotFound;
+            ended = Some(this);
+            if !next {
+                break;
+            }
+        }
+        Ok(ended.unwrap_or_else(|| {
+            Ended::without_answer(
+                QueryOutcome::NotConfigured,
+                "the provider has no query for it",
+            )
+        }))
+    }
+
+    /// One request, retried after a network error; the answer's headers and
+    /// body, or how it ended without one.
+    async fn send(
+        &self,
+        base: &str,
+        request: &QueryRequest,
+    ) -> Result<(HeaderMap, Vec<u8>), Ended> {
+        let address = format!("{}{}", base.trim_end_matches('/'), request.path);
+        let url = self
+            .settings
+            .policy
+            .check_url(&address)
+            .map_err(|refusal| {
+                Ended::without_answer(QueryOutcome::Unreachable, refusal.to_string())
+            })?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut post = self.client.post(url.clone());
+            for (name, value) in &request.headers {
+                post = post.header(*name, value);
+            }
+            match post.body(request.body.clone()).send().await {
+                Ok(response) => return read_response(response, &address).await,
+                Err(e) if e.is_timeout() => {
+                    return Err(Ended::without_answer(
+                        QueryOutcome::Unreachable,
+                        format!(
+                            "no answer from {address} within {} s",
+                            self.settings.timeout.as_secs_f64()
+                        ),
+                    ))
+                }
+                Err(e) if attempt <= self.settings.retries => {
+                    tracing::warn!(%address, attempt, error = %crate::error::chain(&e), "status query failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                }
+                Err(e) => {
+                    return Err(Ended::without_answer(
+                        QueryOutcome::Unreachable,
+                        format!(
+                            "{address} could not be reached after {attempt} attempts: {}",
+                            crate::error::chain(&e)
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// The answer's headers and body (at most `ANSWER_LIMIT`), or why it is
+/// not one.
+async fn read_response(
+    mut response: reqwest::Response,
+    address: &str,
+) -> Result<(HeaderMap, Vec<u8>), Ended> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() <= ANSWER_LIMIT => {
+                body.extend_from_slice(&chunk)
+            }
+            Ok(Some(_)) => {
+                return Err(Ended::without_answer(
+                    QueryOutcome::Failed,
+                    format!("{address} answered with more than {ANSWER_LIMIT} bytes"),
+                ))
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Err(Ended::without_answer(
+                    QueryOutcome::Unreachable,
+                    format!(
+                        "the answer from {address} was cut off: {}",
+                        crate::error::chain(&e)
+                    ),
+                ))
+            }
+        }
+    }
+    if !status.is_success() {
+        let text: String = String::from_utf8_lossy(&body)
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect();
+        return Err(Ended {
+            outcome: QueryOutcome::Failed,
+            detail: format!("{address} answered HTTP {}", status.as_u16()),
+            answer: Some(text),
+            event: None,
+        });
+    }
+    Ok((headers, body))
+}

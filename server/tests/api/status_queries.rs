@@ -1,0 +1,516 @@
+//! The status-query fallback against the provider simulator over real HTTP:
+//! each provider's client (found, provider error, a forged answer, a
+//! timeout), the lost-notification story through reconciliation, two
+//! reconciliation workers at once, the outbound guard, and "Query status
+//! now" from the dispute page.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use app::{
+    outbound::OutboundPolicy,
+    status_queries::{QuerySettings, StatusQueries},
+    store::{QueryOutcome, ReconcileRules},
+};
+use dispute_core::domain::{EventOrigin, Role, Stage, Status};
+use jiff::SignedDuration;
+use server::config::{Settings, StatusQuerySettings};
+use simulator::{
+    notifications::Keys,
+    queries::{self, World},
+    scenario::{self, Scenario},
+    sender::{self, Play},
+};
+
+use crate::helpers::{spawn_app_with, TestApp};
+
+fn keys() -> Keys {
+    Keys::load(&test_support::fixtures().join("keys")).expect("the fixtures' provider keys")
+}
+
+/// Reconciliation off: the tests run it when they mean to.
+fn settings() -> Settings {
+    let d = Settings::default().status_queries;
+    Settings {
+        status_queries: StatusQuerySettings {
+            allow_local: true,
+            timeout: Duration::from_secs(1),
+            reconcile_every: None,
+            ..d
+        },
+        ..Settings::default()
+    }
+}
+
+/// Rules that name every open dispute.
+const EVERY_OPEN: ReconcileRules = ReconcileRules {
+    deadline_within: SignedDuration::from_hours(24 * 365),
+    quiet_for: SignedDuration::ZERO,
+    review_overdue: SignedDuration::ZERO,
+    requery_after: SignedDuration::from_hours(1),
+    silence_after: SignedDuration::from_hours(24),
+};
+
+struct Rig {
+    app: TestApp,
+    world: Arc<World>,
+    queries: StatusQueries,
+}
+
+/// Dispute Desk with the fixtures' connections pointed at a simulator
+/// playing `story`, whose notifications have all been sent.
+async fn rig(story: Scenario, policy: OutboundPolicy) -> Rig {
+    let app = spawn_app_with(settings()).await;
+    app.import_fixture_connections().await;
+    let start = story.start_ending_now();
+    let world = Arc::new(World::new(
+        story.clone(),
+        start,
+        keys(),
+        Duration::from_secs(3),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(queries::serve(listener, world.clone()));
+    for (slug, prefix) in [
+        ("pingpong-main", "/pingpong"),
+        ("botim-main", "/botim-money"),
+        ("payermax-main", "/payermax"),
+    ] {
+        point(&app, slug, &format!("{base}{prefix}")).await;
+    }
+    let how = Play {
+        intake: app.address.clone(),
+        time_scale: 0.00001,
+        timeout: Duration::from_secs(5),
+    };
+    sender::play(&story, world.keys(), start, &how)
+        .await
+        .unwrap();
+    let queries = StatusQueries::new(
+        app.store.clone(),
+        app.vault.clone(),
+        QuerySettings {
+            policy,
+            timeout: Duration::from_secs(1),
+            retries: 1,
+        },
+    );
+    Rig {
+        app,
+        world,
+        queries,
+    }
+}
+
+const LOCAL: OutboundPolicy = OutboundPolicy { allow_local: true };
+
+async fn point(app: &TestApp, slug: &str, base: &str) {
+    sqlx::query("update connections set query_base_url = $2 where slug = $1")
+        .bind(slug)
+        .bind(base)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+}
+
+async fn dispute_id(app: &TestApp, slug: &str, reference: &str) -> i64 {
+    app.store
+        .dispute(slug, reference)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{reference} was recorded"))
+        .id
+}
+
+const STORY: &str = r#"{
+ "name": "clients",
+ "accounts": {"pingpong-main": "2022102018024210348882", "botim-main": "200000003232",
+              "payermax-main": "SDP01010114524460"},
+ "app_ids": {"payermax-main": "6666c8b036a24579974497c2f9a33333"},
+ "disputes": [
+  {"provider": "pingpong", "connection": "pingpong-main", "reference": "PPWON", "amount": "10.00",
+   "currency": "USD", "events": [
+    {"kind": "NOTIFICATION_OF_CHARGEBACK", "happened_minutes": 0, "deadline_days": 7},
+    {"kind": "CHARGEBACK_REVERSED", "happened_minutes": 30, "misbehave": ["drop"]}],
+   "expect": {"stage": "chargeback", "status": "needs_response"}},
+  {"provider": "pingpong", "connection": "pingpong-main", "reference": "PPFORGED", "amount": "10.00",
+   "currency": "USD", "events": [{"kind": "NOTIFICATION_OF_CHARGEBACK", "happened_minutes": 0,
+   "deadline_days": 7}], "query_misbehave": ["corrupt_signature"],
+   "expect": {"stage": "chargeback", "status": "needs_response"}},
+  {"provider": "botim_money", "connection": "botim-main", "reference": "BMONE", "amount": "200.00",
+   "currency": "AED", "events": [{"kind": "CHARGEBACK", "happened_minutes": 5}],
+   "expect": {"stage": "chargeback", "status": "needs_response"}},
+  {"provider": "botim_money", "connection": "botim-main", "reference": "BMFORGED", "amount": "1.00",
+   "currency": "AED", "events": [{"kind": "CHARGEBACK", "happened_minutes": 5}],
+   "query_misbehave": ["corrupt_signature"],
+   "expect": {"stage": "chargeback", "status": "needs_response"}},
+  {"provider": "payermax", "connection": "payermax-main", "reference": "PMSAME", "amount": "75.5",
+   "currency": "AED", "events": [{"kind": "DISPUTE_INQUIRY", "happened_minutes": 10,
+   "deadline_days": 7}], "expect": {"stage": "chargeback", "status": "needs_response"}},
+  {"provider": "payermax", "connection": "payermax-main", "reference": "PMSLOW", "amount": "5.00",
+   "currency": "AED", "events": [{"kind": "DISPUTE_INQUIRY", "happened_minutes": 10,
+   "deadline_days": 7}], "query_misbehave": ["slow_answer"],
+   "expect": {"stage": "chargeback", "status": "needs_response"}},
+  {"provider": "payermax", "connection": "payermax-main", "reference": "PMFORGED", "amount": "5.00",
+   "currency": "AED", "events": [{"kind": "DISPUTE_INQUIRY", "happened_minutes": 10,
+   "deadline_days": 7}], "query_misbehave": ["corrupt_signature"],
+   "expect": {"stage": "chargeback", "status": "needs_response"}}
+ ]
+}"#;
+
+fn story() -> Scenario {
+    serde_json::from_str(STORY).unwrap()
+}
+
+async fn ask(rig: &Rig, slug: &str, reference: &str) -> (QueryOutcome, String) {
+    let id = dispute_id(&rig.app, slug, reference).await;
+    let asked = rig
+        .queries
+        .ask(id, None, "test")
+        .await
+        .unwrap()
+        .expect("the dispute exists");
+    (asked.outcome, asked.detail)
+}
+
+#[tokio::test]
+async fn each_providers_client_reads_success_errors_forged_answers_and_timeouts() {
+    let rig = rig(story(), LOCAL).await;
+    let app = &rig.app;
+
+    // Success: PingPong's answer knows of the dropped reversal.
+    let (outcome, detail) = ask(&rig, "pingpong-main", "PPWON").await;
+    assert_eq!(outcome, QueryOutcome::Found, "{detail}");
+    let won = app
+        .store
+        .dispute("pingpong-main", "PPWON")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (won.stage, won.status),
+        (Some(Stage::Chargeback), Some(Status::Won))
+    );
+    let conflict = won
+        .query_conflict
+        .expect("flagged: notifications said otherwise");
+    assert_eq!(conflict.known_status, Some(Status::NeedsResponse));
+    assert_eq!(conflict.provider_status, Status::Won);
+
+    // Botim Money has no chargeback query: the order, and nothing changes.
+    let (outcome, detail) = ask(&rig, "botim-main", "BMONE").await;
+    assert_eq!(outcome, QueryOutcome::Found);
+    assert!(detail.contains("no chargeback query"), "{detail}");
+    let order = app
+        .store
+        .dispute("botim-main", "BMONE")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(order.status, Some(Status::NeedsResponse));
+    assert!(order.query_conflict.is_none());
+
+    // PayerMax agrees with what is known: recorded, changes nothing.
+    let (outcome, _) = ask(&rig, "payermax-main", "PMSAME").await;
+    assert_eq!(outcome, QueryOutcome::Found);
+    let same = app
+        .store
+        .dispute("payermax-main", "PMSAME")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(same.query_conflict.is_none());
+    let timeline = app.store.timeline(same.id).await.unwrap();
+    let pulled: Vec<_> = timeline
+        .iter()
+        .filter(|e| e.source == EventOrigin::StatusQuery)
+        .collect();
+    assert_eq!(pulled.len(), 1);
+    assert!(!pulled[0].recognized, "an agreeing answer changes nothing");
+    assert!(pulled[0]
+        .query_answer
+        .as_deref()
+        .unwrap()
+        .contains("APPLY_SUCCESS"));
+
+    // Forged answers fail closed, for every provider.
+    for (slug, reference) in [
+        ("pingpong-main", "PPFORGED"),
+        ("botim-main", "BMFORGED"),
+        ("payermax-main", "PMFORGED"),
+    ] {
+        let (outcome, detail) = ask(&rig, slug, reference).await;
+        assert_eq!(outcome, QueryOutcome::Refused, "{reference}: {detail}");
+        assert!(detail.contains("nothing was recorded"), "{detail}");
+        let id = dispute_id(app, slug, reference).await;
+        let timeline = app.store.timeline(id).await.unwrap();
+        assert!(timeline
+            .iter()
+            .all(|e| e.source != EventOrigin::StatusQuery));
+    }
+
+    // A slow provider: no answer within the timeout.
+    let began = std::time::Instant::now();
+    let (outcome, detail) = ask(&rig, "payermax-main", "PMSLOW").await;
+    assert_eq!(outcome, QueryOutcome::Unreachable);
+    assert!(detail.contains("no answer"), "{detail}");
+    assert!(
+        began.elapsed() < Duration::from_millis(2900),
+        "gave up at the timeout"
+    );
+
+    // A provider error: the connection names an account the provider does
+    // not know.
+    for slug in ["pingpong-main", "payermax-main"] {
+        sqlx::query("update connections set account_id = 'NOT-OURS' where slug = $1")
+            .bind(slug)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    let (outcome, detail) = ask(&rig, "pingpong-main", "PPFORGED").await;
+    assert_eq!(outcome, QueryOutcome::Failed);
+    assert!(detail.contains("account id"), "{detail}");
+    let (outcome, detail) = ask(&rig, "payermax-main", "PMSAME").await;
+    assert_eq!(outcome, QueryOutcome::Failed);
+    assert!(detail.contains("merchant number or app id"), "{detail}");
+    // Botim Money: an order it does not know.
+    sqlx::query("update disputes set dispute_ref = 'BMNOBODY' where dispute_ref = 'BMONE'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (outcome, detail) = ask(&rig, "botim-main", "BMNOBODY").await;
+    assert_eq!(outcome, QueryOutcome::Failed);
+    assert!(detail.contains("order not exist"), "{detail}");
+
+    let kept: Vec<(String, i64)> = sqlx::query_as(
+        "select outcome, count(*) from status_queries group by outcome order by outcome",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        kept,
+        [
+            ("failed".to_owned(), 3),
+            ("found".to_owned(), 3),
+            ("refused".to_owned(), 3),
+            ("unreachable".to_owned(), 1),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_notification_is_recovered_by_reconciliation_and_the_timeline_says_it_was_pulled()
+{
+    let rig = rig(scenario::builtin("lost-notification").unwrap(), LOCAL).await;
+    let app = &rig.app;
+    let before = app
+        .store
+        .dispute("pingpong-main", "PPLOST001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        before.stage,
+        Some(Stage::Inquiry),
+        "the chargeback never arrived"
+    );
+
+    // Its deadline is within ten days and nothing was heard for two hours.
+    let rules = ReconcileRules {
+        deadline_within: SignedDuration::from_hours(24 * 11),
+        quiet_for: SignedDuration::from_mins(90),
+        ..EVERY_OPEN
+    };
+    let run = rig.queries.reconcile(&rules, 10).await.unwrap();
+    assert_eq!((run.asked, run.changed), (1, 1));
+
+    let after = app
+        .store
+        .dispute("pingpong-main", "PPLOST001")
+        .await
+        .unwrap()
+        .unwrap();
+    let recovered = scenario::builtin("lost-notification").unwrap().disputes[0]
+        .recovered
+        .unwrap();
+    assert_eq!(
+        (after.stage, after.status),
+        (Some(recovered.stage), Some(recovered.status))
+    );
+    assert!(
+        after.deadline.is_some(),
+        "the chargeback's deadline came with it"
+    );
+    let timeline = app.store.timeline(after.id).await.unwrap();
+    let pulled = timeline
+        .iter()
+        .find(|e| e.source == EventOrigin::StatusQuery)
+        .expect("the pulled event is on the timeline");
+    assert_eq!(pulled.stage, Some(Stage::Chargeback));
+    assert_eq!(pulled.queried_by, None, "asked by reconciliation");
+    let queries = app
+        .store
+        .status_queries(Some(after.id), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(queries.len(), 1);
+    assert_eq!(
+        queries[0].why,
+        "deadline near and nothing heard for a while"
+    );
+    assert_eq!(
+        queries[0].before,
+        (Some(Stage::Inquiry), Some(Status::NeedsResponse))
+    );
+    assert_eq!(
+        queries[0].after,
+        (Some(Stage::Chargeback), Some(Status::NeedsResponse))
+    );
+    // getDisputeInfo found it; the retrieval list was not needed.
+    assert_eq!(rig.world.log().len(), 1);
+
+    // The page says where the latest information came from.
+    app.sign_in_as(Role::Analyst).await;
+    let (status, html) = app.get_page("/disputes/pingpong-main/PPLOST001").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("pulled: a status query"), "{html}");
+    assert!(html.contains("provider disagrees"));
+    assert!(html.contains("asked by reconciliation"));
+    let (_, flagged) = app.get_page("/disputes?status=any&flag=disagrees").await;
+    assert!(flagged.contains("PPLOST001"));
+
+    // Asked again at once, nothing is claimed: it was asked a moment ago.
+    let again = rig.queries.reconcile(&rules, 10).await.unwrap();
+    assert_eq!(again.asked, 0);
+}
+
+#[tokio::test]
+async fn two_reconciliation_workers_at_once_never_ask_about_the_same_dispute() {
+    let rig = rig(scenario::builtin("mixed-day").unwrap(), LOCAL).await;
+    // Every open dispute the rules name: all but those awaiting a response
+    // with no deadline given (Botim Money's, a fraud alert).
+    let open: i64 = sqlx::query_scalar(
+        "select count(*) from disputes
+         where status = 'under_review' or (status = 'needs_response' and deadline is not null)",
+    )
+    .fetch_one(&rig.app.pool)
+    .await
+    .unwrap();
+    assert!(open >= 12, "{open}");
+
+    // Small batches, so that both workers claim several times while the
+    // other holds rows.
+    let worker = |queries: StatusQueries| async move {
+        let mut asked = 0;
+        loop {
+            let run = queries.reconcile(&EVERY_OPEN, 3).await.unwrap();
+            if run.asked == 0 {
+                return asked;
+            }
+            asked += run.asked;
+        }
+    };
+    let (a, b) = tokio::join!(
+        tokio::spawn(worker(rig.queries.clone())),
+        tokio::spawn(worker(rig.queries.clone())),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!((a + b) as i64, open, "every open dispute once: {a} + {b}");
+
+    let mut asked: BTreeMap<String, usize> = BTreeMap::new();
+    for entry in rig.world.log() {
+        if let Some(reference) = entry.reference {
+            *asked.entry(reference).or_default() += 1;
+        }
+    }
+    for (reference, times) in &asked {
+        // A request for information PingPong has nothing after takes two
+        // requests: its chargeback list, then its retrieval list.
+        let expected = if reference == "PPDAY001" { 2 } else { 1 };
+        assert_eq!(*times, expected, "{reference} was asked {times} times");
+    }
+    let per_dispute: Vec<i64> = sqlx::query_scalar(
+        "select count(*) from status_queries group by dispute_id having count(*) > 1",
+    )
+    .fetch_all(&rig.app.pool)
+    .await
+    .unwrap();
+    assert!(per_dispute.is_empty(), "{per_dispute:?}");
+}
+
+#[tokio::test]
+async fn the_outbound_guard_refuses_plain_http_loopback_and_private_addresses() {
+    let strict = OutboundPolicy { allow_local: false };
+    let rig = rig(story(), strict).await;
+    let app = &rig.app;
+    for (base, words) in [
+        ("http://127.0.0.1:9/pingpong", "must use https"),
+        (
+            "https://127.0.0.1:9/pingpong",
+            "loopback, private or link-local",
+        ),
+        (
+            "https://10.1.2.3/pingpong",
+            "loopback, private or link-local",
+        ),
+        (
+            "https://[::1]:9/pingpong",
+            "loopback, private or link-local",
+        ),
+        (
+            "https://169.254.169.254/pingpong",
+            "loopback, private or link-local",
+        ),
+        (
+            "https://localhost:9/pingpong",
+            "loopback, private or link-local",
+        ),
+    ] {
+        point(app, "pingpong-main", base).await;
+        let (outcome, detail) = ask(&rig, "pingpong-main", "PPWON").await;
+        assert_eq!(outcome, QueryOutcome::Unreachable, "{base}");
+        assert!(detail.contains(words), "{base}: {detail}");
+    }
+    assert!(rig.world.log().is_empty(), "nothing reached the simulator");
+}
+
+#[tokio::test]
+async fn query_status_now_puts_the_answer_on_the_timeline_once_a_minute_and_audits_it() {
+    let rig = rig(story(), LOCAL).await;
+    let app = &rig.app;
+    let form = [("slug", "pingpong-main"), ("dispute_ref", "PPWON")];
+
+    // Not signed in, nothing is asked.
+    let stranger = crate::helpers::browser_client();
+    let refused = app.post_form(&stranger, "/api/disputes/query", &form).await;
+    assert!(!refused.status().is_success());
+    assert!(rig.world.log().is_empty());
+
+    let email = app.sign_in_as(Role::Analyst).await;
+    let answer = app
+        .post_form(&app.client, "/api/disputes/query", &form)
+        .await;
+    let (target, html) = app.follow(&app.client, answer).await;
+    assert_eq!(target, "/disputes/pingpong-main/PPWON");
+    assert!(html.contains("disagrees with what was known"), "{html}");
+    assert!(html.contains("from a status query"));
+    assert!(html.contains("asked by Test analyst"), "{html}");
+    assert_eq!(rig.world.log().len(), 1);
+
+    let again = app
+        .post_form(&app.client, "/api/disputes/query", &form)
+        .await;
+    let (_, html) = app.follow(&app.client, again).await;
+    assert!(html.contains("less than a minute ago"), "{html}");
+    assert_eq!(rig.world.log().len(), 1, "not asked twice within a minute");
+
+    let audit: Vec<(String, String)> = sqlx::query_as(
+        "select actor_email, subject from audit_log where action = 'dispute.status_query'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(audit, [(email, "pingpong-main/PPWON".to_owned())]);
+}
