@@ -44,6 +44,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/dashboard", Needs(ReadDisputes)),
     ("/deliveries", Needs(ReadDeliveries)),
     ("/deliveries/{id}", Needs(ReadDeliveries)),
+    ("/queries", Needs(ReadDeliveries)),
     ("/connections", Needs(ManageConnections)),
     ("/connections/new", Needs(ManageConnections)),
     ("/connections/{slug}", Needs(ManageConnections)),

@@ -43,6 +43,7 @@ use pages::{
     forbidden::Forbidden,
     login::LoginPage,
     not_found::NotFound,
+    queries::QueriesPage,
     setup::SetupPage,
     users::UsersPage,
 };
@@ -103,6 +104,7 @@ pub fn App() -> impl IntoView {
                         path=(StaticSegment("deliveries"), ParamSegment("id"))
                         view=DeliveryPage
                     />
+                    <Route path=StaticSegment("queries") view=QueriesPage />
                     <Route path=StaticSegment("connections") view=ConnectionsPage />
                     <Route
                         path=(StaticSegment("connections"), StaticSegment("new"))

@@ -272,7 +272,16 @@ pub fn ConnectionPage() -> impl IntoView {
         .read_untracked()
         .get("slug")
         .unwrap_or_default();
+    let this = slug.clone();
     view! {
+        <Suspense>
+            {Suspend::new(async move {
+                super::connections::silent_connections().await.ok().map(|silent| {
+                    let silent: Vec<_> = silent.into_iter().filter(|(s, _)| *s == this).collect();
+                    view! { <super::SilenceWarning silent /> }
+                })
+            })}
+        </Suspense>
         <Suspense>
             {Suspend::new(async move {
                 match get_connection(slug).await {

@@ -19,10 +19,26 @@ pub async fn list_connections() -> Result<(Vec<ConnectionOverview>, String), App
     ))
 }
 
+/// The connections that have gone silent, for the warning above the list
+/// and above each one's page.
+pub async fn silent_connections() -> Result<Vec<(String, jiff::Timestamp)>, AppError> {
+    crate::auth::require(dispute_core::domain::Permission::ManageConnections)?;
+    let state = expect_context::<crate::state::AppState>();
+    Ok(state.store.silent_connections(state.silence_after).await?)
+}
+
 #[component]
 pub fn ConnectionsPage() -> impl IntoView {
     view! {
         <PageHeading title="Connections" />
+        <Suspense>
+            {Suspend::new(async move {
+                silent_connections()
+                    .await
+                    .ok()
+                    .map(|silent| view! { <super::SilenceWarning silent /> })
+            })}
+        </Suspense>
         <p>
             "Add a connection for: "
             {ProviderKind::ALL

@@ -374,8 +374,10 @@ fn Queries(queries: Vec<StatusQueryEntry>) -> impl IntoView {
     .into_any()
 }
 
+/// One query as a table row; `with_dispute` leads with the dispute's link
+/// (the ops list of every dispute's queries).
 #[component]
-pub fn QueryRow(q: StatusQueryEntry) -> impl IntoView {
+pub fn QueryRow(q: StatusQueryEntry, #[prop(optional)] with_dispute: bool) -> impl IntoView {
     let state = |(stage, status)| {
         let (stage, status) = label(stage, status);
         format!("{stage} · {status}")
@@ -384,8 +386,18 @@ pub fn QueryRow(q: StatusQueryEntry) -> impl IntoView {
         true => "nothing".to_owned(),
         false => format!("{} → {}", state(q.before), state(q.after)),
     };
+    let dispute = with_dispute.then(|| {
+        view! {
+            <td>
+                <a href=href(&q.connection_slug, &q.dispute_ref)><code>{shown(&q.dispute_ref)}</code></a>
+                <br />
+                <small>{q.connection_slug.clone()}</small>
+            </td>
+        }
+    });
     view! {
         <tr>
+            {dispute}
             <td>{when(q.asked_at)} <br /> <small>{format!("{} ms", q.took_ms)}</small></td>
             <td>{q.asked_by.map_or_else(|| "reconciliation".to_owned(), |name| shown(&name))}</td>
             <td>{shown(&q.why)}</td>

@@ -380,6 +380,25 @@ async fn a_dropped_notification_is_recovered_by_reconciliation_and_the_timeline_
     assert!(html.contains("asked by reconciliation"));
     let (_, flagged) = app.get_page("/disputes?status=any&flag=disagrees").await;
     assert!(flagged.contains("PPLOST001"));
+    // Ops reads what was queried, when, why and what changed.
+    let (_, ops) = app.create_user(Role::Ops).await;
+    let ops_client = crate::helpers::browser_client();
+    app.sign_in_with(&ops_client, &ops, crate::helpers::PASSWORD)
+        .await;
+    let html = app
+        .get_with(&ops_client, "/queries")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("PPLOST001"), "{html}");
+    assert!(html.contains("deadline near and nothing heard for a while"));
+    assert!(
+        html.contains("Retrieval request · Needs response → Chargeback · Needs response"),
+        "{html}"
+    );
+    let (status, _) = app.get_page("/queries").await;
+    assert_eq!(status, 403, "analysts do not read ops' pages");
 
     // Asked again at once, nothing is claimed: it was asked a moment ago.
     let again = rig.queries.reconcile(&rules, 10).await.unwrap();
@@ -513,4 +532,62 @@ async fn query_status_now_puts_the_answer_on_the_timeline_once_a_minute_and_audi
     .await
     .unwrap();
     assert_eq!(audit, [(email, "pingpong-main/PPWON".to_owned())]);
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_warned_of_and_reconciliation_widens_to_its_open_disputes() {
+    let rig = rig(story(), LOCAL).await;
+    let app = &rig.app;
+    app.sign_in_as(Role::Analyst).await;
+    let (_, html) = app.get_page("/disputes").await;
+    assert!(!html.contains("No notification has arrived lately"));
+
+    // Botim Money last spoke three hours ago; the connection allows two.
+    sqlx::query(
+        "update notifications set received_at = received_at - interval '3 hours'
+         where connection_id = (select id from connections where slug = 'botim-main')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query("update connections set silence_after_minutes = 120 where slug = 'botim-main'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let silent = app
+        .store
+        .silent_connections(SignedDuration::from_hours(24))
+        .await
+        .unwrap();
+    assert_eq!(silent.len(), 1);
+    assert_eq!(silent[0].0, "botim-main");
+    let (_, html) = app.get_page("/disputes").await;
+    assert!(
+        html.contains("No notification has arrived lately"),
+        "{html}"
+    );
+    assert!(html.contains("<code>botim-main</code>"));
+
+    // Nothing else is due: only the silent connection's open disputes,
+    // which have no deadline, are asked about.
+    let rules = ReconcileRules {
+        deadline_within: SignedDuration::ZERO,
+        review_overdue: SignedDuration::from_hours(24 * 365),
+        silence_after: SignedDuration::from_hours(24),
+        ..EVERY_OPEN
+    };
+    let run = rig.queries.reconcile(&rules, 10).await.unwrap();
+    assert_eq!(run.asked, 2, "BMONE and BMFORGED");
+    let whys: Vec<String> = sqlx::query_scalar("select distinct why from status_queries")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(whys, ["its connection has gone silent"]);
+    let asked: Vec<Option<String>> = rig.world.log().into_iter().map(|a| a.reference).collect();
+    assert_eq!(asked.len(), 2);
+    assert!(rig
+        .world
+        .log()
+        .iter()
+        .all(|a| a.provider == dispute_core::domain::ProviderKind::BotimMoney));
 }
