@@ -41,6 +41,10 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Run a demo: Dispute Desk on a database of its own, demo connections
+    /// pointed at the provider simulator, a demo admin (credentials
+    /// printed), and a realistic day of disputes played into it.
+    Demo,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@ pub mod canonical;
 pub mod config;
 pub mod connections_import;
 pub mod database;
+pub mod demo;
 pub mod exports;
 pub mod guard;
 pub mod health;

@@ -7,7 +7,7 @@ use app::store::Store;
 use clap::Parser;
 use server::{
     config::{Cli, Command, ConnectionsCommand, Settings, UsersCommand},
-    connections_import, database, master_key, startup, telemetry, users_create,
+    connections_import, database, demo, master_key, startup, telemetry, users_create,
 };
 
 #[tokio::main]
@@ -29,6 +29,7 @@ async fn main() -> ExitCode {
         Command::Users(UsersCommand::Create { email, name, role }) => {
             create_user(settings, &email, name.as_deref(), &role).await
         }
+        Command::Demo => demo::run(settings).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

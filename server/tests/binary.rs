@@ -222,3 +222,75 @@ fn users_create_reads_the_password_from_stdin_and_refuses_a_second_account_with_
         .contains("an account with the email root@example.com exists already"));
     assert_eq!(postgres_processes_of(dir.path()), Vec::<String>::new());
 }
+
+#[test]
+fn the_demo_plays_a_day_recovers_the_dropped_outcomes_and_stops_its_cluster() {
+    let dir = reachable_temp_dir();
+    let mut child = dispute_desk(dir.path()).arg("demo").spawn().unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (mut address, mut password, mut said) = (None, None, Vec::new());
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Dispute Desk demo: ") {
+            address = Some(rest.trim().to_owned());
+        }
+        if let Some((_, rest)) = line.split_once("with the password ") {
+            password = Some(rest.trim().to_owned());
+        }
+        let ready = line.starts_with("demo ready");
+        said.push(line);
+        if ready {
+            break;
+        }
+    }
+    let (address, password) = (address.unwrap(), password.unwrap());
+    assert!(
+        said.iter()
+            .any(|l| l.contains("recovered PPDAY013 (pingpong-main): Some(Chargeback) / Some(Won)")),
+        "{said:#?}"
+    );
+    assert!(said
+        .iter()
+        .any(|l| l.contains("recovered PMDAY011 (payermax-main): Some(Chargeback) / Some(Won)")));
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let signed_in = client
+            .post(format!("{address}/api/login"))
+            .header("origin", &address)
+            .header("accept", "text/html")
+            .form(&[
+                ("email", "demo-admin@example.com"),
+                ("password", password.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            signed_in.status().is_redirection(),
+            "{}",
+            signed_in.status()
+        );
+        let page = |path: String| {
+            let client = client.clone();
+            async move { client.get(path).send().await.unwrap().text().await.unwrap() }
+        };
+        let queue = page(format!("{address}/disputes?status=any")).await;
+        for reference in ["PPDAY001", "OBDAY008", "PMDAY010", "PPDAY013"] {
+            assert!(queue.contains(reference), "{reference} is in the queue");
+        }
+        let recovered = page(format!("{address}/disputes/pingpong-main/PPDAY013")).await;
+        assert!(recovered.contains("pulled: a status query"), "{recovered}");
+        assert!(recovered.contains("from a status query"));
+    });
+    stop(child, Signal::SIGTERM);
+    assert!(
+        postgres_processes_of(dir.path()).is_empty(),
+        "the demo's cluster stopped"
+    );
+}

@@ -1,0 +1,254 @@
+//! `dispute-desk demo`: Dispute Desk on a database of its own (a private
+//! cluster under `DATA_DIR/demo`, or `DATABASE_URL`), with the test
+//! fixtures' three connections pointed at the provider simulator, a demo
+//! admin, and the mixed-day scenario played into it — including two
+//! disputes whose outcomes were never notified, which reconciliation then
+//! recovers from the simulator's query APIs. Serves until interrupted.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use app::{
+    auth::password::Passwords,
+    outbound::OutboundPolicy,
+    status_queries::{QuerySettings, StatusQueries},
+    store::{Actor, NewUser, ReconcileRules, Store},
+};
+use dispute_core::domain::{DisplayName, Email, NewPassword, Role};
+use simulator::{notifications::Keys, queries, scenario, sender};
+
+use crate::{
+    config::{Settings, StatusQuerySettings},
+    connections_import, database, master_key, startup,
+};
+
+/// The fixtures the demo runs on: the test connections and both sides'
+/// keys (made with OpenSSL for the test suite; never for real money).
+const FILES: [(&str, &str); 10] = [
+    (
+        "connections.json",
+        include_str!("../../core/tests/fixtures/providers/connections.json"),
+    ),
+    (
+        "keys/pingpong-salt.txt",
+        include_str!("../../core/tests/fixtures/providers/keys/pingpong-salt.txt"),
+    ),
+    (
+        "keys/botim-money-public.pem",
+        include_str!("../../core/tests/fixtures/providers/keys/botim-money-public.pem"),
+    ),
+    (
+        "keys/botim-money-merchant-private.pem",
+        include_str!("../../core/tests/fixtures/providers/keys/botim-money-merchant-private.pem"),
+    ),
+    (
+        "keys/payermax-public.b64",
+        include_str!("../../core/tests/fixtures/providers/keys/payermax-public.b64"),
+    ),
+    (
+        "keys/payermax-merchant-private.b64",
+        include_str!("../../core/tests/fixtures/providers/keys/payermax-merchant-private.b64"),
+    ),
+    (
+        "keys/provider-side/botim-money-private.pem",
+        include_str!(
+            "../../core/tests/fixtures/providers/keys/provider-side/botim-money-private.pem"
+        ),
+    ),
+    (
+        "keys/provider-side/payermax-private.b64",
+        include_str!("../../core/tests/fixtures/providers/keys/provider-side/payermax-private.b64"),
+    ),
+    (
+        "keys/provider-side/botim-money-merchant-public.pem",
+        include_str!(
+            "../../core/tests/fixtures/providers/keys/provider-side/botim-money-merchant-public.pem"
+        ),
+    ),
+    (
+        "keys/provider-side/payermax-merchant-public.b64",
+        include_str!(
+            "../../core/tests/fixtures/providers/keys/provider-side/payermax-merchant-public.b64"
+        ),
+    ),
+];
+
+/// Each fixture connection's path prefix on the simulator.
+const PREFIXES: [(&str, &str); 3] = [
+    ("pingpong-main", "/pingpong"),
+    ("botim-main", "/botim-money"),
+    ("payermax-main", "/payermax"),
+];
+
+pub const DEMO_EMAIL: &str = "demo-admin@example.com";
+
+/// Real seconds per scripted second: the scenario's eight hours in about
+/// six seconds.
+const TIME_SCALE: f64 = 0.0002;
+
+/// Reconciliation as the demo runs it: every open dispute whose deadline is
+/// within eight days and that has been quiet for an hour (the scenario's
+/// day ends now, so its dropped outcomes are hours old).
+const DEMO_RULES: ReconcileRules = ReconcileRules {
+    deadline_within: jiff::SignedDuration::from_hours(8 * 24),
+    quiet_for: jiff::SignedDuration::from_hours(1),
+    review_overdue: jiff::SignedDuration::from_hours(30 * 24),
+    requery_after: jiff::SignedDuration::from_mins(10),
+    silence_after: jiff::SignedDuration::from_hours(24),
+};
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let settings = Settings {
+        data_dir: settings.data_dir.join("demo"),
+        status_queries: StatusQuerySettings {
+            allow_local: true,
+            reconcile_every: Some(Duration::from_secs(60)),
+            rules: DEMO_RULES,
+            ..settings.status_queries
+        },
+        ..settings
+    };
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
+    let vault = master_key::load(&settings)?;
+    let db = database::open(&settings).await?;
+    let store = Store::new(db.pool.clone());
+    let ran = async {
+        // The admin first, so that start-up offers no setup link.
+        store.migrate().await?;
+        let password = demo_admin(&store, &settings).await?;
+        let app = startup::Application::build(&settings, store.clone(), vault.clone()).await?;
+        let address = format!("http://{}", app.address());
+
+        let fixtures = settings.data_dir.join("fixtures");
+        write_fixtures(&fixtures)?;
+        let story = scenario::builtin("mixed-day").expect("built in");
+        let start = story.start_ending_now();
+        let world = Arc::new(queries::World::new(
+            story.clone(),
+            start,
+            Keys::load(&fixtures.join("keys"))?,
+            Duration::from_secs(30),
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let simulator = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(queries::serve(listener, world.clone()));
+        import_connections(&fixtures, &simulator, &store, &vault).await?;
+
+        let serving =
+            tokio::spawn(app.run_until(startup::termination_signal(), settings.shutdown_timeout));
+        println!("Dispute Desk demo: {address}");
+        println!("sign in as {DEMO_EMAIL} with the password {password}");
+        println!("provider simulator (query APIs): {simulator}");
+        let how = sender::Play {
+            intake: address.clone(),
+            time_scale: TIME_SCALE,
+            timeout: Duration::from_secs(10),
+        };
+        let log = sender::play(&story, world.keys(), start, &how).await?;
+        let dropped = log.iter().filter(|a| a.attempt == 0).count();
+        println!(
+            "played {}: {} notification attempts, {dropped} dropped by the providers",
+            story.name,
+            log.len()
+        );
+        let queries = StatusQueries::new(
+            store.clone(),
+            vault.clone(),
+            QuerySettings {
+                policy: OutboundPolicy { allow_local: true },
+                timeout: settings.status_queries.timeout,
+                retries: 1,
+            },
+        );
+        let run = queries.reconcile(&DEMO_RULES, 100).await?;
+        println!(
+            "reconciliation asked the providers about {} disputes; {} changed",
+            run.asked, run.changed
+        );
+        for dispute in story.disputes.iter().filter(|d| d.recovered.is_some()) {
+            if let Some(found) = store
+                .dispute(&dispute.connection, &dispute.reference)
+                .await?
+            {
+                println!(
+                    "  recovered {} ({}): {:?} / {:?}",
+                    dispute.reference, dispute.connection, found.stage, found.status
+                );
+            }
+        }
+        println!("demo ready: open {address}/disputes (Ctrl-C stops it)");
+        serving.await??;
+        anyhow::Ok(())
+    }
+    .await;
+    db.close().await?;
+    ran
+}
+
+fn write_fixtures(dir: &Path) -> anyhow::Result<()> {
+    for (name, text) in FILES {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The fixture connections, with their query APIs on the simulator.
+async fn import_connections(
+    fixtures: &Path,
+    simulator: &str,
+    store: &Store,
+    vault: &app::vault::Vault,
+) -> anyhow::Result<()> {
+    let mut entries: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(fixtures.join("connections.json"))?)?;
+    for entry in &mut entries {
+        let slug = entry["slug"].as_str().unwrap_or_default().to_owned();
+        if let Some((_, prefix)) = PREFIXES.iter().find(|(s, _)| *s == slug) {
+            entry["query_base_url"] = format!("{simulator}{prefix}").into();
+            entry["display_name"] = format!("Demo {slug}").into();
+        }
+    }
+    let file = fixtures.join("demo-connections.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&entries)?)?;
+    connections_import::import(&file, store, vault).await?;
+    Ok(())
+}
+
+/// Creates the demo admin, or gives it a new password on a later run;
+/// returns the password.
+async fn demo_admin(store: &Store, settings: &Settings) -> anyhow::Result<String> {
+    let (token, _) = app::auth::new_setup_token();
+    let password: String = token.chars().take(20).collect();
+    let passwords = Passwords::new(settings.password_cost)?;
+    let hash = passwords
+        .hash(&NewPassword::parse(&password).map_err(|e| anyhow::anyhow!("{e}"))?)
+        .await;
+    match store.user_by_email(DEMO_EMAIL).await? {
+        Some(user) => {
+            store
+                .set_password(user.id, &hash, false, &Actor::default())
+                .await?;
+        }
+        None => {
+            store
+                .create_user(
+                    &NewUser {
+                        email: Email::parse(DEMO_EMAIL).map_err(|e| anyhow::anyhow!("{e}"))?,
+                        display_name: DisplayName::parse("Demo admin")
+                            .map_err(|e| anyhow::anyhow!("{e}"))?,
+                        role: Role::Admin,
+                        password_hash: hash,
+                        must_change_password: false,
+                    },
+                    &Actor::default(),
+                )
+                .await?;
+        }
+    }
+    Ok(password)
+}
