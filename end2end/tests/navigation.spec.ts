@@ -5,6 +5,7 @@ const sections = [
   'Deadlines',
   'Dashboard',
   'Delivery history',
+  'Status queries',
   'Connections',
   'Users',
   'Audit log',

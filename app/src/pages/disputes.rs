@@ -357,7 +357,7 @@ fn FilterForm(filter: QueueFilter, connections: Vec<ConnectionSummary>) -> impl 
             </label>
             <label>
                 <input type="checkbox" name="flag" value="disagrees" checked=filter.disagreeing />
-                " Provider disagrees"
+                " Flagged: a status query disagrees"
             </label>
             <label>"Opened from" <input type="date" name="opened_from" value=value("opened_from") /></label>
             <label>"Opened to" <input type="date" name="opened_to" value=value("opened_to") /></label>
