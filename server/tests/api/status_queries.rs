@@ -140,6 +140,14 @@ const STORY: &str = r#"{
   {"provider": "botim_money", "connection": "botim-main", "reference": "BMONE", "amount": "200.00",
    "currency": "AED", "events": [{"kind": "CHARGEBACK", "happened_minutes": 5}],
    "expect": {"stage": "chargeback", "status": "needs_response"}},
+  {"provider": "pingpong", "connection": "pingpong-main", "reference": "PPSLOW", "amount": "10.00",
+   "currency": "USD", "events": [{"kind": "NOTIFICATION_OF_CHARGEBACK", "happened_minutes": 0,
+   "deadline_days": 7}], "query_misbehave": ["slow_answer"],
+   "expect": {"stage": "chargeback", "status": "needs_response"}},
+  {"provider": "botim_money", "connection": "botim-main", "reference": "BMSLOW", "amount": "1.00",
+   "currency": "AED", "events": [{"kind": "CHARGEBACK", "happened_minutes": 5}],
+   "query_misbehave": ["slow_answer"],
+   "expect": {"stage": "chargeback", "status": "needs_response"}},
   {"provider": "botim_money", "connection": "botim-main", "reference": "BMFORGED", "amount": "1.00",
    "currency": "AED", "events": [{"kind": "CHARGEBACK", "happened_minutes": 5}],
    "query_misbehave": ["corrupt_signature"],
@@ -249,15 +257,21 @@ async fn each_providers_client_reads_success_errors_forged_answers_and_timeouts(
             .all(|e| e.source != EventOrigin::StatusQuery));
     }
 
-    // A slow provider: no answer within the timeout.
-    let began = std::time::Instant::now();
-    let (outcome, detail) = ask(&rig, "payermax-main", "PMSLOW").await;
-    assert_eq!(outcome, QueryOutcome::Unreachable);
-    assert!(detail.contains("no answer"), "{detail}");
-    assert!(
-        began.elapsed() < Duration::from_millis(2900),
-        "gave up at the timeout"
-    );
+    // A slow provider: no answer within the timeout, for every provider.
+    for (slug, reference) in [
+        ("pingpong-main", "PPSLOW"),
+        ("botim-main", "BMSLOW"),
+        ("payermax-main", "PMSLOW"),
+    ] {
+        let began = std::time::Instant::now();
+        let (outcome, detail) = ask(&rig, slug, reference).await;
+        assert_eq!(outcome, QueryOutcome::Unreachable, "{reference}");
+        assert!(detail.contains("no answer"), "{detail}");
+        assert!(
+            began.elapsed() < Duration::from_millis(2900),
+            "gave up at the timeout"
+        );
+    }
 
     // A provider error: the connection names an account the provider does
     // not know.
@@ -283,6 +297,15 @@ async fn each_providers_client_reads_success_errors_forged_answers_and_timeouts(
     assert_eq!(outcome, QueryOutcome::Failed);
     assert!(detail.contains("order not exist"), "{detail}");
 
+    // Nothing listening: a network error, retried once, then given up.
+    point(app, "botim-main", "http://127.0.0.1:1/botim-money").await;
+    let (outcome, detail) = ask(&rig, "botim-main", "BMNOBODY").await;
+    assert_eq!(outcome, QueryOutcome::Unreachable);
+    assert!(
+        detail.contains("could not be reached after 2 attempts"),
+        "{detail}"
+    );
+
     let kept: Vec<(String, i64)> = sqlx::query_as(
         "select outcome, count(*) from status_queries group by outcome order by outcome",
     )
@@ -295,7 +318,7 @@ async fn each_providers_client_reads_success_errors_forged_answers_and_timeouts(
             ("failed".to_owned(), 3),
             ("found".to_owned(), 3),
             ("refused".to_owned(), 3),
-            ("unreachable".to_owned(), 1),
+            ("unreachable".to_owned(), 4),
         ]
     );
 }
