@@ -46,6 +46,10 @@ impl OutboundPolicy {
             "http" if self.allow_local => {}
             _ => return Err(OutboundRefusal::NotHttps),
         }
+        // Credentials in an address would be logged and shown with it.
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(OutboundRefusal::Invalid(text.to_owned()));
+        }
         match url.host() {
             Some(url::Host::Ipv4(ip)) => self.check_ip(IpAddr::V4(ip))?,
             Some(url::Host::Ipv6(ip)) => self.check_ip(IpAddr::V6(ip))?,
@@ -66,7 +70,10 @@ impl OutboundPolicy {
     /// A client whose every connection goes through this policy's resolver,
     /// that follows no redirects and gives up after `timeout`.
     pub fn client(&self, timeout: Duration) -> reqwest::Client {
+        // No proxy from the environment: a proxy would resolve the names
+        // itself, past this guard.
         reqwest::Client::builder()
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(Guarded(*self)))
             .timeout(timeout)
@@ -80,7 +87,7 @@ impl OutboundPolicy {
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             !(v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
@@ -88,22 +95,48 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_broadcast()
                 || v4.is_multicast()
                 || v4.is_documentation()
-                // 100.64.0.0/10, carrier-grade NAT
+                // 100.64.0.0/10 carrier-grade NAT, 198.18.0.0/15 benchmarking,
+                // 192.0.0.0/24 protocol assignments, 240.0.0.0/4 reserved
                 || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (b == 18 || b == 19))
+                || (a == 192 && b == 0 && c == 0)
+                || a >= 240
                 || a == 0)
         }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public(IpAddr::V4(v4)),
-            None => {
-                let first = v6.segments()[0];
-                !(v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    // fc00::/7 unique local, fe80::/10 link-local
-                    || (first & 0xfe00) == 0xfc00
-                    || (first & 0xffc0) == 0xfe80)
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::new(
+                    (hi >> 8) as u8,
+                    hi as u8,
+                    (lo >> 8) as u8,
+                    lo as u8,
+                ))
+            };
+            // Forms that carry an IPv4 address are as public as it is:
+            // mapped (::ffff:a.b.c.d), compatible (::a.b.c.d), NAT64
+            // (64:ff9b::/96) and 6to4 (2002::/16).
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
             }
-        },
+            if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+                return is_public(embedded(s[6], s[7]));
+            }
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_public(embedded(s[6], s[7]));
+            }
+            if s[0] == 0x2002 {
+                return is_public(embedded(s[1], s[2]));
+            }
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                // fc00::/7 unique local, fe80::/10 link-local, fec0::/10
+                // the old site-local
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0)
+        }
     }
 }
 
@@ -157,6 +190,13 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::1",
+            "fec0::1",
+            "198.18.0.1",
+            "192.0.0.8",
+            "240.0.0.1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
@@ -165,6 +205,8 @@ mod tests {
             "3.125.243.2",
             "2606:4700::1111",
             "::ffff:1.1.1.1",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
         ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
@@ -193,6 +235,25 @@ mod tests {
         ));
         assert!(matches!(
             STRICT.check_url("not a url"),
+            Err(OutboundRefusal::Invalid(_))
+        ));
+        // Other spellings of loopback are read as the address they are.
+        for spelling in [
+            "https://2130706433/",
+            "https://0x7f.1/",
+            "https://0177.0.0.1/",
+            "https://127.1/",
+        ] {
+            assert!(
+                matches!(
+                    STRICT.check_url(spelling),
+                    Err(OutboundRefusal::NotPublic(_))
+                ),
+                "{spelling}"
+            );
+        }
+        assert!(matches!(
+            STRICT.check_url("https://user:secret@acquirer-payment.pingpongx.com"),
             Err(OutboundRefusal::Invalid(_))
         ));
         assert!(LOCAL.check_url("http://127.0.0.1:3100/pingpong").is_ok());

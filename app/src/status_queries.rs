@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use dispute_core::{
-    domain::DisputeRef,
+    domain::{text, DisputeRef},
     providers::query::{Answer, QueryContext, QueryRequest, QueryTarget},
 };
 use http::HeaderMap;
@@ -28,6 +28,14 @@ use crate::{
 const ANSWER_LIMIT: usize = 1024 * 1024;
 /// The most of an answer that is kept with the query's record.
 const ANSWER_KEPT: usize = 64 * 1024;
+/// The most of a reason quoted from a refused answer.
+const DETAIL_KEPT: usize = 300;
+
+/// The answer as text to keep: at most `ANSWER_KEPT` bytes, without the NUL
+/// characters PostgreSQL's text refuses.
+fn kept(body: &[u8]) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(ANSWER_KEPT)]).replace('\0', "\u{fffd}")
+}
 
 /// How queries are sent.
 #[derive(Clone, Copy, Debug)]
@@ -149,10 +157,18 @@ impl StatusQueries {
         let claimed = self.store.claim_reconciliation(rules, batch).await?;
         let mut run = Reconciled::default();
         for (dispute_id, why) in claimed {
-            if let Some(asked) = self.ask(dispute_id, None, &why).await? {
-                run.asked += 1;
-                run.changed += usize::from(asked.recorded.before != asked.recorded.after);
-                run.unanswered += usize::from(asked.outcome != QueryOutcome::Found);
+            // One dispute that cannot be recorded does not stop the others.
+            match self.ask(dispute_id, None, &why).await {
+                Ok(Some(asked)) => {
+                    run.asked += 1;
+                    run.changed += usize::from(asked.recorded.before != asked.recorded.after);
+                    run.unanswered += usize::from(asked.outcome != QueryOutcome::Found);
+                }
+                Ok(None) => {}
+                Err(e) if e.is_outage() => return Err(e),
+                Err(e) => {
+                    tracing::error!(dispute = dispute_id, error = %crate::error::chain(&e), "a status query could not be recorded");
+                }
             }
         }
         if run.asked > 0 {
@@ -172,6 +188,12 @@ impl StatusQueries {
         asked_at: jiff::Timestamp,
     ) -> Result<Ended, StoreError> {
         let provider = subject.provider.display_name();
+        if !subject.enabled {
+            return Ok(Ended::without_answer(
+                QueryOutcome::NotConfigured,
+                format!("the connection {} is disabled", subject.connection_slug),
+            ));
+        }
         let Some(base) = subject.query_base_url.as_deref() else {
             return Ok(Ended::without_answer(
                 QueryOutcome::NotConfigured,
@@ -225,14 +247,14 @@ impl StatusQueries {
                 Ok(answer) => answer,
                 Err(ended) => return Ok(ended),
             };
-            let answer =
-                Some(String::from_utf8_lossy(&body[..body.len().min(ANSWER_KEPT)]).into_owned());
+            let answer = Some(kept(&body));
             let read = connector.read_answer(request, &headers, &body, &target, &ctx);
             let this = match read {
                 Err(refusal) => Ended {
                     outcome: QueryOutcome::Refused,
                     detail: format!(
-                        "{provider}'s answer was not accepted, so nothing was recorded from it: {refusal}"
+                        "{provider}'s answer was not accepted and changed nothing: {}",
+                        text::cut(&refusal.to_string(), DETAIL_KEPT)
                     ),
                     answer,
                     event: None,
@@ -354,17 +376,24 @@ async fn read_response(
         }
     }
     if !status.is_success() {
-        let text: String = String::from_utf8_lossy(&body)
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(200)
-            .collect();
         return Err(Ended {
             outcome: QueryOutcome::Failed,
             detail: format!("{address} answered HTTP {}", status.as_u16()),
-            answer: Some(text),
+            answer: Some(kept(&body)),
             event: None,
         });
     }
     Ok((headers, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_kept_bounded_and_without_nul_characters() {
+        assert_eq!(kept(b"{\"a\":\"x\0y\"}"), "{\"a\":\"x\u{fffd}y\"}");
+        assert_eq!(kept(&[b'a'; ANSWER_KEPT + 10]).len(), ANSWER_KEPT);
+        assert_eq!(kept(&[0xff, b'a']), "\u{fffd}a");
+    }
 }

@@ -69,6 +69,8 @@ pub struct Answered {
     /// The provider's answer code (`success`, `CBNonExist`, `SUCCESS`,
     /// `APPLY_SUCCESS`, `SIGN_VERIFY_FAILED`…).
     pub code: String,
+    /// Held back by `slow_answer`: a client that gave up never saw it.
+    pub delayed: bool,
 }
 
 impl World {
@@ -90,15 +92,6 @@ impl World {
     /// Every query answered so far, in order.
     pub fn log(&self) -> Vec<Answered> {
         self.log.lock().expect("the log's lock").clone()
-    }
-
-    fn note(&self, provider: ProviderKind, path: &str, reference: Option<&str>, code: &str) {
-        self.log.lock().expect("the log's lock").push(Answered {
-            provider,
-            path: path.to_owned(),
-            reference: reference.map(str::to_owned),
-            code: code.to_owned(),
-        });
     }
 
     /// The dispute `reference` of `provider` at the connection whose
@@ -150,20 +143,42 @@ impl World {
         self.start + SignedDuration::from_mins(i64::from(step.happened_minutes))
     }
 
-    async fn misbehave(&self, dispute: Option<&DisputeScript>) -> bool {
-        let Some(dispute) = dispute else {
-            return false;
-        };
-        if dispute
-            .query_misbehave
-            .contains(&QueryMisbehaviour::SlowAnswer)
-        {
+    fn misbehaving(&self, dispute: Option<&DisputeScript>) -> Misbehaving {
+        let has = |m| dispute.is_some_and(|d| d.query_misbehave.contains(&m));
+        Misbehaving {
+            corrupt: has(QueryMisbehaviour::CorruptSignature),
+            slow: has(QueryMisbehaviour::SlowAnswer),
+        }
+    }
+
+    /// Logs the answer as decided, then holds it back if it is to be slow
+    /// (a client that gives up meanwhile never gets it).
+    async fn answering(
+        &self,
+        provider: ProviderKind,
+        path: &str,
+        reference: Option<&str>,
+        code: &str,
+        how: Misbehaving,
+    ) {
+        self.log.lock().expect("the log's lock").push(Answered {
+            provider,
+            path: path.to_owned(),
+            reference: reference.map(str::to_owned),
+            code: code.to_owned(),
+            delayed: how.slow,
+        });
+        if how.slow {
             tokio::time::sleep(self.slow_answer).await;
         }
-        dispute
-            .query_misbehave
-            .contains(&QueryMisbehaviour::CorruptSignature)
     }
+}
+
+/// How one answer misbehaves.
+#[derive(Debug, Clone, Copy, Default)]
+struct Misbehaving {
+    corrupt: bool,
+    slow: bool,
 }
 
 /// The three query APIs.
@@ -207,13 +222,21 @@ async fn pingpong_query(State(world): State<Arc<World>>, body: Bytes, retrieval:
         true => "/pingpong/dispute/getRetrievalDispute",
         false => "/pingpong/dispute/getDisputeInfo",
     };
-    let (answer, reference, corrupt) = pingpong_answer(&world, &body, retrieval).await;
+    let (answer, reference, how) = pingpong_answer(&world, &body, retrieval);
     let code = match answer["success"] {
         Value::Bool(true) => "success".to_owned(),
         _ => answer["errorCode"].as_str().unwrap_or("").to_owned(),
     };
-    world.note(ProviderKind::PingPong, path, reference.as_deref(), &code);
-    let salt = match corrupt {
+    world
+        .answering(
+            ProviderKind::PingPong,
+            path,
+            reference.as_deref(),
+            &code,
+            how,
+        )
+        .await;
+    let salt = match how.corrupt {
         true => format!("{}-not-the-salt", world.keys.salt),
         false => world.keys.salt.clone(),
     };
@@ -224,11 +247,11 @@ async fn pingpong_query(State(world): State<Arc<World>>, body: Bytes, retrieval:
 
 /// PingPong's answer, the dispute it names, and whether to corrupt its
 /// signature.
-async fn pingpong_answer(
+fn pingpong_answer(
     world: &World,
     body: &[u8],
     retrieval: bool,
-) -> (Value, Option<String>, bool) {
+) -> (Value, Option<String>, Misbehaving) {
     let error = |code: &str, message: &str| json!({"success": false, "errorCode": code, "errorMessage": message});
     let salt = Salt::parse(
         &SecretString::from(world.keys.salt.clone()),
@@ -236,10 +259,18 @@ async fn pingpong_answer(
     )
     .expect("the simulator's salt is a salt");
     if let Err(refusal) = PingPong::new(vec![salt]).verify(body) {
-        return (error("OtherError", &refusal.to_string()), None, false);
+        return (
+            error("OtherError", &refusal.to_string()),
+            None,
+            Misbehaving::default(),
+        );
     }
     let Ok(fields) = serde_json::from_slice::<serde_json::Map<String, Value>>(body) else {
-        return (error("OtherError", "the request is not JSON"), None, false);
+        return (
+            error("OtherError", "the request is not JSON"),
+            None,
+            Misbehaving::default(),
+        );
     };
     let text = |name: &str| match &fields.get(name) {
         Some(Value::String(s)) => Some(s.clone()),
@@ -248,28 +279,32 @@ async fn pingpong_answer(
     };
     let account = text("accId").unwrap_or_default();
     if !world.knows_account(ProviderKind::PingPong, &account) {
-        return (error("AccIdError", "accId is invalid"), None, false);
+        return (
+            error("AccIdError", "accId is invalid"),
+            None,
+            Misbehaving::default(),
+        );
     }
     let number = |name: &str| text(name).and_then(|t| t.parse::<u64>().ok());
     let (Some(page), Some(size)) = (number("pageNum"), number("pageSize")) else {
         return (
             error("QueryPageError", "pageNum and pageSize are required"),
             None,
-            false,
+            Misbehaving::default(),
         );
     };
     if size > PAGE_SIZE_MAX {
         return (
             error("QueryPageMaxError", "pageSize is at most 1000"),
             None,
-            false,
+            Misbehaving::default(),
         );
     }
     if page == 0 || size == 0 {
         return (
             error("QueryPageError", "pageNum and pageSize start at 1"),
             None,
-            false,
+            Misbehaving::default(),
         );
     }
     let time = |name: &str| {
@@ -285,14 +320,14 @@ async fn pingpong_answer(
                 "eventDateStart and eventDateEnd are yyyy-MM-dd HH:mm:ss",
             ),
             None,
-            false,
+            Misbehaving::default(),
         );
     };
     if from > to {
         return (
             error("QueryTimeError", "eventDateStart is after eventDateEnd"),
             None,
-            false,
+            Misbehaving::default(),
         );
     }
     let reference = text("disputePspReference");
@@ -303,7 +338,7 @@ async fn pingpong_answer(
                 return (
                     error("CBNonExist", "the dispute does not exist"),
                     reference,
-                    false,
+                    Misbehaving::default(),
                 )
             }
         },
@@ -317,9 +352,7 @@ async fn pingpong_answer(
             })
             .collect(),
     };
-    let corrupt = world
-        .misbehave(named.first().copied().filter(|_| reference.is_some()))
-        .await;
+    let how = world.misbehaving(named.first().copied().filter(|_| reference.is_some()));
     let listed: Vec<Value> = named
         .into_iter()
         .filter_map(|d| Some((d, world.latest(d)?)))
@@ -352,27 +385,43 @@ async fn pingpong_answer(
         .take(size as usize)
         .collect();
     let answer = json!({"accId": account, "success": true, "data": {"detailList": listed}});
-    (answer, reference, corrupt)
+    (answer, reference, how)
 }
 
 async fn botim_order(State(world): State<Arc<World>>, headers: HeaderMap, body: Bytes) -> Response {
     let path = "/botim-money/sgs/api/acquire2/getOrder";
     let fail = |code: &str, msg: &str| json!({"head": {"applyStatus": "FAIL", "code": code, "msg": msg, "traceCode": trace_code()}});
-    let (answer, reference, corrupt) = 'answer: {
+    let (answer, reference, how) = 'answer: {
         if !signed_by(&world.keys.botim_merchant, &headers, &body) {
-            break 'answer (fail("SIGN_ERROR", "sign verify fail"), None, false);
+            break 'answer (
+                fail("SIGN_ERROR", "sign verify fail"),
+                None,
+                Misbehaving::default(),
+            );
         }
         let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-            break 'answer (fail("PARAM_ERROR", "the request is not JSON"), None, false);
+            break 'answer (
+                fail("PARAM_ERROR", "the request is not JSON"),
+                None,
+                Misbehaving::default(),
+            );
         };
         let Some(sent) = request["requestTime"]
             .as_i64()
             .and_then(|ms| Timestamp::from_millisecond(ms).ok())
         else {
-            break 'answer (fail("PARAM_ERROR", "requestTime is required"), None, false);
+            break 'answer (
+                fail("PARAM_ERROR", "requestTime is required"),
+                None,
+                Misbehaving::default(),
+            );
         };
         if Timestamp::now().duration_since(sent).abs() > BOTIM_CLOCK_SKEW {
-            break 'answer (fail("PARAM_ERROR", "requestTime is expired"), None, false);
+            break 'answer (
+                fail("PARAM_ERROR", "requestTime is expired"),
+                None,
+                Misbehaving::default(),
+            );
         }
         let partner = headers
             .get("partner-id")
@@ -382,17 +431,17 @@ async fn botim_order(State(world): State<Arc<World>>, headers: HeaderMap, body: 
             break 'answer (
                 fail("PARAM_ERROR", "bizContent.orderNo is required"),
                 None,
-                false,
+                Misbehaving::default(),
             );
         };
         let Some(dispute) = world.dispute(ProviderKind::BotimMoney, partner, &order_no) else {
             break 'answer (
                 fail("ORDER_NOT_EXIST", "order not exist"),
                 Some(order_no),
-                false,
+                Misbehaving::default(),
             );
         };
-        let corrupt = world.misbehave(Some(dispute)).await;
+        let how = world.misbehaving(Some(dispute));
         let amount = RawValue::from_string(dispute.amount.clone()).ok();
         let answer = json!({
             "head": {"applyStatus": "SUCCESS", "code": "0", "msg": "SUCCESS", "traceCode": trace_code()},
@@ -405,12 +454,20 @@ async fn botim_order(State(world): State<Arc<World>>, headers: HeaderMap, body: 
                 "paySceneCode": "PAYPAGE",
             }},
         });
-        (answer, Some(order_no), corrupt)
+        (answer, Some(order_no), how)
     };
     let code = answer["head"]["code"].as_str().unwrap_or("").to_owned();
-    world.note(ProviderKind::BotimMoney, path, reference.as_deref(), &code);
+    world
+        .answering(
+            ProviderKind::BotimMoney,
+            path,
+            reference.as_deref(),
+            &code,
+            how,
+        )
+        .await;
     let body = serde_json::to_vec(&answer).expect("JSON serializes");
-    let sign = sign_answer(&world.keys.botim, &body, corrupt);
+    let sign = sign_answer(&world.keys.botim, &body, how.corrupt);
     json_response(body, Some(sign))
 }
 
@@ -421,19 +478,19 @@ async fn payermax_case(
 ) -> Response {
     let path = "/payermax/aggregate-pay/api/gateway/caseSearch";
     let error = |code: &str, msg: &str| json!({"code": code, "msg": msg});
-    let (answer, reference, corrupt) = 'answer: {
+    let (answer, reference, how) = 'answer: {
         if !signed_by(&world.keys.payermax_merchant, &headers, &body) {
             break 'answer (
                 error("SIGN_VERIFY_FAILED", "The signature verify failed."),
                 None,
-                false,
+                Misbehaving::default(),
             );
         }
         let Ok(request) = serde_json::from_slice::<Value>(&body) else {
             break 'answer (
                 error("PARAMS_INVALID", "The request is not JSON."),
                 None,
-                false,
+                Misbehaving::default(),
             );
         };
         let sent = request["requestTime"]
@@ -445,7 +502,7 @@ async fn payermax_case(
                 break 'answer (
                     error("PARAMS_INVALID", "requestTime is invalid or expired."),
                     None,
-                    false,
+                    Misbehaving::default(),
                 )
             }
         }
@@ -453,7 +510,7 @@ async fn payermax_case(
             break 'answer (
                 error("PARAMS_INVALID", "version or keyVersion is invalid."),
                 None,
-                false,
+                Misbehaving::default(),
             );
         }
         let merchant = request["merchantNo"].as_str().unwrap_or_default();
@@ -461,7 +518,7 @@ async fn payermax_case(
             break 'answer (
                 error("MERCHANT_INVALID", "The merchant has been offline."),
                 None,
-                false,
+                Misbehaving::default(),
             );
         }
         let app = request["appId"].as_str().unwrap_or_default();
@@ -489,14 +546,14 @@ async fn payermax_case(
             break 'answer (
                 error("MERCHANT_APP_INVALID", "Signature key is not configured."),
                 None,
-                false,
+                Misbehaving::default(),
             );
         }
         let Some(case_id) = request["data"]["caseId"].as_str().map(str::to_owned) else {
             break 'answer (
                 error("PARAMS_INVALID", "data.caseId is required."),
                 None,
-                false,
+                Misbehaving::default(),
             );
         };
         let found = world
@@ -506,10 +563,10 @@ async fn payermax_case(
             break 'answer (
                 error("PARAMS_INVALID", "The case does not exist."),
                 Some(case_id),
-                false,
+                Misbehaving::default(),
             );
         };
-        let corrupt = world.misbehave(Some(dispute)).await;
+        let how = world.misbehaving(Some(dispute));
         let deadline = step.deadline_days.map(|days| {
             (at + SignedDuration::from_hours(24 * i64::from(days)))
                 .strftime("%Y-%m-%d")
@@ -529,13 +586,22 @@ async fn payermax_case(
                 "tradeToken": format!("PS-{}", dispute.reference),
             },
         });
-        (answer, Some(case_id), corrupt)
+        (answer, Some(case_id), how)
     };
     let code = answer["code"].as_str().unwrap_or("").to_owned();
-    world.note(ProviderKind::PayerMax, path, reference.as_deref(), &code);
+    world
+        .answering(
+            ProviderKind::PayerMax,
+            path,
+            reference.as_deref(),
+            &code,
+            how,
+        )
+        .await;
     let body = serde_json::to_vec(&answer).expect("JSON serializes");
     // PayerMax signs what it accepted; its refusals come unsigned.
-    let sign = (code == "APPLY_SUCCESS").then(|| sign_answer(&world.keys.payermax, &body, corrupt));
+    let sign =
+        (code == "APPLY_SUCCESS").then(|| sign_answer(&world.keys.payermax, &body, how.corrupt));
     json_response(body, sign)
 }
 

@@ -94,7 +94,7 @@ pub fn SilenceWarning(silent: Vec<(String, jiff::Timestamp)>) -> impl IntoView {
                             <code>{shown(&slug)}</code> {format!(" (last {}) ", when(heard))}
                         })
                         .collect_view()}
-                    "Notifications may be getting lost; reconciliation is asking the provider about these connections' open disputes."
+                    "Notifications may be getting lost. Where a connection has a status-query address, reconciliation asks its provider about all its open disputes."
                 </p>
             </div>
         }

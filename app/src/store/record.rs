@@ -470,13 +470,6 @@ struct Written {
     event_id: Option<i64>,
 }
 
-/// Records an event for its dispute: one statement locks the dispute and
-/// reads its events; the next stores the arriving notification, writes the
-/// dispute as the fold derives it with the new event (creating it if new)
-/// and inserts the event. The dispute row is written once, which keeps
-/// intake near the database's ceiling (see `bench/RESULTS.md`). A dispute
-/// created, or a key taken, by another transaction between the two
-/// statements is handled by the rarer paths below.
 /// Records an event from `source` within the caller's transaction.
 pub(super) async fn record_event_in(
     tx: &mut sqlx::PgConnection,
@@ -488,6 +481,13 @@ pub(super) async fn record_event_in(
     Ok(recorded)
 }
 
+/// Records an event for its dispute: one statement locks the dispute and
+/// reads its events; the next stores the arriving notification, writes the
+/// dispute as the fold derives it with the new event (creating it if new)
+/// and inserts the event. The dispute row is written once, which keeps
+/// intake near the database's ceiling (see `bench/RESULTS.md`). A dispute
+/// created, or a key taken, by another transaction between the two
+/// statements is handled by the rarer paths below.
 async fn record_event(
     tx: &mut sqlx::PgConnection,
     connection_id: i64,

@@ -21,7 +21,6 @@ pub struct QuerySubject {
     pub dispute_id: i64,
     pub dispute_ref: String,
     pub stage: Option<Stage>,
-    pub status: Option<Status>,
     pub opened_at: jiff::Timestamp,
     pub connection_id: i64,
     pub connection_slug: String,
@@ -43,7 +42,8 @@ pub enum QueryOutcome {
     NotFound,
     /// The provider refused or failed.
     Failed,
-    /// The answer was not signed by the provider: nothing was recorded.
+    /// The answer was not signed by the provider, or could not be read: it
+    /// is kept, and changed nothing.
     Refused,
     /// No answer: the network, a timeout, or the address guard.
     Unreachable,
@@ -176,7 +176,6 @@ struct SubjectRow {
     dispute_id: i64,
     dispute_ref: String,
     stage: Option<Named<Stage>>,
-    status: Option<Named<Status>>,
     opened_at: jiff_sqlx::Timestamp,
     connection_id: i64,
     connection_slug: String,
@@ -220,7 +219,7 @@ impl Store {
     /// The dispute and its connection, as a query needs them.
     pub async fn query_subject(&self, dispute_id: i64) -> Result<Option<QuerySubject>, StoreError> {
         let row: Option<SubjectRow> = sqlx::query_as(
-            "select d.id as dispute_id, d.dispute_ref, d.stage, d.status, d.opened_at,
+            "select d.id as dispute_id, d.dispute_ref, d.stage, d.opened_at,
                     c.id as connection_id, c.slug as connection_slug, c.provider, c.enabled,
                     c.account_id, c.app_id, c.timezone, c.query_base_url
              from disputes d join connections c on c.id = d.connection_id
@@ -234,7 +233,6 @@ impl Store {
                 dispute_id: r.dispute_id,
                 dispute_ref: r.dispute_ref,
                 stage: r.stage.map(|s| s.0),
-                status: r.status.map(|s| s.0),
                 opened_at: r.opened_at.to_jiff(),
                 connection_id: r.connection_id,
                 connection_slug: r.connection_slug,
@@ -307,14 +305,21 @@ impl Store {
                                 then 'still open past its deadline'
                             when d.status = 'needs_response'
                                  and d.deadline < now() + make_interval(secs => $1)
-                                 and d.last_event_at < now() - make_interval(secs => $2)
+                                 and heard.at < now() - make_interval(secs => $2)
                                 then 'deadline near and nothing heard for a while'
                             when d.status = 'under_review'
-                                 and d.last_event_at < now() - make_interval(secs => $3)
+                                 and heard.at < now() - make_interval(secs => $3)
                                 then 'decision overdue'
                             else 'its connection has gone silent'
                         end as why
-                 from disputes d join connections c on c.id = d.connection_id
+                 from disputes d
+                 join connections c on c.id = d.connection_id
+                 -- What the provider last pushed: the answers to earlier
+                 -- queries do not make a dispute any less quiet.
+                 cross join lateral (
+                     select max(e.occurred_at) as at from dispute_events e
+                     where e.dispute_id = d.id and e.source <> 'status_query'
+                 ) heard
                  where c.enabled and c.query_base_url is not null
                    and d.status in ('needs_response', 'under_review')
                    and (d.last_queried_at is null
@@ -322,9 +327,9 @@ impl Store {
                    and ((d.status = 'needs_response'
                          and d.deadline < now() + make_interval(secs => $1)
                          and (d.deadline < now()
-                              or d.last_event_at < now() - make_interval(secs => $2)))
+                              or heard.at < now() - make_interval(secs => $2)))
                         or (d.status = 'under_review'
-                            and d.last_event_at < now() - make_interval(secs => $3))
+                            and heard.at < now() - make_interval(secs => $3))
                         or d.connection_id in (select id from silent))
                  order by coalesce(d.deadline, 'infinity'), d.id
                  limit $6
@@ -375,7 +380,7 @@ impl Store {
                         provider_stage: stage,
                         provider_status: status,
                         asked_at: record.asked_at,
-                        summary: event.reason.clone().unwrap_or_default(),
+                        summary: record.detail.to_owned(),
                     });
                 }
                 Some(_) => event.effect = Effect::None,

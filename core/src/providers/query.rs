@@ -76,7 +76,9 @@ impl Finding {
             occurred_at: None,
             deadline: self.deadline,
             amount: self.amount,
-            reason: Some(self.summary),
+            // The summary is the query's record, not the dispute's reason,
+            // which the fold would otherwise take from the latest event.
+            reason: None,
             reason_code: None,
             provider_status: self.provider_status,
             payment_reference: None,
@@ -129,7 +131,7 @@ mod tests {
         let event = finding.clone().into_event(&reference, at);
         assert_eq!(event.effect, finding.effect);
         assert_eq!(event.occurred_at, None);
-        assert_eq!(event.reason.as_deref(), Some(finding.summary.as_str()));
+        assert_eq!(event.reason, None);
         let later = finding.into_event(&reference, at + jiff::SignedDuration::from_secs(60));
         assert_ne!(event.key, later.key);
     }

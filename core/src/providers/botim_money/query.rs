@@ -81,7 +81,11 @@ impl BotimMoney {
                 "Botim Money's answer has no sign header".into(),
             ));
         }
-        let Some(order) = answer.body.and_then(|b| b.acquire_order) else {
+        let order = answer
+            .body
+            .and_then(|b| b.acquire_order)
+            .filter(|o| o.order_no.get() == Some(target.reference.as_str()));
+        let Some(order) = order else {
             return Ok(Answer::NotFound(format!(
                 "Botim Money returned no order {}",
                 target.reference.as_str()
@@ -138,6 +142,8 @@ struct Body {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Order {
+    #[serde(default)]
+    order_no: Text,
     #[serde(default)]
     status: Text,
     #[serde(default)]
@@ -285,5 +291,11 @@ mod tests {
         ));
         let empty = json!({"head": {"applyStatus": "SUCCESS", "code": "0"}});
         assert!(matches!(read(empty, Some(BOTIM)), Ok(Answer::NotFound(_))));
+        let another = json!({"head": {"applyStatus": "SUCCESS", "code": "0"},
+            "body": {"acquireOrder": {"orderNo": "BO2", "status": "SETTLED"}}});
+        assert!(matches!(
+            read(another, Some(BOTIM)),
+            Ok(Answer::NotFound(_))
+        ));
     }
 }

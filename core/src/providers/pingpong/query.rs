@@ -74,6 +74,17 @@ impl PingPong {
     ) -> Result<Answer, Refusal> {
         self.verify(body)?;
         let answer: QueryAnswer = from_json(body)?;
+        // The request asked for SHA-256; an answer may not pick the weaker
+        // digest that notifications still accept.
+        if !answer
+            .sign_type
+            .get()
+            .is_some_and(|t| t.eq_ignore_ascii_case("SHA256"))
+        {
+            return Err(Refusal::BadSignature(
+                "the answer is not signed with SHA256".into(),
+            ));
+        }
         if answer.success.get() != Some("true") {
             let code = answer.error_code.get();
             let words = provider_words(code, answer.error_message.get());
@@ -167,6 +178,8 @@ fn status_of(chargeback_status: &str) -> Option<Status> {
 #[serde(rename_all = "camelCase")]
 struct QueryAnswer {
     #[serde(default)]
+    sign_type: Text,
+    #[serde(default)]
     success: Text,
     #[serde(default)]
     error_code: Text,
@@ -247,7 +260,8 @@ mod tests {
     }
 
     /// An answer as PingPong signs it.
-    fn answer(fields: serde_json::Value) -> Vec<u8> {
+    fn answer(mut fields: serde_json::Value) -> Vec<u8> {
+        fields["signType"] = "SHA256".into();
         super::super::sign(&salt_text(), fields.as_object().unwrap())
     }
 
@@ -399,6 +413,28 @@ mod tests {
             .replace("LOST", "WON");
         assert!(matches!(
             read(DISPUTE_PATH, None, tampered.as_bytes()),
+            Err(Refusal::BadSignature(_))
+        ));
+        // Signed with the salt, but with MD5.
+        let mut fields: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> =
+            serde_json::from_value(entry("WON")).unwrap();
+        fields.insert(
+            "signType".into(),
+            serde_json::value::RawValue::from_string("\"MD5\"".into()).unwrap(),
+        );
+        let digest = super::super::digest_hex(
+            super::super::SignType::Md5,
+            &salt_text(),
+            &super::super::signed_content(&fields),
+        );
+        fields.insert(
+            "sign".into(),
+            serde_json::value::RawValue::from_string(format!("\"{digest}\"")).unwrap(),
+        );
+        let md5 = serde_json::to_vec(&fields).unwrap();
+        connector().verify(&md5).expect("a valid MD5 signature");
+        assert!(matches!(
+            read(DISPUTE_PATH, None, &md5),
             Err(Refusal::BadSignature(_))
         ));
         let unsigned = serde_json::to_vec(&entry("WON")).unwrap();
