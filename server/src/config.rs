@@ -200,6 +200,12 @@ pub struct SettingArgs {
     /// set its own).
     #[arg(long, env = "SILENCE_AFTER_MINUTES", global = true)]
     pub silence_after_minutes: Option<u64>,
+
+    /// Days strangers' deliveries (unknown connections, oversized bodies)
+    /// and rate-limited request counts are kept; deliveries for known
+    /// connections are always kept.
+    #[arg(long, env = "RETENTION_DAYS", global = true)]
+    pub retention_days: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -241,6 +247,7 @@ struct FileSettings {
     reconcile_review_overdue_days: Option<u64>,
     reconcile_requery_minutes: Option<u64>,
     silence_after_minutes: Option<u64>,
+    retention_days: Option<u64>,
 }
 
 /// The settings in force. `Debug` shows no secret.
@@ -264,6 +271,8 @@ pub struct Settings {
     pub dashboard_refresh: Duration,
     pub connections: ConnectionLimits,
     pub status_queries: StatusQuerySettings,
+    /// How long strangers' deliveries are kept.
+    pub retention: jiff::SignedDuration,
 }
 
 /// How status queries are sent, and when reconciliation asks.
@@ -330,6 +339,7 @@ impl Default for Settings {
                 idle_timeout: Duration::from_secs(60),
                 max_connections: 1024,
             },
+            retention: jiff::SignedDuration::from_hours(30 * 24),
             status_queries: StatusQuerySettings {
                 timeout: Duration::from_secs(10),
                 allow_local: false,
@@ -448,6 +458,12 @@ impl Settings {
                     .or(file.max_connections)
                     .unwrap_or(defaults.connections.max_connections),
             },
+            retention: args
+                .retention_days
+                .or(file.retention_days)
+                .map_or(defaults.retention, |days| {
+                    jiff::SignedDuration::from_hours(days as i64 * 24)
+                }),
             status_queries: {
                 let d = defaults.status_queries;
                 let hours = |n: Option<u64>, default| {
@@ -499,6 +515,9 @@ impl Settings {
                 }
             },
         };
+        if settings.retention.is_zero() {
+            return Err(ConfigError::Zero("RETENTION_DAYS"));
+        }
         if settings.status_queries.timeout.is_zero() {
             return Err(ConfigError::Zero("QUERY_TIMEOUT_SECS"));
         }

@@ -40,6 +40,8 @@ const THROTTLE_FLUSH: Duration = Duration::from_secs(10);
 const SESSION_SWEEP: Duration = Duration::from_secs(3600);
 /// Further attempts of a status query after a network error.
 const QUERY_RETRIES: u32 = 2;
+/// How often retention looks for strangers' deliveries to remove.
+const RETENTION_SWEEP: Duration = Duration::from_secs(3600);
 /// Disputes one reconciliation run asks about at most.
 const RECONCILE_BATCH: i64 = 50;
 
@@ -53,6 +55,8 @@ pub struct Application {
     sessions: PostgresStore,
     queries: StatusQueries,
     reconciliation: StatusQuerySettings,
+    retention: jiff::SignedDuration,
+    store: Store,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +143,7 @@ impl Application {
                 retries: QUERY_RETRIES,
             },
         );
+        let kept = store.clone();
         let router = router::router(
             AppState {
                 store,
@@ -163,6 +168,8 @@ impl Application {
             sessions,
             queries,
             reconciliation: settings.status_queries,
+            retention: settings.retention,
+            store: kept,
         })
     }
 
@@ -191,9 +198,12 @@ impl Application {
             sessions,
             queries,
             reconciliation,
+            retention,
+            store,
             ..
         } = self;
         let tasks = background_jobs(intake, sessions, queries, reconciliation);
+        let tasks = with_retention(tasks, store, retention);
         let connections = GracefulShutdown::new();
         let mut http = auto::Builder::new(TokioExecutor::new());
         http.http1()
@@ -288,6 +298,26 @@ fn background_jobs(
             }
         });
     }
+    tasks
+}
+
+/// Removes strangers' deliveries older than `keep`, hourly.
+fn with_retention(mut tasks: Tasks, store: Store, keep: jiff::SignedDuration) -> Tasks {
+    tasks.every("retention", RETENTION_SWEEP, move || {
+        let store = store.clone();
+        async move {
+            if let Some(purged) = store.purge_strangers(jiff::Timestamp::now() - keep).await? {
+                if purged != app::store::Purged::default() {
+                    tracing::info!(
+                        deliveries = purged.deliveries,
+                        throttled_counts = purged.throttled_counts,
+                        "retention removed strangers' deliveries"
+                    );
+                }
+            }
+            Ok::<(), app::store::StoreError>(())
+        }
+    });
     tasks
 }
 

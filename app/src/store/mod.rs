@@ -10,6 +10,7 @@ mod notifications;
 mod people;
 mod queue;
 mod record;
+mod retention;
 mod status_queries;
 mod views;
 
@@ -29,6 +30,7 @@ pub use people::{
 };
 pub use queue::{CursorMismatch, StatusCounts};
 pub use record::{EventSource, Recorded, StoredDelivery};
+pub use retention::Purged;
 pub use status_queries::{
     QueryConflict, QueryOutcome, QueryRecord, QueryRecorded, QuerySubject, ReconcileRules,
     StatusQueryEntry,

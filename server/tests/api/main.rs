@@ -13,6 +13,7 @@ mod intake;
 mod migrations;
 mod pages;
 mod provider_fixtures;
+mod retention;
 mod sessions;
 mod simulator;
 mod status_queries;

@@ -1,0 +1,54 @@
+//! Retention: strangers' deliveries (for unknown connections, with oversized
+//! bodies) and the counts of rate-limited requests are removed once older
+//! than the configured age; every delivery for a known connection is kept.
+//! One replica at a time, by a transaction-scoped advisory lock.
+
+use jiff_sqlx::ToSqlx;
+
+use super::{Store, StoreError};
+
+/// The advisory lock retention holds while it runs ("retain" in ASCII).
+const RETENTION_LOCK: i64 = 0x7265_7461_696e;
+
+/// What one retention run removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub deliveries: u64,
+    pub throttled_counts: u64,
+}
+
+impl Store {
+    /// Removes strangers' deliveries and throttled counts from before
+    /// `before`; `None` when another replica is running it.
+    pub async fn purge_strangers(
+        &self,
+        before: jiff::Timestamp,
+    ) -> Result<Option<Purged>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let ours: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
+            .bind(RETENTION_LOCK)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !ours {
+            return Ok(None);
+        }
+        let deliveries = sqlx::query(
+            "delete from notifications
+             where verdict in ('unknown_connection', 'too_large') and received_at < $1",
+        )
+        .bind(before.to_sqlx())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let throttled_counts = sqlx::query("delete from throttled_requests where minute < $1")
+            .bind(before.to_sqlx())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(Some(Purged {
+            deliveries,
+            throttled_counts,
+        }))
+    }
+}

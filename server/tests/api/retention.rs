@@ -1,0 +1,97 @@
+//! Retention: strangers' deliveries (unknown connections, oversized bodies)
+//! and rate-limited counts go once they are older than the setting; every
+//! delivery for a known connection stays, rejected ones included; only one
+//! replica runs it at a time.
+
+use jiff::{SignedDuration, Timestamp};
+use test_support::fixture_body;
+
+use crate::helpers::spawn_app;
+
+/// The advisory lock `Store::purge_strangers` holds while it runs.
+const RETENTION_LOCK: i64 = 0x7265_7461_696e;
+
+#[tokio::test]
+async fn old_strangers_deliveries_go_and_every_known_connections_delivery_stays() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    let json = [("content-type", "application/json")];
+    let accepted = app
+        .post_webhook("pingpong-main", &json, fixture_body("pp-chargeback.json"))
+        .await;
+    assert_eq!(accepted.status(), 200);
+    let forged = app
+        .post_webhook("pingpong-main", &json, fixture_body("pp-wrong-salt.json"))
+        .await;
+    assert_eq!(forged.status(), 401);
+    assert_eq!(
+        app.post_webhook("nobody", &json, b"{}".to_vec())
+            .await
+            .status(),
+        404
+    );
+    let huge = vec![b'x'; 2 * 1024 * 1024];
+    assert_eq!(
+        app.post_webhook("pingpong-main", &[], huge).await.status(),
+        413
+    );
+    sqlx::query("update notifications set received_at = now() - interval '40 days'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into throttled_requests (sender, minute, requests, last_slug) values
+         ('192.0.2.1', now() - interval '40 days', 12, 'nobody'),
+         ('192.0.2.1', date_trunc('minute', now()), 3, 'nobody')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // A stranger from today stays.
+    assert_eq!(
+        app.post_webhook("nobody", &json, b"{}".to_vec())
+            .await
+            .status(),
+        404
+    );
+
+    // Another replica is running it: this one does nothing.
+    let mut other = app.pool.acquire().await.unwrap();
+    sqlx::query("select pg_advisory_lock($1)")
+        .bind(RETENTION_LOCK)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let month_ago = Timestamp::now() - SignedDuration::from_hours(30 * 24);
+    assert_eq!(app.store.purge_strangers(month_ago).await.unwrap(), None);
+    sqlx::query("select pg_advisory_unlock($1)")
+        .bind(RETENTION_LOCK)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    drop(other);
+
+    let purged = app.store.purge_strangers(month_ago).await.unwrap().unwrap();
+    assert_eq!((purged.deliveries, purged.throttled_counts), (2, 1));
+    let left: Vec<(String, bool)> = sqlx::query_as(
+        "select verdict, received_at > now() - interval '1 day' from notifications order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        left,
+        [
+            ("valid".to_owned(), false),
+            ("bad_signature".to_owned(), false),
+            ("unknown_connection".to_owned(), true),
+        ]
+    );
+    let throttled: i64 = sqlx::query_scalar("select count(*) from throttled_requests")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(throttled, 1);
+    let again = app.store.purge_strangers(month_ago).await.unwrap().unwrap();
+    assert_eq!((again.deliveries, again.throttled_counts), (0, 0));
+}
