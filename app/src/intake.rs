@@ -28,7 +28,8 @@ use http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    store::{IntakeConnection, NewNotification, Store, StoreError, ThrottledCount},
+    metrics::Metrics,
+    store::{IntakeConnection, NewNotification, Recorded, Store, StoreError, ThrottledCount},
     vault::Vault,
 };
 
@@ -65,6 +66,7 @@ pub struct Intake {
     strangers: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     /// Strangers' requests refused past their allowance, not yet written.
     throttled: Arc<Mutex<HashMap<(IpAddr, jiff::Timestamp), Tally>>>,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for Intake {
@@ -99,8 +101,14 @@ struct Tally {
 impl Intake {
     /// Intake allowing each sender `strangers_per_minute` requests for
     /// unknown connections or with oversized bodies.
-    pub fn new(store: Store, vault: Vault, strangers_per_minute: NonZeroU32) -> Self {
+    pub fn new(
+        store: Store,
+        vault: Vault,
+        strangers_per_minute: NonZeroU32,
+        metrics: Metrics,
+    ) -> Self {
         Self {
+            metrics,
             store,
             vault,
             connections: Arc::default(),
@@ -118,8 +126,14 @@ impl Intake {
             None => None,
         };
         let stranger = known.is_none() || delivery.body_length > MAX_BODY as u64;
+        let provider = known.as_ref().map(|k| k.connection.provider);
         if stranger && self.strangers.check_key(&delivery.sender).is_err() {
             self.count_throttled(delivery);
+            self.metrics.delivery(
+                provider,
+                "rate_limited",
+                request.started.elapsed().as_secs_f64(),
+            );
             return Ok(Reply::error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too many requests from this address; retry later",
@@ -165,8 +179,27 @@ impl Intake {
             .record_delivery(&raw, &judgement, judged_in)
             .await
         {
-            Ok(_) => Ok(judgement.reply()),
-            Err(e) if e.is_outage() => Err(e),
+            Ok((_, recorded)) => {
+                let verdict = match (&judgement, recorded) {
+                    (Judgement::Refused(refused), _) => refused.verdict,
+                    (Judgement::Accepted { .. }, Recorded::Duplicate { .. }) => Verdict::Duplicate,
+                    (Judgement::Accepted { .. }, _) => Verdict::Valid,
+                };
+                self.metrics.delivery(
+                    provider,
+                    verdict.as_str(),
+                    request.started.elapsed().as_secs_f64(),
+                );
+                Ok(judgement.reply())
+            }
+            Err(e) if e.is_outage() => {
+                self.metrics.delivery(
+                    provider,
+                    "not_stored",
+                    request.started.elapsed().as_secs_f64(),
+                );
+                Err(e)
+            }
             // The database refused what this delivery carries: retrying will
             // not help, so the raw request is kept alone with the reason.
             Err(e) => {
@@ -181,6 +214,11 @@ impl Intake {
                 };
                 let failed = Judgement::Refused(Refused::new(Verdict::Failed, reason, key));
                 self.store.record_delivery(&raw, &failed, judged_in).await?;
+                self.metrics.delivery(
+                    provider,
+                    Verdict::Failed.as_str(),
+                    request.started.elapsed().as_secs_f64(),
+                );
                 Ok(failed.reply())
             }
         }

@@ -13,6 +13,7 @@ pub mod flash;
 pub mod intake;
 pub mod keyring;
 pub mod layout;
+pub mod metrics;
 pub mod outbound;
 pub mod pages;
 pub mod state;

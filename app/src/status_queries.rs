@@ -16,6 +16,7 @@ use http::HeaderMap;
 
 use crate::{
     keyring,
+    metrics::Metrics,
     outbound::OutboundPolicy,
     store::{
         Actor, QueryOutcome, QueryRecord, QueryRecorded, QuerySubject, ReconcileRules, Store,
@@ -55,6 +56,7 @@ pub struct StatusQueries {
     vault: Vault,
     settings: QuerySettings,
     client: reqwest::Client,
+    metrics: Metrics,
 }
 
 /// A query's result, as the page that asked shows it.
@@ -95,8 +97,9 @@ impl Ended {
 }
 
 impl StatusQueries {
-    pub fn new(store: Store, vault: Vault, settings: QuerySettings) -> Self {
+    pub fn new(store: Store, vault: Vault, settings: QuerySettings, metrics: Metrics) -> Self {
         Self {
+            metrics,
             client: settings.policy.client(settings.timeout),
             store,
             vault,
@@ -119,6 +122,7 @@ impl StatusQueries {
         let asked_at = jiff::Timestamp::now();
         let ended = self.query(&subject, asked_at).await?;
         let took_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+        self.metrics.status_query(subject.provider, ended.outcome);
         let recorded = self
             .store
             .record_status_query(QueryRecord {
@@ -171,6 +175,11 @@ impl StatusQueries {
                 }
             }
         }
+        self.metrics.reconciliation_run(
+            run.changed,
+            run.asked.saturating_sub(run.changed + run.unanswered),
+            run.unanswered,
+        );
         if run.asked > 0 {
             tracing::info!(
                 asked = run.asked,

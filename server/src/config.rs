@@ -206,6 +206,11 @@ pub struct SettingArgs {
     /// connections are always kept.
     #[arg(long, env = "RETENTION_DAYS", global = true)]
     pub retention_days: Option<u64>,
+
+    /// The bearer token `/metrics` asks for; without one, `/metrics` does
+    /// not exist.
+    #[arg(long, env = "METRICS_TOKEN", global = true, hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -248,6 +253,7 @@ struct FileSettings {
     reconcile_requery_minutes: Option<u64>,
     silence_after_minutes: Option<u64>,
     retention_days: Option<u64>,
+    metrics_token: Option<String>,
 }
 
 /// The settings in force. `Debug` shows no secret.
@@ -273,6 +279,7 @@ pub struct Settings {
     pub status_queries: StatusQuerySettings,
     /// How long strangers' deliveries are kept.
     pub retention: jiff::SignedDuration,
+    pub metrics_token: Option<SecretString>,
 }
 
 /// How status queries are sent, and when reconciliation asks.
@@ -340,6 +347,7 @@ impl Default for Settings {
                 max_connections: 1024,
             },
             retention: jiff::SignedDuration::from_hours(30 * 24),
+            metrics_token: None,
             status_queries: StatusQuerySettings {
                 timeout: Duration::from_secs(10),
                 allow_local: false,
@@ -458,6 +466,11 @@ impl Settings {
                     .or(file.max_connections)
                     .unwrap_or(defaults.connections.max_connections),
             },
+            metrics_token: args
+                .metrics_token
+                .or(file.metrics_token)
+                .filter(|t| !t.is_empty())
+                .map(SecretString::from),
             retention: args
                 .retention_days
                 .or(file.retention_days)

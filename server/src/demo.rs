@@ -160,6 +160,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
                 timeout: settings.status_queries.timeout,
                 retries: 1,
             },
+            app::metrics::Metrics::new(),
         );
         let run = queries.reconcile(&DEMO_RULES, 100).await?;
         println!(

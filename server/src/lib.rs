@@ -13,6 +13,7 @@ pub mod exports;
 pub mod guard;
 pub mod health;
 pub mod master_key;
+pub mod metrics;
 pub mod pages;
 pub mod private_postgres;
 pub mod router;

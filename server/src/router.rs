@@ -32,13 +32,15 @@ use crate::{
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The people-facing part (pages and server functions) sits behind the
-/// guard and its sessions; intake, probes and the stylesheet do not.
+/// guard and its sessions; intake, probes, metrics (their own token) and the
+/// stylesheet do not.
 pub fn router(
     state: AppState,
     intake: Intake,
     trusted_proxies: SourceAllowlist,
     guard: Guard,
     sessions: SessionManagerLayer<PostgresStore>,
+    metrics: Router,
 ) -> Router {
     let store = state.store.clone();
     // Signed-in pages and form answers are never stored by a browser or a
@@ -54,6 +56,7 @@ pub fn router(
         ));
     let mut router = Router::new()
         .merge(health::router(store))
+        .merge(metrics)
         .merge(webhooks::router(intake, trusted_proxies))
         .merge(assets::router())
         .merge(ui);

@@ -8,6 +8,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use app::{
     auth::password::Passwords,
     intake::Intake,
+    metrics::Metrics,
     outbound::OutboundPolicy,
     pages::dashboard::DashboardCache,
     state::AppState,
@@ -127,10 +128,12 @@ impl Application {
             public_url.starts_with("https://"),
             settings.session_idle,
         );
+        let metrics = Metrics::new();
         let intake = Intake::new(
             store.clone(),
             vault.clone(),
             settings.stranger_requests_per_minute,
+            metrics.clone(),
         );
         let queries = StatusQueries::new(
             store.clone(),
@@ -142,8 +145,11 @@ impl Application {
                 timeout: settings.status_queries.timeout,
                 retries: QUERY_RETRIES,
             },
+            metrics.clone(),
         );
         let kept = store.clone();
+        let scraping =
+            crate::metrics::router(metrics, store.clone(), settings.metrics_token.as_ref());
         let router = router::router(
             AppState {
                 store,
@@ -158,6 +164,7 @@ impl Application {
             settings.trusted_proxies.clone(),
             guard,
             session_layer,
+            scraping,
         );
         Ok(Self {
             listener,

@@ -10,6 +10,7 @@ mod helpers;
 mod hostile_input;
 mod hostile_senders;
 mod intake;
+mod metrics;
 mod migrations;
 mod pages;
 mod provider_fixtures;

@@ -94,6 +94,7 @@ async fn rig(story: Scenario, policy: OutboundPolicy) -> Rig {
             timeout: Duration::from_secs(1),
             retries: 1,
         },
+        app::metrics::Metrics::new(),
     );
     Rig {
         app,
