@@ -630,7 +630,10 @@ async fn deliveries_come_newest_first_and_throttled_counts_sum_per_sender() {
         .await
         .unwrap();
 
-    let deliveries = store.recent_deliveries(10).await.unwrap();
+    let deliveries = store
+        .delivery_history(&Default::default(), None, 10)
+        .await
+        .unwrap();
     let throttled = store.throttled_since(day(0), 10).await.unwrap();
 
     assert_eq!(

@@ -1,20 +1,85 @@
 //! The Delivery history page: every request to a webhook URL, newest first,
-//! with the verdict and the answer given.
+//! filtered by what is in the address (connection, provider, verdict, status
+//! answered, days, text in the body), a keyset page at a time, with the
+//! verdict, the answer given and the dispute it touched.
 
+use std::collections::BTreeMap;
+
+use dispute_core::domain::{DeliveryCursor, DeliveryFilter, ProviderKind, Verdict};
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
-use super::{list_or_empty, when, PageHeading};
+use super::{list_or_empty, shown, when, PageHeading};
 use crate::{
     error::AppError,
-    store::{DeliverySummary, ThrottledCount},
+    store::{DeliveryRecord, ThrottledCount},
 };
 
-const SHOWN: i64 = 200;
+/// Deliveries per page.
+const PAGE: i64 = 100;
 
-pub async fn recent_deliveries() -> Result<Vec<DeliverySummary>, AppError> {
+/// One page of the history, or why the address cannot be read.
+pub enum HistoryAnswer {
+    Page {
+        filter: DeliveryFilter,
+        deliveries: Vec<DeliveryRecord>,
+        /// The address of the next page, if there is one.
+        older: Option<String>,
+    },
+    Refused(String),
+}
+
+pub async fn delivery_history(params: BTreeMap<String, String>) -> Result<HistoryAnswer, AppError> {
     crate::auth::require(dispute_core::domain::Permission::ReadDeliveries)?;
     let state = expect_context::<crate::state::AppState>();
-    Ok(state.store.recent_deliveries(SHOWN).await?)
+    let filter = match DeliveryFilter::from_params(&params) {
+        Ok(filter) => filter,
+        Err(e) => return Ok(HistoryAnswer::Refused(e.0)),
+    };
+    let before = match params.get("before").filter(|b| !b.is_empty()) {
+        None => None,
+        Some(text) => match DeliveryCursor::from_param(text) {
+            Some(cursor) => Some(cursor),
+            None => {
+                return Ok(HistoryAnswer::Refused(
+                    "that page of the history does not exist".into(),
+                ))
+            }
+        },
+    };
+    let mut deliveries = state
+        .store
+        .delivery_history(&filter, before, PAGE + 1)
+        .await?;
+    let older = (deliveries.len() as i64 > PAGE).then(|| {
+        deliveries.truncate(PAGE as usize);
+        let last = deliveries.last().expect("a full page");
+        let cursor = DeliveryCursor {
+            received_at: last.received_at,
+            id: last.id,
+        };
+        history_href(&filter, Some(cursor))
+    });
+    Ok(HistoryAnswer::Page {
+        filter,
+        deliveries,
+        older,
+    })
+}
+
+/// The history's address for `filter`, from `before` on.
+pub fn history_href(filter: &DeliveryFilter, before: Option<DeliveryCursor>) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in filter.to_params() {
+        query.append_pair(name, &value);
+    }
+    if let Some(cursor) = before {
+        query.append_pair("before", &cursor.to_param());
+    }
+    match query.finish() {
+        q if q.is_empty() => "/deliveries".to_owned(),
+        q => format!("/deliveries?{q}"),
+    }
 }
 
 /// Requests refused with 429 in the last day, per sender.
@@ -27,15 +92,38 @@ pub async fn throttled_requests() -> Result<Vec<ThrottledCount>, AppError> {
 
 #[component]
 pub fn DeliveriesPage() -> impl IntoView {
+    let params: BTreeMap<String, String> = use_query_map()
+        .read_untracked()
+        .latest_values()
+        .map(|(k, v)| (k.to_string(), v.to_owned()))
+        .collect();
     view! {
         <PageHeading title="Delivery history" />
         <Suspense>
             {Suspend::new(async move {
-                list_or_empty(
-                    recent_deliveries().await,
-                    "No notifications received yet. Every request to a webhook URL will be listed here with its verdict.",
-                    |list| view! { <DeliveryTable deliveries=list /> },
-                )
+                match delivery_history(params).await {
+                    Ok(HistoryAnswer::Page { filter, deliveries, older }) => {
+                        let empty = deliveries.is_empty();
+                        view! {
+                            <HistoryFilters filter />
+                            {if empty {
+                                view! { <p class="panel empty">"No delivery matches. Every request to a webhook URL is listed here with its verdict."</p> }.into_any()
+                            } else {
+                                view! { <DeliveryTable deliveries /> }.into_any()
+                            }}
+                            {older.map(|href| view! { <p><a href=href>"Older deliveries"</a></p> })}
+                        }
+                            .into_any()
+                    }
+                    Ok(HistoryAnswer::Refused(reason)) => {
+                        view! {
+                            <p class="flash error" role="alert">{reason}</p>
+                            <p><a href="/deliveries">"The whole history"</a></p>
+                        }
+                            .into_any()
+                    }
+                    Err(_) => view! { <crate::error::InternalErrorPage /> }.into_any(),
+                }
             })}
         </Suspense>
         <h2>"Refused for rate in the last 24 hours"</h2>
@@ -51,6 +139,46 @@ pub fn DeliveriesPage() -> impl IntoView {
                 )
             })}
         </Suspense>
+    }
+}
+
+#[component]
+fn HistoryFilters(filter: DeliveryFilter) -> impl IntoView {
+    let params: BTreeMap<&str, String> = filter.to_params().into_iter().collect();
+    let value = move |name: &str| params.get(name).cloned().unwrap_or_default();
+    view! {
+        <form class="filters" method="get" action="/deliveries">
+            <label>"Connection (slug)" <input type="text" name="connection" value=value("connection") size="14" /></label>
+            <label>
+                "Provider"
+                <select name="provider">
+                    <option value="">"any"</option>
+                    {ProviderKind::ALL
+                        .into_iter()
+                        .map(|p| view! {
+                            <option value=p.as_str() selected=filter.provider == Some(p)>{p.display_name()}</option>
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>
+                "Verdict"
+                <select name="verdict">
+                    <option value="">"any"</option>
+                    {Verdict::ALL
+                        .into_iter()
+                        .map(|v| view! {
+                            <option value=v.as_str() selected=filter.verdict == Some(v)>{v.as_str()}</option>
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>"Status answered" <input type="number" name="status" min="100" max="599" value=value("status") /></label>
+            <label>"From" <input type="date" name="from" value=value("from") /></label>
+            <label>"To" <input type="date" name="to" value=value("to") /></label>
+            <label class="search">"Text in the body" <input type="search" name="q" value=value("q") /></label>
+            <button type="submit">"Show"</button>
+        </form>
     }
 }
 
@@ -90,44 +218,56 @@ fn ThrottledTable(counts: Vec<ThrottledCount>) -> impl IntoView {
 }
 
 #[component]
-fn DeliveryTable(deliveries: Vec<DeliverySummary>) -> impl IntoView {
+fn DeliveryTable(deliveries: Vec<DeliveryRecord>) -> impl IntoView {
     view! {
-        <table class="data">
-            <thead>
-                <tr>
-                    <th>"Received"</th>
-                    <th>"Connection"</th>
-                    <th>"From"</th>
-                    <th>"Verdict"</th>
-                    <th>"Answer"</th>
-                    <th>"Took"</th>
-                    <th>"Why"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {deliveries
-                    .into_iter()
-                    .map(|d| {
-                        let accepted = d.verdict.is_accepted();
-                        let class = if accepted && !d.needs_attention { "badge ok" } else { "badge warn" };
-                        view! {
-                            <tr>
-                                <td>{when(d.received_at)}</td>
-                                <td>{d.slug}</td>
-                                <td>
-                                    <code>{d.remote_addr}</code>
-                                </td>
-                                <td>
-                                    <span class=class>{d.verdict.as_str()}</span>
-                                </td>
-                                <td>{d.response_status}</td>
-                                <td>{d.latency_us.map(|us| format!("{:.1} ms", us as f64 / 1000.0))}</td>
-                                <td>{d.reason}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <div class="table-wrap">
+            <table class="data">
+                <thead>
+                    <tr>
+                        <th>"Received"</th>
+                        <th>"Connection"</th>
+                        <th>"From"</th>
+                        <th>"Verdict"</th>
+                        <th>"Answer"</th>
+                        <th>"Took"</th>
+                        <th>"Dispute"</th>
+                        <th>"Why"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {deliveries
+                        .into_iter()
+                        .map(|d| {
+                            let accepted = d.verdict.is_accepted();
+                            let class = if accepted && !d.needs_attention { "badge ok" } else { "badge warn" };
+                            let dispute = d.dispute_ref.as_ref().map(|r| view! {
+                                <a href=super::dispute::href(&d.slug, r)><code>{shown(r)}</code></a>
+                            });
+                            view! {
+                                <tr>
+                                    <td>
+                                        <a href=super::delivery::href(d.id)>{when(d.received_at)}</a>
+                                    </td>
+                                    <td>
+                                        <code>{shown(&d.slug)}</code>
+                                        <br />
+                                        <small>{d.provider.map_or("no such connection", |p| p.display_name())}</small>
+                                    </td>
+                                    <td><code>{d.remote_addr}</code></td>
+                                    <td><span class=class>{d.verdict.as_str()}</span></td>
+                                    <td>
+                                        {d.response_status}
+                                        {d.response_body.filter(|b| !b.is_empty()).map(|b| view! { " " <code>{shown(&b)}</code> })}
+                                    </td>
+                                    <td>{d.latency_us.map(|us| format!("{:.1} ms", us as f64 / 1000.0))}</td>
+                                    <td>{dispute}</td>
+                                    <td>{d.reason.as_deref().map(shown)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }

@@ -5,6 +5,7 @@ mod board;
 mod casework;
 mod connections;
 mod dashboard;
+mod deliveries;
 mod disputes;
 mod notifications;
 mod people;
@@ -22,8 +23,9 @@ pub use connections::{
     StoredKey, StoredKeyMaterial,
 };
 pub use dashboard::{Dashboard, Outcomes};
+pub use deliveries::DeliveryRecord;
 pub use disputes::{DisputeRecord, PaymentRecord, Person, TimelineEntry};
-pub use notifications::{DeliverySummary, NewNotification, StoredNotification, ThrottledCount};
+pub use notifications::{NewNotification, StoredNotification, ThrottledCount};
 pub use people::{
     Actor, AuditEntry, AuditFilter, AuditKey, AuditRecord, NewUser, SignInFailureRecord,
     UserRecord, UserSummary,

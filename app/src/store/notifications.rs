@@ -107,60 +107,7 @@ impl From<NotificationRow> for StoredNotification {
     }
 }
 
-/// A delivery as the delivery history lists it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct DeliverySummary {
-    pub id: i64,
-    pub received_at: jiff::Timestamp,
-    pub slug: String,
-    pub remote_addr: String,
-    pub verdict: Verdict,
-    pub reason: Option<String>,
-    pub needs_attention: bool,
-    pub response_status: Option<i16>,
-    pub latency_us: Option<i64>,
-}
-
-#[derive(sqlx::FromRow)]
-struct DeliveryRow {
-    id: i64,
-    received_at: jiff_sqlx::Timestamp,
-    slug: String,
-    remote_addr: String,
-    verdict: Named<Verdict>,
-    reason: Option<String>,
-    needs_attention: bool,
-    response_status: Option<i16>,
-    latency_us: Option<i64>,
-}
-
 impl Store {
-    /// The latest requests, newest first.
-    pub async fn recent_deliveries(&self, limit: i64) -> Result<Vec<DeliverySummary>, StoreError> {
-        let rows: Vec<DeliveryRow> = sqlx::query_as(
-            "select id, received_at, slug, remote_addr, verdict, reason, needs_attention,
-                    response_status, latency_us
-             from notifications order by received_at desc, id desc limit $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| DeliverySummary {
-                id: r.id,
-                received_at: r.received_at.to_jiff(),
-                slug: r.slug,
-                remote_addr: r.remote_addr,
-                verdict: r.verdict.0,
-                reason: r.reason,
-                needs_attention: r.needs_attention,
-                response_status: r.response_status,
-                latency_us: r.latency_us,
-            })
-            .collect())
-    }
-
     /// Adds refused requests to their sender's count for the minute.
     pub async fn count_throttled(&self, counts: &[ThrottledCount]) -> Result<(), StoreError> {
         if counts.is_empty() {

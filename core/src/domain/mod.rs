@@ -4,6 +4,7 @@
 
 pub mod casework;
 pub mod connection;
+pub mod deliveries;
 pub mod dispute;
 pub mod event;
 pub mod fold;
@@ -20,6 +21,7 @@ pub use connection::{
     AddressPreset, ConnectionDraft, ConnectionSettings, ConnectionSlug, ProviderKind, QueryBaseUrl,
     SourceAllowlist,
 };
+pub use deliveries::{DeliveryCursor, DeliveryFilter};
 pub use dispute::{DisputeRef, Stage, Status};
 pub use event::{Effect, EventKey, EventOrigin, NormalizedEvent, PaymentEvent, ProviderTime};
 pub use fold::{fold, DisputeState, FoldEvent};

@@ -4,6 +4,7 @@
 mod access;
 mod connections;
 mod connections_import;
+mod deliveries;
 mod desk;
 mod health;
 mod helpers;

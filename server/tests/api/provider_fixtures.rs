@@ -11,11 +11,11 @@ use test_support::fixtures;
 
 use crate::helpers::{spawn_app, TestApp};
 
-fn load(name: &str) -> Vec<Value> {
+pub(crate) fn load(name: &str) -> Vec<Value> {
     serde_json::from_slice(&std::fs::read(fixtures().join(name)).unwrap()).unwrap()
 }
 
-fn case_by_id<'a>(cases: &'a [Value], id: &str) -> &'a Value {
+pub(crate) fn case_by_id<'a>(cases: &'a [Value], id: &str) -> &'a Value {
     cases
         .iter()
         .find(|c| c["id"] == id)
@@ -23,7 +23,7 @@ fn case_by_id<'a>(cases: &'a [Value], id: &str) -> &'a Value {
 }
 
 /// Posts a case's request exactly as the file describes it.
-async fn deliver(app: &TestApp, case: &Value) -> (u16, String) {
+pub(crate) async fn deliver(app: &TestApp, case: &Value) -> (u16, String) {
     let request = &case["request"];
     assert_eq!(request["method"], "POST");
     let slug = request["path"]

@@ -1,0 +1,120 @@
+//! The delivery history: requests to the webhook URLs matching a
+//! `DeliveryFilter`, newest first, a keyset page at a time, each with the
+//! answer it was given and the dispute it touched.
+
+use dispute_core::domain::{DeliveryCursor, DeliveryFilter, ProviderKind, Verdict};
+use jiff_sqlx::ToSqlx;
+use sqlx::{Postgres, QueryBuilder};
+
+use super::{Named, Store, StoreError};
+
+/// One request as the history lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub received_at: jiff::Timestamp,
+    pub slug: String,
+    /// `None`: no connection has the slug.
+    pub provider: Option<ProviderKind>,
+    pub remote_addr: String,
+    pub verdict: Verdict,
+    pub reason: Option<String>,
+    pub needs_attention: bool,
+    pub response_status: Option<i16>,
+    pub response_body: Option<String>,
+    pub latency_us: Option<i64>,
+    /// The dispute its event (or, for a duplicate, the original's) is on.
+    pub dispute_ref: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    received_at: jiff_sqlx::Timestamp,
+    slug: String,
+    provider: Option<Named<ProviderKind>>,
+    remote_addr: String,
+    verdict: Named<Verdict>,
+    reason: Option<String>,
+    needs_attention: bool,
+    response_status: Option<i16>,
+    response_body: Option<String>,
+    latency_us: Option<i64>,
+    dispute_ref: Option<String>,
+}
+
+impl Store {
+    /// Up to `limit` deliveries matching `filter`, older than `before`.
+    pub async fn delivery_history(
+        &self,
+        filter: &DeliveryFilter,
+        before: Option<DeliveryCursor>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let mut sql = QueryBuilder::<Postgres>::new(
+            "select n.id, n.received_at, n.slug, c.provider, n.remote_addr, n.verdict, n.reason,
+                    n.needs_attention, n.response_status, n.response_body, n.latency_us,
+                    touched.dispute_ref
+             from notifications n
+             left join connections c on c.id = n.connection_id
+             left join lateral (
+                 select d.dispute_ref from dispute_events e join disputes d on d.id = e.dispute_id
+                 where e.notification_id = coalesce(n.duplicate_of, n.id)
+                 limit 1
+             ) touched on true
+             where true",
+        );
+        if let Some(slug) = &filter.slug {
+            sql.push(" and n.slug = ").push_bind(slug.clone());
+        }
+        if let Some(provider) = filter.provider {
+            sql.push(" and c.provider = ").push_bind(provider.as_str());
+        }
+        if let Some(verdict) = filter.verdict {
+            sql.push(" and n.verdict = ").push_bind(verdict.as_str());
+        }
+        if let Some(status) = filter.status {
+            sql.push(" and n.response_status = ")
+                .push_bind(status as i16);
+        }
+        let (from, until) = filter.received_range();
+        if let Some(from) = from {
+            sql.push(" and n.received_at >= ").push_bind(from.to_sqlx());
+        }
+        if let Some(until) = until {
+            sql.push(" and n.received_at < ").push_bind(until.to_sqlx());
+        }
+        if let Some(text) = &filter.text {
+            sql.push(" and position(")
+                .push_bind(text.as_bytes().to_vec())
+                .push("::bytea in n.body) > 0");
+        }
+        if let Some(cursor) = before {
+            sql.push(" and (n.received_at, n.id) < (")
+                .push_bind(cursor.received_at.to_sqlx())
+                .push(", ")
+                .push_bind(cursor.id)
+                .push(")");
+        }
+        sql.push(" order by n.received_at desc, n.id desc limit ")
+            .push_bind(limit);
+        let rows: Vec<Row> = sql.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DeliveryRecord {
+                id: r.id,
+                received_at: r.received_at.to_jiff(),
+                slug: r.slug,
+                provider: r.provider.map(|p| p.0),
+                remote_addr: r.remote_addr,
+                verdict: r.verdict.0,
+                reason: r.reason,
+                needs_attention: r.needs_attention,
+                response_status: r.response_status,
+                response_body: r.response_body,
+                latency_us: r.latency_us,
+                dispute_ref: r.dispute_ref,
+            })
+            .collect())
+    }
+}

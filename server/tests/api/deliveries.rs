@@ -1,0 +1,223 @@
+//! The delivery history with at least two deliveries of every verdict a
+//! request can get: each filter finds exactly its own, keyset pages cover
+//! the list once in order, and the page shows the answer and the dispute.
+
+use std::collections::BTreeMap;
+
+use dispute_core::domain::{DeliveryCursor, DeliveryFilter, ProviderKind, Role, Verdict};
+
+use crate::{
+    helpers::{spawn_app, TestApp},
+    provider_fixtures::{case_by_id, deliver, load},
+};
+
+fn filter(pairs: &[(&str, &str)]) -> DeliveryFilter {
+    let params: BTreeMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    DeliveryFilter::from_params(&params).unwrap()
+}
+
+async fn verdicts(app: &TestApp, f: &DeliveryFilter) -> Vec<Verdict> {
+    app.store
+        .delivery_history(f, None, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.verdict)
+        .collect()
+}
+
+/// Two deliveries of each verdict intake gives.
+async fn two_of_each(app: &TestApp) {
+    let cases = load("cases.json");
+    for id in [
+        "pp-rfi",
+        "pp-chargeback",
+        "pp-rfi",
+        "pp-chargeback",
+        "pp-tampered",
+        "pp-wrong-salt",
+        "pp-missing-sign",
+        "botim-missing-sign",
+        "pp-broken-json",
+        "pp-broken-json",
+        "unknown-connection",
+        "unknown-connection",
+        "botim-chargeback",
+    ] {
+        deliver(app, case_by_id(&cases, id)).await;
+    }
+    for _ in 0..2 {
+        let huge = vec![b'x'; 2 * 1024 * 1024];
+        assert_eq!(
+            app.post_webhook("botim-main", &[], huge).await.status(),
+            413
+        );
+    }
+    // Senders off the allowlist, then a disabled connection.
+    sqlx::query(
+        "update connections set source_allowlist = '{203.0.113.9/32}' where slug = 'payermax-main'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    app.store.note_connections_changed();
+    for id in ["pm-inquiry-flat", "pm-inquiry-wrapped"] {
+        deliver(app, case_by_id(&cases, id)).await;
+    }
+    sqlx::query("update connections set source_allowlist = '{}', enabled = false where slug = 'payermax-main'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.store.note_connections_changed();
+    for id in ["pm-inquiry-flat", "pm-inquiry-wrapped"] {
+        deliver(app, case_by_id(&cases, id)).await;
+    }
+}
+
+#[tokio::test]
+async fn every_filter_finds_its_own_and_keyset_pages_cover_the_history_once() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    two_of_each(&app).await;
+
+    let all = app
+        .store
+        .delivery_history(&DeliveryFilter::default(), None, 1000)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 19);
+    for verdict in [
+        Verdict::Valid,
+        Verdict::Duplicate,
+        Verdict::BadSignature,
+        Verdict::MissingSignature,
+        Verdict::Malformed,
+        Verdict::UnknownConnection,
+        Verdict::TooLarge,
+        Verdict::ForbiddenSource,
+        Verdict::Disabled,
+    ] {
+        let found = verdicts(&app, &filter(&[("verdict", verdict.as_str())])).await;
+        let expected = if verdict == Verdict::Valid { 3 } else { 2 };
+        assert_eq!(found, vec![verdict; expected], "{verdict:?}");
+    }
+    // The dispute each accepted one touched, the duplicate's through its
+    // original.
+    let duplicates = app
+        .store
+        .delivery_history(&filter(&[("verdict", "duplicate")]), None, 10)
+        .await
+        .unwrap();
+    assert!(
+        duplicates.iter().all(|d| d.dispute_ref.is_some()),
+        "{duplicates:?}"
+    );
+    assert!(duplicates.iter().all(|d| d.response_status == Some(200)));
+
+    let botim = verdicts(&app, &filter(&[("provider", "botim_money")])).await;
+    assert_eq!(
+        botim,
+        [
+            Verdict::TooLarge,
+            Verdict::TooLarge,
+            Verdict::Valid,
+            Verdict::MissingSignature
+        ]
+    );
+    let unauthorized = verdicts(&app, &filter(&[("status", "401")])).await;
+    assert_eq!(unauthorized.len(), 4);
+    assert!(unauthorized
+        .iter()
+        .all(|v| matches!(v, Verdict::BadSignature | Verdict::MissingSignature)));
+    let strangers = verdicts(&app, &filter(&[("connection", "no-such-connection")])).await;
+    assert_eq!(strangers, [Verdict::UnknownConnection; 2]);
+    let text = app
+        .store
+        .delivery_history(&filter(&[("q", "REQUEST_FOR_INFORMATION")]), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(text.len(), 2, "both pp-rfi deliveries");
+    assert!(text
+        .iter()
+        .all(|d| d.provider == Some(ProviderKind::PingPong)));
+    let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+    assert_eq!(
+        verdicts(&app, &filter(&[("from", &today), ("to", &today)]))
+            .await
+            .len(),
+        19
+    );
+    assert!(verdicts(&app, &filter(&[("to", "2020-01-01")]))
+        .await
+        .is_empty());
+    let combined = verdicts(
+        &app,
+        &filter(&[
+            ("connection", "pingpong-main"),
+            ("verdict", "valid"),
+            ("q", "CHARGEBACK"),
+        ]),
+    )
+    .await;
+    assert_eq!(combined, [Verdict::Valid]);
+
+    // Pages of three, newest first, each delivery once.
+    let mut walked = Vec::new();
+    let mut before: Option<DeliveryCursor> = None;
+    loop {
+        let page = app
+            .store
+            .delivery_history(&DeliveryFilter::default(), before, 3)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        before = Some(DeliveryCursor {
+            received_at: last.received_at,
+            id: last.id,
+        });
+        walked.extend(page.iter().map(|d| d.id));
+    }
+    assert_eq!(walked, all.iter().map(|d| d.id).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn the_history_page_filters_by_its_address_and_escapes_what_senders_sent() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    two_of_each(&app).await;
+    let odd = app
+        .post_webhook("%3Cscript%3Ealert(1)", &[], b"{}".to_vec())
+        .await;
+    assert_eq!(odd.status(), 404);
+    app.sign_in_as(Role::Ops).await;
+
+    let (status, html) = app.get_page("/deliveries?verdict=bad_signature").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        html.matches("<span class=\"badge warn\">bad_signature</span>")
+            .count(),
+        2
+    );
+    assert!(!html.contains(">valid</span>"));
+    let (_, html) = app
+        .get_page("/deliveries?verdict=valid&connection=pingpong-main")
+        .await;
+    assert!(
+        html.contains("/disputes/pingpong-main/"),
+        "links to the dispute touched"
+    );
+    let (_, html) = app.get_page("/deliveries").await;
+    assert!(html.contains("alert(1)"), "the odd slug is listed");
+    assert!(
+        !html.contains("<script>alert(1)"),
+        "a slug is shown as text"
+    );
+    let (status, html) = app.get_page("/deliveries?verdict=fine").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("verdict \"fine\" is not a verdict"), "{html}");
+    let (_, html) = app.get_page("/deliveries?before=nonsense").await;
+    assert!(html.contains("that page of the history does not exist"));
+}
