@@ -6,7 +6,7 @@
 use dispute_core::domain::{Permission, Role};
 use leptos::server_fn::ServerFn;
 
-use crate::pages::{account, connection, dispute, disputes, login, setup, users};
+use crate::pages::{account, connection, delivery, dispute, disputes, login, setup, users};
 
 /// What a route requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +68,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     (dispute::AddNote::PATH, Needs(WorkDisputes)),
     (dispute::Assign::PATH, Needs(WorkDisputes)),
     (dispute::QueryStatus::PATH, Needs(WorkDisputes)),
+    (delivery::ReplayDelivery::PATH, Needs(Replay)),
     (connection::SaveConnection::PATH, Needs(ManageConnections)),
     (connection::AddNextKey::PATH, Needs(ManageConnections)),
     (connection::PromoteNextKey::PATH, Needs(ManageConnections)),

@@ -16,6 +16,7 @@ pub mod layout;
 pub mod metrics;
 pub mod outbound;
 pub mod pages;
+pub mod replay;
 pub mod state;
 pub mod status_queries;
 pub mod store;

@@ -1,21 +1,70 @@
 //! One delivery as it arrived (ops and admins): when and from where, every
 //! header, the raw body, the verdict with its reason and the key that
 //! matched, which earlier delivery it duplicates, and the exact answer
-//! sent. The timeline of a dispute links here for each notification.
+//! sent; every later replay of it, and for ops what replaying it now would
+//! do, with the button that does it. The timeline of a dispute links here
+//! for each notification.
 
-use leptos::prelude::*;
+use dispute_core::{domain::Permission, providers::judge::Judgement};
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_params_map;
 
-use super::{shown, shown_lines, when, PageHeading};
-use crate::{error::AppError, store::StoredNotification};
+use super::{label, shown, shown_lines, when, PageHeading};
+use crate::{
+    error::AppError,
+    flash::Flash,
+    replay::Preview,
+    store::{ReplayRecord, StoredNotification},
+};
 
-pub async fn delivery(id: String) -> Result<Option<StoredNotification>, AppError> {
-    crate::auth::require(dispute_core::domain::Permission::ReadDeliveries)?;
+/// A delivery, its replays, and (for those who may replay) what a replay
+/// now would do.
+pub struct DeliveryView {
+    pub n: StoredNotification,
+    pub replays: Vec<ReplayRecord>,
+    pub preview: Option<Preview>,
+}
+
+pub async fn delivery(id: String) -> Result<Option<DeliveryView>, AppError> {
+    let viewer = crate::auth::require(Permission::ReadDeliveries)?;
     let Ok(id) = id.parse::<i64>() else {
         return Ok(None);
     };
     let state = expect_context::<crate::state::AppState>();
-    Ok(state.store.notification(id).await?)
+    let Some(n) = state.store.notification(id).await? else {
+        return Ok(None);
+    };
+    let preview = match viewer.role.may(Permission::Replay) {
+        true => Some(crate::replay::preview(&state.store, &state.vault, &n).await?),
+        false => None,
+    };
+    Ok(Some(DeliveryView {
+        replays: state.store.replays(n.id).await?,
+        preview,
+        n,
+    }))
+}
+
+/// Replays the delivery with its connection as it is now.
+#[server(endpoint = "deliveries/replay")]
+pub async fn replay_delivery(id: i64) -> Result<(), AppError> {
+    let ops = crate::auth::require(Permission::Replay)?;
+    let state = expect_context::<crate::state::AppState>();
+    let Some(original) = state.store.notification(id).await? else {
+        return crate::flash::redirect("/deliveries", Flash::error("there is no such delivery"))
+            .await;
+    };
+    let actor = crate::auth::actor(Some(&ops));
+    let replay = crate::replay::run(&state.store, &state.vault, &original, &actor).await?;
+    let flash = match replay.outcome {
+        crate::store::ReplayOutcome::Refused => Flash::error(format!(
+            "replayed: still refused ({}{})",
+            replay.verdict.as_str(),
+            replay.reason.map(|r| format!(": {r}")).unwrap_or_default()
+        )),
+        outcome => Flash::notice(format!("replayed: {}", outcome.label())),
+    };
+    crate::flash::redirect(&href(id), flash).await
 }
 
 /// The address of a delivery's page.
@@ -30,7 +79,7 @@ pub fn DeliveryPage() -> impl IntoView {
         <Suspense>
             {Suspend::new(async move {
                 match delivery(id).await {
-                    Ok(Some(n)) => view! { <Delivery n /> }.into_any(),
+                    Ok(Some(found)) => view! { <Delivery found /> }.into_any(),
                     Ok(None) => view! { <crate::pages::not_found::NotFound /> }.into_any(),
                     Err(_) => view! { <crate::error::InternalErrorPage /> }.into_any(),
                 }
@@ -40,7 +89,13 @@ pub fn DeliveryPage() -> impl IntoView {
 }
 
 #[component]
-fn Delivery(n: StoredNotification) -> impl IntoView {
+fn Delivery(found: DeliveryView) -> impl IntoView {
+    let DeliveryView {
+        n,
+        replays,
+        preview,
+    } = found;
+    let id = n.id;
     let body = String::from_utf8_lossy(&n.body).into_owned();
     let kept = match n.body.len() as i64 == n.body_length {
         true => format!("{} bytes, kept whole", n.body_length),
@@ -100,7 +155,87 @@ fn Delivery(n: StoredNotification) -> impl IntoView {
         </div>
         <h2>"Body as received"</h2>
         <pre class="panel raw">{shown_lines(&body)}</pre>
+        <h2>"Replays"</h2>
+        {preview.map(|p| view! { <ReplayPreview id preview=p /> })}
+        <Replays replays />
     }
+}
+
+/// What a replay now would do, and the button that does it.
+#[component]
+fn ReplayPreview(id: i64, preview: Preview) -> impl IntoView {
+    let verdict = match &preview.judgement {
+        Judgement::Accepted { key, .. } => format!("valid (key {key})"),
+        Judgement::Refused(refused) => {
+            format!("{}: {}", refused.verdict.as_str(), shown(&refused.reason))
+        }
+    };
+    let effect = match (&preview.event, preview.already_recorded) {
+        (Some(_), true) => "its event is recorded already: nothing would change".to_owned(),
+        (Some((kind, stage, status)), false) => {
+            let (stage, status) = label(*stage, *status);
+            let now = preview.dispute.as_ref().map_or_else(
+                || "a new dispute".to_owned(),
+                |d| {
+                    let (stage, status) = label(d.stage, d.status);
+                    format!("dispute {} (now {stage} · {status})", shown(&d.dispute_ref))
+                },
+            );
+            format!(
+                "it would record {} ({stage} · {status}) on {now}",
+                shown(kind)
+            )
+        }
+        (None, _) => "nothing would be recorded".to_owned(),
+    };
+    view! {
+        <div class="panel">
+            <p>"Replayed now, with the connection's current keys and settings:"</p>
+            <dl class="facts">
+                <dt>"Verdict"</dt>
+                <dd>{verdict}</dd>
+                <dt>"Effect"</dt>
+                <dd>{effect}</dd>
+            </dl>
+            <form class="inline" method="post" action=ReplayDelivery::PATH>
+                <input type="hidden" name="id" value=id.to_string() />
+                <button type="submit">"Replay now"</button>
+                " "
+                <small>"The original's verdict stays; the replay is recorded beside it."</small>
+            </form>
+        </div>
+    }
+}
+
+#[component]
+fn Replays(replays: Vec<ReplayRecord>) -> impl IntoView {
+    if replays.is_empty() {
+        return view! { <p>"Not replayed."</p> }.into_any();
+    }
+    view! {
+        <table class="data">
+            <thead>
+                <tr><th>"When"</th><th>"By"</th><th>"Verdict"</th><th>"Outcome"</th></tr>
+            </thead>
+            <tbody>
+                {replays
+                    .into_iter()
+                    .map(|r| view! {
+                        <tr>
+                            <td>{when(r.replayed_at)}</td>
+                            <td>{r.replayed_by.as_deref().map_or_else(|| "—".to_owned(), shown)}</td>
+                            <td>
+                                <span class="badge">{r.verdict.as_str()}</span>
+                                {r.reason.as_deref().map(|reason| view! { " " {shown(reason)} })}
+                            </td>
+                            <td>{r.outcome.label()}</td>
+                        </tr>
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }
 
 /// A header as ops read it: a credential (a proxy's or a client's) shows

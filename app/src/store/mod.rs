@@ -11,6 +11,7 @@ mod notifications;
 mod people;
 mod queue;
 mod record;
+mod replays;
 mod retention;
 mod status_queries;
 mod views;
@@ -32,6 +33,7 @@ pub use people::{
 };
 pub use queue::{CursorMismatch, StatusCounts};
 pub use record::{EventSource, Recorded, StoredDelivery};
+pub use replays::{ReplayOutcome, ReplayRecord};
 pub use retention::Purged;
 pub use status_queries::{
     QueryConflict, QueryOutcome, QueryRecord, QueryRecorded, QuerySubject, ReconcileRules,

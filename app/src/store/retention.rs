@@ -33,8 +33,10 @@ impl Store {
             return Ok(None);
         }
         let deliveries = sqlx::query(
-            "delete from notifications
-             where verdict in ('unknown_connection', 'too_large') and received_at < $1",
+            "delete from notifications n
+             where verdict in ('unknown_connection', 'too_large') and received_at < $1
+               -- a replayed one has a history of its own to keep
+               and not exists (select from delivery_replays r where r.notification_id = n.id)",
         )
         .bind(before.to_sqlx())
         .execute(&mut *tx)

@@ -15,6 +15,7 @@ mod metrics;
 mod migrations;
 mod pages;
 mod provider_fixtures;
+mod replay;
 mod retention;
 mod sessions;
 mod simulator;

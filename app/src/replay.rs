@@ -1,0 +1,141 @@
+//! Replaying a stored delivery after its cause is fixed (a key, a parser):
+//! its exact bytes, headers and sender judged again with the connection as
+//! it is now. `preview` says what a replay would do without doing it; `run`
+//! records the replay (its own judgement, linked; the original's verdict is
+//! never changed).
+
+use dispute_core::{
+    domain::{ConnectionSlug, Effect, Stage, Status},
+    providers::{
+        judge::{judge, Delivery, Judge, Judgement},
+        Notification, ParseContext,
+    },
+};
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::{
+    keyring,
+    store::{Actor, DisputeRecord, ReplayRecord, Store, StoreError, StoredNotification},
+    vault::Vault,
+};
+
+/// What replaying a delivery now would do.
+#[derive(Clone, Debug)]
+pub struct Preview {
+    pub judgement: Judgement,
+    /// The event it would record, if valid: its kind and what it sets.
+    pub event: Option<(String, Option<Stage>, Option<Status>)>,
+    /// Whether that event is recorded already (then nothing would change).
+    pub already_recorded: bool,
+    /// The dispute it is about, as it stands.
+    pub dispute: Option<DisputeRecord>,
+}
+
+/// The delivery judged again with its connection's current keys and
+/// settings, and the connection it names now.
+async fn judged(
+    store: &Store,
+    vault: &Vault,
+    original: &StoredNotification,
+) -> Result<(Judgement, Option<(i64, String)>), StoreError> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &original.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    let sender = original
+        .remote_addr
+        .parse()
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let delivery = Delivery {
+        slug: &original.slug,
+        sender,
+        headers: &headers,
+        body: &original.body,
+        body_length: original.body_length as u64,
+        complete: original.body.len() as i64 == original.body_length,
+    };
+    let slug = urlencoding::decode(&original.slug)
+        .ok()
+        .and_then(|s| ConnectionSlug::parse(&s).ok());
+    let connection = match slug {
+        Some(slug) => store.intake_connection(&slug).await?,
+        None => None,
+    };
+    let Some(connection) = connection else {
+        return Ok((judge(&delivery, None), None));
+    };
+    let connector = keyring::connector(store, vault, connection.id, connection.provider).await?;
+    let context = ParseContext {
+        zone: connection.timezone.zone(),
+        account_id: connection.account_id.clone(),
+    };
+    let judgement = judge(
+        &delivery,
+        Some(Judge {
+            enabled: connection.enabled,
+            source_allowlist: &connection.source_allowlist,
+            context: &context,
+            connector: &connector,
+        }),
+    );
+    let slug = urlencoding::decode(&original.slug)
+        .map(|s| s.into_owned())
+        .unwrap_or_default();
+    Ok((judgement, Some((connection.id, slug))))
+}
+
+/// What replaying delivery `original` now would do.
+pub async fn preview(
+    store: &Store,
+    vault: &Vault,
+    original: &StoredNotification,
+) -> Result<Preview, StoreError> {
+    let (judgement, connection) = judged(store, vault, original).await?;
+    let (event, already_recorded, dispute) = match (&judgement, &connection) {
+        (
+            Judgement::Accepted {
+                notification: Notification::Dispute(event),
+                ..
+            },
+            Some((connection_id, slug)),
+        ) => {
+            let (stage, status) = match event.effect {
+                Effect::Sets(stage, status) => (Some(stage), Some(status)),
+                Effect::ExpiresCurrentStage => (None, Some(Status::Expired)),
+                Effect::None => (None, None),
+            };
+            (
+                Some((event.kind.clone(), stage, status)),
+                store
+                    .event_key_recorded(*connection_id, event.key.as_str())
+                    .await?,
+                store.dispute(slug, event.dispute_ref.as_str()).await?,
+            )
+        }
+        _ => (None, false, None),
+    };
+    Ok(Preview {
+        judgement,
+        event,
+        already_recorded,
+        dispute,
+    })
+}
+
+/// Replays delivery `original` and records it.
+pub async fn run(
+    store: &Store,
+    vault: &Vault,
+    original: &StoredNotification,
+    by: &Actor,
+) -> Result<ReplayRecord, StoreError> {
+    let (judgement, connection) = judged(store, vault, original).await?;
+    store
+        .record_replay(original, connection.map(|(id, _)| id), &judgement, by)
+        .await
+}
