@@ -53,7 +53,10 @@ pub const PAGES: &[(&str, Access)] = &[
 ];
 
 /// Every download (served by the server's own routes, not a page).
-pub const DOWNLOADS: &[(&str, Access)] = &[("/disputes.csv", Needs(ReadDisputes))];
+pub const DOWNLOADS: &[(&str, Access)] = &[
+    ("/disputes.csv", Needs(ReadDisputes)),
+    ("/deliveries/{id}/raw", Needs(ReadDeliveries)),
+];
 
 /// Every server function (every form's action), by its endpoint. Pages
 /// read their data with plain functions, so no other endpoint exists.

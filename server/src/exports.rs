@@ -1,5 +1,6 @@
-//! `GET /disputes.csv?<the work queue's parameters>`: the queue as a CSV
-//! download, behind the guard like the pages (and checking the role again).
+//! Downloads behind the guard like the pages (each checking the role
+//! again): `GET /disputes.csv?<the work queue's parameters>`, the queue as
+//! CSV; `GET /deliveries/{id}/raw`, a delivery's body byte for byte.
 
 use app::{auth::CurrentUser, exports::queue_csv, store::Store};
 use axum::{
@@ -18,7 +19,41 @@ use crate::router::error_page_saying;
 pub fn router(store: Store) -> Router {
     Router::new()
         .route("/disputes.csv", get(disputes_csv))
+        .route("/deliveries/{id}/raw", get(raw_body))
         .with_state(store)
+}
+
+/// The body as it arrived (or its kept prefix), as an opaque download:
+/// never rendered, so nothing in it can run.
+async fn raw_body(
+    State(store): State<Store>,
+    user: Option<Extension<CurrentUser>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    if !user.is_some_and(|Extension(u)| u.role.may(Permission::ReadDeliveries)) {
+        return crate::router::error_page(StatusCode::FORBIDDEN);
+    }
+    let Ok(id) = id.parse::<i64>() else {
+        return crate::router::error_page(StatusCode::NOT_FOUND);
+    };
+    match store.notification(id).await {
+        Ok(Some(n)) => (
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"delivery-{id}.body\""),
+                ),
+            ],
+            n.body,
+        )
+            .into_response(),
+        Ok(None) => crate::router::error_page(StatusCode::NOT_FOUND),
+        Err(e) => {
+            tracing::error!(error = %app::error::chain(&e), "a delivery could not be read");
+            crate::router::error_page(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
 }
 
 /// 200 with `text/csv` (a header row, then every matching dispute), 400 with

@@ -138,7 +138,10 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
             <dt>"Took"</dt>
             <dd>{n.latency_us.map_or("—".to_owned(), |us| format!("{:.1} ms", us as f64 / 1000.0))}</dd>
             <dt>"Body"</dt>
-            <dd>{kept} " · SHA-256 " <code>{hex::encode(&n.body_sha256)}</code></dd>
+            <dd>
+                {kept} " · SHA-256 " <code>{hex::encode(&n.body_sha256)}</code> " · "
+                <a href=format!("/deliveries/{id}/raw") download="">"download the bytes"</a>
+            </dd>
         </dl>
         <h2>"Headers"</h2>
         <div class="scroll">

@@ -221,3 +221,46 @@ async fn the_history_page_filters_by_its_address_and_escapes_what_senders_sent()
     let (_, html) = app.get_page("/deliveries?before=nonsense").await;
     assert!(html.contains("that page of the history does not exist"));
 }
+
+#[tokio::test]
+async fn a_deliverys_raw_download_is_byte_identical_to_what_was_posted() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    let unicode = test_support::fixture_body("botim-unicode.json");
+    let (status, _) = deliver(&app, case_by_id(&load("cases.json"), "botim-unicode")).await;
+    assert_eq!(status, 200);
+    // Tabs, CR LF, a no-break space and a trailing blank line, kept as sent.
+    let odd = "{ \t\r\n  \"caf\u{e9}\" :\u{a0} 1 }\r\n\r\n"
+        .as_bytes()
+        .to_vec();
+    assert_eq!(
+        app.post_webhook("pingpong-main", &[], odd.clone())
+            .await
+            .status(),
+        400
+    );
+    let stored = app.store.notifications().await.unwrap();
+
+    app.sign_in_as(Role::Analyst).await;
+    let forbidden = app.get(&format!("/deliveries/{}/raw", stored[0].id)).await;
+    assert_eq!(forbidden.status(), 403);
+
+    let ops = crate::helpers::browser_client();
+    let (_, email) = app.create_user(Role::Ops).await;
+    app.sign_in_with(&ops, &email, crate::helpers::PASSWORD)
+        .await;
+    for (row, sent) in stored.iter().zip([unicode, odd]) {
+        let answer = app
+            .get_with(&ops, &format!("/deliveries/{}/raw", row.id))
+            .await;
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.headers()["content-type"], "application/octet-stream");
+        assert!(answer.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment"));
+        assert_eq!(answer.bytes().await.unwrap().to_vec(), sent);
+    }
+    let missing = app.get_with(&ops, "/deliveries/999999/raw").await;
+    assert_eq!(missing.status(), 404);
+}
