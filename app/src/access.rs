@@ -6,7 +6,9 @@
 use dispute_core::domain::{Permission, Role};
 use leptos::server_fn::ServerFn;
 
-use crate::pages::{account, connection, delivery, dispute, disputes, login, setup, users};
+use crate::pages::{
+    account, connection, delivery, dispute, disputes, login, replays, setup, users,
+};
 
 /// What a route requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +47,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/deliveries", Needs(ReadDeliveries)),
     ("/deliveries/{id}", Needs(ReadDeliveries)),
     ("/queries", Needs(ReadDeliveries)),
+    ("/replays", Needs(Replay)),
     ("/connections", Needs(ManageConnections)),
     ("/connections/new", Needs(ManageConnections)),
     ("/connections/{slug}", Needs(ManageConnections)),
@@ -72,6 +75,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     (dispute::Assign::PATH, Needs(WorkDisputes)),
     (dispute::QueryStatus::PATH, Needs(WorkDisputes)),
     (delivery::ReplayDelivery::PATH, Needs(Replay)),
+    (replays::ReplayMatching::PATH, Needs(Replay)),
     (connection::SaveConnection::PATH, Needs(ManageConnections)),
     (connection::AddNextKey::PATH, Needs(ManageConnections)),
     (connection::PromoteNextKey::PATH, Needs(ManageConnections)),

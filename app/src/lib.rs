@@ -46,6 +46,7 @@ use pages::{
     login::LoginPage,
     not_found::NotFound,
     queries::QueriesPage,
+    replays::ReplaysPage,
     setup::SetupPage,
     users::UsersPage,
 };
@@ -107,6 +108,7 @@ pub fn App() -> impl IntoView {
                         view=DeliveryPage
                     />
                     <Route path=StaticSegment("queries") view=QueriesPage />
+                    <Route path=StaticSegment("replays") view=ReplaysPage />
                     <Route path=StaticSegment("connections") view=ConnectionsPage />
                     <Route
                         path=(StaticSegment("connections"), StaticSegment("new"))

@@ -5,7 +5,7 @@
 //! never changed).
 
 use dispute_core::{
-    domain::{ConnectionSlug, Effect, Stage, Status},
+    domain::{fold, ConnectionSlug, Effect, FoldEvent, Stage, Status},
     providers::{
         judge::{judge, Delivery, Judge, Judgement},
         Notification, ParseContext,
@@ -29,6 +29,8 @@ pub struct Preview {
     pub already_recorded: bool,
     /// The dispute it is about, as it stands.
     pub dispute: Option<DisputeRecord>,
+    /// The dispute's stage and status were the event recorded.
+    pub after: Option<(Option<Stage>, Option<Status>)>,
 }
 
 /// The delivery judged again with its connection's current keys and
@@ -96,7 +98,7 @@ pub async fn preview(
     original: &StoredNotification,
 ) -> Result<Preview, StoreError> {
     let (judgement, connection) = judged(store, vault, original).await?;
-    let (event, already_recorded, dispute) = match (&judgement, &connection) {
+    let (event, already_recorded, dispute, after) = match (&judgement, &connection) {
         (
             Judgement::Accepted {
                 notification: Notification::Dispute(event),
@@ -109,21 +111,28 @@ pub async fn preview(
                 Effect::ExpiresCurrentStage => (None, Some(Status::Expired)),
                 Effect::None => (None, None),
             };
+            let dispute = store.dispute(slug, event.dispute_ref.as_str()).await?;
+            let after = match &dispute {
+                Some(d) => store.folded_with(d.id, event, original.received_at).await?,
+                None => fold(&[FoldEvent::of(event, original.received_at, 0)]),
+            };
             (
                 Some((event.kind.clone(), stage, status)),
                 store
                     .event_key_recorded(*connection_id, event.key.as_str())
                     .await?,
-                store.dispute(slug, event.dispute_ref.as_str()).await?,
+                dispute,
+                Some((after.stage, after.status)),
             )
         }
-        _ => (None, false, None),
+        _ => (None, false, None, None),
     };
     Ok(Preview {
         judgement,
         event,
         already_recorded,
         dispute,
+        after,
     })
 }
 

@@ -82,6 +82,14 @@ pub fn history_href(filter: &DeliveryFilter, before: Option<DeliveryCursor>) -> 
     }
 }
 
+/// The bulk replay page for `filter`'s refused deliveries.
+fn replays_href(filter: &DeliveryFilter) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(filter.to_params())
+        .finish();
+    format!("/replays?{query}")
+}
+
 /// Requests refused with 429 in the last day, per sender.
 pub async fn throttled_requests() -> Result<Vec<ThrottledCount>, AppError> {
     crate::auth::require(dispute_core::domain::Permission::ReadDeliveries)?;
@@ -105,6 +113,9 @@ pub fn DeliveriesPage() -> impl IntoView {
                     Ok(HistoryAnswer::Page { filter, deliveries, older }) => {
                         let empty = deliveries.is_empty();
                         view! {
+                            <p>
+                                <a href=replays_href(&filter)>"Preview replaying the refused deliveries this filter matches"</a>
+                            </p>
                             <HistoryFilters filter />
                             {if empty {
                                 view! { <p class="panel empty">"No delivery matches. Every request to a webhook URL is listed here with its verdict."</p> }.into_any()

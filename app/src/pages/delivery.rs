@@ -177,16 +177,10 @@ fn ReplayPreview(id: i64, preview: Preview) -> impl IntoView {
         (Some(_), true) => "its event is recorded already: nothing would change".to_owned(),
         (Some((kind, stage, status)), false) => {
             let (stage, status) = label(*stage, *status);
-            let now = preview.dispute.as_ref().map_or_else(
-                || "a new dispute".to_owned(),
-                |d| {
-                    let (stage, status) = label(d.stage, d.status);
-                    format!("dispute {} (now {stage} · {status})", shown(&d.dispute_ref))
-                },
-            );
             format!(
-                "it would record {} ({stage} · {status}) on {now}",
-                shown(kind)
+                "it would record {} ({stage} · {status}): {}",
+                shown(kind),
+                change(&preview)
             )
         }
         (None, _) => "nothing would be recorded".to_owned(),
@@ -207,6 +201,28 @@ fn ReplayPreview(id: i64, preview: Preview) -> impl IntoView {
                 <small>"The original's verdict stays; the replay is recorded beside it."</small>
             </form>
         </div>
+    }
+}
+
+/// What the replay would do to its dispute, in words.
+pub fn change(preview: &Preview) -> String {
+    let state = |(stage, status)| {
+        let (stage, status) = label(stage, status);
+        format!("{stage} · {status}")
+    };
+    let after = preview.after.map(state).unwrap_or_default();
+    match &preview.dispute {
+        None => format!("a new dispute at {after}"),
+        Some(d) => {
+            let before = state((d.stage, d.status));
+            match before == after {
+                true => format!("dispute {} stays at {before}", shown(&d.dispute_ref)),
+                false => format!(
+                    "dispute {} goes from {before} to {after}",
+                    shown(&d.dispute_ref)
+                ),
+            }
+        }
     }
 }
 

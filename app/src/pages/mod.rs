@@ -15,6 +15,7 @@ pub mod forbidden;
 pub mod login;
 pub mod not_found;
 pub mod queries;
+pub mod replays;
 pub mod setup;
 pub mod users;
 

@@ -70,6 +70,9 @@ impl Store {
         if let Some(provider) = filter.provider {
             sql.push(" and c.provider = ").push_bind(provider.as_str());
         }
+        if filter.refused_only {
+            sql.push(" and n.verdict not in ('valid', 'duplicate')");
+        }
         if let Some(verdict) = filter.verdict {
             sql.push(" and n.verdict = ").push_bind(verdict.as_str());
         }

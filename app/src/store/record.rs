@@ -518,20 +518,9 @@ async fn record_event(
             .or_else(|| origin.heard_at())
             .unwrap_or(locked.now);
         let mut events = locked.events;
-        events.push(FoldEvent {
-            key: event.key.clone(),
-            effect: event.effect,
-            occurred_at,
-            // Under the lock every other event of the dispute was recorded
-            // before this one, so this one's id will be the highest.
-            received_seq: i64::MAX,
-            deadline: event.deadline.as_ref().map(|t| t.at),
-            amount: event.amount.clone(),
-            reason: event.reason.clone(),
-            reason_code: event.reason_code.clone(),
-            payment_reference: event.payment_reference.clone(),
-            merchant_reference: event.merchant_reference.clone(),
-        });
+        // Under the lock every other event of the dispute was recorded
+        // before this one, so this one's id will be the highest.
+        events.push(FoldEvent::of(event, occurred_at, i64::MAX));
         // The event links to the notification it came from: stored by the
         // writing statement, by an earlier pass, or long ago (a replay).
         let (arriving, from_notification) = match (origin, &stored) {
@@ -852,5 +841,19 @@ impl Store {
     pub async fn folded_state(&self, dispute_id: i64) -> Result<DisputeState, StoreError> {
         let mut conn = self.pool.acquire().await?;
         Ok(fold(&stored_events(&mut conn, dispute_id).await?))
+    }
+
+    /// The dispute's state were `event` (heard at `heard_at`) recorded too:
+    /// what a replay would make of it.
+    pub async fn folded_with(
+        &self,
+        dispute_id: i64,
+        event: &NormalizedEvent,
+        heard_at: jiff::Timestamp,
+    ) -> Result<DisputeState, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut events = stored_events(&mut conn, dispute_id).await?;
+        events.push(FoldEvent::of(event, heard_at, i64::MAX));
+        Ok(fold(&events))
     }
 }

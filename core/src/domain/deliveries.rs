@@ -25,6 +25,8 @@ pub struct DeliveryFilter {
     pub to: Option<Date>,
     /// Bytes the body contains.
     pub text: Option<String>,
+    /// Only those refused (any verdict but valid and duplicate).
+    pub refused_only: bool,
 }
 
 /// A parameter the history cannot read, in words.
@@ -96,6 +98,11 @@ impl DeliveryFilter {
             from: date("from")?,
             to: date("to")?,
             text: text("q")?,
+            refused_only: match get("refused") {
+                None => false,
+                Some("yes") => true,
+                Some(v) => return Err(bad("refused", v, "yes")),
+            },
         })
     }
 
@@ -109,6 +116,7 @@ impl DeliveryFilter {
             ("from", self.from.map(|d| d.to_string())),
             ("to", self.to.map(|d| d.to_string())),
             ("q", self.text.clone()),
+            ("refused", self.refused_only.then(|| "yes".to_owned())),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.map(|v| (name, v)))
@@ -153,6 +161,7 @@ mod tests {
             ("from", "2026-11-01"),
             ("to", "2026-11-30"),
             ("q", "caseId <x>"),
+            ("refused", "yes"),
         ];
         let filter = parse(&all).unwrap();
         assert_eq!(filter.verdict, Some(Verdict::BadSignature));
@@ -180,6 +189,7 @@ mod tests {
             ("status", "abc"),
             ("from", "yesterday"),
             ("q", "a\u{0}b"),
+            ("refused", "no"),
         ] {
             let error = parse(&[(name, value)]).unwrap_err();
             assert!(error.0.contains(name), "{error}");

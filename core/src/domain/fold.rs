@@ -28,6 +28,25 @@ pub struct FoldEvent {
     pub merchant_reference: Option<String>,
 }
 
+impl FoldEvent {
+    /// `event` as the fold takes it, heard at `heard_at` (its time when it
+    /// gives none) in receipt order `received_seq`.
+    pub fn of(event: &super::NormalizedEvent, heard_at: Timestamp, received_seq: i64) -> Self {
+        Self {
+            key: event.key.clone(),
+            effect: event.effect,
+            occurred_at: event.occurred_at.as_ref().map_or(heard_at, |t| t.at),
+            received_seq,
+            deadline: event.deadline.as_ref().map(|t| t.at),
+            amount: event.amount.clone(),
+            reason: event.reason.clone(),
+            reason_code: event.reason_code.clone(),
+            payment_reference: event.payment_reference.clone(),
+            merchant_reference: event.merchant_reference.clone(),
+        }
+    }
+}
+
 /// A dispute's current state, derived from all its events.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DisputeState {

@@ -96,7 +96,7 @@ async fn a_delivery_refused_for_a_wrong_key_is_valid_once_the_key_is_fixed_and_r
         "{html}"
     );
     assert!(
-        html.contains("it would record CHARGEBACK (Chargeback · Needs response) on a new dispute"),
+        html.contains("it would record CHARGEBACK (Chargeback · Needs response): a new dispute at Chargeback · Needs response"),
         "{html}"
     );
 
@@ -184,4 +184,80 @@ async fn replaying_a_valid_delivery_changes_nothing_and_analysts_may_not_replay(
         app.store.dispute("botim-main", "O1000").await.unwrap(),
         before
     );
+}
+
+#[tokio::test]
+async fn a_bulk_replay_previews_exactly_what_its_run_then_does() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    for case in ["botim-wrong-key", "botim-tampered"] {
+        let sign = fixture_sign(case);
+        let headers = [
+            ("content-type", "application/json"),
+            ("sign", sign.as_str()),
+        ];
+        let refused = app
+            .post_webhook(
+                "botim-main",
+                &headers,
+                fixture_body(&format!("{case}.json")),
+            )
+            .await;
+        assert_eq!(refused.status(), 401, "{case}");
+    }
+    let key = dispute_core::providers::keys::SigningKey::parse(&SecretString::from(
+        std::fs::read_to_string(
+            test_support::fixtures().join("keys/provider-side/unrelated-private.pem"),
+        )
+        .unwrap(),
+    ))
+    .unwrap()
+    .verification_key();
+    let connection: i64 =
+        sqlx::query_scalar("select id from connections where slug = 'botim-main'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    app.store
+        .set_key(
+            connection,
+            KeyPurpose::Verify,
+            KeySlot::Current,
+            &StoredKey {
+                material: StoredKeyMaterial::PublicDer(key.spki_der().to_vec()),
+                fingerprint: key.fingerprint().to_string(),
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    app.sign_in_as(Role::Ops).await;
+
+    let (status, html) = app.get_page("/replays?connection=botim-main").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("2 refused deliveries match; replayed now, 1 would be valid and 1 disputes would change."),
+        "{html}"
+    );
+    assert!(html.contains("a new dispute at Chargeback · Needs response"));
+    assert_eq!(events(&app).await, 0, "a preview changes nothing");
+
+    let answer = app
+        .post_form(
+            &app.client,
+            "/api/deliveries/replay-matching",
+            &[("query", "connection=botim-main")],
+        )
+        .await;
+    let (target, html) = app.follow(&app.client, answer).await;
+    assert_eq!(target, "/replays?connection=botim-main");
+    assert!(
+        html.contains("replayed 2: 1 still refused; 1 valid: its event was recorded"),
+        "{html}"
+    );
+    assert_eq!(events(&app).await, 1);
+    // Asked again, the same deliveries are found, and nothing would change.
+    let (_, html) = app.get_page("/replays?connection=botim-main").await;
+    assert!(html.contains("recorded already: nothing changes"), "{html}");
+    assert!(html.contains("1 would be valid and 0 disputes would change"));
 }
