@@ -1,5 +1,5 @@
 //! What Dispute Desk counts for Prometheus: deliveries by provider and
-//! verdict, intake latency, the database pool, status queries and
+//! verdict, intake latency, the database pool, replays, status queries and
 //! reconciliation runs. One registry per running application, so that
 //! several in one process (the tests) count apart.
 
@@ -11,7 +11,7 @@ use prometheus::{
     TextEncoder,
 };
 
-use crate::store::QueryOutcome;
+use crate::store::{QueryOutcome, ReplayOutcome};
 
 /// The application's metrics. Cheap to clone.
 #[derive(Clone)]
@@ -25,6 +25,7 @@ struct Inner {
     status_queries: IntCounterVec,
     reconciliation_runs: IntCounter,
     reconciled: IntCounterVec,
+    replays: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -88,6 +89,11 @@ impl Metrics {
             &["result"],
         )
         .expect("valid metric");
+        let replays = IntCounterVec::new(
+            Opts::new("replays_total", "Stored deliveries replayed, by outcome"),
+            &["outcome"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(deliveries.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(intake_seconds.clone()),
@@ -95,6 +101,7 @@ impl Metrics {
             Box::new(status_queries.clone()),
             Box::new(reconciliation_runs.clone()),
             Box::new(reconciled.clone()),
+            Box::new(replays.clone()),
         ] {
             registry.register(collector).expect("each metric once");
         }
@@ -106,6 +113,7 @@ impl Metrics {
             status_queries,
             reconciliation_runs,
             reconciled,
+            replays,
         }))
     }
 
@@ -138,6 +146,10 @@ impl Metrics {
                 .with_label_values(&[result])
                 .inc_by(n as u64);
         }
+    }
+
+    pub fn replay(&self, outcome: ReplayOutcome) {
+        self.0.replays.with_label_values(&[outcome.as_str()]).inc();
     }
 
     /// Everything in Prometheus' text format, the pool read now.

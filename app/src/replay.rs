@@ -15,6 +15,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::{
     keyring,
+    metrics::Metrics,
     store::{Actor, DisputeRecord, ReplayRecord, Store, StoreError, StoredNotification},
     vault::Vault,
 };
@@ -140,11 +141,14 @@ pub async fn preview(
 pub async fn run(
     store: &Store,
     vault: &Vault,
+    metrics: &Metrics,
     original: &StoredNotification,
     by: &Actor,
 ) -> Result<ReplayRecord, StoreError> {
     let (judgement, connection) = judged(store, vault, original).await?;
-    store
+    let replay = store
         .record_replay(original, connection.map(|(id, _)| id), &judgement, by)
-        .await
+        .await?;
+    metrics.replay(replay.outcome);
+    Ok(replay)
 }

@@ -16,6 +16,7 @@ pub struct AppState {
     pub public_url: String,
     pub dashboard: DashboardCache,
     pub queries: StatusQueries,
+    pub metrics: crate::metrics::Metrics,
     /// How long silence from a connection's provider is alarming, unless
     /// the connection sets its own.
     pub silence_after: jiff::SignedDuration,

@@ -148,8 +148,11 @@ impl Application {
             metrics.clone(),
         );
         let kept = store.clone();
-        let scraping =
-            crate::metrics::router(metrics, store.clone(), settings.metrics_token.as_ref());
+        let scraping = crate::metrics::router(
+            metrics.clone(),
+            store.clone(),
+            settings.metrics_token.as_ref(),
+        );
         let router = router::router(
             AppState {
                 store,
@@ -158,6 +161,7 @@ impl Application {
                 public_url,
                 dashboard: DashboardCache::new(settings.dashboard_refresh),
                 queries: queries.clone(),
+                metrics: metrics.clone(),
                 silence_after: settings.status_queries.rules.silence_after,
             },
             intake.clone(),

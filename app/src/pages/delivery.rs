@@ -55,7 +55,14 @@ pub async fn replay_delivery(id: i64) -> Result<(), AppError> {
             .await;
     };
     let actor = crate::auth::actor(Some(&ops));
-    let replay = crate::replay::run(&state.store, &state.vault, &original, &actor).await?;
+    let replay = crate::replay::run(
+        &state.store,
+        &state.vault,
+        &state.metrics,
+        &original,
+        &actor,
+    )
+    .await?;
     let flash = match replay.outcome {
         crate::store::ReplayOutcome::Refused => Flash::error(format!(
             "replayed: still refused ({}{})",

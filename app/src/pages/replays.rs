@@ -68,7 +68,8 @@ pub async fn replay_matching(query: String) -> Result<(), AppError> {
     let actor = crate::auth::actor(Some(&ops));
     let mut tally: BTreeMap<&'static str, usize> = BTreeMap::new();
     for n in refused(&filter).await? {
-        let replay = crate::replay::run(&state.store, &state.vault, &n, &actor).await?;
+        let replay =
+            crate::replay::run(&state.store, &state.vault, &state.metrics, &n, &actor).await?;
         *tally.entry(replay.outcome.label()).or_default() += 1;
     }
     let total: usize = tally.values().sum();

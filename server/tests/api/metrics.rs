@@ -1,5 +1,5 @@
 //! `/metrics`: Prometheus text behind its own bearer token, counting what
-//! the test sent.
+//! the test sent, asked and replayed.
 
 use std::time::Duration;
 
@@ -127,6 +127,25 @@ async fn metrics_count_deliveries_by_verdict_status_queries_and_reconciliation_r
         .await;
     assert!(asked.status().is_redirection());
 
+    // Ops replays the forged one: still refused.
+    let forged: i64 =
+        sqlx::query_scalar("select id from notifications where verdict = 'bad_signature'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let ops = crate::helpers::browser_client();
+    let (_, email) = app.create_user(Role::Ops).await;
+    app.sign_in_with(&ops, &email, crate::helpers::PASSWORD)
+        .await;
+    let replayed = app
+        .post_form(
+            &ops,
+            "/api/deliveries/replay",
+            &[("id", &forged.to_string())],
+        )
+        .await;
+    assert!(replayed.status().is_redirection());
+
     let mut scrape = parsed(&app).await;
     for _ in 0..50 {
         if value(&scrape, "dispute_desk_reconciliation_runs_total", &[]) >= 1.0 {
@@ -160,6 +179,14 @@ async fn metrics_count_deliveries_by_verdict_status_queries_and_reconciliation_r
         1.0
     );
     assert!(value(&scrape, "dispute_desk_reconciliation_runs_total", &[]) >= 1.0);
+    assert_eq!(
+        value(
+            &scrape,
+            "dispute_desk_replays_total",
+            &[("outcome", "refused")]
+        ),
+        1.0
+    );
     assert!(
         value(
             &scrape,
