@@ -15,11 +15,13 @@ interface Case {
 
 const cases: Case[] = JSON.parse(readFileSync(join(fixtures, 'cases.json'), 'utf8'));
 
-/** Posts the fixture case `id` byte for byte; returns the HTTP status. */
-export async function postCase(request: APIRequestContext, id: string): Promise<number> {
+/** Posts the fixture case `id` byte for byte (to another connection's URL
+ * when `slug` is given); returns the HTTP status. */
+export async function postCase(request: APIRequestContext, id: string, slug?: string): Promise<number> {
   const found = cases.find((c) => c.id === id);
   if (!found) throw new Error(`no fixture case ${id}`);
   const body = readFileSync(join(fixtures, found.request.body_file));
-  const answer = await request.post(found.request.path, { headers: found.request.headers, data: body });
+  const path = slug ? `/webhooks/${slug}` : found.request.path;
+  const answer = await request.post(path, { headers: found.request.headers, data: body });
   return answer.status();
 }
