@@ -14,13 +14,15 @@ use crate::{
     error::AppError,
     flash::Flash,
     replay::Preview,
-    store::{ReplayRecord, StoredNotification},
+    store::{ReplayRecord, StoredNotification, TimelineEntry},
 };
 
 /// A delivery, its replays, and (for those who may replay) what a replay
 /// now would do.
 pub struct DeliveryView {
     pub n: StoredNotification,
+    /// The event it produced (for a duplicate, the original's).
+    pub event: Option<TimelineEntry>,
     pub replays: Vec<ReplayRecord>,
     pub preview: Option<Preview>,
 }
@@ -39,6 +41,10 @@ pub async fn delivery(id: String) -> Result<Option<DeliveryView>, AppError> {
         false => None,
     };
     Ok(Some(DeliveryView {
+        event: state
+            .store
+            .event_of_notification(n.duplicate_of.unwrap_or(n.id))
+            .await?,
         replays: state.store.replays(n.id).await?,
         preview,
         n,
@@ -99,9 +105,22 @@ pub fn DeliveryPage() -> impl IntoView {
 fn Delivery(found: DeliveryView) -> impl IntoView {
     let DeliveryView {
         n,
+        event,
         replays,
         preview,
     } = found;
+    let laid_out = dispute_core::domain::text::indent_json(&String::from_utf8_lossy(&n.body));
+    let slug = urlencoding::decode(&n.slug)
+        .map(|s| s.into_owned())
+        .unwrap_or_default();
+    let produced = event.map(|e| {
+        let (stage, status) = label(e.stage, e.status);
+        view! {
+            <a href=super::dispute::href(&slug, &e.dispute_ref)><code>{shown(&e.dispute_ref)}</code></a>
+            " · " <code>{shown(&e.kind)}</code> " · " {stage} " · " {status}
+            {(!e.recognized).then(|| " (changed nothing)")}
+        }
+    });
     let id = n.id;
     let body = String::from_utf8_lossy(&n.body).into_owned();
     let kept = match n.body.len() as i64 == n.body_length {
@@ -140,6 +159,8 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
                     None => view! { "—" }.into_any(),
                 }}
             </dd>
+            <dt>"Event produced"</dt>
+            <dd>{produced.map_or_else(|| view! { "none" }.into_any(), |p| p.into_any())}</dd>
             <dt>"Answered"</dt>
             <dd><code>{answer}</code></dd>
             <dt>"Took"</dt>
@@ -163,6 +184,11 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        {laid_out.map(|json| view! {
+            <h2>"Body, laid out"</h2>
+            <p><small>"Only the whitespace between its tokens differs from what arrived."</small></p>
+            <pre class="panel raw">{shown_lines(&json)}</pre>
+        })}
         <h2>"Body as received"</h2>
         <pre class="panel raw">{shown_lines(&body)}</pre>
         <h2>"Replays"</h2>
@@ -265,7 +291,8 @@ fn Replays(replays: Vec<ReplayRecord>) -> impl IntoView {
 }
 
 /// A header as ops read it: a credential (a proxy's or a client's) shows
-/// only that it was there; providers' signatures are not secrets.
+/// only that it was there; a provider's signature, no secret but long, is
+/// shortened.
 fn masked(name: &str, value: &str) -> String {
     let credential = [
         "authorization",
@@ -275,11 +302,22 @@ fn masked(name: &str, value: &str) -> String {
     ]
     .iter()
     .any(|c| name.eq_ignore_ascii_case(c));
-    match credential {
-        true => format!("[{} characters, not shown]", value.chars().count()),
-        false => value.to_owned(),
+    let signature = ["sign", "signature", "x-signature"]
+        .iter()
+        .any(|s| name.eq_ignore_ascii_case(s));
+    match (credential, signature) {
+        (true, _) => format!("[{} characters, not shown]", value.chars().count()),
+        (false, true) if value.chars().count() > SIGNATURE_SHOWN => format!(
+            "{}… ({} characters)",
+            value.chars().take(SIGNATURE_SHOWN).collect::<String>(),
+            value.chars().count()
+        ),
+        (false, _) => value.to_owned(),
     }
 }
+
+/// How much of a signature header is shown.
+const SIGNATURE_SHOWN: usize = 24;
 
 #[cfg(test)]
 mod tests {
@@ -293,5 +331,10 @@ mod tests {
         );
         assert_eq!(masked("cookie", "a=b"), "[3 characters, not shown]");
         assert_eq!(masked("sign", "MEUCIQ"), "MEUCIQ");
+        let long = "A".repeat(344);
+        assert_eq!(
+            masked("Sign", &long),
+            format!("{}… (344 characters)", "A".repeat(24))
+        );
     }
 }

@@ -261,6 +261,29 @@ async fn a_deliverys_raw_download_is_byte_identical_to_what_was_posted() {
             .starts_with("attachment"));
         assert_eq!(answer.bytes().await.unwrap().to_vec(), sent);
     }
+    // The page lays the JSON out, shortens the signature and names the event.
+    let page = app
+        .get_with(&ops, &format!("/deliveries/{}", stored[0].id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Body, laid out"), "{page}");
+    assert!(page.contains(" characters)"), "the signature is shortened");
+    assert!(
+        page.contains("/disputes/botim-main/O1001"),
+        "the event's dispute"
+    );
+    let odd_page = app
+        .get_with(&ops, &format!("/deliveries/{}", stored[1].id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !odd_page.contains("Body, laid out"),
+        "not JSON: only as received"
+    );
     let missing = app.get_with(&ops, "/deliveries/999999/raw").await;
     assert_eq!(missing.status(), 404);
 }
