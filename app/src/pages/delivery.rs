@@ -118,7 +118,7 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
         view! {
             <a href=super::dispute::href(&slug, &e.dispute_ref)><code>{shown(&e.dispute_ref)}</code></a>
             " · " <code>{shown(&e.kind)}</code> " · " {stage} " · " {status}
-            {(!e.recognized).then(|| " (changed nothing)")}
+            {(!e.recognized).then_some(" (changed nothing)")}
         }
     });
     let id = n.id;
