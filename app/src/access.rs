@@ -47,6 +47,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/deliveries", Needs(ReadDeliveries)),
     ("/deliveries/{id}", Needs(ReadDeliveries)),
     ("/queries", Needs(ReadDeliveries)),
+    ("/providers", Needs(ReadDeliveries)),
     ("/replays", Needs(Replay)),
     ("/connections", Needs(ManageConnections)),
     ("/connections/new", Needs(ManageConnections)),

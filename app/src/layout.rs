@@ -9,7 +9,7 @@ use dispute_core::domain::Permission;
 
 /// The navigation entries, in the order the team works through them, with
 /// what each needs.
-pub const NAVIGATION: [(&str, &str, Permission); 8] = [
+pub const NAVIGATION: [(&str, &str, Permission); 9] = [
     ("/disputes", "Disputes", Permission::ReadDisputes),
     ("/deadlines", "Deadlines", Permission::ReadDisputes),
     ("/dashboard", "Dashboard", Permission::ReadDisputes),
@@ -18,6 +18,7 @@ pub const NAVIGATION: [(&str, &str, Permission); 8] = [
         "Delivery history",
         Permission::ReadDeliveries,
     ),
+    ("/providers", "Provider health", Permission::ReadDeliveries),
     ("/queries", "Status queries", Permission::ReadDeliveries),
     ("/connections", "Connections", Permission::ManageConnections),
     ("/users", "Users", Permission::ManageUsers),

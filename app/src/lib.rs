@@ -45,6 +45,7 @@ use pages::{
     forbidden::Forbidden,
     login::LoginPage,
     not_found::NotFound,
+    providers::ProvidersPage,
     queries::QueriesPage,
     replays::ReplaysPage,
     setup::SetupPage,
@@ -107,6 +108,7 @@ pub fn App() -> impl IntoView {
                         path=(StaticSegment("deliveries"), ParamSegment("id"))
                         view=DeliveryPage
                     />
+                    <Route path=StaticSegment("providers") view=ProvidersPage />
                     <Route path=StaticSegment("queries") view=QueriesPage />
                     <Route path=StaticSegment("replays") view=ReplaysPage />
                     <Route path=StaticSegment("connections") view=ConnectionsPage />

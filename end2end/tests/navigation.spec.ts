@@ -5,6 +5,7 @@ const sections = [
   'Deadlines',
   'Dashboard',
   'Delivery history',
+  'Provider health',
   'Status queries',
   'Connections',
   'Users',

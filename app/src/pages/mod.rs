@@ -14,6 +14,7 @@ pub mod disputes;
 pub mod forbidden;
 pub mod login;
 pub mod not_found;
+pub mod providers;
 pub mod queries;
 pub mod replays;
 pub mod setup;

@@ -7,6 +7,7 @@ mod connections;
 mod dashboard;
 mod deliveries;
 mod disputes;
+mod health;
 mod notifications;
 mod people;
 mod queue;
@@ -26,6 +27,7 @@ pub use connections::{
 pub use dashboard::{Dashboard, Outcomes};
 pub use deliveries::DeliveryRecord;
 pub use disputes::{DisputeRecord, PaymentRecord, Person, TimelineEntry};
+pub use health::ConnectionHealth;
 pub use notifications::{NewNotification, StoredNotification, ThrottledCount};
 pub use people::{
     Actor, AuditEntry, AuditFilter, AuditKey, AuditRecord, NewUser, SignInFailureRecord,

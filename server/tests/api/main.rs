@@ -15,6 +15,7 @@ mod metrics;
 mod migrations;
 mod pages;
 mod provider_fixtures;
+mod provider_health;
 mod replay;
 mod retention;
 mod sessions;

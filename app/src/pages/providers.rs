@@ -1,0 +1,104 @@
+//! Provider health (ops): for each connection, when its provider was last
+//! heard from, its deliveries by verdict over a day and a week, deliveries
+//! and refusals per hour as charts (with their numbers), the silence
+//! warning, and the refused deliveries waiting for a replay.
+
+use leptos::prelude::*;
+
+use super::{shown, when, PageHeading, SilenceWarning};
+use crate::{charts, error::AppError, store::ConnectionHealth};
+
+pub struct Health {
+    pub connections: Vec<ConnectionHealth>,
+    pub silent: Vec<(String, jiff::Timestamp)>,
+}
+
+pub async fn provider_health() -> Result<Health, AppError> {
+    crate::auth::require(dispute_core::domain::Permission::ReadDeliveries)?;
+    let state = expect_context::<crate::state::AppState>();
+    Ok(Health {
+        connections: state.store.provider_health().await?,
+        silent: state.store.silent_connections(state.silence_after).await?,
+    })
+}
+
+#[component]
+pub fn ProvidersPage() -> impl IntoView {
+    view! {
+        <PageHeading title="Provider health" />
+        <Suspense>
+            {Suspend::new(async move {
+                match provider_health().await {
+                    Ok(Health { connections, silent }) => view! {
+                        <SilenceWarning silent />
+                        {connections
+                            .into_iter()
+                            .map(|c| view! { <ConnectionPanel c /> })
+                            .collect_view()}
+                    }
+                        .into_any(),
+                    Err(_) => view! { <crate::error::InternalErrorPage /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ConnectionPanel(c: ConnectionHealth) -> impl IntoView {
+    let hour = |t: jiff::Timestamp| t.strftime("%H").to_string();
+    let deliveries: Vec<(String, f64)> = c
+        .hourly
+        .iter()
+        .map(|(h, n, _)| (hour(*h), *n as f64))
+        .collect();
+    let refused: Vec<(String, f64)> = c
+        .hourly
+        .iter()
+        .map(|(h, _, r)| (hour(*h), *r as f64))
+        .collect();
+    let drawn = |title, bars: &[(String, f64)]| {
+        let any = bars.iter().any(|(_, v)| *v > 0.0);
+        any.then(|| charts::bars(title, bars)).flatten()
+    };
+    let replays = format!(
+        "/replays?{}",
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("connection", &c.slug)
+            .finish()
+    );
+    view! {
+        <section class="panel">
+            <h2>
+                <code>{shown(&c.slug)}</code> " · " {c.provider.display_name()}
+                {(!c.enabled).then_some(" (disabled)")}
+            </h2>
+            <dl class="facts">
+                <dt>"Last delivery"</dt>
+                <dd>{c.last_received.map_or_else(|| "never".to_owned(), when)}</dd>
+                <dt>"Last accepted"</dt>
+                <dd>{c.last_accepted.map_or_else(|| "never".to_owned(), when)}</dd>
+                <dt>"Refused, not replayed"</dt>
+                <dd>
+                    {c.awaiting_replay.to_string()}
+                    {(c.awaiting_replay > 0).then(|| view! { " · " <a href=replays>"preview replaying them"</a> })}
+                </dd>
+            </dl>
+            <table class="data">
+                <thead><tr><th>"Verdict"</th><th>"24 hours"</th><th>"7 days"</th></tr></thead>
+                <tbody>
+                    {c.verdicts
+                        .into_iter()
+                        .map(|(v, day, week)| view! {
+                            <tr><td>{v.as_str()}</td><td>{day}</td><td>{week}</td></tr>
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+            {drawn("Deliveries per hour (UTC), last 24 hours", &deliveries)
+                .map(|svg| view! { <div class="chart" aria-hidden="true" inner_html=svg></div> })}
+            {drawn("Refused per hour (UTC), last 24 hours", &refused)
+                .map(|svg| view! { <div class="chart" aria-hidden="true" inner_html=svg></div> })}
+        </section>
+    }
+}
