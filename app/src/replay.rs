@@ -5,9 +5,9 @@
 //! never changed).
 
 use dispute_core::{
-    domain::{fold, ConnectionSlug, Effect, FoldEvent, Stage, Status},
+    domain::{fold, ConnectionSlug, Effect, FoldEvent, Stage, Status, Verdict},
     providers::{
-        judge::{judge, Delivery, Judge, Judgement},
+        judge::{judge, Delivery, Judge, Judgement, Refused},
         Notification, ParseContext,
     },
 };
@@ -41,11 +41,27 @@ async fn judged(
     vault: &Vault,
     original: &StoredNotification,
 ) -> Result<(Judgement, Option<(i64, String)>), StoreError> {
+    // A body that was not kept whole (a stranger's prefix, an oversized one,
+    // a stream that broke) cannot be judged again as what the sender sent.
+    let cut_short = original.body.len() as i64 != original.body_length
+        || (original.verdict == Verdict::Malformed
+            && original
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("the body ended early")));
+    if cut_short {
+        let refused = Refused::new(
+            original.verdict,
+            "the body was not kept whole, so it cannot be judged again",
+            None,
+        );
+        return Ok((Judgement::Refused(refused), None));
+    }
     let mut headers = HeaderMap::new();
     for (name, value) in &original.headers {
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
+            HeaderValue::from_bytes(value.as_bytes()),
         ) {
             headers.append(name, value);
         }
@@ -60,13 +76,13 @@ async fn judged(
         headers: &headers,
         body: &original.body,
         body_length: original.body_length as u64,
-        complete: original.body.len() as i64 == original.body_length,
+        complete: true,
     };
     let slug = urlencoding::decode(&original.slug)
         .ok()
         .and_then(|s| ConnectionSlug::parse(&s).ok());
-    let connection = match slug {
-        Some(slug) => store.intake_connection(&slug).await?,
+    let connection = match &slug {
+        Some(slug) => store.intake_connection(slug).await?,
         None => None,
     };
     let Some(connection) = connection else {
@@ -86,9 +102,7 @@ async fn judged(
             connector: &connector,
         }),
     );
-    let slug = urlencoding::decode(&original.slug)
-        .map(|s| s.into_owned())
-        .unwrap_or_default();
+    let slug = slug.map(|s| s.as_str().to_owned()).unwrap_or_default();
     Ok((judgement, Some((connection.id, slug))))
 }
 

@@ -26,7 +26,7 @@ pub fn router(metrics: Metrics, store: Store, token: Option<&SecretString>) -> R
     let Some(token) = token else {
         return Router::new();
     };
-    let token = Sha256::digest(token.expose_secret().as_bytes()).into();
+    let token = Sha256::digest(token.expose_secret().trim().as_bytes()).into();
     Router::new()
         .route("/metrics", get(scrape))
         .with_state(Scrape {
@@ -40,7 +40,9 @@ async fn scrape(State(scrape): State<Scrape>, headers: HeaderMap) -> Response {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token)
         .map(|t| <[u8; 32]>::from(Sha256::digest(t.trim().as_bytes())));
     if given != Some(scrape.token) {
         return (

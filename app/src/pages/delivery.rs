@@ -109,7 +109,10 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
         replays,
         preview,
     } = found;
-    let laid_out = dispute_core::domain::text::indent_json(&String::from_utf8_lossy(&n.body));
+    let laid_out = std::str::from_utf8(&n.body)
+        .ok()
+        .filter(|text| text.len() <= LAID_OUT_LIMIT)
+        .and_then(dispute_core::domain::text::indent_json);
     let slug = urlencoding::decode(&n.slug)
         .map(|s| s.into_owned())
         .unwrap_or_default();
@@ -315,6 +318,9 @@ fn masked(name: &str, value: &str) -> String {
         (false, _) => value.to_owned(),
     }
 }
+
+/// The largest body also shown laid out (indentation grows with depth).
+const LAID_OUT_LIMIT: usize = 64 * 1024;
 
 /// How much of a signature header is shown.
 const SIGNATURE_SHOWN: usize = 24;

@@ -13,12 +13,18 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
 
 use super::{delivery::change, shown, when, PageHeading};
-use crate::{error::AppError, flash::Flash, replay::Preview, store::StoredNotification};
+use crate::{
+    error::AppError,
+    flash::Flash,
+    replay::Preview,
+    store::{ReplayOutcome, StoredNotification},
+};
 
 /// The most deliveries one bulk replay takes.
 const BATCH: i64 = 200;
 
-/// The refused deliveries `filter` names, newest first.
+/// The refused deliveries `filter` names that no replay has made valid yet,
+/// oldest first (the order they arrived in, which replays keep).
 async fn refused(filter: &DeliveryFilter) -> Result<Vec<StoredNotification>, AppError> {
     let state = expect_context::<crate::state::AppState>();
     let filter = DeliveryFilter {
@@ -27,11 +33,36 @@ async fn refused(filter: &DeliveryFilter) -> Result<Vec<StoredNotification>, App
     };
     let mut found = Vec::new();
     for d in state.store.delivery_history(&filter, None, BATCH).await? {
+        let settled = state.store.replays(d.id).await?.iter().any(|r| {
+            matches!(
+                r.outcome,
+                ReplayOutcome::NewEvent | ReplayOutcome::AlreadyRecorded
+            )
+        });
+        if settled {
+            continue;
+        }
         if let Some(n) = state.store.notification(d.id).await? {
             found.push(n);
         }
     }
+    found.reverse();
     Ok(found)
+}
+
+/// The connection slug, event key and dispute a valid replay would record.
+fn recorded_as(n: &StoredNotification, p: &Preview) -> Option<(String, String, String)> {
+    match &p.judgement {
+        Judgement::Accepted {
+            notification: dispute_core::providers::Notification::Dispute(event),
+            ..
+        } => Some((
+            n.slug.clone(),
+            event.key.as_str().to_owned(),
+            event.dispute_ref.as_str().to_owned(),
+        )),
+        _ => None,
+    }
 }
 
 pub enum PlanAnswer {
@@ -46,9 +77,17 @@ pub async fn replay_plan(params: BTreeMap<String, String>) -> Result<PlanAnswer,
         Ok(filter) => filter,
         Err(e) => return Ok(PlanAnswer::Refused(e.0)),
     };
+    // Providers resend what was refused: of several deliveries of one event
+    // only the first replayed records it.
+    let mut seen = std::collections::HashSet::new();
     let mut plan = Vec::new();
     for n in refused(&filter).await? {
-        let preview = crate::replay::preview(&state.store, &state.vault, &n).await?;
+        let mut preview = crate::replay::preview(&state.store, &state.vault, &n).await?;
+        if let Some((slug, key, _)) = recorded_as(&n, &preview) {
+            if !seen.insert((slug, key)) {
+                preview.already_recorded = true;
+            }
+        }
         plan.push((n, preview));
     }
     Ok(PlanAnswer::Plan(filter, plan))
@@ -59,12 +98,17 @@ pub async fn replay_plan(params: BTreeMap<String, String>) -> Result<PlanAnswer,
 pub async fn replay_matching(query: String) -> Result<(), AppError> {
     let ops = crate::auth::require(Permission::Replay)?;
     let state = expect_context::<crate::state::AppState>();
-    let page = format!("/replays?{query}");
     let params = super::disputes::url_params(&query);
     let filter = match DeliveryFilter::from_params(&params) {
         Ok(filter) => filter,
-        Err(e) => return crate::flash::redirect(&page, Flash::error(e.0)).await,
+        Err(e) => return crate::flash::redirect("/replays", Flash::error(e.0)).await,
     };
+    let page = format!(
+        "/replays?{}",
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(filter.to_params())
+            .finish()
+    );
     let actor = crate::auth::actor(Some(&ops));
     let mut tally: BTreeMap<&'static str, usize> = BTreeMap::new();
     for n in refused(&filter).await? {
@@ -129,7 +173,9 @@ fn Plan(filter: DeliveryFilter, plan: Vec<(StoredNotification, Preview)>) -> imp
                 && p.after.is_some()
                 && p.dispute.as_ref().map(|d| (d.stage, d.status)) != p.after
         })
-        .count();
+        .filter_map(|(n, p)| recorded_as(n, p).map(|(slug, _, dispute)| (slug, dispute)))
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     if plan.is_empty() {
         return view! { <p class="panel empty">"No refused delivery matches this filter."</p> }
             .into_any();

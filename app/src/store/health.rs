@@ -55,8 +55,9 @@ impl Store {
             let hourly: Vec<(jiff_sqlx::Timestamp, i64, i64)> = sqlx::query_as(
                 "select hours.hour, count(n.id),
                         count(n.id) filter (where n.verdict not in ('valid', 'duplicate'))
-                 from generate_series(date_trunc('hour', now()) - interval '23 hours',
-                                      date_trunc('hour', now()), interval '1 hour') hours(hour)
+                 from generate_series(date_trunc('hour', now(), 'UTC') - interval '23 hours',
+                                      date_trunc('hour', now(), 'UTC'), interval '1 hour')
+                          hours(hour)
                  left join notifications n on n.connection_id = $1
                      and n.received_at >= hours.hour
                      and n.received_at < hours.hour + interval '1 hour'

@@ -134,7 +134,12 @@ impl Store {
                             ReplayOutcome::NewEvent,
                             Some(id),
                         ),
-                        Recorded::Duplicate { .. } | Recorded::Refused => (
+                        Recorded::Refused => {
+                            return Err(StoreError::Corrupt(
+                                "an accepted event was refused when recorded".into(),
+                            ))
+                        }
+                        Recorded::Duplicate { .. } => (
                             Verdict::Duplicate,
                             None,
                             Some(key.clone()),

@@ -35,8 +35,11 @@ impl Store {
         let deliveries = sqlx::query(
             "delete from notifications n
              where verdict in ('unknown_connection', 'too_large') and received_at < $1
-               -- a replayed one has a history of its own to keep
-               and not exists (select from delivery_replays r where r.notification_id = n.id)",
+               -- a replayed one has a history of its own to keep, and one for
+               -- a slug that is a connection now may yet be replayed
+               and not exists (select from delivery_replays r where r.notification_id = n.id)
+               and not (verdict = 'unknown_connection'
+                        and exists (select from connections c where c.slug = n.slug))",
         )
         .bind(before.to_sqlx())
         .execute(&mut *tx)

@@ -211,10 +211,18 @@ async fn the_history_page_filters_by_its_address_and_escapes_what_senders_sent()
     );
     let (_, html) = app.get_page("/deliveries").await;
     assert!(html.contains("alert(1)"), "the odd slug is listed");
-    assert!(
-        !html.contains("<script>alert(1)"),
-        "a slug is shown as text"
+    // Markup a sender put in a body is shown as text on the delivery's page.
+    let markup = b"{\"x\": \"<script>alert(2)</script>\"}".to_vec();
+    assert_eq!(
+        app.post_webhook("pingpong-main", &[], markup)
+            .await
+            .status(),
+        401
     );
+    let newest = app.store.notifications().await.unwrap().pop().unwrap();
+    let (_, page) = app.get_page(&format!("/deliveries/{}", newest.id)).await;
+    assert!(page.contains("&lt;script&gt;alert(2)"), "{page}");
+    assert!(!page.contains("<script>alert(2)"));
     let (status, html) = app.get_page("/deliveries?verdict=fine").await;
     assert_eq!(status, 200);
     assert!(html.contains("verdict \"fine\" is not a verdict"), "{html}");

@@ -256,8 +256,31 @@ async fn a_bulk_replay_previews_exactly_what_its_run_then_does() {
         "{html}"
     );
     assert_eq!(events(&app).await, 1);
-    // Asked again, the same deliveries are found, and nothing would change.
+    // Asked again, only the one still refused is left.
     let (_, html) = app.get_page("/replays?connection=botim-main").await;
-    assert!(html.contains("recorded already: nothing changes"), "{html}");
-    assert!(html.contains("1 would be valid and 0 disputes would change"));
+    assert!(
+        html.contains("1 refused deliveries match; replayed now, 0 would be valid and 0 disputes would change."),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_not_kept_whole_is_not_judged_again() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    let huge = vec![b'x'; 2 * 1024 * 1024];
+    assert_eq!(
+        app.post_webhook("botim-main", &[], huge).await.status(),
+        413
+    );
+    let original = app.store.notifications().await.unwrap().remove(0);
+    app.sign_in_as(Role::Ops).await;
+    let html = replay(&app, original.id).await;
+    assert!(
+        html.contains("not kept whole, so it cannot be judged again"),
+        "{html}"
+    );
+    let replays = app.store.replays(original.id).await.unwrap();
+    assert_eq!(replays[0].verdict.as_str(), "too_large");
+    assert_eq!(replays[0].outcome.as_str(), "refused");
 }
