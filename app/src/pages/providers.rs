@@ -57,6 +57,13 @@ fn ConnectionPanel(c: ConnectionHealth) -> impl IntoView {
         .iter()
         .map(|(h, _, r)| (hour(*h), *r as f64))
         .collect();
+    // The charts' numbers, for the hours that had any.
+    let busy: Vec<(jiff::Timestamp, i64, i64)> = c
+        .hourly
+        .iter()
+        .copied()
+        .filter(|(_, all, _)| *all > 0)
+        .collect();
     let drawn = |title, bars: &[(String, f64)]| {
         let any = bars.iter().any(|(_, v)| *v > 0.0);
         any.then(|| charts::bars(title, bars)).flatten()
@@ -95,6 +102,19 @@ fn ConnectionPanel(c: ConnectionHealth) -> impl IntoView {
                         .collect_view()}
                 </tbody>
             </table>
+            {(!busy.is_empty()).then(|| view! {
+                <table class="data">
+                    <thead><tr><th>"Hour (UTC)"</th><th>"Deliveries"</th><th>"Refused"</th></tr></thead>
+                    <tbody>
+                        {busy
+                            .into_iter()
+                            .map(|(h, all, refused)| view! {
+                                <tr><td>{h.strftime("%Y-%m-%d %H:00").to_string()}</td><td>{all}</td><td>{refused}</td></tr>
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            })}
             {drawn("Deliveries per hour (UTC), last 24 hours", &deliveries)
                 .map(|svg| view! { <div class="chart" aria-hidden="true" inner_html=svg></div> })}
             {drawn("Refused per hour (UTC), last 24 hours", &refused)

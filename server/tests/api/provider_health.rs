@@ -62,6 +62,10 @@ async fn each_connection_shows_its_verdicts_its_hours_and_what_waits_for_a_repla
     assert_eq!(status, 200);
     assert!(html.contains("<code>pingpong-main</code>"));
     assert!(html.contains("<svg"), "the hourly chart is drawn");
+    assert!(
+        html.contains("<td>4</td><td>1</td>"),
+        "and its numbers are in a table: {html}"
+    );
     assert!(html.contains("/replays?connection=pingpong-main"));
     assert!(
         html.contains("<td>bad_signature</td><td>1</td><td>2</td>"),
