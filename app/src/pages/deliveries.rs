@@ -69,25 +69,22 @@ pub async fn delivery_history(params: BTreeMap<String, String>) -> Result<Histor
 
 /// The history's address for `filter`, from `before` on.
 pub fn history_href(filter: &DeliveryFilter, before: Option<DeliveryCursor>) -> String {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in filter.to_params() {
-        query.append_pair(name, &value);
-    }
+    let mut query = filter.query_string();
     if let Some(cursor) = before {
-        query.append_pair("before", &cursor.to_param());
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(&format!("before={}", cursor.to_param()));
     }
-    match query.finish() {
-        q if q.is_empty() => "/deliveries".to_owned(),
-        q => format!("/deliveries?{q}"),
+    match query.is_empty() {
+        true => "/deliveries".to_owned(),
+        false => format!("/deliveries?{query}"),
     }
 }
 
 /// The bulk replay page for `filter`'s refused deliveries.
-fn replays_href(filter: &DeliveryFilter) -> String {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(filter.to_params())
-        .finish();
-    format!("/replays?{query}")
+pub fn replays_href(filter: &DeliveryFilter) -> String {
+    format!("/replays?{}", filter.query_string())
 }
 
 /// Requests refused with 429 in the last day, per sender.

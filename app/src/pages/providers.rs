@@ -68,12 +68,10 @@ fn ConnectionPanel(c: ConnectionHealth) -> impl IntoView {
         let any = bars.iter().any(|(_, v)| *v > 0.0);
         any.then(|| charts::bars(title, bars)).flatten()
     };
-    let replays = format!(
-        "/replays?{}",
-        form_urlencoded::Serializer::new(String::new())
-            .append_pair("connection", &c.slug)
-            .finish()
-    );
+    let replays = super::deliveries::replays_href(&dispute_core::domain::DeliveryFilter {
+        slug: Some(c.slug.clone()),
+        ..Default::default()
+    });
     view! {
         <section class="panel">
             <h2>

@@ -103,12 +103,7 @@ pub async fn replay_matching(query: String) -> Result<(), AppError> {
         Ok(filter) => filter,
         Err(e) => return crate::flash::redirect("/replays", Flash::error(e.0)).await,
     };
-    let page = format!(
-        "/replays?{}",
-        form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(filter.to_params())
-            .finish()
-    );
+    let page = super::deliveries::replays_href(&filter);
     let actor = crate::auth::actor(Some(&ops));
     let mut tally: BTreeMap<&'static str, usize> = BTreeMap::new();
     for n in refused(&filter).await? {
@@ -159,9 +154,7 @@ pub fn ReplaysPage() -> impl IntoView {
 
 #[component]
 fn Plan(filter: DeliveryFilter, plan: Vec<(StoredNotification, Preview)>) -> impl IntoView {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(filter.to_params())
-        .finish();
+    let query = filter.query_string();
     let valid = plan
         .iter()
         .filter(|(_, p)| matches!(p.judgement, Judgement::Accepted { .. }))

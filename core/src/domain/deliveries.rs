@@ -123,6 +123,13 @@ impl DeliveryFilter {
         .collect()
     }
 
+    /// The parameters as an address's query string (`a=1&b=2`, encoded).
+    pub fn query_string(&self) -> String {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(self.to_params())
+            .finish()
+    }
+
     /// The received-at range as instants: from the start of `from` (UTC)
     /// to the start of the day after `to`.
     pub fn received_range(&self) -> (Option<Timestamp>, Option<Timestamp>) {
@@ -177,6 +184,13 @@ mod tests {
             .unwrap()
             .slug
             .is_none());
+    }
+
+    #[test]
+    fn the_query_string_is_encoded() {
+        let filter = parse(&[("connection", "a b"), ("q", "x&y")]).unwrap();
+        assert_eq!(filter.query_string(), "connection=a+b&q=x%26y");
+        assert_eq!(DeliveryFilter::default().query_string(), "");
     }
 
     #[test]

@@ -29,6 +29,38 @@ async fn replay(app: &TestApp, id: i64) -> String {
     app.follow(&app.client, answer).await.1
 }
 
+/// Puts on botim-main the key the fixtures' wrong-key deliveries are
+/// signed with, as an admin fixing it would; returns it.
+async fn fix_botim_key(app: &TestApp) -> dispute_core::providers::keys::VerificationKey {
+    let key = dispute_core::providers::keys::SigningKey::parse(&SecretString::from(
+        std::fs::read_to_string(
+            test_support::fixtures().join("keys/provider-side/unrelated-private.pem"),
+        )
+        .unwrap(),
+    ))
+    .unwrap()
+    .verification_key();
+    let connection: i64 =
+        sqlx::query_scalar("select id from connections where slug = 'botim-main'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    app.store
+        .set_key(
+            connection,
+            KeyPurpose::Verify,
+            KeySlot::Current,
+            &StoredKey {
+                material: StoredKeyMaterial::PublicDer(key.spki_der().to_vec()),
+                fingerprint: key.fingerprint().to_string(),
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    key
+}
+
 #[tokio::test]
 async fn a_delivery_refused_for_a_wrong_key_is_valid_once_the_key_is_fixed_and_replayed() {
     let app = spawn_app().await;
@@ -62,32 +94,7 @@ async fn a_delivery_refused_for_a_wrong_key_is_valid_once_the_key_is_fixed_and_r
     assert_eq!(events(&app).await, 0);
 
     // The admin puts the key Botim Money now signs with on the connection.
-    let key = dispute_core::providers::keys::SigningKey::parse(&SecretString::from(
-        std::fs::read_to_string(
-            test_support::fixtures().join("keys/provider-side/unrelated-private.pem"),
-        )
-        .unwrap(),
-    ))
-    .unwrap()
-    .verification_key();
-    let connection: i64 =
-        sqlx::query_scalar("select id from connections where slug = 'botim-main'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    app.store
-        .set_key(
-            connection,
-            KeyPurpose::Verify,
-            KeySlot::Current,
-            &StoredKey {
-                material: StoredKeyMaterial::PublicDer(key.spki_der().to_vec()),
-                fingerprint: key.fingerprint().to_string(),
-            },
-            &Default::default(),
-        )
-        .await
-        .unwrap();
+    let key = fix_botim_key(&app).await;
 
     // The preview says what the replay will do…
     let (_, html) = app.get_page(&page).await;
@@ -205,32 +212,7 @@ async fn a_bulk_replay_previews_exactly_what_its_run_then_does() {
             .await;
         assert_eq!(refused.status(), 401, "{case}");
     }
-    let key = dispute_core::providers::keys::SigningKey::parse(&SecretString::from(
-        std::fs::read_to_string(
-            test_support::fixtures().join("keys/provider-side/unrelated-private.pem"),
-        )
-        .unwrap(),
-    ))
-    .unwrap()
-    .verification_key();
-    let connection: i64 =
-        sqlx::query_scalar("select id from connections where slug = 'botim-main'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    app.store
-        .set_key(
-            connection,
-            KeyPurpose::Verify,
-            KeySlot::Current,
-            &StoredKey {
-                material: StoredKeyMaterial::PublicDer(key.spki_der().to_vec()),
-                fingerprint: key.fingerprint().to_string(),
-            },
-            &Default::default(),
-        )
-        .await
-        .unwrap();
+    fix_botim_key(&app).await;
     app.sign_in_as(Role::Ops).await;
 
     let (status, html) = app.get_page("/replays?connection=botim-main").await;
