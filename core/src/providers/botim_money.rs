@@ -12,12 +12,11 @@ use super::{
     keys::VerificationKey,
     profile::{self, Field, Profile, QueryApi},
     verify_rsa,
-    wire::{from_json, required, Text},
+    wire::{from_json, money, required, Text},
     Ack, Notification, ParseContext, Parsed, Refusal, Verified,
 };
 use crate::domain::{
-    time, DisputeRef, Effect, EventKey, Money, NormalizedEvent, ProviderKind, ProviderTime, Stage,
-    Status,
+    time, DisputeRef, Effect, EventKey, NormalizedEvent, ProviderKind, ProviderTime, Stage, Status,
 };
 
 pub const ACK: Ack = Ack {
@@ -111,10 +110,7 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Parsed, Refusal> {
         .parse()
         .map_err(|_| malformed(format!("chargebackTime {time_text:?} is not milliseconds")))?;
     let amount = match chargeback.chargeback_amount.or(chargeback.pay_amount) {
-        Some(Amount { amount, currency }) => match (amount.get(), currency.get()) {
-            (Some(a), Some(c)) => Some(Money::parse(a, c).map_err(malformed)?),
-            _ => None,
-        },
+        Some(Amount { amount, currency }) => money(&amount, &currency)?,
         None => None,
     };
     let event = NormalizedEvent {

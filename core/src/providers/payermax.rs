@@ -12,12 +12,11 @@ use super::{
     keys::VerificationKey,
     profile::{self, Field, Profile, QueryApi},
     verify_rsa,
-    wire::{from_json, required, Text},
+    wire::{from_json, money, required, Text},
     Ack, Notification, ParseContext, Parsed, Refusal, Verified,
 };
 use crate::domain::{
-    time, DisputeRef, Effect, EventKey, Money, NormalizedEvent, ProviderKind, ProviderTime, Stage,
-    Status,
+    time, DisputeRef, Effect, EventKey, NormalizedEvent, ProviderKind, ProviderTime, Stage, Status,
 };
 
 /// For the old, flat notifications.
@@ -160,10 +159,7 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Parsed, Refusal> {
         }),
         _ => None,
     };
-    let amount = match (case.amount.get(), case.currency.get()) {
-        (Some(a), Some(c)) => Some(Money::parse(a, c).map_err(malformed)?),
-        _ => None,
-    };
+    let amount = money(&case.amount, &case.currency)?;
     let event = NormalizedEvent {
         dispute_ref: DisputeRef::parse(case_id).map_err(malformed)?,
         key: EventKey::from_parts(&[case_id, status, result.unwrap_or("")]),

@@ -18,12 +18,12 @@ use subtle::ConstantTimeEq;
 use super::{
     keys::Salt,
     profile::{self, Field, Profile, QueryApi},
-    wire::{from_json, from_json_in, required, text_of, Text},
+    wire::{from_json, from_json_in, money, required, text_of, Text},
     Ack, Notification, ParseContext, Parsed, Refusal, Verified,
 };
 use crate::domain::{
-    time, AddressPreset, DisputeRef, Effect, EventKey, Money, NormalizedEvent, PaymentEvent,
-    ProviderKind, ProviderTime, Stage, Status,
+    time, AddressPreset, DisputeRef, Effect, EventKey, NormalizedEvent, PaymentEvent, ProviderKind,
+    ProviderTime, Stage, Status,
 };
 
 pub const ACK: Ack = Ack {
@@ -257,15 +257,6 @@ fn effect_of(event_code: &str) -> (Effect, bool) {
 
 fn malformed(what: impl std::fmt::Display) -> Refusal {
     Refusal::Malformed(what.to_string())
-}
-
-fn money(amount: &Text, currency: &Text) -> Result<Option<Money>, Refusal> {
-    match (amount.get(), currency.get()) {
-        (Some(amount), Some(currency)) => {
-            Money::parse(amount, currency).map(Some).map_err(malformed)
-        }
-        _ => Ok(None),
-    }
 }
 
 pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Parsed, Refusal> {

@@ -55,6 +55,20 @@ impl<'de, const MAX: usize> Deserialize<'de> for Text<MAX> {
     }
 }
 
+/// An amount and its currency as the provider wrote them; `None` when
+/// either is absent, malformed when they do not read as money.
+pub fn money(
+    amount: &Text,
+    currency: &Text,
+) -> Result<Option<crate::domain::Money>, super::Refusal> {
+    match (amount.get(), currency.get()) {
+        (Some(amount), Some(currency)) => crate::domain::Money::parse(amount, currency)
+            .map(Some)
+            .map_err(|e| super::Refusal::Malformed(e.to_string())),
+        _ => Ok(None),
+    }
+}
+
 /// Names the first required field that is absent, for the verdict's reason.
 pub fn required<'a, const MAX: usize>(
     field: &str,

@@ -9,14 +9,14 @@ use serde::Deserialize;
 
 use super::BotimMoney;
 use crate::{
-    domain::{Effect, Money},
+    domain::Effect,
     providers::{
         query::{
             provider_words, Answer, Finding, QueryContext, QueryRequest, QueryTarget,
             QueryUnavailable,
         },
         verify_rsa,
-        wire::{from_json, Text},
+        wire::{from_json, money, Text},
         Refusal,
     },
 };
@@ -94,12 +94,7 @@ impl BotimMoney {
         let status = order.status.get().unwrap_or("unknown");
         let revoked = order.revoked.get() == Some("true");
         let amount = match order.total_amount {
-            Some(t) => match (t.amount.get(), t.currency.get()) {
-                (Some(a), Some(c)) => {
-                    Some(Money::parse(a, c).map_err(|e| Refusal::Malformed(e.to_string()))?)
-                }
-                _ => None,
-            },
+            Some(t) => money(&t.amount, &t.currency)?,
             None => None,
         };
         Ok(Answer::Found(Finding {

@@ -8,14 +8,14 @@ use serde::Deserialize;
 
 use super::{effect_of, PayerMax};
 use crate::{
-    domain::{time, Effect, Money, ProviderTime, Stage, Status},
+    domain::{time, Effect, ProviderTime, Stage, Status},
     providers::{
         query::{
             provider_words, Answer, Finding, QueryContext, QueryRequest, QueryTarget,
             QueryUnavailable,
         },
         verify_rsa,
-        wire::{from_json, Text},
+        wire::{from_json, money, Text},
         Refusal,
     },
 };
@@ -113,12 +113,7 @@ impl PayerMax {
             }),
             _ => None,
         };
-        let amount = match (case.amount.get(), case.currency.get()) {
-            (Some(a), Some(c)) => {
-                Some(Money::parse(a, c).map_err(|e| Refusal::Malformed(e.to_string()))?)
-            }
-            _ => None,
-        };
+        let amount = money(&case.amount, &case.currency)?;
         let word = match result {
             Some(r) => format!("{status} {r}"),
             None => status.to_owned(),

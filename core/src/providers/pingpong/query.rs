@@ -9,10 +9,10 @@ use serde::Deserialize;
 
 use super::PingPong;
 use crate::{
-    domain::{time, Effect, Money, ProviderTime, Stage, Status},
+    domain::{time, Effect, ProviderTime, Stage, Status},
     providers::{
         query::{provider_words, Answer, Finding, QueryContext, QueryRequest, QueryTarget},
-        wire::{from_json, Text},
+        wire::{from_json, money, Text},
         Refusal,
     },
 };
@@ -134,12 +134,7 @@ impl PingPong {
             }),
             _ => None,
         };
-        let amount = match (entry.amount.get(), entry.currency.get()) {
-            (Some(a), Some(c)) => {
-                Some(Money::parse(a, c).map_err(|e| Refusal::Malformed(e.to_string()))?)
-            }
-            _ => None,
-        };
+        let amount = money(&entry.amount, &entry.currency)?;
         let summary = match status {
             Some(status) => format!(
                 "PingPong says: {}, {} (chargebackStatus {status_text})",
