@@ -7,7 +7,7 @@ use dispute_core::domain::{Permission, Role};
 use leptos::server_fn::ServerFn;
 
 use crate::pages::{
-    account, connection, delivery, dispute, disputes, login, replays, setup, users,
+    account, connection, delivery, dispute, disputes, login, rebuilds, replays, setup, users,
 };
 
 /// What a route requires.
@@ -49,6 +49,8 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/queries", Needs(ReadDeliveries)),
     ("/providers", Needs(ReadDeliveries)),
     ("/replays", Needs(Replay)),
+    ("/rebuilds", Needs(RebuildDisputes)),
+    ("/rebuilds/{id}", Needs(RebuildDisputes)),
     ("/connections", Needs(ManageConnections)),
     ("/connections/new", Needs(ManageConnections)),
     ("/connections/{slug}", Needs(ManageConnections)),
@@ -77,6 +79,8 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     (dispute::QueryStatus::PATH, Needs(WorkDisputes)),
     (delivery::ReplayDelivery::PATH, Needs(Replay)),
     (replays::ReplayMatching::PATH, Needs(Replay)),
+    (rebuilds::CheckDisputes::PATH, Needs(RebuildDisputes)),
+    (rebuilds::ApplyRebuild::PATH, Needs(RebuildDisputes)),
     (connection::SaveConnection::PATH, Needs(ManageConnections)),
     (connection::AddNextKey::PATH, Needs(ManageConnections)),
     (connection::PromoteNextKey::PATH, Needs(ManageConnections)),

@@ -9,7 +9,7 @@ use dispute_core::domain::Permission;
 
 /// The navigation entries, in the order the team works through them, with
 /// what each needs.
-pub const NAVIGATION: [(&str, &str, Permission); 9] = [
+pub const NAVIGATION: [(&str, &str, Permission); 10] = [
     ("/disputes", "Disputes", Permission::ReadDisputes),
     ("/deadlines", "Deadlines", Permission::ReadDisputes),
     ("/dashboard", "Dashboard", Permission::ReadDisputes),
@@ -23,6 +23,7 @@ pub const NAVIGATION: [(&str, &str, Permission); 9] = [
     ("/connections", "Connections", Permission::ManageConnections),
     ("/users", "Users", Permission::ManageUsers),
     ("/audit", "Audit log", Permission::ReadAuditLog),
+    ("/rebuilds", "Rebuild", Permission::RebuildDisputes),
 ];
 
 #[component]

@@ -16,6 +16,7 @@ pub mod layout;
 pub mod metrics;
 pub mod outbound;
 pub mod pages;
+pub mod rebuild;
 pub mod replay;
 pub mod state;
 pub mod status_queries;
@@ -47,6 +48,7 @@ use pages::{
     not_found::NotFound,
     providers::ProvidersPage,
     queries::QueriesPage,
+    rebuilds::{RebuildPage, RebuildsPage},
     replays::ReplaysPage,
     setup::SetupPage,
     users::UsersPage,
@@ -111,6 +113,11 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("providers") view=ProvidersPage />
                     <Route path=StaticSegment("queries") view=QueriesPage />
                     <Route path=StaticSegment("replays") view=ReplaysPage />
+                    <Route path=StaticSegment("rebuilds") view=RebuildsPage />
+                    <Route
+                        path=(StaticSegment("rebuilds"), ParamSegment("id"))
+                        view=RebuildPage
+                    />
                     <Route path=StaticSegment("connections") view=ConnectionsPage />
                     <Route
                         path=(StaticSegment("connections"), StaticSegment("new"))

@@ -41,6 +41,9 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Work on disputes as a whole.
+    #[command(subcommand)]
+    Disputes(DisputesCommand),
     /// Run a demo: Dispute Desk on a database of its own, demo connections
     /// pointed at the provider simulator, a demo admin (credentials
     /// printed), and a realistic day of disputes played into it.
@@ -59,6 +62,18 @@ pub enum UsersCommand {
         /// analyst, ops or admin.
         #[arg(long, default_value = "analyst")]
         role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DisputesCommand {
+    /// After a change to how a provider's notifications are read: read every
+    /// recorded event again, fold every dispute afresh and print those that
+    /// would change, and how. Writes nothing without --apply.
+    Rebuild {
+        /// Write the changes the check found.
+        #[arg(long)]
+        apply: bool,
     },
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod connections_import;
 pub mod database;
 pub mod demo;
+pub mod disputes_rebuild;
 pub mod exports;
 pub mod guard;
 pub mod health;

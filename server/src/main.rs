@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use app::store::Store;
 use clap::Parser;
 use server::{
-    config::{Cli, Command, ConnectionsCommand, Settings, UsersCommand},
-    connections_import, database, demo, master_key, startup, telemetry, users_create,
+    config::{Cli, Command, ConnectionsCommand, DisputesCommand, Settings, UsersCommand},
+    connections_import, database, demo, disputes_rebuild, master_key, startup, telemetry,
+    users_create,
 };
 
 #[tokio::main]
@@ -28,6 +29,9 @@ async fn main() -> ExitCode {
         }
         Command::Users(UsersCommand::Create { email, name, role }) => {
             create_user(settings, &email, name.as_deref(), &role).await
+        }
+        Command::Disputes(DisputesCommand::Rebuild { apply }) => {
+            rebuild_disputes(settings, apply).await
         }
         Command::Demo => demo::run(settings).await,
     };
@@ -72,6 +76,18 @@ async fn import_connections(settings: Settings, file: &std::path::Path) -> anyho
     .await;
     db.close().await?;
     imported
+}
+
+async fn rebuild_disputes(settings: Settings, apply: bool) -> anyhow::Result<()> {
+    let db = database::open(&settings).await?;
+    let rebuilt = async {
+        let store = Store::new(db.pool.clone());
+        store.migrate().await?;
+        disputes_rebuild::run(&store, apply, &mut std::io::stdout().lock()).await
+    }
+    .await;
+    db.close().await?;
+    rebuilt
 }
 
 async fn create_user(

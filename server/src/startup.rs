@@ -45,6 +45,9 @@ const QUERY_RETRIES: u32 = 2;
 const RETENTION_SWEEP: Duration = Duration::from_secs(3600);
 /// Disputes one reconciliation run asks about at most.
 const RECONCILE_BATCH: i64 = 50;
+/// How often a replica looks for a rebuild to run (requested on the admin
+/// page, or abandoned by a replica that stopped).
+const REBUILD_POLL: Duration = Duration::from_secs(2);
 
 /// A bound, migrated, ready-to-serve application.
 pub struct Application {
@@ -214,7 +217,8 @@ impl Application {
             ..
         } = self;
         let tasks = background_jobs(intake, sessions, queries, reconciliation);
-        let tasks = with_retention(tasks, store, retention);
+        let tasks = with_retention(tasks, store.clone(), retention);
+        let tasks = with_rebuilds(tasks, store);
         let connections = GracefulShutdown::new();
         let mut http = auto::Builder::new(TokioExecutor::new());
         http.http1()
@@ -328,6 +332,16 @@ fn with_retention(mut tasks: Tasks, store: Store, keep: jiff::SignedDuration) ->
             }
             Ok::<(), app::store::StoreError>(())
         }
+    });
+    tasks
+}
+
+/// Runs rebuilds as they are asked for, one at a time; cut off at
+/// shutdown, to be taken over where its last batch left it.
+fn with_rebuilds(mut tasks: Tasks, store: Store) -> Tasks {
+    tasks.every_while_running("rebuilds", REBUILD_POLL, move || {
+        let store = store.clone();
+        async move { app::rebuild::run_next(&store).await.map(|_| ()) }
     });
     tasks
 }

@@ -183,6 +183,26 @@ fn connections_import_creates_then_leaves_unchanged_and_stops_its_cluster() {
 }
 
 #[test]
+fn disputes_rebuild_checks_on_the_configured_database_and_says_what_it_found() {
+    let dir = reachable_temp_dir();
+    let output = dispute_desk(dir.path())
+        .args(["disputes", "rebuild"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        printed.contains("\nchecked 0 disputes: 0 would change (rebuild 1)\n"),
+        "{printed}"
+    );
+    assert_eq!(postgres_processes_of(dir.path()), Vec::<String>::new());
+}
+
+#[test]
 fn users_create_reads_the_password_from_stdin_and_refuses_a_second_account_with_that_email() {
     use std::io::Write;
     let dir = reachable_temp_dir();

@@ -16,6 +16,7 @@ pub mod login;
 pub mod not_found;
 pub mod providers;
 pub mod queries;
+pub mod rebuilds;
 pub mod replays;
 pub mod setup;
 pub mod users;

@@ -11,6 +11,7 @@ mod health;
 mod notifications;
 mod people;
 mod queue;
+mod rebuilds;
 mod record;
 mod replays;
 mod retention;
@@ -34,6 +35,9 @@ pub use people::{
     UserRecord, UserSummary,
 };
 pub use queue::{CursorMismatch, StatusCounts};
+pub use rebuilds::{
+    NewRebuildChange, RebuildChange, RebuildKind, RebuildRecord, RebuildSubject, Reread,
+};
 pub use record::{EventSource, Recorded, StoredDelivery};
 pub use replays::{ReplayOutcome, ReplayRecord};
 pub use retention::Purged;

@@ -165,7 +165,9 @@ struct Judged<'a> {
     latency_us: i64,
 }
 
-fn effect_columns(effect: Effect) -> (&'static str, Option<&'static str>, Option<&'static str>) {
+pub(super) fn effect_columns(
+    effect: Effect,
+) -> (&'static str, Option<&'static str>, Option<&'static str>) {
     match effect {
         Effect::Sets(stage, status) => ("sets", Some(stage.as_str()), Some(status.as_str())),
         Effect::ExpiresCurrentStage => ("expires", None, Some(Status::Expired.as_str())),
@@ -173,7 +175,9 @@ fn effect_columns(effect: Effect) -> (&'static str, Option<&'static str>, Option
     }
 }
 
-fn money_columns(money: Option<&Money>) -> (Option<Decimal>, Option<&str>, Option<&str>) {
+pub(super) fn money_columns(
+    money: Option<&Money>,
+) -> (Option<Decimal>, Option<&str>, Option<&str>) {
     match money {
         Some(m) => (Some(m.amount()), Some(m.currency()), Some(m.text())),
         None => (None, None, None),
@@ -792,10 +796,14 @@ async fn record_payment(
     }
 }
 
-/// Refolds a dispute from its stored events, on the rare path where it was
-/// written with an event whose key another dispute took; a dispute left
-/// without events (this transaction created it for that event) is removed.
-async fn refold_stored(tx: &mut sqlx::PgConnection, dispute_id: i64) -> Result<(), StoreError> {
+/// Refolds a dispute from its stored events: after a rebuild rewrote them,
+/// or on the rare path where it was written with an event whose key another
+/// dispute took; a dispute left without events (this transaction created it
+/// for that event) is removed.
+pub(super) async fn refold_stored(
+    tx: &mut sqlx::PgConnection,
+    dispute_id: i64,
+) -> Result<(), StoreError> {
     let events = stored_events(&mut *tx, dispute_id).await?;
     let Some(projection) = Projection::of(&events) else {
         sqlx::query("delete from disputes where id = $1")

@@ -12,6 +12,7 @@ pub mod money;
 pub mod notification;
 pub mod queue;
 pub mod reasons;
+pub mod rebuild;
 pub mod text;
 pub mod time;
 pub mod user;

@@ -28,6 +28,9 @@ pub enum Permission {
     ManageConnections,
     ManageUsers,
     ReadAuditLog,
+    /// Refolding every dispute from its events as the providers' modules
+    /// read them today.
+    RebuildDisputes,
 }
 
 impl Role {
@@ -54,9 +57,10 @@ impl Role {
         let needed = match permission {
             Permission::ReadDisputes | Permission::WorkDisputes => Role::Analyst,
             Permission::ReadDeliveries | Permission::Replay => Role::Ops,
-            Permission::ManageConnections | Permission::ManageUsers | Permission::ReadAuditLog => {
-                Role::Admin
-            }
+            Permission::ManageConnections
+            | Permission::ManageUsers
+            | Permission::ReadAuditLog
+            | Permission::RebuildDisputes => Role::Admin,
         };
         self >= needed
     }
@@ -254,6 +258,7 @@ mod tests {
             ManageConnections,
             ManageUsers,
             ReadAuditLog,
+            RebuildDisputes,
         ];
         let allowed = |role: Role| {
             all.iter()

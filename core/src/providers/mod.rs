@@ -166,11 +166,7 @@ impl Connector {
     }
 
     pub fn parse(&self, verified: &Verified<'_>, ctx: &ParseContext) -> Result<Parsed, Refusal> {
-        match self {
-            Connector::PingPong(_) => pingpong::parse(verified.body, ctx),
-            Connector::BotimMoney(_) => botim_money::parse(verified.body, ctx),
-            Connector::PayerMax(_) => payermax::parse(verified.body, ctx),
-        }
+        parse_as(self.provider(), verified.body, ctx)
     }
 
     /// The signed status-query requests for `target`, to send in order
@@ -205,6 +201,23 @@ impl Connector {
             Connector::BotimMoney(p) => p.read_answer(headers, body, target),
             Connector::PayerMax(p) => p.read_answer(headers, body, target, ctx),
         }
+    }
+}
+
+/// Reads again, with the mapping as it is now, a body that was verified
+/// when it arrived (its event was recorded): what a rebuild does after a
+/// provider's mapping changes. The signature is not checked again, since the
+/// keys it was checked with may since have been rotated away; nothing that
+/// just arrived may come this way.
+pub fn reread(provider: ProviderKind, body: &[u8], ctx: &ParseContext) -> Result<Parsed, Refusal> {
+    parse_as(provider, body, ctx)
+}
+
+fn parse_as(provider: ProviderKind, body: &[u8], ctx: &ParseContext) -> Result<Parsed, Refusal> {
+    match provider {
+        ProviderKind::PingPong => pingpong::parse(body, ctx),
+        ProviderKind::BotimMoney => botim_money::parse(body, ctx),
+        ProviderKind::PayerMax => payermax::parse(body, ctx),
     }
 }
 

@@ -20,7 +20,8 @@ async fn caller(app: &TestApp, role: Option<Role>) -> reqwest::Client {
 }
 
 /// A path for `pattern` naming things that exist: the fixtures' PingPong
-/// connection and the dispute of its chargeback.
+/// connection, the dispute of its chargeback, and the first delivery and
+/// rebuild.
 fn concrete(pattern: &str) -> String {
     pattern
         .replace("{slug}", "pingpong-main")
@@ -39,6 +40,14 @@ async fn every_page_and_server_function_is_allowed_or_refused_as_the_table_says(
             .status(),
         200
     );
+    app.store
+        .request_rebuild(
+            app::store::RebuildKind::Check,
+            &app::store::Actor::default(),
+            true,
+        )
+        .await
+        .unwrap();
     let callers = [
         None,
         Some(Role::Analyst),

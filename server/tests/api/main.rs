@@ -16,6 +16,7 @@ mod migrations;
 mod pages;
 mod provider_fixtures;
 mod provider_health;
+mod rebuild;
 mod replay;
 mod retention;
 mod sessions;

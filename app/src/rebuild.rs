@@ -1,0 +1,152 @@
+//! Rebuilding disputes after a provider's mapping changed: every recorded
+//! event read again from the bytes it came from, every dispute folded
+//! afresh. A check runs through every dispute and keeps those that would
+//! change; applying a check rewrites each of those under its lock, computed
+//! again then, so what arrived in between is not lost. Both run as jobs
+//! (the task set's runner, or the command line), a batch at a time, and
+//! resume where they stopped.
+
+use dispute_core::{
+    domain::{
+        rebuild::{differences, rebuild, Reading, Rebuilt, RecordedEvent},
+        EventOrigin,
+    },
+    providers::{self, Notification, ParseContext},
+};
+
+use crate::store::{
+    NewRebuildChange, RebuildKind, RebuildRecord, RebuildSubject, Store, StoreError,
+};
+
+/// Disputes read (or rewritten) per batch, each batch one transaction of
+/// progress.
+const BATCH: i64 = 500;
+
+/// A recorded event's body read with today's mapping.
+fn reread(subject: &RebuildSubject, event: &RecordedEvent, body: Option<&[u8]>) -> Reading {
+    match event.origin {
+        EventOrigin::StatusQuery => Reading::NotReread,
+        EventOrigin::Notification | EventOrigin::Replay => {
+            let Some(body) = body else {
+                return Reading::Unreadable("the delivery it came from is no longer stored".into());
+            };
+            let context = ParseContext {
+                zone: subject.timezone.zone(),
+                account_id: subject.account_id.clone(),
+            };
+            match providers::reread(subject.provider, body, &context) {
+                Ok(parsed) => match parsed.notification {
+                    Notification::Dispute(event) => Reading::Read(Box::new(event)),
+                    Notification::Payment(_) => {
+                        Reading::Unreadable("it now reads as a payment notification".into())
+                    }
+                },
+                Err(refusal) => Reading::Unreadable(refusal.to_string()),
+            }
+        }
+    }
+}
+
+/// What rebuilding `subject` would do, when it would do anything: change
+/// an event or the state, or keep an event that no longer reads.
+pub fn check(subject: &RebuildSubject) -> Option<Rebuilt> {
+    let readings: Vec<(RecordedEvent, Reading)> = subject
+        .events
+        .iter()
+        .map(|(event, body)| (event.clone(), reread(subject, event, body.as_deref())))
+        .collect();
+    let rebuilt = rebuild(&readings);
+    let matters = !rebuilt.changed.is_empty()
+        || !rebuilt.kept.is_empty()
+        || !differences(&subject.state, &rebuilt.state).is_empty();
+    matters.then_some(rebuilt)
+}
+
+/// Runs the oldest rebuild waiting (or abandoned by a runner that
+/// stopped) to its end; whether there was one.
+pub async fn run_next(store: &Store) -> Result<bool, StoreError> {
+    match store.claim_rebuild(None).await? {
+        Some(job) => {
+            run(store, &job).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Runs rebuild `job` (claimed) from where it stands to its end. A
+/// database outage leaves it unfinished for a runner to take over later;
+/// anything else ends it as failed, with why.
+pub async fn run(store: &Store, job: &RebuildRecord) -> Result<(), StoreError> {
+    let done = match job.kind {
+        RebuildKind::Check => run_check(store, job).await,
+        RebuildKind::Apply(check) => run_apply(store, job, check).await,
+    };
+    match done {
+        Ok(()) => store.finish_rebuild(job.id, None).await,
+        Err(e) if e.is_outage() => Err(e),
+        Err(e) => {
+            tracing::error!(rebuild = job.id, error = %e, "a rebuild failed");
+            store.finish_rebuild(job.id, Some(&e.to_string())).await?;
+            Err(e)
+        }
+    }
+}
+
+async fn run_check(store: &Store, job: &RebuildRecord) -> Result<(), StoreError> {
+    let mut after = job.done_through;
+    loop {
+        let subjects = store.rebuild_subjects(after, BATCH).await?;
+        let Some(last) = subjects.last().map(|s| s.dispute_id) else {
+            return Ok(());
+        };
+        let found: Vec<(&RebuildSubject, Rebuilt)> = subjects
+            .iter()
+            .filter_map(|s| check(s).map(|rebuilt| (s, rebuilt)))
+            .collect();
+        let changes: Vec<NewRebuildChange<'_>> = found
+            .iter()
+            .map(|(subject, rebuilt)| NewRebuildChange {
+                dispute_id: subject.dispute_id,
+                before: &subject.state,
+                rebuilt,
+                unlike_check: None,
+            })
+            .collect();
+        store
+            .rebuild_progress(job.id, last, subjects.len() as i64, &changes)
+            .await?;
+        after = last;
+    }
+}
+
+async fn run_apply(store: &Store, job: &RebuildRecord, check: i64) -> Result<(), StoreError> {
+    let mut after = job.done_through;
+    loop {
+        let planned = store.rebuild_changes(check, after, BATCH).await?;
+        let Some(last) = planned.last().map(|c| c.dispute_id) else {
+            return Ok(());
+        };
+        let mut applied = Vec::with_capacity(planned.len());
+        for plan in &planned {
+            if let Some((before, rebuilt)) = store.apply_rebuild(plan.dispute_id, &reread).await? {
+                let unlike_check = !differences(&plan.after, &rebuilt.state).is_empty()
+                    || rebuilt.changed != plan.events;
+                applied.push((plan.dispute_id, before, rebuilt, unlike_check));
+            }
+        }
+        let changes: Vec<NewRebuildChange<'_>> = applied
+            .iter()
+            .map(|(dispute_id, before, rebuilt, unlike)| NewRebuildChange {
+                dispute_id: *dispute_id,
+                before,
+                rebuilt,
+                unlike_check: Some(*unlike),
+            })
+            .collect();
+        store
+            .rebuild_progress(job.id, last, planned.len() as i64, &changes)
+            .await?;
+        after = last;
+    }
+}
