@@ -49,6 +49,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/queries", Needs(ReadDeliveries)),
     ("/providers", Needs(ReadDeliveries)),
     ("/replays", Needs(Replay)),
+    ("/replays/runs/{id}", Needs(Replay)),
     ("/rebuilds", Needs(RebuildDisputes)),
     ("/rebuilds/{id}", Needs(RebuildDisputes)),
     ("/connections", Needs(ManageConnections)),

@@ -49,7 +49,7 @@ use pages::{
     providers::ProvidersPage,
     queries::QueriesPage,
     rebuilds::{RebuildPage, RebuildsPage},
-    replays::ReplaysPage,
+    replays::{ReplayRunPage, ReplaysPage},
     setup::SetupPage,
     users::UsersPage,
 };
@@ -113,6 +113,10 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("providers") view=ProvidersPage />
                     <Route path=StaticSegment("queries") view=QueriesPage />
                     <Route path=StaticSegment("replays") view=ReplaysPage />
+                    <Route
+                        path=(StaticSegment("replays"), StaticSegment("runs"), ParamSegment("id"))
+                        view=ReplayRunPage
+                    />
                     <Route path=StaticSegment("rebuilds") view=RebuildsPage />
                     <Route
                         path=(StaticSegment("rebuilds"), ParamSegment("id"))

@@ -2,7 +2,7 @@
 //! its exact bytes, headers and sender judged again with the connection as
 //! it is now. `preview` says what a replay would do without doing it; `run`
 //! records the replay (its own judgement, linked; the original's verdict is
-//! never changed).
+//! never changed); `run_next_bulk` works through a bulk replay as a job.
 
 use dispute_core::{
     domain::{fold, ConnectionSlug, Effect, FoldEvent, Stage, Status, Verdict},
@@ -16,7 +16,10 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::{
     keyring,
     metrics::Metrics,
-    store::{Actor, DisputeRecord, ReplayRecord, Store, StoreError, StoredNotification},
+    store::{
+        Actor, DisputeRecord, ReplayOutcome, ReplayRecord, ReplayRun, Store, StoreError,
+        StoredNotification,
+    },
     vault::Vault,
 };
 
@@ -151,18 +154,94 @@ pub async fn preview(
     })
 }
 
-/// Replays delivery `original` and records it.
+/// Replays delivery `original` and records it (as part of bulk replay
+/// `bulk`, if it is one).
 pub async fn run(
     store: &Store,
     vault: &Vault,
     metrics: &Metrics,
     original: &StoredNotification,
     by: &Actor,
+    bulk: Option<i64>,
 ) -> Result<ReplayRecord, StoreError> {
     let (judgement, connection) = judged(store, vault, original).await?;
     let replay = store
-        .record_replay(original, connection.map(|(id, _)| id), &judgement, by)
+        .record_replay(original, connection.map(|(id, _)| id), &judgement, by, bulk)
         .await?;
     metrics.replay(replay.outcome);
     Ok(replay)
+}
+
+/// Deliveries a bulk replay takes per batch, each batch one write of its
+/// progress.
+const BULK_BATCH: i64 = 50;
+
+/// What the tally calls a delivery a replay had settled (valid, or found
+/// recorded) by the time the bulk replay reached it.
+pub const SKIPPED: &str = "skipped";
+
+/// Runs the oldest bulk replay waiting (or abandoned by a runner that
+/// stopped) to its end; whether there was one.
+pub async fn run_next_bulk(
+    store: &Store,
+    vault: &Vault,
+    metrics: &Metrics,
+) -> Result<bool, StoreError> {
+    let Some(run) = store.claim_replay_run().await? else {
+        return Ok(false);
+    };
+    match run_bulk(store, vault, metrics, &run).await {
+        Ok(()) => store.finish_replay_run(run.id, None).await?,
+        Err(e) if e.is_outage() => return Err(e),
+        Err(e) => {
+            tracing::error!(run = run.id, error = %e, "a bulk replay failed");
+            store.finish_replay_run(run.id, Some(&e.to_string())).await?;
+            return Err(e);
+        }
+    }
+    Ok(true)
+}
+
+/// Replays run `run`'s deliveries from where it stands, in the order they
+/// arrived. One a replay settled meanwhile (another run, its own page) is
+/// skipped, so resuming after a stop replays nothing twice into an event.
+async fn run_bulk(
+    store: &Store,
+    vault: &Vault,
+    metrics: &Metrics,
+    run: &ReplayRun,
+) -> Result<(), StoreError> {
+    let mut done = run.done;
+    let mut tally = run.tally.clone();
+    loop {
+        let batch = store.replay_run_items(run.id, done, BULK_BATCH).await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for id in &batch {
+            let outcome = match store.notification(*id).await? {
+                Some(original) if !settled(&store.replays(*id).await?) => {
+                    let replay =
+                        self::run(store, vault, metrics, &original, &run.requester, Some(run.id))
+                            .await?;
+                    replay.outcome.as_str()
+                }
+                _ => SKIPPED,
+            };
+            *tally.entry(outcome.to_owned()).or_default() += 1;
+        }
+        done += batch.len() as i32;
+        store.replay_run_progress(run.id, done, &tally).await?;
+    }
+}
+
+/// Whether one of a delivery's replays made it valid or found its event
+/// recorded: replaying it again would change nothing.
+pub fn settled(replays: &[ReplayRecord]) -> bool {
+    replays.iter().any(|r| {
+        matches!(
+            r.outcome,
+            ReplayOutcome::NewEvent | ReplayOutcome::AlreadyRecorded
+        )
+    })
 }

@@ -45,9 +45,9 @@ const QUERY_RETRIES: u32 = 2;
 const RETENTION_SWEEP: Duration = Duration::from_secs(3600);
 /// Disputes one reconciliation run asks about at most.
 const RECONCILE_BATCH: i64 = 50;
-/// How often a replica looks for a rebuild to run (requested on the admin
-/// page, or abandoned by a replica that stopped).
-const REBUILD_POLL: Duration = Duration::from_secs(2);
+/// How often a replica looks for a job to run (a rebuild or a bulk replay
+/// asked for on its page, or one abandoned by a replica that stopped).
+const JOBS_POLL: Duration = Duration::from_secs(2);
 
 /// A bound, migrated, ready-to-serve application.
 pub struct Application {
@@ -61,6 +61,8 @@ pub struct Application {
     reconciliation: StatusQuerySettings,
     retention: jiff::SignedDuration,
     store: Store,
+    vault: Vault,
+    metrics: Metrics,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +158,7 @@ impl Application {
             store.clone(),
             settings.metrics_token.as_ref(),
         );
+        let jobs = (vault.clone(), metrics.clone());
         let router = router::router(
             AppState {
                 store,
@@ -184,6 +187,8 @@ impl Application {
             reconciliation: settings.status_queries,
             retention: settings.retention,
             store: kept,
+            vault: jobs.0,
+            metrics: jobs.1,
         })
     }
 
@@ -214,11 +219,13 @@ impl Application {
             reconciliation,
             retention,
             store,
+            vault,
+            metrics,
             ..
         } = self;
         let tasks = background_jobs(intake, sessions, queries, reconciliation);
         let tasks = with_retention(tasks, store.clone(), retention);
-        let tasks = with_rebuilds(tasks, store);
+        let tasks = with_jobs(tasks, store, vault, metrics);
         let connections = GracefulShutdown::new();
         let mut http = auto::Builder::new(TokioExecutor::new());
         http.http1()
@@ -336,12 +343,22 @@ fn with_retention(mut tasks: Tasks, store: Store, keep: jiff::SignedDuration) ->
     tasks
 }
 
-/// Runs rebuilds as they are asked for, one at a time; cut off at
-/// shutdown, to be taken over where its last batch left it.
-fn with_rebuilds(mut tasks: Tasks, store: Store) -> Tasks {
-    tasks.every_while_running("rebuilds", REBUILD_POLL, move || {
-        let store = store.clone();
+/// Runs rebuilds and bulk replays as they are asked for, one of each at a
+/// time; cut off at shutdown, to be taken over where its last batch left
+/// it.
+fn with_jobs(mut tasks: Tasks, store: Store, vault: Vault, metrics: Metrics) -> Tasks {
+    let rebuilding = store.clone();
+    tasks.every_while_running("rebuilds", JOBS_POLL, move || {
+        let store = rebuilding.clone();
         async move { app::rebuild::run_next(&store).await.map(|_| ()) }
+    });
+    tasks.every_while_running("bulk replays", JOBS_POLL, move || {
+        let (store, vault, metrics) = (store.clone(), vault.clone(), metrics.clone());
+        async move {
+            app::replay::run_next_bulk(&store, &vault, &metrics)
+                .await
+                .map(|_| ())
+        }
     });
     tasks
 }

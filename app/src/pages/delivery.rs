@@ -67,6 +67,7 @@ pub async fn replay_delivery(id: i64) -> Result<(), AppError> {
         &state.metrics,
         &original,
         &actor,
+        None,
     )
     .await?;
     let flash = match replay.outcome {

@@ -1,7 +1,8 @@
 //! Bulk replay (ops): every refused delivery matching a filter (after a key
-//! is fixed, say), with what replaying each now would do — which become
-//! valid, which disputes change and from what to what — then one button
-//! that replays them all and says what came of it.
+//! is fixed, say), with what replaying the first of them now would do —
+//! which become valid, which disputes change and from what to what — then
+//! one button that replays them all as a job, whose page follows its
+//! progress and sums up what came of it.
 
 use std::collections::BTreeMap;
 
@@ -10,44 +11,25 @@ use dispute_core::{
     providers::judge::Judgement,
 };
 use leptos::{prelude::*, server_fn::ServerFn};
-use leptos_router::hooks::use_query_map;
+use leptos_meta::Meta;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{delivery::change, shown, when, PageHeading};
 use crate::{
     error::AppError,
     flash::Flash,
     replay::Preview,
-    store::{ReplayOutcome, StoredNotification},
+    store::{ReplayOutcome, ReplayRun, StoredNotification},
 };
 
-/// The most deliveries one bulk replay takes.
-const BATCH: i64 = 200;
+/// The most deliveries previewed, one by one, before a bulk replay.
+const PREVIEWED: i64 = 200;
 
-/// The refused deliveries `filter` names that no replay has made valid yet,
-/// oldest first (the order they arrived in, which replays keep).
-async fn refused(filter: &DeliveryFilter) -> Result<Vec<StoredNotification>, AppError> {
-    let state = expect_context::<crate::state::AppState>();
-    let filter = DeliveryFilter {
-        refused_only: true,
-        ..filter.clone()
-    };
-    let mut found = Vec::new();
-    for d in state.store.delivery_history(&filter, None, BATCH).await? {
-        let settled = state.store.replays(d.id).await?.iter().any(|r| {
-            matches!(
-                r.outcome,
-                ReplayOutcome::NewEvent | ReplayOutcome::AlreadyRecorded
-            )
-        });
-        if settled {
-            continue;
-        }
-        if let Some(n) = state.store.notification(d.id).await? {
-            found.push(n);
-        }
-    }
-    found.reverse();
-    Ok(found)
+/// The most deliveries one bulk replay takes.
+const MOST: i64 = 100_000;
+
+pub fn run_href(id: i64) -> String {
+    format!("/replays/runs/{id}")
 }
 
 /// The connection slug, event key and dispute a valid replay would record.
@@ -65,8 +47,16 @@ fn recorded_as(n: &StoredNotification, p: &Preview) -> Option<(String, String, S
     }
 }
 
+/// What a bulk replay of a filter would do: how many deliveries it takes,
+/// and the first of them previewed.
+pub struct Plan {
+    pub filter: DeliveryFilter,
+    pub total: usize,
+    pub previewed: Vec<(StoredNotification, Preview)>,
+}
+
 pub enum PlanAnswer {
-    Plan(DeliveryFilter, Vec<(StoredNotification, Preview)>),
+    Plan(Plan),
     Refused(String),
 }
 
@@ -77,23 +67,32 @@ pub async fn replay_plan(params: BTreeMap<String, String>) -> Result<PlanAnswer,
         Ok(filter) => filter,
         Err(e) => return Ok(PlanAnswer::Refused(e.0)),
     };
+    let matching = state.store.replayable(&filter, MOST).await?;
     // Providers resend what was refused: of several deliveries of one event
     // only the first replayed records it.
     let mut seen = std::collections::HashSet::new();
-    let mut plan = Vec::new();
-    for n in refused(&filter).await? {
+    let mut previewed = Vec::new();
+    for id in matching.iter().take(PREVIEWED as usize) {
+        let Some(n) = state.store.notification(*id).await? else {
+            continue;
+        };
         let mut preview = crate::replay::preview(&state.store, &state.vault, &n).await?;
         if let Some((slug, key, _)) = recorded_as(&n, &preview) {
             if !seen.insert((slug, key)) {
                 preview.already_recorded = true;
             }
         }
-        plan.push((n, preview));
+        previewed.push((n, preview));
     }
-    Ok(PlanAnswer::Plan(filter, plan))
+    Ok(PlanAnswer::Plan(Plan {
+        filter,
+        total: matching.len(),
+        previewed,
+    }))
 }
 
-/// Replays every refused delivery the filter in `query` names.
+/// Starts a bulk replay of every refused delivery the filter in `query`
+/// names, as they are now; its page follows it.
 #[server(endpoint = "deliveries/replay-matching")]
 pub async fn replay_matching(query: String) -> Result<(), AppError> {
     let ops = crate::auth::require(Permission::Replay)?;
@@ -103,27 +102,124 @@ pub async fn replay_matching(query: String) -> Result<(), AppError> {
         Ok(filter) => filter,
         Err(e) => return crate::flash::redirect("/replays", Flash::error(e.0)).await,
     };
-    let page = super::deliveries::replays_href(&filter);
-    let actor = crate::auth::actor(Some(&ops));
-    let mut tally: BTreeMap<&'static str, usize> = BTreeMap::new();
-    for n in refused(&filter).await? {
-        let replay =
-            crate::replay::run(&state.store, &state.vault, &state.metrics, &n, &actor).await?;
-        *tally.entry(replay.outcome.label()).or_default() += 1;
+    let matching = state.store.replayable(&filter, MOST).await?;
+    if matching.is_empty() {
+        return crate::flash::redirect(
+            &super::deliveries::replays_href(&filter),
+            Flash::notice("no refused delivery matches: nothing was replayed"),
+        )
+        .await;
     }
-    let total: usize = tally.values().sum();
-    let flash = match total {
-        0 => Flash::notice("no refused delivery matches: nothing was replayed"),
-        _ => Flash::notice(format!(
-            "replayed {total}: {}",
-            tally
-                .iter()
-                .map(|(label, n)| format!("{n} {label}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )),
-    };
-    crate::flash::redirect(&page, flash).await
+    let actor = crate::auth::actor(Some(&ops));
+    let id = state
+        .store
+        .request_replay_run(&filter.query_string(), &matching, &actor)
+        .await?;
+    crate::flash::redirect(
+        &run_href(id),
+        Flash::notice(format!("replaying {} deliveries", matching.len())),
+    )
+    .await
+}
+
+async fn runs() -> Result<Vec<ReplayRun>, AppError> {
+    crate::auth::require(Permission::Replay)?;
+    let state = expect_context::<crate::state::AppState>();
+    Ok(state.store.replay_runs(10).await?)
+}
+
+async fn run(id: String) -> Result<Option<ReplayRun>, AppError> {
+    crate::auth::require(Permission::Replay)?;
+    let state = expect_context::<crate::state::AppState>();
+    match id.parse::<i64>() {
+        Ok(id) => Ok(state.store.replay_run(id).await?),
+        Err(_) => Ok(None),
+    }
+}
+
+/// A tally's outcome in words.
+fn outcome_label(outcome: &str) -> String {
+    match outcome.parse::<ReplayOutcome>() {
+        Ok(known) => known.label().to_owned(),
+        Err(_) if outcome == crate::replay::SKIPPED => {
+            "skipped: a replay had settled it already".to_owned()
+        }
+        Err(_) => shown(outcome),
+    }
+}
+
+fn run_state(run: &ReplayRun) -> String {
+    match (&run.failure, run.finished_at) {
+        (Some(why), _) => format!(
+            "stopped after {} of {}: {}",
+            run.done,
+            run.total,
+            shown(why)
+        ),
+        (None, Some(at)) => format!("replayed all {}, finished {}", run.total, when(at)),
+        (None, None) => format!("replaying: {} of {} done", run.done, run.total),
+    }
+}
+
+#[component]
+pub fn ReplayRunPage() -> impl IntoView {
+    let id = use_params_map().with_untracked(|p| p.get("id").unwrap_or_default());
+    view! {
+        <Suspense>
+            {Suspend::new(async move {
+                match run(id).await {
+                    Ok(Some(run)) => view! { <Run run /> }.into_any(),
+                    Ok(None) => view! { <crate::pages::not_found::NotFound /> }.into_any(),
+                    Err(_) => view! { <crate::error::InternalErrorPage /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Run(run: ReplayRun) -> impl IntoView {
+    let running = run.finished_at.is_none();
+    let history = format!("/deliveries?{}", run.filter);
+    let tally = run
+        .tally
+        .iter()
+        .map(|(outcome, n)| view! { <li>{format!("{n} {}", outcome_label(outcome))}</li> })
+        .collect_view();
+    view! {
+        {running.then(|| view! { <Meta http_equiv="refresh" content="3" /> })}
+        <PageHeading title=format!("Bulk replay {}", run.id) />
+        <p class="panel" role="status">{run_state(&run)}</p>
+        <ul class="plain">{tally}</ul>
+        <p>
+            {format!(
+                "Asked by {} {}. ",
+                run.requested_by.as_deref().map(shown).unwrap_or_else(|| "someone".into()),
+                when(run.requested_at)
+            )}
+            <a href=history>"The deliveries it replayed"</a>
+        </p>
+    }
+}
+
+#[component]
+fn Runs(runs: Vec<ReplayRun>) -> impl IntoView {
+    view! {
+        <h2>"Recent bulk replays"</h2>
+        <ul class="plain">
+            {runs
+                .into_iter()
+                .map(|r| {
+                    view! {
+                        <li>
+                            <a href=run_href(r.id)>{format!("Bulk replay {}", r.id)}</a>
+                            {format!(" · {}", run_state(&r))}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
 }
 
 #[component]
@@ -141,10 +237,19 @@ pub fn ReplaysPage() -> impl IntoView {
         <Suspense>
             {Suspend::new(async move {
                 match replay_plan(params).await {
-                    Ok(PlanAnswer::Plan(filter, plan)) => view! { <Plan filter plan /> }.into_any(),
+                    Ok(PlanAnswer::Plan(plan)) => view! { <PlanView plan /> }.into_any(),
                     Ok(PlanAnswer::Refused(reason)) => {
                         view! { <p class="flash error" role="alert">{reason}</p> }.into_any()
                     }
+                    Err(_) => view! { <crate::error::InternalErrorPage /> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <Suspense>
+            {Suspend::new(async move {
+                match runs().await {
+                    Ok(runs) if runs.is_empty() => ().into_any(),
+                    Ok(runs) => view! { <Runs runs /> }.into_any(),
                     Err(_) => view! { <crate::error::InternalErrorPage /> }.into_any(),
                 }
             })}
@@ -153,7 +258,12 @@ pub fn ReplaysPage() -> impl IntoView {
 }
 
 #[component]
-fn Plan(filter: DeliveryFilter, plan: Vec<(StoredNotification, Preview)>) -> impl IntoView {
+fn PlanView(plan: Plan) -> impl IntoView {
+    let Plan {
+        filter,
+        total,
+        previewed: plan,
+    } = plan;
     let query = filter.query_string();
     let valid = plan
         .iter()
@@ -173,16 +283,19 @@ fn Plan(filter: DeliveryFilter, plan: Vec<(StoredNotification, Preview)>) -> imp
         return view! { <p class="panel empty">"No refused delivery matches this filter."</p> }
             .into_any();
     }
+    let first = match total > plan.len() {
+        true => format!("of the first {} (oldest first), replayed now", plan.len()),
+        false => "replayed now".to_owned(),
+    };
     view! {
         <p class="panel">
             {format!(
-                "{} refused deliveries match; replayed now, {valid} would be valid and {changing} disputes would change.",
-                plan.len()
+                "{total} refused deliveries match; {first}, {valid} would be valid and {changing} disputes would change."
             )}
         </p>
         <form class="inline" method="post" action=ReplayMatching::PATH>
             <input type="hidden" name="query" value=query />
-            <button type="submit">{format!("Replay these {}", plan.len())}</button>
+            <button type="submit">{format!("Replay all {total}")}</button>
         </form>
         <div class="table-wrap">
             <table class="data">

@@ -44,6 +44,28 @@ struct Row {
 }
 
 impl Store {
+    /// The refused deliveries `filter` matches that no replay has made
+    /// valid (or found recorded already), oldest first, as replays take
+    /// them; at most `limit`.
+    pub async fn replayable(
+        &self,
+        filter: &DeliveryFilter,
+        limit: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut sql = QueryBuilder::<Postgres>::new(
+            "select n.id from notifications n
+             left join connections c on c.id = n.connection_id
+             where n.verdict not in ('valid', 'duplicate')
+               and not exists (select from delivery_replays r
+                               where r.notification_id = n.id
+                                 and r.outcome in ('new_event', 'already_recorded'))",
+        );
+        push_filter(&mut sql, filter);
+        sql.push(" order by n.received_at, n.id limit ")
+            .push_bind(limit);
+        Ok(sql.build_query_scalar().fetch_all(&self.pool).await?)
+    }
+
     /// Up to `limit` deliveries matching `filter`, older than `before`.
     pub async fn delivery_history(
         &self,
@@ -64,34 +86,7 @@ impl Store {
              ) touched on true
              where true",
         );
-        if let Some(slug) = &filter.slug {
-            sql.push(" and n.slug = ").push_bind(slug.clone());
-        }
-        if let Some(provider) = filter.provider {
-            sql.push(" and c.provider = ").push_bind(provider.as_str());
-        }
-        if filter.refused_only {
-            sql.push(" and n.verdict not in ('valid', 'duplicate')");
-        }
-        if let Some(verdict) = filter.verdict {
-            sql.push(" and n.verdict = ").push_bind(verdict.as_str());
-        }
-        if let Some(status) = filter.status {
-            sql.push(" and n.response_status = ")
-                .push_bind(status as i16);
-        }
-        let (from, until) = filter.received_range();
-        if let Some(from) = from {
-            sql.push(" and n.received_at >= ").push_bind(from.to_sqlx());
-        }
-        if let Some(until) = until {
-            sql.push(" and n.received_at < ").push_bind(until.to_sqlx());
-        }
-        if let Some(text) = &filter.text {
-            sql.push(" and position(")
-                .push_bind(text.as_bytes().to_vec())
-                .push("::bytea in n.body) > 0");
-        }
+        push_filter(&mut sql, filter);
         if let Some(cursor) = before {
             sql.push(" and (n.received_at, n.id) < (")
                 .push_bind(cursor.received_at.to_sqlx())
@@ -119,5 +114,38 @@ impl Store {
                 dispute_ref: r.dispute_ref,
             })
             .collect())
+    }
+}
+
+/// `filter`'s conditions on `n` (notifications) and `c` (their connection),
+/// after a `where`.
+fn push_filter(sql: &mut QueryBuilder<'_, Postgres>, filter: &DeliveryFilter) {
+    if let Some(slug) = &filter.slug {
+        sql.push(" and n.slug = ").push_bind(slug.clone());
+    }
+    if let Some(provider) = filter.provider {
+        sql.push(" and c.provider = ").push_bind(provider.as_str());
+    }
+    if filter.refused_only {
+        sql.push(" and n.verdict not in ('valid', 'duplicate')");
+    }
+    if let Some(verdict) = filter.verdict {
+        sql.push(" and n.verdict = ").push_bind(verdict.as_str());
+    }
+    if let Some(status) = filter.status {
+        sql.push(" and n.response_status = ")
+            .push_bind(status as i16);
+    }
+    let (from, until) = filter.received_range();
+    if let Some(from) = from {
+        sql.push(" and n.received_at >= ").push_bind(from.to_sqlx());
+    }
+    if let Some(until) = until {
+        sql.push(" and n.received_at < ").push_bind(until.to_sqlx());
+    }
+    if let Some(text) = &filter.text {
+        sql.push(" and position(")
+            .push_bind(text.as_bytes().to_vec())
+            .push("::bytea in n.body) > 0");
     }
 }

@@ -13,6 +13,7 @@ mod people;
 mod queue;
 mod rebuilds;
 mod record;
+mod replay_runs;
 mod replays;
 mod retention;
 mod status_queries;
@@ -39,6 +40,7 @@ pub use rebuilds::{
     NewRebuildChange, RebuildChange, RebuildKind, RebuildRecord, RebuildSubject, Reread,
 };
 pub use record::{EventSource, Recorded, StoredDelivery};
+pub use replay_runs::ReplayRun;
 pub use replays::{ReplayOutcome, ReplayRecord};
 pub use retention::Purged;
 pub use status_queries::{

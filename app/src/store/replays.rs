@@ -98,13 +98,15 @@ struct ReplayRow {
 
 impl Store {
     /// Records the replay of `original` judged as `judgement` against the
-    /// connection `connection_id` (its current keys).
+    /// connection `connection_id` (its current keys), as part of bulk
+    /// replay `run` if it is one.
     pub async fn record_replay(
         &self,
         original: &StoredNotification,
         connection_id: Option<i64>,
         judgement: &Judgement,
         by: &Actor,
+        run: Option<i64>,
     ) -> Result<ReplayRecord, StoreError> {
         let mut tx = self.pool.begin().await?;
         let (verdict, reason, key, outcome, event_id) = match (judgement, connection_id) {
@@ -164,8 +166,9 @@ impl Store {
         };
         let id: i64 = sqlx::query_scalar(
             "insert into delivery_replays
-                 (notification_id, replayed_by, verdict, reason, key_fingerprint, outcome, event_id)
-             values ($1, $2, $3, $4, $5, $6, $7)
+                 (notification_id, replayed_by, verdict, reason, key_fingerprint, outcome, event_id,
+                  run_id)
+             values ($1, $2, $3, $4, $5, $6, $7, $8)
              returning id",
         )
         .bind(original.id)
@@ -175,6 +178,7 @@ impl Store {
         .bind(key.as_ref().map(|k| k.as_str()))
         .bind(outcome.as_str())
         .bind(event_id)
+        .bind(run)
         .fetch_one(&mut *tx)
         .await?;
         let subject = format!("delivery {}", original.id);
@@ -184,7 +188,12 @@ impl Store {
             &AuditEntry {
                 action: "delivery.replay",
                 subject: &subject,
-                details: json!({"replay": id, "verdict": verdict.as_str(), "outcome": outcome.as_str()}),
+                details: json!({
+                    "replay": id,
+                    "verdict": verdict.as_str(),
+                    "outcome": outcome.as_str(),
+                    "run": run,
+                }),
             },
         )
         .await?;

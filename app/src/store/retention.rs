@@ -38,6 +38,7 @@ impl Store {
                -- a replayed one has a history of its own to keep, and one for
                -- a slug that is a connection now may yet be replayed
                and not exists (select from delivery_replays r where r.notification_id = n.id)
+               and not exists (select from replay_run_items i where i.notification_id = n.id)
                and not (verdict = 'unknown_connection'
                         and exists (select from connections c where c.slug = n.slug))",
         )

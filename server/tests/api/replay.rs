@@ -193,6 +193,19 @@ async fn replaying_a_valid_delivery_changes_nothing_and_analysts_may_not_replay(
     );
 }
 
+/// The page of bulk replay `path` once its job has finished.
+async fn finished(app: &TestApp, path: &str) -> String {
+    for _ in 0..100 {
+        let (status, html) = app.get_page(path).await;
+        assert_eq!(status, 200, "{html}");
+        if !html.contains("http-equiv=\"refresh\"") {
+            return html;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{path} did not finish");
+}
+
 #[tokio::test]
 async fn a_bulk_replay_previews_exactly_what_its_run_then_does() {
     let app = spawn_app().await;
@@ -232,12 +245,32 @@ async fn a_bulk_replay_previews_exactly_what_its_run_then_does() {
         )
         .await;
     let (target, html) = app.follow(&app.client, answer).await;
-    assert_eq!(target, "/replays?connection=botim-main");
+    assert_eq!(target, "/replays/runs/1");
+    assert!(html.contains("replaying 2 deliveries"), "{html}");
+    let html = finished(&app, &target).await;
+    assert!(html.contains("replayed all 2, finished"), "{html}");
+    assert!(html.contains("<li>1 still refused</li>"), "{html}");
     assert!(
-        html.contains("replayed 2: 1 still refused; 1 valid: its event was recorded"),
+        html.contains("<li>1 valid: its event was recorded</li>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"/deliveries?connection=botim-main\""),
         "{html}"
     );
     assert_eq!(events(&app).await, 1);
+    // Each replay names its run and is audited as the person who asked.
+    let (run_replays, audited): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from delivery_replays where run_id = 1),
+                (select count(*) from audit_log
+                 where action = 'delivery.replay' and actor_email is not null)",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((run_replays, audited), (2, 2));
+    let (_, html) = app.get_page("/replays").await;
+    assert!(html.contains("Bulk replay 1</a> · replayed all 2"), "{html}");
     // Asked again, only the one still refused is left.
     let (_, html) = app.get_page("/replays?connection=botim-main").await;
     assert!(
