@@ -15,6 +15,8 @@ create table rebuilds (
     total bigint not null,
     checked bigint not null default 0,
     changed bigint not null default 0,
+    -- The runner holding it: only its writes count.
+    claim bigint,
     heartbeat timestamptz,
     finished_at timestamptz,
     failure text,
@@ -41,3 +43,9 @@ create table rebuild_changes (
 
 create trigger rebuild_changes_append_only before update or delete on rebuild_changes
     for each row execute function desk_history_is_append_only();
+
+-- Moved on each time a rebuild rewrites a dispute's events, and stamped on
+-- the events it rewrote: a writer that read the events before its lock
+-- (intake, a replay, a status query) sees that it read them too early.
+alter table disputes add column revision integer not null default 0;
+alter table dispute_events add column revision integer not null default 0;

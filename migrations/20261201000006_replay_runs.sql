@@ -10,6 +10,8 @@ create table replay_runs (
     total integer not null,
     done integer not null default 0,
     tally jsonb not null default '{}',
+    -- The runner holding it: only its writes count.
+    claim bigint,
     heartbeat timestamptz,
     finished_at timestamptz,
     failure text

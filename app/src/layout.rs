@@ -23,7 +23,7 @@ pub const NAVIGATION: [(&str, &str, Permission); 10] = [
     ("/connections", "Connections", Permission::ManageConnections),
     ("/users", "Users", Permission::ManageUsers),
     ("/audit", "Audit log", Permission::ReadAuditLog),
-    ("/rebuilds", "Rebuild", Permission::RebuildDisputes),
+    ("/rebuilds", "Rebuild disputes", Permission::RebuildDisputes),
 ];
 
 #[component]

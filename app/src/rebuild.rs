@@ -65,36 +65,48 @@ pub fn check(subject: &RebuildSubject) -> Option<Rebuilt> {
 /// Runs the oldest rebuild waiting (or abandoned by a runner that
 /// stopped) to its end; whether there was one.
 pub async fn run_next(store: &Store) -> Result<bool, StoreError> {
-    match store.claim_rebuild(None).await? {
+    let claim = crate::store::new_claim();
+    match store.claim_rebuild(claim).await? {
         Some(job) => {
-            run(store, &job).await?;
+            run(store, &job, claim).await?;
             Ok(true)
         }
         None => Ok(false),
     }
 }
 
-/// Runs rebuild `job` (claimed) from where it stands to its end. A
-/// database outage leaves it unfinished for a runner to take over later;
-/// anything else ends it as failed, with why.
-pub async fn run(store: &Store, job: &RebuildRecord) -> Result<(), StoreError> {
+/// Runs rebuild `job`, held with `claim`, from where it stands to its end.
+/// A database outage leaves it unfinished for a runner to take over later;
+/// a runner that took it over meanwhile goes on with it; anything else
+/// ends it as failed, with why.
+pub async fn run(store: &Store, job: &RebuildRecord, claim: i64) -> Result<(), StoreError> {
     let done = match job.kind {
-        RebuildKind::Check => run_check(store, job).await,
-        RebuildKind::Apply(check) => run_apply(store, job, check).await,
+        RebuildKind::Check => run_check(store, job, claim).await,
+        RebuildKind::Apply(check) => run_apply(store, job, check, claim).await,
     };
-    match done {
-        Ok(()) => store.finish_rebuild(job.id, None).await,
+    let finished = match done {
+        Ok(()) => store.finish_rebuild(job.id, claim, None).await,
+        Err(e) => Err(e),
+    };
+    match finished {
+        Ok(()) => Ok(()),
+        Err(StoreError::ClaimLost) => {
+            tracing::warn!(rebuild = job.id, "another runner took this rebuild over");
+            Ok(())
+        }
         Err(e) if e.is_outage() => Err(e),
         Err(e) => {
             tracing::error!(rebuild = job.id, error = %e, "a rebuild failed");
-            store.finish_rebuild(job.id, Some(&e.to_string())).await?;
+            store
+                .finish_rebuild(job.id, claim, Some(&e.to_string()))
+                .await?;
             Err(e)
         }
     }
 }
 
-async fn run_check(store: &Store, job: &RebuildRecord) -> Result<(), StoreError> {
-    let mut after = job.done_through;
+async fn run_check(store: &Store, job: &RebuildRecord, claim: i64) -> Result<(), StoreError> {
+    let (mut after, mut checked) = (job.done_through, job.checked);
     loop {
         let subjects = store.rebuild_subjects(after, BATCH).await?;
         let Some(last) = subjects.last().map(|s| s.dispute_id) else {
@@ -113,40 +125,31 @@ async fn run_check(store: &Store, job: &RebuildRecord) -> Result<(), StoreError>
                 unlike_check: None,
             })
             .collect();
+        checked += subjects.len() as i64;
         store
-            .rebuild_progress(job.id, last, subjects.len() as i64, &changes)
+            .check_progress(job.id, claim, last, checked, &changes)
             .await?;
         after = last;
     }
 }
 
-async fn run_apply(store: &Store, job: &RebuildRecord, check: i64) -> Result<(), StoreError> {
+/// Applies `check`, dispute by dispute, each in one transaction with the
+/// job's progress.
+async fn run_apply(
+    store: &Store,
+    job: &RebuildRecord,
+    check: i64,
+    claim: i64,
+) -> Result<(), StoreError> {
     let mut after = job.done_through;
     loop {
         let planned = store.rebuild_changes(check, after, BATCH).await?;
         let Some(last) = planned.last().map(|c| c.dispute_id) else {
             return Ok(());
         };
-        let mut applied = Vec::with_capacity(planned.len());
         for plan in &planned {
-            if let Some((before, rebuilt)) = store.apply_rebuild(plan.dispute_id, &reread).await? {
-                let unlike_check = !differences(&plan.after, &rebuilt.state).is_empty()
-                    || rebuilt.changed != plan.events;
-                applied.push((plan.dispute_id, before, rebuilt, unlike_check));
-            }
+            store.apply_rebuild(job.id, claim, plan, &reread).await?;
         }
-        let changes: Vec<NewRebuildChange<'_>> = applied
-            .iter()
-            .map(|(dispute_id, before, rebuilt, unlike)| NewRebuildChange {
-                dispute_id: *dispute_id,
-                before,
-                rebuilt,
-                unlike_check: Some(*unlike),
-            })
-            .collect();
-        store
-            .rebuild_progress(job.id, last, planned.len() as i64, &changes)
-            .await?;
         after = last;
     }
 }

@@ -187,19 +187,29 @@ pub async fn run_next_bulk(
     vault: &Vault,
     metrics: &Metrics,
 ) -> Result<bool, StoreError> {
-    let Some(run) = store.claim_replay_run().await? else {
+    let claim = crate::store::new_claim();
+    let Some(run) = store.claim_replay_run(claim).await? else {
         return Ok(false);
     };
-    match run_bulk(store, vault, metrics, &run).await {
-        Ok(()) => store.finish_replay_run(run.id, None).await?,
-        Err(e) if e.is_outage() => return Err(e),
+    let finished = match run_bulk(store, vault, metrics, &run, claim).await {
+        Ok(()) => store.finish_replay_run(run.id, claim, None).await,
+        Err(e) => Err(e),
+    };
+    match finished {
+        Ok(()) => Ok(true),
+        Err(StoreError::ClaimLost) => {
+            tracing::warn!(run = run.id, "another runner took this bulk replay over");
+            Ok(true)
+        }
+        Err(e) if e.is_outage() => Err(e),
         Err(e) => {
             tracing::error!(run = run.id, error = %e, "a bulk replay failed");
-            store.finish_replay_run(run.id, Some(&e.to_string())).await?;
-            return Err(e);
+            store
+                .finish_replay_run(run.id, claim, Some(&e.to_string()))
+                .await?;
+            Err(e)
         }
     }
-    Ok(true)
 }
 
 /// Replays run `run`'s deliveries from where it stands, in the order they
@@ -210,6 +220,7 @@ async fn run_bulk(
     vault: &Vault,
     metrics: &Metrics,
     run: &ReplayRun,
+    claim: i64,
 ) -> Result<(), StoreError> {
     let mut done = run.done;
     let mut tally = run.tally.clone();
@@ -221,9 +232,15 @@ async fn run_bulk(
         for id in &batch {
             let outcome = match store.notification(*id).await? {
                 Some(original) if !settled(&store.replays(*id).await?) => {
-                    let replay =
-                        self::run(store, vault, metrics, &original, &run.requester, Some(run.id))
-                            .await?;
+                    let replay = self::run(
+                        store,
+                        vault,
+                        metrics,
+                        &original,
+                        &run.requester,
+                        Some(run.id),
+                    )
+                    .await?;
                     replay.outcome.as_str()
                 }
                 _ => SKIPPED,
@@ -231,7 +248,9 @@ async fn run_bulk(
             *tally.entry(outcome.to_owned()).or_default() += 1;
         }
         done += batch.len() as i32;
-        store.replay_run_progress(run.id, done, &tally).await?;
+        store
+            .replay_run_progress(run.id, claim, done, &tally)
+            .await?;
     }
 }
 

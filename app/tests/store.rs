@@ -957,3 +957,52 @@ async fn the_dashboard_counts_open_disputes_money_at_risk_outcomes_and_weeks() {
     );
     assert_eq!(d.last_event_id, store.last_event_id().await.unwrap());
 }
+
+#[tokio::test]
+async fn a_job_runner_thought_stopped_loses_its_claim_to_the_one_that_took_over() {
+    use app::store::{new_claim, Actor, RebuildKind, StoreError};
+    let (store, _db) = store().await;
+    let (first, second) = (new_claim(), new_claim());
+    let id = store
+        .request_rebuild(RebuildKind::Check, &Actor::default(), Some(first))
+        .await
+        .unwrap();
+    assert!(
+        store.claim_rebuild(second).await.unwrap().is_none(),
+        "a held rebuild is not claimed"
+    );
+    sqlx::query("update rebuilds set heartbeat = now() - interval '2 minutes'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let taken = store.claim_rebuild(second).await.unwrap().unwrap();
+    assert_eq!(taken.id, id);
+
+    assert!(matches!(
+        store.check_progress(id, first, 1, 1, &[]).await,
+        Err(StoreError::ClaimLost)
+    ));
+    let stale = store.rebuild(id).await.unwrap().unwrap();
+    app::rebuild::run(&store, &stale, first).await.unwrap();
+    assert_eq!(store.rebuild(id).await.unwrap().unwrap().finished_at, None);
+
+    app::rebuild::run(&store, &taken, second).await.unwrap();
+    let done = store.rebuild(id).await.unwrap().unwrap();
+    assert!(done.finished_at.is_some() && done.failure.is_none());
+
+    // A bulk replay's claim is held the same way.
+    let run = store
+        .request_replay_run("connection=x", &[], &Actor::default())
+        .await
+        .unwrap();
+    let held = store.claim_replay_run(first).await.unwrap().unwrap();
+    assert_eq!(held.id, run);
+    assert!(store.claim_replay_run(second).await.unwrap().is_none());
+    assert!(matches!(
+        store
+            .replay_run_progress(run, second, 0, &Default::default())
+            .await,
+        Err(StoreError::ClaimLost)
+    ));
+    store.finish_replay_run(run, first, None).await.unwrap();
+}

@@ -63,12 +63,13 @@ pub async fn run(store: &Store, apply: bool, out: &mut impl Write) -> anyhow::Re
 
 /// Requests a rebuild, claimed for this process, and runs it to its end.
 async fn run_one(store: &Store, kind: RebuildKind, by: &Actor) -> anyhow::Result<i64> {
-    let id = store.request_rebuild(kind, by, true).await?;
+    let claim = app::store::new_claim();
+    let id = store.request_rebuild(kind, by, Some(claim)).await?;
     let job = store
         .rebuild(id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("rebuild {id} vanished"))?;
-    rebuild::run(store, &job).await?;
+    rebuild::run(store, &job, claim).await?;
     Ok(id)
 }
 

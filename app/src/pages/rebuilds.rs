@@ -57,7 +57,7 @@ pub async fn check_disputes() -> Result<(), AppError> {
     let actor = crate::auth::actor(Some(&admin));
     let id = state
         .store
-        .request_rebuild(RebuildKind::Check, &actor, false)
+        .request_rebuild(RebuildKind::Check, &actor, None)
         .await?;
     crate::flash::redirect(
         &href(id),
@@ -84,7 +84,7 @@ pub async fn apply_rebuild(check: i64) -> Result<(), AppError> {
     }
     match state
         .store
-        .request_rebuild(RebuildKind::Apply(check), &actor, false)
+        .request_rebuild(RebuildKind::Apply(check), &actor, None)
         .await
     {
         Ok(id) => {

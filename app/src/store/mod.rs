@@ -75,6 +75,10 @@ pub enum StoreError {
     /// A stored value this version cannot read back (a bug or a manual edit).
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// Another runner took over the job this one was working on (it was
+    /// thought stopped): this one's work on it ends.
+    #[error("another runner took the job over")]
+    ClaimLost,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -115,7 +119,10 @@ impl StoreError {
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::WorkerCrashed,
             ) => true,
-            StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::Conflict(_) => false,
+            StoreError::Database(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Conflict(_)
+            | StoreError::ClaimLost => false,
             StoreError::Migration(_) => true,
         }
     }
@@ -154,6 +161,12 @@ fn money(text: Option<String>, currency: Option<String>) -> Result<Option<Money>
             .map_err(StoreError::corrupt),
         _ => Ok(None),
     }
+}
+
+/// A runner's claim on a job (a rebuild, a bulk replay): the store counts
+/// only the writes made with the claim the job is held with.
+pub fn new_claim() -> i64 {
+    rand::random()
 }
 
 /// A handle on the database; cheap to clone.

@@ -4,7 +4,7 @@
 //! apply, claimed through a heartbeat so a stopped runner is taken over.
 
 use dispute_core::domain::{
-    rebuild::{rebuild, EventChange, Kept, Reading, Rebuilt, RecordedEvent},
+    rebuild::{differences, rebuild, EventChange, Kept, Reading, Rebuilt, RecordedEvent},
     DisputeRef, DisputeState, Effect, EventKey, EventOrigin, NormalizedEvent, ProviderKind,
     ProviderTime, Stage, Status, ZoneName,
 };
@@ -24,8 +24,6 @@ use super::{
 #[derive(Clone, Debug)]
 pub struct RebuildSubject {
     pub dispute_id: i64,
-    pub slug: String,
-    pub dispute_ref: String,
     pub provider: ProviderKind,
     pub timezone: ZoneName,
     pub account_id: Option<String>,
@@ -82,8 +80,6 @@ pub struct NewRebuildChange<'a> {
 #[derive(sqlx::FromRow)]
 struct SubjectRow {
     id: i64,
-    slug: String,
-    dispute_ref: String,
     provider: Named<ProviderKind>,
     timezone: String,
     account_id: Option<String>,
@@ -126,12 +122,15 @@ struct RecordedRow {
     body: Option<Vec<u8>>,
 }
 
-const SUBJECT_COLUMNS: &str = "d.id, c.slug, d.dispute_ref, c.provider, c.timezone, c.account_id,
+const SUBJECT_COLUMNS: &str = "d.id, c.provider, c.timezone, c.account_id,
      d.stage, d.status, d.deadline, d.currency, d.amount_text, d.reason, d.reason_code,
      d.payment_reference, d.merchant_reference, d.opened_at, d.last_event_at";
 
-// A time the provider did not give was taken from the receipt, so the
-// receipt is when an event was heard; a status query's is when it was asked.
+// `heard_at` is the time an event takes when its provider gives none. An
+// event recorded without the provider's time (`occurred_at_text` null) holds
+// that time already; one with it was heard when its delivery was received
+// (a replay's event names the original delivery), or for a status query
+// when it was recorded.
 const RECORDED_EVENTS: &str = "select e.id, e.dispute_id, d.dispute_ref, e.source, e.event_key,
             e.kind, e.effect, e.stage, e.status, e.occurred_at, e.occurred_at_text, e.deadline,
             e.deadline_text, e.currency, e.amount_text, e.reason, e.reason_code,
@@ -149,8 +148,6 @@ impl SubjectRow {
     fn subject(self) -> Result<RebuildSubject, StoreError> {
         Ok(RebuildSubject {
             dispute_id: self.id,
-            slug: self.slug,
-            dispute_ref: self.dispute_ref,
             provider: self.provider.0,
             timezone: ZoneName::parse(&self.timezone).map_err(StoreError::corrupt)?,
             account_id: self.account_id,
@@ -317,69 +314,121 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<RebuildSubject>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        // One snapshot for disputes and events, so a state is never
+        // compared with events recorded after it was read.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("set transaction isolation level repeatable read, read only")
+            .execute(&mut *tx)
+            .await?;
         let rows = sqlx::query_as::<_, SubjectRow>(&format!(
             "select {SUBJECT_COLUMNS} from disputes d join connections c on c.id = d.connection_id
              where d.id > $1 order by d.id limit $2"
         ))
         .bind(after)
         .bind(limit)
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut *tx)
         .await?;
-        with_events(&mut conn, rows).await
+        let subjects = with_events(&mut tx, rows).await?;
+        tx.commit().await?;
+        Ok(subjects)
     }
 
-    /// Rebuilds dispute `dispute_id` under its lock: each event read again
-    /// (`reread`), those that read differently rewritten, the dispute
-    /// refolded from them. The state before, and what the rebuild found;
-    /// `None` when there is no such dispute.
+    /// Applies to dispute `dispute_id`, under its lock, what rebuild `job`
+    /// (held with `claim`) finds: each event read again (`reread`), those
+    /// that read differently rewritten and the dispute's revision moved on,
+    /// the dispute refolded; the change kept when there is one (beside what
+    /// the check found, `check`), and the job's progress moved past the
+    /// dispute, all in one transaction, so a runner that stops loses
+    /// nothing and redoes nothing. Whether anything changed.
     pub async fn apply_rebuild(
         &self,
-        dispute_id: i64,
+        job: i64,
+        claim: i64,
+        check: &RebuildChange,
         reread: Reread<'_>,
-    ) -> Result<Option<(DisputeState, Rebuilt)>, StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query_as::<_, SubjectRow>(&format!(
             "select {SUBJECT_COLUMNS} from disputes d join connections c on c.id = d.connection_id
              where d.id = $1 for update of d"
         ))
-        .bind(dispute_id)
+        .bind(check.dispute_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let subject = with_events(&mut tx, vec![row])
-            .await?
-            .pop()
-            .expect("one subject read, one returned");
-        let readings: Vec<(RecordedEvent, Reading)> = subject
-            .events
-            .iter()
-            .map(|(event, body)| (event.clone(), reread(&subject, event, body.as_deref())))
-            .collect();
-        let rebuilt = rebuild(&readings);
-        for change in &rebuilt.changed {
-            let heard_at = readings
+        let mut changed = false;
+        if let Some(row) = row {
+            let subject = with_events(&mut tx, vec![row])
+                .await?
+                .pop()
+                .expect("one subject read, one returned");
+            let readings: Vec<(RecordedEvent, Reading)> = subject
+                .events
                 .iter()
-                .find(|(e, _)| e.id == change.id)
-                .map(|(e, _)| e.heard_at)
-                .expect("a changed event is one of those read");
-            rewrite_event(&mut tx, change.id, &change.after, heard_at).await?;
+                .map(|(event, body)| (event.clone(), reread(&subject, event, body.as_deref())))
+                .collect();
+            let rebuilt = rebuild(&readings);
+            if !rebuilt.changed.is_empty() {
+                let revision: i32 = sqlx::query_scalar(
+                    "update disputes set revision = revision + 1 where id = $1 returning revision",
+                )
+                .bind(check.dispute_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                for change in &rebuilt.changed {
+                    let heard_at = readings
+                        .iter()
+                        .find(|(e, _)| e.id == change.id)
+                        .map(|(e, _)| e.heard_at)
+                        .expect("a changed event is one of those read");
+                    rewrite_event(&mut tx, change.id, &change.after, heard_at, revision).await?;
+                }
+            }
+            refold_stored(&mut tx, check.dispute_id).await?;
+            changed = !rebuilt.changed.is_empty()
+                || !differences(&subject.state, &rebuilt.state).is_empty();
+            if changed {
+                let unlike_check = !differences(&check.after, &rebuilt.state).is_empty()
+                    || rebuilt.changed != check.events;
+                insert_change(
+                    &mut tx,
+                    job,
+                    &NewRebuildChange {
+                        dispute_id: check.dispute_id,
+                        before: &subject.state,
+                        rebuilt: &rebuilt,
+                        unlike_check: Some(unlike_check),
+                    },
+                )
+                .await?;
+            }
         }
-        refold_stored(&mut tx, dispute_id).await?;
+        let held = sqlx::query(
+            "update rebuilds set done_through = $3, checked = checked + 1,
+                 changed = changed + $4, heartbeat = now()
+             where id = $1 and claim = $2",
+        )
+        .bind(job)
+        .bind(claim)
+        .bind(check.dispute_id)
+        .bind(i64::from(changed))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if held == 0 {
+            return Err(StoreError::ClaimLost);
+        }
         tx.commit().await?;
-        Ok(Some((subject.state, rebuilt)))
+        Ok(changed)
     }
 
     /// Asks for a rebuild: a check of every dispute, or the apply of check
-    /// `kind` names; claimed at once when the requester runs it itself.
-    /// Audited. `Conflict` when that check is applied already.
+    /// `kind` names; held with `claim` at once when the requester runs it
+    /// itself. Audited. `Conflict` when that check is applied already.
     pub async fn request_rebuild(
         &self,
         kind: RebuildKind,
         by: &Actor,
-        run_here: bool,
+        claim: Option<i64>,
     ) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await?;
         let (kind_name, check_id, total): (&str, Option<i64>, i64) = match kind {
@@ -405,14 +454,15 @@ impl Store {
             ),
         };
         let id: i64 = sqlx::query_scalar(
-            "insert into rebuilds (kind, check_id, requested_by, total, heartbeat)
-             values ($1, $2, $3, $4, case when $5 then now() end) returning id",
+            "insert into rebuilds (kind, check_id, requested_by, total, claim, heartbeat)
+             values ($1, $2, $3, $4, $5, case when $5 is not null then now() end)
+             returning id",
         )
         .bind(kind_name)
         .bind(check_id)
         .bind(by.user_id)
         .bind(total)
-        .bind(run_here)
+        .bind(claim)
         .fetch_one(&mut *tx)
         .await?;
         append_audit(
@@ -433,24 +483,20 @@ impl Store {
         Ok(id)
     }
 
-    /// Claims the oldest unfinished rebuild (or rebuild `only`) nobody is
+    /// Claims, with `claim`, the oldest unfinished rebuild nobody is
     /// working on or whose runner stopped, for one runner among all
-    /// replicas.
-    pub async fn claim_rebuild(
-        &self,
-        only: Option<i64>,
-    ) -> Result<Option<RebuildRecord>, StoreError> {
+    /// replicas; only the holder's writes to it count from then on.
+    pub async fn claim_rebuild(&self, claim: i64) -> Result<Option<RebuildRecord>, StoreError> {
         let claimed: Option<i64> = sqlx::query_scalar(&format!(
-            "update rebuilds set heartbeat = now()
+            "update rebuilds set claim = $1, heartbeat = now()
              where id = (select id from rebuilds
                          where finished_at is null
                            and (heartbeat is null
                                 or heartbeat < now() - interval '{ABANDONED_AFTER}')
-                           and ($1::bigint is null or id = $1)
                          order by id limit 1 for update skip locked)
              returning id"
         ))
-        .bind(only)
+        .bind(claim)
         .fetch_optional(&self.pool)
         .await?;
         match claimed {
@@ -459,71 +505,62 @@ impl Store {
         }
     }
 
-    /// Records a batch of a rebuild's work in one transaction: the changes
-    /// it found or made, how far it got, and the claim renewed.
-    pub async fn rebuild_progress(
+    /// Records a batch of a check's work in one transaction: the changes it
+    /// found, how far it got (`checked` disputes in all), the claim renewed.
+    pub async fn check_progress(
         &self,
         id: i64,
+        claim: i64,
         done_through: i64,
         checked: i64,
         changes: &[NewRebuildChange<'_>],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for change in changes {
-            let events: Vec<(i64, &NormalizedEvent, &NormalizedEvent)> = change
-                .rebuilt
-                .changed
-                .iter()
-                .map(|c| (c.id, &c.before, &c.after))
-                .collect();
-            let kept: Vec<(i64, String)> = change
-                .rebuilt
-                .kept
-                .iter()
-                .map(|(id, why): &(i64, Kept)| (*id, why.describe()))
-                .collect();
-            sqlx::query(
-                "insert into rebuild_changes
-                     (rebuild_id, dispute_id, before, after, events, kept, unlike_check)
-                 values ($1, $2, $3, $4, $5, $6, $7)
-                 on conflict on constraint rebuild_changes_pkey do nothing",
-            )
-            .bind(id)
-            .bind(change.dispute_id)
-            .bind(Json(change.before))
-            .bind(Json(&change.rebuilt.state))
-            .bind(Json(events))
-            .bind(Json(kept))
-            .bind(change.unlike_check)
-            .execute(&mut *tx)
-            .await?;
+            insert_change(&mut tx, id, change).await?;
         }
-        sqlx::query(
-            "update rebuilds set done_through = $2, checked = checked + $3,
+        let held = sqlx::query(
+            "update rebuilds set done_through = $3, checked = $4,
                  changed = (select count(*) from rebuild_changes where rebuild_id = $1),
                  heartbeat = now()
-             where id = $1",
+             where id = $1 and claim = $2",
         )
         .bind(id)
+        .bind(claim)
         .bind(done_through)
         .bind(checked)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if held == 0 {
+            return Err(StoreError::ClaimLost);
+        }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Marks a rebuild finished, with why it stopped if it failed.
-    pub async fn finish_rebuild(&self, id: i64, failure: Option<&str>) -> Result<(), StoreError> {
-        sqlx::query(
-            "update rebuilds set finished_at = now(), failure = $2, heartbeat = now()
-             where id = $1",
+    /// Marks a rebuild held with `claim` finished, with why it stopped if
+    /// it failed.
+    pub async fn finish_rebuild(
+        &self,
+        id: i64,
+        claim: i64,
+        failure: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let held = sqlx::query(
+            "update rebuilds set finished_at = now(), failure = $3, heartbeat = now()
+             where id = $1 and claim = $2",
         )
         .bind(id)
+        .bind(claim)
         .bind(failure)
         .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        match held {
+            0 => Err(StoreError::ClaimLost),
+            _ => Ok(()),
+        }
     }
 
     pub async fn rebuild(&self, id: i64) -> Result<Option<RebuildRecord>, StoreError> {
@@ -595,13 +632,51 @@ impl Store {
     }
 }
 
+/// Keeps a dispute's change as rebuild `id` found or made it.
+async fn insert_change(
+    tx: &mut sqlx::PgConnection,
+    id: i64,
+    change: &NewRebuildChange<'_>,
+) -> Result<(), StoreError> {
+    let events: Vec<(i64, &NormalizedEvent, &NormalizedEvent)> = change
+        .rebuilt
+        .changed
+        .iter()
+        .map(|c| (c.id, &c.before, &c.after))
+        .collect();
+    let kept: Vec<(i64, String)> = change
+        .rebuilt
+        .kept
+        .iter()
+        .map(|(id, why): &(i64, Kept)| (*id, why.describe()))
+        .collect();
+    sqlx::query(
+        "insert into rebuild_changes
+             (rebuild_id, dispute_id, before, after, events, kept, unlike_check)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict on constraint rebuild_changes_pkey do nothing",
+    )
+    .bind(id)
+    .bind(change.dispute_id)
+    .bind(Json(change.before))
+    .bind(Json(&change.rebuilt.state))
+    .bind(Json(events))
+    .bind(Json(kept))
+    .bind(change.unlike_check)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Writes an event's values as they read today (heard at `heard_at`, its
-/// time when the provider gives none); its key, dispute and origin stay.
+/// time when the provider gives none) under the dispute's new `revision`;
+/// its key, dispute and origin stay.
 async fn rewrite_event(
     tx: &mut sqlx::PgConnection,
     id: i64,
     event: &NormalizedEvent,
     heard_at: jiff::Timestamp,
+    revision: i32,
 ) -> Result<(), StoreError> {
     let (effect, stage, status) = effect_columns(event.effect);
     let (amount, currency, amount_text) = money_columns(event.amount.as_ref());
@@ -610,7 +685,7 @@ async fn rewrite_event(
              occurred_at = $6, occurred_at_text = $7,
              deadline = $8, deadline_text = $9, amount = $10, currency = $11,
              amount_text = $12, reason = $13, reason_code = $14, provider_status = $15,
-             payment_reference = $16, merchant_reference = $17
+             payment_reference = $16, merchant_reference = $17, revision = $18
          where id = $1",
     )
     .bind(id)
@@ -636,6 +711,7 @@ async fn rewrite_event(
     .bind(&event.provider_status)
     .bind(&event.payment_reference)
     .bind(&event.merchant_reference)
+    .bind(revision)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -384,6 +384,10 @@ struct LockedRow {
     /// How many events the dispute was last folded from; `None`: no such
     /// dispute yet.
     folded: Option<i32>,
+    /// The dispute's revision (moved on when a rebuild rewrites its events)
+    /// and this row's event's.
+    revision: Option<i32>,
+    event_revision: Option<i32>,
     known: bool,
     known_from: Option<i64>,
     now: jiff_sqlx::Timestamp,
@@ -412,11 +416,12 @@ async fn read_locked(
     let read = || {
         sqlx::query_as::<_, LockedRow>(
             "with dispute as (
-                 select id, event_count from disputes
+                 select id, event_count, revision from disputes
                  where connection_id = $1 and dispute_ref = $2
                  for update
              )
-             select d.event_count as folded, k.known, k.known_from, now() as now, e.id,
+             select d.event_count as folded, d.revision, e.revision as event_revision, k.known,
+                    k.known_from, now() as now, e.id,
                     e.event_key,
                     e.effect, e.stage, e.status, e.occurred_at, e.deadline, e.currency,
                     e.amount_text, e.reason, e.reason_code, e.payment_reference,
@@ -436,10 +441,18 @@ async fn read_locked(
     // The events are read from the statement's snapshot, which predates
     // the lock when it had to wait for it: fewer than were last folded
     // means another transaction's events (perhaps this very key) are
-    // missing, so read again, now that the lock is held.
+    // missing, and none as new as the dispute's revision means a rebuild
+    // rewrote them meanwhile; either way, read again, now that the lock is
+    // held.
     let folded = rows.first().and_then(|r| r.folded).unwrap_or(0);
+    let revision = rows.first().and_then(|r| r.revision).unwrap_or(0);
+    let newest_read = rows
+        .iter()
+        .filter_map(|r| r.event_revision)
+        .max()
+        .unwrap_or(0);
     let read_events = rows.iter().filter(|r| r.event.id.is_some()).count();
-    if read_events < usize::try_from(folded).unwrap_or(0) {
+    if read_events < usize::try_from(folded).unwrap_or(0) || newest_read < revision {
         rows = read().fetch_all(&mut *tx).await?;
     }
     let first = rows

@@ -115,11 +115,12 @@ impl Store {
         Ok(id)
     }
 
-    /// Claims the oldest unfinished bulk replay nobody is working on (or
-    /// whose runner stopped).
-    pub async fn claim_replay_run(&self) -> Result<Option<ReplayRun>, StoreError> {
+    /// Claims, with `claim`, the oldest unfinished bulk replay nobody is
+    /// working on (or whose runner stopped); only the holder's writes to it
+    /// count from then on.
+    pub async fn claim_replay_run(&self, claim: i64) -> Result<Option<ReplayRun>, StoreError> {
         let claimed: Option<i64> = sqlx::query_scalar(&format!(
-            "update replay_runs set heartbeat = now()
+            "update replay_runs set claim = $1, heartbeat = now()
              where id = (select id from replay_runs
                          where finished_at is null
                            and (heartbeat is null
@@ -127,6 +128,7 @@ impl Store {
                          order by id limit 1 for update skip locked)
              returning id"
         ))
+        .bind(claim)
         .fetch_optional(&self.pool)
         .await?;
         match claimed {
@@ -153,37 +155,54 @@ impl Store {
         .await?)
     }
 
-    /// Records a batch: `done` deliveries in all and the tally so far, the
-    /// claim renewed.
+    /// Records, for the holder of `claim`, a batch: `done` deliveries in
+    /// all and the tally so far; the claim renewed.
     pub async fn replay_run_progress(
         &self,
         id: i64,
+        claim: i64,
         done: i32,
         tally: &BTreeMap<String, i64>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "update replay_runs set done = $2, tally = $3, heartbeat = now() where id = $1",
+        let held = sqlx::query(
+            "update replay_runs set done = $3, tally = $4, heartbeat = now()
+             where id = $1 and claim = $2",
         )
         .bind(id)
+        .bind(claim)
         .bind(done)
         .bind(Json(tally))
         .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        match held {
+            0 => Err(StoreError::ClaimLost),
+            _ => Ok(()),
+        }
     }
 
-    /// Marks a bulk replay finished, with why it stopped if it failed.
+    /// Marks a bulk replay held with `claim` finished, with why it stopped
+    /// if it failed.
     pub async fn finish_replay_run(
         &self,
         id: i64,
+        claim: i64,
         failure: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query("update replay_runs set finished_at = now(), failure = $2 where id = $1")
-            .bind(id)
-            .bind(failure)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let held = sqlx::query(
+            "update replay_runs set finished_at = now(), failure = $3
+             where id = $1 and claim = $2",
+        )
+        .bind(id)
+        .bind(claim)
+        .bind(failure)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        match held {
+            0 => Err(StoreError::ClaimLost),
+            _ => Ok(()),
+        }
     }
 
     pub async fn replay_run(&self, id: i64) -> Result<Option<ReplayRun>, StoreError> {

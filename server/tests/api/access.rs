@@ -20,8 +20,8 @@ async fn caller(app: &TestApp, role: Option<Role>) -> reqwest::Client {
 }
 
 /// A path for `pattern` naming things that exist: the fixtures' PingPong
-/// connection, the dispute of its chargeback, and the first delivery and
-/// rebuild.
+/// connection, the dispute of its chargeback, and the first delivery,
+/// rebuild and bulk replay.
 fn concrete(pattern: &str) -> String {
     pattern
         .replace("{slug}", "pingpong-main")
@@ -44,8 +44,12 @@ async fn every_page_and_server_function_is_allowed_or_refused_as_the_table_says(
         .request_rebuild(
             app::store::RebuildKind::Check,
             &app::store::Actor::default(),
-            true,
+            Some(app::store::new_claim()),
         )
+        .await
+        .unwrap();
+    app.store
+        .request_replay_run("", &[], &app::store::Actor::default())
         .await
         .unwrap();
     let callers = [

@@ -200,13 +200,14 @@ async fn what_arrives_between_the_check_and_the_apply_is_kept() {
     let app = seeded().await;
     as_an_older_mapping_read_it(&app).await;
     let by = app::store::Actor::default();
+    let claim = app::store::new_claim();
     let check = app
         .store
-        .request_rebuild(app::store::RebuildKind::Check, &by, true)
+        .request_rebuild(app::store::RebuildKind::Check, &by, Some(claim))
         .await
         .unwrap();
     let job = app.store.rebuild(check).await.unwrap().unwrap();
-    app::rebuild::run(&app.store, &job).await.unwrap();
+    app::rebuild::run(&app.store, &job, claim).await.unwrap();
 
     // PP-1 is won before the check is applied.
     post_pingpong(
@@ -216,11 +217,11 @@ async fn what_arrives_between_the_check_and_the_apply_is_kept() {
     .await;
     let apply = app
         .store
-        .request_rebuild(app::store::RebuildKind::Apply(check), &by, true)
+        .request_rebuild(app::store::RebuildKind::Apply(check), &by, Some(claim))
         .await
         .unwrap();
     let job = app.store.rebuild(apply).await.unwrap().unwrap();
-    app::rebuild::run(&app.store, &job).await.unwrap();
+    app::rebuild::run(&app.store, &job, claim).await.unwrap();
 
     assert_eq!(state(&app, "PP-1").await.0, "won");
     let changes = app.store.rebuild_changes(apply, 0, 10).await.unwrap();
@@ -230,7 +231,7 @@ async fn what_arrives_between_the_check_and_the_apply_is_kept() {
     // A check is applied once.
     assert!(matches!(
         app.store
-            .request_rebuild(app::store::RebuildKind::Apply(check), &by, true)
+            .request_rebuild(app::store::RebuildKind::Apply(check), &by, None)
             .await,
         Err(app::store::StoreError::Conflict(_))
     ));
@@ -346,4 +347,58 @@ async fn provider_text_in_a_rebuild_is_shown_as_text() {
         html.contains("old → &lt;script&gt;alert(1)&lt;/script&gt;\\u{7}"),
         "{html}"
     );
+}
+
+#[tokio::test]
+async fn a_notification_waiting_on_a_rebuilds_lock_folds_the_rewritten_events() {
+    let app = seeded().await;
+    as_an_older_mapping_read_it(&app).await;
+    // A rebuild holds PP-1's lock and rewrites its event as the mapping
+    // reads it today, as `apply_rebuild` does…
+    let mut rebuilding = app.pool.begin().await.unwrap();
+    sqlx::query("select id from disputes where dispute_ref = 'PP-1' for update")
+        .execute(&mut *rebuilding)
+        .await
+        .unwrap();
+    // …while a second notice of the chargeback arrives and waits for it,
+    // having read the events as they were.
+    let arriving = {
+        let app_address = app.address.clone();
+        let mut fields: serde_json::Value =
+            serde_json::from_slice(&test_support::fixture_body("pp-chargeback.json")).unwrap();
+        let object = fields.as_object_mut().unwrap();
+        object.remove("sign");
+        object.insert("disputePspReference".into(), json!("PP-1"));
+        object.insert("eventDate".into(), json!("2023-03-22 10:00:00"));
+        let body = test_support::pingpong_signed(&fields);
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(format!("{app_address}/webhooks/pingpong-main"))
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sqlx::query(
+        "update dispute_events set status = 'needs_response', revision = 1
+         where dispute_id = (select id from disputes where dispute_ref = 'PP-1')",
+    )
+    .execute(&mut *rebuilding)
+    .await
+    .unwrap();
+    sqlx::query(
+        "update disputes set status = 'needs_response', revision = 1 where dispute_ref = 'PP-1'",
+    )
+    .execute(&mut *rebuilding)
+    .await
+    .unwrap();
+    rebuilding.commit().await.unwrap();
+
+    assert_eq!(arriving.await.unwrap(), 200);
+    // Folded from the stale read, the old "under review" would outrank both
+    // notices.
+    assert_eq!(state(&app, "PP-1").await.0, "needs_response");
 }

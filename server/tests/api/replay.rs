@@ -270,7 +270,10 @@ async fn a_bulk_replay_previews_exactly_what_its_run_then_does() {
     .unwrap();
     assert_eq!((run_replays, audited), (2, 2));
     let (_, html) = app.get_page("/replays").await;
-    assert!(html.contains("Bulk replay 1</a> · replayed all 2"), "{html}");
+    assert!(
+        html.contains("Bulk replay 1</a> · replayed all 2"),
+        "{html}"
+    );
     // Asked again, only the one still refused is left.
     let (_, html) = app.get_page("/replays?connection=botim-main").await;
     assert!(
