@@ -1,11 +1,13 @@
 //! The page benchmark: a database filled with a million disputes and their
-//! events in realistic proportions (SQL `generate_series`), then the time
-//! from request to last byte, on loopback, of the work queue with each
-//! main filter and order, a deep keyset page, the search box, the
-//! deadlines board, the dashboard and one dispute page — p50 and p95 over
-//! repeated requests, with `EXPLAIN (ANALYZE, BUFFERS)` of every dispute
-//! query those pages ran, taken by `auto_explain` from the statements the
-//! server really sent.
+//! events, and a million deliveries, in realistic proportions (SQL
+//! `generate_series`), then the time from request to last byte, on
+//! loopback, of the work queue with each main filter and order, a deep
+//! keyset page, the search box, the deadlines board, the dashboard, one
+//! dispute page, and ops' delivery history with each filter, one delivery,
+//! provider health and a bulk replay's preview — p50 and p95 over repeated
+//! requests, with `EXPLAIN (ANALYZE, BUFFERS)` of every dispute and
+//! delivery query those pages ran, taken by `auto_explain` from the
+//! statements the server really sent.
 
 use std::time::{Duration, Instant};
 
@@ -60,20 +62,88 @@ select d.id, d.connection_id, d.dispute_ref || ':' || k, 'BENCH_EVENT', 'sets', 
 from disputes d, generate_series(1, d.event_count) k
 where d.dispute_ref like 'BENCH-%'";
 
+/// One delivery per event for the first `$1` events, as the providers sent
+/// them (accepted), each linked to its event through a header the link
+/// step reads.
+const DELIVERIES: &str = "
+insert into notifications (received_at, connection_id, slug, remote_addr, headers, body,
+                           body_length, body_sha256, verdict, key_fingerprint, response_status,
+                           response_body, latency_us, judged_at)
+select e.occurred_at + interval '2 seconds', e.connection_id, c.slug,
+       '203.0.113.' || (e.id % 250),
+       jsonb_build_array(jsonb_build_array('content-type', 'application/json'),
+                         jsonb_build_array('x-bench-event', e.id::text)),
+       b.body, length(b.body), sha256(b.body), 'valid', 'sha256:0123456789abcdef', 200,
+       'SUCCESS', 700 + e.id % 900, e.occurred_at + interval '2 seconds'
+from dispute_events e
+join disputes d on d.id = e.dispute_id
+join connections c on c.id = e.connection_id,
+lateral (select convert_to(json_build_object(
+            'disputePspReference', d.dispute_ref, 'eventCode', e.kind,
+            'amount', e.amount_text, 'currency', e.currency,
+            'merchantReference', e.merchant_reference, 'reason', e.reason,
+            'eventDate', e.occurred_at, 'description', repeat('chargeback notice ', 20))::text,
+            'UTF8') as body) b
+where e.id <= $1";
+
+/// `$1` refused deliveries over the year: wrong keys, broken bodies,
+/// strangers' slugs, oversized bodies and senders outside the allowlist.
+const REFUSED: &str = "
+insert into notifications (received_at, connection_id, slug, remote_addr, headers, body,
+                           body_length, body_sha256, verdict, reason, response_status,
+                           response_body, latency_us, judged_at)
+select at, case when verdict = 'unknown_connection' then null else ids[1 + n % 3] end,
+       case when verdict = 'unknown_connection' then 'no-such-' || (n % 40)
+            else slugs[1 + n % 3] end,
+       '198.51.100.' || (n % 250), '[[\"content-type\", \"application/json\"]]', body,
+       length(body), sha256(body), verdict,
+       case verdict when 'bad_signature' then 'the signature does not match key sha256:0123'
+                    when 'malformed' then 'the body is not JSON' else null end,
+       case verdict when 'bad_signature' then 401 when 'malformed' then 400
+                    when 'unknown_connection' then 404 when 'too_large' then 413 else 403 end,
+       'refused', 300 + n % 500, at
+from (
+    select n, now() - random() * interval '365 days' as at,
+           case when r < 0.4 then 'bad_signature' when r < 0.6 then 'malformed'
+                when r < 0.85 then 'unknown_connection' when r < 0.95 then 'too_large'
+                else 'forbidden_source' end as verdict,
+           convert_to('{\"disputePspReference\": \"REFUSED-' || n || '\", \"eventCode\": \"NOTIFICATION_OF_CHARGEBACK\"}', 'UTF8') as body
+    from generate_series(1, $1) n, lateral (select random() as r where n > 0) r
+) s,
+(select array_agg(id order by id) as ids, array_agg(slug order by id) as slugs
+ from connections) c";
+
+/// Accepted deliveries per million deliveries: the rest are refused.
+const ACCEPTED_SHARE: f64 = 0.9;
+
 pub async fn pages(disputes: i64, repeats: usize) -> anyhow::Result<()> {
     let mut env = Environment::prepare().await?;
     let pool = env.pool(2).await?;
     let started = Instant::now();
     fill(&pool, disputes).await?;
     println!(
-        "filled {disputes} disputes and their events in {:.0} s\n",
+        "filled {disputes} disputes, their events and {disputes} deliveries in {:.0} s\n",
         started.elapsed().as_secs_f64()
     );
     env.start_server().await?;
     let base = env.server().base.clone();
     let client = signed_in(&base).await?;
 
-    let deep = deep_page(&client, &base, "/disputes?status=any&sort=opened", 20).await?;
+    let deep = deep_page(
+        &client,
+        &base,
+        "/disputes?status=any&sort=opened",
+        20,
+        "after=",
+    )
+    .await?;
+    let deep_deliveries = deep_page(&client, &base, "/deliveries", 20, "before=").await?;
+    let one_delivery = sqlx::query_scalar::<_, i64>(
+        "select notification_id from dispute_events where notification_id is not null
+         order by id desc limit 1",
+    )
+    .fetch_one(&pool)
+    .await?;
     let one = sqlx::query_scalar::<_, String>(
         "select '/disputes/' || c.slug || '/' || d.dispute_ref
          from disputes d join connections c on c.id = d.connection_id
@@ -152,6 +222,38 @@ pub async fn pages(disputes: i64, repeats: usize) -> anyhow::Result<()> {
             "/dashboard".into(),
         ),
         ("one dispute page", one),
+        (
+            "deliveries: newest first (the default)",
+            "/deliveries".into(),
+        ),
+        ("deliveries: refused only", "/deliveries?refused=yes".into()),
+        (
+            "deliveries: one verdict (bad signature)",
+            "/deliveries?verdict=bad_signature".into(),
+        ),
+        (
+            "deliveries: one connection",
+            "/deliveries?connection=botim-main".into(),
+        ),
+        (
+            "deliveries: one provider, status 200",
+            "/deliveries?provider=payermax&status=200".into(),
+        ),
+        (
+            "deliveries: one day",
+            "/deliveries?from=2026-06-01&to=2026-06-01".into(),
+        ),
+        (
+            "deliveries: text in the body",
+            "/deliveries?q=BENCH-0424242".into(),
+        ),
+        ("deliveries: the 21st keyset page", deep_deliveries),
+        ("one delivery", format!("/deliveries/{one_delivery}")),
+        ("provider health", "/providers".into()),
+        (
+            "bulk replay preview (200 refused deliveries judged again)",
+            "/replays?verdict=bad_signature".into(),
+        ),
     ];
 
     // The dashboard's first request computes its figures: measured apart.
@@ -186,6 +288,21 @@ async fn fill(pool: &PgPool, disputes: i64) -> anyhow::Result<()> {
         .await?;
     sqlx::query(FILL).bind(disputes).execute(&mut *conn).await?;
     sqlx::query(EVENTS).execute(&mut *conn).await?;
+    let accepted = (disputes as f64 * ACCEPTED_SHARE) as i64;
+    sqlx::query(DELIVERIES)
+        .bind(accepted)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "update dispute_events e set notification_id = n.id from notifications n
+         where n.headers -> 1 ->> 0 = 'x-bench-event' and (n.headers -> 1 ->> 1)::bigint = e.id",
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(REFUSED)
+        .bind(disputes - accepted)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "update disputes set assignee_id = (select id from users where email = $1)
          where id % 10 = 0",
@@ -228,12 +345,14 @@ async fn time(client: &reqwest::Client, base: &str, path: &str) -> anyhow::Resul
     Ok(took)
 }
 
-/// The address of page `n + 1` of `first`, following its "next" links.
+/// The address of page `n + 1` of `first`, following its "next" links
+/// (those whose address holds `cursor`).
 async fn deep_page(
     client: &reqwest::Client,
     base: &str,
     first: &str,
     n: usize,
+    cursor: &str,
 ) -> anyhow::Result<String> {
     let mut path = first.to_owned();
     for _ in 0..n {
@@ -246,7 +365,7 @@ async fn deep_page(
         let next = html
             .split("href=\"")
             .filter_map(|rest| rest.split('"').next())
-            .find(|href| href.contains("after="))
+            .find(|href| href.contains(cursor))
             .context("a next page")?;
         path = next.replace("&amp;", "&");
     }
@@ -280,7 +399,9 @@ async fn explain(
         Ok(fresh) => fresh,
         Err(_) => client.clone(),
     };
-    println!("## Plans (EXPLAIN ANALYZE, BUFFERS) of the dispute queries each page ran\n");
+    println!(
+        "## Plans (EXPLAIN ANALYZE, BUFFERS) of the dispute and delivery queries each page ran\n"
+    );
     for (name, path) in pages {
         let log = env.database_log();
         let before = std::fs::metadata(&log)?.len() as usize;
@@ -291,7 +412,7 @@ async fn explain(
         let new = text.get(before..).unwrap_or_default();
         println!("### {name}\n\n`{path}`\n\n```");
         for plan in new.split("LOG:  duration: ").skip(1) {
-            if plan.contains("disputes d") {
+            if plan.contains("disputes d") || plan.contains("notifications n") {
                 println!("duration: {}", plan.trim_end());
             }
         }

@@ -25,6 +25,8 @@ pub enum HistoryAnswer {
         deliveries: Vec<DeliveryRecord>,
         /// The address of the next page, if there is one.
         older: Option<String>,
+        /// The start a body search without one was given.
+        bounded: Option<jiff::civil::Date>,
     },
     Refused(String),
 }
@@ -32,10 +34,15 @@ pub enum HistoryAnswer {
 pub async fn delivery_history(params: BTreeMap<String, String>) -> Result<HistoryAnswer, AppError> {
     crate::auth::require(dispute_core::domain::Permission::ReadDeliveries)?;
     let state = expect_context::<crate::state::AppState>();
-    let filter = match DeliveryFilter::from_params(&params) {
+    let asked = match DeliveryFilter::from_params(&params) {
         Ok(filter) => filter,
         Err(e) => return Ok(HistoryAnswer::Refused(e.0)),
     };
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let filter = asked.bounded(today);
+    let bounded = (filter != asked).then_some(filter.from).flatten();
     let before = match params.get("before").filter(|b| !b.is_empty()) {
         None => None,
         Some(text) => match DeliveryCursor::from_param(text) {
@@ -64,6 +71,7 @@ pub async fn delivery_history(params: BTreeMap<String, String>) -> Result<Histor
         filter,
         deliveries,
         older,
+        bounded,
     })
 }
 
@@ -107,13 +115,23 @@ pub fn DeliveriesPage() -> impl IntoView {
         <Suspense>
             {Suspend::new(async move {
                 match delivery_history(params).await {
-                    Ok(HistoryAnswer::Page { filter, deliveries, older }) => {
+                    Ok(HistoryAnswer::Page { filter, deliveries, older, bounded }) => {
                         let empty = deliveries.is_empty();
+                        let bounded = bounded.map(|from| {
+                            view! {
+                                <p class="panel" role="status">
+                                    {format!(
+                                        "Bodies are searched from {from} on; choose an earlier From day to search further back (slower: every body is read)."
+                                    )}
+                                </p>
+                            }
+                        });
                         view! {
                             <p>
                                 <a href=replays_href(&filter)>"Preview replaying the refused deliveries this filter matches"</a>
                             </p>
                             <HistoryFilters filter />
+                            {bounded}
                             {if empty {
                                 view! { <p class="panel empty">"No delivery matches. Every request to a webhook URL is listed here with its verdict."</p> }.into_any()
                             } else {

@@ -11,6 +11,10 @@ use super::{ProviderKind, Verdict};
 /// The longest text searched for in bodies, or slug asked for.
 const MAX_TEXT: usize = 200;
 
+/// Days of bodies a search reads when no start date is given: every body
+/// of a million deliveries takes seconds to read, a week's milliseconds.
+pub const BODY_SEARCH_DAYS: i16 = 7;
+
 /// Which deliveries, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryFilter {
@@ -132,6 +136,21 @@ impl DeliveryFilter {
 
     /// The received-at range as instants: from the start of `from` (UTC)
     /// to the start of the day after `to`.
+    /// The filter as the history runs it on `today` (UTC): a search in
+    /// bodies without a start date starts `BODY_SEARCH_DAYS` days back,
+    /// today included, and says so in its address.
+    pub fn bounded(&self, today: Date) -> Self {
+        match (&self.text, self.from) {
+            (Some(_), None) => Self {
+                from: today
+                    .checked_sub(jiff::Span::new().days(BODY_SEARCH_DAYS - 1))
+                    .ok(),
+                ..self.clone()
+            },
+            _ => self.clone(),
+        }
+    }
+
     pub fn received_range(&self) -> (Option<Timestamp>, Option<Timestamp>) {
         let start = |d: Date| {
             d.to_zoned(jiff::tz::TimeZone::UTC)
@@ -148,6 +167,29 @@ impl DeliveryFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_search_without_a_start_reads_the_last_week_and_nothing_else_is_bounded() {
+        let today = jiff::civil::date(2026, 12, 1);
+        let searching = DeliveryFilter {
+            text: Some("PP-1".into()),
+            ..DeliveryFilter::default()
+        };
+        assert_eq!(
+            searching.bounded(today).from,
+            Some(jiff::civil::date(2026, 11, 25))
+        );
+        let since = DeliveryFilter {
+            from: Some(jiff::civil::date(2025, 1, 1)),
+            ..searching.clone()
+        };
+        assert_eq!(since.bounded(today), since);
+        let plain = DeliveryFilter {
+            verdict: Some(Verdict::Malformed),
+            ..DeliveryFilter::default()
+        };
+        assert_eq!(plain.bounded(today), plain);
+    }
 
     fn parse(pairs: &[(&str, &str)]) -> Result<DeliveryFilter, DeliveryFilterError> {
         DeliveryFilter::from_params(

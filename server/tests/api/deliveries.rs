@@ -295,3 +295,37 @@ async fn a_deliverys_raw_download_is_byte_identical_to_what_was_posted() {
     let missing = app.get_with(&ops, "/deliveries/999999/raw").await;
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn a_body_search_without_a_start_reads_the_last_week_and_says_so() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    let cases = load("cases.json");
+    deliver(&app, case_by_id(&cases, "pp-rfi")).await;
+    deliver(&app, case_by_id(&cases, "pp-chargeback")).await;
+    // The chargeback arrived a month ago.
+    sqlx::query(
+        "update notifications set received_at = now() - interval '30 days'
+         where position('NOTIFICATION_OF_CHARGEBACK'::bytea in body) > 0",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    app.sign_in_as(Role::Ops).await;
+
+    let (_, html) = app.get_page("/deliveries?q=2022102018024210348882").await;
+    let week_ago = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * 6))
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    assert!(
+        html.contains(&format!("Bodies are searched from {week_ago} on")),
+        "{html}"
+    );
+    assert_eq!(html.matches("<tr").count() - 1, 1, "the RFI only: {html}");
+
+    let (_, html) = app
+        .get_page("/deliveries?q=2022102018024210348882&from=2000-01-01")
+        .await;
+    assert!(!html.contains("Bodies are searched from"), "{html}");
+    assert_eq!(html.matches("<tr").count() - 1, 2, "{html}");
+}
