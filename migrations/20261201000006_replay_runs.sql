@@ -29,3 +29,8 @@ create table replay_run_items (
 
 alter table delivery_replays
     add column run_id bigint constraint delivery_replays_run_fkey references replay_runs (id);
+
+-- Refused deliveries per connection in the order they arrived: what a bulk
+-- replay takes and the health page counts as waiting for one.
+create index notifications_refused on notifications (connection_id, received_at, id)
+    where verdict not in ('valid', 'duplicate');

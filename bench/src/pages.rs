@@ -244,8 +244,12 @@ pub async fn pages(disputes: i64, repeats: usize) -> anyhow::Result<()> {
             "/deliveries?from=2026-06-01&to=2026-06-01".into(),
         ),
         (
-            "deliveries: text in the body",
+            "deliveries: text in the body (the last 7 days, the default)",
             "/deliveries?q=BENCH-0424242".into(),
+        ),
+        (
+            "deliveries: text in the body over the whole year",
+            "/deliveries?q=BENCH-0424242&from=2025-01-01".into(),
         ),
         ("deliveries: the 21st keyset page", deep_deliveries),
         ("one delivery", format!("/deliveries/{one_delivery}")),

@@ -44,6 +44,10 @@ pub async fn open(settings: &Settings) -> Result<Database, DatabaseError> {
             (options, Some(cluster))
         }
     };
+    // JIT compilation costs 80-140 ms on queries the planner misjudges as
+    // large (the health page's hourly series, the dashboard), which every
+    // page here answers in milliseconds without it.
+    let options = options.options([("jit", "off")]);
     let pool = pool_options(settings.database_max_connections)
         .connect_with(options)
         .await;

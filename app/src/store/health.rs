@@ -34,9 +34,13 @@ impl Store {
                 Option<jiff_sqlx::Timestamp>,
                 Option<jiff_sqlx::Timestamp>,
             ) = sqlx::query_as(
-                "select max(received_at),
-                        max(received_at) filter (where verdict in ('valid', 'duplicate'))
-                 from notifications where connection_id = $1",
+                // Each the newest of its kind, read backwards along the
+                // connection's index (an aggregate with a filter read all).
+                "select (select received_at from notifications
+                         where connection_id = $1 order by received_at desc limit 1),
+                        (select received_at from notifications
+                         where connection_id = $1 and verdict in ('valid', 'duplicate')
+                         order by received_at desc limit 1)",
             )
             .bind(id)
             .fetch_one(&self.pool)
