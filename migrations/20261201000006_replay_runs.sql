@@ -27,10 +27,13 @@ create table replay_run_items (
     constraint replay_run_items_pkey primary key (run_id, position)
 );
 
+-- Retention asks whether a delivery is in a run before removing it.
+create index replay_run_items_of_notification on replay_run_items (notification_id);
+
 alter table delivery_replays
     add column run_id bigint constraint delivery_replays_run_fkey references replay_runs (id);
 
--- Refused deliveries per connection in the order they arrived: what a bulk
--- replay takes and the health page counts as waiting for one.
+-- Refused deliveries per connection in the order they arrived: what the
+-- health page counts as waiting for a replay.
 create index notifications_refused on notifications (connection_id, received_at, id)
     where verdict not in ('valid', 'duplicate');

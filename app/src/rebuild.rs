@@ -97,10 +97,13 @@ pub async fn run(store: &Store, job: &RebuildRecord, claim: i64) -> Result<(), S
         Err(e) if e.is_outage() => Err(e),
         Err(e) => {
             tracing::error!(rebuild = job.id, error = %e, "a rebuild failed");
-            store
+            match store
                 .finish_rebuild(job.id, claim, Some(&e.to_string()))
-                .await?;
-            Err(e)
+                .await
+            {
+                Ok(()) | Err(StoreError::ClaimLost) => Err(e),
+                Err(other) => Err(other),
+            }
         }
     }
 }

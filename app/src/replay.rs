@@ -172,8 +172,7 @@ pub async fn run(
     Ok(replay)
 }
 
-/// Deliveries a bulk replay takes per batch, each batch one write of its
-/// progress.
+/// Deliveries a bulk replay reads per batch.
 const BULK_BATCH: i64 = 50;
 
 /// What the tally calls a delivery a replay had settled (valid, or found
@@ -204,17 +203,22 @@ pub async fn run_next_bulk(
         Err(e) if e.is_outage() => Err(e),
         Err(e) => {
             tracing::error!(run = run.id, error = %e, "a bulk replay failed");
-            store
+            match store
                 .finish_replay_run(run.id, claim, Some(&e.to_string()))
-                .await?;
-            Err(e)
+                .await
+            {
+                Ok(()) | Err(StoreError::ClaimLost) => Err(e),
+                Err(other) => Err(other),
+            }
         }
     }
 }
 
 /// Replays run `run`'s deliveries from where it stands, in the order they
-/// arrived. One a replay settled meanwhile (another run, its own page) is
-/// skipped, so resuming after a stop replays nothing twice into an event.
+/// arrived, its progress and tally written after each one (which also
+/// stops a runner that was taken over). One this run replayed already (it
+/// stopped before writing its progress) counts as it came out; one another
+/// replay settled meanwhile is skipped.
 async fn run_bulk(
     store: &Store,
     vault: &Vault,
@@ -230,9 +234,12 @@ async fn run_bulk(
             return Ok(());
         }
         for id in &batch {
-            let outcome = match store.notification(*id).await? {
-                Some(original) if !settled(&store.replays(*id).await?) => {
-                    let replay = self::run(
+            let replays = store.replays(*id).await?;
+            let outcome = match replays.iter().find(|r| r.run == Some(run.id)) {
+                Some(made) => made.outcome.as_str(),
+                None if settled(&replays) => SKIPPED,
+                None => match store.notification(*id).await? {
+                    Some(original) => self::run(
                         store,
                         vault,
                         metrics,
@@ -240,17 +247,18 @@ async fn run_bulk(
                         &run.requester,
                         Some(run.id),
                     )
-                    .await?;
-                    replay.outcome.as_str()
-                }
-                _ => SKIPPED,
+                    .await?
+                    .outcome
+                    .as_str(),
+                    None => SKIPPED,
+                },
             };
             *tally.entry(outcome.to_owned()).or_default() += 1;
+            done += 1;
+            store
+                .replay_run_progress(run.id, claim, done, &tally)
+                .await?;
         }
-        done += batch.len() as i32;
-        store
-            .replay_run_progress(run.id, claim, done, &tally)
-            .await?;
     }
 }
 

@@ -10,6 +10,7 @@ const sections = [
   'Connections',
   'Users',
   'Audit log',
+  'Rebuild disputes',
 ];
 
 for (const javaScriptEnabled of [true, false]) {

@@ -25,8 +25,19 @@ use crate::{
 /// The most deliveries previewed, one by one, before a bulk replay.
 const PREVIEWED: i64 = 200;
 
-/// The most deliveries one bulk replay takes.
-const MOST: i64 = 100_000;
+/// The most deliveries one bulk replay takes (the oldest, when more match).
+const MAX_BULK: i64 = 100_000;
+
+/// The filter in `params` as the history runs it today (a body search
+/// bounded to recent days), so the preview, the run and the history agree.
+fn filter_of(params: &BTreeMap<String, String>) -> Result<DeliveryFilter, String> {
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    DeliveryFilter::from_params(params)
+        .map(|f| f.bounded(today))
+        .map_err(|e| e.0)
+}
 
 pub fn run_href(id: i64) -> String {
     format!("/replays/runs/{id}")
@@ -52,6 +63,8 @@ fn recorded_as(n: &StoredNotification, p: &Preview) -> Option<(String, String, S
 pub struct Plan {
     pub filter: DeliveryFilter,
     pub total: usize,
+    /// More than `MAX_BULK` match: one bulk replay takes the oldest.
+    pub capped: bool,
     pub previewed: Vec<(StoredNotification, Preview)>,
 }
 
@@ -63,11 +76,13 @@ pub enum PlanAnswer {
 pub async fn replay_plan(params: BTreeMap<String, String>) -> Result<PlanAnswer, AppError> {
     crate::auth::require(Permission::Replay)?;
     let state = expect_context::<crate::state::AppState>();
-    let filter = match DeliveryFilter::from_params(&params) {
+    let filter = match filter_of(&params) {
         Ok(filter) => filter,
-        Err(e) => return Ok(PlanAnswer::Refused(e.0)),
+        Err(e) => return Ok(PlanAnswer::Refused(e)),
     };
-    let matching = state.store.replayable(&filter, MOST).await?;
+    let mut matching = state.store.replayable(&filter, MAX_BULK + 1).await?;
+    let capped = matching.len() as i64 > MAX_BULK;
+    matching.truncate(MAX_BULK as usize);
     // Providers resend what was refused: of several deliveries of one event
     // only the first replayed records it.
     let mut seen = std::collections::HashSet::new();
@@ -87,6 +102,7 @@ pub async fn replay_plan(params: BTreeMap<String, String>) -> Result<PlanAnswer,
     Ok(PlanAnswer::Plan(Plan {
         filter,
         total: matching.len(),
+        capped,
         previewed,
     }))
 }
@@ -98,11 +114,11 @@ pub async fn replay_matching(query: String) -> Result<(), AppError> {
     let ops = crate::auth::require(Permission::Replay)?;
     let state = expect_context::<crate::state::AppState>();
     let params = super::disputes::url_params(&query);
-    let filter = match DeliveryFilter::from_params(&params) {
+    let filter = match filter_of(&params) {
         Ok(filter) => filter,
-        Err(e) => return crate::flash::redirect("/replays", Flash::error(e.0)).await,
+        Err(e) => return crate::flash::redirect("/replays", Flash::error(e)).await,
     };
-    let matching = state.store.replayable(&filter, MOST).await?;
+    let matching = state.store.replayable(&filter, MAX_BULK).await?;
     if matching.is_empty() {
         return crate::flash::redirect(
             &super::deliveries::replays_href(&filter),
@@ -197,7 +213,7 @@ fn Run(run: ReplayRun) -> impl IntoView {
                 run.requested_by.as_deref().map(shown).unwrap_or_else(|| "someone".into()),
                 when(run.requested_at)
             )}
-            <a href=history>"The deliveries it replayed"</a>
+            <a href=history>"Its filter in the delivery history"</a>
         </p>
     }
 }
@@ -262,14 +278,15 @@ fn PlanView(plan: Plan) -> impl IntoView {
     let Plan {
         filter,
         total,
-        previewed: plan,
+        capped,
+        previewed,
     } = plan;
     let query = filter.query_string();
-    let valid = plan
+    let valid = previewed
         .iter()
         .filter(|(_, p)| matches!(p.judgement, Judgement::Accepted { .. }))
         .count();
-    let changing = plan
+    let changing = previewed
         .iter()
         .filter(|(_, p)| {
             !p.already_recorded
@@ -279,20 +296,31 @@ fn PlanView(plan: Plan) -> impl IntoView {
         .filter_map(|(n, p)| recorded_as(n, p).map(|(slug, _, dispute)| (slug, dispute)))
         .collect::<std::collections::HashSet<_>>()
         .len();
-    if plan.is_empty() {
+    if previewed.is_empty() {
         return view! { <p class="panel empty">"No refused delivery matches this filter."</p> }
             .into_any();
     }
-    let first = match total > plan.len() {
-        true => format!("of the first {} (oldest first), replayed now", plan.len()),
+    let first = match total > previewed.len() {
+        true => format!(
+            "of the first {} (oldest first), replayed now",
+            previewed.len()
+        ),
         false => "replayed now".to_owned(),
     };
+    let capped = capped.then(|| {
+        view! {
+            <p class="panel" role="status">
+                {format!("More than {MAX_BULK} match: a bulk replay takes the oldest {MAX_BULK}; start another for the rest once it has finished.")}
+            </p>
+        }
+    });
     view! {
         <p class="panel">
             {format!(
                 "{total} refused deliveries match; {first}, {valid} would be valid and {changing} disputes would change."
             )}
         </p>
+        {capped}
         <form class="inline" method="post" action=ReplayMatching::PATH>
             <input type="hidden" name="query" value=query />
             <button type="submit">{format!("Replay all {total}")}</button>
@@ -308,7 +336,7 @@ fn PlanView(plan: Plan) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {plan
+                    {previewed
                         .into_iter()
                         .map(|(n, p)| {
                             let now = match &p.judgement {

@@ -18,7 +18,8 @@ pub struct ConnectionHealth {
     pub verdicts: Vec<(Verdict, i64, i64)>,
     /// The last 24 hours, oldest first: (hour, deliveries, refused).
     pub hourly: Vec<(jiff::Timestamp, i64, i64)>,
-    /// Refused deliveries without a replay.
+    /// Refused deliveries no replay has made valid (or found recorded
+    /// already): what a bulk replay of the connection would take.
     pub awaiting_replay: i64,
 }
 
@@ -73,7 +74,9 @@ impl Store {
             let awaiting_replay: i64 = sqlx::query_scalar(
                 "select count(*) from notifications n
                  where n.connection_id = $1 and n.verdict not in ('valid', 'duplicate')
-                   and not exists (select from delivery_replays r where r.notification_id = n.id)",
+                   and not exists (select from delivery_replays r
+                                   where r.notification_id = n.id
+                                     and r.outcome in ('new_event', 'already_recorded'))",
             )
             .bind(id)
             .fetch_one(&self.pool)

@@ -82,6 +82,8 @@ pub struct ReplayRecord {
     pub key_fingerprint: Option<String>,
     pub outcome: ReplayOutcome,
     pub event_id: Option<i64>,
+    /// The bulk replay it was part of.
+    pub run: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -94,6 +96,7 @@ struct ReplayRow {
     key_fingerprint: Option<String>,
     outcome: Named<ReplayOutcome>,
     event_id: Option<i64>,
+    run_id: Option<i64>,
 }
 
 impl Store {
@@ -225,7 +228,7 @@ impl Store {
     pub async fn replays(&self, notification_id: i64) -> Result<Vec<ReplayRecord>, StoreError> {
         let rows: Vec<ReplayRow> = sqlx::query_as(
             "select r.id, u.display_name as replayed_by, r.replayed_at, r.verdict, r.reason,
-                    r.key_fingerprint, r.outcome, r.event_id
+                    r.key_fingerprint, r.outcome, r.event_id, r.run_id
              from delivery_replays r left join users u on u.id = r.replayed_by
              where r.notification_id = $1 order by r.id",
         )
@@ -243,6 +246,7 @@ impl Store {
                 key_fingerprint: r.key_fingerprint,
                 outcome: r.outcome.0,
                 event_id: r.event_id,
+                run: r.run_id,
             })
             .collect())
     }

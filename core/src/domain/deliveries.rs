@@ -134,15 +134,15 @@ impl DeliveryFilter {
             .finish()
     }
 
-    /// The received-at range as instants: from the start of `from` (UTC)
-    /// to the start of the day after `to`.
     /// The filter as the history runs it on `today` (UTC): a search in
-    /// bodies without a start date starts `BODY_SEARCH_DAYS` days back,
-    /// today included, and says so in its address.
+    /// bodies without a start date reads `BODY_SEARCH_DAYS` days, up to
+    /// its end date (or today) included, and says so in its address.
     pub fn bounded(&self, today: Date) -> Self {
         match (&self.text, self.from) {
             (Some(_), None) => Self {
-                from: today
+                from: self
+                    .to
+                    .map_or(today, |to| to.min(today))
                     .checked_sub(jiff::Span::new().days(BODY_SEARCH_DAYS - 1))
                     .ok(),
                 ..self.clone()
@@ -151,6 +151,8 @@ impl DeliveryFilter {
         }
     }
 
+    /// The received-at range as instants: from the start of `from` (UTC)
+    /// to the start of the day after `to`.
     pub fn received_range(&self) -> (Option<Timestamp>, Option<Timestamp>) {
         let start = |d: Date| {
             d.to_zoned(jiff::tz::TimeZone::UTC)
@@ -189,6 +191,23 @@ mod tests {
             ..DeliveryFilter::default()
         };
         assert_eq!(plain.bounded(today), plain);
+        let until = DeliveryFilter {
+            to: Some(jiff::civil::date(2026, 3, 10)),
+            ..searching.clone()
+        };
+        assert_eq!(
+            until.bounded(today).from,
+            Some(jiff::civil::date(2026, 3, 4)),
+            "the week up to its end date"
+        );
+        let future = DeliveryFilter {
+            to: Some(jiff::civil::date(2027, 1, 1)),
+            ..searching
+        };
+        assert_eq!(
+            future.bounded(today).from,
+            Some(jiff::civil::date(2026, 11, 25))
+        );
     }
 
     fn parse(pairs: &[(&str, &str)]) -> Result<DeliveryFilter, DeliveryFilterError> {

@@ -269,6 +269,26 @@ async fn a_bulk_replay_previews_exactly_what_its_run_then_does() {
     .await
     .unwrap();
     assert_eq!((run_replays, audited), (2, 2));
+
+    // A runner that stopped before writing its progress: the one that
+    // takes over counts what was done, and replays nothing again.
+    sqlx::query(
+        "update replay_runs set done = 0, tally = '{}', finished_at = null, heartbeat = null",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let html = finished(&app, "/replays/runs/1").await;
+    assert!(html.contains("<li>1 still refused</li>"), "{html}");
+    assert!(
+        html.contains("<li>1 valid: its event was recorded</li>"),
+        "{html}"
+    );
+    let replays: i64 = sqlx::query_scalar("select count(*) from delivery_replays")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(replays, 2);
     let (_, html) = app.get_page("/replays").await;
     assert!(
         html.contains("Bulk replay 1</a> · replayed all 2"),
