@@ -18,8 +18,9 @@ use crate::store::{
     NewRebuildChange, RebuildKind, RebuildRecord, RebuildSubject, Store, StoreError,
 };
 
-/// Disputes read (or rewritten) per batch, each batch one transaction of
-/// progress.
+/// Disputes a check reads per batch (its progress written once a batch),
+/// or an apply takes from its check per read (its progress written with
+/// each dispute).
 const BATCH: i64 = 500;
 
 /// A recorded event's body read with today's mapping.

@@ -216,8 +216,8 @@ fn Rebuild(record: RebuildRecord, changes: Vec<RebuildChange>) -> impl IntoView 
             record.checked, record.changed
         ),
         (RebuildKind::Apply(_), true) => format!(
-            "Applying: {} of {} disputes rewritten.",
-            record.checked, record.total
+            "Applying: {} of {} disputes done, {} rewritten so far.",
+            record.checked, record.total, record.changed
         ),
         (RebuildKind::Apply(_), false) => format!(
             "Applied: {} of {} disputes rewritten.",
@@ -341,7 +341,7 @@ fn Changes(changes: Vec<RebuildChange>, is_apply: bool) -> impl IntoView {
                                 })
                                 .collect_view();
                             let unlike = c.unlike_check.map(|unlike| match unlike {
-                                true => "differs: events arrived after the check",
+                                true => "differs from the check: events arrived since, or the mapping changed",
                                 false => "as the check found",
                             });
                             view! {
