@@ -111,8 +111,7 @@ impl PrivateCluster {
                     self.data_dir.join("server.log").as_os_str(),
                     OsStr::new("-o"),
                     OsStr::new(&format!(
-                        "-c listen_addresses='' -c unix_socket_directories={socket_dir} -p {SOCKET_PORT} -c shared_buffers={}",
-                        shared_buffers(memory_total())
+                        "-c listen_addresses='' -c unix_socket_directories={socket_dir} -p {SOCKET_PORT}"
                     )),
                 ],
             )?;
@@ -301,30 +300,6 @@ fn absolute(path: &Path) -> Result<PathBuf, ClusterError> {
     })
 }
 
-/// Shared buffers for a cluster on a machine with `total` bytes of memory:
-/// an eighth of it (the rest stays with the server, the operating system's
-/// cache and whatever else runs here), from PostgreSQL's default of 128 MB
-/// up to 2 GB. With the default alone, a million disputes beside a million
-/// deliveries no longer fit, and every list page reads from outside it.
-fn shared_buffers(total: Option<u64>) -> String {
-    let mb = total.map_or(128, |bytes| (bytes / 8 / (1024 * 1024)).clamp(128, 2048));
-    format!("{mb}MB")
-}
-
-/// The machine's memory, from `/proc/meminfo` (`None` where there is none).
-fn memory_total() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kib: u64 = info
-        .lines()
-        .find_map(|line| line.strip_prefix("MemTotal:"))?
-        .trim()
-        .strip_suffix("kB")?
-        .trim()
-        .parse()
-        .ok()?;
-    kib.checked_mul(1024)
-}
-
 /// Quotes a path for pg_ctl's `-o`, which passes it through a shell.
 fn quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
@@ -340,16 +315,6 @@ mod tests {
         let err = PrivateCluster::locate(Path::new("data"), Some(empty.path())).unwrap_err();
         assert!(matches!(err, ClusterError::NoBinaries));
         assert!(err.to_string().contains("DATABASE_URL"));
-    }
-
-    #[test]
-    fn shared_buffers_take_an_eighth_of_memory_between_the_default_and_2_gb() {
-        const GIB: u64 = 1024 * 1024 * 1024;
-        assert_eq!(shared_buffers(Some(4 * GIB)), "512MB");
-        assert_eq!(shared_buffers(Some(GIB / 2)), "128MB");
-        assert_eq!(shared_buffers(Some(24 * GIB)), "2048MB");
-        assert_eq!(shared_buffers(None), "128MB");
-        assert!(memory_total().is_some_and(|bytes| bytes > 0));
     }
 
     #[test]
