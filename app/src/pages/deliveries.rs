@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use dispute_core::domain::{DeliveryCursor, DeliveryFilter, ProviderKind, Verdict};
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 use super::{list_or_empty, shown, when, PageHeading};
 use crate::{
@@ -105,11 +104,7 @@ pub async fn throttled_requests() -> Result<Vec<ThrottledCount>, AppError> {
 
 #[component]
 pub fn DeliveriesPage() -> impl IntoView {
-    let params: BTreeMap<String, String> = use_query_map()
-        .read_untracked()
-        .latest_values()
-        .map(|(k, v)| (k.to_string(), v.to_owned()))
-        .collect();
+    let params = super::query_params();
     view! {
         <PageHeading title="Delivery history" />
         <Suspense>

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use dispute_core::domain::{Assignee, ProviderKind, QueueCursor, QueueFilter, Sort, Stage, Status};
 use leptos::{prelude::*, server_fn::ServerFn};
-use leptos_router::hooks::use_query_map;
 
 use super::{countdown, cursor_from, cursor_text, label, money, shown, when, Empty, PageHeading};
 use crate::{
@@ -157,11 +156,7 @@ pub fn url_params(query: &str) -> BTreeMap<String, String> {
 
 #[component]
 pub fn DisputesPage() -> impl IntoView {
-    let params: BTreeMap<String, String> = use_query_map()
-        .read_untracked()
-        .latest_values()
-        .map(|(k, v)| (k.to_string(), v.to_owned()))
-        .collect();
+    let params = super::query_params();
     view! {
         <PageHeading title="Disputes" />
         <Suspense>

@@ -124,6 +124,15 @@ pub fn list_or_empty<T, V: IntoView + 'static>(
     }
 }
 
+/// The page address's query parameters (the last value of each name).
+pub fn query_params() -> std::collections::BTreeMap<String, String> {
+    leptos_router::hooks::use_query_map()
+        .read_untracked()
+        .latest_values()
+        .map(|(k, v)| (k.to_string(), v.to_owned()))
+        .collect()
+}
+
 /// A list position as it travels in a link: opaque to people, read back
 /// only as the type that wrote it.
 pub fn cursor_text<T: serde::Serialize>(position: &T) -> String {

@@ -12,7 +12,7 @@ use dispute_core::{
 };
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Meta;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_params_map;
 
 use super::{delivery::change, shown, when, PageHeading};
 use crate::{
@@ -240,11 +240,7 @@ fn Runs(runs: Vec<ReplayRun>) -> impl IntoView {
 
 #[component]
 pub fn ReplaysPage() -> impl IntoView {
-    let params: BTreeMap<String, String> = use_query_map()
-        .read_untracked()
-        .latest_values()
-        .map(|(k, v)| (k.to_string(), v.to_owned()))
-        .collect();
+    let params = super::query_params();
     view! {
         <PageHeading title="Replay refused deliveries" />
         <p>

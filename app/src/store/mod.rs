@@ -8,6 +8,7 @@ mod dashboard;
 mod deliveries;
 mod disputes;
 mod health;
+mod jobs;
 mod notifications;
 mod people;
 mod queue;
@@ -30,6 +31,7 @@ pub use dashboard::{Dashboard, Outcomes};
 pub use deliveries::DeliveryRecord;
 pub use disputes::{DisputeRecord, PaymentRecord, Person, TimelineEntry};
 pub use health::ConnectionHealth;
+pub use jobs::new_claim;
 pub use notifications::{NewNotification, StoredNotification, ThrottledCount};
 pub use people::{
     Actor, AuditEntry, AuditFilter, AuditKey, AuditRecord, NewUser, SignInFailureRecord,
@@ -161,12 +163,6 @@ fn money(text: Option<String>, currency: Option<String>) -> Result<Option<Money>
             .map_err(StoreError::corrupt),
         _ => Ok(None),
     }
-}
-
-/// A runner's claim on a job (a rebuild, a bulk replay): the store counts
-/// only the writes made with the claim the job is held with.
-pub fn new_claim() -> i64 {
-    rand::random()
 }
 
 /// A handle on the database; cheap to clone.

@@ -5,17 +5,18 @@
 
 use dispute_core::domain::{
     rebuild::{differences, rebuild, EventChange, Kept, Reading, Rebuilt, RecordedEvent},
-    DisputeRef, DisputeState, Effect, EventKey, EventOrigin, NormalizedEvent, ProviderKind,
-    ProviderTime, Stage, Status, ZoneName,
+    DisputeRef, DisputeState, EventKey, EventOrigin, NormalizedEvent, ProviderKind, ProviderTime,
+    Stage, Status, ZoneName,
 };
 use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::types::Json;
 
 use super::{
+    jobs::{self, Jobs},
     money,
     people::append_audit,
-    record::{effect_columns, money_columns, refold_stored},
+    record::{effect_columns, effect_of, money_columns, refold_stored},
     Actor, AuditEntry, Named, Store, StoreError,
 };
 
@@ -172,12 +173,7 @@ impl SubjectRow {
 
 impl RecordedRow {
     fn recorded(self) -> Result<(i64, RecordedEvent, Option<Vec<u8>>), StoreError> {
-        let effect = match (self.effect.as_str(), self.stage, self.status) {
-            ("sets", Some(stage), Some(status)) => Effect::Sets(stage.0, status.0),
-            ("expires", _, _) => Effect::ExpiresCurrentStage,
-            ("none", _, _) => Effect::None,
-            (other, ..) => return Err(StoreError::corrupt(format!("event effect {other:?}"))),
-        };
+        let effect = effect_of(&self.effect, self.stage, self.status)?;
         let time = |at: jiff_sqlx::Timestamp, text: Option<String>| {
             text.map(|text| ProviderTime {
                 at: at.to_jiff(),
@@ -303,9 +299,6 @@ struct ChangeRow {
     unlike_check: Option<bool>,
 }
 
-/// A claim on a rebuild older than this is taken over: its runner stopped.
-const ABANDONED_AFTER: &str = "1 minute";
-
 impl Store {
     /// Up to `limit` disputes after dispute `after`, in id order, each with
     /// its recorded events and the bodies they came from.
@@ -414,9 +407,7 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if held == 0 {
-            return Err(StoreError::ClaimLost);
-        }
+        jobs::held(held)?;
         tx.commit().await?;
         Ok(changed)
     }
@@ -487,19 +478,7 @@ impl Store {
     /// working on or whose runner stopped, for one runner among all
     /// replicas; only the holder's writes to it count from then on.
     pub async fn claim_rebuild(&self, claim: i64) -> Result<Option<RebuildRecord>, StoreError> {
-        let claimed: Option<i64> = sqlx::query_scalar(&format!(
-            "update rebuilds set claim = $1, heartbeat = now()
-             where id = (select id from rebuilds
-                         where finished_at is null
-                           and (heartbeat is null
-                                or heartbeat < now() - interval '{ABANDONED_AFTER}')
-                         order by id limit 1 for update skip locked)
-             returning id"
-        ))
-        .bind(claim)
-        .fetch_optional(&self.pool)
-        .await?;
-        match claimed {
+        match jobs::claim(&self.pool, Jobs::Rebuilds, claim).await? {
             Some(id) => self.rebuild(id).await,
             None => Ok(None),
         }
@@ -532,9 +511,7 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if held == 0 {
-            return Err(StoreError::ClaimLost);
-        }
+        jobs::held(held)?;
         tx.commit().await?;
         Ok(())
     }
@@ -547,20 +524,7 @@ impl Store {
         claim: i64,
         failure: Option<&str>,
     ) -> Result<(), StoreError> {
-        let held = sqlx::query(
-            "update rebuilds set finished_at = now(), failure = $3, heartbeat = now()
-             where id = $1 and claim = $2",
-        )
-        .bind(id)
-        .bind(claim)
-        .bind(failure)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        match held {
-            0 => Err(StoreError::ClaimLost),
-            _ => Ok(()),
-        }
+        jobs::finish(&self.pool, Jobs::Rebuilds, id, claim, failure).await
     }
 
     pub async fn rebuild(&self, id: i64) -> Result<Option<RebuildRecord>, StoreError> {

@@ -165,6 +165,20 @@ struct Judged<'a> {
     latency_us: i64,
 }
 
+/// An event's effect read back from its columns (`effect_columns` wrote).
+pub(super) fn effect_of(
+    effect: &str,
+    stage: Option<Named<Stage>>,
+    status: Option<Named<Status>>,
+) -> Result<Effect, StoreError> {
+    match (effect, stage, status) {
+        ("sets", Some(stage), Some(status)) => Ok(Effect::Sets(stage.0, status.0)),
+        ("expires", _, _) => Ok(Effect::ExpiresCurrentStage),
+        ("none", _, _) => Ok(Effect::None),
+        (other, ..) => Err(StoreError::corrupt(format!("event effect {other:?}"))),
+    }
+}
+
 pub(super) fn effect_columns(
     effect: Effect,
 ) -> (&'static str, Option<&'static str>, Option<&'static str>) {
@@ -356,12 +370,7 @@ impl EventRow {
         else {
             return Ok(None);
         };
-        let effect = match (effect.as_str(), self.stage, self.status) {
-            ("sets", Some(stage), Some(status)) => Effect::Sets(stage.0, status.0),
-            ("expires", _, _) => Effect::ExpiresCurrentStage,
-            ("none", _, _) => Effect::None,
-            (other, ..) => return Err(StoreError::corrupt(format!("event effect {other:?}"))),
-        };
+        let effect = effect_of(&effect, self.stage, self.status)?;
         Ok(Some(FoldEvent {
             key: EventKey::from_stored(key),
             effect,

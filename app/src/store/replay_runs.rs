@@ -8,7 +8,11 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use sqlx::types::Json;
 
-use super::{people::append_audit, Actor, AuditEntry, Store, StoreError};
+use super::{
+    jobs::{self, Jobs},
+    people::append_audit,
+    Actor, AuditEntry, Store, StoreError,
+};
 
 /// A bulk replay as it stands.
 #[derive(Clone, Debug)]
@@ -69,9 +73,6 @@ const RUN_COLUMNS: &str = "r.id, r.filter, u.display_name as requested_by,
      r.requested_by as requester_id, u.email as requester_email, r.requested_at,
      r.total, r.done, r.tally, r.finished_at, r.failure";
 
-/// A claim older than this is taken over: its runner stopped.
-const ABANDONED_AFTER: &str = "1 minute";
-
 impl Store {
     /// Asks for the replay of `deliveries` (oldest first), matched by
     /// `filter`; audited.
@@ -119,19 +120,7 @@ impl Store {
     /// working on (or whose runner stopped); only the holder's writes to it
     /// count from then on.
     pub async fn claim_replay_run(&self, claim: i64) -> Result<Option<ReplayRun>, StoreError> {
-        let claimed: Option<i64> = sqlx::query_scalar(&format!(
-            "update replay_runs set claim = $1, heartbeat = now()
-             where id = (select id from replay_runs
-                         where finished_at is null
-                           and (heartbeat is null
-                                or heartbeat < now() - interval '{ABANDONED_AFTER}')
-                         order by id limit 1 for update skip locked)
-             returning id"
-        ))
-        .bind(claim)
-        .fetch_optional(&self.pool)
-        .await?;
-        match claimed {
+        match jobs::claim(&self.pool, Jobs::ReplayRuns, claim).await? {
             Some(id) => self.replay_run(id).await,
             None => Ok(None),
         }
@@ -175,10 +164,7 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        match held {
-            0 => Err(StoreError::ClaimLost),
-            _ => Ok(()),
-        }
+        jobs::held(held)
     }
 
     /// Marks a bulk replay held with `claim` finished, with why it stopped
@@ -189,20 +175,7 @@ impl Store {
         claim: i64,
         failure: Option<&str>,
     ) -> Result<(), StoreError> {
-        let held = sqlx::query(
-            "update replay_runs set finished_at = now(), failure = $3
-             where id = $1 and claim = $2",
-        )
-        .bind(id)
-        .bind(claim)
-        .bind(failure)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        match held {
-            0 => Err(StoreError::ClaimLost),
-            _ => Ok(()),
-        }
+        jobs::finish(&self.pool, Jobs::ReplayRuns, id, claim, failure).await
     }
 
     pub async fn replay_run(&self, id: i64) -> Result<Option<ReplayRun>, StoreError> {

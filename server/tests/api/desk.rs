@@ -6,7 +6,7 @@ use dispute_core::domain::Role;
 
 use server::config::Settings;
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{post_pingpong, spawn_app, spawn_app_with, TestApp};
 
 /// A PingPong notification for dispute `reference`, signed with the
 /// fixtures' salt.
@@ -31,21 +31,6 @@ async fn pingpong_due(
         "defensePeriodEndsAt": deadline,
     });
     post_pingpong(app, fields).await;
-}
-
-/// The fixture chargeback with `changes` to its fields, signed and posted.
-async fn post_pingpong(app: &TestApp, changes: serde_json::Value) {
-    let mut fields: serde_json::Value =
-        serde_json::from_slice(&test_support::fixture_body("pp-chargeback.json")).unwrap();
-    let object = fields.as_object_mut().unwrap();
-    object.remove("sign");
-    for (name, value) in changes.as_object().unwrap() {
-        object.insert(name.clone(), value.clone());
-    }
-    let answer = app
-        .post_webhook("pingpong-main", &[], test_support::pingpong_signed(&fields))
-        .await;
-    assert_eq!(answer.status(), 200, "{changes}");
 }
 
 /// Three PingPong disputes (two due, one won) and Botim Money's chargeback.

@@ -119,6 +119,36 @@ pub fn browser_client() -> reqwest::Client {
         .unwrap()
 }
 
+/// The fixture chargeback with `changes` to its fields, signed and posted
+/// to PingPong; it must be accepted.
+pub async fn post_pingpong(app: &TestApp, changes: serde_json::Value) {
+    let mut fields: serde_json::Value =
+        serde_json::from_slice(&test_support::fixture_body("pp-chargeback.json")).unwrap();
+    let object = fields.as_object_mut().unwrap();
+    object.remove("sign");
+    for (name, value) in changes.as_object().unwrap() {
+        object.insert(name.clone(), value.clone());
+    }
+    let answer = app
+        .post_webhook("pingpong-main", &[], test_support::pingpong_signed(&fields))
+        .await;
+    assert_eq!(answer.status(), 200, "{changes}");
+}
+
+/// The page at `path` of a job (a rebuild, a bulk replay) once it has
+/// finished: its page stops refreshing itself.
+pub async fn when_finished(app: &TestApp, path: &str) -> String {
+    for _ in 0..100 {
+        let (status, html) = app.get_page(path).await;
+        assert_eq!(status, 200, "{html}");
+        if !html.contains("http-equiv=\"refresh\"") {
+            return html;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the job at {path} did not finish");
+}
+
 /// The password every test account gets.
 pub const PASSWORD: &str = "correct horse battery staple";
 

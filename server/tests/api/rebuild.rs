@@ -12,22 +12,7 @@ use std::time::Duration;
 use dispute_core::domain::Role;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, TestApp};
-
-/// The fixture chargeback with `changes`, signed and posted to PingPong.
-async fn post_pingpong(app: &TestApp, changes: serde_json::Value) {
-    let mut fields: serde_json::Value =
-        serde_json::from_slice(&test_support::fixture_body("pp-chargeback.json")).unwrap();
-    let object = fields.as_object_mut().unwrap();
-    object.remove("sign");
-    for (name, value) in changes.as_object().unwrap() {
-        object.insert(name.clone(), value.clone());
-    }
-    let answer = app
-        .post_webhook("pingpong-main", &[], test_support::pingpong_signed(&fields))
-        .await;
-    assert_eq!(answer.status(), 200, "{changes}");
-}
+use crate::helpers::{post_pingpong, spawn_app, when_finished as finished, TestApp};
 
 async fn chargeback(app: &TestApp, reference: &str) {
     post_pingpong(
@@ -235,19 +220,6 @@ async fn what_arrives_between_the_check_and_the_apply_is_kept() {
             .await,
         Err(app::store::StoreError::Conflict(_))
     ));
-}
-
-/// The page of rebuild `path` once its job has finished.
-async fn finished(app: &TestApp, path: &str) -> String {
-    for _ in 0..100 {
-        let (status, html) = app.get_page(path).await;
-        assert_eq!(status, 200, "{html}");
-        if !html.contains("http-equiv=\"refresh\"") {
-            return html;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("rebuild {path} did not finish");
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use dispute_core::domain::Role;
 use secrecy::SecretString;
 use test_support::{fixture_body, fixture_sign};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, when_finished as finished, TestApp};
 
 async fn events(app: &TestApp) -> i64 {
     sqlx::query_scalar("select count(*) from dispute_events")
@@ -191,19 +191,6 @@ async fn replaying_a_valid_delivery_changes_nothing_and_analysts_may_not_replay(
         app.store.dispute("botim-main", "O1000").await.unwrap(),
         before
     );
-}
-
-/// The page of bulk replay `path` once its job has finished.
-async fn finished(app: &TestApp, path: &str) -> String {
-    for _ in 0..100 {
-        let (status, html) = app.get_page(path).await;
-        assert_eq!(status, 200, "{html}");
-        if !html.contains("http-equiv=\"refresh\"") {
-            return html;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{path} did not finish");
 }
 
 #[tokio::test]
