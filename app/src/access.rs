@@ -41,7 +41,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/account", SignedIn),
     ("/account/password", SignedIn),
     ("/disputes", Needs(ReadDisputes)),
-    ("/disputes/{slug}/{dispute_ref}", Needs(ReadDisputes)),
+    ("/disputes/{id}", Needs(ReadDisputes)),
     ("/deadlines", Needs(ReadDisputes)),
     ("/dashboard", Needs(ReadDisputes)),
     ("/deliveries", Needs(ReadDeliveries)),

@@ -66,7 +66,7 @@ fn record(d: &DisputeRecord) -> [String; 16] {
             .unwrap_or_default(),
         time(d.opened_at),
         time(d.last_event_at),
-        crate::pages::dispute::href(&d.connection_slug, &d.dispute_ref),
+        crate::pages::dispute::href(d.id),
     ]
 }
 

@@ -96,11 +96,7 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=StaticSegment("disputes") view=DisputesPage />
                     <Route
-                        path=(
-                            StaticSegment("disputes"),
-                            ParamSegment("slug"),
-                            ParamSegment("dispute_ref"),
-                        )
+                        path=(StaticSegment("disputes"), ParamSegment("id"))
                         view=DisputePage
                     />
                     <Route path=StaticSegment("deadlines") view=DeadlinesPage />

@@ -145,9 +145,7 @@ pub async fn pages(disputes: i64, repeats: usize) -> anyhow::Result<()> {
     .fetch_one(&pool)
     .await?;
     let one = sqlx::query_scalar::<_, String>(
-        "select '/disputes/' || c.slug || '/' || d.dispute_ref
-         from disputes d join connections c on c.id = d.connection_id
-         where d.event_count = 4 order by d.id limit 1",
+        "select '/disputes/' || d.id from disputes d where d.event_count = 4 order by d.id limit 1",
     )
     .fetch_one(&pool)
     .await?;

@@ -1,8 +1,10 @@
 //! Refuses request paths that are not written in their one canonical form:
 //! dot segments (`/a/../b`, also percent-encoded), empty segments (`//`),
-//! and slashes or backslashes hidden in percent-encoding. The guard judges
-//! the path as written while a router may read it normalized; refusing
-//! every other spelling keeps both judging the same page.
+//! slashes or backslashes hidden in percent-encoding, and percent-encoded
+//! characters that need none (`/user%73`, RFC 3986 §6.2.2.2). The guard
+//! judges the path as written while a router may read it decoded and
+//! normalized; refusing every other spelling keeps both judging the same
+//! page.
 
 use axum::{
     extract::Request,
@@ -28,8 +30,12 @@ pub async fn refuse_non_canonical(request: Request, next: Next) -> Response {
 }
 
 /// Whether `path` (as received, still percent-encoded) has no dot segment,
-/// no empty segment but a final one, and no encoded `/` or `\`.
+/// no empty segment but a final one, no encoded `/` or `\`, and no
+/// encoded unreserved character.
 pub fn is_canonical(path: &str) -> bool {
+    if encodes_unreserved(path) {
+        return false;
+    }
     let Some(rest) = path.strip_prefix('/') else {
         return false;
     };
@@ -48,6 +54,18 @@ pub fn is_canonical(path: &str) -> bool {
     })
 }
 
+/// Whether a `%XX` in `path` stands for a letter, a digit, `-`, `.`, `_`
+/// or `~`, which are written as themselves in the canonical form.
+fn encodes_unreserved(path: &str) -> bool {
+    path.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && std::str::from_utf8(&w[1..])
+                .ok()
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_canonical;
@@ -61,6 +79,7 @@ mod tests {
             "/connections/pingpong-main",
             "/assets/main-6fe8dac2ba461be1.css",
             "/webhooks/x%0Ay",
+            "/webhooks/caf%C3%A9",
             "/webhooks/a.b",
             "/webhooks/...",
         ] {
@@ -84,6 +103,12 @@ mod tests {
             "/x%2f..%2fusers",
             "/x%2F..%2Fusers",
             "/x%5c..%5cusers",
+            "/user%73",
+            "/%64isputes",
+            "/disputes/%31",
+            "/a%2Db",
+            "/a%7eb",
+            "/a%5F",
             "/x\\..\\users",
             "disputes",
             "",

@@ -1,11 +1,16 @@
-//! `dispute-desk demo`: Dispute Desk on a database of its own (a private
-//! cluster under `DATA_DIR/demo`, or `DATABASE_URL`), with the test
-//! fixtures' three connections pointed at the provider simulator, a demo
-//! admin, and the mixed-day scenario played into it — including two
+//! `dispute-desk demo`: Dispute Desk on a database of its own, with the
+//! test fixtures' three connections pointed at the provider simulator, a
+//! demo admin, and the mixed-day scenario played into it — including two
 //! disputes whose outcomes were never notified, which reconciliation then
 //! recovers from the simulator's query APIs. Serves until interrupted.
+//!
+//! The demo imports connections whose keys are published in this
+//! repository and creates an admin whose password it prints, so it never
+//! runs on an installation's database: it ignores `DATABASE_URL`,
+//! `MASTER_KEY` and the settings file, and runs on a fresh private cluster
+//! in a directory of its own under `DATA_DIR`, removed when it stops.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{os::unix::fs::PermissionsExt, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use app::{
@@ -97,9 +102,35 @@ const DEMO_RULES: ReconcileRules = ReconcileRules {
     silence_after: jiff::SignedDuration::from_hours(24),
 };
 
+/// Runs the demo with `settings` read from flags and the environment only.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
+    let home = tempfile::Builder::new()
+        .prefix("demo-")
+        .tempdir_in(&settings.data_dir)
+        .with_context(|| {
+            format!(
+                "cannot create a directory in {}",
+                settings.data_dir.display()
+            )
+        })?;
+    // When run as root the cluster runs as `postgres`, which must be able
+    // to enter it.
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o755))?;
+    if settings.database_url.is_some() || settings.master_key.is_some() {
+        println!("the demo ignores DATABASE_URL and MASTER_KEY: it runs on a database of its own");
+    }
+    let ran = run_in(home.path(), settings).await;
+    home.close()?;
+    ran
+}
+
+async fn run_in(home: &Path, settings: Settings) -> anyhow::Result<()> {
     let settings = Settings {
-        data_dir: settings.data_dir.join("demo"),
+        data_dir: home.to_owned(),
+        database_url: None,
+        master_key: None,
         status_queries: StatusQuerySettings {
             allow_local: true,
             reconcile_every: Some(Duration::from_secs(60)),
@@ -108,8 +139,6 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         },
         ..settings
     };
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
     let vault = master_key::load(&settings)?;
     let db = database::open(&settings).await?;
     let store = Store::new(db.pool.clone());
@@ -220,8 +249,7 @@ async fn import_connections(
     Ok(())
 }
 
-/// Creates the demo admin, or gives it a new password on a later run;
-/// returns the password.
+/// Creates the demo admin; returns its password.
 async fn demo_admin(store: &Store, settings: &Settings) -> anyhow::Result<String> {
     let (token, _) = app::auth::new_setup_token();
     let password: String = token.chars().take(20).collect();
@@ -229,27 +257,18 @@ async fn demo_admin(store: &Store, settings: &Settings) -> anyhow::Result<String
     let hash = passwords
         .hash(&NewPassword::parse(&password).map_err(|e| anyhow::anyhow!("{e}"))?)
         .await;
-    match store.user_by_email(DEMO_EMAIL).await? {
-        Some(user) => {
-            store
-                .set_password(user.id, &hash, false, &Actor::default())
-                .await?;
-        }
-        None => {
-            store
-                .create_user(
-                    &NewUser {
-                        email: Email::parse(DEMO_EMAIL).map_err(|e| anyhow::anyhow!("{e}"))?,
-                        display_name: DisplayName::parse("Demo admin")
-                            .map_err(|e| anyhow::anyhow!("{e}"))?,
-                        role: Role::Admin,
-                        password_hash: hash,
-                        must_change_password: false,
-                    },
-                    &Actor::default(),
-                )
-                .await?;
-        }
-    }
+    store
+        .create_user(
+            &NewUser {
+                email: Email::parse(DEMO_EMAIL).map_err(|e| anyhow::anyhow!("{e}"))?,
+                display_name: DisplayName::parse("Demo admin")
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                role: Role::Admin,
+                password_hash: hash,
+                must_change_password: false,
+            },
+            &Actor::default(),
+        )
+        .await?;
     Ok(password)
 }

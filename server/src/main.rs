@@ -14,7 +14,13 @@ use server::{
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(cli.config.as_deref(), cli.settings) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // The demo never reads an installation's settings file (see demo.rs).
+    let config = match command {
+        Command::Demo => None,
+        _ => cli.config.as_deref(),
+    };
+    let settings = match Settings::load(config, cli.settings) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("dispute-desk: {e}");
@@ -22,7 +28,7 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(settings.log_format);
-    let outcome = match cli.command.unwrap_or(Command::Serve) {
+    let outcome = match command {
         Command::Serve => serve(settings).await,
         Command::Connections(ConnectionsCommand::Import { file }) => {
             import_connections(settings, &file).await

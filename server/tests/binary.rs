@@ -243,10 +243,110 @@ fn users_create_reads_the_password_from_stdin_and_refuses_a_second_account_with_
     assert_eq!(postgres_processes_of(dir.path()), Vec::<String>::new());
 }
 
+/// An installation as the demo must leave it: one admin, one connection
+/// with its own salt and query address, no disputes.
+async fn installation(
+    pool: &sqlx::PgPool,
+) -> (
+    i64,
+    Vec<(String, Option<String>)>,
+    Vec<(String, Option<Vec<u8>>)>,
+    i64,
+) {
+    let users = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let connections = sqlx::query_as("select slug, query_base_url from connections order by slug")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let keys = sqlx::query_as("select fingerprint, sealed_secret from connection_keys order by id")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let disputes = sqlx::query_scalar("select count(*) from disputes")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    (users, connections, keys, disputes)
+}
+
 #[test]
-fn the_demo_plays_a_day_recovers_the_dropped_outcomes_and_stops_its_cluster() {
+fn the_demo_plays_a_day_recovers_the_dropped_outcomes_and_leaves_an_installation_alone() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = reachable_temp_dir();
-    let mut child = dispute_desk(dir.path()).arg("demo").spawn().unwrap();
+    // An installation with an admin and a connection on the fixtures' slug,
+    // named by DATABASE_URL and by a settings file: the demo must touch
+    // neither.
+    let database = runtime.block_on(test_support::TestDatabase::create());
+    let real = dir.path().join("real-connections.json");
+    std::fs::write(
+        &real,
+        r#"[{"slug": "pingpong-main", "provider": "pingpong", "acc_id": "1", "salt_file": "salt.txt",
+             "query_base_url": "https://acquirer-payment.pingpongx.com"}]"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("salt.txt"), "TheInstallationsOwnSalt42").unwrap();
+    let master_key = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=";
+    let as_installation = |args: &[&str]| {
+        let output = dispute_desk(dir.path())
+            .env("DATABASE_URL", database.url())
+            .env("MASTER_KEY", master_key)
+            .args(args)
+            .stdin(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    as_installation(&["connections", "import", real.to_str().unwrap()]);
+    let mut create = dispute_desk(dir.path())
+        .env("DATABASE_URL", database.url())
+        .args([
+            "users",
+            "create",
+            "--email",
+            "owner@example.com",
+            "--role",
+            "admin",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        create
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"a long enough password\n")
+            .unwrap();
+    }
+    assert!(create.wait().unwrap().success());
+    let pool = runtime.block_on(database.pool(1));
+    let before = runtime.block_on(installation(&pool));
+    assert_eq!(before.0, 1);
+    let settings_file = dir.path().join("settings.toml");
+    std::fs::write(
+        &settings_file,
+        format!(
+            "database_url = \"{}\"\nlisten_addr = \"0.0.0.0:0\"\n",
+            database.url()
+        ),
+    )
+    .unwrap();
+
+    let mut child = dispute_desk(dir.path())
+        .env("DATABASE_URL", database.url())
+        .env("MASTER_KEY", master_key)
+        .env("DISPUTE_DESK_CONFIG", &settings_file)
+        .arg("demo")
+        .spawn()
+        .unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let (mut address, mut password, mut said) = (None, None, Vec::new());
     for line in stdout.lines() {
@@ -264,6 +364,7 @@ fn the_demo_plays_a_day_recovers_the_dropped_outcomes_and_stops_its_cluster() {
         }
     }
     let (address, password) = (address.unwrap(), password.unwrap());
+    assert!(address.starts_with("http://127.0.0.1:"), "{address}");
     assert!(
         said.iter()
             .any(|l| l.contains("recovered PPDAY013 (pingpong-main): Some(Chargeback) / Some(Won)")),
@@ -272,8 +373,12 @@ fn the_demo_plays_a_day_recovers_the_dropped_outcomes_and_stops_its_cluster() {
     assert!(said
         .iter()
         .any(|l| l.contains("recovered PMDAY011 (payermax-main): Some(Chargeback) / Some(Won)")));
+    assert_eq!(
+        runtime.block_on(installation(&pool)),
+        before,
+        "the installation is untouched"
+    );
 
-    let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let client = reqwest::Client::builder()
             .cookie_store(true)
@@ -300,17 +405,53 @@ fn the_demo_plays_a_day_recovers_the_dropped_outcomes_and_stops_its_cluster() {
             let client = client.clone();
             async move { client.get(path).send().await.unwrap().text().await.unwrap() }
         };
-        let queue = page(format!("{address}/disputes?status=any")).await;
-        for reference in ["PPDAY001", "OBDAY008", "PMDAY010", "PPDAY013"] {
-            assert!(queue.contains(reference), "{reference} is in the queue");
-        }
-        let recovered = page(format!("{address}/disputes/pingpong-main/PPDAY013")).await;
+        let queue = page(format!("{address}/disputes?status=any&q=PPDAY013")).await;
+        let link = queue
+            .split("href=\"")
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .find(|href| href.starts_with("/disputes/") && href[10..].parse::<i64>().is_ok())
+            .expect("a link to the dispute")
+            .to_owned();
+        let recovered = page(format!("{address}{link}")).await;
+        assert!(recovered.contains("PPDAY013"), "{recovered}");
         assert!(recovered.contains("pulled: a status query"), "{recovered}");
         assert!(recovered.contains("from a status query"));
+        let queue = page(format!("{address}/disputes?status=any")).await;
+        for reference in ["PPDAY001", "OBDAY008", "PMDAY010"] {
+            assert!(queue.contains(reference), "{reference} is in the queue");
+        }
+
+        // Nothing the demo recorded reads differently when read again.
+        let asked = client
+            .post(format!("{address}/api/rebuilds/check"))
+            .header("origin", &address)
+            .header("accept", "text/html")
+            .form(&[("", "")])
+            .send()
+            .await
+            .unwrap();
+        let check = asked.headers()["location"].to_str().unwrap().to_owned();
+        let started = Instant::now();
+        let found = loop {
+            let shown = page(format!("{address}{check}")).await;
+            if shown.contains("Nothing has been written") {
+                break shown;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "{shown}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        assert!(found.contains(": 0 would change"), "{found}");
     });
     stop(child, Signal::SIGTERM);
     assert!(
         postgres_processes_of(dir.path()).is_empty(),
         "the demo's cluster stopped"
     );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with("demo-"))
+        .collect();
+    assert!(left.is_empty(), "the demo's directory is removed: {left:?}");
+    assert_eq!(runtime.block_on(installation(&pool)), before);
 }

@@ -40,6 +40,21 @@ impl TestDatabase {
             .expect("connect to the test database")
     }
 
+    /// Its URL, for a process of its own (`DATABASE_URL`).
+    pub fn url(&self) -> String {
+        let o = &self.options;
+        let host = match o.get_socket() {
+            Some(socket) => urlencoding::encode(&socket.to_string_lossy()).into_owned(),
+            None => o.get_host().to_owned(),
+        };
+        format!(
+            "postgres://{}@{host}:{}/{}",
+            o.get_username(),
+            o.get_port(),
+            self.name
+        )
+    }
+
     /// To whoever uses it, the database is down: new connections are
     /// refused and open ones ended.
     pub async fn take_down(&self) {

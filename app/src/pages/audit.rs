@@ -5,7 +5,6 @@
 //! database refuses updates and deletes.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 use super::{cursor_from, cursor_text, when, Empty, PageHeading};
 use crate::{
@@ -105,8 +104,8 @@ pub async fn audit_entries(
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    let query = use_query_map().read_untracked().clone();
-    let field = |name: &str| query.get(name).filter(|v| !v.is_empty());
+    let query = super::query_params();
+    let field = |name: &str| query.get(name).filter(|v| !v.is_empty()).cloned();
     let (actor, action, since, until, after) = (
         field("actor"),
         field("action"),

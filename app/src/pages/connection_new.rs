@@ -1,7 +1,6 @@
 //! Adding a connection (admin): the form with the fields its provider needs.
 
 use leptos::{prelude::*, server_fn::ServerFn};
-use leptos_router::hooks::use_query_map;
 
 use super::{
     connection::{KeyField, SettingsFields},
@@ -14,8 +13,7 @@ use dispute_core::{
 
 #[component]
 pub fn NewConnectionPage() -> impl IntoView {
-    let provider = use_query_map()
-        .read_untracked()
+    let provider = super::query_params()
         .get("provider")
         .and_then(|p| p.parse::<ProviderKind>().ok())
         .unwrap_or(ProviderKind::PingPong);

@@ -102,7 +102,7 @@ fn BoardCard(column: BoardColumn, zone: ZoneName) -> impl IntoView {
                     .disputes
                     .into_iter()
                     .map(|d| {
-                        let link = super::dispute::href(&d.connection_slug, &d.dispute_ref);
+                        let link = super::dispute::href(d.id);
                         let due = d.deadline.map(|at| {
                             let (text, urgency) = countdown(at, now);
                             view! {

@@ -261,8 +261,8 @@ fn DeliveryTable(deliveries: Vec<DeliveryRecord>) -> impl IntoView {
                         .map(|d| {
                             let accepted = d.verdict.is_accepted();
                             let class = if accepted && !d.needs_attention { "badge ok" } else { "badge warn" };
-                            let dispute = d.dispute_ref.as_ref().map(|r| view! {
-                                <a href=super::dispute::href(&d.slug, r)><code>{shown(r)}</code></a>
+                            let dispute = d.dispute.as_ref().map(|(id, r)| view! {
+                                <a href=super::dispute::href(*id)><code>{shown(r)}</code></a>
                             });
                             view! {
                                 <tr>

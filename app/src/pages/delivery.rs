@@ -114,13 +114,10 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
         .ok()
         .filter(|text| text.len() <= LAID_OUT_LIMIT)
         .and_then(dispute_core::domain::text::indent_json);
-    let slug = urlencoding::decode(&n.slug)
-        .map(|s| s.into_owned())
-        .unwrap_or_default();
     let produced = event.map(|e| {
         let (stage, status) = label(e.stage, e.status);
         view! {
-            <a href=super::dispute::href(&slug, &e.dispute_ref)><code>{shown(&e.dispute_ref)}</code></a>
+            <a href=super::dispute::href(e.dispute_id)><code>{shown(&e.dispute_ref)}</code></a>
             " · " <code>{shown(&e.kind)}</code> " · " {stage} " · " {status}
             {(!e.recognized).then_some(" (changed nothing)")}
         }

@@ -36,13 +36,10 @@ pub struct DisputeView {
     pub viewer: CurrentUser,
 }
 
-pub async fn get_dispute(
-    slug: String,
-    dispute_ref: String,
-) -> Result<Option<DisputeView>, AppError> {
+pub async fn get_dispute(id: i64) -> Result<Option<DisputeView>, AppError> {
     let viewer = crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
     let state = expect_context::<crate::state::AppState>();
-    let Some(dispute) = state.store.dispute(&slug, &dispute_ref).await? else {
+    let Some(dispute) = state.store.dispute_by_id(id).await? else {
         return Ok(None);
     };
     Ok(Some(DisputeView {
@@ -61,13 +58,10 @@ pub async fn get_dispute(
 }
 
 /// The dispute a form names, and the caller allowed to work on it.
-async fn target(
-    slug: &str,
-    dispute_ref: &str,
-) -> Result<(CurrentUser, Option<DisputeRecord>), AppError> {
+async fn target(dispute: i64) -> Result<(CurrentUser, Option<DisputeRecord>), AppError> {
     let analyst = crate::auth::require(dispute_core::domain::Permission::WorkDisputes)?;
     let state = expect_context::<crate::state::AppState>();
-    Ok((analyst, state.store.dispute(slug, dispute_ref).await?))
+    Ok((analyst, state.store.dispute_by_id(dispute).await?))
 }
 
 /// The audit log's name for a dispute.
@@ -76,13 +70,13 @@ fn subject(d: &DisputeRecord) -> String {
 }
 
 #[server(endpoint = "disputes/note")]
-pub async fn add_note(slug: String, dispute_ref: String, text: String) -> Result<(), AppError> {
+pub async fn add_note(dispute: i64, text: String) -> Result<(), AppError> {
     use dispute_core::domain::NoteText;
-    let (analyst, dispute) = target(&slug, &dispute_ref).await?;
+    let (analyst, dispute) = target(dispute).await?;
     let Some(dispute) = dispute else {
         return crate::flash::redirect("/disputes", Flash::error("there is no such dispute")).await;
     };
-    let page = href(&slug, &dispute_ref);
+    let page = href(dispute.id);
     let text = match NoteText::parse(&text) {
         Ok(text) => text,
         Err(e) => return crate::flash::redirect(&page, Flash::error(e.0)).await,
@@ -102,13 +96,13 @@ pub async fn add_note(slug: String, dispute_ref: String, text: String) -> Result
 
 /// `assignee`: `me`, a person's id, or empty for no one.
 #[server(endpoint = "disputes/assign")]
-pub async fn assign(slug: String, dispute_ref: String, assignee: String) -> Result<(), AppError> {
+pub async fn assign(dispute: i64, assignee: String) -> Result<(), AppError> {
     use crate::store::AssignError;
-    let (analyst, dispute) = target(&slug, &dispute_ref).await?;
+    let (analyst, dispute) = target(dispute).await?;
     let Some(dispute) = dispute else {
         return crate::flash::redirect("/disputes", Flash::error("there is no such dispute")).await;
     };
-    let page = href(&slug, &dispute_ref);
+    let page = href(dispute.id);
     let to = match assignee.trim() {
         "" => None,
         "me" => Some(analyst.id),
@@ -139,12 +133,12 @@ pub async fn assign(slug: String, dispute_ref: String, assignee: String) -> Resu
 /// Asks the dispute's provider where it stands, at most once a minute per
 /// dispute; the answer is on the timeline and the outcome in the flash.
 #[server(endpoint = "disputes/query")]
-pub async fn query_status(slug: String, dispute_ref: String) -> Result<(), AppError> {
-    let (analyst, dispute) = target(&slug, &dispute_ref).await?;
+pub async fn query_status(dispute: i64) -> Result<(), AppError> {
+    let (analyst, dispute) = target(dispute).await?;
     let Some(dispute) = dispute else {
         return crate::flash::redirect("/disputes", Flash::error("there is no such dispute")).await;
     };
-    let page = href(&slug, &dispute_ref);
+    let page = href(dispute.id);
     let state = expect_context::<crate::state::AppState>();
     if let Err(next) = state.store.claim_query(dispute.id, QUERY_INTERVAL).await? {
         let wait = (next - jiff::Timestamp::now()).get_seconds().max(1);
@@ -174,28 +168,22 @@ pub async fn query_status(slug: String, dispute_ref: String) -> Result<(), AppEr
     crate::flash::redirect(&page, flash).await
 }
 
-/// The address of a dispute's page.
-pub fn href(slug: &str, dispute_ref: &str) -> String {
-    format!(
-        "/disputes/{}/{}",
-        urlencoding::encode(slug),
-        urlencoding::encode(dispute_ref)
-    )
+/// The address of a dispute's page: by its id, as a provider's reference
+/// may hold any text (`/`, `..`) and a path segment cannot.
+pub fn href(id: i64) -> String {
+    format!("/disputes/{id}")
 }
 
 #[component]
 pub fn DisputePage() -> impl IntoView {
-    let params = use_params_map();
-    let (slug, dispute_ref) = params.with_untracked(|p| {
-        (
-            p.get("slug").unwrap_or_default(),
-            p.get("dispute_ref").unwrap_or_default(),
-        )
-    });
+    let id = use_params_map().with_untracked(|p| p.get("id").and_then(|id| id.parse().ok()));
     view! {
         <Suspense>
             {Suspend::new(async move {
-                match get_dispute(slug, dispute_ref).await {
+                let Some(id) = id else {
+                    return view! { <crate::pages::not_found::NotFound /> }.into_any();
+                };
+                match get_dispute(id).await {
                     Ok(Some(found)) => view! { <DisputeDetail found=found /> }.into_any(),
                     Ok(None) => view! { <crate::pages::not_found::NotFound /> }.into_any(),
                     Err(_) => view! { <crate::error::InternalErrorPage /> }.into_any(),
@@ -320,8 +308,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
         </dl>
         {may_work.then(|| view! {
             <form class="inline" method="post" action=QueryStatus::PATH>
-                <input type="hidden" name="slug" value=d.connection_slug.clone() />
-                <input type="hidden" name="dispute_ref" value=d.dispute_ref.clone() />
+                <input type="hidden" name="dispute" value=d.id />
                 <button type="submit">"Query status now"</button>
                 " "
                 <small>"Asks the provider where the dispute stands; at most once a minute."</small>
@@ -329,8 +316,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
         })}
         {may_work.then(|| view! {
             <Casework
-                slug=d.connection_slug.clone()
-                dispute_ref=d.dispute_ref.clone()
+                dispute=d.id
                 assignee=d.assignee.clone()
                 viewer=viewer.id
                 people
@@ -389,7 +375,7 @@ pub fn QueryRow(q: StatusQueryEntry, #[prop(optional)] with_dispute: bool) -> im
     let dispute = with_dispute.then(|| {
         view! {
             <td>
-                <a href=href(&q.connection_slug, &q.dispute_ref)><code>{shown(&q.dispute_ref)}</code></a>
+                <a href=href(q.dispute_id)><code>{shown(&q.dispute_ref)}</code></a>
                 <br />
                 <small>{q.connection_slug.clone()}</small>
             </td>
@@ -437,8 +423,7 @@ fn arrived_late(entry: &TimelineEntry, all: &[TimelineEntry]) -> bool {
 /// The forms that add a note and change the owner.
 #[component]
 fn Casework(
-    slug: String,
-    dispute_ref: String,
+    dispute: i64,
     assignee: Option<Person>,
     viewer: i64,
     people: Vec<Person>,
@@ -447,8 +432,7 @@ fn Casework(
     view! {
         <div class="casework">
             <form class="panel form" method="post" action=AddNote::PATH>
-                <input type="hidden" name="slug" value=slug.clone() />
-                <input type="hidden" name="dispute_ref" value=dispute_ref.clone() />
+                <input type="hidden" name="dispute" value=dispute />
                 <label>
                     "Add a note"
                     <small>"Kept as written, with your name and the time; notes are never edited."</small>
@@ -457,8 +441,7 @@ fn Casework(
                 <button type="submit">"Add note"</button>
             </form>
             <form class="panel form" method="post" action=Assign::PATH>
-                <input type="hidden" name="slug" value=slug.clone() />
-                <input type="hidden" name="dispute_ref" value=dispute_ref.clone() />
+                <input type="hidden" name="dispute" value=dispute />
                 <label>
                     "Owner"
                     <select name="assignee">
@@ -480,8 +463,7 @@ fn Casework(
             </form>
             {(owner != Some(viewer)).then(|| view! {
                 <form class="inline" method="post" action=Assign::PATH>
-                    <input type="hidden" name="slug" value=slug.clone() />
-                    <input type="hidden" name="dispute_ref" value=dispute_ref.clone() />
+                    <input type="hidden" name="dispute" value=dispute />
                     <input type="hidden" name="assignee" value="me" />
                     <button type="submit">"Assign to me"</button>
                 </form>

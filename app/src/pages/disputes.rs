@@ -487,7 +487,7 @@ fn QueueTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
                     {disputes
                         .into_iter()
                         .map(|d| {
-                            let link = super::dispute::href(&d.connection_slug, &d.dispute_ref);
+                            let link = super::dispute::href(d.id);
                             let (stage, status) = label(d.stage, d.status);
                             let due = match (d.deadline, d.status) {
                                 (Some(at), _) => {

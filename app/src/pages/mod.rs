@@ -124,12 +124,13 @@ pub fn list_or_empty<T, V: IntoView + 'static>(
     }
 }
 
-/// The page address's query parameters (the last value of each name).
+/// The page address's query parameters (the last value of each name),
+/// decoded once. (Leptos' own query map decodes its values a second time,
+/// so a search for `%2F` would read `/`.)
 pub fn query_params() -> std::collections::BTreeMap<String, String> {
-    leptos_router::hooks::use_query_map()
-        .read_untracked()
-        .latest_values()
-        .map(|(k, v)| (k.to_string(), v.to_owned()))
+    let search = leptos_router::hooks::use_location().search.get_untracked();
+    form_urlencoded::parse(search.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 

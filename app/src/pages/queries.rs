@@ -3,7 +3,6 @@
 //! it changed — and the connections that have gone silent.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 use super::{dispute::QueryRow, list_or_empty, PageHeading, SilenceWarning};
 use crate::{error::AppError, store::StatusQueryEntry};
@@ -25,8 +24,7 @@ pub async fn silent_connections() -> Result<Vec<(String, jiff::Timestamp)>, AppE
 
 #[component]
 pub fn QueriesPage() -> impl IntoView {
-    let before = use_query_map()
-        .read_untracked()
+    let before = super::query_params()
         .get("before")
         .and_then(|b| b.parse::<i64>().ok());
     view! {

@@ -9,7 +9,7 @@ use dispute_core::domain::{
 };
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Meta;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_params_map;
 
 use super::{dispute, shown, when, PageHeading};
 use crate::{
@@ -178,8 +178,9 @@ fn RebuildList(list: Vec<RebuildRecord>) -> impl IntoView {
 #[component]
 pub fn RebuildPage() -> impl IntoView {
     let id = use_params_map().with_untracked(|p| p.get("id").unwrap_or_default());
-    let after = use_query_map()
-        .with_untracked(|q| q.get("after").and_then(|a| a.parse::<i64>().ok()))
+    let after = super::query_params()
+        .get("after")
+        .and_then(|a| a.parse::<i64>().ok())
         .unwrap_or(0);
     view! {
         <Suspense>
@@ -347,7 +348,7 @@ fn Changes(changes: Vec<RebuildChange>, is_apply: bool) -> impl IntoView {
                             view! {
                                 <tr>
                                     <td>
-                                        <a href=dispute::href(&c.slug, &c.dispute_ref)>
+                                        <a href=dispute::href(c.dispute_id)>
                                             {shown(&c.dispute_ref)}
                                         </a>
                                         <br />

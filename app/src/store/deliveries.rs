@@ -23,8 +23,9 @@ pub struct DeliveryRecord {
     pub response_status: Option<i16>,
     pub response_body: Option<String>,
     pub latency_us: Option<i64>,
-    /// The dispute its event (or, for a duplicate, the original's) is on.
-    pub dispute_ref: Option<String>,
+    /// The dispute its event (or, for a duplicate, the original's) is on:
+    /// its id and reference.
+    pub dispute: Option<(i64, String)>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -40,6 +41,7 @@ struct Row {
     response_status: Option<i16>,
     response_body: Option<String>,
     latency_us: Option<i64>,
+    dispute_id: Option<i64>,
     dispute_ref: Option<String>,
 }
 
@@ -76,11 +78,11 @@ impl Store {
         let mut sql = QueryBuilder::<Postgres>::new(
             "select n.id, n.received_at, n.slug, c.provider, n.remote_addr, n.verdict, n.reason,
                     n.needs_attention, n.response_status, n.response_body, n.latency_us,
-                    touched.dispute_ref
+                    touched.dispute_id, touched.dispute_ref
              from notifications n
              left join connections c on c.id = n.connection_id
              left join lateral (
-                 select d.dispute_ref from dispute_events e join disputes d on d.id = e.dispute_id
+                 select d.id as dispute_id, d.dispute_ref from dispute_events e join disputes d on d.id = e.dispute_id
                  where e.notification_id = coalesce(n.duplicate_of, n.id)
                  limit 1
              ) touched on true
@@ -111,7 +113,7 @@ impl Store {
                 response_status: r.response_status,
                 response_body: r.response_body,
                 latency_us: r.latency_us,
-                dispute_ref: r.dispute_ref,
+                dispute: r.dispute_id.zip(r.dispute_ref),
             })
             .collect())
     }

@@ -44,6 +44,7 @@ pub struct TimelineEntry {
     pub id: i64,
     /// The event's key within its connection (what the fold's reasons name).
     pub key: String,
+    pub dispute_id: i64,
     pub dispute_ref: String,
     pub notification_id: Option<i64>,
     pub kind: String,
@@ -139,6 +140,7 @@ impl TryFrom<DisputeRow> for DisputeRecord {
 struct TimelineRow {
     id: i64,
     event_key: String,
+    dispute_id: i64,
     dispute_ref: String,
     notification_id: Option<i64>,
     kind: String,
@@ -167,6 +169,7 @@ impl TryFrom<TimelineRow> for TimelineEntry {
         Ok(Self {
             id: r.id,
             key: r.event_key,
+            dispute_id: r.dispute_id,
             dispute_ref: r.dispute_ref,
             notification_id: r.notification_id,
             kind: r.kind,
@@ -231,7 +234,7 @@ pub(super) const DISPUTE_FROM: &str = "disputes d join connections c on c.id = d
      left join users u on u.id = d.assignee_id";
 
 const TIMELINE_COLUMNS: &str =
-    "e.id, e.event_key, d.dispute_ref, e.notification_id, e.kind, e.stage, e.status,
+    "e.id, e.event_key, e.dispute_id, d.dispute_ref, e.notification_id, e.kind, e.stage, e.status,
      e.occurred_at, e.occurred_at_text, e.deadline, e.currency, e.amount_text, e.reason,
      e.reason_code, e.provider_status, e.recorded_at, e.effect, e.source,
      (select count(*) from notifications n
@@ -251,6 +254,17 @@ impl Store {
         ))
         .bind(slug)
         .bind(dispute_ref)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    /// The dispute with this id.
+    pub async fn dispute_by_id(&self, id: i64) -> Result<Option<DisputeRecord>, StoreError> {
+        let row: Option<DisputeRow> = sqlx::query_as(&format!(
+            "select {DISPUTE_COLUMNS} from {DISPUTE_FROM} where d.id = $1"
+        ))
+        .bind(id)
         .fetch_optional(&self.pool)
         .await?;
         row.map(TryInto::try_into).transpose()

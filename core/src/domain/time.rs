@@ -1,6 +1,8 @@
 //! Reading the providers' times. Times without a zone are read in the
 //! connection's time zone; a date-only deadline means the end of that day
-//! there.
+//! there. Every time is kept to the microsecond, as the database keeps it,
+//! so that a time read again equals the one stored (the provider's text
+//! keeps any finer digits).
 
 use jiff::{
     civil::{Date, DateTime},
@@ -67,6 +69,7 @@ pub fn local_date_time(text: &str, zone: &TimeZone) -> Result<Timestamp, TimeErr
         .map_err(|_| error(text, "date and time (yyyy-MM-dd HH:mm:ss)"))?;
     zone.to_ambiguous_timestamp(civil)
         .compatible()
+        .map(to_microseconds)
         .map_err(|_| error(text, "time that exists in the connection's time zone"))
 }
 
@@ -92,12 +95,33 @@ pub fn epoch_millis(millis: i64) -> Result<Timestamp, TimeError> {
 pub fn rfc3339(text: &str) -> Result<Timestamp, TimeError> {
     text.trim()
         .parse()
+        .map(to_microseconds)
         .map_err(|_| error(text, "RFC 3339 time with an offset"))
+}
+
+/// `at` without its digits below the microsecond.
+fn to_microseconds(at: Timestamp) -> Timestamp {
+    let whole = jiff::TimestampRound::new()
+        .smallest(jiff::Unit::Microsecond)
+        .mode(jiff::RoundMode::Trunc);
+    at.round(whole).unwrap_or(at)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digits_below_the_microsecond_are_dropped_as_the_database_would() {
+        assert_eq!(
+            rfc3339("2026-12-02T04:53:12.123456789Z").unwrap(),
+            utc("2026-12-02T04:53:12.123456Z")
+        );
+        assert_eq!(
+            local_date_time("2026-12-02 04:53:12.999999999", &TimeZone::UTC).unwrap(),
+            utc("2026-12-02T04:53:12.999999Z")
+        );
+    }
 
     fn utc(text: &str) -> Timestamp {
         text.parse().unwrap()

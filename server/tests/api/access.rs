@@ -25,8 +25,16 @@ async fn caller(app: &TestApp, role: Option<Role>) -> reqwest::Client {
 fn concrete(pattern: &str) -> String {
     pattern
         .replace("{slug}", "pingpong-main")
-        .replace("{dispute_ref}", "202303071954574059")
         .replace("{id}", "1")
+}
+
+/// `path` with its first segment's last letter percent-encoded
+/// (`/users` → `/user%73`): the same page to a reader that decodes first.
+fn encoded(path: &str) -> String {
+    let end = path[1..].find(['/', '.']).map_or(path.len(), |i| i + 1);
+    let (head, tail) = path.split_at(end);
+    let (head, last) = head.split_at(head.len() - 1);
+    format!("{head}%{:02X}{tail}", last.as_bytes()[0])
 }
 
 #[tokio::test]
@@ -71,6 +79,9 @@ async fn every_page_and_server_function_is_allowed_or_refused_as_the_table_says(
                 (false, Some(_)) => 403,
             };
             assert_eq!(status, expected, "GET {path} as {role:?}");
+            let spelled = encoded(&path);
+            let refused = app.get_with(&client, &spelled).await.status();
+            assert_eq!(refused, 400, "GET {spelled} as {role:?}");
             if status == 303 {
                 assert_eq!(
                     response.headers()["location"],

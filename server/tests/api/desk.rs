@@ -82,8 +82,8 @@ async fn seeded_with(settings: Settings) -> TestApp {
 fn listed(html: &str) -> Vec<String> {
     html.split("href=\"/disputes/")
         .skip(1)
-        .filter_map(|rest| rest.split('"').next())
-        .map(|path| path.rsplit('/').next().unwrap_or_default().to_owned())
+        .filter_map(|rest| rest.split_once("<code>")?.1.split('<').next())
+        .map(str::to_owned)
         .collect()
 }
 
@@ -347,10 +347,9 @@ async fn a_view_is_saved_under_a_name_found_in_the_menu_and_removed() {
 async fn a_note_and_an_assignment_appear_on_the_timeline_in_the_queue_and_in_the_audit_log() {
     let app = seeded().await;
     let email = app.sign_in_as(Role::Analyst).await;
-    let page = "/disputes/pingpong-main/PP-1";
-    let form = |extra: (&'static str, &'static str)| {
-        vec![("slug", "pingpong-main"), ("dispute_ref", "PP-1"), extra]
-    };
+    let page = app.dispute_page("pingpong-main", "PP-1").await;
+    let id = page.trim_start_matches("/disputes/").to_owned();
+    let form = |extra: (&'static str, &'static str)| vec![("dispute", id.as_str()), extra];
 
     let noted = app
         .post_form(
@@ -595,7 +594,8 @@ async fn ops_follow_a_timeline_event_to_its_raw_notification_and_analysts_do_not
     });
     post_pingpong(&app, fields).await;
     app.sign_in_as(Role::Ops).await;
-    let (_, page) = app.get_page("/disputes/pingpong-main/RAW-1").await;
+    let raw = app.dispute_page("pingpong-main", "RAW-1").await;
+    let (_, page) = app.get_page(&raw).await;
 
     let link = page
         .split("href=\"")
@@ -625,12 +625,7 @@ async fn ops_follow_a_timeline_event_to_its_raw_notification_and_analysts_do_not
     let (_, email) = app.create_user(Role::Analyst).await;
     app.sign_in_with(&analyst, &email, crate::helpers::PASSWORD)
         .await;
-    let page = app
-        .get_with(&analyst, "/disputes/pingpong-main/RAW-1")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.get_with(&analyst, &raw).await.text().await.unwrap();
     assert!(!page.contains("raw notification"), "{page}");
     assert_eq!(app.get_with(&analyst, &link).await.status(), 403);
 }
@@ -644,7 +639,6 @@ fn hex_sha256(body: &[u8]) -> String {
 async fn a_dispute_reference_with_markup_and_control_characters_stays_text_everywhere_it_is_shown()
 {
     let app = seeded().await;
-    // (No `/`: an encoded slash in a path is refused; see the closing note.)
     let reference = "<b onclick=x>X\u{7}\"'";
     let fields = serde_json::json!({ "disputePspReference": reference });
     post_pingpong(&app, fields).await;
@@ -654,7 +648,7 @@ async fn a_dispute_reference_with_markup_and_control_characters_stays_text_every
     assert!(!queue.contains("<b onclick"), "{queue}");
     assert!(queue.contains("&lt;b onclick=x&gt;X\\u{7}"), "{queue}");
     assert!(!queue.contains('\u{7}'), "{queue}");
-    let page = format!("/disputes/pingpong-main/{}", urlencoding::encode(reference));
+    let page = app.dispute_page("pingpong-main", reference).await;
     let (status, html) = app.get_page(&page).await;
     assert_eq!(status, 200, "{html}");
     assert!(!html.contains("<b onclick"), "{html}");
@@ -686,4 +680,61 @@ async fn a_dispute_reference_with_markup_and_control_characters_stays_text_every
         .post_webhook("pingpong-main", &[], test_support::pingpong_signed(&fields))
         .await;
     assert_eq!(answer.status(), 400, "an oversized reference is malformed");
+}
+
+#[tokio::test]
+async fn every_reference_a_provider_may_send_has_a_page_notes_and_a_status_query() {
+    let app = seeded().await;
+    app.sign_in_as(Role::Analyst).await;
+    for reference in ["a/b", "..", ".", "x/../y", "%2F", "?q=1#f"] {
+        post_pingpong(
+            &app,
+            serde_json::json!({ "disputePspReference": reference }),
+        )
+        .await;
+        let (_, queue) = app
+            .get_page(&format!(
+                "/disputes?status=any&q={}",
+                urlencoding::encode(reference)
+            ))
+            .await;
+        let page = app.dispute_page("pingpong-main", reference).await;
+        assert!(
+            queue.contains(&format!("href=\"{page}\"")),
+            "{reference}: {queue}"
+        );
+        let (status, html) = app.get_page(&page).await;
+        assert_eq!(status, 200, "{reference}: {html}");
+        let shown = html_escape::encode_text(reference).into_owned();
+        assert!(
+            html.contains(&format!("<h1>Dispute {shown}</h1>")),
+            "{html}"
+        );
+
+        let id = page.trim_start_matches("/disputes/");
+        let noted = app
+            .post_form(
+                &app.client,
+                "/api/disputes/note",
+                &[("dispute", id), ("text", "called the customer")],
+            )
+            .await;
+        let (target, html) = app.follow(&app.client, noted).await;
+        assert_eq!(target, page);
+        assert!(html.contains("note added"), "{reference}: {html}");
+        let asked = app
+            .post_form(&app.client, "/api/disputes/query", &[("dispute", id)])
+            .await;
+        let (target, _) = app.follow(&app.client, asked).await;
+        assert_eq!(target, page, "{reference}");
+        let queries: i64 = sqlx::query_scalar(
+            "select count(*) from status_queries q join disputes d on d.id = q.dispute_id
+             where d.dispute_ref = $1",
+        )
+        .bind(reference)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(queries, 1, "{reference}: the provider was asked");
+    }
 }

@@ -302,6 +302,20 @@ impl TestApp {
         request.send().await.expect("the webhook answers")
     }
 
+    /// The address of dispute `dispute_ref` of connection `slug`.
+    pub async fn dispute_page(&self, slug: &str, dispute_ref: &str) -> String {
+        let id: i64 = sqlx::query_scalar(
+            "select d.id from disputes d join connections c on c.id = d.connection_id
+             where c.slug = $1 and d.dispute_ref = $2",
+        )
+        .bind(slug)
+        .bind(dispute_ref)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap_or_else(|e| panic!("dispute {slug}/{dispute_ref}: {e}"));
+        format!("/disputes/{id}")
+    }
+
     /// To the application, the database is down.
     pub async fn take_database_down(&self) {
         self.db.take_down().await;

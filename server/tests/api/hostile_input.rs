@@ -391,6 +391,8 @@ async fn no_spelling_of_a_path_slips_past_the_guard() {
         (&analyst, "/x%2F..%2Fusers"),
         (&analyst, "/connections//new"),
         (&analyst, "/disputes/."),
+        (&analyst, "/user%73"),
+        (&analyst, "/connection%73/new"),
     ] {
         let (status, answer) = app.raw(&get(path, cookie)).await;
         assert_eq!(status, 400, "{path}: {answer}");

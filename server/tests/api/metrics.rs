@@ -119,10 +119,12 @@ async fn metrics_count_deliveries_by_verdict_status_queries_and_reconciliation_r
         .post_form(
             &app.client,
             "/api/disputes/query",
-            &[
-                ("slug", "pingpong-main"),
-                ("dispute_ref", "202303071954574059"),
-            ],
+            &[(
+                "dispute",
+                app.dispute_page("pingpong-main", "202303071954574059")
+                    .await
+                    .trim_start_matches("/disputes/"),
+            )],
         )
         .await;
     assert!(asked.status().is_redirection());

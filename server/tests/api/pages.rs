@@ -268,9 +268,11 @@ async fn a_dispute_page_shows_its_facts_its_timeline_in_the_order_things_happene
     assert_eq!(answer.status(), 200);
 
     let (_, list) = app.get_page("/disputes").await;
-    let link = "/disputes/pingpong-main/202303071954574059";
+    let link = app
+        .dispute_page("pingpong-main", "202303071954574059")
+        .await;
     assert!(list.contains(&format!("href=\"{link}\"")), "{list}");
-    let (status, html) = app.get_page(link).await;
+    let (status, html) = app.get_page(&link).await;
 
     assert_eq!(status, 200, "{html}");
     assert!(
@@ -316,10 +318,9 @@ async fn a_dispute_page_shows_its_facts_its_timeline_in_the_order_things_happene
         "{payments}"
     );
 
-    let (status, _) = app
-        .get_page("/disputes/pingpong-main/no-such-dispute")
-        .await;
-    assert_eq!(status, 404);
+    for missing in ["/disputes/999999", "/disputes/no-such-dispute"] {
+        assert_eq!(app.get_page(missing).await.0, 404, "{missing}");
+    }
 }
 
 #[tokio::test]

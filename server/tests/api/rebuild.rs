@@ -247,10 +247,8 @@ async fn an_admin_checks_on_the_page_sees_the_changes_then_applies_them() {
         html.contains("<strong>status</strong>: Under review → Needs response"),
         "{html}"
     );
-    assert!(
-        html.contains("href=\"/disputes/pingpong-main/PP-1\""),
-        "{html}"
-    );
+    let dispute = app.dispute_page("pingpong-main", "PP-1").await;
+    assert!(html.contains(&format!("href=\"{dispute}\"")), "{html}");
     assert!(
         html.contains("NOTIFICATION_OF_CHARGEBACK</code>: Chargeback Under review → Chargeback Needs response"),
         "{html}"

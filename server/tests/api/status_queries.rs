@@ -397,7 +397,8 @@ async fn a_dropped_notification_is_recovered_by_reconciliation_and_the_timeline_
 
     // The page says where the latest information came from.
     app.sign_in_as(Role::Analyst).await;
-    let (status, html) = app.get_page("/disputes/pingpong-main/PPLOST001").await;
+    let page = app.dispute_page("pingpong-main", "PPLOST001").await;
+    let (status, html) = app.get_page(&page).await;
     assert_eq!(status, 200);
     assert!(html.contains("pulled: a status query"), "{html}");
     assert!(html.contains("provider disagrees"));
@@ -523,7 +524,9 @@ async fn the_outbound_guard_refuses_plain_http_loopback_and_private_addresses() 
 async fn query_status_now_puts_the_answer_on_the_timeline_once_a_minute_and_audits_it() {
     let rig = rig(story(), LOCAL).await;
     let app = &rig.app;
-    let form = [("slug", "pingpong-main"), ("dispute_ref", "PPWON")];
+    let page = app.dispute_page("pingpong-main", "PPWON").await;
+    let id = page.trim_start_matches("/disputes/").to_owned();
+    let form = [("dispute", id.as_str())];
 
     // Not signed in, nothing is asked.
     let stranger = crate::helpers::browser_client();
@@ -536,7 +539,7 @@ async fn query_status_now_puts_the_answer_on_the_timeline_once_a_minute_and_audi
         .post_form(&app.client, "/api/disputes/query", &form)
         .await;
     let (target, html) = app.follow(&app.client, answer).await;
-    assert_eq!(target, "/disputes/pingpong-main/PPWON");
+    assert_eq!(target, page);
     assert!(html.contains("disagrees with what was known"), "{html}");
     assert!(html.contains("from a status query"));
     assert!(html.contains("asked by Test analyst"), "{html}");
