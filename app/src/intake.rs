@@ -1,23 +1,30 @@
-//! Intake: a request to `/webhooks/{slug}` is judged
-//! (`dispute_core::providers::judge`, pure) and stored with its judgement in
-//! one transaction (`Store::record_delivery`). This module holds what
-//! judging needs that is not pure: the connections with their providers and
-//! parsed keys, cached until the store's connections version moves (this
-//! process's own changes, and every process's announced by the database),
-//! and each sender's allowance of strangers' requests (unknown connections,
-//! oversized bodies): only a small prefix of those is kept, and past the
-//! allowance they are answered 429 and only counted.
+//! Intake: a request to `/webhooks/{slug}` is admitted before its body is
+//! read, judged (`dispute_core::providers::judge`, pure) and stored with its
+//! judgement in one transaction (`Store::record_delivery`). This module
+//! holds what judging needs that is not pure: the connections with their
+//! providers and parsed keys, cached until the store's connections version
+//! moves (this process's own changes, and every process's announced by the
+//! database), and each sender's allowance of refused requests.
+//!
+//! The allowance bounds what anyone can make us store: a stranger's request
+//! (unknown connection, a body declared over the limit) is charged before
+//! its body is read, any other request once it is refused (bad or missing
+//! signature, malformed, disabled, outside the allowlist); past the
+//! allowance the answer is 429 and the request is only counted. Within it,
+//! strangers' bodies, bodies from senders outside the allowlist and refused
+//! bodies over 64 KiB keep their first 4 KiB with the true length and
+//! SHA-256; other refused bodies are kept whole, so they can be replayed
+//! once a key is fixed.
 
 use std::{
     collections::HashMap,
-    net::IpAddr,
     num::NonZeroU32,
     sync::{Arc, Mutex},
     time::Instant,
 };
 
 use dispute_core::{
-    domain::{text, ConnectionSlug, Verdict},
+    domain::{text, ConnectionSlug, ProviderKind, Sender, SenderGroup, Verdict},
     providers::{
         judge::{judge, Delivery, Judge, Judgement, Refused, Reply, MAX_BODY},
         Connector, ParseContext,
@@ -33,8 +40,13 @@ use crate::{
     vault::Vault,
 };
 
-/// How much of a stranger's body (unknown connection, oversized) is kept.
-pub const KEPT_OF_STRANGERS: usize = 4 * 1024;
+/// How much of a body not kept whole is kept.
+pub const KEPT_PREFIX: usize = 4 * 1024;
+/// The longest refused body kept whole: a provider's notification is a few
+/// KiB.
+pub const KEPT_WHOLE_REFUSED: usize = 64 * 1024;
+/// The most header bytes (names and values) kept with a delivery.
+pub const KEPT_HEADERS: usize = 8 * 1024;
 /// The longest slug kept; a longer one is cut.
 const KEPT_SLUG: usize = 1000;
 
@@ -48,12 +60,18 @@ pub struct InboundRequest<'a> {
     pub started: Instant,
 }
 
-impl InboundRequest<'_> {
-    /// The connection's slug, when the path segment can be one.
-    fn connection_slug(&self) -> Option<ConnectionSlug> {
-        let decoded = urlencoding::decode(self.delivery.slug).ok()?;
-        ConnectionSlug::parse(&decoded).ok()
-    }
+/// The connection's slug, when the path segment `segment` can be one.
+fn connection_slug(segment: &str) -> Option<ConnectionSlug> {
+    let decoded = urlencoding::decode(segment).ok()?;
+    ConnectionSlug::parse(&decoded).ok()
+}
+
+/// A request intake has let in before reading its body.
+#[derive(Debug)]
+pub struct Admission {
+    known: Option<Arc<Known>>,
+    /// The sender's allowance was charged for it already.
+    charged: bool,
 }
 
 /// Receives notifications for every connection. Cheap to clone.
@@ -62,10 +80,10 @@ pub struct Intake {
     store: Store,
     vault: Vault,
     connections: Arc<Mutex<Connections>>,
-    /// Each sender's allowance of strangers' requests.
-    strangers: Arc<DefaultKeyedRateLimiter<IpAddr>>,
-    /// Strangers' requests refused past their allowance, not yet written.
-    throttled: Arc<Mutex<HashMap<(IpAddr, jiff::Timestamp), Tally>>>,
+    /// Each sender group's allowance of refused requests.
+    allowance: Arc<DefaultKeyedRateLimiter<SenderGroup>>,
+    /// Requests refused past their sender's allowance, not yet written.
+    throttled: Arc<Mutex<HashMap<(SenderGroup, jiff::Timestamp), Tally>>>,
     metrics: Metrics,
 }
 
@@ -99,12 +117,12 @@ struct Tally {
 }
 
 impl Intake {
-    /// Intake allowing each sender `strangers_per_minute` requests for
-    /// unknown connections or with oversized bodies.
+    /// Intake allowing each sender `refused_per_minute` refused requests
+    /// (see the module's comment).
     pub fn new(
         store: Store,
         vault: Vault,
-        strangers_per_minute: NonZeroU32,
+        refused_per_minute: NonZeroU32,
         metrics: Metrics,
     ) -> Self {
         Self {
@@ -112,48 +130,49 @@ impl Intake {
             store,
             vault,
             connections: Arc::default(),
-            strangers: Arc::new(RateLimiter::keyed(Quota::per_minute(strangers_per_minute))),
+            allowance: Arc::new(RateLimiter::keyed(Quota::per_minute(refused_per_minute))),
             throttled: Arc::default(),
         }
     }
 
-    /// Judges the request and stores it with its judgement. An error means
-    /// it could not be stored: answer 5xx so the provider retries.
-    pub async fn receive(&self, request: &InboundRequest<'_>) -> Result<Reply, StoreError> {
-        let delivery = &request.delivery;
-        let known = match request.connection_slug() {
+    /// Lets a request in before its body is read, or answers it: a
+    /// stranger's request (unknown connection, body declared over the
+    /// limit) is charged to its sender's allowance here, so that past it
+    /// nothing more of the request is read. An error means the connection
+    /// could not be read: answer 5xx.
+    pub async fn admit(
+        &self,
+        segment: &str,
+        sender: Sender,
+        declared_length: Option<u64>,
+        started: Instant,
+    ) -> Result<Result<Admission, Reply>, StoreError> {
+        let known = match connection_slug(segment) {
             Some(slug) => self.connection(&slug).await?,
             None => None,
         };
-        let stranger = known.is_none() || delivery.body_length > MAX_BODY as u64;
-        let provider = known.as_ref().map(|k| k.connection.provider);
-        if stranger && self.strangers.check_key(&delivery.sender).is_err() {
-            self.count_throttled(delivery);
-            self.metrics.delivery(
-                provider,
-                "rate_limited",
-                request.started.elapsed().as_secs_f64(),
-            );
-            return Ok(Reply::error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many requests from this address; retry later",
-            ));
+        let stranger =
+            known.is_none() || declared_length.is_some_and(|length| length > MAX_BODY as u64);
+        if stranger && !self.charge(sender) {
+            let provider = known.as_ref().map(|k| k.connection.provider);
+            return Ok(Err(self.throttled(sender, segment, provider, started)));
         }
-        let kept = if stranger {
-            &delivery.body[..delivery.body.len().min(KEPT_OF_STRANGERS)]
-        } else {
-            delivery.body
-        };
-        let raw = NewNotification {
-            connection_id: known.as_ref().map(|k| k.connection.id),
-            slug: text::cut(delivery.slug, KEPT_SLUG),
-            remote_addr: delivery.sender.to_string(),
-            headers: header_pairs(delivery.headers),
-            body: kept.to_vec(),
-            body_length: delivery.body_length as i64,
-            body_sha256: request.body_sha256.to_vec(),
-        };
+        Ok(Ok(Admission {
+            known,
+            charged: stranger,
+        }))
+    }
 
+    /// Judges the request and stores it with its judgement. An error means
+    /// it could not be stored: answer 5xx so the provider retries.
+    pub async fn receive(
+        &self,
+        admission: Admission,
+        request: &InboundRequest<'_>,
+    ) -> Result<Reply, StoreError> {
+        let delivery = &request.delivery;
+        let Admission { known, charged } = admission;
+        let provider = known.as_ref().map(|k| k.connection.provider);
         let judgement = match &known {
             Some(known) => {
                 let connection = &known.connection;
@@ -172,6 +191,18 @@ impl Intake {
                 )
             }
             None => judge(delivery, None),
+        };
+        if unsigned_refusal(&judgement) && !charged && !self.charge(delivery.sender) {
+            return Ok(self.throttled(delivery.sender, delivery.slug, provider, request.started));
+        }
+        let raw = NewNotification {
+            connection_id: known.as_ref().map(|k| k.connection.id),
+            slug: text::cut(delivery.slug, KEPT_SLUG),
+            remote_addr: delivery.sender.to_string(),
+            headers: header_pairs(delivery.headers),
+            body: kept_body(delivery.body, &judgement).to_vec(),
+            body_length: delivery.body_length as i64,
+            body_sha256: request.body_sha256.to_vec(),
         };
         let judged_in = request.started.elapsed();
         match self
@@ -287,18 +318,38 @@ impl Intake {
         Ok(Some(known))
     }
 
-    /// Counts a stranger's request refused past its sender's allowance.
-    fn count_throttled(&self, delivery: &Delivery<'_>) {
+    /// Takes one request from `sender`'s allowance; false when none is
+    /// left.
+    fn charge(&self, sender: Sender) -> bool {
+        self.allowance.check_key(&sender.group()).is_ok()
+    }
+
+    /// Counts a request refused past its sender's allowance; the answer.
+    fn throttled(
+        &self,
+        sender: Sender,
+        segment: &str,
+        provider: Option<ProviderKind>,
+        started: Instant,
+    ) -> Reply {
         let now = jiff::Timestamp::now();
         let minute = jiff::Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(60))
             .unwrap_or(now);
-        let mut throttled = self.throttled.lock().unwrap_or_else(|p| p.into_inner());
-        let tally = throttled.entry((delivery.sender, minute)).or_insert(Tally {
-            requests: 0,
-            last_slug: String::new(),
-        });
-        tally.requests += 1;
-        tally.last_slug = text::cut(delivery.slug, KEPT_SLUG);
+        {
+            let mut throttled = self.throttled.lock().unwrap_or_else(|p| p.into_inner());
+            let tally = throttled.entry((sender.group(), minute)).or_insert(Tally {
+                requests: 0,
+                last_slug: String::new(),
+            });
+            tally.requests += 1;
+            tally.last_slug = text::cut(segment, KEPT_SLUG);
+        }
+        self.metrics
+            .delivery(provider, "rate_limited", started.elapsed().as_secs_f64());
+        Reply::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many requests from this address; retry later",
+        )
     }
 
     /// Writes the counts of refused strangers' requests, and forgets senders
@@ -316,7 +367,7 @@ impl Intake {
                 })
                 .collect()
         };
-        self.strangers.retain_recent();
+        self.allowance.retain_recent();
         self.store.count_throttled(&counts).await
     }
 }
@@ -326,15 +377,133 @@ pub fn body_digest(body: &[u8]) -> [u8; 32] {
     Sha256::digest(body).into()
 }
 
-/// Headers as received, values that are not UTF-8 decoded lossily.
+/// Refused without its signature verifying: anyone could have sent it. (A
+/// provider's signed notification that cannot be read is our problem, not
+/// a flood: it is kept whole and never throttled.)
+fn unsigned_refusal(judgement: &Judgement) -> bool {
+    matches!(judgement, Judgement::Refused(refused) if refused.key.is_none())
+}
+
+/// What is kept of a delivery's body (see the module's comment).
+fn kept_body<'a>(body: &'a [u8], judgement: &Judgement) -> &'a [u8] {
+    let prefix = &body[..body.len().min(KEPT_PREFIX)];
+    match judgement {
+        Judgement::Refused(refused) if refused.key.is_none() => match refused.verdict {
+            Verdict::UnknownConnection | Verdict::TooLarge | Verdict::ForbiddenSource => prefix,
+            _ if body.len() > KEPT_WHOLE_REFUSED => prefix,
+            _ => body,
+        },
+        _ => body,
+    }
+}
+
+/// The name under which headers not kept are counted: no header can have
+/// it (names have no spaces), so a replay never reads it as one.
+pub const HEADERS_NOT_KEPT: &str = "(headers not kept)";
+
+/// Headers as received, values that are not UTF-8 decoded lossily, up to
+/// `KEPT_HEADERS` bytes: a header that does not fit is left out (a long one
+/// does not push the short signature headers out) and the left-out ones
+/// are counted in one last pair.
 fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+    let mut room = KEPT_HEADERS;
+    let (mut left_out, mut left_out_bytes) = (0usize, 0usize);
+    let mut pairs = Vec::new();
+    for (name, value) in headers {
+        let size = name.as_str().len() + value.len();
+        if size > room {
+            left_out += 1;
+            left_out_bytes += size;
+            continue;
+        }
+        room -= size;
+        pairs.push((
+            name.as_str().to_owned(),
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        ));
+    }
+    if left_out > 0 {
+        pairs.push((
+            HEADERS_NOT_KEPT.to_owned(),
+            format!("{left_out} left out, {left_out_bytes} bytes"),
+        ));
+    }
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dispute_core::providers::judge::Refused;
+
+    fn refused(verdict: Verdict) -> Judgement {
+        Judgement::Refused(Refused::new(verdict, "why", None))
+    }
+
+    #[test]
+    fn refused_bodies_are_kept_whole_only_when_small_and_from_an_allowed_sender() {
+        let small = vec![b'a'; KEPT_WHOLE_REFUSED];
+        let large = vec![b'a'; KEPT_WHOLE_REFUSED + 1];
+        assert_eq!(
+            kept_body(&small, &refused(Verdict::BadSignature)).len(),
+            KEPT_WHOLE_REFUSED
+        );
+        assert_eq!(
+            kept_body(&large, &refused(Verdict::BadSignature)).len(),
+            KEPT_PREFIX
+        );
+        assert_eq!(
+            kept_body(&large, &refused(Verdict::Malformed)).len(),
+            KEPT_PREFIX
+        );
+        for stranger in [
+            Verdict::ForbiddenSource,
+            Verdict::UnknownConnection,
+            Verdict::TooLarge,
+        ] {
+            assert_eq!(
+                kept_body(&small, &refused(stranger)).len(),
+                KEPT_PREFIX,
+                "{stranger:?}"
+            );
+        }
+        let signed = Judgement::Refused(Refused::new(
+            Verdict::Malformed,
+            "a field is too long",
+            Some(dispute_core::providers::keys::Fingerprint::of(
+                b"a public key",
+            )),
+        ));
+        assert_eq!(
+            kept_body(&large, &signed).len(),
+            large.len(),
+            "the provider signed it"
+        );
+        assert!(!unsigned_refusal(&signed));
+        assert!(unsigned_refusal(&refused(Verdict::BadSignature)));
+    }
+
+    #[test]
+    fn headers_are_kept_up_to_their_room_and_the_rest_counted() {
+        let mut headers = HeaderMap::new();
+        headers.insert("cookie", "c".repeat(KEPT_HEADERS).parse().unwrap());
+        headers.insert("sign", "s".repeat(344).parse().unwrap());
+        headers.insert("content-type", "application/json".parse().unwrap());
+        let pairs = header_pairs(&headers);
+        assert!(pairs.iter().any(|(name, _)| name == "sign"));
+        assert!(pairs.iter().any(|(name, _)| name == "content-type"));
+        assert!(!pairs.iter().any(|(name, _)| name == "cookie"));
+        assert_eq!(
+            pairs.last().unwrap(),
+            &(
+                HEADERS_NOT_KEPT.to_owned(),
+                format!("1 left out, {} bytes", 6 + KEPT_HEADERS)
             )
-        })
-        .collect()
+        );
+        let kept: usize = pairs[..pairs.len() - 1]
+            .iter()
+            .map(|(n, v)| n.len() + v.len())
+            .sum();
+        assert!(kept <= KEPT_HEADERS);
+    }
 }

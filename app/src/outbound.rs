@@ -23,17 +23,38 @@ pub struct OutboundPolicy {
     pub allow_local: bool,
 }
 
-/// Why an address may not be asked.
+/// Why an address may not be asked. An address that is not public and a
+/// name that does not resolve read the same, and neither names what a name
+/// resolved to: whoever reads the answer (a page, a flash) must not learn
+/// the inside of the network from it. The variants carry the detail for
+/// the log.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OutboundRefusal {
     #[error("{0:?} is not a valid address")]
     Invalid(String),
     #[error("the address must use https (plain http is allowed only for local testing)")]
     NotHttps,
-    #[error("{0} is a loopback, private or link-local address; requests there are not allowed")]
+    #[error("{NOT_PUBLIC}")]
     NotPublic(IpAddr),
-    #[error("{0} could not be resolved")]
+    #[error("{NOT_PUBLIC}")]
     Unresolvable(String),
+}
+
+const NOT_PUBLIC: &str =
+    "the address does not lead to a public internet address; requests there are not allowed";
+
+impl OutboundRefusal {
+    /// The refusal behind a failed request, if the guard refused it.
+    pub fn behind<'e>(error: &'e (dyn std::error::Error + 'static)) -> Option<&'e OutboundRefusal> {
+        let mut cause = Some(error);
+        while let Some(e) = cause {
+            if let Some(refusal) = e.downcast_ref::<OutboundRefusal>() {
+                return Some(refusal);
+            }
+            cause = e.source();
+        }
+        None
+    }
 }
 
 impl OutboundPolicy {
@@ -119,6 +140,10 @@ pub fn is_public(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
+            // IPv4-translated, ::ffff:0:a.b.c.d (RFC 2765)
+            if s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+                return is_public(embedded(s[6], s[7]));
+            }
             if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
                 return is_public(embedded(s[6], s[7]));
             }
@@ -190,6 +215,9 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:10.0.0.1",
+            "::ffff:0:169.254.169.254",
             "::127.0.0.1",
             "64:ff9b::a9fe:a9fe",
             "2002:7f00:1::1",
@@ -205,6 +233,7 @@ mod tests {
             "3.125.243.2",
             "2606:4700::1111",
             "::ffff:1.1.1.1",
+            "::ffff:0:1.1.1.1",
             "64:ff9b::808:808",
             "2002:808:808::1",
         ] {
@@ -271,7 +300,16 @@ mod tests {
             .send()
             .await
             .unwrap_err();
+        let refusal = OutboundRefusal::behind(&error).expect("the guard refused it");
+        assert!(
+            matches!(refusal, OutboundRefusal::NotPublic(ip) if ip.is_loopback()),
+            "{refusal:?}"
+        );
         let chain = crate::error::chain(&error);
-        assert!(chain.contains("loopback, private or link-local"), "{chain}");
+        assert!(chain.contains(NOT_PUBLIC), "{chain}");
+        assert!(
+            !chain.contains("127.0.0.1") && !chain.contains("::1"),
+            "{chain}"
+        );
     }
 }

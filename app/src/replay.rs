@@ -72,7 +72,7 @@ async fn judged(
     let sender = original
         .remote_addr
         .parse()
-        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+        .unwrap_or(dispute_core::domain::Sender::Unknown);
     let delivery = Delivery {
         slug: &original.slug,
         sender,

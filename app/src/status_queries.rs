@@ -17,7 +17,7 @@ use http::HeaderMap;
 use crate::{
     keyring,
     metrics::Metrics,
-    outbound::OutboundPolicy,
+    outbound::{OutboundPolicy, OutboundRefusal},
     store::{
         Actor, QueryOutcome, QueryRecord, QueryRecorded, QuerySubject, ReconcileRules, Store,
         StoreError,
@@ -82,7 +82,7 @@ struct Ended {
     outcome: QueryOutcome,
     detail: String,
     answer: Option<String>,
-    event: Option<dispute_core::domain::NormalizedEvent>,
+    pulled: Option<dispute_core::providers::query::Pulled>,
 }
 
 impl Ended {
@@ -91,7 +91,7 @@ impl Ended {
             outcome,
             detail: detail.into(),
             answer: None,
-            event: None,
+            pulled: None,
         }
     }
 }
@@ -133,7 +133,7 @@ impl StatusQueries {
                 outcome: ended.outcome,
                 detail: &ended.detail,
                 answer: ended.answer.as_deref(),
-                event: ended.event,
+                pulled: ended.pulled,
                 took_ms,
             })
             .await?;
@@ -266,25 +266,25 @@ impl StatusQueries {
                         text::cut(&refusal.to_string(), DETAIL_KEPT)
                     ),
                     answer,
-                    event: None,
+                    pulled: None,
                 },
                 Ok(Answer::Found(finding)) => Ended {
                     outcome: QueryOutcome::Found,
                     detail: finding.summary.clone(),
                     answer,
-                    event: Some(finding.into_event(&reference, asked_at)),
+                    pulled: Some(finding.into_pulled(&reference, asked_at)),
                 },
                 Ok(Answer::NotFound(words)) => Ended {
                     outcome: QueryOutcome::NotFound,
                     detail: words,
                     answer,
-                    event: None,
+                    pulled: None,
                 },
                 Ok(Answer::Failed(words)) => Ended {
                     outcome: QueryOutcome::Failed,
                     detail: words,
                     answer,
-                    event: None,
+                    pulled: None,
                 },
             };
             let next = this.outcome == QueryOutcome::NotFound;
@@ -313,9 +313,7 @@ impl StatusQueries {
             .settings
             .policy
             .check_url(&address)
-            .map_err(|refusal| {
-                Ended::without_answer(QueryOutcome::Unreachable, refusal.to_string())
-            })?;
+            .map_err(|refusal| refused(&address, &refusal))?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -325,31 +323,46 @@ impl StatusQueries {
             }
             match post.body(request.body.clone()).send().await {
                 Ok(response) => return read_response(response, &address).await,
-                Err(e) if e.is_timeout() => {
-                    return Err(Ended::without_answer(
-                        QueryOutcome::Unreachable,
-                        format!(
-                            "no answer from {address} within {} s",
-                            self.settings.timeout.as_secs_f64()
-                        ),
-                    ))
-                }
-                Err(e) if attempt <= self.settings.retries => {
-                    tracing::warn!(%address, attempt, error = %crate::error::chain(&e), "status query failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-                }
                 Err(e) => {
-                    return Err(Ended::without_answer(
-                        QueryOutcome::Unreachable,
-                        format!(
-                            "{address} could not be reached after {attempt} attempts: {}",
-                            crate::error::chain(&e)
-                        ),
-                    ))
+                    if let Some(refusal) = OutboundRefusal::behind(&e) {
+                        return Err(refused(&address, refusal));
+                    }
+                    if e.is_timeout() {
+                        return Err(Ended::without_answer(
+                            QueryOutcome::Unreachable,
+                            format!(
+                                "no answer from {address} within {} s",
+                                self.settings.timeout.as_secs_f64()
+                            ),
+                        ));
+                    }
+                    // How the connection failed stays in the log: refused,
+                    // reset or timed out at a given address tells too much
+                    // of the network to whoever reads the page.
+                    tracing::warn!(%address, attempt, error = %crate::error::chain(&e), "a status query could not reach the provider");
+                    if attempt > self.settings.retries {
+                        return Err(Ended::without_answer(
+                            QueryOutcome::Unreachable,
+                            format!(
+                                "{address} could not be reached after {attempt} attempts (the reason is in the server's log)"
+                            ),
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
                 }
             }
         }
     }
+}
+
+/// A query the outbound guard did not let out: its words for the page, its
+/// detail (what the name resolved to) for the log only.
+fn refused(address: &str, refusal: &OutboundRefusal) -> Ended {
+    tracing::warn!(%address, ?refusal, "the outbound guard refused a status query");
+    Ended::without_answer(
+        QueryOutcome::Unreachable,
+        format!("{address} was not asked: {refusal}"),
+    )
 }
 
 /// The answer's headers and body (at most `ANSWER_LIMIT`), or why it is
@@ -374,13 +387,11 @@ async fn read_response(
             }
             Ok(None) => break,
             Err(e) => {
+                tracing::warn!(%address, error = %crate::error::chain(&e), "a status query's answer was cut off");
                 return Err(Ended::without_answer(
                     QueryOutcome::Unreachable,
-                    format!(
-                        "the answer from {address} was cut off: {}",
-                        crate::error::chain(&e)
-                    ),
-                ))
+                    format!("the answer from {address} was cut off"),
+                ));
             }
         }
     }
@@ -389,7 +400,7 @@ async fn read_response(
             outcome: QueryOutcome::Failed,
             detail: format!("{address} answered HTTP {}", status.as_u16()),
             answer: Some(kept(&body)),
-            event: None,
+            pulled: None,
         });
     }
     Ok((headers, body))

@@ -661,6 +661,7 @@ async fn saved_views_belong_to_their_person_and_a_name_is_saved_once() {
             ("Mine".into(), "assignee=me&sort=amount".into())
         ]
     );
+    let first = first.unwrap();
     assert!(
         !store.delete_view(other, first).await.unwrap(),
         "not theirs"
@@ -668,4 +669,39 @@ async fn saved_views_belong_to_their_person_and_a_name_is_saved_once() {
     assert!(store.delete_view(desk.viewer, first).await.unwrap());
     assert_eq!(store.saved_views(desk.viewer).await.unwrap().len(), 1);
     assert_eq!(store.saved_views(other).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_person_keeps_at_most_a_hundred_views_and_may_still_replace_one() {
+    let desk = desk().await;
+    let store = &desk.store;
+    let cap = dispute_core::domain::casework::MAX_SAVED_VIEWS;
+    for n in 0..cap {
+        let name = ViewName::parse(&format!("view {n}")).unwrap();
+        let saved = store.save_view(desk.viewer, &name, "status=any").await;
+        assert!(saved.unwrap().is_some(), "view {n}");
+    }
+
+    let one_more = ViewName::parse("one more").unwrap();
+    let refused = store.save_view(desk.viewer, &one_more, "status=any").await;
+    let replaced = store
+        .save_view(
+            desk.viewer,
+            &ViewName::parse("view 7").unwrap(),
+            "status=won",
+        )
+        .await;
+    let other = person(store, "third").await;
+    let theirs = store.save_view(other, &one_more, "status=any").await;
+
+    assert_eq!(refused.unwrap(), None);
+    assert!(
+        replaced.unwrap().is_some(),
+        "a view of that name is replaced"
+    );
+    assert!(theirs.unwrap().is_some(), "the cap is per person");
+    assert_eq!(
+        store.saved_views(desk.viewer).await.unwrap().len() as i64,
+        cap
+    );
 }

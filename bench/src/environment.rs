@@ -155,8 +155,18 @@ impl Environment {
 
     /// Starts the server and waits until it serves.
     pub async fn start_server(&mut self) -> anyhow::Result<&Server> {
-        let mut child = self
-            .command()
+        self.start_server_with(&[]).await
+    }
+
+    /// Starts the server with `settings` (environment variables) over the
+    /// benchmark's, and waits until it serves.
+    pub async fn start_server_with(
+        &mut self,
+        settings: &[(&str, &str)],
+    ) -> anyhow::Result<&Server> {
+        let mut command = self.command();
+        command.envs(settings.iter().copied());
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;

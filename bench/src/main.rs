@@ -7,6 +7,7 @@
 
 mod ceiling;
 mod environment;
+mod flood;
 mod load;
 mod notifications;
 mod pages;
@@ -56,6 +57,17 @@ enum Command {
     /// down, recovery without restarting the server, nothing acknowledged
     /// missing.
     RestartDatabase,
+    /// A flood of refused requests at a known connection's intake (1 MiB
+    /// bodies nobody signed, from several senders on one address) with the
+    /// default allowance: what was answered, and what it stored.
+    Flood {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 4)]
+        senders: usize,
+        #[arg(long, default_value_t = 1024)]
+        body_kib: usize,
+    },
     /// The analyst's pages over a database of `disputes` disputes: p50 and
     /// p95 of each, and the plans of their queries.
     Pages {
@@ -78,6 +90,11 @@ async fn main() -> anyhow::Result<()> {
         } => intake(Duration::from_secs(seconds), &senders, rate, storm).await,
         Command::Crash { kills } => resilience::crash(kills).await,
         Command::RestartDatabase => resilience::restart_database().await,
+        Command::Flood {
+            seconds,
+            senders,
+            body_kib,
+        } => flood::flood(Duration::from_secs(seconds), senders, body_kib * 1024).await,
         Command::Pages { disputes, repeats } => pages::pages(disputes, repeats).await,
     }
 }

@@ -20,4 +20,12 @@ export async function signIn(page: Page, role: Role): Promise<void> {
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Disputes');
 }
 
+/** Opens a dispute's page the way an analyst finds it: by searching the queue. */
+export async function openDispute(page: Page, reference: string, connection = ''): Promise<void> {
+  const query = new URLSearchParams({ status: 'any', connection, q: reference });
+  await page.goto(`/disputes?${query}`);
+  await page.getByRole('link', { name: reference, exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Dispute ${reference}`);
+}
+
 export { expect };

@@ -3,20 +3,21 @@
 // request for information, while PingPong knows of the chargeback that was
 // never notified. Asking puts the pulled event on the timeline and flags the
 // disagreement; the queue's filter finds it; ops sees the query.
-import { expect, signIn, test } from './fixtures';
+import { expect, openDispute, signIn, test } from './fixtures';
 
 test.describe('status queries without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 
   test('an analyst asks the provider, sees the pulled event and the disagreement flag', async ({ page }) => {
     await signIn(page, 'analyst');
-    await page.goto('/disputes/pingpong-main/PPLOST001');
+    await openDispute(page, 'PPLOST001');
+    const disputePage = page.url();
     await expect(page.getByText('Retrieval request').first()).toBeVisible();
     await expect(page.getByText('provider disagrees')).toHaveCount(0);
     await expect(page.getByText('The provider has not been asked about this dispute.')).toBeVisible();
 
     await page.getByRole('button', { name: 'Query status now' }).click();
-    await expect(page).toHaveURL(/\/disputes\/pingpong-main\/PPLOST001$/);
+    await expect(page).toHaveURL(disputePage);
     await expect(page.locator('.flash')).toContainText('disagrees with what was known');
 
     const alert = page.getByRole('alert').filter({ hasText: 'provider disagrees' });

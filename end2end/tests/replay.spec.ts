@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { expect, signIn, test } from './fixtures';
+import { expect, openDispute, signIn, test } from './fixtures';
 import { postCase } from './providers';
 
 const keys = join(__dirname, '../../core/tests/fixtures/providers/keys');
@@ -59,7 +59,7 @@ test.describe('replay without JavaScript', () => {
     await expect(page.locator('table.data').last()).toContainText('valid: its event was recorded');
     await expect(page.getByText('bad_signature').first()).toBeVisible();
 
-    await page.goto('/disputes/botim-replay/O1000');
+    await openDispute(page, 'O1000', 'botim-replay');
     await expect(page.getByText('Chargeback').first()).toBeVisible();
     await expect(page.locator('tr', { hasText: 'from a replay' })).toHaveCount(1);
   });

@@ -95,6 +95,12 @@ pub struct SettingArgs {
     #[arg(long, env = "LISTEN_ADDR", global = true)]
     pub listen_addr: Option<SocketAddr>,
 
+    /// A second address serving only the webhook intake (and the health
+    /// probes), so that the UI's clients can never take intake's
+    /// connections.
+    #[arg(long, env = "INTAKE_LISTEN_ADDR", global = true)]
+    pub intake_listen_addr: Option<SocketAddr>,
+
     /// Directory for Dispute Desk's own files (the private PostgreSQL cluster).
     #[arg(long, env = "DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
@@ -152,9 +158,10 @@ pub struct SettingArgs {
     #[arg(long, env = "ARGON2_PARALLELISM", global = true)]
     pub argon2_parallelism: Option<u32>,
 
-    /// Requests per minute each sender address may make to unknown
-    /// connections or with oversized bodies; past it they are answered 429
-    /// and only counted.
+    /// Refused requests per minute each sender address (an IPv6 /64) may
+    /// make: to unknown connections, with oversized bodies, or refused
+    /// without a verified signature; past it they are answered 429 and
+    /// only counted.
     #[arg(long, env = "STRANGER_REQUESTS_PER_MINUTE", global = true)]
     pub stranger_requests_per_minute: Option<u32>,
 
@@ -177,6 +184,11 @@ pub struct SettingArgs {
     /// Connections open at once; further clients wait to be accepted.
     #[arg(long, env = "MAX_CONNECTIONS", global = true)]
     pub max_connections: Option<usize>,
+
+    /// Connections one address (an IPv6 /64) may hold open at once; past
+    /// it a new one is closed at once. Trusted proxies are not limited.
+    #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", global = true)]
+    pub max_connections_per_address: Option<usize>,
 
     /// Seconds a status query's attempt may take before it counts as
     /// unanswered.
@@ -222,6 +234,12 @@ pub struct SettingArgs {
     #[arg(long, env = "RETENTION_DAYS", global = true)]
     pub retention_days: Option<u64>,
 
+    /// Days refused deliveries no provider signed (bad or missing
+    /// signature, a sender outside the allowlist, a disabled connection)
+    /// are kept, unless replayed.
+    #[arg(long, env = "REFUSED_RETENTION_DAYS", global = true)]
+    pub refused_retention_days: Option<u64>,
+
     /// The bearer token `/metrics` asks for; without one, `/metrics` does
     /// not exist.
     #[arg(long, env = "METRICS_TOKEN", global = true, hide_env_values = true)]
@@ -241,6 +259,7 @@ pub enum LogFormat {
 struct FileSettings {
     database_url: Option<String>,
     listen_addr: Option<SocketAddr>,
+    intake_listen_addr: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     postgres_bin_dir: Option<PathBuf>,
     database_max_connections: Option<u32>,
@@ -259,6 +278,7 @@ struct FileSettings {
     header_read_timeout_secs: Option<u64>,
     idle_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
     query_timeout_secs: Option<u64>,
     query_allow_local: Option<bool>,
     reconcile_every_secs: Option<u64>,
@@ -268,6 +288,7 @@ struct FileSettings {
     reconcile_requery_minutes: Option<u64>,
     silence_after_minutes: Option<u64>,
     retention_days: Option<u64>,
+    refused_retention_days: Option<u64>,
     metrics_token: Option<String>,
 }
 
@@ -276,6 +297,8 @@ struct FileSettings {
 pub struct Settings {
     pub database_url: Option<SecretString>,
     pub listen_addr: SocketAddr,
+    /// Serves only intake and the probes, besides `listen_addr`.
+    pub intake_listen_addr: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub postgres_bin_dir: Option<PathBuf>,
     pub database_max_connections: u32,
@@ -294,6 +317,8 @@ pub struct Settings {
     pub status_queries: StatusQuerySettings,
     /// How long strangers' deliveries are kept.
     pub retention: jiff::SignedDuration,
+    /// How long refused deliveries no provider signed are kept.
+    pub refused_retention: jiff::SignedDuration,
     pub metrics_token: Option<SecretString>,
 }
 
@@ -313,6 +338,7 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
+    pub max_per_address: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -342,6 +368,7 @@ impl Default for Settings {
         Self {
             database_url: None,
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            intake_listen_addr: None,
             data_dir: PathBuf::from("data"),
             postgres_bin_dir: None,
             // The database peaks near 8 concurrent transactions on 2 cores.
@@ -360,8 +387,12 @@ impl Default for Settings {
                 header_read_timeout: Duration::from_secs(10),
                 idle_timeout: Duration::from_secs(60),
                 max_connections: 1024,
+                // An office behind one address: a few dozen people, a
+                // browser's six connections each.
+                max_per_address: 128,
             },
             retention: jiff::SignedDuration::from_hours(30 * 24),
+            refused_retention: jiff::SignedDuration::from_hours(90 * 24),
             metrics_token: None,
             status_queries: StatusQuerySettings {
                 timeout: Duration::from_secs(10),
@@ -397,6 +428,7 @@ impl Settings {
                 .listen_addr
                 .or(file.listen_addr)
                 .unwrap_or(defaults.listen_addr),
+            intake_listen_addr: args.intake_listen_addr.or(file.intake_listen_addr),
             data_dir: args.data_dir.or(file.data_dir).unwrap_or(defaults.data_dir),
             postgres_bin_dir: args.postgres_bin_dir.or(file.postgres_bin_dir),
             database_max_connections: args
@@ -480,6 +512,10 @@ impl Settings {
                     .max_connections
                     .or(file.max_connections)
                     .unwrap_or(defaults.connections.max_connections),
+                max_per_address: args
+                    .max_connections_per_address
+                    .or(file.max_connections_per_address)
+                    .unwrap_or(defaults.connections.max_per_address),
             },
             metrics_token: args
                 .metrics_token
@@ -490,6 +526,12 @@ impl Settings {
                 .retention_days
                 .or(file.retention_days)
                 .map_or(defaults.retention, |days| {
+                    jiff::SignedDuration::from_hours(days as i64 * 24)
+                }),
+            refused_retention: args
+                .refused_retention_days
+                .or(file.refused_retention_days)
+                .map_or(defaults.refused_retention, |days| {
                     jiff::SignedDuration::from_hours(days as i64 * 24)
                 }),
             status_queries: {
@@ -546,6 +588,9 @@ impl Settings {
         if settings.retention.is_zero() {
             return Err(ConfigError::Zero("RETENTION_DAYS"));
         }
+        if settings.refused_retention.is_zero() {
+            return Err(ConfigError::Zero("REFUSED_RETENTION_DAYS"));
+        }
         if settings.status_queries.timeout.is_zero() {
             return Err(ConfigError::Zero("QUERY_TIMEOUT_SECS"));
         }
@@ -561,6 +606,9 @@ impl Settings {
         }
         if limits.max_connections == 0 {
             return Err(ConfigError::Zero("MAX_CONNECTIONS"));
+        }
+        if limits.max_per_address == 0 {
+            return Err(ConfigError::Zero("MAX_CONNECTIONS_PER_ADDRESS"));
         }
         Ok(settings)
     }
@@ -713,6 +761,11 @@ mod tests {
         assert_eq!(s.connections.header_read_timeout, Duration::from_secs(10));
         assert_eq!(s.connections.idle_timeout, Duration::from_secs(60));
         assert_eq!(s.connections.max_connections, 1024);
+        assert_eq!(s.connections.max_per_address, 128);
+        assert_eq!(
+            s.refused_retention,
+            jiff::SignedDuration::from_hours(90 * 24)
+        );
         assert_eq!(s.stranger_requests_per_minute.get(), 30);
         assert_eq!(s.dashboard_refresh, Duration::from_secs(10));
         let file = file_with("idle_timeout_secs = 5\nmax_connections = 10\n");

@@ -3,6 +3,7 @@
 //! Tests use it to start the whole application in-process.
 #![forbid(unsafe_code)]
 
+pub mod accept;
 pub mod assets;
 pub mod canonical;
 pub mod config;

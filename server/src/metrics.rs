@@ -53,10 +53,14 @@ async fn scrape(State(scrape): State<Scrape>, headers: HeaderMap) -> Response {
             .into_response();
     }
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            // The figures describe the installation: no cache keeps them.
+            (header::CACHE_CONTROL, "no-store"),
+        ],
         scrape.metrics.render(scrape.store.pool()),
     )
         .into_response()

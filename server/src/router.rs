@@ -33,7 +33,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The people-facing part (pages and server functions) sits behind the
 /// guard and its sessions; intake, probes, metrics (their own token) and the
-/// stylesheet do not.
+/// stylesheet do not. Also returns intake with the probes alone, for a
+/// listener of its own.
 pub fn router(
     state: AppState,
     intake: Intake,
@@ -41,8 +42,9 @@ pub fn router(
     guard: Guard,
     sessions: SessionManagerLayer<PostgresStore>,
     metrics: Router,
-) -> Router {
+) -> (Router, Router) {
     let store = state.store.clone();
+    let https = state.public_url.starts_with("https://");
     // Signed-in pages and form answers are never stored by a browser or a
     // proxy; forms are read whole, within their limit, before anything else.
     let ui = pages::router(state)
@@ -54,16 +56,35 @@ pub fn router(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ));
-    let mut router = Router::new()
-        .merge(health::router(store))
+    let intake_only = Router::new()
+        .merge(health::router(store.clone()))
+        .merge(webhooks::router(intake, trusted_proxies));
+    let everything = intake_only
+        .clone()
         .merge(metrics)
-        .merge(webhooks::router(intake, trusted_proxies))
         .merge(assets::router())
         .merge(ui);
+    (
+        with_common_layers(everything, https),
+        with_common_layers(intake_only, https),
+    )
+}
+
+/// What every answer gets: security headers, a request id, tracing, panic
+/// and time limits, and the canonical-path check.
+fn with_common_layers(mut router: Router, https: bool) -> Router {
     for (name, value) in SECURITY_HEADERS {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             name,
             HeaderValue::from_static(value),
+        ));
+    }
+    // Reached over https, browsers are told to come back only that way (a
+    // year; subdomains are the operator's to decide, so not included).
+    if https {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
         ));
     }
     router.layer(

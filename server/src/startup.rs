@@ -1,9 +1,8 @@
-//! Builds the application from settings and a pool, binds the listener and
-//! serves until told to stop: every connection under the limits of
-//! `ConnectionLimits` (headers in time, no idle connection kept, a cap on
-//! open ones), so slow or silent clients cannot hold the server.
+//! Builds the application from settings and a pool, binds the listeners
+//! (the whole application, and intake alone when asked for) and serves
+//! until told to stop, every connection under `accept`'s limits.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, time::Duration};
 
 use app::{
     auth::password::Passwords,
@@ -16,19 +15,14 @@ use app::{
     store::Store,
     vault::Vault,
 };
-use axum::extract::ConnectInfo;
-use hyper::body::Incoming;
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto, graceful::GracefulShutdown},
-};
-use tokio::{net::TcpListener, sync::Semaphore};
-use tokio_io_timeout::TimeoutStream;
-use tower::ServiceExt;
+use dispute_core::domain::SourceAllowlist;
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_sessions_core::ExpiredDeletion;
 use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::{
+    accept,
     config::{ConnectionLimits, Settings, StatusQuerySettings},
     guard::{self, Guard},
     router,
@@ -54,12 +48,16 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     address: SocketAddr,
+    /// Intake alone, on a listener of its own.
+    intake_listener: Option<(TcpListener, axum::Router)>,
     limits: ConnectionLimits,
+    trusted_proxies: SourceAllowlist,
     intake: Intake,
     sessions: PostgresStore,
     queries: StatusQueries,
     reconciliation: StatusQuerySettings,
     retention: jiff::SignedDuration,
+    refused_retention: jiff::SignedDuration,
     store: Store,
     vault: Vault,
     metrics: Metrics,
@@ -87,7 +85,6 @@ impl Application {
         store: Store,
         vault: Vault,
     ) -> Result<Self, StartupError> {
-        let listen_addr = settings.listen_addr;
         store.migrate().await.map_err(StartupError::Migrate)?;
         let sessions = guard::session_store(&store)
             .await
@@ -97,17 +94,11 @@ impl Application {
             .map_err(StartupError::Migrate)?;
         let passwords =
             Passwords::new(settings.password_cost).map_err(StartupError::PasswordCost)?;
-        let listener =
-            TcpListener::bind(listen_addr)
-                .await
-                .map_err(|source| StartupError::Bind {
-                    address: listen_addr,
-                    source,
-                })?;
-        let address = listener.local_addr().map_err(|source| StartupError::Bind {
-            address: listen_addr,
-            source,
-        })?;
+        let (listener, address) = bind(settings.listen_addr).await?;
+        let intake_listener = match settings.intake_listen_addr {
+            Some(at) => Some(bind(at).await?),
+            None => None,
+        };
         let public_url = settings
             .public_url
             .clone()
@@ -159,7 +150,7 @@ impl Application {
             settings.metrics_token.as_ref(),
         );
         let jobs = (vault.clone(), metrics.clone());
-        let router = router::router(
+        let (router, intake_router) = router::router(
             AppState {
                 store,
                 vault,
@@ -180,12 +171,15 @@ impl Application {
             listener,
             router,
             address,
+            intake_listener: intake_listener.map(|(listener, _)| (listener, intake_router)),
             limits: settings.connections,
+            trusted_proxies: settings.trusted_proxies.clone(),
             intake,
             sessions,
             queries,
             reconciliation: settings.status_queries,
             retention: settings.retention,
+            refused_retention: settings.refused_retention,
             store: kept,
             vault: jobs.0,
             metrics: jobs.1,
@@ -202,6 +196,13 @@ impl Application {
         self.address
     }
 
+    /// The address intake alone is served on, if it has one.
+    pub fn intake_address(&self) -> Option<SocketAddr> {
+        self.intake_listener
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
+    }
+
     /// Serves until `shutdown` completes, then stops accepting and gives
     /// in-flight requests up to `grace` to finish.
     pub async fn run_until(
@@ -212,75 +213,55 @@ impl Application {
         let Application {
             listener,
             router,
+            intake_listener,
             limits,
+            trusted_proxies,
             intake,
             sessions,
             queries,
             reconciliation,
             retention,
+            refused_retention,
             store,
             vault,
             metrics,
             ..
         } = self;
         let tasks = background_jobs(intake, sessions, queries, reconciliation);
-        let tasks = with_retention(tasks, store.clone(), retention);
+        let tasks = with_retention(tasks, store.clone(), retention, refused_retention);
         let tasks = with_jobs(tasks, store, vault, metrics);
-        let connections = GracefulShutdown::new();
-        let mut http = auto::Builder::new(TokioExecutor::new());
-        http.http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout);
-        let open = Arc::new(Semaphore::new(limits.max_connections));
-        tokio::pin!(shutdown);
-
-        loop {
-            // At the cap, stop accepting: further clients wait in the
-            // kernel's queue until a connection closes.
-            let permit = tokio::select! {
-                permit = open.clone().acquire_owned() => permit.expect("never closed"),
-                () = &mut shutdown => break,
-            };
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait, go on.
-                        tracing::warn!(error = %e, "cannot accept a connection");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
-            };
-            let _ = stream.set_nodelay(true);
-            let mut stream = TimeoutStream::new(stream);
-            stream.set_read_timeout(Some(limits.idle_timeout));
-            stream.set_write_timeout(Some(limits.idle_timeout));
-            let router = router.clone();
-            let service =
-                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-                    request.extensions_mut().insert(ConnectInfo(peer));
-                    router.clone().oneshot(request)
-                });
-            let connection = http
-                .serve_connection_with_upgrades(TokioIo::new(Box::pin(stream)), service)
-                .into_owned();
-            let connection = connections.watch(connection);
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!(error = %e, %peer, "connection closed with an error");
-                }
-                drop(permit);
-            });
+        let stop = CancellationToken::new();
+        let connections = TaskTracker::new();
+        let mut serving = vec![tokio::spawn(accept::serve(
+            listener,
+            router,
+            limits,
+            trusted_proxies.clone(),
+            stop.clone(),
+            connections.clone(),
+        ))];
+        if let Some((listener, router)) = intake_listener {
+            serving.push(tokio::spawn(accept::serve(
+                listener,
+                router,
+                limits,
+                trusted_proxies,
+                stop.clone(),
+                connections.clone(),
+            )));
         }
 
-        drop(listener);
+        shutdown.await;
+        stop.cancel();
+        for listener in serving {
+            let _ = listener.await;
+        }
         tracing::info!(
             grace_secs = grace.as_secs(),
             "shutting down: no new connections"
         );
-        if tokio::time::timeout(grace, connections.shutdown())
+        connections.close();
+        if tokio::time::timeout(grace, connections.wait())
             .await
             .is_err()
         {
@@ -289,6 +270,14 @@ impl Application {
         tasks.stop(grace).await;
         Ok(())
     }
+}
+
+/// A listener on `address`, and the address it got.
+async fn bind(address: SocketAddr) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let bound = |source| StartupError::Bind { address, source };
+    let listener = TcpListener::bind(address).await.map_err(bound)?;
+    let local = listener.local_addr().map_err(bound)?;
+    Ok((listener, local))
 }
 
 /// The jobs that run beside serving.
@@ -323,17 +312,25 @@ fn background_jobs(
     tasks
 }
 
-/// Removes strangers' deliveries older than `keep`, hourly.
-fn with_retention(mut tasks: Tasks, store: Store, keep: jiff::SignedDuration) -> Tasks {
+/// Removes strangers' deliveries older than `keep` and refused ones no
+/// provider signed older than `keep_refused`, hourly.
+fn with_retention(
+    mut tasks: Tasks,
+    store: Store,
+    keep: jiff::SignedDuration,
+    keep_refused: jiff::SignedDuration,
+) -> Tasks {
     tasks.every("retention", RETENTION_SWEEP, move || {
         let store = store.clone();
         async move {
-            if let Some(purged) = store.purge_strangers(jiff::Timestamp::now() - keep).await? {
+            let now = jiff::Timestamp::now();
+            if let Some(purged) = store.purge_expired(now - keep, now - keep_refused).await? {
                 if purged != app::store::Purged::default() {
                     tracing::info!(
                         deliveries = purged.deliveries,
+                        refused = purged.refused,
                         throttled_counts = purged.throttled_counts,
-                        "retention removed strangers' deliveries"
+                        "retention removed old deliveries"
                     );
                 }
             }

@@ -1,7 +1,9 @@
-//! `POST /webhooks/{slug}`: reads the raw body (bounded), works out who sent
-//! it, and hands it to intake. No session and no CSRF check: the signature
-//! is the authentication. 2xx only once the notification is committed; any
-//! failure to store answers 503 so the provider retries.
+//! `POST /webhooks/{slug}`: works out who sent it, lets intake admit it
+//! (a sender past its allowance is answered before the body is read), reads
+//! the raw body (at most one byte past the limit) and hands it to intake.
+//! No session and no CSRF check: the signature is the authentication. 2xx
+//! only once the notification is committed; any failure to store answers
+//! 503 so the provider retries.
 
 use std::{net::SocketAddr, time::Instant};
 
@@ -22,10 +24,6 @@ use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 
 use crate::sender;
-
-/// Past this many bytes an oversized body is no longer read: its length is
-/// then what was read or what `Content-Length` claims, whichever is larger.
-const READ_LIMIT: u64 = 64 * 1024 * 1024;
 
 #[derive(Clone)]
 struct WebhookState {
@@ -57,14 +55,24 @@ async fn receive(
         .strip_prefix("/webhooks/")
         .unwrap_or_default()
         .to_owned();
+    let sender = sender::address(peer.ip(), &headers, &state.trusted_proxies);
     // Its own task, so that once the request has arrived, storing and
     // judging it run to the end even if the sender hangs up meanwhile.
     let work = tokio::spawn(async move {
-        let read = read_body(body, declared_length(&headers)).await;
+        let declared = declared_length(&headers);
+        let admission = match state.intake.admit(&slug, sender, declared, started).await {
+            Ok(Ok(admission)) => admission,
+            Ok(Err(refusal)) => return refusal,
+            Err(error) => {
+                tracing::error!(?slug, error = %app::error::chain(&error), "connection not read");
+                return Reply::unavailable();
+            }
+        };
+        let read = read_body(body, declared).await;
         let request = InboundRequest {
             delivery: Delivery {
                 slug: &slug,
-                sender: sender::address(peer.ip(), &headers, &state.trusted_proxies),
+                sender,
                 headers: &headers,
                 body: &read.kept,
                 body_length: read.length,
@@ -73,7 +81,7 @@ async fn receive(
             body_sha256: read.sha256,
             started,
         };
-        match state.intake.receive(&request).await {
+        match state.intake.receive(admission, &request).await {
             Ok(reply) => {
                 tracing::info!(?slug, status = reply.status.as_u16(), "notification judged");
                 reply
@@ -113,7 +121,10 @@ fn respond(reply: Reply) -> Response {
 struct ReadBody {
     /// The body, or its first `MAX_BODY + 1` bytes.
     kept: Vec<u8>,
+    /// Its length; past the limit, what `Content-Length` declared if that
+    /// is more than was read.
     length: u64,
+    /// SHA-256 of `kept`: of the whole body unless it is over the limit.
     sha256: [u8; 32],
     /// False when the stream broke before the body's end.
     complete: bool,
@@ -128,39 +139,32 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// Reads the whole body, keeping at most `MAX_BODY + 1` bytes and hashing
-/// all of it. A broken stream ends the body where it broke.
+/// Reads the body up to one byte past `MAX_BODY`, where it stops: more is
+/// never needed to refuse it. A broken stream ends the body where it broke.
 async fn read_body(mut body: Body, declared: Option<u64>) -> ReadBody {
+    let limit = MAX_BODY + 1;
     let mut kept = Vec::new();
-    let mut length: u64 = 0;
-    let mut hasher = Sha256::new();
-    let mut cut_short = false;
     let mut complete = true;
-    while let Some(frame) = body.frame().await {
+    while kept.len() < limit {
+        let Some(frame) = body.frame().await else {
+            break;
+        };
         let Ok(frame) = frame else {
             complete = false;
             break;
         };
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        length += data.len() as u64;
-        hasher.update(&data);
-        let room = (MAX_BODY + 1).saturating_sub(kept.len());
-        kept.extend_from_slice(&data[..data.len().min(room)]);
-        if length > READ_LIMIT {
-            cut_short = true;
-            break;
+        if let Ok(data) = frame.into_data() {
+            kept.extend_from_slice(&data[..data.len().min(limit - kept.len())]);
         }
     }
+    let read = kept.len() as u64;
     ReadBody {
-        kept,
-        length: if cut_short {
-            length.max(declared.unwrap_or(0))
-        } else {
-            length
+        length: match kept.len() == limit {
+            true => read.max(declared.unwrap_or(0)),
+            false => read,
         },
-        sha256: hasher.finalize().into(),
+        sha256: Sha256::digest(&kept).into(),
+        kept,
         complete,
     }
 }

@@ -148,6 +148,7 @@ impl World {
         Misbehaving {
             corrupt: has(QueryMisbehaviour::CorruptSignature),
             slow: has(QueryMisbehaviour::SlowAnswer),
+            pending: has(QueryMisbehaviour::PendingStatus),
         }
     }
 
@@ -179,6 +180,7 @@ impl World {
 struct Misbehaving {
     corrupt: bool,
     slow: bool,
+    pending: bool,
 }
 
 /// The three query APIs.
@@ -360,7 +362,10 @@ fn pingpong_answer(
             (step.kind == "REQUEST_FOR_INFORMATION") == retrieval && (from..=to).contains(at)
         })
         .filter_map(|(d, (step, at))| {
-            let status = chargeback_status(&step.kind)?;
+            let status = match how.pending {
+                true => "PENDING",
+                false => chargeback_status(&step.kind)?,
+            };
             let deadline = step.deadline_days.map(|days| {
                 (at + SignedDuration::from_hours(24 * i64::from(days)))
                     .strftime("%Y/%m/%d")

@@ -111,6 +111,9 @@ pub enum QueryMisbehaviour {
     SlowAnswer,
     /// Signs the answer so that it does not verify.
     CorruptSignature,
+    /// PingPong: `chargebackStatus` stays `PENDING` whatever happened, as
+    /// PingPong's notifications carry it on won and lost disputes.
+    PendingStatus,
 }
 
 /// How the provider gets a notification wrong.

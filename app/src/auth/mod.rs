@@ -4,8 +4,6 @@
 
 pub mod password;
 
-use std::net::IpAddr;
-
 use leptos::prelude::use_context;
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +47,7 @@ impl From<UserRecord> for CurrentUser {
 
 /// The sender's address, as the guard determined it (through trusted proxies).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientAddress(pub IpAddr);
+pub struct ClientAddress(pub dispute_core::domain::Sender);
 
 /// Marks a page request whose caller lacks the role: the app renders the
 /// 403 page instead of the page asked for.
@@ -65,7 +63,7 @@ pub fn current_user() -> Option<CurrentUser> {
     request_parts()?.extensions.get::<CurrentUser>().cloned()
 }
 
-pub fn client_address() -> Option<IpAddr> {
+pub fn client_address() -> Option<dispute_core::domain::Sender> {
     request_parts()?
         .extensions
         .get::<ClientAddress>()

@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use super::{list_or_empty, shown, when, PageHeading};
 use crate::{
     error::AppError,
-    store::{DeliveryRecord, ThrottledCount},
+    store::{DeliveryRecord, StoreError, ThrottledCount, SEARCH_TIMEOUT_SECS},
 };
 
 /// Deliveries per page.
@@ -53,10 +53,14 @@ pub async fn delivery_history(params: BTreeMap<String, String>) -> Result<Histor
             }
         },
     };
-    let mut deliveries = state
+    let mut deliveries = match state
         .store
         .delivery_history(&filter, before, PAGE + 1)
-        .await?;
+        .await
+    {
+        Err(StoreError::TooSlow) => return Ok(HistoryAnswer::Refused(search_too_slow())),
+        found => found?,
+    };
     let older = (deliveries.len() as i64 > PAGE).then(|| {
         deliveries.truncate(PAGE as usize);
         let last = deliveries.last().expect("a full page");
@@ -72,6 +76,13 @@ pub async fn delivery_history(params: BTreeMap<String, String>) -> Result<Histor
         older,
         bounded,
     })
+}
+
+/// Why a search through bodies gave no answer.
+pub fn search_too_slow() -> String {
+    format!(
+        "The search through the bodies took longer than {SEARCH_TIMEOUT_SECS} seconds and was stopped: search fewer days, one connection or one verdict."
+    )
 }
 
 /// The history's address for `filter`, from `before` on.

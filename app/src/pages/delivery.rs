@@ -5,7 +5,10 @@
 //! do, with the button that does it. The timeline of a dispute links here
 //! for each notification.
 
-use dispute_core::{domain::Permission, providers::judge::Judgement};
+use dispute_core::{
+    domain::Permission,
+    providers::judge::{Judgement, MAX_BODY},
+};
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_params_map;
 
@@ -113,7 +116,7 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
     let laid_out = std::str::from_utf8(&n.body)
         .ok()
         .filter(|text| text.len() <= LAID_OUT_LIMIT)
-        .and_then(dispute_core::domain::text::indent_json);
+        .and_then(|text| dispute_core::domain::text::indent_json(text, LAID_OUT_MAX));
     let produced = event.map(|e| {
         let (stage, status) = label(e.stage, e.status);
         view! {
@@ -131,6 +134,11 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
             n.body_length,
             n.body.len()
         ),
+    };
+    // Intake stops reading a body one byte past the limit.
+    let digest_of = match n.body_length > MAX_BODY as i64 {
+        true => format!("SHA-256 of its first {} bytes", MAX_BODY + 1),
+        false => "SHA-256".to_owned(),
     };
     let answer = match (n.response_status, &n.response_body) {
         (Some(status), Some(body)) => format!("{status} {}", shown(body)),
@@ -168,7 +176,7 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
             <dd>{n.latency_us.map_or("—".to_owned(), |us| format!("{:.1} ms", us as f64 / 1000.0))}</dd>
             <dt>"Body"</dt>
             <dd>
-                {kept} " · SHA-256 " <code>{hex::encode(&n.body_sha256)}</code> " · "
+                {kept} " · " {digest_of} " " <code>{hex::encode(&n.body_sha256)}</code> " · "
                 <a href=format!("/deliveries/{id}/raw") download="">"download the bytes"</a>
             </dd>
         </dl>
@@ -317,8 +325,11 @@ fn masked(name: &str, value: &str) -> String {
     }
 }
 
-/// The largest body also shown laid out (indentation grows with depth).
+/// The largest body also shown laid out.
 const LAID_OUT_LIMIT: usize = 64 * 1024;
+/// The longest laid-out text shown: indentation grows with depth, so a
+/// deeply nested body would lay out many times its size.
+const LAID_OUT_MAX: usize = 256 * 1024;
 
 /// How much of a signature header is shown.
 const SIGNATURE_SHOWN: usize = 24;

@@ -50,7 +50,7 @@ pub async fn work_queue(params: BTreeMap<String, String>) -> Result<QueueAnswer,
     let after = match params.get("after").filter(|a| !a.is_empty()) {
         None => None,
         Some(text) => match cursor_from::<QueueCursor>(text) {
-            Some(cursor) => Some(cursor),
+            Some(cursor) => Some(cursor.storable()),
             None => {
                 return Ok(QueueAnswer::Refused(
                     "that page of the list does not exist".into(),
@@ -105,7 +105,7 @@ pub fn queue_href(path: &str, filter: &QueueFilter, extra: &[(&str, &str)]) -> S
 
 #[server(endpoint = "disputes/views/save")]
 pub async fn save_view(name: String, query: String) -> Result<(), AppError> {
-    use dispute_core::domain::{Permission, ViewName};
+    use dispute_core::domain::{casework::MAX_SAVED_VIEWS, Permission, ViewName};
     let viewer = crate::auth::require(Permission::ReadDisputes)?;
     let state = expect_context::<crate::state::AppState>();
     // Only a filter the queue can read is kept, written the way it writes
@@ -128,12 +128,13 @@ pub async fn save_view(name: String, query: String) -> Result<(), AppError> {
             Flash::error("this view is too long to save: shorten its search or reason code");
         return crate::flash::redirect(&back, refused).await;
     }
-    state.store.save_view(viewer.id, &name, &query).await?;
-    crate::flash::redirect(
-        &back,
-        Flash::notice(format!("view \u{201c}{}\u{201d} saved", name.as_str())),
-    )
-    .await
+    let flash = match state.store.save_view(viewer.id, &name, &query).await? {
+        Some(_) => Flash::notice(format!("view \u{201c}{}\u{201d} saved", name.as_str())),
+        None => Flash::error(format!(
+            "you have {MAX_SAVED_VIEWS} saved views, the most one person may keep: remove one first"
+        )),
+    };
+    crate::flash::redirect(&back, flash).await
 }
 
 #[server(endpoint = "disputes/views/delete")]

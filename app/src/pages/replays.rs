@@ -19,7 +19,7 @@ use crate::{
     error::AppError,
     flash::Flash,
     replay::Preview,
-    store::{ReplayOutcome, ReplayRun, StoredNotification},
+    store::{ReplayOutcome, ReplayRun, StoreError, StoredNotification},
 };
 
 /// The most deliveries previewed, one by one, before a bulk replay.
@@ -80,7 +80,12 @@ pub async fn replay_plan(params: BTreeMap<String, String>) -> Result<PlanAnswer,
         Ok(filter) => filter,
         Err(e) => return Ok(PlanAnswer::Refused(e)),
     };
-    let mut matching = state.store.replayable(&filter, MAX_BULK + 1).await?;
+    let mut matching = match state.store.replayable(&filter, MAX_BULK + 1).await {
+        Err(StoreError::TooSlow) => {
+            return Ok(PlanAnswer::Refused(super::deliveries::search_too_slow()))
+        }
+        found => found?,
+    };
     let capped = matching.len() as i64 > MAX_BULK;
     matching.truncate(MAX_BULK as usize);
     // Providers resend what was refused: of several deliveries of one event
@@ -118,7 +123,13 @@ pub async fn replay_matching(query: String) -> Result<(), AppError> {
         Ok(filter) => filter,
         Err(e) => return crate::flash::redirect("/replays", Flash::error(e)).await,
     };
-    let matching = state.store.replayable(&filter, MAX_BULK).await?;
+    let matching = match state.store.replayable(&filter, MAX_BULK).await {
+        Err(StoreError::TooSlow) => {
+            let flash = Flash::error(super::deliveries::search_too_slow());
+            return crate::flash::redirect(&super::deliveries::replays_href(&filter), flash).await;
+        }
+        found => found?,
+    };
     if matching.is_empty() {
         return crate::flash::redirect(
             &super::deliveries::replays_href(&filter),

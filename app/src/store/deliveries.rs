@@ -4,7 +4,7 @@
 
 use dispute_core::domain::{DeliveryCursor, DeliveryFilter, ProviderKind, Verdict};
 use jiff_sqlx::ToSqlx;
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{Postgres, QueryBuilder, Transaction};
 
 use super::{Named, Store, StoreError};
 
@@ -45,7 +45,28 @@ struct Row {
     dispute_ref: Option<String>,
 }
 
+/// How long a statement that searches bodies may run before it is stopped
+/// (`StoreError::TooSlow`): a year of bodies takes seconds to read.
+pub const SEARCH_TIMEOUT_SECS: u32 = 5;
+
 impl Store {
+    /// A transaction in which a search through bodies is stopped after
+    /// `SEARCH_TIMEOUT_SECS`.
+    async fn for_filter(
+        &self,
+        filter: &DeliveryFilter,
+    ) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if filter.text.is_some() {
+            sqlx::query(&format!(
+                "set local statement_timeout = '{SEARCH_TIMEOUT_SECS}s'"
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(tx)
+    }
+
     /// The refused deliveries `filter` matches that no replay has made
     /// valid (or found recorded already), oldest first, as replays take
     /// them; at most `limit`.
@@ -65,7 +86,10 @@ impl Store {
         push_filter(&mut sql, filter);
         sql.push(" order by n.received_at, n.id limit ")
             .push_bind(limit);
-        Ok(sql.build_query_scalar().fetch_all(&self.pool).await?)
+        let mut tx = self.for_filter(filter).await?;
+        let ids = sql.build_query_scalar().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(ids)
     }
 
     /// Up to `limit` deliveries matching `filter`, older than `before`.
@@ -98,7 +122,9 @@ impl Store {
         }
         sql.push(" order by n.received_at desc, n.id desc limit ")
             .push_bind(limit);
-        let rows: Vec<Row> = sql.build_query_as().fetch_all(&self.pool).await?;
+        let mut tx = self.for_filter(filter).await?;
+        let rows: Vec<Row> = sql.build_query_as().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
         Ok(rows
             .into_iter()
             .map(|r| DeliveryRecord {

@@ -28,7 +28,7 @@ pub use connections::{
     StoredKey, StoredKeyMaterial,
 };
 pub use dashboard::{Dashboard, Outcomes};
-pub use deliveries::DeliveryRecord;
+pub use deliveries::{DeliveryRecord, SEARCH_TIMEOUT_SECS};
 pub use disputes::{DisputeRecord, PaymentRecord, Person, TimelineEntry};
 pub use health::ConnectionHealth;
 pub use jobs::new_claim;
@@ -81,6 +81,10 @@ pub enum StoreError {
     /// thought stopped): this one's work on it ends.
     #[error("another runner took the job over")]
     ClaimLost,
+    /// The statement ran past its time limit and was stopped (a search
+    /// through every body): asking for less can succeed.
+    #[error("the query took too long and was stopped")]
+    TooSlow,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -89,6 +93,8 @@ impl From<sqlx::Error> for StoreError {
             Some(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.constraint().unwrap_or_default().to_owned())
             }
+            // query_canceled: here only ever a statement timeout of ours.
+            Some(db) if db.code().as_deref() == Some("57014") => StoreError::TooSlow,
             _ => StoreError::Database(e),
         }
     }
@@ -124,7 +130,8 @@ impl StoreError {
             StoreError::Database(_)
             | StoreError::Corrupt(_)
             | StoreError::Conflict(_)
-            | StoreError::ClaimLost => false,
+            | StoreError::ClaimLost
+            | StoreError::TooSlow => false,
             StoreError::Migration(_) => true,
         }
     }

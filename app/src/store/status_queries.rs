@@ -4,7 +4,10 @@
 //! record with the event it produced and what it changed, in one
 //! transaction.
 
-use dispute_core::domain::{Effect, NormalizedEvent, ProviderKind, Stage, Status, ZoneName};
+use dispute_core::{
+    domain::{Effect, ProviderKind, Stage, Status, ZoneName},
+    providers::query::{weigh, Pulled},
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -111,8 +114,8 @@ pub struct QueryRecord<'a> {
     pub detail: &'a str,
     /// The provider's answer as received (bounded by the caller).
     pub answer: Option<&'a str>,
-    /// The answer's event, when it named the dispute's state.
-    pub event: Option<NormalizedEvent>,
+    /// The answer's event, when the provider found the dispute.
+    pub pulled: Option<Pulled>,
     pub took_ms: i32,
 }
 
@@ -350,9 +353,10 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Records a query, its event (an agreeing answer changes nothing; a
-    /// disagreeing one is folded like any event and flags the dispute), and
-    /// for a person's query the audit line, in one transaction.
+    /// Records a query, its event weighed against what was known
+    /// (`query::weigh`: an agreeing answer changes nothing; a disagreeing
+    /// one is folded like any event and flags the dispute), and for a
+    /// person's query the audit line, in one transaction.
     pub async fn record_status_query(
         &self,
         record: QueryRecord<'_>,
@@ -367,25 +371,20 @@ impl Store {
         let before = state(before);
         let mut event_id = None;
         let mut conflict = None;
-        if let Some(mut event) = record.event {
-            let provider = match event.effect {
-                Effect::Sets(stage, status) => Some((stage, status)),
-                Effect::ExpiresCurrentStage | Effect::None => None,
-            };
-            match provider {
-                Some((stage, status)) if (Some(stage), Some(status)) != before => {
-                    conflict = Some(QueryConflict {
-                        known_stage: before.0,
-                        known_status: before.1,
-                        provider_stage: stage,
-                        provider_status: status,
-                        asked_at: record.asked_at,
-                        summary: record.detail.to_owned(),
-                    });
-                }
-                Some(_) => event.effect = Effect::None,
-                None => {}
+        if let Some(pulled) = record.pulled {
+            let weighed = weigh(before, &pulled);
+            let mut event = pulled.event;
+            if let (true, Effect::Sets(stage, status)) = (weighed.disagrees, event.effect) {
+                conflict = Some(QueryConflict {
+                    known_stage: before.0,
+                    known_status: before.1,
+                    provider_stage: stage,
+                    provider_status: status,
+                    asked_at: record.asked_at,
+                    summary: record.detail.to_owned(),
+                });
             }
+            event.effect = weighed.effect;
             let source = EventSource::StatusQuery {
                 by: record.asked_by.and_then(|a| a.user_id),
                 asked_at: record.asked_at,
@@ -396,9 +395,7 @@ impl Store {
             {
                 event_id = Some(id);
             }
-            // An answer that names no state (Botim Money's order) says
-            // nothing of an earlier disagreement.
-            if provider.is_some() {
+            if weighed.speaks {
                 sqlx::query("update disputes set query_conflict = $2 where id = $1")
                     .bind(subject.dispute_id)
                     .bind(conflict.as_ref().map(sqlx::types::Json))

@@ -2,7 +2,7 @@
 //! string of the view (the filter reads it back, so nothing stale or
 //! invalid can be stored as a filter of its own).
 
-use dispute_core::domain::ViewName;
+use dispute_core::domain::{casework::MAX_SAVED_VIEWS, ViewName};
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
@@ -17,15 +17,25 @@ pub struct SavedView {
 }
 
 impl Store {
-    /// Saves `query` as `name` for `user_id`, replacing a view of that name.
+    /// Saves `query` as `name` for `user_id`, replacing a view of that
+    /// name; `None` when they have `MAX_SAVED_VIEWS` others already.
     pub async fn save_view(
         &self,
         user_id: i64,
         name: &ViewName,
         query: &str,
-    ) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
-            "insert into saved_views (user_id, name, query) values ($1, $2, $3)
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // One save at a time per person, so two cannot both take the last
+        // place.
+        sqlx::query("select from users where id = $1 for update")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let id = sqlx::query_scalar(
+            "insert into saved_views (user_id, name, query)
+             select $1, $2, $3
+             where (select count(*) from saved_views where user_id = $1 and name <> $2) < $4
              on conflict on constraint saved_views_name_key
              do update set query = excluded.query
              returning id",
@@ -33,8 +43,11 @@ impl Store {
         .bind(user_id)
         .bind(name.as_str())
         .bind(query)
-        .fetch_one(&self.pool)
-        .await?)
+        .bind(MAX_SAVED_VIEWS)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// The views of `user_id`, by name.

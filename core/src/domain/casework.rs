@@ -44,6 +44,9 @@ impl NoteText {
     }
 }
 
+/// The most saved views one person may keep.
+pub const MAX_SAVED_VIEWS: i64 = 100;
+
 /// A saved view's name: one line, not blank, at most `MAX_VIEW_NAME`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViewName(String);

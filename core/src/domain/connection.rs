@@ -5,7 +5,7 @@ use std::{fmt, net::IpAddr, str::FromStr};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use super::time::ZoneName;
+use super::{time::ZoneName, Sender};
 
 /// The connection's name in its intake URL, `/webhooks/{slug}`: lower-case
 /// letters, digits and single hyphens, at most 64 characters.
@@ -144,6 +144,15 @@ impl SourceAllowlist {
             v4 => v4,
         };
         self.0.is_empty() || self.0.iter().any(|net| net.contains(&sender))
+    }
+
+    /// Whether the list lets `sender` in: an unknown sender only when the
+    /// list is empty (allowing everyone).
+    pub fn admits(&self, sender: Sender) -> bool {
+        match sender {
+            Sender::Address(ip) => self.allows(ip),
+            Sender::Unknown => self.is_empty(),
+        }
     }
 
     pub fn entries(&self) -> Vec<String> {
@@ -502,6 +511,14 @@ mod tests {
     fn ipv4_mapped_senders_match_ipv4_entries() {
         let list = SourceAllowlist::parse(&["52.76.198.228"], &[]).unwrap();
         assert!(list.allows("::ffff:52.76.198.228".parse().unwrap()));
+    }
+
+    #[test]
+    fn an_unknown_sender_is_admitted_only_where_everyone_is() {
+        let list = SourceAllowlist::parse(&["0.0.0.0/0", "::/0"], &[]).unwrap();
+        assert!(list.admits(Sender::Address("192.0.2.1".parse().unwrap())));
+        assert!(!list.admits(Sender::Unknown));
+        assert!(SourceAllowlist::default().admits(Sender::Unknown));
     }
 
     #[test]

@@ -54,7 +54,9 @@ impl DeliveryCursor {
     pub fn from_param(text: &str) -> Option<Self> {
         let (micros, id) = text.split_once('.')?;
         Some(Self {
-            received_at: Timestamp::from_microsecond(micros.parse().ok()?).ok()?,
+            received_at: super::time::storable(
+                Timestamp::from_microsecond(micros.parse().ok()?).ok()?,
+            ),
             id: id.parse().ok()?,
         })
     }
@@ -287,5 +289,7 @@ mod tests {
         for bad in ["", "1", "x.1", "1.x", "99999999999999999999.1"] {
             assert_eq!(DeliveryCursor::from_param(bad), None, "{bad}");
         }
+        let ancient = DeliveryCursor::from_param("-377705000000000000.1").unwrap();
+        assert_eq!(ancient.received_at, "0001-01-01T00:00:00Z".parse().unwrap());
     }
 }

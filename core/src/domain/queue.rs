@@ -146,6 +146,23 @@ pub struct QueueCursor {
     pub id: i64,
 }
 
+impl QueueCursor {
+    /// The position with its time as the database can hold it: a cursor
+    /// comes from an address, which anyone can write.
+    pub fn storable(self) -> Self {
+        let time = |at: Option<Timestamp>| at.map(super::time::storable);
+        let value = match self.value {
+            SortValue::Time(at) => SortValue::Time(time(at)),
+            SortValue::Due { settled, at } => SortValue::Due {
+                settled,
+                at: time(at),
+            },
+            amount @ SortValue::Amount(_) => amount,
+        };
+        Self { value, ..self }
+    }
+}
+
 /// Which disputes the queue lists. Built by `from_params`; every field is
 /// valid by then.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -429,6 +446,38 @@ mod tests {
 
     fn parse(pairs: &[(&str, &str)]) -> Result<QueueFilter, FilterError> {
         QueueFilter::from_params(&params(pairs))
+    }
+
+    #[test]
+    fn a_cursors_time_is_kept_within_what_the_database_holds() {
+        let year_one: Timestamp = "0001-01-01T00:00:00Z".parse().unwrap();
+        let now: Timestamp = "2026-12-02T14:00:00Z".parse().unwrap();
+        let cursor = |value| QueueCursor {
+            sort: Sort::Deadline,
+            value,
+            id: 7,
+        };
+        for (written, read) in [
+            (
+                SortValue::Time(Some(Timestamp::MIN)),
+                SortValue::Time(Some(year_one)),
+            ),
+            (
+                SortValue::Due {
+                    settled: true,
+                    at: Some(Timestamp::MIN),
+                },
+                SortValue::Due {
+                    settled: true,
+                    at: Some(year_one),
+                },
+            ),
+            (SortValue::Time(Some(now)), SortValue::Time(Some(now))),
+            (SortValue::Time(None), SortValue::Time(None)),
+            (SortValue::Amount(None), SortValue::Amount(None)),
+        ] {
+            assert_eq!(cursor(written).storable(), cursor(read));
+        }
     }
 
     #[test]

@@ -10,9 +10,9 @@ pub fn cut(text: &str, max: usize) -> String {
 
 /// Valid JSON laid out one member per line, two spaces per level, every
 /// token kept exactly as written (`200.00` stays `200.00`, keys keep their
-/// order); `None` when `text` is not JSON. Only whitespace between tokens
-/// changes.
-pub fn indent_json(text: &str) -> Option<String> {
+/// order); `None` when `text` is not JSON or its layout would be longer
+/// than `max` bytes. Only whitespace between tokens changes.
+pub fn indent_json(text: &str, max: usize) -> Option<String> {
     serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
     let mut out = String::with_capacity(text.len() * 2);
     let mut depth = 0usize;
@@ -24,6 +24,9 @@ pub fn indent_json(text: &str) -> Option<String> {
     };
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
+        if out.len() > max {
+            return None;
+        }
         if in_string {
             out.push(c);
             match (escaped, c) {
@@ -66,7 +69,7 @@ pub fn indent_json(text: &str) -> Option<String> {
             c => out.push(c),
         }
     }
-    Some(out)
+    (out.len() <= max).then_some(out)
 }
 
 #[cfg(test)]
@@ -76,7 +79,7 @@ mod tests {
     #[test]
     fn json_is_laid_out_with_every_token_as_written() {
         let raw = "{\"amount\":200.00,\"z\":1, \"a\" :[1,{\"b\":\"x, {y}: \\\"q\\\"\"}],\"e\":{},\"f\":[ ]}";
-        let laid = indent_json(raw).unwrap();
+        let laid = indent_json(raw, 1 << 20).unwrap();
         assert_eq!(
             laid,
             "{\n  \"amount\": 200.00,\n  \"z\": 1,\n  \"a\": [\n    1,\n    {\n      \"b\": \"x, {y}: \\\"q\\\"\"\n    }\n  ],\n  \"e\": {},\n  \"f\": []\n}"
@@ -84,12 +87,26 @@ mod tests {
         let compact = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
         assert_eq!(compact(&laid), compact(raw));
         assert_eq!(
-            indent_json("{\"caf\u{e9}\": \"\u{a0}\"}").unwrap(),
+            indent_json("{\"caf\u{e9}\": \"\u{a0}\"}", 1 << 20).unwrap(),
             "{\n  \"caf\u{e9}\": \"\u{a0}\"\n}"
         );
-        assert_eq!(indent_json("not json"), None);
-        assert_eq!(indent_json("{\"a\":"), None);
-        assert_eq!(indent_json("7").as_deref(), Some("7"));
+        assert_eq!(indent_json("not json", 1 << 20), None);
+        assert_eq!(indent_json("{\"a\":", 1 << 20), None);
+        assert_eq!(indent_json("7", 1 << 20).as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn a_layout_longer_than_asked_for_is_not_made() {
+        // 126 levels deep, 8 KiB: every line of its layout is indented.
+        let deep = format!("{}{}", "[".repeat(126), "]".repeat(126));
+        let laid = indent_json(&deep, 1 << 20).unwrap();
+        assert!(laid.len() > 16 * 1024, "{}", laid.len());
+        assert_eq!(indent_json(&deep, 16 * 1024), None);
+        assert_eq!(
+            indent_json("{\"a\":1}", 12).as_deref(),
+            Some("{\n  \"a\": 1\n}")
+        );
+        assert_eq!(indent_json("{\"a\":1}", 11), None);
     }
 
     #[test]

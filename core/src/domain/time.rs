@@ -99,6 +99,16 @@ pub fn rfc3339(text: &str) -> Result<Timestamp, TimeError> {
         .map_err(|_| error(text, "RFC 3339 time with an offset"))
 }
 
+/// The start of year 1. PostgreSQL holds no time before 4713 BC (jiff
+/// reaches 9999 BC) and nothing here happened before year 1.
+const EARLIEST: Timestamp = Timestamp::constant(-62_135_596_800, 0);
+
+/// `at`, or the start of year 1 if it is earlier: for times read from an
+/// address (a list's position), which anyone can write.
+pub fn storable(at: Timestamp) -> Timestamp {
+    at.max(EARLIEST)
+}
+
 /// `at` without its digits below the microsecond.
 fn to_microseconds(at: Timestamp) -> Timestamp {
     let whole = jiff::TimestampRound::new()
@@ -110,6 +120,13 @@ fn to_microseconds(at: Timestamp) -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_before_year_one_is_read_as_its_start() {
+        assert_eq!(storable(Timestamp::MIN), utc("0001-01-01T00:00:00Z"));
+        let now = utc("2026-12-02T14:00:00Z");
+        assert_eq!(storable(now), now);
+    }
 
     #[test]
     fn digits_below_the_microsecond_are_dropped_as_the_database_would() {

@@ -4,13 +4,11 @@
 //! request as it arrives, replay judges stored bytes again, and both hand
 //! the judgement to the store to record.
 
-use std::net::IpAddr;
-
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 
 use super::{keys::Fingerprint, Ack, Connector, Notification, ParseContext, Refusal};
-use crate::domain::{SourceAllowlist, Verdict};
+use crate::domain::{Sender, SourceAllowlist, Verdict};
 
 /// Bodies larger than this are refused (413).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -20,7 +18,7 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub struct Delivery<'a> {
     /// The path segment after `/webhooks/`, as received (percent-encoded).
     pub slug: &'a str,
-    pub sender: IpAddr,
+    pub sender: Sender,
     pub headers: &'a HeaderMap,
     /// The whole body, or its first bytes when it was over `MAX_BODY`.
     pub body: &'a [u8],
@@ -174,7 +172,7 @@ pub fn judge(delivery: &Delivery<'_>, connection: Option<Judge<'_>>) -> Judgemen
     if !connection.enabled {
         return refused(Verdict::Disabled, "the connection is disabled");
     }
-    if !connection.source_allowlist.allows(delivery.sender) {
+    if !connection.source_allowlist.admits(delivery.sender) {
         return refused(
             Verdict::ForbiddenSource,
             format!(

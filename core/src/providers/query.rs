@@ -5,7 +5,9 @@
 use jiff::{tz::TimeZone, Timestamp};
 
 use super::keys::SigningKey;
-use crate::domain::{DisputeRef, Effect, EventKey, Money, NormalizedEvent, ProviderTime, Stage};
+use crate::domain::{
+    DisputeRef, Effect, EventKey, Money, NormalizedEvent, ProviderTime, Stage, Status,
+};
 
 /// What the connection holds for asking: the ids the provider knows the
 /// merchant by and, where the provider wants queries signed with it, the
@@ -62,13 +64,63 @@ pub struct Finding {
     pub provider_status: Option<String>,
     /// The answer in one sentence, for the timeline.
     pub summary: String,
+    /// Whether the status it names can overrule what the notifications
+    /// said. PingPong's `PENDING` cannot: its own notifications carry it on
+    /// won and lost disputes.
+    pub decisive: bool,
+}
+
+/// A status query's answer as a timeline event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pulled {
+    pub event: NormalizedEvent,
+    /// See `Finding::decisive`.
+    pub decisive: bool,
+}
+
+/// What a pulled answer does to a dispute the notifications left at
+/// `known`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Weighed {
+    /// The effect the answer's event keeps: `None` when it only repeats
+    /// what was known, or cannot overrule it.
+    pub effect: Effect,
+    /// The provider says otherwise: the dispute is flagged.
+    pub disagrees: bool,
+    /// It says something of the dispute's state, so an earlier flag is
+    /// replaced by what it says; an answer naming no state, or one that
+    /// cannot decide, leaves the flag as it was.
+    pub speaks: bool,
+}
+
+/// Weighs an answer's effect against the known stage and status: one that
+/// agrees changes nothing and clears a flag; one that disagrees is folded
+/// like any event and flags the dispute — unless it cannot decide and
+/// names the stage already known, when it stays on the timeline and
+/// changes nothing.
+pub fn weigh(known: (Option<Stage>, Option<Status>), pulled: &Pulled) -> Weighed {
+    let kept = |effect: Effect, disagrees: bool, speaks: bool| Weighed {
+        effect,
+        disagrees,
+        speaks,
+    };
+    match pulled.event.effect {
+        Effect::Sets(stage, status) if (Some(stage), Some(status)) == known => {
+            kept(Effect::None, false, true)
+        }
+        Effect::Sets(stage, _) if !pulled.decisive && Some(stage) == known.0 => {
+            kept(Effect::None, false, false)
+        }
+        sets @ Effect::Sets(..) => kept(sets, true, true),
+        other => kept(other, false, false),
+    }
 }
 
 impl Finding {
     /// The timeline event of this finding, heard at `asked_at` (a status
     /// query gives no time of its own).
-    pub fn into_event(self, reference: &DisputeRef, asked_at: Timestamp) -> NormalizedEvent {
-        NormalizedEvent {
+    pub fn into_pulled(self, reference: &DisputeRef, asked_at: Timestamp) -> Pulled {
+        let event = NormalizedEvent {
             dispute_ref: reference.clone(),
             key: EventKey::from_parts(&["status_query", &asked_at.to_string()]),
             kind: self.kind,
@@ -83,6 +135,10 @@ impl Finding {
             provider_status: self.provider_status,
             payment_reference: None,
             merchant_reference: None,
+        };
+        Pulled {
+            event,
+            decisive: self.decisive,
         }
     }
 }
@@ -127,13 +183,129 @@ mod tests {
             amount: None,
             provider_status: Some("WON".into()),
             summary: "PingPong says the chargeback was won".into(),
+            decisive: true,
         };
-        let event = finding.clone().into_event(&reference, at);
+        let pulled = finding.clone().into_pulled(&reference, at);
+        assert!(pulled.decisive);
+        let event = pulled.event;
         assert_eq!(event.effect, finding.effect);
         assert_eq!(event.occurred_at, None);
         assert_eq!(event.reason, None);
-        let later = finding.into_event(&reference, at + jiff::SignedDuration::from_secs(60));
-        assert_ne!(event.key, later.key);
+        let later = finding.into_pulled(&reference, at + jiff::SignedDuration::from_secs(60));
+        assert_ne!(event.key, later.event.key);
+    }
+
+    fn pulled(effect: Effect, decisive: bool) -> Pulled {
+        Pulled {
+            event: NormalizedEvent {
+                dispute_ref: DisputeRef::parse("D1").unwrap(),
+                key: EventKey::from_parts(&["status_query", "1"]),
+                kind: "X".into(),
+                effect,
+                occurred_at: None,
+                deadline: None,
+                amount: None,
+                reason: None,
+                reason_code: None,
+                provider_status: None,
+                payment_reference: None,
+                merchant_reference: None,
+            },
+            decisive,
+        }
+    }
+
+    #[test]
+    fn an_answer_that_agrees_changes_nothing_and_clears_the_flag() {
+        let said = Effect::Sets(Stage::Chargeback, Status::Won);
+        for decisive in [true, false] {
+            let weighed = weigh(
+                (Some(Stage::Chargeback), Some(Status::Won)),
+                &pulled(said, decisive),
+            );
+            assert_eq!(
+                weighed,
+                Weighed {
+                    effect: Effect::None,
+                    disagrees: false,
+                    speaks: true
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_decisive_answer_that_disagrees_is_folded_and_flags() {
+        let said = Effect::Sets(Stage::Chargeback, Status::Lost);
+        let weighed = weigh(
+            (Some(Stage::Chargeback), Some(Status::Won)),
+            &pulled(said, true),
+        );
+        assert_eq!(
+            weighed,
+            Weighed {
+                effect: said,
+                disagrees: true,
+                speaks: true
+            }
+        );
+    }
+
+    #[test]
+    fn an_undecisive_answer_at_the_known_stage_changes_nothing_and_flags_nothing() {
+        let pending = Effect::Sets(Stage::Chargeback, Status::NeedsResponse);
+        for known in [Status::Won, Status::Lost, Status::UnderReview] {
+            let weighed = weigh(
+                (Some(Stage::Chargeback), Some(known)),
+                &pulled(pending, false),
+            );
+            assert_eq!(
+                weighed,
+                Weighed {
+                    effect: Effect::None,
+                    disagrees: false,
+                    speaks: false
+                },
+                "{known:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_undecisive_answer_at_another_stage_still_tells_of_a_lost_notification() {
+        let pending = Effect::Sets(Stage::Chargeback, Status::NeedsResponse);
+        let weighed = weigh(
+            (Some(Stage::Inquiry), Some(Status::NeedsResponse)),
+            &pulled(pending, false),
+        );
+        assert_eq!(
+            weighed,
+            Weighed {
+                effect: pending,
+                disagrees: true,
+                speaks: true
+            }
+        );
+        let unknown = weigh((None, None), &pulled(pending, false));
+        assert!(unknown.disagrees);
+    }
+
+    #[test]
+    fn an_answer_naming_no_state_says_nothing_of_the_flag() {
+        for effect in [Effect::None, Effect::ExpiresCurrentStage] {
+            let weighed = weigh(
+                (Some(Stage::Chargeback), Some(Status::Won)),
+                &pulled(effect, true),
+            );
+            assert_eq!(
+                weighed,
+                Weighed {
+                    effect,
+                    disagrees: false,
+                    speaks: false
+                }
+            );
+        }
     }
 
     #[test]

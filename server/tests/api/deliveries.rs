@@ -330,3 +330,96 @@ async fn a_body_search_without_a_start_reads_the_last_week_and_says_so() {
     assert!(!html.contains("Bodies are searched from"), "{html}");
     assert_eq!(html.matches("<tr").count() - 1, 2, "{html}");
 }
+
+#[tokio::test]
+async fn a_body_search_that_runs_too_long_is_stopped_and_said_so() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    deliver(&app, case_by_id(&load("cases.json"), "pp-rfi")).await;
+    app.sign_in_as(Role::Ops).await;
+    // Someone else holds the table: the search waits, as it would reading
+    // a year of bodies, until its time limit stops it.
+    let mut other = app.pool.begin().await.unwrap();
+    sqlx::query("lock table notifications in access exclusive mode")
+        .execute(&mut *other)
+        .await
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let (status, html) = app.get_page("/deliveries?q=2022102018024210348882").await;
+    let took = started.elapsed();
+    other.rollback().await.unwrap();
+
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("took longer than 5 seconds and was stopped"),
+        "{html}"
+    );
+    assert!(took < std::time::Duration::from_secs(8), "{took:?}");
+    let (_, replays) = app.get_page("/replays?q=2022102018024210348882").await;
+    assert!(
+        !replays.contains("was stopped"),
+        "the lock is gone: {replays}"
+    );
+}
+
+#[tokio::test]
+async fn a_cursor_from_before_time_is_read_as_the_start_of_the_history() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    deliver(&app, case_by_id(&load("cases.json"), "pp-rfi")).await;
+    app.sign_in_as(Role::Ops).await;
+
+    for cursor in ["-377705000000000000.1", "-62135596800000000.1"] {
+        let (status, html) = app.get_page(&format!("/deliveries?before={cursor}")).await;
+        assert_eq!(status, 200, "{cursor}: {html}");
+    }
+    let (status, html) = app
+        .get_page("/deliveries?before=99999999999999999999.1")
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("that page of the history does not exist"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn a_deeply_nested_body_is_not_laid_out_into_a_page_many_times_its_size() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    // 64 KiB nested 126 deep: PingPong refuses it (no signature), and it is
+    // kept whole.
+    let depth = 126;
+    let inner = 64 * 1024 - 2 * depth;
+    let items = vec!["1"; inner / 2].join(",");
+    let mut nested = format!("{}{items}{}", "[".repeat(depth), "]".repeat(depth));
+    nested.truncate(64 * 1024);
+    assert!(serde_json::from_str::<serde_json::Value>(&nested).is_ok());
+    let answer = app
+        .post_webhook("pingpong-main", &[], nested.clone().into_bytes())
+        .await;
+    assert_eq!(answer.status(), 400);
+    let id = app.store.notifications().await.unwrap()[0].id;
+    assert_eq!(
+        app.store
+            .notification(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .body
+            .len(),
+        nested.len()
+    );
+    app.sign_in_as(Role::Ops).await;
+
+    let started = std::time::Instant::now();
+    let (status, html) = app.get_page(&format!("/deliveries/{id}")).await;
+    let took = started.elapsed();
+
+    assert_eq!(status, 200);
+    assert!(!html.contains("Body, laid out"), "not laid out");
+    assert!(html.contains("Body as received"));
+    assert!(html.len() < 200 * 1024, "{} bytes", html.len());
+    assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+}

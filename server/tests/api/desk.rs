@@ -237,6 +237,23 @@ async fn a_filter_it_cannot_read_is_named_and_markup_in_the_address_stays_text()
         html.contains("that page of the list does not exist"),
         "{html}"
     );
+    // A cursor someone wrote with a time before any the database holds.
+    use dispute_core::domain::{QueueCursor, Sort, SortValue};
+    for (sort, value) in [
+        (
+            Sort::Deadline,
+            SortValue::Due {
+                settled: false,
+                at: Some(jiff::Timestamp::MIN),
+            },
+        ),
+        (Sort::Opened, SortValue::Time(Some(jiff::Timestamp::MIN))),
+    ] {
+        let cursor = app::pages::cursor_text(&QueueCursor { sort, value, id: 1 });
+        let path = format!("/disputes?status=any&sort={}&after={cursor}", sort.as_str());
+        let (status, html) = app.get_page(&path).await;
+        assert_eq!(status, 200, "{path}: {html}");
+    }
 }
 
 #[tokio::test]

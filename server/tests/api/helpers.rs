@@ -17,6 +17,8 @@ use tokio::sync::oneshot;
 
 pub struct TestApp {
     pub address: String,
+    /// Intake alone, when the settings gave it a listener.
+    pub intake_address: Option<std::net::SocketAddr>,
     /// Keeps cookies, follows no redirect: a browser seen from the server.
     pub client: reqwest::Client,
     pub passwords: Passwords,
@@ -65,7 +67,8 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Settings::default()).await
 }
 
-/// The application with these settings (its address is always 127.0.0.1:0).
+/// The application with these settings (its address is always 127.0.0.1:0;
+/// an intake listener asked for gets 127.0.0.1:0 too).
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
     capture_logs();
     let db = TestDatabase::create().await;
@@ -73,6 +76,9 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
 
     let settings = Settings {
         listen_addr: "127.0.0.1:0".parse().unwrap(),
+        intake_listen_addr: settings
+            .intake_listen_addr
+            .map(|_| "127.0.0.1:0".parse().unwrap()),
         // Cheap hashing keeps tests fast; the format is the same.
         password_cost: HashCost {
             memory_kib: 1024,
@@ -87,6 +93,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         .await
         .expect("the application builds");
     let address = format!("http://{}", app.address());
+    let intake_address = app.intake_address();
     let intake = app.intake();
     let (stop, stopped) = oneshot::channel();
     tokio::spawn(app.run_until(
@@ -100,6 +107,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     TestApp {
         client: browser_client(),
         address,
+        intake_address,
         passwords,
         pool,
         store,

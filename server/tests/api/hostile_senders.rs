@@ -244,6 +244,7 @@ fn slow_limits() -> Settings {
             header_read_timeout: Duration::from_secs(2),
             idle_timeout: Duration::from_secs(2),
             max_connections: 2,
+            max_per_address: 2,
         },
         ..Settings::default()
     }

@@ -103,7 +103,7 @@ async fn while_the_database_is_down_nothing_is_acknowledged_and_afterwards_it_is
 }
 
 #[tokio::test]
-async fn a_2_mib_body_is_refused_with_413_and_only_its_first_4_kib_kept_with_its_true_length() {
+async fn a_2_mib_body_is_refused_with_413_and_only_its_first_4_kib_kept_with_its_declared_length() {
     let app = spawn_app().await;
     app.import_fixture_connections().await;
     let huge: Vec<u8> = (0..2 * 1024 * 1024)
@@ -123,7 +123,11 @@ async fn a_2_mib_body_is_refused_with_413_and_only_its_first_4_kib_kept_with_its
     assert_eq!(row.verdict.as_str(), "too_large");
     assert_eq!(row.body_length, 2 * 1024 * 1024);
     assert_eq!(row.body, huge[..4 * 1024]);
-    assert_eq!(row.body_sha256, app::intake::body_digest(&huge));
+    // Reading stopped one byte past the limit.
+    assert_eq!(
+        row.body_sha256,
+        app::intake::body_digest(&huge[..1024 * 1024 + 1])
+    );
     assert_eq!(row.response_status, Some(413));
 }
 

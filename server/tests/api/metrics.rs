@@ -27,6 +27,7 @@ async fn parsed(app: &TestApp) -> Scrape {
         .to_str()
         .unwrap()
         .starts_with("text/plain; version=0.0.4"));
+    assert_eq!(answer.headers()["cache-control"], "no-store");
     let text = answer.text().await.unwrap();
     Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("Prometheus text")
 }
@@ -195,5 +196,37 @@ async fn metrics_count_deliveries_by_verdict_status_queries_and_reconciliation_r
             "dispute_desk_database_connections",
             &[("state", "idle")]
         ) >= 0.0
+    );
+}
+
+#[tokio::test]
+async fn behind_an_https_public_url_every_answer_asks_for_https_and_otherwise_none_does() {
+    let plain = spawn_app().await;
+    let https = spawn_app_with(Settings {
+        public_url: Some("https://disputes.example.com".into()),
+        metrics_token: Some(TOKEN.to_owned().into()),
+        ..Settings::default()
+    })
+    .await;
+
+    for path in ["/login", "/healthz", "/webhooks/nobody"] {
+        let answer = plain.get(path).await;
+        assert!(
+            answer.headers().get("strict-transport-security").is_none(),
+            "{path}"
+        );
+    }
+    for path in ["/login", "/healthz", "/webhooks/nobody"] {
+        let answer = https.get(path).await;
+        assert_eq!(
+            answer.headers()["strict-transport-security"],
+            "max-age=31536000",
+            "{path}"
+        );
+    }
+    let scraped = scrape(&https, Some(TOKEN)).await;
+    assert_eq!(
+        scraped.headers()["strict-transport-security"],
+        "max-age=31536000"
     );
 }

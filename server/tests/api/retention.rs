@@ -1,18 +1,18 @@
 //! Retention: strangers' deliveries (unknown connections, oversized bodies)
-//! and rate-limited counts go once they are older than the setting; every
-//! delivery for a known connection stays, rejected ones included; only one
-//! replica runs it at a time.
+//! and rate-limited counts go once they are older than the setting, refused
+//! deliveries no provider signed once older than theirs; every delivery a
+//! provider signed stays; only one replica runs it at a time.
 
 use jiff::{SignedDuration, Timestamp};
 use test_support::fixture_body;
 
 use crate::helpers::spawn_app;
 
-/// The advisory lock `Store::purge_strangers` holds while it runs.
+/// The advisory lock `Store::purge_expired` holds while it runs.
 const RETENTION_LOCK: i64 = 0x7265_7461_696e;
 
 #[tokio::test]
-async fn old_strangers_deliveries_go_and_every_known_connections_delivery_stays() {
+async fn old_strangers_deliveries_go_then_old_unsigned_refusals_and_signed_deliveries_stay() {
     let app = spawn_app().await;
     app.import_fixture_connections().await;
     let json = [("content-type", "application/json")];
@@ -24,6 +24,18 @@ async fn old_strangers_deliveries_go_and_every_known_connections_delivery_stays(
         .post_webhook("pingpong-main", &json, fixture_body("pp-wrong-salt.json"))
         .await;
     assert_eq!(forged.status(), 401);
+    let mut unreadable: serde_json::Value =
+        serde_json::from_slice(&fixture_body("pp-chargeback.json")).unwrap();
+    unreadable.as_object_mut().unwrap().remove("sign");
+    unreadable["merchantReference"] = "a\u{0}b".into();
+    let signed_but_unreadable = app
+        .post_webhook(
+            "pingpong-main",
+            &json,
+            test_support::pingpong_signed(&unreadable),
+        )
+        .await;
+    assert_eq!(signed_but_unreadable.status(), 400);
     assert_eq!(
         app.post_webhook("nobody", &json, b"{}".to_vec())
             .await
@@ -63,7 +75,14 @@ async fn old_strangers_deliveries_go_and_every_known_connections_delivery_stays(
         .await
         .unwrap();
     let month_ago = Timestamp::now() - SignedDuration::from_hours(30 * 24);
-    assert_eq!(app.store.purge_strangers(month_ago).await.unwrap(), None);
+    let quarter_ago = Timestamp::now() - SignedDuration::from_hours(90 * 24);
+    assert_eq!(
+        app.store
+            .purge_expired(month_ago, quarter_ago)
+            .await
+            .unwrap(),
+        None
+    );
     sqlx::query("select pg_advisory_unlock($1)")
         .bind(RETENTION_LOCK)
         .execute(&mut *other)
@@ -71,8 +90,16 @@ async fn old_strangers_deliveries_go_and_every_known_connections_delivery_stays(
         .unwrap();
     drop(other);
 
-    let purged = app.store.purge_strangers(month_ago).await.unwrap().unwrap();
-    assert_eq!((purged.deliveries, purged.throttled_counts), (2, 1));
+    let purged = app
+        .store
+        .purge_expired(month_ago, quarter_ago)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (purged.deliveries, purged.refused, purged.throttled_counts),
+        (2, 0, 1)
+    );
     let left: Vec<(String, bool)> = sqlx::query_as(
         "select verdict, received_at > now() - interval '1 day' from notifications order by id",
     )
@@ -84,6 +111,7 @@ async fn old_strangers_deliveries_go_and_every_known_connections_delivery_stays(
         [
             ("valid".to_owned(), false),
             ("bad_signature".to_owned(), false),
+            ("malformed".to_owned(), false),
             ("unknown_connection".to_owned(), true),
         ]
     );
@@ -92,6 +120,29 @@ async fn old_strangers_deliveries_go_and_every_known_connections_delivery_stays(
         .await
         .unwrap();
     assert_eq!(throttled, 1);
-    let again = app.store.purge_strangers(month_ago).await.unwrap().unwrap();
-    assert_eq!((again.deliveries, again.throttled_counts), (0, 0));
+    let again = app
+        .store
+        .purge_expired(month_ago, quarter_ago)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, app::store::Purged::default());
+
+    // A quarter on, the forged one goes; what PingPong signed stays.
+    sqlx::query("update notifications set received_at = now() - interval '100 days'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let later = app
+        .store
+        .purge_expired(month_ago, quarter_ago)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((later.deliveries, later.refused), (1, 1));
+    let left: Vec<String> = sqlx::query_scalar("select verdict from notifications order by id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, ["valid", "malformed"]);
 }

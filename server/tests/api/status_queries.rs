@@ -21,7 +21,7 @@ use simulator::{
     sender::{self, Play},
 };
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{captured_logs, spawn_app_with, TestApp};
 
 fn keys() -> Keys {
     Keys::load(&test_support::fixtures().join("keys")).expect("the fixtures' provider keys")
@@ -138,6 +138,11 @@ const STORY: &str = r#"{
    "currency": "USD", "events": [{"kind": "NOTIFICATION_OF_CHARGEBACK", "happened_minutes": 0,
    "deadline_days": 7}], "query_misbehave": ["corrupt_signature"],
    "expect": {"stage": "chargeback", "status": "needs_response"}},
+  {"provider": "pingpong", "connection": "pingpong-main", "reference": "PPDECIDED", "amount": "10.00",
+   "currency": "USD", "events": [
+    {"kind": "NOTIFICATION_OF_CHARGEBACK", "happened_minutes": 0, "deadline_days": 7},
+    {"kind": "CHARGEBACK_REVERSED", "happened_minutes": 30}], "query_misbehave": ["pending_status"],
+   "expect": {"stage": "chargeback", "status": "won"}},
   {"provider": "botim_money", "connection": "botim-main", "reference": "BMONE", "amount": "200.00",
    "currency": "AED", "events": [{"kind": "CHARGEBACK", "happened_minutes": 5}],
    "expect": {"stage": "chargeback", "status": "needs_response"}},
@@ -180,6 +185,35 @@ async fn ask(rig: &Rig, slug: &str, reference: &str) -> (QueryOutcome, String) {
         .unwrap()
         .expect("the dispute exists");
     (asked.outcome, asked.detail)
+}
+
+#[tokio::test]
+async fn pingpongs_pending_alone_does_not_overrule_a_decided_dispute_but_stays_on_its_timeline() {
+    let rig = rig(story(), LOCAL).await;
+    let app = &rig.app;
+
+    let (outcome, detail) = ask(&rig, "pingpong-main", "PPDECIDED").await;
+
+    assert_eq!(outcome, QueryOutcome::Found, "{detail}");
+    assert!(detail.contains("chargebackStatus PENDING"), "{detail}");
+    let decided = app
+        .store
+        .dispute("pingpong-main", "PPDECIDED")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (decided.stage, decided.status),
+        (Some(Stage::Chargeback), Some(Status::Won))
+    );
+    assert_eq!(decided.query_conflict, None, "not flagged");
+    let timeline = app.store.timeline(decided.id).await.unwrap();
+    let pulled: Vec<_> = timeline
+        .iter()
+        .filter(|e| e.source == EventOrigin::StatusQuery)
+        .collect();
+    assert_eq!(pulled.len(), 1, "the answer is on the timeline");
+    assert_eq!(pulled[0].provider_status.as_deref(), Some("PENDING"));
 }
 
 #[tokio::test]
@@ -489,34 +523,41 @@ async fn the_outbound_guard_refuses_plain_http_loopback_and_private_addresses() 
     let strict = OutboundPolicy { allow_local: false };
     let rig = rig(story(), strict).await;
     let app = &rig.app;
+    let not_public = "does not lead to a public internet address";
     for (base, words) in [
         ("http://127.0.0.1:9/pingpong", "must use https"),
-        (
-            "https://127.0.0.1:9/pingpong",
-            "loopback, private or link-local",
-        ),
-        (
-            "https://10.1.2.3/pingpong",
-            "loopback, private or link-local",
-        ),
-        (
-            "https://[::1]:9/pingpong",
-            "loopback, private or link-local",
-        ),
-        (
-            "https://169.254.169.254/pingpong",
-            "loopback, private or link-local",
-        ),
-        (
-            "https://localhost:9/pingpong",
-            "loopback, private or link-local",
-        ),
+        ("https://127.0.0.1:9/pingpong", not_public),
+        ("https://10.1.2.3/pingpong", not_public),
+        ("https://[::1]:9/pingpong", not_public),
+        ("https://169.254.169.254/pingpong", not_public),
+        ("https://[::ffff:0:7f00:1]:9/pingpong", not_public),
+        ("https://localhost:9/pingpong", not_public),
+        ("https://no-such-host.invalid/pingpong", not_public),
     ] {
         point(app, "pingpong-main", base).await;
         let (outcome, detail) = ask(&rig, "pingpong-main", "PPWON").await;
         assert_eq!(outcome, QueryOutcome::Unreachable, "{base}");
         assert!(detail.contains(words), "{base}: {detail}");
     }
+    // What a name resolved to, or that it resolved at all, is not told.
+    let details: Vec<String> = sqlx::query_scalar(
+        "select detail from status_queries where detail like '%localhost%' or detail like '%.invalid%'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(details.len(), 2);
+    for detail in &details {
+        assert!(
+            !detail.contains("127.0.0.1") && !detail.contains("::1"),
+            "{detail}"
+        );
+        assert!(!detail.contains("resolve"), "{detail}");
+    }
+    assert!(
+        captured_logs().contains("NotPublic"),
+        "the detail is in the log"
+    );
     assert!(rig.world.log().is_empty(), "nothing reached the simulator");
 }
 

@@ -107,6 +107,7 @@ impl BotimMoney {
                 "Botim Money has no chargeback query; the order is {status}{}. The dispute's state is unchanged",
                 if revoked { ", revoked" } else { "" }
             ),
+            decisive: true,
         }))
     }
 }

@@ -137,6 +137,7 @@ impl PayerMax {
             amount,
             provider_status: Some(word),
             summary,
+            decisive: true,
         }))
     }
 }

@@ -150,6 +150,9 @@ impl PingPong {
             amount,
             provider_status: Some(status_text.to_owned()).filter(|s| !s.is_empty()),
             summary,
+            // SPEC: PingPong's notifications carry PENDING on won and lost
+            // events too, so PENDING alone does not say the dispute is open.
+            decisive: status_text != "PENDING",
         }))
     }
 }
