@@ -195,12 +195,17 @@ impl Intake {
         if unsigned_refusal(&judgement) && !charged && !self.charge(delivery.sender) {
             return Ok(self.throttled(delivery.sender, delivery.slug, provider, request.started));
         }
+        // Judged before the allowlist or not, a body from outside it is
+        // kept short (a disabled connection's refusal comes first).
+        let outsider = known
+            .as_ref()
+            .is_some_and(|k| !k.connection.source_allowlist.admits(delivery.sender));
         let raw = NewNotification {
             connection_id: known.as_ref().map(|k| k.connection.id),
             slug: text::cut(delivery.slug, KEPT_SLUG),
             remote_addr: delivery.sender.to_string(),
             headers: header_pairs(delivery.headers),
-            body: kept_body(delivery.body, &judgement).to_vec(),
+            body: kept_body(delivery.body, &judgement, outsider).to_vec(),
             body_length: delivery.body_length as i64,
             body_sha256: request.body_sha256.to_vec(),
         };
@@ -352,8 +357,9 @@ impl Intake {
         )
     }
 
-    /// Writes the counts of refused strangers' requests, and forgets senders
-    /// whose allowance is whole again. Called periodically and at shutdown.
+    /// Writes the counts of requests refused past their allowance, and
+    /// forgets senders whose allowance is whole again. Called periodically
+    /// and at shutdown.
     pub async fn flush_throttled(&self) -> Result<(), StoreError> {
         let counts: Vec<ThrottledCount> = {
             let mut throttled = self.throttled.lock().unwrap_or_else(|p| p.into_inner());
@@ -384,16 +390,20 @@ fn unsigned_refusal(judgement: &Judgement) -> bool {
     matches!(judgement, Judgement::Refused(refused) if refused.key.is_none())
 }
 
-/// What is kept of a delivery's body (see the module's comment).
-fn kept_body<'a>(body: &'a [u8], judgement: &Judgement) -> &'a [u8] {
-    let prefix = &body[..body.len().min(KEPT_PREFIX)];
-    match judgement {
-        Judgement::Refused(refused) if refused.key.is_none() => match refused.verdict {
-            Verdict::UnknownConnection | Verdict::TooLarge | Verdict::ForbiddenSource => prefix,
-            _ if body.len() > KEPT_WHOLE_REFUSED => prefix,
-            _ => body,
-        },
-        _ => body,
+/// What is kept of a delivery's body (see the module's comment);
+/// `outsider`: its sender is outside the connection's allowlist.
+fn kept_body<'a>(body: &'a [u8], judgement: &Judgement, outsider: bool) -> &'a [u8] {
+    let Judgement::Refused(refused) = judgement else {
+        return body;
+    };
+    let short = match refused.verdict {
+        _ if !unsigned_refusal(judgement) => false,
+        Verdict::UnknownConnection | Verdict::TooLarge => true,
+        _ => outsider || body.len() > KEPT_WHOLE_REFUSED,
+    };
+    match short {
+        true => &body[..body.len().min(KEPT_PREFIX)],
+        false => body,
     }
 }
 
@@ -410,6 +420,7 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
     let (mut left_out, mut left_out_bytes) = (0usize, 0usize);
     let mut pairs = Vec::new();
     for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes());
         let size = name.as_str().len() + value.len();
         if size > room {
             left_out += 1;
@@ -417,10 +428,7 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
             continue;
         }
         room -= size;
-        pairs.push((
-            name.as_str().to_owned(),
-            String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        ));
+        pairs.push((name.as_str().to_owned(), value.into_owned()));
     }
     if left_out > 0 {
         pairs.push((
@@ -444,28 +452,20 @@ mod tests {
     fn refused_bodies_are_kept_whole_only_when_small_and_from_an_allowed_sender() {
         let small = vec![b'a'; KEPT_WHOLE_REFUSED];
         let large = vec![b'a'; KEPT_WHOLE_REFUSED + 1];
+        let kept =
+            |body: &[u8], verdict, outsider| kept_body(body, &refused(verdict), outsider).len();
+        assert_eq!(kept(&small, Verdict::BadSignature, false), small.len());
+        assert_eq!(kept(&small, Verdict::Disabled, false), small.len());
+        assert_eq!(kept(&large, Verdict::BadSignature, false), KEPT_PREFIX);
+        assert_eq!(kept(&large, Verdict::Malformed, false), KEPT_PREFIX);
         assert_eq!(
-            kept_body(&small, &refused(Verdict::BadSignature)).len(),
-            KEPT_WHOLE_REFUSED
+            kept(&small, Verdict::Disabled, true),
+            KEPT_PREFIX,
+            "from outside"
         );
-        assert_eq!(
-            kept_body(&large, &refused(Verdict::BadSignature)).len(),
-            KEPT_PREFIX
-        );
-        assert_eq!(
-            kept_body(&large, &refused(Verdict::Malformed)).len(),
-            KEPT_PREFIX
-        );
-        for stranger in [
-            Verdict::ForbiddenSource,
-            Verdict::UnknownConnection,
-            Verdict::TooLarge,
-        ] {
-            assert_eq!(
-                kept_body(&small, &refused(stranger)).len(),
-                KEPT_PREFIX,
-                "{stranger:?}"
-            );
+        assert_eq!(kept(&small, Verdict::ForbiddenSource, true), KEPT_PREFIX);
+        for stranger in [Verdict::UnknownConnection, Verdict::TooLarge] {
+            assert_eq!(kept(&small, stranger, false), KEPT_PREFIX, "{stranger:?}");
         }
         let signed = Judgement::Refused(Refused::new(
             Verdict::Malformed,
@@ -475,7 +475,7 @@ mod tests {
             )),
         ));
         assert_eq!(
-            kept_body(&large, &signed).len(),
+            kept_body(&large, &signed, false).len(),
             large.len(),
             "the provider signed it"
         );

@@ -44,9 +44,14 @@ async fn judged(
     vault: &Vault,
     original: &StoredNotification,
 ) -> Result<(Judgement, Option<(i64, String)>), StoreError> {
-    // A body that was not kept whole (a stranger's prefix, an oversized one,
-    // a stream that broke) cannot be judged again as what the sender sent.
+    // A request not kept whole (a stranger's prefix, an oversized body, a
+    // stream that broke, headers left out) cannot be judged again as what
+    // the sender sent.
     let cut_short = original.body.len() as i64 != original.body_length
+        || original
+            .headers
+            .iter()
+            .any(|(name, _)| name == crate::intake::HEADERS_NOT_KEPT)
         || (original.verdict == Verdict::Malformed
             && original
                 .reason
@@ -55,7 +60,7 @@ async fn judged(
     if cut_short {
         let refused = Refused::new(
             original.verdict,
-            "the body was not kept whole, so it cannot be judged again",
+            "the request was not kept whole, so it cannot be judged again",
             None,
         );
         return Ok((Judgement::Refused(refused), None));

@@ -12,6 +12,7 @@ mod load;
 mod notifications;
 mod pages;
 mod resilience;
+mod round_trips;
 
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,9 @@ enum Command {
         #[arg(long, default_value_t = 1024)]
         body_kib: usize,
     },
+    /// Round trips to the database for one dispute page view and one
+    /// "Query status now", from PostgreSQL's statement log.
+    RoundTrips,
     /// The analyst's pages over a database of `disputes` disputes: p50 and
     /// p95 of each, and the plans of their queries.
     Pages {
@@ -90,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
         } => intake(Duration::from_secs(seconds), &senders, rate, storm).await,
         Command::Crash { kills } => resilience::crash(kills).await,
         Command::RestartDatabase => resilience::restart_database().await,
+        Command::RoundTrips => round_trips::round_trips().await,
         Command::Flood {
             seconds,
             senders,

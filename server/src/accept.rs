@@ -32,22 +32,25 @@ use crate::config::ConnectionLimits;
 /// `Connection: close`.
 pub const MAX_REQUESTS: usize = 1000;
 /// How long one connection may stay open; past it, it is closed after the
-/// request under way.
+/// request under way…
 pub const MAX_LIFETIME: Duration = Duration::from_secs(600);
+/// …which has this long to end (a request's own time limit) before the
+/// connection is dropped.
+const LAST_REQUEST: Duration = Duration::from_secs(30);
 
-/// Serves `router` on `listener` until `stop` is cancelled; each connection
-/// is a task of `connections`, told to finish its request and close when
-/// `stop` is cancelled.
+/// Serves `router` on `listener` until `stop` is cancelled, each address
+/// within its share of `per_address` (shared by every listener); each
+/// connection is a task of `connections`, told to finish its request and
+/// close when `stop` is cancelled.
 pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
     limits: ConnectionLimits,
-    trusted_proxies: SourceAllowlist,
+    per_address: PerAddress,
     stop: CancellationToken,
     connections: TaskTracker,
 ) {
     let open = Arc::new(Semaphore::new(limits.max_connections));
-    let per_address = PerAddress::new(limits.max_per_address);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
@@ -70,15 +73,12 @@ pub async fn serve(
             },
             () = stop.cancelled() => return,
         };
-        let share = match trusted_proxies.allows(peer.ip()) && !trusted_proxies.is_empty() {
-            true => None,
-            false => match per_address.take(Sender::Address(peer.ip()).group()) {
-                Some(share) => Some(share),
-                None => {
-                    tracing::debug!(%peer, "closed a connection past its address's share");
-                    continue;
-                }
-            },
+        let share = match per_address.take(peer) {
+            Ok(share) => share,
+            Err(()) => {
+                tracing::debug!(%peer, "closed a connection past its address's share");
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let mut stream = TimeoutStream::new(stream);
@@ -90,18 +90,20 @@ pub async fn serve(
         connections.spawn(async move {
             tokio::pin!(connection);
             let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
+                ended = connection.as_mut() => Ok(ended),
                 () = tokio::time::sleep(MAX_LIFETIME) => {
                     connection.as_mut().graceful_shutdown();
-                    connection.await
+                    tokio::time::timeout(LAST_REQUEST, connection).await
                 }
                 () = stop.cancelled() => {
                     connection.as_mut().graceful_shutdown();
-                    connection.await
+                    Ok(connection.await)
                 }
             };
-            if let Err(e) = ended {
-                tracing::debug!(error = %e, %peer, "connection closed with an error");
+            match ended {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(error = %e, %peer, "connection closed with an error"),
+                Err(_) => tracing::debug!(%peer, "connection dropped past its lifetime"),
             }
             drop((permit, share));
         });
@@ -136,10 +138,12 @@ fn service(
     })
 }
 
-/// Open connections per address group, each group at most `max`.
+/// Open connections per address group, each group at most `max`; trusted
+/// proxies, which carry everyone, are not counted.
 #[derive(Clone)]
-struct PerAddress {
+pub struct PerAddress {
     max: usize,
+    trusted_proxies: SourceAllowlist,
     open: Arc<Mutex<HashMap<SenderGroup, usize>>>,
 }
 
@@ -150,25 +154,31 @@ struct Share {
 }
 
 impl PerAddress {
-    fn new(max: usize) -> Self {
+    pub fn new(max: usize, trusted_proxies: SourceAllowlist) -> Self {
         Self {
             max,
+            trusted_proxies,
             open: Arc::default(),
         }
     }
 
-    /// A place for one more connection of `group`, if it has one left.
-    fn take(&self, group: SenderGroup) -> Option<Share> {
+    /// A place for one more connection from `peer`: `None` for a trusted
+    /// proxy, `Err` when its group has none left.
+    fn take(&self, peer: SocketAddr) -> Result<Option<Share>, ()> {
+        if !self.trusted_proxies.is_empty() && self.trusted_proxies.allows(peer.ip()) {
+            return Ok(None);
+        }
+        let group = Sender::Address(peer.ip()).group();
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let count = open.entry(group).or_default();
         if *count >= self.max {
-            return None;
+            return Err(());
         }
         *count += 1;
-        Some(Share {
+        Ok(Some(Share {
             group,
             of: self.clone(),
-        })
+        }))
     }
 }
 
@@ -188,31 +198,44 @@ impl Drop for Share {
 mod tests {
     use super::*;
 
-    fn group(text: &str) -> SenderGroup {
-        Sender::Address(text.parse().unwrap()).group()
+    fn peer(ip: &str) -> SocketAddr {
+        SocketAddr::new(ip.parse().unwrap(), 4711)
+    }
+
+    fn shares(max: usize) -> PerAddress {
+        PerAddress::new(max, SourceAllowlist::parse(&["10.0.0.0/8"], &[]).unwrap())
     }
 
     #[test]
     fn an_address_holds_at_most_its_share_and_gets_places_back() {
-        let per_address = PerAddress::new(2);
-        let a = group("192.0.2.1");
-        let first = per_address.take(a).unwrap();
-        let _second = per_address.take(a).unwrap();
-        assert!(per_address.take(a).is_none());
+        let per_address = shares(2);
+        let first = per_address.take(peer("192.0.2.1")).unwrap();
+        let _second = per_address.take(peer("192.0.2.1")).unwrap();
+        assert!(per_address.take(peer("192.0.2.1")).is_err());
         assert!(
-            per_address.take(group("192.0.2.2")).is_some(),
+            per_address.take(peer("192.0.2.2")).is_ok(),
             "others are not held"
         );
         drop(first);
-        assert!(per_address.take(a).is_some());
+        assert!(per_address.take(peer("192.0.2.1")).is_ok());
     }
 
     #[test]
     fn an_ipv6_64_shares_one_share_and_empty_groups_are_forgotten() {
-        let per_address = PerAddress::new(1);
-        let held = per_address.take(group("2001:db8::1")).unwrap();
-        assert!(per_address.take(group("2001:db8::2")).is_none());
+        let per_address = shares(1);
+        let held = per_address.take(peer("2001:db8::1")).unwrap();
+        assert!(per_address.take(peer("2001:db8::2")).is_err());
         drop(held);
+        assert!(per_address.open.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_trusted_proxy_is_not_counted() {
+        let per_address = shares(1);
+        let held: Vec<_> = (0..3)
+            .map(|_| per_address.take(peer("10.1.2.3")).unwrap())
+            .collect();
+        assert!(held.iter().all(Option::is_none));
         assert!(per_address.open.lock().unwrap().is_empty());
     }
 }

@@ -387,8 +387,9 @@ impl Default for Settings {
                 header_read_timeout: Duration::from_secs(10),
                 idle_timeout: Duration::from_secs(60),
                 max_connections: 1024,
-                // An office behind one address: a few dozen people, a
-                // browser's six connections each.
+                // A provider's burst of concurrent notifications from one
+                // address, or an office behind one; eight addresses to
+                // fill the whole cap.
                 max_per_address: 128,
             },
             retention: jiff::SignedDuration::from_hours(30 * 24),

@@ -8,7 +8,8 @@
 //! repository and creates an admin whose password it prints, so it never
 //! runs on an installation's database: it ignores `DATABASE_URL`,
 //! `MASTER_KEY` and the settings file, and runs on a fresh private cluster
-//! in a directory of its own under `DATA_DIR`, removed when it stops.
+//! in a directory of its own under `DATA_DIR`, removed when it stops. For
+//! the same reason it listens only on a loopback address.
 
 use std::{os::unix::fs::PermissionsExt, path::Path, sync::Arc, time::Duration};
 
@@ -104,6 +105,12 @@ const DEMO_RULES: ReconcileRules = ReconcileRules {
 
 /// Runs the demo with `settings` read from flags and the environment only.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    if !settings.listen_addr.ip().is_loopback() {
+        anyhow::bail!(
+            "the demo listens only on a loopback address (its keys are published and it prints an admin's password); LISTEN_ADDR is {}",
+            settings.listen_addr
+        );
+    }
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
     let home = tempfile::Builder::new()
@@ -131,6 +138,7 @@ async fn run_in(home: &Path, settings: Settings) -> anyhow::Result<()> {
         data_dir: home.to_owned(),
         database_url: None,
         master_key: None,
+        intake_listen_addr: None,
         status_queries: StatusQuerySettings {
             allow_local: true,
             reconcile_every: Some(Duration::from_secs(60)),

@@ -232,11 +232,13 @@ impl Application {
         let tasks = with_jobs(tasks, store, vault, metrics);
         let stop = CancellationToken::new();
         let connections = TaskTracker::new();
+        // One share per address across both listeners.
+        let per_address = accept::PerAddress::new(limits.max_per_address, trusted_proxies);
         let mut serving = vec![tokio::spawn(accept::serve(
             listener,
             router,
             limits,
-            trusted_proxies.clone(),
+            per_address.clone(),
             stop.clone(),
             connections.clone(),
         ))];
@@ -245,13 +247,18 @@ impl Application {
                 listener,
                 router,
                 limits,
-                trusted_proxies,
+                per_address,
                 stop.clone(),
                 connections.clone(),
             )));
         }
 
-        shutdown.await;
+        // A listener's loop only ends when told to; if one fails, the
+        // server stops rather than go on serving half of itself.
+        let failed = tokio::select! {
+            () = shutdown => None,
+            (ended, _, _) = futures::future::select_all(serving.iter_mut()) => Some(ended),
+        };
         stop.cancel();
         for listener in serving {
             let _ = listener.await;
@@ -268,7 +275,12 @@ impl Application {
             tracing::warn!("requests still running after the grace period were cut off");
         }
         tasks.stop(grace).await;
-        Ok(())
+        match failed {
+            None => Ok(()),
+            Some(ended) => Err(std::io::Error::other(format!(
+                "a listener stopped serving: {ended:?}"
+            ))),
+        }
     }
 }
 

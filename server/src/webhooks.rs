@@ -7,7 +7,7 @@
 
 use std::{net::SocketAddr, time::Instant};
 
-use app::intake::{InboundRequest, Intake};
+use app::intake::{InboundRequest, Intake, KEPT_PREFIX};
 use axum::{
     body::Body,
     extract::{ConnectInfo, State},
@@ -21,9 +21,13 @@ use dispute_core::{
     providers::judge::{Delivery, Reply, MAX_BODY},
 };
 use http_body_util::BodyExt;
-use sha2::{Digest, Sha256};
 
 use crate::sender;
+
+/// The longest a request's body may take to arrive: a notification is a
+/// few KiB, and a connection is not held by one sent a byte at a time.
+/// (Within the router's 30 s, so the body's own answer is the one sent.)
+const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 #[derive(Clone)]
 struct WebhookState {
@@ -119,7 +123,7 @@ fn respond(reply: Reply) -> Response {
 }
 
 struct ReadBody {
-    /// The body, or its first `MAX_BODY + 1` bytes.
+    /// The body, or as much of it as was read.
     kept: Vec<u8>,
     /// Its length; past the limit, what `Content-Length` declared if that
     /// is more than was read.
@@ -140,14 +144,26 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// Reads the body up to one byte past `MAX_BODY`, where it stops: more is
-/// never needed to refuse it. A broken stream ends the body where it broke.
+/// never needed to refuse it. One declared over the limit is refused
+/// whatever it holds, so only the prefix kept of it is read. A broken
+/// stream, or one still sending after `BODY_DEADLINE`, ends the body where
+/// it stopped.
 async fn read_body(mut body: Body, declared: Option<u64>) -> ReadBody {
-    let limit = MAX_BODY + 1;
+    let limit = match declared {
+        Some(length) if length > MAX_BODY as u64 => KEPT_PREFIX,
+        _ => MAX_BODY + 1,
+    };
     let mut kept = Vec::new();
     let mut complete = true;
+    let deadline = tokio::time::Instant::now() + BODY_DEADLINE;
     while kept.len() < limit {
-        let Some(frame) = body.frame().await else {
-            break;
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) => {
+                complete = false;
+                break;
+            }
         };
         let Ok(frame) = frame else {
             complete = false;
@@ -163,7 +179,7 @@ async fn read_body(mut body: Body, declared: Option<u64>) -> ReadBody {
             true => read.max(declared.unwrap_or(0)),
             false => read,
         },
-        sha256: Sha256::digest(&kept).into(),
+        sha256: app::intake::body_digest(&kept),
         kept,
         complete,
     }

@@ -273,6 +273,24 @@ async fn installation(
 }
 
 #[test]
+fn the_demo_refuses_to_listen_beyond_loopback() {
+    let dir = reachable_temp_dir();
+    let output = dispute_desk(dir.path())
+        .env("LISTEN_ADDR", "0.0.0.0:0")
+        .arg("demo")
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("the demo listens only on a loopback address"),
+        "{said}"
+    );
+    assert_eq!(postgres_processes_of(dir.path()), Vec::<String>::new());
+}
+
+#[test]
 fn the_demo_plays_a_day_recovers_the_dropped_outcomes_and_leaves_an_installation_alone() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = reachable_temp_dir();

@@ -44,7 +44,7 @@ pub async fn audit_entries(
         match text.filter(|t| !t.trim().is_empty()) {
             None => Ok(None),
             Some(t) => {
-                let date: jiff::civil::Date = t.trim().parse().map_err(|_| {
+                let date = dispute_core::domain::time::day(&t).map_err(|_| {
                     AppError::BadRequest(format!("{t:?} is not a date (yyyy-mm-dd)"))
                 })?;
                 let date = if end {
@@ -76,13 +76,19 @@ pub async fn audit_entries(
         Some(kind) if KINDS.iter().any(|(k, _)| *k == kind) => Some(kind.to_owned()),
         Some(_) => return Err(AppError::BadRequest("unknown kind of change".into())),
     };
-    let after =
-        match after.filter(|a| !a.is_empty()) {
-            None => None,
-            Some(text) => Some(cursor_from::<AuditKey>(&text).ok_or_else(|| {
-                AppError::BadRequest("that page of the log does not exist".into())
-            })?),
-        };
+    let after = match after.filter(|a| !a.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            cursor_from::<AuditKey>(&text)
+                .map(|key| AuditKey {
+                    at: dispute_core::domain::time::storable(key.at),
+                    ..key
+                })
+                .ok_or_else(|| {
+                    AppError::BadRequest("that page of the log does not exist".into())
+                })?,
+        ),
+    };
     let filter = AuditFilter {
         actor,
         action,

@@ -127,18 +127,29 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
     });
     let id = n.id;
     let body = String::from_utf8_lossy(&n.body).into_owned();
-    let kept = match n.body.len() as i64 == n.body_length {
-        true => format!("{} bytes, kept whole", n.body_length),
-        false => format!(
-            "{} bytes arrived; the first {} are kept",
-            n.body_length,
-            n.body.len()
+    // Intake stops reading a body past the limit: its length is then what
+    // its sender declared, and its digest covers what was read.
+    let (kept, digest_of) = match (
+        n.body.len() as i64 == n.body_length,
+        n.body_length > MAX_BODY as i64,
+    ) {
+        (true, _) => (format!("{} bytes, kept whole", n.body_length), "SHA-256"),
+        (false, false) => (
+            format!(
+                "{} bytes arrived; the first {} are kept",
+                n.body_length,
+                n.body.len()
+            ),
+            "SHA-256",
         ),
-    };
-    // Intake stops reading a body one byte past the limit.
-    let digest_of = match n.body_length > MAX_BODY as i64 {
-        true => format!("SHA-256 of its first {} bytes", MAX_BODY + 1),
-        false => "SHA-256".to_owned(),
+        (false, true) => (
+            format!(
+                "{} bytes declared, over the limit; the first {} are kept",
+                n.body_length,
+                n.body.len()
+            ),
+            "SHA-256 of what was read before reading stopped",
+        ),
     };
     let answer = match (n.response_status, &n.response_body) {
         (Some(status), Some(body)) => format!("{status} {}", shown(body)),

@@ -22,6 +22,10 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 
     let state = expect_context::<AppState>();
     let address = client_address().map(|a| a.to_string()).unwrap_or_default();
+    // Failures count per address group (an IPv6 /64 is one sender).
+    let group = client_address()
+        .map(|a| a.group().to_string())
+        .unwrap_or_default();
     let refuse = || {
         leptos_axum::redirect("/login?error=1");
         Ok(())
@@ -35,7 +39,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         .to_owned();
     let (for_account, from_address) = state
         .store
-        .sign_in_failures(&counted_as, &address, throttle::MEMORY)
+        .sign_in_failures(&counted_as, &group, throttle::MEMORY)
         .await?;
     if throttle::refuses(for_account, from_address, jiff::Timestamp::now()) {
         // Not counted, and no password checked: waiting is all that helps.
@@ -58,7 +62,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         _ => {
             state
                 .store
-                .record_sign_in_failure(&counted_as, &address, throttle::MEMORY)
+                .record_sign_in_failure(&counted_as, &group, throttle::MEMORY)
                 .await?;
             return refuse();
         }

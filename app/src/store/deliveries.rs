@@ -4,7 +4,7 @@
 
 use dispute_core::domain::{DeliveryCursor, DeliveryFilter, ProviderKind, Verdict};
 use jiff_sqlx::ToSqlx;
-use sqlx::{Postgres, QueryBuilder, Transaction};
+use sqlx::{postgres::PgRow, Postgres, QueryBuilder};
 
 use super::{Named, Store, StoreError};
 
@@ -50,21 +50,28 @@ struct Row {
 pub const SEARCH_TIMEOUT_SECS: u32 = 5;
 
 impl Store {
-    /// A transaction in which a search through bodies is stopped after
-    /// `SEARCH_TIMEOUT_SECS`.
-    async fn for_filter(
+    /// The rows `sql` selects for `filter`; a search through bodies runs in
+    /// a transaction of its own that stops it after `SEARCH_TIMEOUT_SECS`.
+    async fn rows_for<T>(
         &self,
         filter: &DeliveryFilter,
-    ) -> Result<Transaction<'static, Postgres>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if filter.text.is_some() {
-            sqlx::query(&format!(
-                "set local statement_timeout = '{SEARCH_TIMEOUT_SECS}s'"
-            ))
-            .execute(&mut *tx)
-            .await?;
+        sql: &mut QueryBuilder<'_, Postgres>,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+    {
+        if filter.text.is_none() {
+            return Ok(sql.build_query_as().fetch_all(&self.pool).await?);
         }
-        Ok(tx)
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!(
+            "set local statement_timeout = '{SEARCH_TIMEOUT_SECS}s'"
+        ))
+        .execute(&mut *tx)
+        .await?;
+        let rows = sql.build_query_as().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(rows)
     }
 
     /// The refused deliveries `filter` matches that no replay has made
@@ -86,10 +93,8 @@ impl Store {
         push_filter(&mut sql, filter);
         sql.push(" order by n.received_at, n.id limit ")
             .push_bind(limit);
-        let mut tx = self.for_filter(filter).await?;
-        let ids = sql.build_query_scalar().fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(ids)
+        let ids: Vec<(i64,)> = self.rows_for(filter, &mut sql).await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 
     /// Up to `limit` deliveries matching `filter`, older than `before`.
@@ -122,9 +127,7 @@ impl Store {
         }
         sql.push(" order by n.received_at desc, n.id desc limit ")
             .push_bind(limit);
-        let mut tx = self.for_filter(filter).await?;
-        let rows: Vec<Row> = sql.build_query_as().fetch_all(&mut *tx).await?;
-        tx.commit().await?;
+        let rows: Vec<Row> = self.rows_for(filter, &mut sql).await?;
         Ok(rows
             .into_iter()
             .map(|r| DeliveryRecord {

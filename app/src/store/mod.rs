@@ -93,7 +93,8 @@ impl From<sqlx::Error> for StoreError {
             Some(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.constraint().unwrap_or_default().to_owned())
             }
-            // query_canceled: here only ever a statement timeout of ours.
+            // query_canceled: a statement timeout of ours (or an operator
+            // cancelling a statement, which stopped it just the same).
             Some(db) if db.code().as_deref() == Some("57014") => StoreError::TooSlow,
             _ => StoreError::Database(e),
         }

@@ -79,10 +79,7 @@ impl DeliveryFilter {
         };
         let date = |name: &str| {
             get(name)
-                .map(|v| {
-                    v.parse::<Date>()
-                        .map_err(|_| bad(name, v, "a date (yyyy-mm-dd)"))
-                })
+                .map(|v| super::time::day(v).map_err(|_| bad(name, v, "a date (yyyy-mm-dd)")))
                 .transpose()
         };
         Ok(Self {

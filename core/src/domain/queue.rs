@@ -249,7 +249,7 @@ impl QueueFilter {
         };
         let date = |name: &str| -> Result<Option<Date>, FilterError> {
             get(name)
-                .map(|v| v.parse().map_err(|_| bad(name, v, "a date (yyyy-mm-dd)")))
+                .map(|v| super::time::day(v).map_err(|_| bad(name, v, "a date (yyyy-mm-dd)")))
                 .transpose()
         };
         let amount = |name: &str| -> Result<Option<Decimal>, FilterError> {

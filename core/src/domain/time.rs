@@ -99,6 +99,16 @@ pub fn rfc3339(text: &str) -> Result<Timestamp, TimeError> {
         .map_err(|_| error(text, "RFC 3339 time with an offset"))
 }
 
+/// A day someone typed into a filter, `yyyy-mm-dd`, in years 1 to 9999
+/// (jiff reads years back to 9999 BC, which no database column holds).
+pub fn day(text: &str) -> Result<Date, TimeError> {
+    text.trim()
+        .parse::<Date>()
+        .ok()
+        .filter(|d| d.year() >= 1)
+        .ok_or_else(|| error(text, "date (yyyy-mm-dd)"))
+}
+
 /// The start of year 1. PostgreSQL holds no time before 4713 BC (jiff
 /// reaches 9999 BC) and nothing here happened before year 1.
 const EARLIEST: Timestamp = Timestamp::constant(-62_135_596_800, 0);
@@ -120,6 +130,21 @@ fn to_microseconds(at: Timestamp) -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_filters_day_is_in_years_one_to_9999() {
+        assert_eq!(day(" 2026-12-02 ").unwrap(), jiff::civil::date(2026, 12, 2));
+        assert_eq!(day("0001-01-01").unwrap(), jiff::civil::date(1, 1, 1));
+        for bad in [
+            "-004714-11-24",
+            "-000001-01-01",
+            "0000-12-31",
+            "2026-13-01",
+            "x",
+        ] {
+            assert!(day(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_time_before_year_one_is_read_as_its_start() {

@@ -365,7 +365,7 @@ async fn a_note_and_an_assignment_appear_on_the_timeline_in_the_queue_and_in_the
     let app = seeded().await;
     let email = app.sign_in_as(Role::Analyst).await;
     let page = app.dispute_page("pingpong-main", "PP-1").await;
-    let id = page.trim_start_matches("/disputes/").to_owned();
+    let id = app.dispute_id("pingpong-main", "PP-1").await;
     let form = |extra: (&'static str, &'static str)| vec![("dispute", id.as_str()), extra];
 
     let noted = app
@@ -728,7 +728,7 @@ async fn every_reference_a_provider_may_send_has_a_page_notes_and_a_status_query
             "{html}"
         );
 
-        let id = page.trim_start_matches("/disputes/");
+        let id = &app.dispute_id("pingpong-main", reference).await;
         let noted = app
             .post_form(
                 &app.client,

@@ -265,38 +265,64 @@ async fn past_its_allowance_a_strangers_large_body_is_answered_before_it_is_sent
     assert_eq!(rows(&app).await.len(), 1);
 }
 
-#[tokio::test]
-async fn an_oversized_body_is_read_only_one_byte_past_the_limit() {
-    let app = spawn_app_with(Settings::default()).await;
-    app.import_fixture_connections().await;
-    let declared = 8 * 1024 * 1024;
-    let body = vec![b'z'; 2 * 1024 * 1024];
+/// Sends `head` and then `body` (which the server may stop reading) and
+/// returns the answer.
+async fn send_oversized(app: &TestApp, head: String, body: Vec<u8>) -> String {
     let mut stream = TcpStream::connect(app.socket()).await.unwrap();
-    let head = format!(
-        "POST /webhooks/pingpong-main HTTP/1.1\r\nHost: x\r\nContent-Length: {declared}\r\n\r\n"
-    );
     stream.write_all(head.as_bytes()).await.unwrap();
     let (mut reading, mut writing) = stream.into_split();
-    // The server stops reading and answers; what is still being sent may
-    // then fail to be written.
     let sent = tokio::spawn(async move { writing.write_all(&body).await });
-
     let mut answer = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), reading.read_to_end(&mut answer)).await;
     let _ = sent.await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
 
-    let answer = String::from_utf8_lossy(&answer);
+#[tokio::test]
+async fn an_oversized_body_is_read_no_further_than_it_takes_to_refuse_it() {
+    let app = spawn_app_with(Settings::default()).await;
+    app.import_fixture_connections().await;
+
+    // Declared over the limit: only the prefix that is kept is read.
+    let declared = 8 * 1024 * 1024;
+    let head = format!(
+        "POST /webhooks/pingpong-main HTTP/1.1\r\nHost: x\r\nContent-Length: {declared}\r\n\r\n"
+    );
+    let answer = send_oversized(&app, head, vec![b'z'; 2 * 1024 * 1024]).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     let row = &rows(&app).await[0];
-    assert_eq!(row.verdict.as_str(), "too_large");
-    assert_eq!(row.body_length, declared);
+    assert_eq!(
+        (row.verdict.as_str(), row.body_length),
+        ("too_large", declared)
+    );
     assert_eq!(row.body, vec![b'z'; 4096]);
-    let read = vec![b'z'; 1024 * 1024 + 1];
     assert_eq!(
         row.body_sha256,
-        Sha256::digest(&read).to_vec(),
+        Sha256::digest(&row.body).to_vec(),
         "of what was read"
     );
+
+    // Sent in chunks with no length: read to one byte past the limit.
+    let chunk = vec![b'y'; 256 * 1024];
+    let mut chunked = Vec::new();
+    for _ in 0..8 {
+        chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        chunked.extend_from_slice(&chunk);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let head =
+        "POST /webhooks/pingpong-main HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let answer = send_oversized(&app, head.to_owned(), chunked).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let row = &rows(&app).await[1];
+    let read = 1024 * 1024 + 1;
+    assert_eq!(
+        (row.verdict.as_str(), row.body_length),
+        ("too_large", read as i64)
+    );
+    assert_eq!(row.body, vec![b'y'; 4096]);
+    assert_eq!(row.body_sha256, Sha256::digest(vec![b'y'; read]).to_vec());
 }
 
 /// A connection from `from` (a loopback address) to the app.
@@ -317,9 +343,18 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
 
 #[tokio::test]
 async fn while_one_address_holds_its_share_another_is_answered_at_once() {
-    let app = spawn_app_with(Settings::default()).await;
-    app.import_fixture_connections().await;
     let share = Settings::default().connections.max_per_address;
+    // Room for one connection more than the share: without the share, the
+    // held address would take it too.
+    let app = spawn_app_with(Settings {
+        connections: ConnectionLimits {
+            max_connections: share + 1,
+            ..Settings::default().connections
+        },
+        ..Settings::default()
+    })
+    .await;
+    app.import_fixture_connections().await;
     let mut held = Vec::new();
     for _ in 0..share {
         // Kept-alive connections that asked once and wait for more.
@@ -435,4 +470,36 @@ async fn intake_on_its_own_listener_is_answered_while_the_ui_listener_is_full() 
     assert!(took < Duration::from_secs(1), "{took:?}");
     assert_eq!(page.status(), 404, "the intake listener serves no page");
     drop(held);
+}
+
+#[tokio::test]
+async fn a_body_trickled_a_byte_at_a_time_is_cut_off_and_kept_as_it_arrived() {
+    let app = spawn_app_with(Settings::default()).await;
+    app.import_fixture_connections().await;
+    let mut stream = TcpStream::connect(app.socket()).await.unwrap();
+    let head = "POST /webhooks/pingpong-main HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let (mut reading, mut writing) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        // Always within the idle timeout, never finishing.
+        while writing.write_all(b"{").await.is_ok() {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+
+    let mut answer = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(40), reading.read(&mut answer))
+        .await
+        .expect("answered once the body's time is up")
+        .unwrap();
+    let took = started.elapsed();
+    trickle.abort();
+
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!((19..25).contains(&took.as_secs()), "{took:?}");
+    let row = &rows(&app).await[0];
+    assert_eq!(row.verdict.as_str(), "malformed");
+    assert!(row.body.len() < 20 && row.body.iter().all(|b| *b == b'{'));
 }

@@ -312,6 +312,12 @@ impl TestApp {
 
     /// The address of dispute `dispute_ref` of connection `slug`.
     pub async fn dispute_page(&self, slug: &str, dispute_ref: &str) -> String {
+        format!("/disputes/{}", self.dispute_id(slug, dispute_ref).await)
+    }
+
+    /// The id of dispute `dispute_ref` of connection `slug`, as its forms
+    /// name it.
+    pub async fn dispute_id(&self, slug: &str, dispute_ref: &str) -> String {
         let id: i64 = sqlx::query_scalar(
             "select d.id from disputes d join connections c on c.id = d.connection_id
              where c.slug = $1 and d.dispute_ref = $2",
@@ -321,7 +327,7 @@ impl TestApp {
         .fetch_one(&self.pool)
         .await
         .unwrap_or_else(|e| panic!("dispute {slug}/{dispute_ref}: {e}"));
-        format!("/disputes/{id}")
+        id.to_string()
     }
 
     /// To the application, the database is down.

@@ -122,9 +122,7 @@ async fn metrics_count_deliveries_by_verdict_status_queries_and_reconciliation_r
             "/api/disputes/query",
             &[(
                 "dispute",
-                app.dispute_page("pingpong-main", "202303071954574059")
-                    .await
-                    .trim_start_matches("/disputes/"),
+                &app.dispute_id("pingpong-main", "202303071954574059").await,
             )],
         )
         .await;

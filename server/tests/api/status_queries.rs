@@ -566,7 +566,7 @@ async fn query_status_now_puts_the_answer_on_the_timeline_once_a_minute_and_audi
     let rig = rig(story(), LOCAL).await;
     let app = &rig.app;
     let page = app.dispute_page("pingpong-main", "PPWON").await;
-    let id = page.trim_start_matches("/disputes/").to_owned();
+    let id = app.dispute_id("pingpong-main", "PPWON").await;
     let form = [("dispute", id.as_str())];
 
     // Not signed in, nothing is asked.
