@@ -1,7 +1,12 @@
-//! Settings: command-line flags and environment variables over an optional
-//! TOML file over defaults. Every setting is listed in the README's table.
+//! Settings: each one declared once, in `SettingArgs` — its flag, its
+//! environment variable, its key in the settings file (its name in lower
+//! case), its default and its help. Flags override the environment, which
+//! overrides the file, whose values are read in as the settings' defaults.
+//! `Settings` is the same, grouped as the application uses it. The README's
+//! table is checked against these declarations by a test.
 
 use std::{
+    ffi::OsString,
     net::SocketAddr,
     num::NonZeroU32,
     path::{Path, PathBuf},
@@ -9,10 +14,10 @@ use std::{
 };
 
 use app::auth::password::HashCost;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use dispute_core::domain::SourceAllowlist;
-use secrecy::SecretString;
-use serde::Deserialize;
+use jiff::SignedDuration;
+use secrecy::{ExposeSecret, SecretString};
 
 /// Dispute Desk: receives payment providers' dispute notifications and shows
 /// the team what is due. Serving is the default command.
@@ -84,16 +89,24 @@ pub enum ConnectionsCommand {
     Import { file: PathBuf },
 }
 
-#[derive(Debug, Default, Args)]
+/// Every setting, declared once. The file key is the `id` (the
+/// environment variable's name in lower case).
+#[derive(Debug, Clone, Args)]
 pub struct SettingArgs {
-    /// PostgreSQL to use. Without it a private cluster is started in the data
-    /// directory.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
-    pub database_url: Option<String>,
+    /// PostgreSQL to use, e.g. postgres://dd:secret@db/dispute_desk. Without
+    /// it a private cluster is started in the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true, value_parser = secret)]
+    pub database_url: Option<SecretString>,
 
-    /// Address to listen on; port 0 picks a free one.
-    #[arg(long, env = "LISTEN_ADDR", global = true)]
-    pub listen_addr: Option<SocketAddr>,
+    /// Address to serve on; port 0 picks a free one (the bound address is
+    /// logged at start-up).
+    #[arg(
+        long,
+        env = "LISTEN_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub listen_addr: SocketAddr,
 
     /// A second address serving only the webhook intake (and the health
     /// probes), so that the UI's clients can never take intake's
@@ -101,198 +114,194 @@ pub struct SettingArgs {
     #[arg(long, env = "INTAKE_LISTEN_ADDR", global = true)]
     pub intake_listen_addr: Option<SocketAddr>,
 
-    /// Directory for Dispute Desk's own files (the private PostgreSQL cluster).
-    #[arg(long, env = "DATA_DIR", global = true)]
-    pub data_dir: Option<PathBuf>,
+    /// Dispute Desk's own files; the private cluster lives in
+    /// DATA_DIR/postgres.
+    #[arg(long, env = "DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
 
-    /// Where to find initdb and pg_ctl when they are not on PATH or under
+    /// Where initdb and pg_ctl are, when not on PATH or under
     /// /usr/lib/postgresql/*/bin.
     #[arg(long, env = "POSTGRES_BIN_DIR", global = true)]
     pub postgres_bin_dir: Option<PathBuf>,
 
-    /// Connections in the database pool.
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", global = true)]
-    pub database_max_connections: Option<u32>,
+    /// Connections in the database pool (PostgreSQL peaks near 8 busy
+    /// connections on 2 cores).
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value = "8", global = true,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub database_max_connections: u32,
 
-    /// Log format.
-    #[arg(long, env = "LOG_FORMAT", global = true)]
-    pub log_format: Option<LogFormat>,
+    /// human or json (one object per line).
+    #[arg(long, env = "LOG_FORMAT", default_value = "human", global = true)]
+    pub log_format: LogFormat,
 
-    /// Seconds to let in-flight requests finish after SIGINT or SIGTERM.
-    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", global = true)]
-    pub shutdown_timeout_secs: Option<u64>,
+    /// Seconds in-flight requests may take after SIGINT or SIGTERM before
+    /// they are cut off.
+    #[arg(id = "shutdown_timeout_secs", long = "shutdown-timeout-secs", env = "SHUTDOWN_TIMEOUT_SECS",
+          default_value = "10", global = true, value_parser = seconds)]
+    pub shutdown_timeout: Duration,
 
-    /// The key that seals secrets at rest: 32 bytes, Base64. Without it the
-    /// key is read from (or created in) DATA_DIR/master.key.
-    #[arg(long, env = "MASTER_KEY", hide_env_values = true, global = true)]
-    pub master_key: Option<String>,
+    /// 32 bytes, Base64: seals salts and private keys at rest. Without it
+    /// the key is read from (or created in) DATA_DIR/master.key.
+    #[arg(long, env = "MASTER_KEY", hide_env_values = true, global = true, value_parser = secret)]
+    pub master_key: Option<SecretString>,
 
     /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose
-    /// X-Forwarded-For is believed for the sender's address.
-    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', global = true)]
-    pub trusted_proxies: Option<Vec<String>>,
+    /// X-Forwarded-For names the sender.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", global = true, value_parser = allowlist)]
+    pub trusted_proxies: SourceAllowlist,
 
-    /// The address people use to reach Dispute Desk (e.g.
-    /// https://disputes.example.com): forms are accepted only from it, and
-    /// session cookies are Secure when it is https.
-    #[arg(long, env = "PUBLIC_URL", global = true)]
+    /// How people reach Dispute Desk, e.g. https://disputes.example.com:
+    /// forms are accepted only from this origin, intake URLs are shown with
+    /// it, session cookies are Secure and answers carry
+    /// Strict-Transport-Security when it is https. Without it: the bound
+    /// address (and localhost on the same port).
+    #[arg(long, env = "PUBLIC_URL", global = true, value_parser = public_origin)]
     pub public_url: Option<String>,
 
-    /// Minutes of inactivity after which a session ends.
-    #[arg(long, env = "SESSION_IDLE_MINUTES", global = true)]
-    pub session_idle_minutes: Option<u64>,
+    /// Minutes without a request after which a session ends.
+    #[arg(id = "session_idle_minutes", long = "session-idle-minutes", env = "SESSION_IDLE_MINUTES",
+          default_value = "30", global = true, value_parser = minutes)]
+    pub session_idle: Duration,
 
     /// Hours after sign-in after which a session ends, however active.
-    #[arg(long, env = "SESSION_ABSOLUTE_HOURS", global = true)]
-    pub session_absolute_hours: Option<u64>,
+    #[arg(id = "session_absolute_hours", long = "session-absolute-hours", env = "SESSION_ABSOLUTE_HOURS",
+          default_value = "12", global = true, value_parser = hours)]
+    pub session_absolute: Duration,
 
-    /// argon2id memory cost in KiB.
-    #[arg(long, env = "ARGON2_MEMORY_KIB", global = true)]
-    pub argon2_memory_kib: Option<u32>,
+    /// argon2id memory cost in KiB (OWASP's).
+    #[arg(
+        long,
+        env = "ARGON2_MEMORY_KIB",
+        default_value = "19456",
+        global = true
+    )]
+    pub argon2_memory_kib: u32,
 
     /// argon2id iterations.
-    #[arg(long, env = "ARGON2_ITERATIONS", global = true)]
-    pub argon2_iterations: Option<u32>,
+    #[arg(long, env = "ARGON2_ITERATIONS", default_value = "2", global = true)]
+    pub argon2_iterations: u32,
 
     /// argon2id lanes.
-    #[arg(long, env = "ARGON2_PARALLELISM", global = true)]
-    pub argon2_parallelism: Option<u32>,
+    #[arg(long, env = "ARGON2_PARALLELISM", default_value = "1", global = true)]
+    pub argon2_parallelism: u32,
 
     /// Refused requests per minute each sender address (an IPv6 /64) may
     /// make: to unknown connections, with oversized bodies, or refused
     /// without a verified signature; past it they are answered 429 and
     /// only counted.
-    #[arg(long, env = "STRANGER_REQUESTS_PER_MINUTE", global = true)]
-    pub stranger_requests_per_minute: Option<u32>,
+    #[arg(
+        long,
+        env = "STRANGER_REQUESTS_PER_MINUTE",
+        default_value = "30",
+        global = true
+    )]
+    pub stranger_requests_per_minute: NonZeroU32,
 
     /// Seconds the dashboard's figures may lag behind new events: they are
     /// recomputed in the background at most this often.
-    #[arg(long, env = "DASHBOARD_REFRESH_SECS", global = true)]
-    pub dashboard_refresh_secs: Option<u64>,
+    #[arg(id = "dashboard_refresh_secs", long = "dashboard-refresh-secs", env = "DASHBOARD_REFRESH_SECS",
+          default_value = "10", global = true, value_parser = seconds)]
+    pub dashboard_refresh: Duration,
 
-    /// Seconds a client has to send a request's headers, counted from when
-    /// the server starts waiting for them (so also the longest a kept-alive
-    /// connection may sit idle between requests).
-    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", global = true)]
-    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a client has to send a request's headers; also the longest a
+    /// kept-alive connection may sit idle between requests.
+    #[arg(id = "header_read_timeout_secs", long = "header-read-timeout-secs",
+          env = "HEADER_READ_TIMEOUT_SECS", default_value = "10", global = true, value_parser = seconds)]
+    pub header_read_timeout: Duration,
 
     /// Seconds a connection may go without a byte received or sent while a
     /// request's body or answer is under way.
-    #[arg(long, env = "IDLE_TIMEOUT_SECS", global = true)]
-    pub idle_timeout_secs: Option<u64>,
+    #[arg(id = "idle_timeout_secs", long = "idle-timeout-secs", env = "IDLE_TIMEOUT_SECS",
+          default_value = "60", global = true, value_parser = seconds)]
+    pub idle_timeout: Duration,
 
-    /// Connections open at once; further clients wait to be accepted.
-    #[arg(long, env = "MAX_CONNECTIONS", global = true)]
-    pub max_connections: Option<usize>,
+    /// Connections open at once (on each listener); further clients wait to
+    /// be accepted.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value = "1024", global = true,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
 
-    /// Connections one address (an IPv6 /64) may hold open at once; past
-    /// it a new one is closed at once. Trusted proxies are not limited.
-    #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", global = true)]
-    pub max_connections_per_address: Option<usize>,
+    /// Connections one address (an IPv6 /64) may hold open at once, over
+    /// both listeners; a further one is closed at once. Trusted proxies are
+    /// not limited.
+    #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", default_value = "128", global = true,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections_per_address: usize,
 
     /// Seconds a status query's attempt may take before it counts as
     /// unanswered.
-    #[arg(long, env = "QUERY_TIMEOUT_SECS", global = true)]
-    pub query_timeout_secs: Option<u64>,
+    #[arg(id = "query_timeout_secs", long = "query-timeout-secs", env = "QUERY_TIMEOUT_SECS",
+          default_value = "10", global = true, value_parser = seconds)]
+    pub query_timeout: Duration,
 
     /// Let status queries use plain http and reach loopback, private and
     /// link-local addresses: for local testing and the simulator only.
-    #[arg(long, env = "QUERY_ALLOW_LOCAL", global = true)]
-    pub query_allow_local: Option<bool>,
+    #[arg(long, env = "QUERY_ALLOW_LOCAL", default_value = "false", global = true,
+          action = clap::ArgAction::Set)]
+    pub query_allow_local: bool,
 
     /// Seconds between reconciliation runs (0: none).
-    #[arg(long, env = "RECONCILE_EVERY_SECS", global = true)]
-    pub reconcile_every_secs: Option<u64>,
+    #[arg(id = "reconcile_every_secs", long = "reconcile-every-secs", env = "RECONCILE_EVERY_SECS",
+          default_value = "300", global = true, value_parser = seconds_or_never)]
+    pub reconcile_every: Duration,
 
-    /// Reconciliation asks about a dispute whose deadline is this many
-    /// hours away or less…
-    #[arg(long, env = "RECONCILE_DEADLINE_WITHIN_HOURS", global = true)]
-    pub reconcile_deadline_within_hours: Option<u64>,
+    /// Reconciliation asks about a dispute whose deadline is this many hours
+    /// away or less…
+    #[arg(id = "reconcile_deadline_within_hours", long = "reconcile-deadline-within-hours",
+          env = "RECONCILE_DEADLINE_WITHIN_HOURS", default_value = "48", global = true, value_parser = span_hours)]
+    pub reconcile_deadline_within: SignedDuration,
 
-    /// …when nothing was heard of it for this many hours.
-    #[arg(long, env = "RECONCILE_QUIET_HOURS", global = true)]
-    pub reconcile_quiet_hours: Option<u64>,
+    /// …when nothing was heard of it for this many hours (and always when it
+    /// is open past its deadline).
+    #[arg(id = "reconcile_quiet_hours", long = "reconcile-quiet-hours", env = "RECONCILE_QUIET_HOURS",
+          default_value = "24", global = true, value_parser = span_hours)]
+    pub reconcile_quiet: SignedDuration,
 
-    /// Days a dispute may stay under review with nothing heard before its
-    /// decision counts as overdue.
-    #[arg(long, env = "RECONCILE_REVIEW_OVERDUE_DAYS", global = true)]
-    pub reconcile_review_overdue_days: Option<u64>,
+    /// Days a dispute may stay under review with nothing heard before
+    /// reconciliation asks about it.
+    #[arg(id = "reconcile_review_overdue_days", long = "reconcile-review-overdue-days",
+          env = "RECONCILE_REVIEW_OVERDUE_DAYS", default_value = "30", global = true, value_parser = span_days)]
+    pub reconcile_review_overdue: SignedDuration,
 
     /// Minutes before reconciliation asks about the same dispute again.
-    #[arg(long, env = "RECONCILE_REQUERY_MINUTES", global = true)]
-    pub reconcile_requery_minutes: Option<u64>,
+    #[arg(id = "reconcile_requery_minutes", long = "reconcile-requery-minutes",
+          env = "RECONCILE_REQUERY_MINUTES", default_value = "360", global = true, value_parser = span_minutes)]
+    pub reconcile_requery: SignedDuration,
 
-    /// Minutes without a notification after which a connection that
-    /// usually hears from its provider counts as silent (a connection may
-    /// set its own).
-    #[arg(long, env = "SILENCE_AFTER_MINUTES", global = true)]
-    pub silence_after_minutes: Option<u64>,
+    /// Minutes without a notification after which a connection that has
+    /// received some counts as silent (each connection may set its own):
+    /// the pages warn, and reconciliation asks about all its open disputes.
+    #[arg(id = "silence_after_minutes", long = "silence-after-minutes", env = "SILENCE_AFTER_MINUTES",
+          default_value = "1440", global = true, value_parser = span_minutes)]
+    pub silence_after: SignedDuration,
 
-    /// Days strangers' deliveries (unknown connections, oversized bodies)
-    /// and rate-limited request counts are kept; deliveries for known
-    /// connections are always kept.
-    #[arg(long, env = "RETENTION_DAYS", global = true)]
-    pub retention_days: Option<u64>,
+    /// Days strangers' deliveries (unknown connections, bodies over 1 MiB)
+    /// and rate-limited request counts are kept.
+    #[arg(id = "retention_days", long = "retention-days", env = "RETENTION_DAYS",
+          default_value = "30", global = true, value_parser = span_days)]
+    pub retention: SignedDuration,
 
     /// Days refused deliveries no provider signed (bad or missing
-    /// signature, a sender outside the allowlist, a disabled connection)
+    /// signature, unreadable, outside the allowlist, connection disabled)
     /// are kept, unless replayed.
-    #[arg(long, env = "REFUSED_RETENTION_DAYS", global = true)]
-    pub refused_retention_days: Option<u64>,
+    #[arg(id = "refused_retention_days", long = "refused-retention-days", env = "REFUSED_RETENTION_DAYS",
+          default_value = "90", global = true, value_parser = span_days)]
+    pub refused_retention: SignedDuration,
 
-    /// The bearer token `/metrics` asks for; without one, `/metrics` does
+    /// The bearer token GET /metrics asks for; without one, /metrics does
     /// not exist.
-    #[arg(long, env = "METRICS_TOKEN", global = true, hide_env_values = true)]
-    pub metrics_token: Option<String>,
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true, value_parser = secret)]
+    pub metrics_token: Option<SecretString>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Human,
     Json,
 }
 
-/// The same settings as read from a TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    database_url: Option<String>,
-    listen_addr: Option<SocketAddr>,
-    intake_listen_addr: Option<SocketAddr>,
-    data_dir: Option<PathBuf>,
-    postgres_bin_dir: Option<PathBuf>,
-    database_max_connections: Option<u32>,
-    log_format: Option<LogFormat>,
-    shutdown_timeout_secs: Option<u64>,
-    master_key: Option<String>,
-    trusted_proxies: Option<Vec<String>>,
-    public_url: Option<String>,
-    session_idle_minutes: Option<u64>,
-    session_absolute_hours: Option<u64>,
-    argon2_memory_kib: Option<u32>,
-    argon2_iterations: Option<u32>,
-    argon2_parallelism: Option<u32>,
-    stranger_requests_per_minute: Option<u32>,
-    dashboard_refresh_secs: Option<u64>,
-    header_read_timeout_secs: Option<u64>,
-    idle_timeout_secs: Option<u64>,
-    max_connections: Option<usize>,
-    max_connections_per_address: Option<usize>,
-    query_timeout_secs: Option<u64>,
-    query_allow_local: Option<bool>,
-    reconcile_every_secs: Option<u64>,
-    reconcile_deadline_within_hours: Option<u64>,
-    reconcile_quiet_hours: Option<u64>,
-    reconcile_review_overdue_days: Option<u64>,
-    reconcile_requery_minutes: Option<u64>,
-    silence_after_minutes: Option<u64>,
-    retention_days: Option<u64>,
-    refused_retention_days: Option<u64>,
-    metrics_token: Option<String>,
-}
-
-/// The settings in force. `Debug` shows no secret.
+/// The settings in force, grouped as the application uses them. `Debug`
+/// shows no secret.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: Option<SecretString>,
@@ -316,9 +325,9 @@ pub struct Settings {
     pub connections: ConnectionLimits,
     pub status_queries: StatusQuerySettings,
     /// How long strangers' deliveries are kept.
-    pub retention: jiff::SignedDuration,
+    pub retention: SignedDuration,
     /// How long refused deliveries no provider signed are kept.
-    pub refused_retention: jiff::SignedDuration,
+    pub refused_retention: SignedDuration,
     pub metrics_token: Option<SecretString>,
 }
 
@@ -341,6 +350,70 @@ pub struct ConnectionLimits {
     pub max_per_address: usize,
 }
 
+impl From<SettingArgs> for Settings {
+    fn from(a: SettingArgs) -> Self {
+        // An empty value (`DATABASE_URL=`) means the setting is not given.
+        let given = |secret: Option<SecretString>| secret.filter(|s| !s.expose_secret().is_empty());
+        Settings {
+            database_url: given(a.database_url),
+            listen_addr: a.listen_addr,
+            intake_listen_addr: a.intake_listen_addr,
+            data_dir: a.data_dir,
+            postgres_bin_dir: a.postgres_bin_dir,
+            database_max_connections: a.database_max_connections,
+            log_format: a.log_format,
+            shutdown_timeout: a.shutdown_timeout,
+            master_key: given(a.master_key),
+            trusted_proxies: a.trusted_proxies,
+            public_url: a.public_url.filter(|url| !url.is_empty()),
+            session_idle: a.session_idle,
+            session_absolute: a.session_absolute,
+            password_cost: HashCost {
+                memory_kib: a.argon2_memory_kib,
+                iterations: a.argon2_iterations,
+                parallelism: a.argon2_parallelism,
+            },
+            stranger_requests_per_minute: a.stranger_requests_per_minute,
+            dashboard_refresh: a.dashboard_refresh,
+            connections: ConnectionLimits {
+                header_read_timeout: a.header_read_timeout,
+                idle_timeout: a.idle_timeout,
+                max_connections: a.max_connections,
+                max_per_address: a.max_connections_per_address,
+            },
+            status_queries: StatusQuerySettings {
+                timeout: a.query_timeout,
+                allow_local: a.query_allow_local,
+                reconcile_every: (!a.reconcile_every.is_zero()).then_some(a.reconcile_every),
+                rules: app::store::ReconcileRules {
+                    deadline_within: a.reconcile_deadline_within,
+                    quiet_for: a.reconcile_quiet,
+                    review_overdue: a.reconcile_review_overdue,
+                    requery_after: a.reconcile_requery,
+                    silence_after: a.silence_after,
+                },
+            },
+            retention: a.retention,
+            refused_retention: a.refused_retention,
+            metrics_token: given(a.metrics_token),
+        }
+    }
+}
+
+impl Default for Settings {
+    /// The declared defaults, whatever the environment holds.
+    fn default() -> Self {
+        let command = Cli::command().mut_args(|arg| arg.env(None::<&str>));
+        let matches = command
+            .try_get_matches_from(["dispute-desk"])
+            .expect("the declared defaults are valid");
+        Cli::from_arg_matches(&matches)
+            .expect("the declared defaults are valid")
+            .settings
+            .into()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the configuration file {path}: {source}")]
@@ -353,297 +426,169 @@ pub enum ConfigError {
         path: PathBuf,
         source: toml::de::Error,
     },
-    #[error("DATABASE_MAX_CONNECTIONS must be at least 1")]
-    NoConnections,
-    #[error("{0} must be at least 1")]
-    Zero(&'static str),
-    #[error("PUBLIC_URL {0:?} is not an http(s) origin such as https://disputes.example.com")]
-    PublicUrl(String),
-    #[error("TRUSTED_PROXIES: {0}")]
-    TrustedProxies(#[from] dispute_core::domain::connection::AllowlistError),
+    #[error("the configuration file {path} has {key:?}, which is not a setting")]
+    UnknownKey { path: PathBuf, key: String },
+    #[error("the configuration file {path}: {key} must be a string, a number, a boolean or a list of strings")]
+    Value { path: PathBuf, key: String },
+    /// A setting's value is not valid (clap says which and why), or help
+    /// or the version was asked for: `exit()` prints it and ends.
+    #[error(transparent)]
+    Arguments(#[from] clap::Error),
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            database_url: None,
-            listen_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
-            intake_listen_addr: None,
-            data_dir: PathBuf::from("data"),
-            postgres_bin_dir: None,
-            // The database peaks near 8 concurrent transactions on 2 cores.
-            database_max_connections: 8,
-            log_format: LogFormat::Human,
-            shutdown_timeout: Duration::from_secs(10),
-            master_key: None,
-            trusted_proxies: SourceAllowlist::default(),
-            public_url: None,
-            session_idle: Duration::from_secs(30 * 60),
-            session_absolute: Duration::from_secs(12 * 3600),
-            password_cost: HashCost::default(),
-            stranger_requests_per_minute: NonZeroU32::new(30).expect("not zero"),
-            dashboard_refresh: Duration::from_secs(10),
-            connections: ConnectionLimits {
-                header_read_timeout: Duration::from_secs(10),
-                idle_timeout: Duration::from_secs(60),
-                max_connections: 1024,
-                // A provider's burst of concurrent notifications from one
-                // address, or an office behind one; eight addresses to
-                // fill the whole cap.
-                max_per_address: 128,
-            },
-            retention: jiff::SignedDuration::from_hours(30 * 24),
-            refused_retention: jiff::SignedDuration::from_hours(90 * 24),
-            metrics_token: None,
-            status_queries: StatusQuerySettings {
-                timeout: Duration::from_secs(10),
-                allow_local: false,
-                reconcile_every: Some(Duration::from_secs(300)),
-                rules: app::store::ReconcileRules {
-                    deadline_within: jiff::SignedDuration::from_hours(48),
-                    quiet_for: jiff::SignedDuration::from_hours(24),
-                    review_overdue: jiff::SignedDuration::from_hours(30 * 24),
-                    requery_after: jiff::SignedDuration::from_mins(360),
-                    silence_after: jiff::SignedDuration::from_mins(1440),
-                },
-            },
-        }
+impl Cli {
+    /// The command line, over the environment, over the settings file
+    /// `--config` / `DISPUTE_DESK_CONFIG` names (not for `demo`, which
+    /// never reads an installation's settings), over the defaults.
+    pub fn read() -> Result<Self, ConfigError> {
+        Self::read_from(Cli::command(), std::env::args_os())
+    }
+
+    /// `args` read with `command` (the tests' has no environment).
+    pub fn read_from(
+        command: clap::Command,
+        args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    ) -> Result<Self, ConfigError> {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        // A first reading only finds the file; the second reports errors.
+        let first = command
+            .clone()
+            .ignore_errors(true)
+            .try_get_matches_from(&args)?;
+        let file = first.get_one::<PathBuf>("config").cloned();
+        let command = match (file, first.subcommand_name()) {
+            (Some(path), name) if name != Some("demo") => with_file(command, &path)?,
+            _ => command,
+        };
+        let matches = command.try_get_matches_from(&args)?;
+        Ok(Cli::from_arg_matches(&matches)?)
     }
 }
 
-impl Settings {
-    /// Flags and environment over the file named by `--config`, over defaults.
-    pub fn load(config: Option<&Path>, args: SettingArgs) -> Result<Self, ConfigError> {
-        let file = match config {
-            Some(path) => read_file(path)?,
-            None => FileSettings::default(),
+/// `command` with the file's values as its settings' defaults.
+fn with_file(mut command: clap::Command, path: &Path) -> Result<clap::Command, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let table: toml::Table = text.parse().map_err(|source| ConfigError::Parse {
+        path: path.to_owned(),
+        source,
+    })?;
+    for (key, value) in table {
+        let known = key != "config" && command.get_arguments().any(|a| a.get_id() == key.as_str());
+        if !known {
+            return Err(ConfigError::UnknownKey {
+                path: path.to_owned(),
+                key,
+            });
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(n) => n.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ConfigError::Value {
+                    path: path.to_owned(),
+                    key: key.clone(),
+                })?
+                .join(","),
+            _ => {
+                return Err(ConfigError::Value {
+                    path: path.to_owned(),
+                    key,
+                })
+            }
         };
-        let defaults = Settings::default();
-        let settings = Settings {
-            database_url: args
-                .database_url
-                .or(file.database_url)
-                .filter(|url| !url.is_empty())
-                .map(SecretString::from),
-            listen_addr: args
-                .listen_addr
-                .or(file.listen_addr)
-                .unwrap_or(defaults.listen_addr),
-            intake_listen_addr: args.intake_listen_addr.or(file.intake_listen_addr),
-            data_dir: args.data_dir.or(file.data_dir).unwrap_or(defaults.data_dir),
-            postgres_bin_dir: args.postgres_bin_dir.or(file.postgres_bin_dir),
-            database_max_connections: args
-                .database_max_connections
-                .or(file.database_max_connections)
-                .unwrap_or(defaults.database_max_connections),
-            log_format: args
-                .log_format
-                .or(file.log_format)
-                .unwrap_or(defaults.log_format),
-            shutdown_timeout: args
-                .shutdown_timeout_secs
-                .or(file.shutdown_timeout_secs)
-                .map(Duration::from_secs)
-                .unwrap_or(defaults.shutdown_timeout),
-            master_key: args
-                .master_key
-                .or(file.master_key)
-                .filter(|key| !key.is_empty())
-                .map(SecretString::from),
-            trusted_proxies: SourceAllowlist::parse(
-                &args
-                    .trusted_proxies
-                    .or(file.trusted_proxies)
-                    .unwrap_or_default(),
-                &[],
-            )?,
-            public_url: args
-                .public_url
-                .or(file.public_url)
-                .map(|url| public_origin(&url))
-                .transpose()?,
-            session_idle: args
-                .session_idle_minutes
-                .or(file.session_idle_minutes)
-                .map_or(defaults.session_idle, |m| Duration::from_secs(m * 60)),
-            session_absolute: args
-                .session_absolute_hours
-                .or(file.session_absolute_hours)
-                .map_or(defaults.session_absolute, |h| Duration::from_secs(h * 3600)),
-            password_cost: HashCost {
-                memory_kib: args
-                    .argon2_memory_kib
-                    .or(file.argon2_memory_kib)
-                    .unwrap_or(defaults.password_cost.memory_kib),
-                iterations: args
-                    .argon2_iterations
-                    .or(file.argon2_iterations)
-                    .unwrap_or(defaults.password_cost.iterations),
-                parallelism: args
-                    .argon2_parallelism
-                    .or(file.argon2_parallelism)
-                    .unwrap_or(defaults.password_cost.parallelism),
-            },
-            stranger_requests_per_minute: match args
-                .stranger_requests_per_minute
-                .or(file.stranger_requests_per_minute)
-            {
-                None => defaults.stranger_requests_per_minute,
-                Some(n) => {
-                    NonZeroU32::new(n).ok_or(ConfigError::Zero("STRANGER_REQUESTS_PER_MINUTE"))?
-                }
-            },
-            dashboard_refresh: args
-                .dashboard_refresh_secs
-                .or(file.dashboard_refresh_secs)
-                .map_or(defaults.dashboard_refresh, Duration::from_secs),
-            connections: ConnectionLimits {
-                header_read_timeout: args
-                    .header_read_timeout_secs
-                    .or(file.header_read_timeout_secs)
-                    .map_or(
-                        defaults.connections.header_read_timeout,
-                        Duration::from_secs,
-                    ),
-                idle_timeout: args
-                    .idle_timeout_secs
-                    .or(file.idle_timeout_secs)
-                    .map_or(defaults.connections.idle_timeout, Duration::from_secs),
-                max_connections: args
-                    .max_connections
-                    .or(file.max_connections)
-                    .unwrap_or(defaults.connections.max_connections),
-                max_per_address: args
-                    .max_connections_per_address
-                    .or(file.max_connections_per_address)
-                    .unwrap_or(defaults.connections.max_per_address),
-            },
-            metrics_token: args
-                .metrics_token
-                .or(file.metrics_token)
-                .filter(|t| !t.is_empty())
-                .map(SecretString::from),
-            retention: args
-                .retention_days
-                .or(file.retention_days)
-                .map_or(defaults.retention, |days| {
-                    jiff::SignedDuration::from_hours(days as i64 * 24)
-                }),
-            refused_retention: args
-                .refused_retention_days
-                .or(file.refused_retention_days)
-                .map_or(defaults.refused_retention, |days| {
-                    jiff::SignedDuration::from_hours(days as i64 * 24)
-                }),
-            status_queries: {
-                let d = defaults.status_queries;
-                let hours = |n: Option<u64>, default| {
-                    n.map_or(default, |h| jiff::SignedDuration::from_hours(h as i64))
-                };
-                let minutes = |n: Option<u64>, default| {
-                    n.map_or(default, |m| jiff::SignedDuration::from_mins(m as i64))
-                };
-                StatusQuerySettings {
-                    timeout: args
-                        .query_timeout_secs
-                        .or(file.query_timeout_secs)
-                        .map_or(d.timeout, Duration::from_secs),
-                    allow_local: args
-                        .query_allow_local
-                        .or(file.query_allow_local)
-                        .unwrap_or(d.allow_local),
-                    reconcile_every: match args.reconcile_every_secs.or(file.reconcile_every_secs) {
-                        Some(0) => None,
-                        Some(n) => Some(Duration::from_secs(n)),
-                        None => d.reconcile_every,
-                    },
-                    rules: app::store::ReconcileRules {
-                        deadline_within: hours(
-                            args.reconcile_deadline_within_hours
-                                .or(file.reconcile_deadline_within_hours),
-                            d.rules.deadline_within,
-                        ),
-                        quiet_for: hours(
-                            args.reconcile_quiet_hours.or(file.reconcile_quiet_hours),
-                            d.rules.quiet_for,
-                        ),
-                        review_overdue: hours(
-                            args.reconcile_review_overdue_days
-                                .or(file.reconcile_review_overdue_days)
-                                .map(|days| days * 24),
-                            d.rules.review_overdue,
-                        ),
-                        requery_after: minutes(
-                            args.reconcile_requery_minutes
-                                .or(file.reconcile_requery_minutes),
-                            d.rules.requery_after,
-                        ),
-                        silence_after: minutes(
-                            args.silence_after_minutes.or(file.silence_after_minutes),
-                            d.rules.silence_after,
-                        ),
-                    },
-                }
-            },
-        };
-        if settings.retention.is_zero() {
-            return Err(ConfigError::Zero("RETENTION_DAYS"));
-        }
-        if settings.refused_retention.is_zero() {
-            return Err(ConfigError::Zero("REFUSED_RETENTION_DAYS"));
-        }
-        if settings.status_queries.timeout.is_zero() {
-            return Err(ConfigError::Zero("QUERY_TIMEOUT_SECS"));
-        }
-        if settings.database_max_connections == 0 {
-            return Err(ConfigError::NoConnections);
-        }
-        let limits = settings.connections;
-        if limits.header_read_timeout.is_zero() {
-            return Err(ConfigError::Zero("HEADER_READ_TIMEOUT_SECS"));
-        }
-        if limits.idle_timeout.is_zero() {
-            return Err(ConfigError::Zero("IDLE_TIMEOUT_SECS"));
-        }
-        if limits.max_connections == 0 {
-            return Err(ConfigError::Zero("MAX_CONNECTIONS"));
-        }
-        if limits.max_per_address == 0 {
-            return Err(ConfigError::Zero("MAX_CONNECTIONS_PER_ADDRESS"));
-        }
-        Ok(settings)
+        command = command.mut_arg(&key, |arg| arg.default_value(text));
+    }
+    Ok(command)
+}
+
+fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(text))
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    positive(text).map(Duration::from_secs)
+}
+
+fn minutes(text: &str) -> Result<Duration, String> {
+    positive(text).map(|n| Duration::from_secs(n * 60))
+}
+
+fn hours(text: &str) -> Result<Duration, String> {
+    positive(text).map(|n| Duration::from_secs(n * 3600))
+}
+
+/// Seconds; `0` for never.
+fn seconds_or_never(text: &str) -> Result<Duration, String> {
+    let n: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "not a whole number".to_owned())?;
+    Ok(Duration::from_secs(n))
+}
+
+fn span_minutes(text: &str) -> Result<SignedDuration, String> {
+    positive(text).map(|n| SignedDuration::from_mins(n as i64))
+}
+
+fn span_hours(text: &str) -> Result<SignedDuration, String> {
+    positive(text).map(|n| SignedDuration::from_hours(n as i64))
+}
+
+fn span_days(text: &str) -> Result<SignedDuration, String> {
+    positive(text).map(|n| SignedDuration::from_hours(n as i64 * 24))
+}
+
+/// A whole number of at least 1 (and small enough for a span of days).
+fn positive(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err("must be a whole number from 1 to 1000000".to_owned()),
     }
 }
 
-/// `https://host[:port]` without path or trailing slash.
-fn public_origin(url: &str) -> Result<String, ConfigError> {
+fn allowlist(text: &str) -> Result<SourceAllowlist, String> {
+    let entries: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    SourceAllowlist::parse(&entries, &[]).map_err(|e| e.to_string())
+}
+
+/// `https://host[:port]` without path or trailing slash; empty: not given.
+fn public_origin(url: &str) -> Result<String, String> {
     let url = url.trim().trim_end_matches('/');
     let host = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
     match host {
+        _ if url.is_empty() => Ok(String::new()),
         Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ']) => {
             Ok(url.to_owned())
         }
-        _ => Err(ConfigError::PublicUrl(url.to_owned())),
+        _ => Err("not an http(s) origin such as https://disputes.example.com".to_owned()),
     }
-}
-
-fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    toml::from_str(&text).map_err(|source| ConfigError::Parse {
-        path: path.to_owned(),
-        source,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret;
+
+    /// The arguments read as the binary reads them, without the
+    /// environment.
+    fn read(args: &[&str]) -> Result<Settings, ConfigError> {
+        let command = Cli::command().mut_args(|arg| arg.env(None::<&str>));
+        let mut all = vec!["dispute-desk"];
+        all.extend_from_slice(args);
+        Cli::read_from(command, all).map(|cli| cli.settings.into())
+    }
 
     fn file_with(text: &str) -> tempfile::NamedTempFile {
         let file = tempfile::NamedTempFile::new().unwrap();
@@ -653,156 +598,210 @@ mod tests {
 
     #[test]
     fn defaults_apply_when_nothing_is_set() {
-        let s = Settings::load(None, SettingArgs::default()).unwrap();
+        let s = Settings::default();
         assert_eq!(s.listen_addr.to_string(), "127.0.0.1:3000");
         assert_eq!(s.data_dir, PathBuf::from("data"));
         assert!(s.database_url.is_none());
         assert_eq!(s.database_max_connections, 8);
         assert_eq!(s.log_format, LogFormat::Human);
+        assert_eq!(
+            s.status_queries.reconcile_every,
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            s.status_queries.rules.silence_after,
+            SignedDuration::from_hours(24)
+        );
+        assert_eq!(s.password_cost, HashCost::default());
     }
 
     #[test]
     fn flags_override_the_file_and_the_file_overrides_defaults() {
         let file = file_with(
-            "listen_addr = \"127.0.0.1:4000\"\ndata_dir = \"/srv/dd\"\nlog_format = \"json\"\n",
+            "listen_addr = \"127.0.0.1:4000\"\ndata_dir = \"/srv/dd\"\nlog_format = \"json\"\ntrusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\"]\nquery_allow_local = true\nreconcile_every_secs = 0\n",
         );
-        let args = SettingArgs {
-            listen_addr: Some("127.0.0.1:5000".parse().unwrap()),
-            ..SettingArgs::default()
-        };
-        let s = Settings::load(Some(file.path()), args).unwrap();
+        let path = file.path().to_str().unwrap();
+        let s = read(&["--config", path, "--listen-addr", "127.0.0.1:5000"]).unwrap();
         assert_eq!(s.listen_addr.to_string(), "127.0.0.1:5000");
         assert_eq!(s.data_dir, PathBuf::from("/srv/dd"));
         assert_eq!(s.log_format, LogFormat::Json);
+        assert!(s.trusted_proxies.allows("10.2.3.4".parse().unwrap()));
+        assert!(s.status_queries.allow_local);
+        assert_eq!(s.status_queries.reconcile_every, None);
+        // The file is read whatever the command.
+        let cli = Cli::read_from(
+            Cli::command().mut_args(|arg| arg.env(None::<&str>)),
+            [
+                "dispute-desk",
+                "users",
+                "create",
+                "--email",
+                "a@b.c",
+                "--config",
+                path,
+            ],
+        )
+        .unwrap();
+        assert_eq!(cli.settings.data_dir, PathBuf::from("/srv/dd"));
+    }
+
+    #[test]
+    fn the_demo_never_reads_the_file() {
+        let file = file_with("data_dir = \"/srv/dd\"\n");
+        let cli = Cli::read_from(
+            Cli::command().mut_args(|arg| arg.env(None::<&str>)),
+            [
+                "dispute-desk",
+                "demo",
+                "--config",
+                file.path().to_str().unwrap(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(cli.settings.data_dir, PathBuf::from("data"));
     }
 
     #[test]
     fn an_unknown_key_in_the_file_is_an_error_naming_the_file() {
         let file = file_with("listen_adress = \"127.0.0.1:4000\"\n");
-        let err = Settings::load(Some(file.path()), SettingArgs::default()).unwrap_err();
+        let err = read(&["--config", file.path().to_str().unwrap()]).unwrap_err();
         let text = err.to_string();
         assert!(text.contains(&file.path().display().to_string()), "{text}");
         assert!(text.contains("listen_adress"), "{text}");
     }
 
     #[test]
-    fn the_database_url_is_never_shown_by_debug() {
-        let args = SettingArgs {
-            database_url: Some("postgres://app:hunter2@db/dd".into()),
-            ..SettingArgs::default()
-        };
-        let s = Settings::load(None, args).unwrap();
+    fn secrets_are_never_shown_by_debug_and_empty_means_not_given() {
+        let s = read(&[
+            "--database-url",
+            "postgres://app:hunter2@db/dd",
+            "--master-key",
+            "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=",
+        ])
+        .unwrap();
         assert_eq!(
             s.database_url.as_ref().unwrap().expose_secret(),
             "postgres://app:hunter2@db/dd"
         );
         assert!(!format!("{s:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn an_empty_database_url_means_the_private_cluster() {
-        let args = SettingArgs {
-            database_url: Some(String::new()),
-            ..SettingArgs::default()
-        };
-        assert!(Settings::load(None, args).unwrap().database_url.is_none());
+        assert!(!format!("{s:?}").contains("c2VjcmV0"));
+        assert!(read(&["--database-url", ""])
+            .unwrap()
+            .database_url
+            .is_none());
     }
 
     #[test]
     fn trusted_proxies_are_addresses_or_ranges() {
-        let args = SettingArgs {
-            trusted_proxies: Some(vec!["10.0.0.0/8".into(), "127.0.0.1".into()]),
-            ..SettingArgs::default()
-        };
-        let s = Settings::load(None, args).unwrap();
+        let s = read(&["--trusted-proxies", "10.0.0.0/8,127.0.0.1"]).unwrap();
         assert!(s.trusted_proxies.allows("10.2.3.4".parse().unwrap()));
         assert!(!s.trusted_proxies.allows("192.0.2.1".parse().unwrap()));
-        let bad = SettingArgs {
-            trusted_proxies: Some(vec!["proxy.local".into()]),
-            ..SettingArgs::default()
-        };
-        assert!(Settings::load(None, bad)
-            .unwrap_err()
-            .to_string()
-            .contains("proxy.local"));
-    }
-
-    #[test]
-    fn the_master_key_is_never_shown_by_debug() {
-        let args = SettingArgs {
-            master_key: Some("c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=".into()),
-            ..SettingArgs::default()
-        };
-        let s = Settings::load(None, args).unwrap();
-        assert!(!format!("{s:?}").contains("c2VjcmV0"));
+        let err = read(&["--trusted-proxies", "proxy.local"]).unwrap_err();
+        assert!(err.to_string().contains("proxy.local"), "{err}");
     }
 
     #[test]
     fn the_public_url_is_an_origin() {
-        let args = SettingArgs {
-            public_url: Some("https://disputes.example.com/".into()),
-            ..SettingArgs::default()
-        };
+        let s = read(&["--public-url", "https://disputes.example.com/"]).unwrap();
         assert_eq!(
-            Settings::load(None, args).unwrap().public_url.as_deref(),
+            s.public_url.as_deref(),
             Some("https://disputes.example.com")
         );
         for bad in ["disputes.example.com", "https://x.com/desk", "ftp://x.com"] {
-            let args = SettingArgs {
-                public_url: Some(bad.into()),
-                ..SettingArgs::default()
-            };
-            assert!(Settings::load(None, args).is_err(), "{bad}");
+            assert!(read(&["--public-url", bad]).is_err(), "{bad}");
         }
     }
 
     #[test]
-    fn connection_limits_have_defaults_and_refuse_zero() {
-        let s = Settings::load(None, SettingArgs::default()).unwrap();
+    fn limits_have_defaults_and_refuse_zero() {
+        let s = Settings::default();
         assert_eq!(s.connections.header_read_timeout, Duration::from_secs(10));
         assert_eq!(s.connections.idle_timeout, Duration::from_secs(60));
         assert_eq!(s.connections.max_connections, 1024);
         assert_eq!(s.connections.max_per_address, 128);
-        assert_eq!(
-            s.refused_retention,
-            jiff::SignedDuration::from_hours(90 * 24)
-        );
+        assert_eq!(s.refused_retention, SignedDuration::from_hours(90 * 24));
         assert_eq!(s.stranger_requests_per_minute.get(), 30);
         assert_eq!(s.dashboard_refresh, Duration::from_secs(10));
         let file = file_with("idle_timeout_secs = 5\nmax_connections = 10\n");
-        let s = Settings::load(Some(file.path()), SettingArgs::default()).unwrap();
+        let s = read(&["--config", file.path().to_str().unwrap()]).unwrap();
         assert_eq!(s.connections.idle_timeout, Duration::from_secs(5));
         assert_eq!(s.connections.max_connections, 10);
         for zero in [
-            SettingArgs {
-                header_read_timeout_secs: Some(0),
-                ..SettingArgs::default()
-            },
-            SettingArgs {
-                max_connections: Some(0),
-                ..SettingArgs::default()
-            },
-            SettingArgs {
-                stranger_requests_per_minute: Some(0),
-                ..SettingArgs::default()
-            },
+            "--header-read-timeout-secs",
+            "--max-connections",
+            "--max-connections-per-address",
+            "--stranger-requests-per-minute",
+            "--database-max-connections",
+            "--retention-days",
+            "--refused-retention-days",
+            "--query-timeout-secs",
         ] {
-            assert!(matches!(
-                Settings::load(None, zero),
-                Err(ConfigError::Zero(_))
-            ));
+            assert!(read(&[zero, "0"]).is_err(), "{zero}");
         }
     }
 
+    /// Each row of the README's settings table: its cells.
+    fn readme_rows() -> Vec<Vec<String>> {
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split("| setting (env) | flag | default | meaning |")
+            .nth(1)
+            .expect("the README's settings table");
+        table
+            .lines()
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .map(|line| {
+                line.split(" | ")
+                    .map(|c| c.trim_matches(['|', ' ']).to_owned())
+                    .collect()
+            })
+            .collect()
+    }
+
     #[test]
-    fn a_pool_of_zero_connections_is_refused() {
-        let args = SettingArgs {
-            database_max_connections: Some(0),
-            ..SettingArgs::default()
-        };
-        assert!(matches!(
-            Settings::load(None, args),
-            Err(ConfigError::NoConnections)
-        ));
+    fn the_readme_lists_every_setting_with_its_flag_and_default_and_nothing_else() {
+        let rows = readme_rows();
+        let command = Cli::command();
+        let settings: Vec<&clap::Arg> = command
+            .get_arguments()
+            .filter(|a| a.get_env().is_some())
+            .collect();
+        for arg in &settings {
+            let env = arg.get_env().unwrap().to_str().unwrap();
+            let row = rows
+                .iter()
+                .find(|row| row[0] == format!("`{env}`"))
+                .unwrap_or_else(|| panic!("{env} has a row of its own in the README"));
+            assert_eq!(
+                row[1],
+                format!("`--{}`", arg.get_long().unwrap()),
+                "{env}'s flag"
+            );
+            for default in arg.get_default_values() {
+                let default = default.to_str().unwrap();
+                if !default.is_empty() {
+                    assert!(
+                        row[2].contains(&format!("`{default}`")),
+                        "{env}'s default {default:?}: {}",
+                        row[2]
+                    );
+                }
+            }
+            if arg.get_id() != "config" {
+                assert_eq!(
+                    arg.get_id().as_str(),
+                    env.to_lowercase(),
+                    "{env}'s file key"
+                );
+            }
+        }
+        for row in &rows {
+            let named = row[0].trim_matches('`');
+            assert!(
+                named == "RUST_LOG" || settings.iter().any(|a| a.get_env().unwrap() == named),
+                "{named} in the README is a setting"
+            );
+        }
     }
 }

@@ -4,29 +4,26 @@
 use std::process::ExitCode;
 
 use app::store::Store;
-use clap::Parser;
 use server::{
-    config::{Cli, Command, ConnectionsCommand, DisputesCommand, Settings, UsersCommand},
+    config::{
+        Cli, Command, ConfigError, ConnectionsCommand, DisputesCommand, Settings, UsersCommand,
+    },
     connections_import, database, demo, disputes_rebuild, master_key, startup, telemetry,
     users_create,
 };
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Serve);
-    // The demo never reads an installation's settings file (see demo.rs).
-    let config = match command {
-        Command::Demo => None,
-        _ => cli.config.as_deref(),
-    };
-    let settings = match Settings::load(config, cli.settings) {
-        Ok(settings) => settings,
+    let cli = match Cli::read() {
+        Ok(cli) => cli,
+        Err(ConfigError::Arguments(e)) => e.exit(),
         Err(e) => {
             eprintln!("dispute-desk: {e}");
             return ExitCode::from(2);
         }
     };
+    let command = cli.command.unwrap_or(Command::Serve);
+    let settings = Settings::from(cli.settings);
     telemetry::init(settings.log_format);
     let outcome = match command {
         Command::Serve => serve(settings).await,
