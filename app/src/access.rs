@@ -47,6 +47,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/deliveries", Needs(ReadDeliveries)),
     ("/deliveries/{id}", Needs(ReadDeliveries)),
     ("/queries", Needs(ReadDeliveries)),
+    ("/jobs", Needs(ReadDeliveries)),
     ("/providers", Needs(ReadDeliveries)),
     ("/replays", Needs(Replay)),
     ("/replays/runs/{id}", Needs(Replay)),

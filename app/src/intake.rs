@@ -80,8 +80,10 @@ pub struct Intake {
     store: Store,
     vault: Vault,
     connections: Arc<Mutex<Connections>>,
-    /// Each sender group's allowance of refused requests.
+    /// Each sender group's allowance of refused requests in this replica;
+    /// what it lets through is counted across replicas in the database.
     allowance: Arc<DefaultKeyedRateLimiter<SenderGroup>>,
+    per_minute: NonZeroU32,
     /// Requests refused past their sender's allowance, not yet written.
     throttled: Arc<Mutex<HashMap<(SenderGroup, jiff::Timestamp), Tally>>>,
     metrics: Metrics,
@@ -131,6 +133,7 @@ impl Intake {
             vault,
             connections: Arc::default(),
             allowance: Arc::new(RateLimiter::keyed(Quota::per_minute(refused_per_minute))),
+            per_minute: refused_per_minute,
             throttled: Arc::default(),
         }
     }
@@ -153,7 +156,7 @@ impl Intake {
         };
         let stranger =
             known.is_none() || declared_length.is_some_and(|length| length > MAX_BODY as u64);
-        if stranger && !self.charge(sender) {
+        if stranger && !self.charge(sender).await? {
             let provider = known.as_ref().map(|k| k.connection.provider);
             return Ok(Err(self.throttled(sender, segment, provider, started)));
         }
@@ -192,7 +195,7 @@ impl Intake {
             }
             None => judge(delivery, None),
         };
-        if unsigned_refusal(&judgement) && !charged && !self.charge(delivery.sender) {
+        if unsigned_refusal(&judgement) && !charged && !self.charge(delivery.sender).await? {
             return Ok(self.throttled(delivery.sender, delivery.slug, provider, request.started));
         }
         // Judged before the allowlist or not, a body from outside it is
@@ -324,9 +327,20 @@ impl Intake {
     }
 
     /// Takes one request from `sender`'s allowance; false when none is
-    /// left.
-    fn charge(&self, sender: Sender) -> bool {
-        self.allowance.check_key(&sender.group()).is_ok()
+    /// left. This replica's own allowance is asked first, so a flood stops
+    /// here; what it lets through is counted across every replica.
+    async fn charge(&self, sender: Sender) -> Result<bool, StoreError> {
+        let group = sender.group();
+        if self.allowance.check_key(&group).is_err() {
+            return Ok(false);
+        }
+        self.store
+            .charge_sender(
+                &group.to_string(),
+                minute_of(jiff::Timestamp::now()),
+                self.per_minute.get(),
+            )
+            .await
     }
 
     /// Counts a request refused past its sender's allowance; the answer.
@@ -337,9 +351,7 @@ impl Intake {
         provider: Option<ProviderKind>,
         started: Instant,
     ) -> Reply {
-        let now = jiff::Timestamp::now();
-        let minute = jiff::Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(60))
-            .unwrap_or(now);
+        let minute = minute_of(jiff::Timestamp::now());
         {
             let mut throttled = self.throttled.lock().unwrap_or_else(|p| p.into_inner());
             let tally = throttled.entry((sender.group(), minute)).or_insert(Tally {
@@ -381,6 +393,11 @@ impl Intake {
 /// SHA-256 of a body, for the stored row.
 pub fn body_digest(body: &[u8]) -> [u8; 32] {
     Sha256::digest(body).into()
+}
+
+/// The start of the minute `at` falls in.
+fn minute_of(at: jiff::Timestamp) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(at.as_second() - at.as_second().rem_euclid(60)).unwrap_or(at)
 }
 
 /// Refused without its signature verifying: anyone could have sent it. (A

@@ -9,7 +9,7 @@ use dispute_core::domain::Permission;
 
 /// The navigation entries, in the order the team works through them, with
 /// what each needs.
-pub const NAVIGATION: [(&str, &str, Permission); 10] = [
+pub const NAVIGATION: [(&str, &str, Permission); 11] = [
     ("/disputes", "Disputes", Permission::ReadDisputes),
     ("/deadlines", "Deadlines", Permission::ReadDisputes),
     ("/dashboard", "Dashboard", Permission::ReadDisputes),
@@ -20,6 +20,7 @@ pub const NAVIGATION: [(&str, &str, Permission); 10] = [
     ),
     ("/providers", "Provider health", Permission::ReadDeliveries),
     ("/queries", "Status queries", Permission::ReadDeliveries),
+    ("/jobs", "Jobs", Permission::ReadDeliveries),
     ("/connections", "Connections", Permission::ManageConnections),
     ("/users", "Users", Permission::ManageUsers),
     ("/audit", "Audit log", Permission::ReadAuditLog),

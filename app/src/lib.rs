@@ -7,6 +7,7 @@ pub mod access;
 pub mod assets;
 pub mod auth;
 pub mod charts;
+pub mod dashboard;
 pub mod error;
 pub mod exports;
 pub mod flash;
@@ -44,6 +45,7 @@ use pages::{
     dispute::DisputePage,
     disputes::DisputesPage,
     forbidden::Forbidden,
+    jobs::JobsPage,
     login::LoginPage,
     not_found::NotFound,
     providers::ProvidersPage,
@@ -108,6 +110,7 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=StaticSegment("providers") view=ProvidersPage />
                     <Route path=StaticSegment("queries") view=QueriesPage />
+                    <Route path=StaticSegment("jobs") view=JobsPage />
                     <Route path=StaticSegment("replays") view=ReplaysPage />
                     <Route
                         path=(StaticSegment("replays"), StaticSegment("runs"), ParamSegment("id"))

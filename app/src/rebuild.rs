@@ -63,16 +63,12 @@ pub fn check(subject: &RebuildSubject) -> Option<Rebuilt> {
     matters.then_some(rebuilt)
 }
 
-/// Runs the oldest rebuild waiting (or abandoned by a runner that
-/// stopped) to its end; whether there was one.
-pub async fn run_next(store: &Store) -> Result<bool, StoreError> {
-    let claim = crate::store::new_claim();
-    match store.claim_rebuild(claim).await? {
-        Some(job) => {
-            run(store, &job, claim).await?;
-            Ok(true)
-        }
-        None => Ok(false),
+/// Runs rebuild `id` for the job that holds it with `claim`, from where
+/// it stands to its end (nothing when it has finished).
+pub async fn run_job(store: &Store, id: i64, claim: i64) -> Result<(), StoreError> {
+    match store.hold_rebuild(id, claim).await? {
+        Some(rebuild) => run(store, &rebuild, claim).await,
+        None => Ok(()),
     }
 }
 

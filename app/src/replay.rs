@@ -184,26 +184,27 @@ const BULK_BATCH: i64 = 50;
 /// recorded) by the time the bulk replay reached it.
 pub const SKIPPED: &str = "skipped";
 
-/// Runs the oldest bulk replay waiting (or abandoned by a runner that
-/// stopped) to its end; whether there was one.
-pub async fn run_next_bulk(
+/// Runs bulk replay `id` for the job that holds it with `claim`, from
+/// where it stands to its end (nothing when it has finished).
+pub async fn run_bulk_job(
     store: &Store,
     vault: &Vault,
     metrics: &Metrics,
-) -> Result<bool, StoreError> {
-    let claim = crate::store::new_claim();
-    let Some(run) = store.claim_replay_run(claim).await? else {
-        return Ok(false);
+    id: i64,
+    claim: i64,
+) -> Result<(), StoreError> {
+    let Some(run) = store.hold_replay_run(id, claim).await? else {
+        return Ok(());
     };
     let finished = match run_bulk(store, vault, metrics, &run, claim).await {
         Ok(()) => store.finish_replay_run(run.id, claim, None).await,
         Err(e) => Err(e),
     };
     match finished {
-        Ok(()) => Ok(true),
+        Ok(()) => Ok(()),
         Err(StoreError::ClaimLost) => {
             tracing::warn!(run = run.id, "another runner took this bulk replay over");
-            Ok(true)
+            Ok(())
         }
         Err(e) if e.is_outage() => Err(e),
         Err(e) => {

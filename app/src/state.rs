@@ -1,9 +1,6 @@
 //! What every page and server function can reach through Leptos context.
 
-use crate::{
-    auth::password::Passwords, pages::dashboard::DashboardCache, status_queries::StatusQueries,
-    store::Store, vault::Vault,
-};
+use crate::{auth::password::Passwords, status_queries::StatusQueries, store::Store, vault::Vault};
 
 /// Shared by all requests; cheap to clone.
 #[derive(Clone)]
@@ -14,7 +11,6 @@ pub struct AppState {
     /// How people reach Dispute Desk (`scheme://host[:port]`): intake URLs
     /// are shown with it.
     pub public_url: String,
-    pub dashboard: DashboardCache,
     pub queries: StatusQueries,
     pub metrics: crate::metrics::Metrics,
     /// How long silence from a connection's provider is alarming, unless

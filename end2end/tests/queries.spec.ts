@@ -18,9 +18,12 @@ test.describe('status queries without JavaScript', () => {
 
     await page.getByRole('button', { name: 'Query status now' }).click();
     await expect(page).toHaveURL(disputePage);
-    await expect(page.locator('.flash')).toContainText('disagrees with what was known');
+    await expect(page.locator('.flash')).toContainText('asking PingPong Checkout where the dispute stands');
 
+    // The question is asked off the request; the page refreshes itself
+    // (no script) until the answer is on it.
     const alert = page.getByRole('alert').filter({ hasText: 'provider disagrees' });
+    await expect(alert).toBeVisible({ timeout: 15_000 });
     await expect(alert).toContainText('Notifications said');
     await expect(alert).toContainText('Retrieval request · Needs response');
     await expect(alert).toContainText('Chargeback · Needs response');
@@ -32,6 +35,7 @@ test.describe('status queries without JavaScript', () => {
     await page.screenshot({ path: test.info().outputPath('queried-1280.png'), fullPage: true });
 
     // Asking again at once is refused: once a minute per dispute.
+    await expect(page.getByText('where the dispute stands…')).toHaveCount(0);
     await page.getByRole('button', { name: 'Query status now' }).click();
     await expect(page.locator('.flash')).toContainText('less than a minute ago');
     await expect(page.locator('tr', { hasText: 'from a status query' })).toHaveCount(1);

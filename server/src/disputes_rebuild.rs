@@ -9,7 +9,12 @@ use app::{
     rebuild,
     store::{Actor, RebuildChange, RebuildKind, Store},
 };
-use dispute_core::domain::rebuild::{differences, Value};
+use dispute_core::domain::{
+    rebuild::{differences, Value},
+    JobKind,
+};
+
+use crate::jobs;
 
 /// Changes printed per read.
 const PAGE: i64 = 500;
@@ -61,16 +66,23 @@ pub async fn run(store: &Store, apply: bool, out: &mut impl Write) -> anyhow::Re
     Ok(())
 }
 
-/// Requests a rebuild, claimed for this process, and runs it to its end.
+/// Requests a rebuild with its job held by this process, and runs it to
+/// its end (with the job's heartbeat, so a server takes it over if this
+/// process stops).
 async fn run_one(store: &Store, kind: RebuildKind, by: &Actor) -> anyhow::Result<i64> {
     let claim = app::store::new_claim();
     let id = store.request_rebuild(kind, by, Some(claim)).await?;
     let job = store
-        .rebuild(id)
+        .held_job(JobKind::Rebuild, &id.to_string(), claim)
         .await?
-        .ok_or_else(|| anyhow::anyhow!("rebuild {id} vanished"))?;
-    rebuild::run(store, &job, claim).await?;
-    Ok(id)
+        .ok_or_else(|| anyhow::anyhow!("the job of rebuild {id} was taken over"))?;
+    let ran = jobs::beating(store, &job, rebuild::run_job(store, id, claim)).await;
+    let failed = ran.as_ref().err().map(ToString::to_string);
+    jobs::record(store, &job, ran.map_err(Into::into)).await;
+    match failed {
+        Some(why) => Err(anyhow::anyhow!("rebuild {id} failed: {why}")),
+        None => Ok(id),
+    }
 }
 
 async fn print_changes(store: &Store, id: i64, out: &mut impl Write) -> anyhow::Result<()> {

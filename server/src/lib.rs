@@ -14,6 +14,7 @@ pub mod disputes_rebuild;
 pub mod exports;
 pub mod guard;
 pub mod health;
+pub mod jobs;
 pub mod master_key;
 pub mod metrics;
 pub mod pages;

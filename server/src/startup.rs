@@ -9,39 +9,32 @@ use app::{
     intake::Intake,
     metrics::Metrics,
     outbound::OutboundPolicy,
-    pages::dashboard::DashboardCache,
     state::AppState,
     status_queries::{QuerySettings, StatusQueries},
     store::Store,
     vault::Vault,
 };
-use dispute_core::domain::SourceAllowlist;
+use dispute_core::domain::{JobKind, SourceAllowlist};
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tower_sessions_core::ExpiredDeletion;
-use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::{
     accept,
-    config::{ConnectionLimits, Settings, StatusQuerySettings},
+    config::{ConnectionLimits, Settings},
     guard::{self, Guard},
     router,
     tasks::Tasks,
 };
 
-/// How often refused strangers' requests are written to their counts.
+/// How often this replica writes the counts of requests it refused past
+/// their allowance.
 const THROTTLE_FLUSH: Duration = Duration::from_secs(10);
 /// How often expired sessions are deleted (they are refused on sight anyway).
 const SESSION_SWEEP: Duration = Duration::from_secs(3600);
 /// Further attempts of a status query after a network error.
 const QUERY_RETRIES: u32 = 2;
-/// How often retention looks for strangers' deliveries to remove.
+/// How often retention looks for what is past its time.
 const RETENTION_SWEEP: Duration = Duration::from_secs(3600);
-/// Disputes one reconciliation run asks about at most.
-const RECONCILE_BATCH: i64 = 50;
-/// How often a replica looks for a job to run (a rebuild or a bulk replay
-/// asked for on its page, or one abandoned by a replica that stopped).
-const JOBS_POLL: Duration = Duration::from_secs(2);
 
 /// A bound, migrated, ready-to-serve application.
 pub struct Application {
@@ -53,14 +46,8 @@ pub struct Application {
     limits: ConnectionLimits,
     trusted_proxies: SourceAllowlist,
     intake: Intake,
-    sessions: PostgresStore,
-    queries: StatusQueries,
-    reconciliation: StatusQuerySettings,
-    retention: jiff::SignedDuration,
-    refused_retention: jiff::SignedDuration,
-    store: Store,
-    vault: Vault,
-    metrics: Metrics,
+    work: crate::jobs::Work,
+    periodic: Vec<(JobKind, Duration)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,20 +130,35 @@ impl Application {
             },
             metrics.clone(),
         );
-        let kept = store.clone();
+        let work = crate::jobs::Work {
+            store: store.clone(),
+            vault: vault.clone(),
+            metrics: metrics.clone(),
+            queries: queries.clone(),
+            sessions: sessions.clone(),
+            reconciliation: settings.status_queries,
+            retention: settings.retention,
+            refused_retention: settings.refused_retention,
+        };
+        let mut periodic = vec![
+            (JobKind::Retention, RETENTION_SWEEP),
+            (JobKind::SessionSweep, SESSION_SWEEP),
+            (JobKind::Dashboard, settings.dashboard_refresh),
+        ];
+        if let Some(every) = settings.status_queries.reconcile_every {
+            periodic.push((JobKind::Reconcile, every));
+        }
         let scraping = crate::metrics::router(
             metrics.clone(),
             store.clone(),
             settings.metrics_token.as_ref(),
         );
-        let jobs = (vault.clone(), metrics.clone());
         let (router, intake_router) = router::router(
             AppState {
                 store,
                 vault,
                 passwords,
                 public_url,
-                dashboard: DashboardCache::new(settings.dashboard_refresh),
                 queries: queries.clone(),
                 metrics: metrics.clone(),
                 silence_after: settings.status_queries.rules.silence_after,
@@ -175,14 +177,8 @@ impl Application {
             limits: settings.connections,
             trusted_proxies: settings.trusted_proxies.clone(),
             intake,
-            sessions,
-            queries,
-            reconciliation: settings.status_queries,
-            retention: settings.retention,
-            refused_retention: settings.refused_retention,
-            store: kept,
-            vault: jobs.0,
-            metrics: jobs.1,
+            work,
+            periodic,
         })
     }
 
@@ -217,19 +213,11 @@ impl Application {
             limits,
             trusted_proxies,
             intake,
-            sessions,
-            queries,
-            reconciliation,
-            retention,
-            refused_retention,
-            store,
-            vault,
-            metrics,
+            work,
+            periodic,
             ..
         } = self;
-        let tasks = background_jobs(intake, sessions, queries, reconciliation);
-        let tasks = with_retention(tasks, store.clone(), retention, refused_retention);
-        let tasks = with_jobs(tasks, store, vault, metrics);
+        let tasks = beside_serving(intake, work, periodic);
         let stop = CancellationToken::new();
         let connections = TaskTracker::new();
         // One share per address across both listeners.
@@ -292,12 +280,13 @@ async fn bind(address: SocketAddr) -> Result<(TcpListener, SocketAddr), StartupE
     Ok((listener, local))
 }
 
-/// The jobs that run beside serving.
-fn background_jobs(
+/// What runs beside serving: this replica's own work (hearing of
+/// connection changes, writing its throttled counts) and its part in the
+/// job system — the worker, and the scheduler of the periodic jobs.
+fn beside_serving(
     intake: Intake,
-    sessions: PostgresStore,
-    queries: StatusQueries,
-    reconciliation: StatusQuerySettings,
+    work: crate::jobs::Work,
+    periodic: Vec<(JobKind, Duration)>,
 ) -> Tasks {
     let mut tasks = Tasks::new();
     let watching = intake.clone();
@@ -306,69 +295,8 @@ fn background_jobs(
         let intake = intake.clone();
         async move { intake.flush_throttled().await }
     });
-    tasks.every("expired sessions", SESSION_SWEEP, move || {
-        let sessions = sessions.clone();
-        async move { sessions.delete_expired().await }
-    });
-    if let Some(every) = reconciliation.reconcile_every {
-        tasks.every_while_running("reconciliation", every, move || {
-            let queries = queries.clone();
-            async move {
-                queries
-                    .reconcile(&reconciliation.rules, RECONCILE_BATCH)
-                    .await
-                    .map(|_| ())
-            }
-        });
-    }
-    tasks
-}
-
-/// Removes strangers' deliveries older than `keep` and refused ones no
-/// provider signed older than `keep_refused`, hourly.
-fn with_retention(
-    mut tasks: Tasks,
-    store: Store,
-    keep: jiff::SignedDuration,
-    keep_refused: jiff::SignedDuration,
-) -> Tasks {
-    tasks.every("retention", RETENTION_SWEEP, move || {
-        let store = store.clone();
-        async move {
-            let now = jiff::Timestamp::now();
-            if let Some(purged) = store.purge_expired(now - keep, now - keep_refused).await? {
-                if purged != app::store::Purged::default() {
-                    tracing::info!(
-                        deliveries = purged.deliveries,
-                        refused = purged.refused,
-                        throttled_counts = purged.throttled_counts,
-                        "retention removed old deliveries"
-                    );
-                }
-            }
-            Ok::<(), app::store::StoreError>(())
-        }
-    });
-    tasks
-}
-
-/// Runs rebuilds and bulk replays as they are asked for, one of each at a
-/// time; cut off at shutdown, to be taken over where its last batch left
-/// it.
-fn with_jobs(mut tasks: Tasks, store: Store, vault: Vault, metrics: Metrics) -> Tasks {
-    let rebuilding = store.clone();
-    tasks.every_while_running("rebuilds", JOBS_POLL, move || {
-        let store = rebuilding.clone();
-        async move { app::rebuild::run_next(&store).await.map(|_| ()) }
-    });
-    tasks.every_while_running("bulk replays", JOBS_POLL, move || {
-        let (store, vault, metrics) = (store.clone(), vault.clone(), metrics.clone());
-        async move {
-            app::replay::run_next_bulk(&store, &vault, &metrics)
-                .await
-                .map(|_| ())
-        }
-    });
+    tasks.run(crate::jobs::schedule(work.store.clone(), periodic));
+    tasks.run(crate::jobs::work(std::sync::Arc::new(work)));
     tasks
 }
 

@@ -1,8 +1,8 @@
-//! Background work beside serving: each job on its own schedule, all told
-//! to stop together at shutdown, and each run once more on the way out so
-//! nothing counted in memory is lost (reconciliation excepted: it asks
-//! providers, and is cut off instead). A job that must not run twice across
-//! replicas claims its work in PostgreSQL (`FOR UPDATE SKIP LOCKED`).
+//! A replica's own background work beside serving, all told to stop
+//! together at shutdown: loops that run until stopped (the job worker and
+//! scheduler, hearing of connection changes), and work on a schedule that
+//! runs once more on the way out so nothing counted in memory is lost.
+//! Work that must happen once across replicas is a job (`crate::jobs`).
 
 use std::{future::Future, time::Duration};
 
@@ -52,39 +52,6 @@ impl Tasks {
                 }
                 if last {
                     return;
-                }
-            }
-        });
-    }
-
-    /// Runs `job` every `period` (the first time after one period) until
-    /// the set stops, without a last run: for work that reaches outside
-    /// (status queries), which should not hold up a shutdown.
-    pub fn every_while_running<F, Fut, E>(
-        &mut self,
-        name: &'static str,
-        period: Duration,
-        mut job: F,
-    ) where
-        F: FnMut() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), E>> + Send,
-        E: std::fmt::Display,
-    {
-        let stopping = self.stopping.clone();
-        self.running.spawn(async move {
-            let mut ticks = tokio::time::interval(period);
-            ticks.tick().await;
-            loop {
-                tokio::select! {
-                    _ = ticks.tick() => {}
-                    () = stopping.cancelled() => return,
-                }
-                let run = tokio::select! {
-                    run = job() => run,
-                    () = stopping.cancelled() => return,
-                };
-                if let Err(e) = run {
-                    tracing::warn!(job = name, error = %e, "a background job failed");
                 }
             }
         });

@@ -3,133 +3,21 @@
 //! by provider and by reason code, and disputes opened per week — charts
 //! drawn on the server, each with its numbers in a table.
 
-use std::{
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
-    },
-    time::{Duration, Instant},
-};
-
 use leptos::prelude::*;
 
 use super::{label, when, PageHeading};
 use crate::{
     charts,
     error::{AppError, InternalErrorPage},
-    store::{Dashboard, Outcomes, Store},
+    store::{Dashboard, Outcomes},
 };
 
-/// Past this the figures are recomputed even without new events (the
-/// windows of "due within 7 days" and "90 days" move with the clock).
-const FRESH_FOR: Duration = Duration::from_secs(300);
-
-/// The dashboard's figures, computed over every dispute. Served from here;
-/// when an event has been recorded since (one cheap query tells) or they are
-/// old, they are recomputed in the background — at most once per
-/// `min_interval`, one computation at a time — so a page never waits for
-/// the aggregates once they exist, and a busy intake cannot keep the
-/// database recomputing them.
-#[derive(Clone, Debug)]
-pub struct DashboardCache(Arc<CacheInner>);
-
-#[derive(Debug)]
-struct CacheInner {
-    figures: tokio::sync::RwLock<Option<Computed>>,
-    refreshing: AtomicBool,
-    /// When a computation last started, successful or not.
-    last_attempt: std::sync::Mutex<Option<Instant>>,
-    /// Only one first computation at a time.
-    first: tokio::sync::Mutex<()>,
-    min_interval: Duration,
-}
-
-/// Clears the refreshing flag however the refresh ends (a panic included).
-struct Refreshing(Arc<CacheInner>);
-
-impl Drop for Refreshing {
-    fn drop(&mut self) {
-        self.0.refreshing.store(false, Ordering::Release);
-    }
-}
-
-#[derive(Clone, Debug)]
-struct Computed {
-    at: Instant,
-    as_of: jiff::Timestamp,
-    dashboard: Dashboard,
-}
-
-impl Default for DashboardCache {
-    fn default() -> Self {
-        Self::new(Duration::from_secs(10))
-    }
-}
-
-impl DashboardCache {
-    pub fn new(min_interval: Duration) -> Self {
-        Self(Arc::new(CacheInner {
-            figures: tokio::sync::RwLock::new(None),
-            refreshing: AtomicBool::new(false),
-            last_attempt: std::sync::Mutex::new(None),
-            first: tokio::sync::Mutex::new(()),
-            min_interval,
-        }))
-    }
-
-    /// The figures and when they were computed.
-    async fn get(&self, store: &Store) -> Result<(Dashboard, jiff::Timestamp), AppError> {
-        let cached = self.0.figures.read().await.clone();
-        let Some(cached) = cached else {
-            let _first = self.0.first.lock().await;
-            if let Some(done) = self.0.figures.read().await.clone() {
-                return Ok((done.dashboard, done.as_of));
-            }
-            self.attempted();
-            let computed = compute(store).await?;
-            let answer = (computed.dashboard.clone(), computed.as_of);
-            *self.0.figures.write().await = Some(computed);
-            return Ok(answer);
-        };
-        let stale = cached.at.elapsed() >= FRESH_FOR
-            || store.last_event_id().await? != cached.dashboard.last_event_id;
-        let waited = self.0.last_attempt.lock().map_or(true, |at| {
-            at.is_none_or(|at| at.elapsed() >= self.0.min_interval)
-        });
-        if stale && waited && !self.0.refreshing.swap(true, Ordering::AcqRel) {
-            self.attempted();
-            let (cache, store) = (self.clone(), store.clone());
-            tokio::spawn(async move {
-                let _clear = Refreshing(cache.0.clone());
-                match compute(&store).await {
-                    Ok(computed) => *cache.0.figures.write().await = Some(computed),
-                    Err(e) => tracing::warn!(error = ?e, "cannot recompute the dashboard"),
-                }
-            });
-        }
-        Ok((cached.dashboard, cached.as_of))
-    }
-
-    fn attempted(&self) {
-        if let Ok(mut at) = self.0.last_attempt.lock() {
-            *at = Some(Instant::now());
-        }
-    }
-}
-
-async fn compute(store: &Store) -> Result<Computed, AppError> {
-    let as_of = jiff::Timestamp::now();
-    Ok(Computed {
-        at: Instant::now(),
-        as_of,
-        dashboard: store.dashboard(as_of).await?,
-    })
-}
-
+/// The figures and when they were computed (by a background job, for
+/// every replica: `crate::dashboard`).
 pub async fn dashboard() -> Result<(Dashboard, jiff::Timestamp), AppError> {
     crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
     let state = expect_context::<crate::state::AppState>();
-    state.dashboard.get(&state.store).await
+    Ok(crate::dashboard::figures(&state.store).await?)
 }
 
 #[component]

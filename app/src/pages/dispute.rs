@@ -6,6 +6,7 @@
 
 use dispute_core::domain::{reasons, DisputeState, EventOrigin};
 use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_meta::Meta;
 use leptos_router::hooks::use_params_map;
 
 use super::{
@@ -20,6 +21,8 @@ use crate::{
 
 /// How often one dispute's provider may be asked about it.
 const QUERY_INTERVAL: jiff::SignedDuration = jiff::SignedDuration::from_mins(1);
+/// How long the latest status query's answer is shown by the button.
+const RECENT_ANSWER: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
 /// How many of a dispute's status queries its page lists.
 const QUERIES_SHOWN: i64 = 10;
 
@@ -33,6 +36,8 @@ pub struct DisputeView {
     pub payments: Vec<PaymentRecord>,
     pub people: Vec<Person>,
     pub queries: Vec<StatusQueryEntry>,
+    /// A status query asked for is waiting or under way.
+    pub asking: bool,
     pub viewer: CurrentUser,
 }
 
@@ -51,6 +56,10 @@ pub async fn get_dispute(id: i64) -> Result<Option<DisputeView>, AppError> {
         queries: state
             .store
             .status_queries(Some(dispute.id), None, QUERIES_SHOWN)
+            .await?,
+        asking: state
+            .store
+            .job_pending(dispute_core::domain::JobKind::StatusQuery, dispute.id)
             .await?,
         dispute,
         viewer,
@@ -131,7 +140,9 @@ pub async fn assign(dispute: i64, assignee: String) -> Result<(), AppError> {
 }
 
 /// Asks the dispute's provider where it stands, at most once a minute per
-/// dispute; the answer is on the timeline and the outcome in the flash.
+/// dispute. The question is a job, so it is asked and its answer recorded
+/// whatever the browser does meanwhile; the page says it is asking until
+/// the answer is on it.
 #[server(endpoint = "disputes/query")]
 pub async fn query_status(dispute: i64) -> Result<(), AppError> {
     let (analyst, dispute) = target(dispute).await?;
@@ -140,30 +151,20 @@ pub async fn query_status(dispute: i64) -> Result<(), AppError> {
     };
     let page = href(dispute.id);
     let state = expect_context::<crate::state::AppState>();
-    if let Err(next) = state.store.claim_query(dispute.id, QUERY_INTERVAL).await? {
-        let wait = (next - jiff::Timestamp::now()).get_seconds().max(1);
-        let flash = Flash::error(format!(
-            "the provider was asked about this dispute less than a minute ago; ask again in {wait} s"
-        ));
-        return crate::flash::redirect(&page, flash).await;
-    }
     let actor = crate::auth::actor(Some(&analyst));
     let flash = match state
-        .queries
-        .ask(dispute.id, Some(&actor), "asked by an analyst")
+        .store
+        .request_query(dispute.id, QUERY_INTERVAL, &actor)
         .await?
     {
-        Some(asked) if asked.outcome == crate::store::QueryOutcome::Found => {
-            match asked.recorded.conflict {
-                Some(_) => Flash::error(format!(
-                    "the provider's answer disagrees with what was known: {}",
-                    asked.detail
-                )),
-                None => Flash::notice(asked.detail),
-            }
-        }
-        Some(asked) => Flash::error(format!("{}: {}", asked.outcome.label(), asked.detail)),
-        None => Flash::error("there is no such dispute"),
+        Ok(_) => Flash::notice(format!(
+            "asking {} where the dispute stands",
+            dispute.provider.display_name()
+        )),
+        Err(next) => Flash::error(format!(
+            "the provider was asked about this dispute less than a minute ago; ask again in {} s",
+            (next - jiff::Timestamp::now()).get_seconds().max(1)
+        )),
     };
     crate::flash::redirect(&page, flash).await
 }
@@ -203,6 +204,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
         payments,
         people,
         queries,
+        asking,
         viewer,
     } = found;
     let may_work = viewer
@@ -242,6 +244,20 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             </div>
         }
     });
+    // The answer to a question asked a moment ago, where the button is.
+    let answered = queries
+        .first()
+        .filter(|q| !asking && now.duration_since(q.asked_at) < RECENT_ANSWER)
+        .map(|q| {
+            view! {
+                <p class="panel" role="status">
+                    {format!("Asked {}: ", when_in(q.asked_at, &viewer.timezone))}
+                    <span class=format!("badge outcome-{}", q.outcome.as_str())>{q.outcome.label()}</span>
+                    " "
+                    {shown(&q.detail)}
+                </p>
+            }
+        });
     let deadline = match (d.deadline, d.status) {
         (Some(at), _) => {
             let (text, urgency) = countdown(at, now);
@@ -306,14 +322,28 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             <dt>"Assignee"</dt>
             <dd>{d.assignee.as_ref().map_or_else(|| "no one".to_owned(), |p| p.display_name.clone())}</dd>
         </dl>
-        {may_work.then(|| view! {
-            <form class="inline" method="post" action=QueryStatus::PATH>
-                <input type="hidden" name="dispute" value=d.id />
-                <button type="submit">"Query status now"</button>
-                " "
-                <small>"Asks the provider where the dispute stands; at most once a minute."</small>
-            </form>
-        })}
+        {match (asking, may_work) {
+            (true, _) => view! {
+                <Meta http_equiv="refresh" content="2" />
+                <p class="panel" role="status">
+                    {format!("Asking {} where the dispute stands…", d.provider.display_name())}
+                    " "
+                    <small>"This page shows the answer when it comes."</small>
+                </p>
+            }
+            .into_any(),
+            (false, true) => view! {
+                <form class="inline" method="post" action=QueryStatus::PATH>
+                    <input type="hidden" name="dispute" value=d.id />
+                    <button type="submit">"Query status now"</button>
+                    " "
+                    <small>"Asks the provider where the dispute stands; at most once a minute."</small>
+                </form>
+            }
+            .into_any(),
+            (false, false) => ().into_any(),
+        }}
+        {answered}
         {may_work.then(|| view! {
             <Casework
                 dispute=d.id

@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod dispute;
 pub mod disputes;
 pub mod forbidden;
+pub mod jobs;
 pub mod login;
 pub mod not_found;
 pub mod providers;

@@ -56,6 +56,35 @@ const OPEN: &str = "d.status in ('needs_response', 'under_review')";
 const DECIDED: &str = "d.status in ('won', 'lost', 'expired')";
 
 impl Store {
+    /// The figures last computed, and when; `None` before the first.
+    pub async fn stored_dashboard(
+        &self,
+    ) -> Result<Option<(Dashboard, jiff::Timestamp)>, StoreError> {
+        let row: Option<(sqlx::types::Json<Dashboard>, jiff_sqlx::Timestamp)> =
+            sqlx::query_as("select figures, computed_at from dashboard_figures")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(figures, at)| (figures.0, at.to_jiff())))
+    }
+
+    /// Keeps `figures`, computed at `at`, for every replica to show.
+    pub async fn store_dashboard(
+        &self,
+        figures: &Dashboard,
+        at: jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into dashboard_figures (figures, computed_at) values ($1, $2)
+             on conflict (one) do update set figures = excluded.figures,
+                 computed_at = excluded.computed_at",
+        )
+        .bind(sqlx::types::Json(figures))
+        .bind(at.to_sqlx())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// The id of the newest event: a dashboard computed at this id is
     /// still true of every event since (there are none).
     pub async fn last_event_id(&self) -> Result<i64, StoreError> {

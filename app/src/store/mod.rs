@@ -31,7 +31,7 @@ pub use dashboard::{Dashboard, Outcomes};
 pub use deliveries::{DeliveryRecord, SEARCH_TIMEOUT_SECS};
 pub use disputes::{DisputeRecord, PaymentRecord, Person, TimelineEntry};
 pub use health::ConnectionHealth;
-pub use jobs::new_claim;
+pub use jobs::{new_claim, Job, JobRecord, NewJob};
 pub use notifications::{NewNotification, StoredNotification, ThrottledCount};
 pub use people::{
     Actor, AuditEntry, AuditFilter, AuditKey, AuditRecord, NewUser, SignInFailureRecord,

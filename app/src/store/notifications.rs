@@ -108,6 +108,26 @@ impl From<NotificationRow> for StoredNotification {
 }
 
 impl Store {
+    /// Charges one refused request to `sender` (a sender group) for
+    /// `minute`, across every replica; whether it was within `per_minute`.
+    pub async fn charge_sender(
+        &self,
+        sender: &str,
+        minute: jiff::Timestamp,
+        per_minute: u32,
+    ) -> Result<bool, StoreError> {
+        let used: i32 = sqlx::query_scalar(
+            "insert into sender_allowances as a (sender, minute, used) values ($1, $2, 1)
+             on conflict on constraint sender_allowances_key do update set used = a.used + 1
+             returning used",
+        )
+        .bind(sender)
+        .bind(minute.to_sqlx())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(used as u32 <= per_minute)
+    }
+
     /// Adds refused requests to their sender's count for the minute.
     pub async fn count_throttled(&self, counts: &[ThrottledCount]) -> Result<(), StoreError> {
         if counts.is_empty() {

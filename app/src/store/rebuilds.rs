@@ -1,7 +1,8 @@
 //! Rebuilds' rows: disputes with their recorded events and the bodies they
 //! came from, a batch at a time; a dispute rebuilt under its lock (events
-//! rewritten as they read today, then refolded); the jobs that check and
-//! apply, claimed through a heartbeat so a stopped runner is taken over.
+//! rewritten as they read today, then refolded); the checks and applies,
+//! each run by a job (`JobKind::Rebuild`) whose holder's token only may
+//! write its progress.
 
 use dispute_core::domain::{
     rebuild::{differences, rebuild, EventChange, Kept, Reading, Rebuilt, RecordedEvent},
@@ -13,7 +14,7 @@ use serde_json::json;
 use sqlx::types::Json;
 
 use super::{
-    jobs::{self, Jobs},
+    jobs::{enqueue_on, held, NewJob},
     money,
     people::append_audit,
     record::{effect_columns, effect_of, money_columns, refold_stored},
@@ -395,9 +396,9 @@ impl Store {
                 .await?;
             }
         }
-        let held = sqlx::query(
+        let rows = sqlx::query(
             "update rebuilds set done_through = $3, checked = checked + 1,
-                 changed = changed + $4, heartbeat = now()
+                 changed = changed + $4
              where id = $1 and claim = $2",
         )
         .bind(job)
@@ -407,14 +408,15 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        jobs::held(held)?;
+        held(rows)?;
         tx.commit().await?;
         Ok(changed)
     }
 
     /// Asks for a rebuild: a check of every dispute, or the apply of check
-    /// `kind` names; held with `claim` at once when the requester runs it
-    /// itself. Audited. `Conflict` when that check is applied already.
+    /// `kind` names, and the job that runs it; held with `claim` at once
+    /// when the requester runs it itself. Audited. `Conflict` when that
+    /// check is applied already.
     pub async fn request_rebuild(
         &self,
         kind: RebuildKind,
@@ -445,8 +447,8 @@ impl Store {
             ),
         };
         let id: i64 = sqlx::query_scalar(
-            "insert into rebuilds (kind, check_id, requested_by, total, claim, heartbeat)
-             values ($1, $2, $3, $4, $5, case when $5 is not null then now() end)
+            "insert into rebuilds (kind, check_id, requested_by, total, claim)
+             values ($1, $2, $3, $4, $5)
              returning id",
         )
         .bind(kind_name)
@@ -456,6 +458,7 @@ impl Store {
         .bind(claim)
         .fetch_one(&mut *tx)
         .await?;
+        enqueue_on(&mut tx, &rebuild_job(id), claim).await?;
         append_audit(
             &mut tx,
             by,
@@ -474,11 +477,21 @@ impl Store {
         Ok(id)
     }
 
-    /// Claims, with `claim`, the oldest unfinished rebuild nobody is
-    /// working on or whose runner stopped, for one runner among all
-    /// replicas; only the holder's writes to it count from then on.
-    pub async fn claim_rebuild(&self, claim: i64) -> Result<Option<RebuildRecord>, StoreError> {
-        match jobs::claim(&self.pool, Jobs::Rebuilds, claim).await? {
+    /// Rebuild `id`, unfinished, held from now on with `claim` (its job's):
+    /// only the holder's writes to it count. `None` when it has finished.
+    pub async fn hold_rebuild(
+        &self,
+        id: i64,
+        claim: i64,
+    ) -> Result<Option<RebuildRecord>, StoreError> {
+        let held: Option<i64> = sqlx::query_scalar(
+            "update rebuilds set claim = $2 where id = $1 and finished_at is null returning id",
+        )
+        .bind(id)
+        .bind(claim)
+        .fetch_optional(&self.pool)
+        .await?;
+        match held {
             Some(id) => self.rebuild(id).await,
             None => Ok(None),
         }
@@ -498,10 +511,9 @@ impl Store {
         for change in changes {
             insert_change(&mut tx, id, change).await?;
         }
-        let held = sqlx::query(
+        let rows = sqlx::query(
             "update rebuilds set done_through = $3, checked = $4,
-                 changed = (select count(*) from rebuild_changes where rebuild_id = $1),
-                 heartbeat = now()
+                 changed = (select count(*) from rebuild_changes where rebuild_id = $1)
              where id = $1 and claim = $2",
         )
         .bind(id)
@@ -511,7 +523,7 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        jobs::held(held)?;
+        held(rows)?;
         tx.commit().await?;
         Ok(())
     }
@@ -524,7 +536,16 @@ impl Store {
         claim: i64,
         failure: Option<&str>,
     ) -> Result<(), StoreError> {
-        jobs::finish(&self.pool, Jobs::Rebuilds, id, claim, failure).await
+        let rows = sqlx::query(
+            "update rebuilds set finished_at = now(), failure = $3 where id = $1 and claim = $2",
+        )
+        .bind(id)
+        .bind(claim)
+        .bind(failure)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        held(rows)
     }
 
     pub async fn rebuild(&self, id: i64) -> Result<Option<RebuildRecord>, StoreError> {
@@ -679,4 +700,17 @@ async fn rewrite_event(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// The job that runs rebuild `id`: it resumes where a stopped runner left
+/// it, so it may be tried again and again.
+fn rebuild_job(id: i64) -> NewJob {
+    NewJob {
+        kind: dispute_core::domain::JobKind::Rebuild,
+        key: id.to_string(),
+        dispute_id: None,
+        payload: json!({ "rebuild": id }),
+        run_at: None,
+        max_attempts: 20,
+    }
 }

@@ -1,7 +1,7 @@
-//! Bulk replays as jobs: the deliveries a filter matched, kept in order
-//! when it was asked for; claimed through a heartbeat by one runner among
-//! the replicas (a stopped one's is taken over); progress and the tally of
-//! outcomes written a batch at a time.
+//! Bulk replays: the deliveries a filter matched, kept in order when it was
+//! asked for; run by a job (`JobKind::BulkReplay`) whose holder's token
+//! only may write its progress and the tally of outcomes, a batch at a
+//! time.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,7 @@ use serde_json::json;
 use sqlx::types::Json;
 
 use super::{
-    jobs::{self, Jobs},
+    jobs::{enqueue_on, held, NewJob},
     people::append_audit,
     Actor, AuditEntry, Store, StoreError,
 };
@@ -102,6 +102,16 @@ impl Store {
         .bind(deliveries)
         .execute(&mut *tx)
         .await?;
+        let job = NewJob {
+            kind: dispute_core::domain::JobKind::BulkReplay,
+            key: id.to_string(),
+            dispute_id: None,
+            payload: json!({ "run": id }),
+            run_at: None,
+            // It resumes where a stopped runner left it.
+            max_attempts: 20,
+        };
+        enqueue_on(&mut tx, &job, None).await?;
         append_audit(
             &mut tx,
             by,
@@ -116,11 +126,22 @@ impl Store {
         Ok(id)
     }
 
-    /// Claims, with `claim`, the oldest unfinished bulk replay nobody is
-    /// working on (or whose runner stopped); only the holder's writes to it
-    /// count from then on.
-    pub async fn claim_replay_run(&self, claim: i64) -> Result<Option<ReplayRun>, StoreError> {
-        match jobs::claim(&self.pool, Jobs::ReplayRuns, claim).await? {
+    /// Bulk replay `id`, unfinished, held from now on with `claim` (its
+    /// job's): only the holder's writes to it count. `None` when it has
+    /// finished.
+    pub async fn hold_replay_run(
+        &self,
+        id: i64,
+        claim: i64,
+    ) -> Result<Option<ReplayRun>, StoreError> {
+        let held: Option<i64> = sqlx::query_scalar(
+            "update replay_runs set claim = $2 where id = $1 and finished_at is null returning id",
+        )
+        .bind(id)
+        .bind(claim)
+        .fetch_optional(&self.pool)
+        .await?;
+        match held {
             Some(id) => self.replay_run(id).await,
             None => Ok(None),
         }
@@ -153,9 +174,8 @@ impl Store {
         done: i32,
         tally: &BTreeMap<String, i64>,
     ) -> Result<(), StoreError> {
-        let held = sqlx::query(
-            "update replay_runs set done = $3, tally = $4, heartbeat = now()
-             where id = $1 and claim = $2",
+        let rows = sqlx::query(
+            "update replay_runs set done = $3, tally = $4 where id = $1 and claim = $2",
         )
         .bind(id)
         .bind(claim)
@@ -164,7 +184,7 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        jobs::held(held)
+        held(rows)
     }
 
     /// Marks a bulk replay held with `claim` finished, with why it stopped
@@ -175,7 +195,17 @@ impl Store {
         claim: i64,
         failure: Option<&str>,
     ) -> Result<(), StoreError> {
-        jobs::finish(&self.pool, Jobs::ReplayRuns, id, claim, failure).await
+        let rows = sqlx::query(
+            "update replay_runs set finished_at = now(), failure = $3
+             where id = $1 and claim = $2",
+        )
+        .bind(id)
+        .bind(claim)
+        .bind(failure)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        held(rows)
     }
 
     pub async fn replay_run(&self, id: i64) -> Result<Option<ReplayRun>, StoreError> {

@@ -2,15 +2,13 @@
 //! bodies) and the counts of rate-limited requests are removed once older
 //! than one age, refused deliveries for a known connection that no provider
 //! signed once older than another (long enough to replay them after a key
-//! is fixed); every delivery a provider signed is kept. One replica at a
-//! time, by a transaction-scoped advisory lock.
+//! is fixed); every delivery a provider signed is kept. Finished jobs and
+//! the allowances' minute counts go too. It runs as a periodic job, so one
+//! replica at a time.
 
 use jiff_sqlx::ToSqlx;
 
 use super::{Store, StoreError};
-
-/// The advisory lock retention holds while it runs ("retain" in ASCII).
-const RETENTION_LOCK: i64 = 0x7265_7461_696e;
 
 /// What one retention run removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -18,7 +16,12 @@ pub struct Purged {
     pub deliveries: u64,
     pub refused: u64,
     pub throttled_counts: u64,
+    pub jobs: u64,
 }
+
+/// How long a finished job is kept for ops to read (periodic jobs keep
+/// their one row).
+const JOBS_KEPT: &str = "7 days";
 
 /// Refused deliveries kept until `refused_before`, unless replayed.
 const UNSIGNED_REFUSALS: &str =
@@ -27,21 +30,15 @@ const UNSIGNED_REFUSALS: &str =
 
 impl Store {
     /// Removes strangers' deliveries and throttled counts from before
-    /// `before`, and refused deliveries no provider signed from before
-    /// `refused_before`; `None` when another replica is running it.
+    /// `before`, refused deliveries no provider signed from before
+    /// `refused_before`, jobs finished a week ago and past minutes'
+    /// allowances.
     pub async fn purge_expired(
         &self,
         before: jiff::Timestamp,
         refused_before: jiff::Timestamp,
-    ) -> Result<Option<Purged>, StoreError> {
+    ) -> Result<Purged, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let ours: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
-            .bind(RETENTION_LOCK)
-            .fetch_one(&mut *tx)
-            .await?;
-        if !ours {
-            return Ok(None);
-        }
         let deliveries = sqlx::query(
             "delete from notifications n
              where verdict in ('unknown_connection', 'too_large') and received_at < $1
@@ -71,11 +68,22 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        let jobs = sqlx::query(&format!(
+            "delete from jobs where state in ('done', 'failed') and key <> 'periodic'
+                 and finished_at < now() - interval '{JOBS_KEPT}'"
+        ))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("delete from sender_allowances where minute < now() - interval '1 hour'")
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(Some(Purged {
+        Ok(Purged {
             deliveries,
             refused,
             throttled_counts,
-        }))
+            jobs,
+        })
     }
 }

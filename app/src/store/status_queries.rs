@@ -1,17 +1,18 @@
 //! The status-query fallback's rows: what a query needs to know of its
-//! dispute and connection, claims (one query per dispute per minute, and
-//! reconciliation's batches, which replicas never share), and each query's
-//! record with the event it produced and what it changed, in one
-//! transaction.
+//! dispute and connection, claims (one query per dispute per minute, asked
+//! for as a job; and reconciliation's batches, which replicas never share),
+//! and each query's record with the event it produced and what it changed,
+//! in one transaction.
 
 use dispute_core::{
-    domain::{Effect, ProviderKind, Stage, Status, ZoneName},
+    domain::{Effect, JobKind, ProviderKind, Stage, Status, ZoneName},
     providers::query::{weigh, Pulled},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
+    jobs::{enqueue_on, NewJob},
     people::append_audit,
     record::{record_event_in, EventSource, Recorded},
     Actor, AuditEntry, Named, Store, StoreError,
@@ -250,35 +251,51 @@ impl Store {
         .transpose()
     }
 
-    /// Claims the dispute for a query now, unless it was asked about less
-    /// than `interval` ago; then `Err` says when it may be asked again.
-    pub async fn claim_query(
+    /// Asks for a status query of the dispute by `asked_by` (a job: the
+    /// query runs off the request, so a browser that goes away does not
+    /// stop it), unless it was asked about less than `interval` ago; then
+    /// `Err` says when it may be asked again. Both in one transaction.
+    pub async fn request_query(
         &self,
         dispute_id: i64,
         interval: jiff::SignedDuration,
-    ) -> Result<Result<(), jiff::Timestamp>, StoreError> {
-        let claimed: Option<i64> = sqlx::query_scalar(
+        asked_by: &Actor,
+    ) -> Result<Result<i64, jiff::Timestamp>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let asked_at: Option<jiff_sqlx::Timestamp> = sqlx::query_scalar(
             "update disputes set last_queried_at = now()
              where id = $1
                and (last_queried_at is null
                     or last_queried_at <= now() - make_interval(secs => $2))
-             returning id",
+             returning last_queried_at",
         )
         .bind(dispute_id)
         .bind(secs(interval))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        if claimed.is_some() {
-            return Ok(Ok(()));
-        }
-        let last: Option<jiff_sqlx::Timestamp> =
-            sqlx::query_scalar("select last_queried_at from disputes where id = $1")
-                .bind(dispute_id)
-                .fetch_optional(&self.pool)
-                .await?
-                .flatten();
-        let next = last.map_or_else(jiff::Timestamp::now, |t| t.to_jiff() + interval);
-        Ok(Err(next))
+        let Some(asked_at) = asked_at else {
+            let last: Option<jiff_sqlx::Timestamp> =
+                sqlx::query_scalar("select last_queried_at from disputes where id = $1")
+                    .bind(dispute_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .flatten();
+            let next = last.map_or_else(jiff::Timestamp::now, |t| t.to_jiff() + interval);
+            return Ok(Err(next));
+        };
+        let job = NewJob {
+            kind: JobKind::StatusQuery,
+            key: format!("{dispute_id}:{}", asked_at.to_jiff().as_microsecond()),
+            dispute_id: Some(dispute_id),
+            payload: json!({ "asked_by": asked_by, "why": "asked by an analyst" }),
+            run_at: None,
+            // A network failure is retried inside the attempt; another try
+            // is for the database having been away.
+            max_attempts: 3,
+        };
+        let id = enqueue_on(&mut tx, &job, None).await?;
+        tx.commit().await?;
+        Ok(Ok(id))
     }
 
     /// Claims up to `limit` disputes that reconciliation should ask about,

@@ -72,7 +72,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
     capture_logs();
     let db = TestDatabase::create().await;
-    let pool = db.pool(4).await;
+    let pool = db.pool(Settings::default().database_max_connections).await;
 
     let settings = Settings {
         listen_addr: "127.0.0.1:0".parse().unwrap(),
@@ -213,6 +213,23 @@ impl TestApp {
             .send()
             .await
             .expect("the form is answered")
+    }
+
+    /// Signs in as `email` with a client of its own; returns the session
+    /// cookie's value, for requests written by hand.
+    pub async fn session_cookie(&self, email: &str, password: &str) -> String {
+        let answer = self
+            .post_form(
+                &browser_client(),
+                "/api/login",
+                &[("email", email), ("password", password)],
+            )
+            .await;
+        let cookie = answer
+            .cookies()
+            .find(|c| c.name() == "dispute_desk_session")
+            .map(|c| c.value().to_owned());
+        cookie.expect("a session cookie")
     }
 
     /// Signs `client` in; returns the redirect's target.

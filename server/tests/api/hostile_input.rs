@@ -7,7 +7,7 @@
 use dispute_core::domain::Role;
 use reqwest::header::CACHE_CONTROL;
 
-use crate::helpers::{browser_client, spawn_app, TestApp, PASSWORD};
+use crate::helpers::{spawn_app, TestApp, PASSWORD};
 
 /// Closes a textarea and an attribute, then opens tags of its own.
 const MARKUP: &str = r#"</textarea>"'><h1>X</h1><script>alert(1)</script>"#;
@@ -346,27 +346,11 @@ fn get(path: &str, cookie: &str) -> String {
     )
 }
 
-async fn session_cookie(app: &TestApp, email: &str, password: &str) -> String {
-    let answer = app
-        .post_form(
-            &browser_client(),
-            "/api/login",
-            &[("email", email), ("password", password)],
-        )
-        .await;
-    let cookie = answer
-        .cookies()
-        .find(|c| c.name() == "dispute_desk_session")
-        .map(|c| c.value().to_owned())
-        .expect("a session cookie");
-    cookie
-}
-
 #[tokio::test]
 async fn no_spelling_of_a_path_slips_past_the_guard() {
     let app = spawn_app().await;
     let (id, email) = app.create_user(Role::Analyst).await;
-    let analyst = session_cookie(&app, &email, PASSWORD).await;
+    let analyst = app.session_cookie(&email, PASSWORD).await;
     let (reset, reset_email) = app.create_user(Role::Ops).await;
     let hash = app
         .passwords
@@ -376,7 +360,9 @@ async fn no_spelling_of_a_path_slips_past_the_guard() {
         .set_password(reset, &hash, true, &Default::default())
         .await
         .unwrap();
-    let must_change = session_cookie(&app, &reset_email, "temporary password 1").await;
+    let must_change = app
+        .session_cookie(&reset_email, "temporary password 1")
+        .await;
     assert_ne!(id, reset);
 
     for (cookie, path) in [

@@ -259,8 +259,13 @@ async fn a_bulk_replay_previews_exactly_what_its_run_then_does() {
 
     // A runner that stopped before writing its progress: the one that
     // takes over counts what was done, and replays nothing again.
+    sqlx::query("update replay_runs set done = 0, tally = '{}', finished_at = null")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     sqlx::query(
-        "update replay_runs set done = 0, tally = '{}', finished_at = null, heartbeat = null",
+        "update jobs set state = 'running', heartbeat = now() - interval '2 minutes'
+         where kind = 'bulk_replay'",
     )
     .execute(&app.pool)
     .await

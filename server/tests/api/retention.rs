@@ -1,15 +1,12 @@
 //! Retention: strangers' deliveries (unknown connections, oversized bodies)
 //! and rate-limited counts go once they are older than the setting, refused
 //! deliveries no provider signed once older than theirs; every delivery a
-//! provider signed stays; only one replica runs it at a time.
+//! provider signed stays. (It runs as a periodic job: once per cluster.)
 
 use jiff::{SignedDuration, Timestamp};
 use test_support::fixture_body;
 
 use crate::helpers::spawn_app;
-
-/// The advisory lock `Store::purge_expired` holds while it runs.
-const RETENTION_LOCK: i64 = 0x7265_7461_696e;
 
 #[tokio::test]
 async fn old_strangers_deliveries_go_then_old_unsigned_refusals_and_signed_deliveries_stay() {
@@ -67,34 +64,12 @@ async fn old_strangers_deliveries_go_then_old_unsigned_refusals_and_signed_deliv
         404
     );
 
-    // Another replica is running it: this one does nothing.
-    let mut other = app.pool.acquire().await.unwrap();
-    sqlx::query("select pg_advisory_lock($1)")
-        .bind(RETENTION_LOCK)
-        .execute(&mut *other)
-        .await
-        .unwrap();
     let month_ago = Timestamp::now() - SignedDuration::from_hours(30 * 24);
     let quarter_ago = Timestamp::now() - SignedDuration::from_hours(90 * 24);
-    assert_eq!(
-        app.store
-            .purge_expired(month_ago, quarter_ago)
-            .await
-            .unwrap(),
-        None
-    );
-    sqlx::query("select pg_advisory_unlock($1)")
-        .bind(RETENTION_LOCK)
-        .execute(&mut *other)
-        .await
-        .unwrap();
-    drop(other);
-
     let purged = app
         .store
         .purge_expired(month_ago, quarter_ago)
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(
         (purged.deliveries, purged.refused, purged.throttled_counts),
@@ -124,7 +99,6 @@ async fn old_strangers_deliveries_go_then_old_unsigned_refusals_and_signed_deliv
         .store
         .purge_expired(month_ago, quarter_ago)
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(again, app::store::Purged::default());
 
@@ -137,7 +111,6 @@ async fn old_strangers_deliveries_go_then_old_unsigned_refusals_and_signed_deliv
         .store
         .purge_expired(month_ago, quarter_ago)
         .await
-        .unwrap()
         .unwrap();
     assert_eq!((later.deliveries, later.refused), (1, 1));
     let left: Vec<String> = sqlx::query_scalar("select verdict from notifications order by id")

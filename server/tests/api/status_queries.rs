@@ -561,6 +561,70 @@ async fn the_outbound_guard_refuses_plain_http_loopback_and_private_addresses() 
     assert!(rig.world.log().is_empty(), "nothing reached the simulator");
 }
 
+/// The dispute's page once it no longer says it is asking (its job ran).
+async fn answered(app: &TestApp, page: &str) -> String {
+    for _ in 0..100 {
+        let (status, html) = app.get_page(page).await;
+        assert_eq!(status, 200);
+        if !html.contains("where the dispute stands…") {
+            return html;
+        }
+        assert!(
+            html.contains("http-equiv=\"refresh\""),
+            "asking refreshes itself"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the question about {page} was never answered");
+}
+
+#[tokio::test]
+async fn a_status_query_is_answered_and_recorded_though_the_browser_hangs_up_at_once() {
+    let rig = rig(story(), LOCAL).await;
+    let app = &rig.app;
+    let (_, email) = app.create_user(Role::Analyst).await;
+    let cookie = app.session_cookie(&email, crate::helpers::PASSWORD).await;
+    let id = app.dispute_id("pingpong-main", "PPSLOW").await;
+    let body = format!("dispute={id}");
+    let request = format!(
+        "POST /api/disputes/query HTTP/1.1\r\nHost: x\r\nOrigin: {}\r\nAccept: text/html\r\nCookie: dispute_desk_session={cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        app.address,
+        body.len()
+    );
+
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut browser = tokio::net::TcpStream::connect(app.socket()).await.unwrap();
+        browser.write_all(request.as_bytes()).await.unwrap();
+        // The browser goes away a moment after the button was pressed,
+        // long before PingPong's slow answer (which, asked inside the
+        // request, would then never have been recorded).
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let mut recorded = Vec::new();
+    for _ in 0..100 {
+        recorded = sqlx::query_as::<_, (String, Option<i64>)>(
+            "select outcome, asked_by from status_queries where dispute_id = $1",
+        )
+        .bind(id.parse::<i64>().unwrap())
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        if !recorded.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(recorded.len(), 1, "asked once, and recorded");
+    assert_eq!(
+        recorded[0].0, "unreachable",
+        "the slow answer came after the 1 s limit"
+    );
+    assert!(recorded[0].1.is_some(), "asked by the analyst");
+    assert_eq!(rig.world.log().len(), 1, "the provider was asked");
+}
+
 #[tokio::test]
 async fn query_status_now_puts_the_answer_on_the_timeline_once_a_minute_and_audits_it() {
     let rig = rig(story(), LOCAL).await;
@@ -581,7 +645,15 @@ async fn query_status_now_puts_the_answer_on_the_timeline_once_a_minute_and_audi
         .await;
     let (target, html) = app.follow(&app.client, answer).await;
     assert_eq!(target, page);
-    assert!(html.contains("disagrees with what was known"), "{html}");
+    assert!(
+        html.contains("asking PingPong Checkout where the dispute stands"),
+        "{html}"
+    );
+    let html = answered(app, &page).await;
+    assert!(
+        html.contains("disagrees with what the notifications had said"),
+        "{html}"
+    );
     assert!(html.contains("from a status query"));
     assert!(html.contains("asked by Test analyst"), "{html}");
     assert_eq!(rig.world.log().len(), 1);
