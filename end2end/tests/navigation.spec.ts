@@ -7,6 +7,7 @@ const sections = [
   'Delivery history',
   'Provider health',
   'Status queries',
+  'Jobs',
   'Connections',
   'Users',
   'Audit log',
