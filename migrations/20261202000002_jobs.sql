@@ -59,3 +59,22 @@ create table sender_allowances (
     used integer not null,
     constraint sender_allowances_key primary key (sender, minute)
 );
+
+-- Every attempt at a call to a provider (status queries now; responses
+-- and evidence next), made by the one executor from inside a job: where it
+-- went, how long it took, and what came back or why nothing did.
+create table provider_calls (
+    id bigint generated always as identity primary key,
+    connection_id bigint not null
+        constraint provider_calls_connection_id_fkey references connections (id) on delete cascade,
+    address text not null,
+    attempt integer not null,
+    started_at timestamptz not null,
+    took_ms integer not null,
+    status smallint,
+    answer text,
+    failure text
+);
+
+create index provider_calls_of_connection on provider_calls (connection_id, id desc);
+create index provider_calls_by_time on provider_calls (started_at);

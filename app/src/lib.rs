@@ -9,6 +9,7 @@ pub mod auth;
 pub mod charts;
 pub mod dashboard;
 pub mod error;
+pub mod executor;
 pub mod exports;
 pub mod flash;
 pub mod intake;

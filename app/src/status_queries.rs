@@ -1,12 +1,11 @@
 //! Asking a provider where a dispute stands, the fallback for lost
 //! notifications: the connection's requests (written by the provider's
-//! module, signed with its secrets) sent through the outbound guard with a
-//! timeout and a bounded retry for network errors, the answer verified
-//! (fail closed) and read, and the outcome recorded with what it changed.
-//! Claiming the dispute (one query per minute, reconciliation's batches) is
-//! the caller's.
+//! module, signed with its secrets) sent by the executor, the answer
+//! verified (fail closed) and read, and the outcome recorded with what it
+//! changed. Claiming the dispute (one query per minute, reconciliation's
+//! batches) is the caller's; so is running it in a job.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use dispute_core::{
     domain::{text, DisputeRef},
@@ -15,9 +14,9 @@ use dispute_core::{
 use http::HeaderMap;
 
 use crate::{
+    executor::{Call, Executor},
     keyring,
     metrics::Metrics,
-    outbound::{OutboundPolicy, OutboundRefusal},
     store::{
         Actor, QueryOutcome, QueryRecord, QueryRecorded, QuerySubject, ReconcileRules, Store,
         StoreError,
@@ -25,8 +24,6 @@ use crate::{
     vault::Vault,
 };
 
-/// The most of an answer that is read; a longer one is refused.
-const ANSWER_LIMIT: usize = 1024 * 1024;
 /// The most of an answer that is kept with the query's record.
 const ANSWER_KEPT: usize = 64 * 1024;
 /// The most of a reason quoted from a refused answer.
@@ -38,24 +35,12 @@ fn kept(body: &[u8]) -> String {
     String::from_utf8_lossy(&body[..body.len().min(ANSWER_KEPT)]).replace('\0', "\u{fffd}")
 }
 
-/// How queries are sent.
-#[derive(Clone, Copy, Debug)]
-pub struct QuerySettings {
-    pub policy: OutboundPolicy,
-    /// For each attempt, connecting included.
-    pub timeout: Duration,
-    /// Further attempts after a network error (not after a timeout: the
-    /// provider may be slow, and waiting again helps no one).
-    pub retries: u32,
-}
-
 /// Sends status queries and records their answers. Cheap to clone.
 #[derive(Clone)]
 pub struct StatusQueries {
     store: Store,
     vault: Vault,
-    settings: QuerySettings,
-    client: reqwest::Client,
+    executor: Executor,
     metrics: Metrics,
 }
 
@@ -97,13 +82,12 @@ impl Ended {
 }
 
 impl StatusQueries {
-    pub fn new(store: Store, vault: Vault, settings: QuerySettings, metrics: Metrics) -> Self {
+    pub fn new(store: Store, vault: Vault, executor: Executor, metrics: Metrics) -> Self {
         Self {
             metrics,
-            client: settings.policy.client(settings.timeout),
             store,
             vault,
-            settings,
+            executor,
         }
     }
 
@@ -252,7 +236,7 @@ impl StatusQueries {
         };
         let mut ended = None;
         for request in &requests {
-            let (headers, body) = match self.send(base, request).await {
+            let (headers, body) = match self.send(subject.connection_id, base, request).await? {
                 Ok(answer) => answer,
                 Err(ended) => return Ok(ended),
             };
@@ -301,109 +285,48 @@ impl StatusQueries {
         }))
     }
 
-    /// One request, retried after a network error; the answer's headers and
-    /// body, or how it ended without one.
+    /// One request through the executor; the answer's headers and body, or
+    /// how the query ended without one.
     async fn send(
         &self,
+        connection_id: i64,
         base: &str,
         request: &QueryRequest,
-    ) -> Result<(HeaderMap, Vec<u8>), Ended> {
-        let address = format!("{}{}", base.trim_end_matches('/'), request.path);
-        let url = self
-            .settings
-            .policy
-            .check_url(&address)
-            .map_err(|refusal| refused(&address, &refusal))?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut post = self.client.post(url.clone());
-            for (name, value) in &request.headers {
-                post = post.header(*name, value);
+    ) -> Result<Result<(HeaderMap, Vec<u8>), Ended>, StoreError> {
+        let call = Call {
+            connection_id,
+            base,
+            path: request.path,
+            headers: &request.headers,
+            body: &request.body,
+        };
+        let answered = match self.executor.send(&call).await? {
+            Ok(answered) => answered,
+            Err(not) => {
+                let outcome = match not {
+                    crate::executor::NotAnswered::TooLong => QueryOutcome::Failed,
+                    _ => QueryOutcome::Unreachable,
+                };
+                return Ok(Err(Ended::without_answer(
+                    outcome,
+                    not.words(&call.address()),
+                )));
             }
-            match post.body(request.body.clone()).send().await {
-                Ok(response) => return read_response(response, &address).await,
-                Err(e) => {
-                    if let Some(refusal) = OutboundRefusal::behind(&e) {
-                        return Err(refused(&address, refusal));
-                    }
-                    if e.is_timeout() {
-                        return Err(Ended::without_answer(
-                            QueryOutcome::Unreachable,
-                            format!(
-                                "no answer from {address} within {} s",
-                                self.settings.timeout.as_secs_f64()
-                            ),
-                        ));
-                    }
-                    // How the connection failed stays in the log: refused,
-                    // reset or timed out at a given address tells too much
-                    // of the network to whoever reads the page.
-                    tracing::warn!(%address, attempt, error = %crate::error::chain(&e), "a status query could not reach the provider");
-                    if attempt > self.settings.retries {
-                        return Err(Ended::without_answer(
-                            QueryOutcome::Unreachable,
-                            format!(
-                                "{address} could not be reached after {attempt} attempts (the reason is in the server's log)"
-                            ),
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-                }
-            }
+        };
+        if !answered.status.is_success() {
+            return Ok(Err(Ended {
+                outcome: QueryOutcome::Failed,
+                detail: format!(
+                    "{} answered HTTP {}",
+                    call.address(),
+                    answered.status.as_u16()
+                ),
+                answer: Some(kept(&answered.body)),
+                pulled: None,
+            }));
         }
+        Ok(Ok((answered.headers, answered.body)))
     }
-}
-
-/// A query the outbound guard did not let out: its words for the page, its
-/// detail (what the name resolved to) for the log only.
-fn refused(address: &str, refusal: &OutboundRefusal) -> Ended {
-    tracing::warn!(%address, ?refusal, "the outbound guard refused a status query");
-    Ended::without_answer(
-        QueryOutcome::Unreachable,
-        format!("{address} was not asked: {refusal}"),
-    )
-}
-
-/// The answer's headers and body (at most `ANSWER_LIMIT`), or why it is
-/// not one.
-async fn read_response(
-    mut response: reqwest::Response,
-    address: &str,
-) -> Result<(HeaderMap, Vec<u8>), Ended> {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) if body.len() + chunk.len() <= ANSWER_LIMIT => {
-                body.extend_from_slice(&chunk)
-            }
-            Ok(Some(_)) => {
-                return Err(Ended::without_answer(
-                    QueryOutcome::Failed,
-                    format!("{address} answered with more than {ANSWER_LIMIT} bytes"),
-                ))
-            }
-            Ok(None) => break,
-            Err(e) => {
-                tracing::warn!(%address, error = %crate::error::chain(&e), "a status query's answer was cut off");
-                return Err(Ended::without_answer(
-                    QueryOutcome::Unreachable,
-                    format!("the answer from {address} was cut off"),
-                ));
-            }
-        }
-    }
-    if !status.is_success() {
-        return Err(Ended {
-            outcome: QueryOutcome::Failed,
-            detail: format!("{address} answered HTTP {}", status.as_u16()),
-            answer: Some(kept(&body)),
-            pulled: None,
-        });
-    }
-    Ok((headers, body))
 }
 
 #[cfg(test)]

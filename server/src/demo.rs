@@ -16,8 +16,9 @@ use std::{os::unix::fs::PermissionsExt, path::Path, sync::Arc, time::Duration};
 use anyhow::Context;
 use app::{
     auth::password::Passwords,
+    executor::{CallSettings, Executor},
     outbound::OutboundPolicy,
-    status_queries::{QuerySettings, StatusQueries},
+    status_queries::StatusQueries,
     store::{Actor, NewUser, ReconcileRules, Store},
 };
 use dispute_core::domain::{DisplayName, Email, NewPassword, Role};
@@ -192,11 +193,14 @@ async fn run_in(home: &Path, settings: Settings) -> anyhow::Result<()> {
         let queries = StatusQueries::new(
             store.clone(),
             vault.clone(),
-            QuerySettings {
-                policy: OutboundPolicy { allow_local: true },
-                timeout: settings.status_queries.timeout,
-                retries: 1,
-            },
+            Executor::new(
+                store.clone(),
+                CallSettings {
+                    policy: OutboundPolicy { allow_local: true },
+                    timeout: settings.status_queries.timeout,
+                    retries: 1,
+                },
+            ),
             app::metrics::Metrics::new(),
         );
         let run = queries.reconcile(&DEMO_RULES, 100).await?;

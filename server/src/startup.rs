@@ -6,11 +6,12 @@ use std::{future::Future, net::SocketAddr, time::Duration};
 
 use app::{
     auth::password::Passwords,
+    executor::{CallSettings, Executor},
     intake::Intake,
     metrics::Metrics,
     outbound::OutboundPolicy,
     state::AppState,
-    status_queries::{QuerySettings, StatusQueries},
+    status_queries::StatusQueries,
     store::Store,
     vault::Vault,
 };
@@ -121,13 +122,16 @@ impl Application {
         let queries = StatusQueries::new(
             store.clone(),
             vault.clone(),
-            QuerySettings {
-                policy: OutboundPolicy {
-                    allow_local: settings.status_queries.allow_local,
+            Executor::new(
+                store.clone(),
+                CallSettings {
+                    policy: OutboundPolicy {
+                        allow_local: settings.status_queries.allow_local,
+                    },
+                    timeout: settings.status_queries.timeout,
+                    retries: QUERY_RETRIES,
                 },
-                timeout: settings.status_queries.timeout,
-                retries: QUERY_RETRIES,
-            },
+            ),
             metrics.clone(),
         );
         let work = crate::jobs::Work {

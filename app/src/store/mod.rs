@@ -11,6 +11,7 @@ mod health;
 mod jobs;
 mod notifications;
 mod people;
+mod provider_calls;
 mod queue;
 mod rebuilds;
 mod record;
@@ -37,6 +38,7 @@ pub use people::{
     Actor, AuditEntry, AuditFilter, AuditKey, AuditRecord, NewUser, SignInFailureRecord,
     UserRecord, UserSummary,
 };
+pub use provider_calls::ProviderCall;
 pub use queue::{CursorMismatch, StatusCounts};
 pub use rebuilds::{
     NewRebuildChange, RebuildChange, RebuildKind, RebuildRecord, RebuildSubject, Reread,

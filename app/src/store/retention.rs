@@ -2,8 +2,9 @@
 //! bodies) and the counts of rate-limited requests are removed once older
 //! than one age, refused deliveries for a known connection that no provider
 //! signed once older than another (long enough to replay them after a key
-//! is fixed); every delivery a provider signed is kept. Finished jobs and
-//! the allowances' minute counts go too. It runs as a periodic job, so one
+//! is fixed); every delivery a provider signed is kept. Finished jobs, the
+//! allowances' minute counts and the record of calls to providers (with
+//! the first age) go too. It runs as a periodic job, so one
 //! replica at a time.
 
 use jiff_sqlx::ToSqlx;
@@ -31,8 +32,8 @@ const UNSIGNED_REFUSALS: &str =
 impl Store {
     /// Removes strangers' deliveries and throttled counts from before
     /// `before`, refused deliveries no provider signed from before
-    /// `refused_before`, jobs finished a week ago and past minutes'
-    /// allowances.
+    /// `refused_before`, jobs finished a week ago, past minutes' allowances
+    /// and calls to providers from before `before`.
     pub async fn purge_expired(
         &self,
         before: jiff::Timestamp,
@@ -76,6 +77,10 @@ impl Store {
         .await?
         .rows_affected();
         sqlx::query("delete from sender_allowances where minute < now() - interval '1 hour'")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("delete from provider_calls where started_at < $1")
+            .bind(before.to_sqlx())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

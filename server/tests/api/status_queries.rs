@@ -7,8 +7,9 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use app::{
+    executor::{CallSettings, Executor},
     outbound::OutboundPolicy,
-    status_queries::{QuerySettings, StatusQueries},
+    status_queries::StatusQueries,
     store::{QueryOutcome, ReconcileRules},
 };
 use dispute_core::domain::{EventOrigin, Role, Stage, Status};
@@ -89,11 +90,14 @@ async fn rig(story: Scenario, policy: OutboundPolicy) -> Rig {
     let queries = StatusQueries::new(
         app.store.clone(),
         app.vault.clone(),
-        QuerySettings {
-            policy,
-            timeout: Duration::from_secs(1),
-            retries: 1,
-        },
+        Executor::new(
+            app.store.clone(),
+            CallSettings {
+                policy,
+                timeout: Duration::from_secs(1),
+                retries: 1,
+            },
+        ),
         app::metrics::Metrics::new(),
     );
     Rig {
@@ -730,4 +734,47 @@ async fn a_silent_connection_is_warned_of_and_reconciliation_widens_to_its_open_
         .log()
         .iter()
         .all(|a| a.provider == dispute_core::domain::ProviderKind::BotimMoney));
+}
+
+#[tokio::test]
+async fn every_attempt_at_a_call_is_recorded_with_what_came_back() {
+    let rig = rig(story(), LOCAL).await;
+    let app = &rig.app;
+    let calls = || async {
+        sqlx::query_as::<_, (String, i32, Option<i16>, Option<String>, Option<String>)>(
+            "select address, attempt, status, answer, failure from provider_calls order by id",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+    };
+
+    let (outcome, _) = ask(&rig, "pingpong-main", "PPWON").await;
+    assert_eq!(outcome, QueryOutcome::Found);
+    let answered = calls().await;
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    assert!(
+        answered[0].0.ends_with("/pingpong/dispute/getDisputeInfo"),
+        "{answered:?}"
+    );
+    assert_eq!((answered[0].1, answered[0].2), (1, Some(200)));
+    assert!(answered[0]
+        .3
+        .as_deref()
+        .is_some_and(|a| a.contains("PPWON")));
+
+    // Nobody listens: each attempt (the rig retries once) is kept.
+    point(app, "pingpong-main", "http://127.0.0.1:1/pingpong").await;
+    let (outcome, detail) = ask(&rig, "pingpong-main", "PPFORGED").await;
+    assert_eq!(outcome, QueryOutcome::Unreachable, "{detail}");
+    let unreachable: Vec<_> = calls().await.into_iter().skip(1).collect();
+    assert_eq!(
+        unreachable.iter().map(|c| c.1).collect::<Vec<_>>(),
+        [1, 2],
+        "{unreachable:?}"
+    );
+    assert!(unreachable.iter().all(|c| c.2.is_none()
+        && c.4
+            .as_deref()
+            .is_some_and(|f| f.contains("could not be reached"))));
 }
