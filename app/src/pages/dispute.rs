@@ -47,9 +47,10 @@ pub async fn get_dispute(id: i64) -> Result<Option<DisputeView>, AppError> {
     let Some(dispute) = state.store.dispute_by_id(id).await? else {
         return Ok(None);
     };
+    let (why, timeline) = state.store.folded_timeline(dispute.id).await?;
     Ok(Some(DisputeView {
-        why: state.store.folded_state(dispute.id).await?,
-        timeline: state.store.timeline(dispute.id).await?,
+        why,
+        timeline,
         casework: state.store.casework(dispute.id).await?,
         payments: state.store.payments_of_dispute(dispute.id).await?,
         people: state.store.assignable_people().await?,
@@ -145,28 +146,29 @@ pub async fn assign(dispute: i64, assignee: String) -> Result<(), AppError> {
 /// the answer is on it.
 #[server(endpoint = "disputes/query")]
 pub async fn query_status(dispute: i64) -> Result<(), AppError> {
-    let (analyst, dispute) = target(dispute).await?;
-    let Some(dispute) = dispute else {
-        return crate::flash::redirect("/disputes", Flash::error("there is no such dispute")).await;
-    };
-    let page = href(dispute.id);
+    use crate::store::QueryRequested;
+    let analyst = crate::auth::require(dispute_core::domain::Permission::WorkDisputes)?;
     let state = expect_context::<crate::state::AppState>();
     let actor = crate::auth::actor(Some(&analyst));
     let flash = match state
         .store
-        .request_query(dispute.id, QUERY_INTERVAL, &actor)
+        .request_query(dispute, QUERY_INTERVAL, &actor)
         .await?
     {
-        Ok(_) => Flash::notice(format!(
+        QueryRequested::Asking(provider) => Flash::notice(format!(
             "asking {} where the dispute stands",
-            dispute.provider.display_name()
+            provider.display_name()
         )),
-        Err(next) => Flash::error(format!(
+        QueryRequested::TooSoon(next) => Flash::error(format!(
             "the provider was asked about this dispute less than a minute ago; ask again in {} s",
             (next - jiff::Timestamp::now()).get_seconds().max(1)
         )),
+        QueryRequested::NoSuchDispute => {
+            return crate::flash::redirect("/disputes", Flash::error("there is no such dispute"))
+                .await
+        }
     };
-    crate::flash::redirect(&page, flash).await
+    crate::flash::redirect(&href(dispute), flash).await
 }
 
 /// The address of a dispute's page: by its id, as a provider's reference

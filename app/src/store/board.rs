@@ -129,9 +129,10 @@ impl Store {
         let mut columns = Vec::with_capacity(Column::ALL.len());
         for column in Column::ALL {
             let rows: Vec<DisputeRow> = sqlx::query_as(&format!(
-                "select {DISPUTE_COLUMNS} from {DISPUTE_FROM}
+                "select {} from {DISPUTE_FROM}
                  where {needs} and {}
                  order by {DUE}, d.id limit $5",
+                *DISPUTE_COLUMNS,
                 column.range()
             ))
             .bind(bounds.now.to_sqlx())

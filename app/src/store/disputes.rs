@@ -1,10 +1,15 @@
 //! Reading disputes, their timelines and their payments, typed: stages,
 //! statuses and money come back as the domain's values.
 
-use dispute_core::domain::{EventOrigin, Money, ProviderKind, Stage, Status};
+use std::sync::LazyLock;
+
+use dispute_core::domain::{fold, DisputeState, EventOrigin, Money, ProviderKind, Stage, Status};
 use serde::{Deserialize, Serialize};
 
-use super::{money, Named, QueryConflict, Store, StoreError};
+use super::{
+    columns::{self, EventColumns},
+    money, Named, QueryConflict, Store, StoreError,
+};
 
 /// A dispute's projected state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,19 +148,9 @@ struct TimelineRow {
     dispute_id: i64,
     dispute_ref: String,
     notification_id: Option<i64>,
-    kind: String,
-    stage: Option<Named<Stage>>,
-    status: Option<Named<Status>>,
-    occurred_at: jiff_sqlx::Timestamp,
-    occurred_at_text: Option<String>,
-    deadline: Option<jiff_sqlx::Timestamp>,
-    currency: Option<String>,
-    amount_text: Option<String>,
-    reason: Option<String>,
-    reason_code: Option<String>,
-    provider_status: Option<String>,
+    #[sqlx(flatten)]
+    values: EventColumns,
     recorded_at: jiff_sqlx::Timestamp,
-    effect: String,
     source: Named<EventOrigin>,
     duplicates: i64,
     queried_by: Option<String>,
@@ -166,24 +161,31 @@ impl TryFrom<TimelineRow> for TimelineEntry {
     type Error = StoreError;
 
     fn try_from(r: TimelineRow) -> Result<Self, StoreError> {
+        let v = r.values;
+        let (Some(kind), Some(effect), Some(occurred_at)) = (v.kind, v.effect, v.occurred_at)
+        else {
+            return Err(StoreError::corrupt(
+                "an event without its kind, effect or time",
+            ));
+        };
         Ok(Self {
             id: r.id,
             key: r.event_key,
             dispute_id: r.dispute_id,
             dispute_ref: r.dispute_ref,
             notification_id: r.notification_id,
-            kind: r.kind,
-            stage: r.stage.map(|s| s.0),
-            status: r.status.map(|s| s.0),
-            occurred_at: r.occurred_at.to_jiff(),
-            occurred_at_text: r.occurred_at_text,
-            deadline: r.deadline.map(|d| d.to_jiff()),
-            amount: money(r.amount_text, r.currency)?,
-            reason: r.reason,
-            reason_code: r.reason_code,
-            provider_status: r.provider_status,
+            kind,
+            stage: v.stage.map(|s| s.0),
+            status: v.status.map(|s| s.0),
+            occurred_at: occurred_at.to_jiff(),
+            occurred_at_text: v.occurred_at_text,
+            deadline: v.deadline.map(|d| d.to_jiff()),
+            amount: money(v.amount_text, v.currency)?,
+            reason: v.reason,
+            reason_code: v.reason_code,
+            provider_status: v.provider_status,
             recorded_at: r.recorded_at.to_jiff(),
-            recognized: r.effect != "none",
+            recognized: effect != "none",
             source: r.source.0,
             duplicates: r.duplicates,
             queried_by: r.queried_by,
@@ -223,23 +225,28 @@ fn records<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>,
     rows.into_iter().map(T::try_from).collect()
 }
 
-pub(super) const DISPUTE_COLUMNS: &str =
-    "d.id, c.slug as connection_slug, c.provider, d.dispute_ref, d.stage, d.status,
-     d.deadline, d.amount_text, d.currency, d.reason, d.reason_code, d.payment_reference,
-     d.merchant_reference, d.opened_at, d.last_event_at, d.assignee_id,
-     u.display_name as assignee_name, d.last_queried_at, d.query_conflict";
+pub(super) static DISPUTE_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "d.id, c.slug as connection_slug, c.provider, d.dispute_ref, {}, d.assignee_id,
+         u.display_name as assignee_name, d.last_queried_at, d.query_conflict",
+        columns::projection_columns("d")
+    )
+});
 
 /// Disputes with their connection and their assignee.
 pub(super) const DISPUTE_FROM: &str = "disputes d join connections c on c.id = d.connection_id
      left join users u on u.id = d.assignee_id";
 
-const TIMELINE_COLUMNS: &str =
-    "e.id, e.event_key, e.dispute_id, d.dispute_ref, e.notification_id, e.kind, e.stage, e.status,
-     e.occurred_at, e.occurred_at_text, e.deadline, e.currency, e.amount_text, e.reason,
-     e.reason_code, e.provider_status, e.recorded_at, e.effect, e.source,
-     (select count(*) from notifications n
-      where e.notification_id is not null and n.duplicate_of = e.notification_id) as duplicates,
-     (select display_name from users where id = e.queried_by) as queried_by, e.query_answer";
+static TIMELINE_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "e.id, e.event_key, e.dispute_id, d.dispute_ref, e.notification_id, {}, e.recorded_at,
+         e.source,
+         (select count(*) from notifications n
+          where e.notification_id is not null and n.duplicate_of = e.notification_id) as duplicates,
+         (select display_name from users where id = e.queried_by) as queried_by, e.query_answer",
+        columns::event_columns("e")
+    )
+});
 
 impl Store {
     /// The dispute `dispute_ref` of the connection `slug`.
@@ -249,8 +256,9 @@ impl Store {
         dispute_ref: &str,
     ) -> Result<Option<DisputeRecord>, StoreError> {
         let row: Option<DisputeRow> = sqlx::query_as(&format!(
-            "select {DISPUTE_COLUMNS} from {DISPUTE_FROM}
-             where c.slug = $1 and d.dispute_ref = $2"
+            "select {} from {DISPUTE_FROM}
+             where c.slug = $1 and d.dispute_ref = $2",
+            *DISPUTE_COLUMNS
         ))
         .bind(slug)
         .bind(dispute_ref)
@@ -262,7 +270,8 @@ impl Store {
     /// The dispute with this id.
     pub async fn dispute_by_id(&self, id: i64) -> Result<Option<DisputeRecord>, StoreError> {
         let row: Option<DisputeRow> = sqlx::query_as(&format!(
-            "select {DISPUTE_COLUMNS} from {DISPUTE_FROM} where d.id = $1"
+            "select {} from {DISPUTE_FROM} where d.id = $1",
+            *DISPUTE_COLUMNS
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -272,16 +281,31 @@ impl Store {
 
     /// A dispute's events in the order they happened (receipt order on ties).
     pub async fn timeline(&self, dispute_id: i64) -> Result<Vec<TimelineEntry>, StoreError> {
+        Ok(self.folded_timeline(dispute_id).await?.1)
+    }
+
+    /// A dispute's state folded afresh from its events, with the fold's
+    /// reasons (which event set the status, which the deadline), and the
+    /// events as its timeline: one read.
+    pub async fn folded_timeline(
+        &self,
+        dispute_id: i64,
+    ) -> Result<(DisputeState, Vec<TimelineEntry>), StoreError> {
         let rows: Vec<TimelineRow> = sqlx::query_as(&format!(
-            "select {TIMELINE_COLUMNS}
+            "select {}
              from dispute_events e join disputes d on d.id = e.dispute_id
              where e.dispute_id = $1
-             order by e.occurred_at, e.id"
+             order by e.occurred_at, e.id",
+            *TIMELINE_COLUMNS
         ))
         .bind(dispute_id)
         .fetch_all(&self.pool)
         .await?;
-        records(rows)
+        let events = rows
+            .iter()
+            .filter_map(|r| r.values.fold_event(r.id, &r.event_key).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((fold(&events), records(rows)?))
     }
 
     /// The event recorded from a notification, if any.
@@ -290,9 +314,10 @@ impl Store {
         notification_id: i64,
     ) -> Result<Option<TimelineEntry>, StoreError> {
         let row: Option<TimelineRow> = sqlx::query_as(&format!(
-            "select {TIMELINE_COLUMNS}
+            "select {}
              from dispute_events e join disputes d on d.id = e.dispute_id
-             where e.notification_id = $1"
+             where e.notification_id = $1",
+            *TIMELINE_COLUMNS
         ))
         .bind(notification_id)
         .fetch_optional(&self.pool)

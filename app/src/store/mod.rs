@@ -3,6 +3,7 @@
 
 mod board;
 mod casework;
+mod columns;
 mod connections;
 mod dashboard;
 mod deliveries;
@@ -48,8 +49,8 @@ pub use replay_runs::ReplayRun;
 pub use replays::{ReplayOutcome, ReplayRecord};
 pub use retention::Purged;
 pub use status_queries::{
-    QueryConflict, QueryOutcome, QueryRecord, QueryRecorded, QuerySubject, ReconcileRules,
-    StatusQueryEntry,
+    QueryConflict, QueryOutcome, QueryRecord, QueryRecorded, QueryRequested, QuerySubject,
+    ReconcileRules, StatusQueryEntry,
 };
 pub use views::SavedView;
 
@@ -142,6 +143,7 @@ impl StoreError {
 
 /// A text column holding one of a domain enum's names, decoded into the
 /// enum at the store's boundary (an unknown name is a decoding error).
+#[derive(Clone, Copy)]
 pub(crate) struct Named<T>(pub T);
 
 impl<T> sqlx::Type<sqlx::Postgres> for Named<T> {

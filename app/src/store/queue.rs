@@ -247,7 +247,7 @@ impl Store {
         after: Option<&QueueCursor>,
         limit: i64,
     ) -> Result<Result<Vec<DisputeRecord>, CursorMismatch>, StoreError> {
-        let mut sql = QueryBuilder::new(format!("select {DISPUTE_COLUMNS} from {DISPUTE_FROM}"));
+        let mut sql = QueryBuilder::new(format!("select {} from {DISPUTE_FROM}", *DISPUTE_COLUMNS));
         push_filter(&mut sql, filter, viewer, now);
         if let Some(after) = after {
             if after.sort != filter.sort {

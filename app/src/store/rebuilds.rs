@@ -4,20 +4,21 @@
 //! each run by a job (`JobKind::Rebuild`) whose holder's token only may
 //! write its progress.
 
+use std::sync::LazyLock;
+
 use dispute_core::domain::{
     rebuild::{differences, rebuild, EventChange, Kept, Reading, Rebuilt, RecordedEvent},
-    DisputeRef, DisputeState, EventKey, EventOrigin, NormalizedEvent, ProviderKind, ProviderTime,
-    Stage, Status, ZoneName,
+    DisputeState, EventOrigin, NormalizedEvent, ProviderKind, Stage, Status, ZoneName,
 };
-use jiff_sqlx::ToSqlx;
 use serde_json::json;
 use sqlx::types::Json;
 
 use super::{
+    columns::{self, EventColumns},
     jobs::{enqueue_on, held, NewJob},
     money,
     people::append_audit,
-    record::{effect_columns, effect_of, money_columns, refold_stored},
+    record::refold_stored,
     Actor, AuditEntry, Named, Store, StoreError,
 };
 
@@ -105,46 +106,38 @@ struct RecordedRow {
     dispute_ref: String,
     source: Named<EventOrigin>,
     event_key: String,
-    kind: String,
-    effect: String,
-    stage: Option<Named<Stage>>,
-    status: Option<Named<Status>>,
-    occurred_at: jiff_sqlx::Timestamp,
-    occurred_at_text: Option<String>,
-    deadline: Option<jiff_sqlx::Timestamp>,
-    deadline_text: Option<String>,
-    currency: Option<String>,
-    amount_text: Option<String>,
-    reason: Option<String>,
-    reason_code: Option<String>,
-    provider_status: Option<String>,
-    payment_reference: Option<String>,
-    merchant_reference: Option<String>,
+    #[sqlx(flatten)]
+    values: EventColumns,
     heard_at: jiff_sqlx::Timestamp,
     body: Option<Vec<u8>>,
 }
 
-const SUBJECT_COLUMNS: &str = "d.id, c.provider, c.timezone, c.account_id,
-     d.stage, d.status, d.deadline, d.currency, d.amount_text, d.reason, d.reason_code,
-     d.payment_reference, d.merchant_reference, d.opened_at, d.last_event_at";
+static SUBJECT_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "d.id, c.provider, c.timezone, c.account_id, {}",
+        columns::projection_columns("d")
+    )
+});
 
 // `heard_at` is the time an event takes when its provider gives none. An
 // event recorded without the provider's time (`occurred_at_text` null) holds
 // that time already; one with it was heard when its delivery was received
 // (a replay's event names the original delivery), or for a status query
 // when it was recorded.
-const RECORDED_EVENTS: &str = "select e.id, e.dispute_id, d.dispute_ref, e.source, e.event_key,
-            e.kind, e.effect, e.stage, e.status, e.occurred_at, e.occurred_at_text, e.deadline,
-            e.deadline_text, e.currency, e.amount_text, e.reason, e.reason_code,
-            e.provider_status, e.payment_reference, e.merchant_reference,
-            case when e.occurred_at_text is null then e.occurred_at
-                 else coalesce(n.received_at, e.recorded_at) end as heard_at,
-            case when e.source <> 'status_query' then n.body end as body
-     from dispute_events e
-     join disputes d on d.id = e.dispute_id
-     left join notifications n on n.id = e.notification_id
-     where e.dispute_id = any($1)
-     order by e.dispute_id, e.id";
+static RECORDED_EVENTS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "select e.id, e.dispute_id, d.dispute_ref, e.source, e.event_key, {},
+                case when e.occurred_at_text is null then e.occurred_at
+                     else coalesce(n.received_at, e.recorded_at) end as heard_at,
+                case when e.source <> 'status_query' then n.body end as body
+         from dispute_events e
+         join disputes d on d.id = e.dispute_id
+         left join notifications n on n.id = e.notification_id
+         where e.dispute_id = any($1)
+         order by e.dispute_id, e.id",
+        columns::event_columns("e")
+    )
+});
 
 impl SubjectRow {
     fn subject(self) -> Result<RebuildSubject, StoreError> {
@@ -174,40 +167,12 @@ impl SubjectRow {
 
 impl RecordedRow {
     fn recorded(self) -> Result<(i64, RecordedEvent, Option<Vec<u8>>), StoreError> {
-        let effect = effect_of(&self.effect, self.stage, self.status)?;
-        let time = |at: jiff_sqlx::Timestamp, text: Option<String>| {
-            text.map(|text| ProviderTime {
-                at: at.to_jiff(),
-                text,
-            })
-        };
-        let deadline = match (self.deadline, self.deadline_text) {
-            (Some(at), text) => Some(ProviderTime {
-                at: at.to_jiff(),
-                text: text.unwrap_or_default(),
-            }),
-            (None, _) => None,
-        };
-        let event = NormalizedEvent {
-            dispute_ref: DisputeRef::parse(&self.dispute_ref).map_err(StoreError::corrupt)?,
-            key: EventKey::from_stored(self.event_key),
-            kind: self.kind,
-            effect,
-            occurred_at: time(self.occurred_at, self.occurred_at_text),
-            deadline,
-            amount: money(self.amount_text, self.currency)?,
-            reason: self.reason,
-            reason_code: self.reason_code,
-            provider_status: self.provider_status,
-            payment_reference: self.payment_reference,
-            merchant_reference: self.merchant_reference,
-        };
         Ok((
             self.dispute_id,
             RecordedEvent {
                 id: self.id,
                 origin: self.source.0,
-                event,
+                event: self.values.normalized(&self.dispute_ref, self.event_key)?,
                 heard_at: self.heard_at.to_jiff(),
             },
             self.body,
@@ -225,7 +190,7 @@ async fn with_events(
         .map(SubjectRow::subject)
         .collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<i64> = subjects.iter().map(|s| s.dispute_id).collect();
-    let events = sqlx::query_as::<_, RecordedRow>(RECORDED_EVENTS)
+    let events = sqlx::query_as::<_, RecordedRow>(&RECORDED_EVENTS)
         .bind(&ids)
         .fetch_all(&mut *conn)
         .await?;
@@ -315,8 +280,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let rows = sqlx::query_as::<_, SubjectRow>(&format!(
-            "select {SUBJECT_COLUMNS} from disputes d join connections c on c.id = d.connection_id
-             where d.id > $1 order by d.id limit $2"
+            "select {} from disputes d join connections c on c.id = d.connection_id
+             where d.id > $1 order by d.id limit $2",
+            *SUBJECT_COLUMNS
         ))
         .bind(after)
         .bind(limit)
@@ -343,8 +309,9 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query_as::<_, SubjectRow>(&format!(
-            "select {SUBJECT_COLUMNS} from disputes d join connections c on c.id = d.connection_id
-             where d.id = $1 for update of d"
+            "select {} from disputes d join connections c on c.id = d.connection_id
+             where d.id = $1 for update of d",
+            *SUBJECT_COLUMNS
         ))
         .bind(check.dispute_id)
         .fetch_optional(&mut *tx)
@@ -663,42 +630,15 @@ async fn rewrite_event(
     heard_at: jiff::Timestamp,
     revision: i32,
 ) -> Result<(), StoreError> {
-    let (effect, stage, status) = effect_columns(event.effect);
-    let (amount, currency, amount_text) = money_columns(event.amount.as_ref());
-    sqlx::query(
-        "update dispute_events set kind = $2, effect = $3, stage = $4, status = $5,
-             occurred_at = $6, occurred_at_text = $7,
-             deadline = $8, deadline_text = $9, amount = $10, currency = $11,
-             amount_text = $12, reason = $13, reason_code = $14, provider_status = $15,
-             payment_reference = $16, merchant_reference = $17, revision = $18
-         where id = $1",
-    )
-    .bind(id)
-    .bind(&event.kind)
-    .bind(effect)
-    .bind(stage)
-    .bind(status)
-    .bind(
-        event
-            .occurred_at
-            .as_ref()
-            .map_or(heard_at, |t| t.at)
-            .to_sqlx(),
-    )
-    .bind(event.occurred_at.as_ref().map(|t| &t.text))
-    .bind(event.deadline.as_ref().map(|t| t.at.to_sqlx()))
-    .bind(event.deadline.as_ref().map(|t| &t.text))
-    .bind(amount)
-    .bind(currency)
-    .bind(amount_text)
-    .bind(&event.reason)
-    .bind(&event.reason_code)
-    .bind(&event.provider_status)
-    .bind(&event.payment_reference)
-    .bind(&event.merchant_reference)
-    .bind(revision)
-    .execute(&mut *tx)
-    .await?;
+    let statement = format!(
+        "update dispute_events set {}, revision = $18 where id = $1",
+        columns::event_assignments(2)
+    );
+    let occurred_at = event.occurred_at.as_ref().map_or(heard_at, |t| t.at);
+    columns::bind_event(sqlx::query(&statement).bind(id), event, occurred_at)
+        .bind(revision)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

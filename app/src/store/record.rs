@@ -10,12 +10,12 @@
 //! request, writes the dispute as refolded with the new event and inserts
 //! the event; COMMIT.
 
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 use dispute_core::{
     domain::{
-        fold, text, DisputeState, Effect, EventKey, EventOrigin, FoldEvent, Money, NormalizedEvent,
-        PaymentEvent, Stage, Status, Verdict,
+        fold, text, DisputeState, Effect, EventOrigin, FoldEvent, Money, NormalizedEvent,
+        PaymentEvent, Verdict,
     },
     providers::{
         judge::{Judgement, Refused, Reply},
@@ -24,9 +24,12 @@ use dispute_core::{
 };
 use jiff_sqlx::ToSqlx;
 use rust_decimal::Decimal;
-use sqlx::{postgres::PgArguments, query::QueryAs, types::Json, Postgres};
+use sqlx::types::Json;
 
-use super::{Named, NewNotification, Store, StoreError};
+use super::{
+    columns::{self, EventColumns, Projection},
+    NewNotification, Store, StoreError,
+};
 
 /// The longest reason kept for a verdict; a longer one is cut.
 const KEPT_REASON: usize = 1000;
@@ -163,30 +166,6 @@ struct Judged<'a> {
     key: Option<&'a str>,
     reply: &'a Reply,
     latency_us: i64,
-}
-
-/// An event's effect read back from its columns (`effect_columns` wrote).
-pub(super) fn effect_of(
-    effect: &str,
-    stage: Option<Named<Stage>>,
-    status: Option<Named<Status>>,
-) -> Result<Effect, StoreError> {
-    match (effect, stage, status) {
-        ("sets", Some(stage), Some(status)) => Ok(Effect::Sets(stage.0, status.0)),
-        ("expires", _, _) => Ok(Effect::ExpiresCurrentStage),
-        ("none", _, _) => Ok(Effect::None),
-        (other, ..) => Err(StoreError::corrupt(format!("event effect {other:?}"))),
-    }
-}
-
-pub(super) fn effect_columns(
-    effect: Effect,
-) -> (&'static str, Option<&'static str>, Option<&'static str>) {
-    match effect {
-        Effect::Sets(stage, status) => ("sets", Some(stage.as_str()), Some(status.as_str())),
-        Effect::ExpiresCurrentStage => ("expires", None, Some(Status::Expired.as_str())),
-        Effect::None => ("none", None, None),
-    }
 }
 
 pub(super) fn money_columns(
@@ -346,43 +325,21 @@ async fn settle(
 }
 
 /// A stored event, as the fold reads it; all `None` when a dispute has none.
+/// An event as the fold reads it back: its receipt order, key and values.
 #[derive(sqlx::FromRow)]
 struct EventRow {
     id: Option<i64>,
     event_key: Option<String>,
-    effect: Option<String>,
-    stage: Option<Named<Stage>>,
-    status: Option<Named<Status>>,
-    occurred_at: Option<jiff_sqlx::Timestamp>,
-    deadline: Option<jiff_sqlx::Timestamp>,
-    currency: Option<String>,
-    amount_text: Option<String>,
-    reason: Option<String>,
-    reason_code: Option<String>,
-    payment_reference: Option<String>,
-    merchant_reference: Option<String>,
+    #[sqlx(flatten)]
+    values: EventColumns,
 }
 
 impl EventRow {
     fn fold_event(self) -> Result<Option<FoldEvent>, StoreError> {
-        let (Some(id), Some(key), Some(effect), Some(occurred_at)) =
-            (self.id, self.event_key, self.effect, self.occurred_at)
-        else {
-            return Ok(None);
-        };
-        let effect = effect_of(&effect, self.stage, self.status)?;
-        Ok(Some(FoldEvent {
-            key: EventKey::from_stored(key),
-            effect,
-            occurred_at: occurred_at.to_jiff(),
-            received_seq: id,
-            deadline: self.deadline.map(|d| d.to_jiff()),
-            amount: super::money(self.amount_text, self.currency)?,
-            reason: self.reason,
-            reason_code: self.reason_code,
-            payment_reference: self.payment_reference,
-            merchant_reference: self.merchant_reference,
-        }))
+        match (self.id, &self.event_key) {
+            (Some(id), Some(key)) => self.values.fold_event(id, key),
+            _ => Ok(None),
+        }
     }
 }
 
@@ -415,6 +372,27 @@ struct Locked {
     now: jiff::Timestamp,
 }
 
+/// The locking read: the dispute locked (when it exists) with its events,
+/// and whether the event's key is recorded already.
+static READ_LOCKED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "with dispute as (
+             select id, event_count, revision from disputes
+             where connection_id = $1 and dispute_ref = $2
+             for update
+         )
+         select d.event_count as folded, d.revision, e.revision as event_revision, k.known,
+                k.known_from, now() as now, e.id, e.event_key, {}
+         from (select exists (select from dispute_events
+                              where connection_id = $1 and event_key = $3) as known,
+                      (select notification_id from dispute_events
+                       where connection_id = $1 and event_key = $3) as known_from) k
+         left join dispute d on true
+         left join dispute_events e on e.dispute_id = d.id",
+        columns::event_columns("e")
+    )
+});
+
 /// Locks the dispute (when it exists) and reads its events, and whether
 /// the event's key is recorded already.
 async fn read_locked(
@@ -423,28 +401,10 @@ async fn read_locked(
     event: &NormalizedEvent,
 ) -> Result<Locked, StoreError> {
     let read = || {
-        sqlx::query_as::<_, LockedRow>(
-            "with dispute as (
-                 select id, event_count, revision from disputes
-                 where connection_id = $1 and dispute_ref = $2
-                 for update
-             )
-             select d.event_count as folded, d.revision, e.revision as event_revision, k.known,
-                    k.known_from, now() as now, e.id,
-                    e.event_key,
-                    e.effect, e.stage, e.status, e.occurred_at, e.deadline, e.currency,
-                    e.amount_text, e.reason, e.reason_code, e.payment_reference,
-                    e.merchant_reference
-             from (select exists (select from dispute_events
-                                  where connection_id = $1 and event_key = $3) as known,
-                          (select notification_id from dispute_events
-                           where connection_id = $1 and event_key = $3) as known_from) k
-             left join dispute d on true
-             left join dispute_events e on e.dispute_id = d.id",
-        )
-        .bind(connection_id)
-        .bind(event.dispute_ref.as_str())
-        .bind(event.key.as_str())
+        sqlx::query_as::<_, LockedRow>(&READ_LOCKED)
+            .bind(connection_id)
+            .bind(event.dispute_ref.as_str())
+            .bind(event.key.as_str())
     };
     let mut rows = read().fetch_all(&mut *tx).await?;
     // The events are read from the statement's snapshot, which predates
@@ -609,6 +569,49 @@ async fn record_event(
     ))
 }
 
+/// The writing statement (its values as `write_event` binds them): the
+/// arriving notification ($25–$37, when $24), the dispute as folded
+/// ($38–$50, unless it changed since it was folded from $51 events), and
+/// the event ($3–$19, then $20–$23) unless its key is taken.
+static WRITE_EVENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "with notification as (
+             insert into notifications
+                 (connection_id, slug, remote_addr, headers, body, body_length, body_sha256,
+                  verdict, reason, needs_attention, key_fingerprint, response_status,
+                  response_body, latency_us, judged_at)
+             select $1, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, now()
+             where $24
+             returning id, received_at
+         ), dispute as (
+             insert into disputes as d (connection_id, dispute_ref, {projection})
+             values ($1, $2, {projection_values})
+             on conflict on constraint disputes_connection_ref_key
+             do update set {projection_update}, updated_at = now()
+             where d.event_count = $51
+             returning id
+         ), event as (
+             insert into dispute_events
+                 (dispute_id, connection_id, notification_id, event_key, {event},
+                  source, queried_by, query_answer)
+             select dispute.id, $1, coalesce((select id from notification), $20), $3,
+                    {event_values}, $21, $22, $23
+             from dispute
+             on conflict on constraint dispute_events_key do nothing
+             returning id
+         )
+         select (select id from notification) as notification_id,
+                (select received_at from notification) as received_at,
+                (select id from dispute) as dispute_id,
+                (select id from event) as event_id",
+        projection = columns::projection_names(),
+        projection_values = columns::projection_placeholders(38),
+        projection_update = columns::projection_from_excluded(),
+        event = columns::event_names(),
+        event_values = columns::event_placeholders(4),
+    )
+});
+
 /// The writing statement: the arriving notification (if any; else the event
 /// links to `from_notification`), the dispute
 /// as folded from `events` unless it changed since `folded` was read, and
@@ -627,150 +630,38 @@ async fn write_event(
 ) -> Result<Written, StoreError> {
     let projection =
         Projection::of(events).ok_or_else(|| StoreError::corrupt("a dispute without events"))?;
-    let (effect, stage, status) = effect_columns(event.effect);
-    let (amount, currency, amount_text) = money_columns(event.amount.as_ref());
     let (queried_by, query_answer) = match origin {
         Origin::Other(EventSource::StatusQuery { by, answer, .. }) => (*by, Some(answer.as_str())),
         Origin::Arriving(..) | Origin::Other(EventSource::Replay { .. }) => (None, None),
     };
-    let query = sqlx::query_as::<_, Written>(
-        "with notification as (
-             insert into notifications
-                 (connection_id, slug, remote_addr, headers, body, body_length, body_sha256,
-                  verdict, reason, needs_attention, key_fingerprint, response_status,
-                  response_body, latency_us, judged_at)
-             select $1, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, now()
-             where $24
-             returning id, received_at
-         ), dispute as (
-             insert into disputes as d
-                 (connection_id, dispute_ref, stage, status, deadline, amount, currency,
-                  amount_text, reason, reason_code, payment_reference, merchant_reference,
-                  opened_at, last_event_at, event_count)
-             values ($1, $2, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50)
-             on conflict on constraint disputes_connection_ref_key
-             do update set stage = excluded.stage, status = excluded.status,
-                 deadline = excluded.deadline, amount = excluded.amount,
-                 currency = excluded.currency, amount_text = excluded.amount_text,
-                 reason = excluded.reason, reason_code = excluded.reason_code,
-                 payment_reference = excluded.payment_reference,
-                 merchant_reference = excluded.merchant_reference,
-                 opened_at = excluded.opened_at, last_event_at = excluded.last_event_at,
-                 event_count = excluded.event_count, updated_at = now()
-             where d.event_count = $51
-             returning id
-         ), event as (
-             insert into dispute_events
-                 (dispute_id, connection_id, notification_id, event_key, kind, effect, stage,
-                  status, occurred_at, occurred_at_text, deadline, deadline_text, amount,
-                  currency, amount_text, reason, reason_code, provider_status,
-                  payment_reference, merchant_reference, source, queried_by, query_answer)
-             select dispute.id, $1, coalesce((select id from notification), $20), $3, $4, $5,
-                    $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $21,
-                    $22, $23
-             from dispute
-             on conflict on constraint dispute_events_key do nothing
-             returning id
-         )
-         select (select id from notification) as notification_id,
-                (select received_at from notification) as received_at,
-                (select id from dispute) as dispute_id,
-                (select id from event) as event_id",
-    )
-    .bind(connection_id)
-    .bind(event.dispute_ref.as_str())
-    .bind(event.key.as_str())
-    .bind(&event.kind)
-    .bind(effect)
-    .bind(stage)
-    .bind(status)
-    .bind(occurred_at.to_sqlx())
-    .bind(event.occurred_at.as_ref().map(|t| &t.text))
-    .bind(event.deadline.as_ref().map(|t| t.at.to_sqlx()))
-    .bind(event.deadline.as_ref().map(|t| &t.text))
-    .bind(amount)
-    .bind(currency)
-    .bind(amount_text)
-    .bind(&event.reason)
-    .bind(&event.reason_code)
-    .bind(&event.provider_status)
-    .bind(&event.payment_reference)
-    .bind(&event.merchant_reference)
-    .bind(from_notification)
-    .bind(origin.kind().as_str())
-    .bind(queried_by)
-    .bind(query_answer)
-    .bind(arriving.is_some())
-    .bind(arriving.map(|(raw, _)| &raw.slug))
-    .bind(arriving.map(|(raw, _)| &raw.remote_addr))
-    .bind(arriving.map(|(raw, _)| Json(&raw.headers)))
-    .bind(arriving.map(|(raw, _)| &raw.body))
-    .bind(arriving.map(|(raw, _)| raw.body_length))
-    .bind(arriving.map(|(raw, _)| &raw.body_sha256))
-    .bind(arriving.map(|(_, judged)| judged.settled.verdict.as_str()))
-    .bind(arriving.and_then(|(_, judged)| judged.settled.reason.as_deref()))
-    .bind(arriving.map(|(_, judged)| judged.settled.needs_attention))
-    .bind(arriving.and_then(|(_, judged)| judged.key))
-    .bind(arriving.map(|(_, judged)| judged.reply.status.as_u16() as i16))
-    .bind(arriving.map(|(_, judged)| &judged.reply.body))
-    .bind(arriving.map(|(_, judged)| judged.latency_us));
-    let written = projection
-        .bind(query)
+    let query = sqlx::query_as::<_, Written>(&WRITE_EVENT)
+        .bind(connection_id)
+        .bind(event.dispute_ref.as_str())
+        .bind(event.key.as_str());
+    let query = columns::bind_event(query, event, occurred_at)
+        .bind(from_notification)
+        .bind(origin.kind().as_str())
+        .bind(queried_by)
+        .bind(query_answer)
+        .bind(arriving.is_some())
+        .bind(arriving.map(|(raw, _)| &raw.slug))
+        .bind(arriving.map(|(raw, _)| &raw.remote_addr))
+        .bind(arriving.map(|(raw, _)| Json(&raw.headers)))
+        .bind(arriving.map(|(raw, _)| &raw.body))
+        .bind(arriving.map(|(raw, _)| raw.body_length))
+        .bind(arriving.map(|(raw, _)| &raw.body_sha256))
+        .bind(arriving.map(|(_, judged)| judged.settled.verdict.as_str()))
+        .bind(arriving.and_then(|(_, judged)| judged.settled.reason.as_deref()))
+        .bind(arriving.map(|(_, judged)| judged.settled.needs_attention))
+        .bind(arriving.and_then(|(_, judged)| judged.key))
+        .bind(arriving.map(|(_, judged)| judged.reply.status.as_u16() as i16))
+        .bind(arriving.map(|(_, judged)| &judged.reply.body))
+        .bind(arriving.map(|(_, judged)| judged.latency_us));
+    let written = columns::bind_projection(query, projection)
         .bind(folded)
         .fetch_one(&mut *tx)
         .await?;
     Ok(written)
-}
-
-/// A dispute's projected columns ($n to $n+12 of the statement that writes
-/// them), as the fold derives them from its events.
-struct Projection {
-    state: DisputeState,
-    opened_at: jiff::Timestamp,
-    last_event_at: jiff::Timestamp,
-    event_count: i32,
-}
-
-impl Projection {
-    /// `None` for no events: a dispute has at least one.
-    fn of(events: &[FoldEvent]) -> Option<Self> {
-        let state = fold(events);
-        Some(Self {
-            opened_at: state.opened_at?,
-            last_event_at: state.last_event_at?,
-            event_count: i32::try_from(events.len()).unwrap_or(i32::MAX),
-            state,
-        })
-    }
-
-    fn bind<'q, O>(
-        self,
-        query: QueryAs<'q, Postgres, O, PgArguments>,
-    ) -> QueryAs<'q, Postgres, O, PgArguments> {
-        let state = self.state;
-        let (amount, currency, amount_text) = match state.amount {
-            Some(m) => (
-                Some(m.amount()),
-                Some(m.currency().to_owned()),
-                Some(m.text().to_owned()),
-            ),
-            None => (None, None, None),
-        };
-        query
-            .bind(state.stage.map(Stage::as_str))
-            .bind(state.status.map(Status::as_str))
-            .bind(state.deadline.map(|d| d.to_sqlx()))
-            .bind(amount)
-            .bind(currency)
-            .bind(amount_text)
-            .bind(state.reason)
-            .bind(state.reason_code)
-            .bind(state.payment_reference)
-            .bind(state.merchant_reference)
-            .bind(self.opened_at.to_sqlx())
-            .bind(self.last_event_at.to_sqlx())
-            .bind(self.event_count)
-    }
 }
 
 async fn record_payment(
@@ -834,16 +725,14 @@ pub(super) async fn refold_stored(
             .await?;
         return Ok(());
     };
-    let update = sqlx::query_as::<_, (i64,)>(
-        "update disputes set
-             stage = $2, status = $3, deadline = $4, amount = $5, currency = $6, amount_text = $7,
-             reason = $8, reason_code = $9, payment_reference = $10, merchant_reference = $11,
-             opened_at = $12, last_event_at = $13, event_count = $14, updated_at = now()
-         where id = $1
-         returning id",
-    )
-    .bind(dispute_id);
-    projection.bind(update).fetch_one(&mut *tx).await?;
+    let statement = format!(
+        "update disputes set {}, updated_at = now() where id = $1 returning id",
+        columns::projection_assignments(2)
+    );
+    let update = sqlx::query_as::<_, (i64,)>(&statement).bind(dispute_id);
+    columns::bind_projection(update, projection)
+        .fetch_one(&mut *tx)
+        .await?;
     Ok(())
 }
 
@@ -852,11 +741,10 @@ async fn stored_events(
     conn: &mut sqlx::PgConnection,
     dispute_id: i64,
 ) -> Result<Vec<FoldEvent>, StoreError> {
-    sqlx::query_as::<_, EventRow>(
-        "select id, event_key, effect, stage, status, occurred_at, deadline, currency,
-                amount_text, reason, reason_code, payment_reference, merchant_reference
-         from dispute_events where dispute_id = $1",
-    )
+    sqlx::query_as::<_, EventRow>(&format!(
+        "select e.id, e.event_key, {} from dispute_events e where e.dispute_id = $1",
+        columns::event_columns("e")
+    ))
     .bind(dispute_id)
     .fetch_all(&mut *conn)
     .await?
@@ -866,13 +754,6 @@ async fn stored_events(
 }
 
 impl Store {
-    /// A dispute's state folded afresh from its stored events, with the
-    /// fold's reasons (which event set the status, which the deadline).
-    pub async fn folded_state(&self, dispute_id: i64) -> Result<DisputeState, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        Ok(fold(&stored_events(&mut conn, dispute_id).await?))
-    }
-
     /// The dispute's state were `event` (heard at `heard_at`) recorded too:
     /// what a replay would make of it.
     pub async fn folded_with(

@@ -120,6 +120,16 @@ pub struct QueryRecord<'a> {
     pub took_ms: i32,
 }
 
+/// What asking for a status query did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryRequested {
+    /// The question is asked of this provider.
+    Asking(ProviderKind),
+    /// It was asked less than the interval ago: it may be asked again then.
+    TooSoon(jiff::Timestamp),
+    NoSuchDispute,
+}
+
 /// Where the provider's answer and what was known before it disagree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryConflict {
@@ -253,35 +263,39 @@ impl Store {
 
     /// Asks for a status query of the dispute by `asked_by` (a job: the
     /// query runs off the request, so a browser that goes away does not
-    /// stop it), unless it was asked about less than `interval` ago; then
-    /// `Err` says when it may be asked again. Both in one transaction.
+    /// stop it), unless it was asked about less than `interval` ago. The
+    /// claim and the job in one transaction.
     pub async fn request_query(
         &self,
         dispute_id: i64,
         interval: jiff::SignedDuration,
         asked_by: &Actor,
-    ) -> Result<Result<i64, jiff::Timestamp>, StoreError> {
+    ) -> Result<QueryRequested, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let asked_at: Option<jiff_sqlx::Timestamp> = sqlx::query_scalar(
-            "update disputes set last_queried_at = now()
-             where id = $1
-               and (last_queried_at is null
-                    or last_queried_at <= now() - make_interval(secs => $2))
-             returning last_queried_at",
+        let claimed: Option<(jiff_sqlx::Timestamp, Named<ProviderKind>)> = sqlx::query_as(
+            "update disputes d set last_queried_at = now()
+             from connections c
+             where d.id = $1 and c.id = d.connection_id
+               and (d.last_queried_at is null
+                    or d.last_queried_at <= now() - make_interval(secs => $2))
+             returning d.last_queried_at, c.provider",
         )
         .bind(dispute_id)
         .bind(secs(interval))
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(asked_at) = asked_at else {
-            let last: Option<jiff_sqlx::Timestamp> =
+        let Some((asked_at, provider)) = claimed else {
+            let last: Option<Option<jiff_sqlx::Timestamp>> =
                 sqlx::query_scalar("select last_queried_at from disputes where id = $1")
                     .bind(dispute_id)
                     .fetch_optional(&mut *tx)
-                    .await?
-                    .flatten();
-            let next = last.map_or_else(jiff::Timestamp::now, |t| t.to_jiff() + interval);
-            return Ok(Err(next));
+                    .await?;
+            return Ok(match last {
+                None => QueryRequested::NoSuchDispute,
+                Some(last) => QueryRequested::TooSoon(
+                    last.map_or_else(jiff::Timestamp::now, |t| t.to_jiff() + interval),
+                ),
+            });
         };
         let job = NewJob {
             kind: JobKind::StatusQuery,
@@ -293,9 +307,9 @@ impl Store {
             // is for the database having been away.
             max_attempts: 3,
         };
-        let id = enqueue_on(&mut tx, &job, None).await?;
+        enqueue_on(&mut tx, &job, None).await?;
         tx.commit().await?;
-        Ok(Ok(id))
+        Ok(QueryRequested::Asking(provider.0))
     }
 
     /// Claims up to `limit` disputes that reconciliation should ask about,
