@@ -8,7 +8,7 @@ use leptos::server_fn::{
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
-use crate::store::StoreError;
+use dispute_store::StoreError;
 
 /// An error a server function can return to a page. Internal causes are
 /// logged where they happen and never cross to the browser.
@@ -42,21 +42,9 @@ impl AppError {
 
     /// Logs `cause` with its whole source chain and returns the opaque error.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
-        tracing::error!(error = %chain(cause), "internal error");
+        tracing::error!(error = %dispute_workflows::chain(cause), "internal error");
         AppError::Internal
     }
-}
-
-/// An error and all its sources, `outer: inner: innermost`, for the logs.
-pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut chain = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        chain.push_str(": ");
-        chain.push_str(&s.to_string());
-        source = s.source();
-    }
-    chain
 }
 
 impl From<StoreError> for AppError {

@@ -5,7 +5,7 @@
 use dispute_core::domain::{QueueCursor, QueueFilter};
 use futures::Stream;
 
-use crate::store::{DisputeRecord, Store, StoreError};
+use dispute_store::{DisputeRecord, Store, StoreError};
 
 /// Rows read per round trip.
 const BATCH: i64 = 500;
@@ -66,7 +66,7 @@ fn record(d: &DisputeRecord) -> [String; 16] {
             .unwrap_or_default(),
         time(d.opened_at),
         time(d.last_event_at),
-        crate::pages::dispute::href(d.id),
+        crate::links::dispute(d.id),
     ]
 }
 

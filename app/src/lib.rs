@@ -1,29 +1,20 @@
-//! Dispute Desk's application library: the Leptos pages and their server
-//! functions, the store (the only home of SQL), and the state they share.
-//! The `server` crate mounts all of it on axum.
+//! Dispute Desk's UI: the Leptos pages and their server functions, the
+//! layout, the charts, who may reach what, and the state they share. The
+//! store (`dispute_store`) and the workflows (`dispute_workflows`) do the
+//! work; the `server` crate mounts all of it on axum.
 #![forbid(unsafe_code)]
 
 pub mod access;
 pub mod assets;
 pub mod auth;
 pub mod charts;
-pub mod dashboard;
 pub mod error;
-pub mod executor;
 pub mod exports;
 pub mod flash;
-pub mod intake;
-pub mod keyring;
 pub mod layout;
-pub mod metrics;
-pub mod outbound;
+pub mod links;
 pub mod pages;
-pub mod rebuild;
-pub mod replay;
 pub mod state;
-pub mod status_queries;
-pub mod store;
-pub mod vault;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags};

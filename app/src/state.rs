@@ -1,6 +1,12 @@
 //! What every page and server function can reach through Leptos context.
 
-use crate::{auth::password::Passwords, status_queries::StatusQueries, store::Store, vault::Vault};
+use crate::auth::password::Passwords;
+
+use dispute_workflows::status_queries::StatusQueries;
+
+use dispute_store::Store;
+
+use dispute_workflows::vault::Vault;
 
 /// Shared by all requests; cheap to clone.
 #[derive(Clone)]
@@ -12,7 +18,7 @@ pub struct AppState {
     /// are shown with it.
     pub public_url: String,
     pub queries: StatusQueries,
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: dispute_workflows::metrics::Metrics,
     /// How long silence from a connection's provider is alarming, unless
     /// the connection sets its own.
     pub silence_after: jiff::SignedDuration,

@@ -11,7 +11,7 @@ use std::{
 };
 
 use anyhow::{bail, Context};
-use server::private_postgres::PrivateCluster;
+use dispute_store::private_postgres::PrivateCluster;
 use sqlx::{postgres::PgConnectOptions, PgPool};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -59,7 +59,7 @@ impl Environment {
         cluster.start().await?;
         // What the database does in the background shows in its log, with
         // the time, for reading beside the figures.
-        let admin = server::database::pool_options(1)
+        let admin = dispute_store::pool_options(1)
             .connect_with(cluster.connect_options("dispute_desk"))
             .await?;
         for setting in [
@@ -266,7 +266,7 @@ impl Environment {
     }
 
     pub async fn pool(&self, connections: u32) -> anyhow::Result<PgPool> {
-        Ok(server::database::pool_options(connections)
+        Ok(dispute_store::pool_options(connections)
             .connect_with(self.database())
             .await?)
     }

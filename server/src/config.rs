@@ -338,7 +338,7 @@ pub struct StatusQuerySettings {
     pub allow_local: bool,
     /// `None`: no reconciliation.
     pub reconcile_every: Option<Duration>,
-    pub rules: app::store::ReconcileRules,
+    pub rules: dispute_store::ReconcileRules,
 }
 
 /// What a client's connection may take of the server.
@@ -385,7 +385,7 @@ impl From<SettingArgs> for Settings {
                 timeout: a.query_timeout,
                 allow_local: a.query_allow_local,
                 reconcile_every: (!a.reconcile_every.is_zero()).then_some(a.reconcile_every),
-                rules: app::store::ReconcileRules {
+                rules: dispute_store::ReconcileRules {
                     deadline_within: a.reconcile_deadline_within,
                     quiet_for: a.reconcile_quiet,
                     review_overdue: a.reconcile_review_overdue,

@@ -9,15 +9,15 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use app::{
-    keyring::{KeysToSave, SigningSecret, VerificationSecret},
-    store::{Actor, KeyPurpose, KeySlot, SaveError, Saved, Saving, Store},
-    vault::Vault,
-};
+use dispute_workflows::keyring::{KeysToSave, SigningSecret, VerificationSecret};
+
+use dispute_store::{Actor, KeyPurpose, KeySlot, SaveError, Saved, Saving, Store};
+
 use dispute_core::{
     domain::{ConnectionDraft, ConnectionSettings, ProviderKind},
-    providers::{profile, profile::sender_presets},
+    providers::{profile, sender_presets},
 };
+use dispute_workflows::vault::Vault;
 use serde::Deserialize;
 
 /// One connection as the file describes it: the fields every connection
@@ -126,7 +126,7 @@ fn validate(entry: Entry, base: &Path, vault: &Vault) -> Result<Validated, Strin
     {
         let another_account = ProviderKind::ALL
             .iter()
-            .any(|p| profile::profile(*p).account.import_name == stray);
+            .any(|p| dispute_core::providers::profile(*p).account.import_name == stray);
         let instead = if another_account {
             format!("use {}", profile.account.import_name)
         } else {

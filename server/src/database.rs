@@ -1,15 +1,12 @@
 //! Chooses the database: `DATABASE_URL` when set, the private cluster
 //! otherwise.
 
-use std::time::Duration;
-
 use secrecy::ExposeSecret;
-use sqlx::{postgres::PgPoolOptions, PgPool};
+use sqlx::PgPool;
 
-use crate::{
-    config::Settings,
-    private_postgres::{ClusterError, PrivateCluster},
-};
+use dispute_store::private_postgres::{ClusterError, PrivateCluster};
+
+use crate::config::Settings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
@@ -44,13 +41,7 @@ pub async fn open(settings: &Settings) -> Result<Database, DatabaseError> {
             (options, Some(cluster))
         }
     };
-    // JIT compilation costs 80-140 ms on queries the planner misjudges as
-    // large (the health page's hourly series, the dashboard), which every
-    // page here answers in milliseconds without it.
-    let options = options.options([("jit", "off")]);
-    let pool = pool_options(settings.database_max_connections)
-        .connect_with(options)
-        .await;
+    let pool = dispute_store::connect(options, settings.database_max_connections).await;
     match pool {
         Ok(pool) => Ok(Database { pool, cluster }),
         Err(e) => {
@@ -72,14 +63,4 @@ impl Database {
         }
         Ok(())
     }
-}
-
-/// Pool settings shared by the server and the tests.
-pub fn pool_options(max_connections: u32) -> PgPoolOptions {
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        // Recycled connections re-plan their queries as tables grow, instead
-        // of keeping plans made when the tables were empty.
-        .max_lifetime(Duration::from_secs(30 * 60))
 }

@@ -14,14 +14,12 @@
 use std::{os::unix::fs::PermissionsExt, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use app::{
-    auth::password::Passwords,
-    executor::{CallSettings, Executor},
-    outbound::OutboundPolicy,
-    status_queries::StatusQueries,
-    store::{Actor, NewUser, ReconcileRules, Store},
-};
+use app::auth::password::Passwords;
 use dispute_core::domain::{DisplayName, Email, NewPassword, Role};
+use dispute_store::{Actor, NewUser, ReconcileRules, Store};
+use dispute_workflows::executor::{CallSettings, Executor};
+use dispute_workflows::outbound::OutboundPolicy;
+use dispute_workflows::status_queries::StatusQueries;
 use simulator::{notifications::Keys, queries, scenario, sender};
 
 use crate::{
@@ -201,7 +199,7 @@ async fn run_in(home: &Path, settings: Settings) -> anyhow::Result<()> {
                     retries: 1,
                 },
             ),
-            app::metrics::Metrics::new(),
+            dispute_workflows::metrics::Metrics::new(),
         );
         let run = queries.reconcile(&DEMO_RULES, 100).await?;
         println!(
@@ -244,7 +242,7 @@ async fn import_connections(
     fixtures: &Path,
     simulator: &str,
     store: &Store,
-    vault: &app::vault::Vault,
+    vault: &dispute_workflows::vault::Vault,
 ) -> anyhow::Result<()> {
     let mut entries: Vec<serde_json::Value> =
         serde_json::from_slice(&std::fs::read(fixtures.join("connections.json"))?)?;

@@ -4,15 +4,15 @@
 
 use std::io::Write;
 
-use app::{
-    pages::shown,
-    rebuild,
-    store::{Actor, RebuildChange, RebuildKind, Store},
-};
+use app::pages::shown;
+
+use dispute_workflows::rebuild;
+
 use dispute_core::domain::{
     rebuild::{differences, Value},
     JobKind,
 };
+use dispute_store::{Actor, RebuildChange, RebuildKind, Store};
 
 use crate::jobs;
 
@@ -70,7 +70,7 @@ pub async fn run(store: &Store, apply: bool, out: &mut impl Write) -> anyhow::Re
 /// its end (with the job's heartbeat, so a server takes it over if this
 /// process stops).
 async fn run_one(store: &Store, kind: RebuildKind, by: &Actor) -> anyhow::Result<i64> {
-    let claim = app::store::new_claim();
+    let claim = dispute_store::new_claim();
     let id = store.request_rebuild(kind, by, Some(claim)).await?;
     let job = store
         .held_job(JobKind::Rebuild, &id.to_string(), claim)

@@ -2,7 +2,8 @@
 //! again): `GET /disputes.csv?<the work queue's parameters>`, the queue as
 //! CSV; `GET /deliveries/{id}/raw`, a delivery's body byte for byte.
 
-use app::{auth::CurrentUser, exports::queue_csv, store::Store};
+use app::{auth::CurrentUser, exports::queue_csv};
+
 use axum::{
     body::Body,
     extract::{RawQuery, State},
@@ -12,9 +13,10 @@ use axum::{
     Extension, Router,
 };
 use dispute_core::domain::{Permission, QueueFilter};
+use dispute_store::Store;
 use futures::StreamExt;
 
-use crate::router::error_page_saying;
+use crate::error_page::error_page_saying;
 
 pub fn router(store: Store) -> Router {
     Router::new()
@@ -31,10 +33,10 @@ async fn raw_body(
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
     if !user.is_some_and(|Extension(u)| u.role.may(Permission::ReadDeliveries)) {
-        return crate::router::error_page(StatusCode::FORBIDDEN);
+        return crate::error_page::error_page(StatusCode::FORBIDDEN);
     }
     let Ok(id) = id.parse::<i64>() else {
-        return crate::router::error_page(StatusCode::NOT_FOUND);
+        return crate::error_page::error_page(StatusCode::NOT_FOUND);
     };
     match store.notification(id).await {
         Ok(Some(n)) => (
@@ -48,10 +50,10 @@ async fn raw_body(
             n.body,
         )
             .into_response(),
-        Ok(None) => crate::router::error_page(StatusCode::NOT_FOUND),
+        Ok(None) => crate::error_page::error_page(StatusCode::NOT_FOUND),
         Err(e) => {
-            tracing::error!(error = %app::error::chain(&e), "a delivery could not be read");
-            crate::router::error_page(StatusCode::INTERNAL_SERVER_ERROR)
+            tracing::error!(error = %dispute_workflows::chain(&e), "a delivery could not be read");
+            crate::error_page::error_page(StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
 }
@@ -64,7 +66,7 @@ async fn disputes_csv(
     RawQuery(query): RawQuery,
 ) -> Response {
     let Some(Extension(user)) = user.filter(|u| u.role.may(Permission::ReadDisputes)) else {
-        return crate::router::error_page(StatusCode::FORBIDDEN);
+        return crate::error_page::error_page(StatusCode::FORBIDDEN);
     };
     let params = app::pages::disputes::url_params(query.as_deref().unwrap_or_default());
     let filter = match QueueFilter::from_params(&params) {
@@ -77,7 +79,7 @@ async fn disputes_csv(
     let name = format!("disputes-{}.csv", now.strftime("%Y%m%d-%H%M%S"));
     let body = queue_csv(store, filter, user.id, now).map(|chunk| {
         chunk.inspect_err(|e| {
-            tracing::error!(error = %app::error::chain(e), "the CSV export stopped part-way");
+            tracing::error!(error = %dispute_workflows::chain(e), "the CSV export stopped part-way");
         })
     });
     (

@@ -13,8 +13,8 @@ use app::{
     },
     flash,
     pages::{account::ChangePassword, login::Logout},
-    store::{Store, StoreError},
 };
+
 use axum::{
     extract::{ConnectInfo, Request, State},
     http::{header, HeaderMap, Method, StatusCode},
@@ -23,6 +23,7 @@ use axum::{
     Json,
 };
 use dispute_core::domain::SourceAllowlist;
+use dispute_store::{Store, StoreError};
 use leptos::server_fn::ServerFn;
 use serde_json::json;
 use tower_sessions::{cookie::SameSite, Expiry, Session, SessionManagerLayer};
@@ -169,7 +170,7 @@ pub async fn guard(
             return if is_api {
                 refusal(StatusCode::SERVICE_UNAVAILABLE, "try again in a moment")
             } else {
-                crate::router::error_page(StatusCode::SERVICE_UNAVAILABLE)
+                crate::error_page::error_page(StatusCode::SERVICE_UNAVAILABLE)
             };
         }
     };

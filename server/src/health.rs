@@ -2,8 +2,8 @@
 //! (the database answers and every migration is applied), for load balancers
 //! and orchestrators.
 
-use app::store::Store;
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
+use dispute_store::Store;
 use serde_json::{json, Value};
 
 pub fn router(store: Store) -> Router {

@@ -1,4 +1,4 @@
-//! This replica's part in the job system (`app::store::jobs`): a worker
+//! This replica's part in the job system (`dispute_store::jobs`): a worker
 //! that claims due jobs (looking every `POLL` when it has none) and runs up
 //! to `WORKERS` at once, each with its heartbeat; and a scheduler that, at each period's start, makes each
 //! periodic job's run wait (every replica asks; one row per kind makes it
@@ -7,13 +7,11 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
-use app::{
-    metrics::Metrics,
-    status_queries::StatusQueries,
-    store::{new_claim, Actor, Job, Store, StoreError},
-    vault::Vault,
-};
 use dispute_core::domain::{jobs::period_start, JobKind, JobState};
+use dispute_store::{new_claim, Actor, Job, Store, StoreError};
+use dispute_workflows::metrics::Metrics;
+use dispute_workflows::status_queries::StatusQueries;
+use dispute_workflows::vault::Vault;
 use tokio::sync::Semaphore;
 use tower_sessions_core::ExpiredDeletion;
 use tower_sessions_sqlx_store::PostgresStore;
@@ -73,19 +71,19 @@ impl Work {
                 let purged = store
                     .purge_expired(now - self.retention, now - self.refused_retention)
                     .await?;
-                if purged != app::store::Purged::default() {
+                if purged != dispute_store::Purged::default() {
                     tracing::info!(?purged, "retention removed what is past its time");
                 }
             }
             JobKind::SessionSweep => self.sessions.delete_expired().await?,
             JobKind::Dashboard => {
-                app::dashboard::refresh(store).await?;
+                dispute_workflows::dashboard::refresh(store).await?;
             }
             JobKind::Rebuild => {
-                app::rebuild::run_job(store, job.key.parse()?, job.claim).await?;
+                dispute_workflows::rebuild::run_job(store, job.key.parse()?, job.claim).await?;
             }
             JobKind::BulkReplay => {
-                app::replay::run_bulk_job(
+                dispute_workflows::replay::run_bulk_job(
                     store,
                     &self.vault,
                     &self.metrics,

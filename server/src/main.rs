@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use app::store::Store;
+use dispute_store::Store;
 use server::{
     config::{
         Cli, Command, ConfigError, ConnectionsCommand, DisputesCommand, Settings, UsersCommand,

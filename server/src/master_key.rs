@@ -8,7 +8,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use app::vault::{Vault, VaultError};
+use dispute_workflows::vault::{Vault, VaultError};
 use secrecy::ExposeSecret;
 
 use crate::config::Settings;

@@ -2,7 +2,8 @@
 //! for a scraper holding the `METRICS_TOKEN` bearer token. Without a token
 //! configured the route does not exist; a wrong or missing token is 401.
 
-use app::{metrics::Metrics, store::Store};
+use dispute_workflows::metrics::Metrics;
+
 use axum::{
     extract::State,
     http::{header, HeaderMap, StatusCode},
@@ -10,6 +11,7 @@ use axum::{
     routing::get,
     Router,
 };
+use dispute_store::Store;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -61,7 +63,7 @@ async fn scrape(State(scrape): State<Scrape>, headers: HeaderMap) -> Response {
             // The figures describe the installation: no cache keeps them.
             (header::CACHE_CONTROL, "no-store"),
         ],
-        scrape.metrics.render(scrape.store.pool()),
+        scrape.metrics.render(&scrape.store),
     )
         .into_response()
 }

@@ -20,7 +20,7 @@ use axum::{
 use serde_json::json;
 use server_fn::error::SERVER_FN_ERROR_HEADER;
 
-use crate::router::error_page_saying;
+use crate::error_page::error_page_saying;
 use futures::{stream, StreamExt};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, handle_response_inner, LeptosRoutes};

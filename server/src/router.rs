@@ -3,15 +3,17 @@
 
 use std::time::Duration;
 
-use app::{intake::Intake, state::AppState};
+use app::state::AppState;
+
 use axum::{
     body::Body,
     http::{header, HeaderName, HeaderValue, Request, StatusCode},
     middleware,
-    response::{Html, IntoResponse, Response},
+    response::Response,
     Router,
 };
 use dispute_core::domain::SourceAllowlist;
+use dispute_workflows::intake::Intake;
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -125,34 +127,5 @@ pub(crate) fn request_span(request: &Request<Body>) -> tracing::Span {
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    error_page(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
-/// A bare error page for failures outside the Leptos renderer (a panic, the
-/// database gone before the page could start); it shows no internals.
-pub fn error_page(status: StatusCode) -> Response {
-    error_page_saying(
-        status,
-        "Something went wrong",
-        "The cause has been logged for the operators; try again in a moment.",
-    )
-}
-
-/// A bare page saying why a request was refused; `message` is escaped.
-pub fn error_page_saying(status: StatusCode, title: &str, message: &str) -> Response {
-    let (title, message) = (
-        html_escape::encode_text(title),
-        html_escape::encode_text(message),
-    );
-    (
-        status,
-        [(header::CACHE_CONTROL, "no-store")],
-        Html(format!(
-            "<!DOCTYPE html><html lang=\"en\"><meta charset=\"utf-8\"><title>{title} · Dispute Desk</title>\
-             <link rel=\"stylesheet\" href=\"{}\"><main><h1>{title}</h1><p class=\"panel\">{message}</p>\
-             <p><a href=\"/\">Back to Dispute Desk</a></p></main></html>",
-            app::assets::STYLESHEET_PATH
-        )),
-    )
-        .into_response()
+    crate::error_page::error_page(StatusCode::INTERNAL_SERVER_ERROR)
 }

@@ -4,18 +4,22 @@
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
-use app::{
-    auth::password::Passwords,
-    executor::{CallSettings, Executor},
-    intake::Intake,
-    metrics::Metrics,
-    outbound::OutboundPolicy,
-    state::AppState,
-    status_queries::StatusQueries,
-    store::Store,
-    vault::Vault,
-};
+use app::{auth::password::Passwords, state::AppState};
+
+use dispute_workflows::executor::{CallSettings, Executor};
+
+use dispute_workflows::intake::Intake;
+
+use dispute_workflows::metrics::Metrics;
+
+use dispute_workflows::outbound::OutboundPolicy;
+
+use dispute_workflows::status_queries::StatusQueries;
+
+use dispute_store::Store;
+
 use dispute_core::domain::{JobKind, SourceAllowlist};
+use dispute_workflows::vault::Vault;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -54,7 +58,7 @@ pub struct Application {
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("cannot apply the database migrations")]
-    Migrate(#[source] app::store::StoreError),
+    Migrate(#[source] dispute_store::StoreError),
     #[error("cannot prepare the session table")]
     Sessions(#[source] sqlx::Error),
     #[error(transparent)]
@@ -77,7 +81,7 @@ impl Application {
         let sessions = guard::session_store(&store)
             .await
             .map_err(StartupError::Sessions)?;
-        app::keyring::rekey_fingerprints(&store, &vault)
+        dispute_workflows::keyring::rekey_fingerprints(&store, &vault)
             .await
             .map_err(StartupError::Migrate)?;
         let passwords =
@@ -306,7 +310,10 @@ fn beside_serving(
 
 /// With no account yet, prints a one-time link that creates the first
 /// admin; the token is valid for an hour and only its hash is stored.
-async fn offer_setup_link(store: &Store, public_url: &str) -> Result<(), app::store::StoreError> {
+async fn offer_setup_link(
+    store: &Store,
+    public_url: &str,
+) -> Result<(), dispute_store::StoreError> {
     if store.user_count().await? > 0 {
         return Ok(());
     }

@@ -1,11 +1,10 @@
 //! `dispute-desk users create --email … [--name …] [--role …]`, the password
 //! read from standard input: for scripted installs and recovery.
 
-use app::{
-    auth::password::Passwords,
-    store::{Actor, NewUser, Store, StoreError},
-};
+use app::auth::password::Passwords;
+
 use dispute_core::domain::{DisplayName, Email, NewPassword, Role};
+use dispute_store::{Actor, NewUser, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {

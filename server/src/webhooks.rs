@@ -7,7 +7,6 @@
 
 use std::{net::SocketAddr, time::Instant};
 
-use app::intake::{InboundRequest, Intake, KEPT_PREFIX};
 use axum::{
     body::Body,
     extract::{ConnectInfo, State},
@@ -20,6 +19,7 @@ use dispute_core::{
     domain::SourceAllowlist,
     providers::judge::{Delivery, Reply, MAX_BODY},
 };
+use dispute_workflows::intake::{InboundRequest, Intake, KEPT_PREFIX};
 use http_body_util::BodyExt;
 
 use crate::sender;
@@ -68,7 +68,7 @@ async fn receive(
             Ok(Ok(admission)) => admission,
             Ok(Err(refusal)) => return refusal,
             Err(error) => {
-                tracing::error!(?slug, error = %app::error::chain(&error), "connection not read");
+                tracing::error!(?slug, error = %dispute_workflows::chain(&error), "connection not read");
                 return Reply::unavailable();
             }
         };
@@ -91,7 +91,7 @@ async fn receive(
                 reply
             }
             Err(error) => {
-                tracing::error!(?slug, error = %app::error::chain(&error), "notification not stored");
+                tracing::error!(?slug, error = %dispute_workflows::chain(&error), "notification not stored");
                 Reply::unavailable()
             }
         }
@@ -179,7 +179,7 @@ async fn read_body(mut body: Body, declared: Option<u64>) -> ReadBody {
             true => read.max(declared.unwrap_or(0)),
             false => read,
         },
-        sha256: app::intake::body_digest(&kept),
+        sha256: dispute_workflows::intake::body_digest(&kept),
         kept,
         complete,
     }

@@ -7,10 +7,20 @@
 use std::path::{Path, PathBuf};
 
 use dispute_core::providers::{keys::SigningKey, pingpong};
+use dispute_store::private_postgres::PrivateCluster;
 use secrecy::SecretString;
-use server::private_postgres::PrivateCluster;
 use sqlx::{postgres::PgConnectOptions, ConnectOptions, Connection, PgConnection, PgPool};
 use tokio::sync::OnceCell;
+
+/// The job's runner as if it had been killed: its heartbeat is older than
+/// the minute after which another worker may take the job over.
+pub async fn silence_job(pool: &PgPool, id: i64) {
+    sqlx::query("update jobs set heartbeat = now() - interval '2 minutes' where id = $1")
+        .bind(id)
+        .execute(pool)
+        .await
+        .expect("age the job's heartbeat");
+}
 
 /// A database created for one test and dropped after it.
 pub struct TestDatabase {
@@ -34,7 +44,7 @@ impl TestDatabase {
 
     /// A pool on it, sized as the server sizes its own.
     pub async fn pool(&self, connections: u32) -> PgPool {
-        server::database::pool_options(connections)
+        dispute_store::pool_options(connections)
             .connect_with(self.options.clone())
             .await
             .expect("connect to the test database")

@@ -7,11 +7,10 @@ pub mod password;
 use leptos::prelude::use_context;
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    error::AppError,
-    store::{Actor, UserRecord},
-};
+use crate::error::AppError;
+
 use dispute_core::domain::{Permission, Role, ZoneName};
+use dispute_store::{Actor, UserRecord};
 
 /// Session keys.
 pub const SESSION_USER_ID: &str = "user_id";

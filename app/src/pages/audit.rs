@@ -7,10 +7,8 @@
 use leptos::prelude::*;
 
 use super::{cursor_from, cursor_text, when, Empty, PageHeading};
-use crate::{
-    error::{AppError, InternalErrorPage},
-    store::{AuditKey, AuditRecord, SignInFailureRecord},
-};
+use crate::error::{AppError, InternalErrorPage};
+use dispute_store::{AuditKey, AuditRecord, SignInFailureRecord};
 
 const SHOWN: i64 = 100;
 
@@ -36,8 +34,9 @@ pub async fn audit_entries(
     until: Option<String>,
     after: Option<String>,
 ) -> Result<AuditPageData, AppError> {
-    use crate::{auth::require, store::AuditFilter};
+    use crate::auth::require;
     use dispute_core::domain::Permission;
+    use dispute_store::AuditFilter;
     require(Permission::ReadAuditLog)?;
     let state = expect_context::<crate::state::AppState>();
     let day = |text: Option<String>, end: bool| -> Result<Option<jiff::Timestamp>, AppError> {

@@ -9,12 +9,12 @@ use super::{PageHeading, TextArea};
 use crate::{
     error::{AppError, InternalErrorPage},
     flash::Flash,
-    store::ConnectionDetail,
 };
 use dispute_core::{
     domain::{ConnectionDraft, ConnectionSlug, ProviderKind},
-    providers::{profile, profile::sender_presets},
+    providers::{profile, sender_presets},
 };
+use dispute_store::ConnectionDetail;
 
 /// Sends the browser back to `page` saying what happened.
 async fn back(page: &str, flash: Flash) -> Result<(), AppError> {
@@ -65,12 +65,10 @@ pub async fn save_connection(
     verification_key: Option<String>,
     signing_key: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::{
-        auth::{actor, require},
-        keyring::{KeysToSave, SigningSecret, VerificationSecret},
-        store::{KeySlot, SaveError, Saving},
-    };
+    use crate::auth::{actor, require};
     use dispute_core::domain::Permission;
+    use dispute_store::{KeySlot, SaveError, Saving};
+    use dispute_workflows::keyring::{KeysToSave, SigningSecret, VerificationSecret};
     let admin = require(Permission::ManageConnections)?;
     let state = expect_context::<crate::state::AppState>();
     let creating = creating.is_some();
@@ -161,11 +159,9 @@ pub async fn save_connection(
 
 #[server(endpoint = "connections/add-key")]
 pub async fn add_next_key(slug: String, key: String) -> Result<(), AppError> {
-    use crate::{
-        auth::actor,
-        keyring::VerificationSecret,
-        store::{KeyPurpose, KeySlot},
-    };
+    use crate::auth::actor;
+    use dispute_store::{KeyPurpose, KeySlot};
+    use dispute_workflows::keyring::VerificationSecret;
     let (admin, detail, provider) = target(&slug).await?;
     let state = expect_context::<crate::state::AppState>();
     let page = format!("/connections/{slug}");
@@ -202,7 +198,8 @@ pub async fn add_next_key(slug: String, key: String) -> Result<(), AppError> {
 
 #[server(endpoint = "connections/promote-key")]
 pub async fn promote_next_key(slug: String) -> Result<(), AppError> {
-    use crate::{auth::actor, store::KeyPurpose};
+    use crate::auth::actor;
+    use dispute_store::KeyPurpose;
     let (admin, detail, _) = target(&slug).await?;
     let state = expect_context::<crate::state::AppState>();
     let page = format!("/connections/{slug}");
@@ -223,7 +220,8 @@ pub async fn promote_next_key(slug: String) -> Result<(), AppError> {
 
 #[server(endpoint = "connections/discard-key")]
 pub async fn discard_next_key(slug: String) -> Result<(), AppError> {
-    use crate::{auth::actor, store::KeyPurpose};
+    use crate::auth::actor;
+    use dispute_store::KeyPurpose;
     let (admin, detail, _) = target(&slug).await?;
     let state = expect_context::<crate::state::AppState>();
     let page = format!("/connections/{slug}");
@@ -240,11 +238,9 @@ pub async fn discard_next_key(slug: String) -> Result<(), AppError> {
 
 #[server(endpoint = "connections/signing-key")]
 pub async fn set_signing_key(slug: String, key: String) -> Result<(), AppError> {
-    use crate::{
-        auth::actor,
-        keyring::SigningSecret,
-        store::{KeyPurpose, KeySlot},
-    };
+    use crate::auth::actor;
+    use dispute_store::{KeyPurpose, KeySlot};
+    use dispute_workflows::keyring::SigningSecret;
     let (admin, detail, provider) = target(&slug).await?;
     let state = expect_context::<crate::state::AppState>();
     let page = format!("/connections/{slug}");

@@ -4,11 +4,9 @@
 use leptos::prelude::*;
 
 use super::{when, Empty, PageHeading};
-use crate::{
-    error::{AppError, InternalErrorPage},
-    store::ConnectionOverview,
-};
+use crate::error::{AppError, InternalErrorPage};
 use dispute_core::domain::ProviderKind;
+use dispute_store::ConnectionOverview;
 
 pub async fn list_connections() -> Result<(Vec<ConnectionOverview>, String), AppError> {
     crate::auth::require(dispute_core::domain::Permission::ManageConnections)?;

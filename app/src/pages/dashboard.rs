@@ -9,15 +9,15 @@ use super::{label, when, PageHeading};
 use crate::{
     charts,
     error::{AppError, InternalErrorPage},
-    store::{Dashboard, Outcomes},
 };
+use dispute_store::{Dashboard, Outcomes};
 
 /// The figures and when they were computed (by a background job, for
-/// every replica: `crate::dashboard`).
+/// every replica: `dispute_workflows::dashboard`).
 pub async fn dashboard() -> Result<(Dashboard, jiff::Timestamp), AppError> {
     crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
     let state = expect_context::<crate::state::AppState>();
-    Ok(crate::dashboard::figures(&state.store).await?)
+    Ok(dispute_workflows::dashboard::figures(&state.store).await?)
 }
 
 #[component]

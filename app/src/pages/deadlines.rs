@@ -7,11 +7,9 @@
 use leptos::prelude::*;
 
 use super::{countdown, money, shown, when_in, PageHeading};
-use crate::{
-    error::{AppError, InternalErrorPage},
-    store::{BoardBounds, BoardColumn, Column},
-};
+use crate::error::{AppError, InternalErrorPage};
 use dispute_core::domain::ZoneName;
+use dispute_store::{BoardBounds, BoardColumn, Column};
 
 /// Disputes listed per column (the count and the amounts cover them all).
 const SHOWN: i64 = 50;
@@ -102,7 +100,7 @@ fn BoardCard(column: BoardColumn, zone: ZoneName) -> impl IntoView {
                     .disputes
                     .into_iter()
                     .map(|d| {
-                        let link = super::dispute::href(d.id);
+                        let link = crate::links::dispute(d.id);
                         let due = d.deadline.map(|at| {
                             let (text, urgency) = countdown(at, now);
                             view! {

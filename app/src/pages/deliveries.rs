@@ -9,10 +9,8 @@ use dispute_core::domain::{DeliveryCursor, DeliveryFilter, ProviderKind, Verdict
 use leptos::prelude::*;
 
 use super::{list_or_empty, shown, when, PageHeading};
-use crate::{
-    error::AppError,
-    store::{DeliveryRecord, StoreError, ThrottledCount, SEARCH_TIMEOUT_SECS},
-};
+use crate::error::AppError;
+use dispute_store::{DeliveryRecord, StoreError, ThrottledCount, SEARCH_TIMEOUT_SECS};
 
 /// Deliveries per page.
 const PAGE: i64 = 100;
@@ -273,12 +271,12 @@ fn DeliveryTable(deliveries: Vec<DeliveryRecord>) -> impl IntoView {
                             let accepted = d.verdict.is_accepted();
                             let class = if accepted && !d.needs_attention { "badge ok" } else { "badge warn" };
                             let dispute = d.dispute.as_ref().map(|(id, r)| view! {
-                                <a href=super::dispute::href(*id)><code>{shown(r)}</code></a>
+                                <a href=crate::links::dispute(*id)><code>{shown(r)}</code></a>
                             });
                             view! {
                                 <tr>
                                     <td>
-                                        <a href=super::delivery::href(d.id)>{when(d.received_at)}</a>
+                                        <a href=crate::links::delivery(d.id)>{when(d.received_at)}</a>
                                     </td>
                                     <td>
                                         <code>{shown(&d.slug)}</code>

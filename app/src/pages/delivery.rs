@@ -13,12 +13,9 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_params_map;
 
 use super::{label, shown, shown_lines, when, PageHeading};
-use crate::{
-    error::AppError,
-    flash::Flash,
-    replay::Preview,
-    store::{ReplayRecord, StoredNotification, TimelineEntry},
-};
+use crate::{error::AppError, flash::Flash};
+use dispute_store::{ReplayRecord, StoredNotification, TimelineEntry};
+use dispute_workflows::replay::Preview;
 
 /// A delivery, its replays, and (for those who may replay) what a replay
 /// now would do.
@@ -40,7 +37,7 @@ pub async fn delivery(id: String) -> Result<Option<DeliveryView>, AppError> {
         return Ok(None);
     };
     let preview = match viewer.role.may(Permission::Replay) {
-        true => Some(crate::replay::preview(&state.store, &state.vault, &n).await?),
+        true => Some(dispute_workflows::replay::preview(&state.store, &state.vault, &n).await?),
         false => None,
     };
     Ok(Some(DeliveryView {
@@ -64,7 +61,7 @@ pub async fn replay_delivery(id: i64) -> Result<(), AppError> {
             .await;
     };
     let actor = crate::auth::actor(Some(&ops));
-    let replay = crate::replay::run(
+    let replay = dispute_workflows::replay::run(
         &state.store,
         &state.vault,
         &state.metrics,
@@ -74,19 +71,14 @@ pub async fn replay_delivery(id: i64) -> Result<(), AppError> {
     )
     .await?;
     let flash = match replay.outcome {
-        crate::store::ReplayOutcome::Refused => Flash::error(format!(
+        dispute_store::ReplayOutcome::Refused => Flash::error(format!(
             "replayed: still refused ({}{})",
             replay.verdict.as_str(),
             replay.reason.map(|r| format!(": {r}")).unwrap_or_default()
         )),
         outcome => Flash::notice(format!("replayed: {}", outcome.label())),
     };
-    crate::flash::redirect(&href(id), flash).await
-}
-
-/// The address of a delivery's page.
-pub fn href(id: i64) -> String {
-    format!("/deliveries/{id}")
+    crate::flash::redirect(&crate::links::delivery(id), flash).await
 }
 
 #[component]
@@ -120,7 +112,7 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
     let produced = event.map(|e| {
         let (stage, status) = label(e.stage, e.status);
         view! {
-            <a href=super::dispute::href(e.dispute_id)><code>{shown(&e.dispute_ref)}</code></a>
+            <a href=crate::links::dispute(e.dispute_id)><code>{shown(&e.dispute_ref)}</code></a>
             " · " <code>{shown(&e.kind)}</code> " · " {stage} " · " {status}
             {(!e.recognized).then_some(" (changed nothing)")}
         }
@@ -175,7 +167,7 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
             <dt>"Duplicate of"</dt>
             <dd>
                 {match n.duplicate_of {
-                    Some(original) => view! { <a href=href(original)>{format!("delivery {original}")}</a> }.into_any(),
+                    Some(original) => view! { <a href=crate::links::delivery(original)>{format!("delivery {original}")}</a> }.into_any(),
                     None => view! { "—" }.into_any(),
                 }}
             </dd>

@@ -12,11 +12,9 @@ use leptos_router::hooks::use_params_map;
 use super::{
     countdown, label, money, shown, shown_lines, when, when_in, Empty, PageHeading, TextArea,
 };
-use crate::{
-    auth::CurrentUser,
-    error::AppError,
-    flash::Flash,
-    store::{Casework, DisputeRecord, PaymentRecord, Person, StatusQueryEntry, TimelineEntry},
+use crate::{auth::CurrentUser, error::AppError, flash::Flash};
+use dispute_store::{
+    Casework, DisputeRecord, PaymentRecord, Person, StatusQueryEntry, TimelineEntry,
 };
 
 /// How often one dispute's provider may be asked about it.
@@ -86,7 +84,7 @@ pub async fn add_note(dispute: i64, text: String) -> Result<(), AppError> {
     let Some(dispute) = dispute else {
         return crate::flash::redirect("/disputes", Flash::error("there is no such dispute")).await;
     };
-    let page = href(dispute.id);
+    let page = crate::links::dispute(dispute.id);
     let text = match NoteText::parse(&text) {
         Ok(text) => text,
         Err(e) => return crate::flash::redirect(&page, Flash::error(e.0)).await,
@@ -107,12 +105,12 @@ pub async fn add_note(dispute: i64, text: String) -> Result<(), AppError> {
 /// `assignee`: `me`, a person's id, or empty for no one.
 #[server(endpoint = "disputes/assign")]
 pub async fn assign(dispute: i64, assignee: String) -> Result<(), AppError> {
-    use crate::store::AssignError;
+    use dispute_store::AssignError;
     let (analyst, dispute) = target(dispute).await?;
     let Some(dispute) = dispute else {
         return crate::flash::redirect("/disputes", Flash::error("there is no such dispute")).await;
     };
-    let page = href(dispute.id);
+    let page = crate::links::dispute(dispute.id);
     let to = match assignee.trim() {
         "" => None,
         "me" => Some(analyst.id),
@@ -146,7 +144,7 @@ pub async fn assign(dispute: i64, assignee: String) -> Result<(), AppError> {
 /// the answer is on it.
 #[server(endpoint = "disputes/query")]
 pub async fn query_status(dispute: i64) -> Result<(), AppError> {
-    use crate::store::QueryRequested;
+    use dispute_store::QueryRequested;
     let analyst = crate::auth::require(dispute_core::domain::Permission::WorkDisputes)?;
     let state = expect_context::<crate::state::AppState>();
     let actor = crate::auth::actor(Some(&analyst));
@@ -168,13 +166,7 @@ pub async fn query_status(dispute: i64) -> Result<(), AppError> {
                 .await
         }
     };
-    crate::flash::redirect(&href(dispute), flash).await
-}
-
-/// The address of a dispute's page: by its id, as a provider's reference
-/// may hold any text (`/`, `..`) and a path segment cannot.
-pub fn href(id: i64) -> String {
-    format!("/disputes/{id}")
+    crate::flash::redirect(&crate::links::dispute(dispute), flash).await
 }
 
 #[component]
@@ -407,7 +399,7 @@ pub fn QueryRow(q: StatusQueryEntry, #[prop(optional)] with_dispute: bool) -> im
     let dispute = with_dispute.then(|| {
         view! {
             <td>
-                <a href=href(q.dispute_id)><code>{shown(&q.dispute_ref)}</code></a>
+                <a href=crate::links::dispute(q.dispute_id)><code>{shown(&q.dispute_ref)}</code></a>
                 <br />
                 <small>{q.connection_slug.clone()}</small>
             </td>
@@ -588,7 +580,7 @@ fn EventRow(e: TimelineEntry, late: bool, show_raw: bool) -> impl IntoView {
     let raw = e
         .notification_id
         .filter(|_| show_raw)
-        .map(|id| view! { " " <a href=super::delivery::href(id)>"raw notification"</a> });
+        .map(|id| view! { " " <a href=crate::links::delivery(id)>"raw notification"</a> });
     let (stage, status) = label(e.stage, e.status);
     let happened = match &e.occurred_at_text {
         Some(_) => when(e.occurred_at),

@@ -12,8 +12,8 @@ use super::{countdown, cursor_from, cursor_text, label, money, shown, when, Empt
 use crate::{
     error::{AppError, InternalErrorPage},
     flash::Flash,
-    store::{ConnectionSummary, DisputeRecord, SavedView, StatusCounts},
 };
+use dispute_store::{ConnectionSummary, DisputeRecord, SavedView, StatusCounts};
 
 /// Disputes per page.
 pub const PAGE: i64 = 50;
@@ -488,7 +488,7 @@ fn QueueTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
                     {disputes
                         .into_iter()
                         .map(|d| {
-                            let link = super::dispute::href(d.id);
+                            let link = crate::links::dispute(d.id);
                             let (stage, status) = label(d.stage, d.status);
                             let due = match (d.deadline, d.status) {
                                 (Some(at), _) => {

@@ -7,7 +7,8 @@ use leptos::prelude::*;
 use leptos_meta::Meta;
 
 use super::{list_or_empty, shown, when, PageHeading};
-use crate::{error::AppError, store::JobRecord};
+use crate::error::AppError;
+use dispute_store::JobRecord;
 
 /// Jobs listed of each: waiting or running, and ended.
 const SHOWN: i64 = 100;
@@ -59,7 +60,7 @@ pub fn JobsPage() -> impl IntoView {
 fn JobRow(job: JobRecord) -> impl IntoView {
     let about = match (job.dispute_id, job.key.as_str()) {
         (Some(id), _) => {
-            view! { <a href=super::dispute::href(id)>{format!("dispute {id}")}</a> }.into_any()
+            view! { <a href=crate::links::dispute(id)>{format!("dispute {id}")}</a> }.into_any()
         }
         (None, "periodic") => view! { "every period" }.into_any(),
         (None, key) => view! { <code>{shown(key)}</code> }.into_any(),

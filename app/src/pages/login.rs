@@ -16,9 +16,9 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     use crate::{
         auth::{begin_session, client_address, safe_next},
         state::AppState,
-        store::Actor,
     };
     use dispute_core::domain::{user::throttle, Email};
+    use dispute_store::Actor;
 
     let state = expect_context::<AppState>();
     let address = client_address().map(|a| a.to_string()).unwrap_or_default();
@@ -89,8 +89,8 @@ pub async fn logout() -> Result<(), AppError> {
     use crate::{
         auth::{actor, end_session, require_signed_in},
         state::AppState,
-        store::AuditEntry,
     };
+    use dispute_store::AuditEntry;
 
     let user = require_signed_in()?;
     let state = expect_context::<AppState>();

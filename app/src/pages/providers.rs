@@ -6,7 +6,8 @@
 use leptos::prelude::*;
 
 use super::{shown, when, PageHeading, SilenceWarning};
-use crate::{charts, error::AppError, store::ConnectionHealth};
+use crate::{charts, error::AppError};
+use dispute_store::ConnectionHealth;
 
 pub struct Health {
     pub connections: Vec<ConnectionHealth>,

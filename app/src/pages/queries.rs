@@ -5,7 +5,8 @@
 use leptos::prelude::*;
 
 use super::{dispute::QueryRow, list_or_empty, PageHeading, SilenceWarning};
-use crate::{error::AppError, store::StatusQueryEntry};
+use crate::error::AppError;
+use dispute_store::StatusQueryEntry;
 
 const PAGE: i64 = 100;
 

@@ -11,19 +11,12 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Meta;
 use leptos_router::hooks::use_params_map;
 
-use super::{dispute, shown, when, PageHeading};
-use crate::{
-    error::AppError,
-    flash::Flash,
-    store::{RebuildChange, RebuildKind, RebuildRecord},
-};
+use super::{shown, when, PageHeading};
+use crate::{error::AppError, flash::Flash};
+use dispute_store::{RebuildChange, RebuildKind, RebuildRecord};
 
 /// Changes shown per page.
 const PAGE: i64 = 100;
-
-pub fn href(id: i64) -> String {
-    format!("/rebuilds/{id}")
-}
 
 async fn recent() -> Result<Vec<RebuildRecord>, AppError> {
     crate::auth::require(Permission::RebuildDisputes)?;
@@ -60,7 +53,7 @@ pub async fn check_disputes() -> Result<(), AppError> {
         .request_rebuild(RebuildKind::Check, &actor, None)
         .await?;
     crate::flash::redirect(
-        &href(id),
+        &crate::links::rebuild(id),
         Flash::notice("the check has started: nothing changes until you apply it"),
     )
     .await
@@ -77,7 +70,7 @@ pub async fn apply_rebuild(check: i64) -> Result<(), AppError> {
     });
     if !finished {
         return crate::flash::redirect(
-            &href(check),
+            &crate::links::rebuild(check),
             Flash::error("only a check that has finished can be applied"),
         )
         .await;
@@ -88,11 +81,15 @@ pub async fn apply_rebuild(check: i64) -> Result<(), AppError> {
         .await
     {
         Ok(id) => {
-            crate::flash::redirect(&href(id), Flash::notice("applying the check's changes")).await
-        }
-        Err(crate::store::StoreError::Conflict(_)) => {
             crate::flash::redirect(
-                &href(check),
+                &crate::links::rebuild(id),
+                Flash::notice("applying the check's changes"),
+            )
+            .await
+        }
+        Err(dispute_store::StoreError::Conflict(_)) => {
+            crate::flash::redirect(
+                &crate::links::rebuild(check),
                 Flash::error("this check has been applied already"),
             )
             .await
@@ -156,7 +153,7 @@ fn RebuildList(list: Vec<RebuildRecord>) -> impl IntoView {
                             view! {
                                 <tr>
                                     <td>
-                                        <a href=href(r.id)>
+                                        <a href=crate::links::rebuild(r.id)>
                                             {format!("{} · {}", r.id, kind_label(r.kind))}
                                         </a>
                                         <br />
@@ -202,9 +199,13 @@ fn Rebuild(record: RebuildRecord, changes: Vec<RebuildChange>) -> impl IntoView 
     let running = record.finished_at.is_none();
     let next = (changes.len() as i64 == PAGE)
         .then(|| {
-            changes
-                .last()
-                .map(|c| format!("{}?after={}", href(record.id), c.dispute_id))
+            changes.last().map(|c| {
+                format!(
+                    "{}?after={}",
+                    crate::links::rebuild(record.id),
+                    c.dispute_id
+                )
+            })
         })
         .flatten();
     let summary = match (record.kind, running) {
@@ -236,11 +237,11 @@ fn Rebuild(record: RebuildRecord, changes: Vec<RebuildChange>) -> impl IntoView 
             .into_any(),
         ),
         (RebuildKind::Check, _, _, Some(apply)) => Some(
-            view! { <p><a href=href(apply)>{format!("Applied as rebuild {apply}")}</a></p> }
+            view! { <p><a href=crate::links::rebuild(apply)>{format!("Applied as rebuild {apply}")}</a></p> }
                 .into_any(),
         ),
         (RebuildKind::Apply(check), ..) => Some(
-            view! { <p><a href=href(check)>{format!("The check it applies: rebuild {check}")}</a></p> }
+            view! { <p><a href=crate::links::rebuild(check)>{format!("The check it applies: rebuild {check}")}</a></p> }
                 .into_any(),
         ),
         _ => None,
@@ -348,7 +349,7 @@ fn Changes(changes: Vec<RebuildChange>, is_apply: bool) -> impl IntoView {
                             view! {
                                 <tr>
                                     <td>
-                                        <a href=dispute::href(c.dispute_id)>
+                                        <a href=crate::links::dispute(c.dispute_id)>
                                             {shown(&c.dispute_ref)}
                                         </a>
                                         <br />

@@ -15,12 +15,9 @@ use leptos_meta::Meta;
 use leptos_router::hooks::use_params_map;
 
 use super::{delivery::change, shown, when, PageHeading};
-use crate::{
-    error::AppError,
-    flash::Flash,
-    replay::Preview,
-    store::{ReplayOutcome, ReplayRun, StoreError, StoredNotification},
-};
+use crate::{error::AppError, flash::Flash};
+use dispute_store::{ReplayOutcome, ReplayRun, StoreError, StoredNotification};
+use dispute_workflows::replay::Preview;
 
 /// The most deliveries previewed, one by one, before a bulk replay.
 const PREVIEWED: i64 = 200;
@@ -37,10 +34,6 @@ fn filter_of(params: &BTreeMap<String, String>) -> Result<DeliveryFilter, String
     DeliveryFilter::from_params(params)
         .map(|f| f.bounded(today))
         .map_err(|e| e.0)
-}
-
-pub fn run_href(id: i64) -> String {
-    format!("/replays/runs/{id}")
 }
 
 /// The connection slug, event key and dispute a valid replay would record.
@@ -96,7 +89,8 @@ pub async fn replay_plan(params: BTreeMap<String, String>) -> Result<PlanAnswer,
         let Some(n) = state.store.notification(*id).await? else {
             continue;
         };
-        let mut preview = crate::replay::preview(&state.store, &state.vault, &n).await?;
+        let mut preview =
+            dispute_workflows::replay::preview(&state.store, &state.vault, &n).await?;
         if let Some((slug, key, _)) = recorded_as(&n, &preview) {
             if !seen.insert((slug, key)) {
                 preview.already_recorded = true;
@@ -143,7 +137,7 @@ pub async fn replay_matching(query: String) -> Result<(), AppError> {
         .request_replay_run(&filter.query_string(), &matching, &actor)
         .await?;
     crate::flash::redirect(
-        &run_href(id),
+        &crate::links::replay_run(id),
         Flash::notice(format!("replaying {} deliveries", matching.len())),
     )
     .await
@@ -168,7 +162,7 @@ async fn run(id: String) -> Result<Option<ReplayRun>, AppError> {
 fn outcome_label(outcome: &str) -> String {
     match outcome.parse::<ReplayOutcome>() {
         Ok(known) => known.label().to_owned(),
-        Err(_) if outcome == crate::replay::SKIPPED => {
+        Err(_) if outcome == dispute_workflows::replay::SKIPPED => {
             "skipped: a replay had settled it already".to_owned()
         }
         Err(_) => shown(outcome),
@@ -239,7 +233,7 @@ fn Runs(runs: Vec<ReplayRun>) -> impl IntoView {
                 .map(|r| {
                     view! {
                         <li>
-                            <a href=run_href(r.id)>{format!("Bulk replay {}", r.id)}</a>
+                            <a href=crate::links::replay_run(r.id)>{format!("Bulk replay {}", r.id)}</a>
                             {format!(" · {}", run_state(&r))}
                         </li>
                     }
@@ -358,7 +352,7 @@ fn PlanView(plan: Plan) -> impl IntoView {
                             view! {
                                 <tr>
                                     <td>
-                                        <a href=super::delivery::href(n.id)>{format!("{} · {}", n.id, when(n.received_at))}</a>
+                                        <a href=crate::links::delivery(n.id)>{format!("{} · {}", n.id, when(n.received_at))}</a>
                                         <br />
                                         <small><code>{shown(&n.slug)}</code></small>
                                     </td>

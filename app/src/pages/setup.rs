@@ -16,9 +16,9 @@ pub async fn setup(
     use crate::{
         auth::{begin_session, client_address, setup_token_digest},
         state::AppState,
-        store::NewUser,
     };
     use dispute_core::domain::{DisplayName, Email, NewPassword, Role};
+    use dispute_store::NewUser;
 
     let state = expect_context::<AppState>();
     let back = |refusal: SetupRefusal| {

@@ -7,9 +7,9 @@ use super::PageHeading;
 use crate::{
     error::{AppError, InternalErrorPage},
     flash::Flash,
-    store::{SignInFailureRecord, UserSummary},
 };
 use dispute_core::domain::Role;
+use dispute_store::{SignInFailureRecord, UserSummary};
 
 /// Sends the browser back to the users page saying what happened.
 async fn back(flash: Flash) -> Result<(), AppError> {
@@ -53,11 +53,9 @@ pub async fn create_user(
     role: String,
     password: String,
 ) -> Result<(), AppError> {
-    use crate::{
-        auth::{actor, require},
-        store::{NewUser, StoreError},
-    };
+    use crate::auth::{actor, require};
     use dispute_core::domain::{DisplayName, Email, NewPassword, Permission};
+    use dispute_store::{NewUser, StoreError};
     let admin = require(Permission::ManageUsers)?;
     let state = expect_context::<crate::state::AppState>();
     let parsed = (|| -> Result<_, String> {

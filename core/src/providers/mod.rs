@@ -22,7 +22,24 @@ use crate::domain::{NormalizedEvent, PaymentEvent, ProviderKind, Verdict};
 use keys::{Fingerprint, Salt, VerificationKey};
 use query::{Answer, QueryContext, QueryRequest, QueryTarget, QueryUnavailable};
 
-pub use profile::{profile, Profile};
+pub use profile::Profile;
+
+/// The profile of `provider`.
+pub fn profile(provider: ProviderKind) -> &'static Profile {
+    match provider {
+        ProviderKind::PingPong => &pingpong::PROFILE,
+        ProviderKind::BotimMoney => &botim_money::PROFILE,
+        ProviderKind::PayerMax => &payermax::PROFILE,
+    }
+}
+
+/// Every provider's sender presets, for allowlists.
+pub fn sender_presets() -> Vec<crate::domain::AddressPreset> {
+    ProviderKind::ALL
+        .iter()
+        .flat_map(|p| profile(*p).sender_presets.iter().copied())
+        .collect()
+}
 
 /// Proof that a request's signature was checked. Only this module's
 /// verifiers can make one, and parsing accepts nothing else.
@@ -282,5 +299,46 @@ pub(crate) mod test_support {
     /// A provider's public key from the fixtures.
     pub fn key(name: &str) -> crate::providers::keys::VerificationKey {
         crate::providers::keys::VerificationKey::parse(&key_file(name)).unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{profile::KeyKind, *};
+
+    #[test]
+    fn each_provider_has_its_own_profile() {
+        for kind in ProviderKind::ALL {
+            assert_eq!(profile(kind).kind, kind);
+        }
+        let names: Vec<&str> = ProviderKind::ALL
+            .iter()
+            .map(|p| profile(*p).account.import_name)
+            .collect();
+        assert_eq!(names, ["acc_id", "partner_id", "merchant_no"]);
+    }
+
+    #[test]
+    fn only_the_rsa_providers_sign_queries_with_a_merchant_key() {
+        assert!(!profile(ProviderKind::PingPong).signs_queries);
+        assert!(profile(ProviderKind::BotimMoney).signs_queries);
+        assert!(profile(ProviderKind::PayerMax).signs_queries);
+        assert_eq!(
+            profile(ProviderKind::PingPong).verification_key.kind,
+            KeyKind::Salt
+        );
+        assert_eq!(
+            profile(ProviderKind::PayerMax).verification_key.kind,
+            KeyKind::RsaPublicKey
+        );
+        assert!(profile(ProviderKind::PayerMax).app_id.is_some());
+        assert!(profile(ProviderKind::BotimMoney).app_id.is_none());
+    }
+
+    #[test]
+    fn the_sender_presets_are_pingpongs_documented_servers() {
+        let names: Vec<&str> = sender_presets().iter().map(|p| p.name).collect();
+        assert_eq!(names, ["pingpong-production", "pingpong-sandbox"]);
+        assert_eq!(sender_presets()[0].addresses.len(), 4);
     }
 }

@@ -50,14 +50,14 @@ async fn every_page_and_server_function_is_allowed_or_refused_as_the_table_says(
     );
     app.store
         .request_rebuild(
-            app::store::RebuildKind::Check,
-            &app::store::Actor::default(),
-            Some(app::store::new_claim()),
+            dispute_store::RebuildKind::Check,
+            &dispute_store::Actor::default(),
+            Some(dispute_store::new_claim()),
         )
         .await
         .unwrap();
     app.store
-        .request_replay_run("", &[], &app::store::Actor::default())
+        .request_replay_run("", &[], &dispute_store::Actor::default())
         .await
         .unwrap();
     let callers = [

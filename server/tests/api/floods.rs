@@ -18,7 +18,7 @@ use tokio::{
 
 use crate::helpers::{spawn_app_with, TestApp};
 
-async fn rows(app: &TestApp) -> Vec<app::store::StoredNotification> {
+async fn rows(app: &TestApp) -> Vec<dispute_store::StoredNotification> {
     app.store.notifications().await.unwrap()
 }
 
@@ -158,7 +158,7 @@ async fn at_most_8_kib_of_headers_are_kept_and_the_rest_counted() {
     );
     assert!(!headers.iter().any(|(n, _)| n == "x-padding"));
     let (name, value) = headers.last().unwrap();
-    assert_eq!(name, app::intake::HEADERS_NOT_KEPT);
+    assert_eq!(name, dispute_workflows::intake::HEADERS_NOT_KEPT);
     assert_eq!(
         value,
         &format!("1 left out, {} bytes", "x-padding".len() + big.len())

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use app::{
-    auth::password::{HashCost, Passwords},
-    store::{Actor, NewUser, Store},
-    vault::Vault,
-};
+use app::auth::password::{HashCost, Passwords};
+
+use dispute_store::{Actor, NewUser, Store};
+
 use dispute_core::domain::{DisplayName, Email, NewPassword, Role};
+use dispute_workflows::vault::Vault;
 use reqwest::{redirect::Policy, Response};
 use server::{config::Settings, connections_import, startup::Application};
 use sqlx::PgPool;
@@ -25,7 +25,7 @@ pub struct TestApp {
     pub pool: PgPool,
     pub store: Store,
     pub vault: Vault,
-    pub intake: app::intake::Intake,
+    pub intake: dispute_workflows::intake::Intake,
     stop: Option<oneshot::Sender<()>>,
     /// Dropped last: the database goes once the application has stopped.
     db: TestDatabase,

@@ -17,7 +17,7 @@ fn body(name: &str) -> Vec<u8> {
     std::fs::read(fixtures().join("bodies").join(name)).unwrap()
 }
 
-async fn stored(app: &TestApp) -> Vec<app::store::StoredNotification> {
+async fn stored(app: &TestApp) -> Vec<dispute_store::StoredNotification> {
     app.store.notifications().await.unwrap()
 }
 
@@ -37,7 +37,10 @@ async fn an_unknown_connection_keeps_only_the_first_4_kib_with_the_true_length_a
     assert_eq!(row.verdict.as_str(), "unknown_connection");
     assert_eq!(row.body, big[..4096]);
     assert_eq!(row.body_length, 10_000);
-    assert_eq!(row.body_sha256, app::intake::body_digest(&big));
+    assert_eq!(
+        row.body_sha256,
+        dispute_workflows::intake::body_digest(&big)
+    );
 }
 
 #[tokio::test]

@@ -2,8 +2,8 @@
 //! concurrency, a database that goes away, oversized bodies, source
 //! allowlists, disabled connections, key rotation and payment notifications.
 
-use app::store::{KeyPurpose, KeySlot, StoredKey, StoredKeyMaterial};
 use dispute_core::providers::keys::VerificationKey;
+use dispute_store::{KeyPurpose, KeySlot, StoredKey, StoredKeyMaterial};
 use serde_json::{json, Value};
 
 use test_support::{fixture_salt, fixture_sign, fixtures, pingpong_signed, provider_key};
@@ -124,7 +124,10 @@ async fn a_2_mib_body_is_refused_with_413_and_only_its_first_4_kib_kept_with_its
     assert_eq!(row.body_length, 2 * 1024 * 1024);
     assert_eq!(row.body, huge[..4 * 1024]);
     // Declared over the limit: only the prefix kept of it was read.
-    assert_eq!(row.body_sha256, app::intake::body_digest(&huge[..4 * 1024]));
+    assert_eq!(
+        row.body_sha256,
+        dispute_workflows::intake::body_digest(&huge[..4 * 1024])
+    );
     assert_eq!(row.response_status, Some(413));
 }
 
@@ -526,7 +529,7 @@ async fn a_connection_changed_by_another_replica_is_seen_at_once() {
         "the connection is now cached"
     );
     // Another server on the same database: its own pool and store.
-    let replica = app::store::Store::new(
+    let replica = dispute_store::Store::new(
         sqlx::postgres::PgPoolOptions::new()
             .connect_with(app.pool.connect_options().as_ref().clone())
             .await
@@ -549,7 +552,7 @@ async fn a_connection_changed_by_another_replica_is_seen_at_once() {
     replica
         .save_connection(
             &settings,
-            app::store::Saving::Update,
+            dispute_store::Saving::Update,
             |_| vec![],
             &Default::default(),
         )

@@ -1,4 +1,4 @@
-use app::store::ConnectionSummary;
+use dispute_store::ConnectionSummary;
 
 use crate::helpers::spawn_app;
 
@@ -55,7 +55,7 @@ async fn the_store_lists_connections_by_slug() {
         .await
         .unwrap();
 
-    let listed = app::store::Store::new(app.pool.clone())
+    let listed = dispute_store::Store::new(app.pool.clone())
         .connections_overview()
         .await
         .unwrap()

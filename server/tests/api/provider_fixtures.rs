@@ -3,7 +3,7 @@
 //! database. The expectations are read from the files; nothing of them is
 //! copied here.
 
-use app::store::TimelineEntry;
+use dispute_store::TimelineEntry;
 use jiff::Timestamp;
 use serde_json::Value;
 

@@ -184,15 +184,17 @@ async fn an_event_whose_body_no_longer_reads_is_kept_and_said_so() {
 async fn what_arrives_between_the_check_and_the_apply_is_kept() {
     let app = seeded().await;
     as_an_older_mapping_read_it(&app).await;
-    let by = app::store::Actor::default();
-    let claim = app::store::new_claim();
+    let by = dispute_store::Actor::default();
+    let claim = dispute_store::new_claim();
     let check = app
         .store
-        .request_rebuild(app::store::RebuildKind::Check, &by, Some(claim))
+        .request_rebuild(dispute_store::RebuildKind::Check, &by, Some(claim))
         .await
         .unwrap();
     let job = app.store.rebuild(check).await.unwrap().unwrap();
-    app::rebuild::run(&app.store, &job, claim).await.unwrap();
+    dispute_workflows::rebuild::run(&app.store, &job, claim)
+        .await
+        .unwrap();
 
     // PP-1 is won before the check is applied.
     post_pingpong(
@@ -202,11 +204,13 @@ async fn what_arrives_between_the_check_and_the_apply_is_kept() {
     .await;
     let apply = app
         .store
-        .request_rebuild(app::store::RebuildKind::Apply(check), &by, Some(claim))
+        .request_rebuild(dispute_store::RebuildKind::Apply(check), &by, Some(claim))
         .await
         .unwrap();
     let job = app.store.rebuild(apply).await.unwrap().unwrap();
-    app::rebuild::run(&app.store, &job, claim).await.unwrap();
+    dispute_workflows::rebuild::run(&app.store, &job, claim)
+        .await
+        .unwrap();
 
     assert_eq!(state(&app, "PP-1").await.0, "won");
     let changes = app.store.rebuild_changes(apply, 0, 10).await.unwrap();
@@ -216,9 +220,9 @@ async fn what_arrives_between_the_check_and_the_apply_is_kept() {
     // A check is applied once.
     assert!(matches!(
         app.store
-            .request_rebuild(app::store::RebuildKind::Apply(check), &by, None)
+            .request_rebuild(dispute_store::RebuildKind::Apply(check), &by, None)
             .await,
-        Err(app::store::StoreError::Conflict(_))
+        Err(dispute_store::StoreError::Conflict(_))
     ));
 }
 

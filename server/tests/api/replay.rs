@@ -4,8 +4,8 @@
 //! the run then does; the original verdict stays and every replay is kept
 //! and audited.
 
-use app::store::{KeyPurpose, KeySlot, StoredKey, StoredKeyMaterial};
 use dispute_core::domain::Role;
+use dispute_store::{KeyPurpose, KeySlot, StoredKey, StoredKeyMaterial};
 use secrecy::SecretString;
 use test_support::{fixture_body, fixture_sign};
 

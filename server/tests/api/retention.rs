@@ -100,7 +100,7 @@ async fn old_strangers_deliveries_go_then_old_unsigned_refusals_and_signed_deliv
         .purge_expired(month_ago, quarter_ago)
         .await
         .unwrap();
-    assert_eq!(again, app::store::Purged::default());
+    assert_eq!(again, dispute_store::Purged::default());
 
     // A quarter on, the forged one goes; what PingPong signed stays.
     sqlx::query("update notifications set received_at = now() - interval '100 days'")

@@ -6,13 +6,14 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use app::{
-    executor::{CallSettings, Executor},
-    outbound::OutboundPolicy,
-    status_queries::StatusQueries,
-    store::{QueryOutcome, ReconcileRules},
-};
+use dispute_workflows::executor::{CallSettings, Executor};
+
+use dispute_workflows::outbound::OutboundPolicy;
+
+use dispute_workflows::status_queries::StatusQueries;
+
 use dispute_core::domain::{EventOrigin, Role, Stage, Status};
+use dispute_store::{QueryOutcome, ReconcileRules};
 use jiff::SignedDuration;
 use server::config::{Settings, StatusQuerySettings};
 use simulator::{
@@ -98,7 +99,7 @@ async fn rig(story: Scenario, policy: OutboundPolicy) -> Rig {
                 retries: 1,
             },
         ),
-        app::metrics::Metrics::new(),
+        dispute_workflows::metrics::Metrics::new(),
     );
     Rig {
         app,

@@ -58,7 +58,7 @@ async fn an_admin_adds_a_person_who_must_choose_a_password_at_first_sign_in() {
     let entries = app
         .store
         .audit_log(
-            &app::store::AuditFilter {
+            &dispute_store::AuditFilter {
                 action: Some("user.created".into()),
                 ..Default::default()
             },
@@ -105,7 +105,7 @@ async fn role_changes_and_disabling_are_audited_with_before_and_after() {
     let entry = &app
         .store
         .audit_log(
-            &app::store::AuditFilter {
+            &dispute_store::AuditFilter {
                 action: Some("user.updated".into()),
                 ..Default::default()
             },
@@ -244,8 +244,8 @@ async fn the_audit_log_pages_by_keyset_so_new_entries_push_nothing_out_of_reach(
         async move {
             store
                 .audit(
-                    &app::store::Actor::default(),
-                    &app::store::AuditEntry {
+                    &dispute_store::Actor::default(),
+                    &dispute_store::AuditEntry {
                         action: "connection.updated",
                         subject: &format!("entry-{n:04}"),
                         details: serde_json::json!({}),

@@ -4,8 +4,8 @@
 //! failed attempt waits longer each time until the attempts are used up,
 //! and periodic work runs once per period whatever the number of replicas.
 
-use app::store::{new_claim, Actor, NewJob, RebuildKind, Store, StoreError};
 use dispute_core::domain::{JobKind, JobState};
+use dispute_store::{new_claim, NewJob, Store, StoreError};
 use jiff::{SignedDuration, Timestamp};
 use test_support::TestDatabase;
 
@@ -38,11 +38,7 @@ async fn state_of(store: &Store, id: i64) -> (String, i32, Option<String>, Times
 }
 
 async fn silence(store: &Store, id: i64) {
-    sqlx::query("update jobs set heartbeat = now() - interval '2 minutes' where id = $1")
-        .bind(id)
-        .execute(store.pool())
-        .await
-        .unwrap();
+    test_support::silence_job(store.pool(), id).await;
 }
 
 #[tokio::test]
@@ -118,53 +114,6 @@ async fn a_worker_silent_for_a_minute_is_taken_over_and_its_writes_no_longer_cou
         .await
         .unwrap();
     assert_eq!(runs, 2);
-}
-
-#[tokio::test]
-async fn a_rebuild_taken_over_from_its_job_lets_only_the_new_holder_write() {
-    let (store, _db) = store().await;
-    let (first, second) = (new_claim(), new_claim());
-    let id = store
-        .request_rebuild(RebuildKind::Check, &Actor::default(), Some(first))
-        .await
-        .unwrap();
-    let held = store
-        .held_job(JobKind::Rebuild, &id.to_string(), first)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        store
-            .claim_job(&[JobKind::Rebuild], second)
-            .await
-            .unwrap()
-            .is_none(),
-        "its requester holds it"
-    );
-
-    silence(&store, held.id).await;
-    let taken = store
-        .claim_job(&[JobKind::Rebuild], second)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(taken.key, id.to_string());
-    app::rebuild::run_job(&store, id, taken.claim)
-        .await
-        .unwrap();
-
-    assert!(matches!(
-        store.check_progress(id, first, 1, 1, &[]).await,
-        Err(StoreError::ClaimLost)
-    ));
-    let done = store.rebuild(id).await.unwrap().unwrap();
-    assert!(done.finished_at.is_some() && done.failure.is_none());
-    app::rebuild::run_job(&store, id, first).await.unwrap();
-    assert_eq!(
-        store.rebuild(id).await.unwrap().unwrap().finished_at,
-        done.finished_at,
-        "a finished rebuild is not run again"
-    );
 }
 
 #[tokio::test]

@@ -305,7 +305,7 @@ mod tests {
             matches!(refusal, OutboundRefusal::NotPublic(ip) if ip.is_loopback()),
             "{refusal:?}"
         );
-        let chain = crate::error::chain(&error);
+        let chain = crate::chain(&error);
         assert!(chain.contains(NOT_PUBLIC), "{chain}");
         assert!(
             !chain.contains("127.0.0.1") && !chain.contains("::1"),

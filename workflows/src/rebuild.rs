@@ -14,7 +14,7 @@ use dispute_core::{
     providers::{self, Notification, ParseContext},
 };
 
-use crate::store::{
+use dispute_store::{
     NewRebuildChange, RebuildKind, RebuildRecord, RebuildSubject, Store, StoreError,
 };
 

@@ -4,7 +4,7 @@
 //! within 7 days" and "90 days" move with the clock); pages read the last
 //! ones kept, so a view never waits for the aggregates.
 
-use crate::store::{Dashboard, Store, StoreError};
+use dispute_store::{Dashboard, Store, StoreError};
 
 /// Past this the figures are recomputed even without new events.
 const FRESH_FOR: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);

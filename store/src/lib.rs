@@ -4,6 +4,7 @@
 mod board;
 mod casework;
 mod columns;
+mod connect;
 mod connections;
 mod dashboard;
 mod deliveries;
@@ -12,6 +13,7 @@ mod health;
 mod jobs;
 mod notifications;
 mod people;
+pub mod private_postgres;
 mod provider_calls;
 mod queue;
 mod rebuilds;
@@ -24,6 +26,7 @@ mod views;
 
 pub use board::{BoardBounds, BoardColumn, Column};
 pub use casework::{AssignError, Casework};
+pub use connect::{connect, create_database_if_missing, pool_options};
 pub use connections::{
     ConnectionChanges, ConnectionDetail, ConnectionOverview, ConnectionSummary, IntakeConnection,
     KeyPurpose, KeySlot, NewKey, SaveError, Saved, SavedConnection, Saving, SlotFingerprints,
@@ -207,6 +210,11 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Connections the pool holds open, and how many of them are idle.
+    pub fn pool_usage(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
     }
 
     /// Applies every migration not yet applied.

@@ -11,7 +11,7 @@ use prometheus::{
     TextEncoder,
 };
 
-use crate::store::{QueryOutcome, ReplayOutcome};
+use dispute_store::{QueryOutcome, ReplayOutcome};
 
 /// The application's metrics. Cheap to clone.
 #[derive(Clone)]
@@ -152,14 +152,14 @@ impl Metrics {
         self.0.replays.with_label_values(&[outcome.as_str()]).inc();
     }
 
-    /// Everything in Prometheus' text format, the pool read now.
-    pub fn render(&self, pool: &sqlx::PgPool) -> String {
-        let idle = pool.num_idle() as i64;
-        self.0.pool.with_label_values(&["idle"]).set(idle);
+    /// Everything in Prometheus' text format, the database pool read now.
+    pub fn render(&self, store: &dispute_store::Store) -> String {
+        let (open, idle) = store.pool_usage();
+        self.0.pool.with_label_values(&["idle"]).set(idle as i64);
         self.0
             .pool
             .with_label_values(&["in_use"])
-            .set(i64::from(pool.size()) - idle);
+            .set(open as i64 - idle as i64);
         let mut text = Vec::new();
         TextEncoder::new()
             .encode(&self.0.registry.gather(), &mut text)

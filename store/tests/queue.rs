@@ -6,12 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use app::store::{Actor, DisputeRecord, EventSource, NewUser, Saving, Store};
 use dispute_core::domain::{
     Assignee, ConnectionDraft, DisputeRef, Effect, EventKey, Money, NormalizedEvent, NoteText,
     ProviderKind, ProviderTime, QueueCursor, QueueFilter, Role, Sort, SortValue, Stage, Status,
     ViewName,
 };
+use dispute_store::{Actor, DisputeRecord, EventSource, NewUser, Saving, Store};
 use jiff::{SignedDuration, Timestamp};
 use rust_decimal::Decimal;
 use test_support::TestDatabase;
@@ -564,11 +564,11 @@ async fn notes_and_assignments_are_kept_in_order_with_their_audit_entries() {
         .unwrap());
     assert!(matches!(
         store.assign(d.id, Some(i64::MAX), &me, "x").await,
-        Err(app::store::AssignError::NotAssignable)
+        Err(dispute_store::AssignError::NotAssignable)
     ));
     assert!(matches!(
         store.assign(i64::MAX, None, &me, "x").await,
-        Err(app::store::AssignError::NoDispute)
+        Err(dispute_store::AssignError::NoDispute)
     ));
     assert_eq!(
         store.add_note(i64::MAX, &note, &me, "x").await.unwrap(),
@@ -579,10 +579,10 @@ async fn notes_and_assignments_are_kept_in_order_with_their_audit_entries() {
     let kinds: Vec<String> = work
         .iter()
         .map(|w| match w {
-            app::store::Casework::Note { text, author, .. } => {
+            dispute_store::Casework::Note { text, author, .. } => {
                 format!("note by {}: {text}", author.display_name)
             }
-            app::store::Casework::Assignment { to, .. } => format!(
+            dispute_store::Casework::Assignment { to, .. } => format!(
                 "assigned to {}",
                 to.as_ref().map_or("no one", |p| p.display_name.as_str())
             ),

@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderMap, StatusCode};
 
-use crate::{
-    outbound::{OutboundPolicy, OutboundRefusal},
-    store::{ProviderCall, Store, StoreError},
-};
+use crate::outbound::{OutboundPolicy, OutboundRefusal};
+
+use dispute_store::{ProviderCall, Store, StoreError};
 
 /// The most of an answer that is read; a longer one is refused.
 const ANSWER_LIMIT: usize = 1024 * 1024;
@@ -167,10 +166,10 @@ impl Executor {
             return NotAnswered::TimedOut(self.settings.timeout);
         }
         if error.is_body() || error.is_decode() {
-            tracing::warn!(%address, error = %crate::error::chain(error), "a provider's answer was cut off");
+            tracing::warn!(%address, error = %crate::chain(error), "a provider's answer was cut off");
             return NotAnswered::CutOff;
         }
-        tracing::warn!(%address, attempt, error = %crate::error::chain(error), "a call could not reach the provider");
+        tracing::warn!(%address, attempt, error = %crate::chain(error), "a call could not reach the provider");
         NotAnswered::Unreachable { attempts: attempt }
     }
 }

@@ -17,11 +17,12 @@ use crate::{
     executor::{Call, Executor},
     keyring,
     metrics::Metrics,
-    store::{
-        Actor, QueryOutcome, QueryRecord, QueryRecorded, QuerySubject, ReconcileRules, Store,
-        StoreError,
-    },
     vault::Vault,
+};
+
+use dispute_store::{
+    Actor, QueryOutcome, QueryRecord, QueryRecorded, QuerySubject, ReconcileRules, Store,
+    StoreError,
 };
 
 /// The most of an answer that is kept with the query's record.
@@ -155,7 +156,7 @@ impl StatusQueries {
                 Ok(None) => {}
                 Err(e) if e.is_outage() => return Err(e),
                 Err(e) => {
-                    tracing::error!(dispute = dispute_id, error = %crate::error::chain(&e), "a status query could not be recorded");
+                    tracing::error!(dispute = dispute_id, error = %crate::chain(&e), "a status query could not be recorded");
                 }
             }
         }

@@ -199,29 +199,12 @@ impl PrivateCluster {
     }
 
     async fn create_database_if_missing(&self) -> Result<(), ClusterError> {
-        use sqlx::{ConnectOptions, Connection};
-        let failed = |e: sqlx::Error| ClusterError::Command {
-            program: "create database".into(),
-            detail: e.to_string(),
-        };
-        let mut conn = self
-            .connect_options("postgres")
-            .connect()
+        crate::create_database_if_missing(&self.connect_options("postgres"), DATABASE)
             .await
-            .map_err(failed)?;
-        let exists: bool =
-            sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-                .bind(DATABASE)
-                .fetch_one(&mut conn)
-                .await
-                .map_err(failed)?;
-        if !exists {
-            sqlx::query(&format!("create database {DATABASE}"))
-                .execute(&mut conn)
-                .await
-                .map_err(failed)?;
-        }
-        conn.close().await.map_err(failed)
+            .map_err(|e| ClusterError::Command {
+                program: "create database".into(),
+                detail: e.to_string(),
+            })
     }
 
     /// One of the PostgreSQL server programs, run as the cluster's owner.

@@ -16,10 +16,9 @@ use dispute_core::{
     },
 };
 
-use crate::{
-    store::{KeyPurpose, KeySlot, NewKey, Store, StoreError, StoredKey, StoredKeyMaterial},
-    vault::Vault,
-};
+use crate::vault::Vault;
+
+use dispute_store::{KeyPurpose, KeySlot, NewKey, Store, StoreError, StoredKey, StoredKeyMaterial};
 
 /// What verifies a connection's notifications, of the kind its provider's
 /// profile names.

@@ -4,11 +4,6 @@
 
 use std::time::Duration;
 
-use app::store::{
-    Actor, AuditEntry, AuditFilter, BoardBounds, Column, EventSource, KeyPurpose, KeySlot, NewKey,
-    NewNotification, Recorded, SaveError, Saved, Saving, Store, StoredKey, StoredKeyMaterial,
-    ThrottledCount,
-};
 use dispute_core::domain::{QueueFilter, Sort};
 use dispute_core::{
     domain::{
@@ -20,6 +15,11 @@ use dispute_core::{
         keys::Fingerprint,
         pingpong, Notification,
     },
+};
+use dispute_store::{
+    Actor, AuditEntry, AuditFilter, BoardBounds, Column, EventSource, KeyPurpose, KeySlot, NewKey,
+    NewNotification, Recorded, SaveError, Saved, Saving, Store, StoredKey, StoredKeyMaterial,
+    ThrottledCount,
 };
 use jiff::{SignedDuration, Timestamp};
 use test_support::TestDatabase;
@@ -538,7 +538,7 @@ async fn a_timeline_holds_its_own_disputes_events_in_the_order_they_happened() {
     let a2 = store.dispute("conn-a", "A2").await.unwrap().unwrap();
 
     let kinds =
-        |t: Vec<app::store::TimelineEntry>| t.into_iter().map(|e| e.kind).collect::<Vec<_>>();
+        |t: Vec<dispute_store::TimelineEntry>| t.into_iter().map(|e| e.kind).collect::<Vec<_>>();
     let timeline = store.timeline(a1.id).await.unwrap();
     assert_eq!(
         timeline
@@ -729,7 +729,7 @@ async fn the_audit_log_filters_and_pages_and_failed_sign_ins_are_summarized() {
         .await
         .unwrap();
 
-    let subjects = |entries: Vec<app::store::AuditRecord>| {
+    let subjects = |entries: Vec<dispute_store::AuditRecord>| {
         entries.into_iter().map(|e| e.subject).collect::<Vec<_>>()
     };
     assert_eq!(subjects(first), ["4"]);

@@ -34,10 +34,10 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 
-use crate::{
-    metrics::Metrics,
-    store::{IntakeConnection, NewNotification, Recorded, Store, StoreError, ThrottledCount},
-    vault::Vault,
+use crate::{metrics::Metrics, vault::Vault};
+
+use dispute_store::{
+    IntakeConnection, NewNotification, Recorded, Store, StoreError, ThrottledCount,
 };
 
 /// How much of a body not kept whole is kept.
@@ -242,10 +242,7 @@ impl Intake {
             // The database refused what this delivery carries: retrying will
             // not help, so the raw request is kept alone with the reason.
             Err(e) => {
-                let reason = format!(
-                    "the database refused the event: {}",
-                    crate::error::chain(&e)
-                );
+                let reason = format!("the database refused the event: {}", crate::chain(&e));
                 tracing::error!(%reason, "a notification could not be recorded");
                 let key = match &judgement {
                     Judgement::Accepted { key, .. } => Some(key.clone()),
@@ -278,7 +275,7 @@ impl Intake {
                     tracing::warn!("stopped hearing of connection changes; reading them from the database until heard again");
                 }
                 Err(e) => {
-                    tracing::warn!(error = %crate::error::chain(&e), "cannot listen for connection changes");
+                    tracing::warn!(error = %crate::chain(&e), "cannot listen for connection changes");
                 }
             }
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;

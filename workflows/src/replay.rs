@@ -13,14 +13,11 @@ use dispute_core::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::{
-    keyring,
-    metrics::Metrics,
-    store::{
-        Actor, DisputeRecord, ReplayOutcome, ReplayRecord, ReplayRun, Store, StoreError,
-        StoredNotification,
-    },
-    vault::Vault,
+use crate::{keyring, metrics::Metrics, vault::Vault};
+
+use dispute_store::{
+    Actor, DisputeRecord, ReplayOutcome, ReplayRecord, ReplayRun, Store, StoreError,
+    StoredNotification,
 };
 
 /// What replaying a delivery now would do.

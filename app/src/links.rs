@@ -1,0 +1,36 @@
+//! The addresses of the pages that other pages link to, in one place so
+//! that pages link to each other without importing each other.
+
+/// A dispute's page: by its id, as a provider's reference may hold any
+/// text (`/`, `..`) and a path segment cannot.
+pub fn dispute(id: i64) -> String {
+    format!("/disputes/{id}")
+}
+
+/// A delivery's page.
+pub fn delivery(id: i64) -> String {
+    format!("/deliveries/{id}")
+}
+
+/// A rebuild's page.
+pub fn rebuild(id: i64) -> String {
+    format!("/rebuilds/{id}")
+}
+
+/// A bulk replay's page.
+pub fn replay_run(id: i64) -> String {
+    format!("/replays/runs/{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_page_is_addressed_by_its_id() {
+        assert_eq!(dispute(7), "/disputes/7");
+        assert_eq!(delivery(8), "/deliveries/8");
+        assert_eq!(rebuild(9), "/rebuilds/9");
+        assert_eq!(replay_run(10), "/replays/runs/10");
+    }
+}
