@@ -254,6 +254,11 @@ impl Projection {
             state,
         })
     }
+
+    /// The stage and status this projection writes.
+    pub(super) fn stage_status(&self) -> (Option<Stage>, Option<Status>) {
+        (self.state.stage, self.state.status)
+    }
 }
 
 /// An event's values as read back, in `EVENT_VALUES` (from a left join, so

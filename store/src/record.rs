@@ -15,7 +15,7 @@ use std::{sync::LazyLock, time::Duration};
 use dispute_core::{
     domain::{
         fold, text, DisputeState, Effect, EventOrigin, FoldEvent, Money, NormalizedEvent,
-        PaymentEvent, Verdict,
+        PaymentEvent, Stage, Status, Verdict,
     },
     providers::{
         judge::{Judgement, Refused, Reply},
@@ -229,7 +229,7 @@ impl Store {
         let (stored, recorded) = match notification {
             Notification::Dispute(event) => {
                 let origin = Origin::Arriving(&receipt);
-                let (stored, recorded) =
+                let (stored, recorded, _) =
                     record_event(&mut tx, connection_id, &origin, event).await?;
                 let stored =
                     stored.ok_or_else(|| StoreError::corrupt("the notification was not stored"))?;
@@ -258,7 +258,7 @@ impl Store {
         event: &NormalizedEvent,
     ) -> Result<Recorded, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let (_, recorded) =
+        let (_, recorded, _) =
             record_event(&mut tx, connection_id, &Origin::Other(source), event).await?;
         tx.commit().await?;
         Ok(recorded)
@@ -456,15 +456,21 @@ struct Written {
     event_id: Option<i64>,
 }
 
-/// Records an event from `source` within the caller's transaction.
+/// A dispute's stage and status as an event's recording wrote them.
+pub(super) type Folded = (Option<Stage>, Option<Status>);
+
+/// Records an event from `source` within the caller's transaction; with a
+/// new event, the stage and status the dispute was written with (so the
+/// caller need not read them back).
 pub(super) async fn record_event_in(
     tx: &mut sqlx::PgConnection,
     connection_id: i64,
     source: &EventSource,
     event: &NormalizedEvent,
-) -> Result<Recorded, StoreError> {
-    let (_, recorded) = record_event(tx, connection_id, &Origin::Other(source), event).await?;
-    Ok(recorded)
+) -> Result<(Recorded, Option<Folded>), StoreError> {
+    let (_, recorded, folded) =
+        record_event(tx, connection_id, &Origin::Other(source), event).await?;
+    Ok((recorded, folded))
 }
 
 /// Records an event for its dispute: one statement locks the dispute and
@@ -479,7 +485,7 @@ async fn record_event(
     connection_id: i64,
     origin: &Origin<'_>,
     event: &NormalizedEvent,
-) -> Result<(Option<StoredDelivery>, Recorded), StoreError> {
+) -> Result<(Option<StoredDelivery>, Recorded, Option<Folded>), StoreError> {
     let mut stored: Option<StoredDelivery> = None;
     // A second pass happens only when another transaction created the
     // dispute between this one's read and write; it then finds it locked.
@@ -495,7 +501,7 @@ async fn record_event(
                 (Origin::Arriving(_), Some(earlier)) => settle(tx, earlier.id, &settled).await?,
                 (Origin::Other(_), _) => {}
             }
-            return Ok((stored, Recorded::Duplicate { of_notification }));
+            return Ok((stored, Recorded::Duplicate { of_notification }, None));
         }
         let occurred_at = event
             .occurred_at
@@ -523,7 +529,7 @@ async fn record_event(
             ) => (None, Some(*notification_id)),
             (Origin::Other(EventSource::StatusQuery { .. }), _) => (None, None),
         };
-        let written = write_event(
+        let (written, folded) = write_event(
             tx,
             connection_id,
             origin,
@@ -546,7 +552,7 @@ async fn record_event(
             continue;
         };
         if let Some(id) = written.event_id {
-            return Ok((stored, Recorded::New { id }));
+            return Ok((stored, Recorded::New { id }, Some(folded)));
         }
         // Another dispute's event took the key since the read: this
         // dispute was written with an event it does not have.
@@ -562,7 +568,7 @@ async fn record_event(
         if let Some(earlier) = &stored {
             settle(tx, earlier.id, &Settled::duplicate(of_notification)).await?;
         }
-        return Ok((stored, Recorded::Duplicate { of_notification }));
+        return Ok((stored, Recorded::Duplicate { of_notification }, None));
     }
     Err(StoreError::corrupt(
         "the dispute kept changing while its event was recorded",
@@ -627,9 +633,10 @@ async fn write_event(
     occurred_at: jiff::Timestamp,
     events: &[FoldEvent],
     folded: i32,
-) -> Result<Written, StoreError> {
+) -> Result<(Written, Folded), StoreError> {
     let projection =
         Projection::of(events).ok_or_else(|| StoreError::corrupt("a dispute without events"))?;
+    let written_state = projection.stage_status();
     let (queried_by, query_answer) = match origin {
         Origin::Other(EventSource::StatusQuery { by, answer, .. }) => (*by, Some(answer.as_str())),
         Origin::Arriving(..) | Origin::Other(EventSource::Replay { .. }) => (None, None),
@@ -661,7 +668,7 @@ async fn write_event(
         .bind(folded)
         .fetch_one(&mut *tx)
         .await?;
-    Ok(written)
+    Ok((written, written_state))
 }
 
 async fn record_payment(

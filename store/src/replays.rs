@@ -131,7 +131,10 @@ impl Store {
                         notification_id: original.id,
                         received_at: original.received_at,
                     };
-                    match record_event_in(&mut tx, connection_id, &source, event).await? {
+                    match record_event_in(&mut tx, connection_id, &source, event)
+                        .await?
+                        .0
+                    {
                         Recorded::New { id } => (
                             Verdict::Valid,
                             None,

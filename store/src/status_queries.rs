@@ -402,6 +402,9 @@ impl Store {
         let before = state(before);
         let mut event_id = None;
         let mut conflict = None;
+        // Unless a new event is recorded, the query leaves the dispute's
+        // stage and status as they were.
+        let mut after = before;
         if let Some(pulled) = record.pulled {
             let weighed = weigh(before, &pulled);
             let mut event = pulled.event;
@@ -421,10 +424,11 @@ impl Store {
                 asked_at: record.asked_at,
                 answer: record.answer.unwrap_or_default().to_owned(),
             };
-            if let Recorded::New { id } =
+            if let (Recorded::New { id }, Some(written)) =
                 record_event_in(&mut tx, subject.connection_id, &source, &event).await?
             {
                 event_id = Some(id);
+                after = written;
             }
             if weighed.speaks {
                 sqlx::query("update disputes set query_conflict = $2 where id = $1")
@@ -434,11 +438,6 @@ impl Store {
                     .await?;
             }
         }
-        let after: State = sqlx::query_as("select stage, status from disputes where id = $1")
-            .bind(subject.dispute_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let after = state(after);
         let name = |s: Option<Stage>| s.map(|s| s.as_str());
         let word = |s: Option<Status>| s.map(|s| s.as_str());
         let id: i64 = sqlx::query_scalar(
