@@ -103,7 +103,8 @@ impl Environment {
         Ok(environment)
     }
 
-    fn command(&self) -> Command {
+    /// `dispute-desk` with the benchmark's database, key and settings.
+    pub fn command(&self) -> Command {
         let mut command = Command::new(&self.binary);
         command
             .env("DATABASE_URL", &self.database_url)
@@ -111,8 +112,10 @@ impl Environment {
             .env("DATA_DIR", &self.dir)
             .env("LISTEN_ADDR", "127.0.0.1:0")
             .env("LOG_FORMAT", "json")
-            // Many sign-ins from one address are the point of the storm.
+            // Many sign-ins from one address, on as many connections at
+            // once, are the point of the storm.
             .env("STRANGER_REQUESTS_PER_MINUTE", "100000")
+            .env("MAX_CONNECTIONS_PER_ADDRESS", "100000")
             .kill_on_drop(true);
         command
     }
@@ -164,6 +167,14 @@ impl Environment {
         &mut self,
         settings: &[(&str, &str)],
     ) -> anyhow::Result<&Server> {
+        let server = self.spawn_server(settings).await?;
+        Ok(self.server.insert(server))
+    }
+
+    /// Starts one more server on the same database with `settings`, and
+    /// waits until it serves; the caller holds it (it is killed when
+    /// dropped).
+    pub async fn spawn_server(&self, settings: &[(&str, &str)]) -> anyhow::Result<Server> {
         let mut command = self.command();
         command.envs(settings.iter().copied());
         let mut child = command
@@ -188,7 +199,7 @@ impl Environment {
         .context("the server did not start within a minute")??;
         // Keep reading, so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(self.server.insert(Server { child, pid, base }))
+        Ok(Server { child, pid, base })
     }
 
     pub fn server(&self) -> &Server {

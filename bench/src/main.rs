@@ -11,6 +11,7 @@ mod flood;
 mod load;
 mod notifications;
 mod pages;
+mod replicas;
 mod resilience;
 mod round_trips;
 
@@ -72,6 +73,17 @@ enum Command {
     /// Round trips to the database for one dispute page view and one
     /// "Query status now", from PostgreSQL's statement log.
     RoundTrips,
+    /// Two replicas on one database with short periods for `seconds`:
+    /// each periodic job's runs against the periods, and a rebuild whose
+    /// runner is killed mid-way taken over and finished once.
+    Replicas {
+        #[arg(long, default_value_t = 600)]
+        seconds: u64,
+        /// Notifications sent first (their disputes are what the rebuild
+        /// checks and reconciliation asks about).
+        #[arg(long, default_value_t = 60_000)]
+        notifications: usize,
+    },
     /// The analyst's pages over a database of `disputes` disputes: p50 and
     /// p95 of each, and the plans of their queries.
     Pages {
@@ -95,6 +107,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Crash { kills } => resilience::crash(kills).await,
         Command::RestartDatabase => resilience::restart_database().await,
         Command::RoundTrips => round_trips::round_trips().await,
+        Command::Replicas {
+            seconds,
+            notifications,
+        } => replicas::replicas(Duration::from_secs(seconds), notifications).await,
         Command::Flood {
             seconds,
             senders,
