@@ -1,6 +1,7 @@
-//! Compiles `style/main.scss` into the CSS the binary embeds, and names it by
-//! its content hash so the browser may cache it forever. Also asks for a
-//! rebuild when a migration is added: `sqlx::migrate!` embeds them.
+//! Compiles `style/main.scss` into the CSS the binary embeds, and names it
+//! and the sign-in page's script by their content hashes so the browser may
+//! cache them forever. Also asks for a rebuild when a migration is added:
+//! `sqlx::migrate!` embeds them.
 
 use sha2::{Digest, Sha256};
 use std::{env, fs, path::PathBuf};
@@ -16,10 +17,16 @@ fn main() {
     )
     .unwrap_or_else(|e| panic!("style/main.scss does not compile: {e}"));
 
-    let digest = Sha256::digest(css.as_bytes());
-    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    println!("cargo:rustc-env=STYLE_HASH={}", hash(css.as_bytes()));
     fs::write(out.join("main.css"), css).unwrap();
-    println!("cargo:rustc-env=STYLE_HASH={hash}");
+
+    println!("cargo:rerun-if-changed=assets/zone.js");
+    let script = fs::read("assets/zone.js").expect("assets/zone.js");
+    println!("cargo:rustc-env=ZONE_SCRIPT_HASH={}", hash(&script));
+}
+
+fn hash(content: &[u8]) -> String {
+    let digest = Sha256::digest(content);
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }

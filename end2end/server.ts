@@ -60,8 +60,8 @@ export default async function startServer(): Promise<() => Promise<void>> {
     RECONCILE_EVERY_SECS: '0',
   };
   delete env.DATABASE_URL;
-  for (const [role, account] of Object.entries(accounts)) {
-    const made = spawnSync(binary, ['users', 'create', '--email', account.email, '--role', role], {
+  for (const account of Object.values(accounts)) {
+    const made = spawnSync(binary, ['users', 'create', '--email', account.email, '--role', account.role], {
       env,
       input: `${account.password}\n`,
       encoding: 'utf8',

@@ -1,5 +1,5 @@
 //! The frame around every page: the brand, the navigation the signed-in
-//! person's role reaches, and the sign-out button.
+//! person's role reaches, the sign-out button, and the zone times are in.
 
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::components::A;
@@ -30,6 +30,9 @@ pub const NAVIGATION: [(&str, &str, Permission); 11] = [
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     let user = current_user();
+    let zone = user.as_ref().map(|u| {
+        dispute_core::domain::display_time::zone_label(&u.timezone.zone(), jiff::Timestamp::now())
+    });
     let entries: Vec<_> = NAVIGATION
         .iter()
         .filter(|(_, _, needs)| user.as_ref().is_some_and(|u| u.role.may(*needs)))
@@ -63,5 +66,11 @@ pub fn Layout(children: Children) -> impl IntoView {
             <crate::pages::FlashMessages />
             {children()}
         </main>
+        {zone.map(|zone| view! {
+            <footer class="zone-note">
+                {format!("Times are in {zone}. ")}
+                <a href="/account">"Change time zone"</a>
+            </footer>
+        })}
     }
 }

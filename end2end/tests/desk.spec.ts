@@ -66,7 +66,7 @@ test.describe('the analyst desk without JavaScript', () => {
     await page.goto('/disputes');
     await queue.getByRole('link', { name: CHARGEBACK }).click();
     await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Dispute ${CHARGEBACK}`);
-    await expect(page.locator('dl.facts')).toContainText('2023-04-05 23:59 UTC');
+    await expect(page.locator('dl.facts')).toContainText('Wed 5 Apr 2023, 23:59 UTC');
     await expect(page.locator('dl.facts')).toContainText('overdue by');
     await expect(page.locator('dl.facts')).toContainText('Visa · Consumer dispute');
     const events = page.locator('table.timeline tbody tr');

@@ -88,6 +88,14 @@ pub struct UserRecord {
     pub timezone: ZoneName,
 }
 
+/// Who picked a zone: the person, or their browser at sign-in (which never
+/// overrides the person).
+#[derive(Clone, Copy)]
+enum Chosen {
+    ByThePerson,
+    FromTheBrowser,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSummary {
     pub id: i64,
@@ -341,21 +349,48 @@ impl Store {
         Ok(Some(epoch))
     }
 
-    /// Sets the time zone `id`'s pages show times in; false: no such account.
+    /// Sets the time zone `id`'s pages show times in, as the person chose
+    /// it; false: no such account.
     pub async fn set_timezone(
         &self,
         id: i64,
         zone: &ZoneName,
         actor: &Actor,
     ) -> Result<bool, StoreError> {
+        self.write_timezone(id, zone, actor, Chosen::ByThePerson)
+            .await
+    }
+
+    /// Takes the browser's zone for `id` at sign-in, unless the person has
+    /// chosen one; true when it was taken (a zone the account already has
+    /// is not taken, so nothing is said).
+    pub async fn adopt_browser_timezone(
+        &self,
+        id: i64,
+        zone: &ZoneName,
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        self.write_timezone(id, zone, actor, Chosen::FromTheBrowser)
+            .await
+    }
+
+    async fn write_timezone(
+        &self,
+        id: i64,
+        zone: &ZoneName,
+        actor: &Actor,
+        chosen: Chosen,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let changed: Option<(String, String)> = sqlx::query_as(
-            "update users u set timezone = $2, updated_at = now()
+            "update users u set timezone = $2, timezone_chosen = true, updated_at = now()
              from (select timezone from users where id = $1) before
-             where u.id = $1 returning u.email, before.timezone",
+             where u.id = $1 and ($3 or (not u.timezone_chosen and u.timezone <> $2))
+             returning u.email, before.timezone",
         )
         .bind(id)
         .bind(zone.as_str())
+        .bind(matches!(chosen, Chosen::ByThePerson))
         .fetch_optional(&mut *tx)
         .await?;
         let Some((email, before)) = changed else {
@@ -364,7 +399,14 @@ impl Store {
         let entry = AuditEntry {
             action: "user.timezone",
             subject: &email,
-            details: serde_json::json!({ "before": before, "after": zone.as_str() }),
+            details: match chosen {
+                Chosen::ByThePerson => {
+                    serde_json::json!({ "before": before, "after": zone.as_str() })
+                }
+                Chosen::FromTheBrowser => serde_json::json!({
+                    "before": before, "after": zone.as_str(), "from": "browser"
+                }),
+            },
         };
         append_audit(&mut tx, actor, &entry).await?;
         tx.commit().await?;

@@ -1,4 +1,4 @@
-//! One's own account: the time zone times are also shown in, and changing
+//! One's own account: the time zone times are shown in, and changing
 //! one's password (required after an admin's reset).
 
 use leptos::{prelude::*, server_fn::ServerFn};
@@ -87,7 +87,7 @@ pub async fn set_timezone(timezone: String) -> Result<(), AppError> {
     }
     redirect(
         "/account",
-        Flash::notice(format!("times are now also shown in {}", zone.as_str())),
+        Flash::notice(format!("Times are now shown in {}", zone.as_str())),
     )
     .await
 }
@@ -111,7 +111,7 @@ pub fn AccountPage() -> impl IntoView {
         <form class="panel form" method="post" action=SetTimezone::PATH>
             <label>
                 "Time zone"
-                <small>"Deadlines and times are shown in UTC and also in this zone."</small>
+                <small>"Times are shown in this zone; deadlines also in UTC, which providers count in."</small>
                 <select name="timezone">
                     {zones
                         .into_iter()

@@ -6,7 +6,7 @@
 
 use leptos::prelude::*;
 
-use super::{cursor_from, cursor_text, when, Empty, PageHeading};
+use super::{cursor_from, cursor_text, Empty, PageHeading, Time};
 use crate::error::{AppError, InternalErrorPage};
 use dispute_store::{AuditKey, AuditRecord, SignInFailureRecord};
 
@@ -222,7 +222,7 @@ fn AuditTable(entries: Vec<AuditRecord>) -> impl IntoView {
                         };
                         view! {
                             <tr>
-                                <td>{when(e.at)}</td>
+                                <td><Time at=e.at /></td>
                                 <td>{e.actor_email.unwrap_or_else(|| "command line".into())}</td>
                                 <td>{e.address}</td>
                                 <td>
@@ -271,8 +271,8 @@ fn FailedSignIns(failures: Vec<SignInFailureRecord>) -> impl IntoView {
                                             <code>{f.address}</code>
                                         </td>
                                         <td>{f.failures}</td>
-                                        <td>{when(f.first_at)}</td>
-                                        <td>{when(f.last_at)}</td>
+                                        <td><Time at=f.first_at /></td>
+                                        <td><Time at=f.last_at /></td>
                                     </tr>
                                 }
                             })

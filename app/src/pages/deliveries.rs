@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use dispute_core::domain::{DeliveryCursor, DeliveryFilter, ProviderKind, Verdict};
 use leptos::prelude::*;
 
-use super::{list_or_empty, shown, when, PageHeading};
+use super::{list_or_empty, shown, PageHeading, Time};
 use crate::error::AppError;
 use dispute_store::{DeliveryRecord, StoreError, ThrottledCount, SEARCH_TIMEOUT_SECS};
 
@@ -234,7 +234,7 @@ fn ThrottledTable(counts: Vec<ThrottledCount>) -> impl IntoView {
                                     <code>{c.sender}</code>
                                 </td>
                                 <td>{c.requests}</td>
-                                <td>{when(c.minute)}</td>
+                                <td><Time at=c.minute /></td>
                                 <td>
                                     <code>{format!("/webhooks/{}", c.last_slug)}</code>
                                 </td>
@@ -276,7 +276,7 @@ fn DeliveryTable(deliveries: Vec<DeliveryRecord>) -> impl IntoView {
                             view! {
                                 <tr>
                                     <td>
-                                        <a href=crate::links::delivery(d.id)>{when(d.received_at)}</a>
+                                        <a href=crate::links::delivery(d.id)><Time at=d.received_at /></a>
                                     </td>
                                     <td>
                                         <code>{shown(&d.slug)}</code>

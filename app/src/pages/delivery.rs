@@ -12,7 +12,7 @@ use dispute_core::{
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_params_map;
 
-use super::{label, shown, shown_lines, when, PageHeading};
+use super::{label, shown, shown_lines, PageHeading, Time};
 use crate::{error::AppError, flash::Flash};
 use dispute_store::{ReplayRecord, StoredNotification, TimelineEntry};
 use dispute_workflows::replay::Preview;
@@ -152,7 +152,7 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
         <PageHeading title=format!("Delivery {}", n.id) />
         <dl class="facts">
             <dt>"Received"</dt>
-            <dd>{when(n.received_at)}</dd>
+            <dd><Time at=n.received_at /></dd>
             <dt>"Intake address"</dt>
             <dd><code>{format!("/webhooks/{}", shown(&n.slug))}</code></dd>
             <dt>"From"</dt>
@@ -286,7 +286,7 @@ fn Replays(replays: Vec<ReplayRecord>) -> impl IntoView {
                     .into_iter()
                     .map(|r| view! {
                         <tr>
-                            <td>{when(r.replayed_at)}</td>
+                            <td><Time at=r.replayed_at /></td>
                             <td>{r.replayed_by.as_deref().map_or_else(|| "—".to_owned(), shown)}</td>
                             <td>
                                 <span class="badge">{r.verdict.as_str()}</span>

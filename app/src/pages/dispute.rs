@@ -10,7 +10,7 @@ use leptos_meta::Meta;
 use leptos_router::hooks::use_params_map;
 
 use super::{
-    countdown, label, money, shown, shown_lines, when, when_in, Empty, PageHeading, TextArea,
+    countdown, label, money, shown, shown_lines, when, when_in, Empty, PageHeading, TextArea, Time,
 };
 use crate::{auth::CurrentUser, error::AppError, flash::Flash};
 use dispute_store::{
@@ -227,7 +227,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             <div class="panel conflict" role="alert">
                 <p>
                     <span class="badge warn">"provider disagrees"</span>
-                    " Asked " {when(c.asked_at)} ", the provider's answer disagrees with what the notifications had said."
+                    " Asked " <Time at=c.asked_at /> ", the provider's answer disagrees with what the notifications had said."
                 </p>
                 <dl class="facts">
                     <dt>"Notifications said"</dt>
@@ -308,7 +308,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             <dt>"Why"</dt>
             <dd>{because(&why, &timeline)}</dd>
             <dt>"Opened"</dt>
-            <dd>{when(d.opened_at)}</dd>
+            <dd><Time at=d.opened_at /></dd>
             <dt>"Last heard from the provider"</dt>
             <dd>{last_heard}</dd>
             <dt>"Last asked"</dt>
@@ -567,7 +567,7 @@ fn WorkRow(w: Casework) -> impl IntoView {
     };
     view! {
         <tr class="casework-entry">
-            <td>{when(at)}</td>
+            <td><Time at=at /></td>
             <td>"—"</td>
             <td><span class="badge">{what}</span></td>
             <td colspan="4" class="note">{text.as_deref().map(shown_lines)}</td>
@@ -595,7 +595,7 @@ fn EventRow(e: TimelineEntry, late: bool, show_raw: bool) -> impl IntoView {
         <tr>
             <td>{happened}</td>
             <td>
-                {when(e.recorded_at)}
+                <Time at=e.recorded_at />
                 {late.then(|| view! { " " <span class="badge warn">"arrived late"</span> })}
                 {raw}
             </td>

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use dispute_core::domain::{Assignee, ProviderKind, QueueCursor, QueueFilter, Sort, Stage, Status};
 use leptos::{prelude::*, server_fn::ServerFn};
 
-use super::{countdown, cursor_from, cursor_text, label, money, shown, when, Empty, PageHeading};
+use super::{countdown, cursor_from, cursor_text, label, money, shown, Empty, PageHeading, Time};
 use crate::{
     error::{AppError, InternalErrorPage},
     flash::Flash,
@@ -496,7 +496,7 @@ fn QueueTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
                                     view! {
                                         <span class=format!("badge {urgency}")>{text}</span>
                                         <br />
-                                        <small>{when(at)}</small>
+                                        <small><Time at=at /></small>
                                     }
                                         .into_any()
                                 }
@@ -531,8 +531,8 @@ fn QueueTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
                                         {d.reason.as_deref().map(shown)}
                                     </td>
                                     <td>{d.assignee.map(|p| p.display_name)}</td>
-                                    <td>{when(d.opened_at)}</td>
-                                    <td>{when(d.last_event_at)}</td>
+                                    <td><Time at=d.opened_at /></td>
+                                    <td><Time at=d.last_event_at /></td>
                                 </tr>
                             }
                         })

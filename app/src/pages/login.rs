@@ -12,12 +12,18 @@ pub const SIGN_IN_FAILED: &str =
     "Sign-in failed: check the email and password, or wait a few minutes and try again.";
 
 #[server(endpoint = "login")]
-pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+pub async fn login(
+    email: String,
+    password: String,
+    next: Option<String>,
+    browser_timezone: Option<String>,
+) -> Result<(), AppError> {
     use crate::{
         auth::{begin_session, client_address, safe_next},
+        flash::{redirect, Flash},
         state::AppState,
     };
-    use dispute_core::domain::{user::throttle, Email};
+    use dispute_core::domain::{user::throttle, Email, ZoneName};
     use dispute_store::Actor;
 
     let state = expect_context::<AppState>();
@@ -80,6 +86,24 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     } else {
         safe_next(next.as_deref())
     };
+    // Until the person picks a zone, their browser's is a better guess
+    // than UTC; without scripts the field is empty and nothing changes.
+    let browser_zone = browser_timezone
+        .as_deref()
+        .and_then(|name| ZoneName::parse(name).ok());
+    if let Some(zone) = browser_zone {
+        if state
+            .store
+            .adopt_browser_timezone(admitted.id, &zone, &who)
+            .await?
+        {
+            let said = format!(
+                "Times are shown in {}, your browser's time zone. You can change it in your account.",
+                zone.as_str()
+            );
+            return redirect(target, Flash::notice(said)).await;
+        }
+    }
     leptos_axum::redirect(target);
     Ok(())
 }
@@ -120,6 +144,7 @@ pub fn LoginPage() -> impl IntoView {
         {failed.then(|| view! { <p class="flash error" role="alert">{SIGN_IN_FAILED}</p> })}
         <form class="panel form" method="post" action=Login::PATH>
             <input type="hidden" name="next" value=next />
+            <input type="hidden" name="browser_timezone" value="" />
             <label>"Email" <input type="email" name="email" required autocomplete="username" /></label>
             <label>
                 "Password"
@@ -127,5 +152,6 @@ pub fn LoginPage() -> impl IntoView {
             </label>
             <button type="submit">"Sign in"</button>
         </form>
+        <script src=crate::assets::ZONE_SCRIPT_PATH defer></script>
     }
 }

@@ -26,6 +26,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::flash::FlashKind;
+use dispute_core::domain::display_time;
 
 /// The title and heading every page starts with. `<title>` is raw text
 /// to the browser up to `</title>`, and Leptos writes it unescaped, so the
@@ -152,21 +153,31 @@ pub fn cursor_from<T: for<'de> serde::Deserialize<'de>>(text: &str) -> Option<T>
     serde_json::from_slice(&json).ok()
 }
 
-/// A time as the tables show it, in UTC.
-pub fn when(at: jiff::Timestamp) -> String {
-    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
+/// The zone the signed-in person reads times in (UTC before sign-in).
+pub fn viewer_zone() -> jiff::tz::TimeZone {
+    crate::auth::current_user().map_or(jiff::tz::TimeZone::UTC, |u| u.timezone.zone())
 }
 
-/// A time in UTC and, when the viewer's zone is another, in that zone too:
-/// `2023-04-05 23:59 UTC · 2023-04-06 03:59 Asia/Dubai`.
+/// A time as the viewer reads it, in their zone: `Tue 16 Dec, 09:23`.
+pub fn when(at: jiff::Timestamp) -> String {
+    display_time::local(at, &viewer_zone(), jiff::Timestamp::now())
+}
+
+/// A moment people in different zones must agree on (a deadline), in the
+/// viewer's zone with UTC beside it: `Tue 16 Dec, 09:23 (2026-12-16 05:23
+/// UTC)`.
 pub fn when_in(at: jiff::Timestamp, zone: &dispute_core::domain::ZoneName) -> String {
-    match zone.as_str() {
-        "UTC" => when(at),
-        name => format!(
-            "{} · {} {name}",
-            when(at),
-            at.to_zoned(zone.zone()).strftime("%Y-%m-%d %H:%M")
-        ),
+    display_time::local_and_utc(at, &zone.zone(), jiff::Timestamp::now())
+}
+
+/// A time in a table or a sentence: in the viewer's zone, with UTC on
+/// hover and the exact moment for machines.
+#[component]
+pub fn Time(at: jiff::Timestamp) -> impl IntoView {
+    view! {
+        <time datetime=at.to_string() title=display_time::utc(at)>
+            {when(at)}
+        </time>
     }
 }
 
@@ -239,13 +250,16 @@ mod tests {
     use jiff::{SignedDuration, Timestamp};
 
     #[test]
-    fn a_time_is_shown_in_utc_and_in_the_viewers_zone_when_that_differs() {
+    fn a_deadline_is_shown_in_the_viewers_zone_with_utc_beside_it() {
         use dispute_core::domain::ZoneName;
         let at: Timestamp = "2023-04-05T23:59:59Z".parse().unwrap();
-        assert_eq!(when_in(at, &ZoneName::default()), "2023-04-05 23:59 UTC");
+        assert_eq!(
+            when_in(at, &ZoneName::default()),
+            "Wed 5 Apr 2023, 23:59 UTC"
+        );
         assert_eq!(
             when_in(at, &ZoneName::parse("Asia/Dubai").unwrap()),
-            "2023-04-05 23:59 UTC · 2023-04-06 03:59 Asia/Dubai"
+            "Thu 6 Apr 2023, 03:59 (2023-04-05 23:59 UTC)"
         );
     }
 

@@ -11,7 +11,7 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Meta;
 use leptos_router::hooks::use_params_map;
 
-use super::{shown, when, PageHeading};
+use super::{shown, when, PageHeading, Time};
 use crate::{error::AppError, flash::Flash};
 use dispute_store::{RebuildChange, RebuildKind, RebuildRecord};
 
@@ -157,7 +157,7 @@ fn RebuildList(list: Vec<RebuildRecord>) -> impl IntoView {
                                             {format!("{} · {}", r.id, kind_label(r.kind))}
                                         </a>
                                         <br />
-                                        <small>{when(r.requested_at)}</small>
+                                        <small><Time at=r.requested_at /></small>
                                     </td>
                                     <td>{r.requested_by.as_deref().map(shown).unwrap_or_else(|| "command line".into())}</td>
                                     <td>{progress(&r)}</td>

@@ -5,6 +5,7 @@
 pub mod casework;
 pub mod connection;
 pub mod deliveries;
+pub mod display_time;
 pub mod dispute;
 pub mod event;
 pub mod fold;

@@ -193,7 +193,9 @@ async fn the_disputes_deadlines_and_deliveries_pages_show_what_intake_recorded()
     // The chargeback is due 2023-04-05; the fraud alert needs a response
     // too but has no deadline, so it comes after.
     let (_, deadlines) = app.get_page("/deadlines").await;
-    let dated = deadlines.find("2023-04-05 23:59 UTC").expect("{deadlines}");
+    let dated = deadlines
+        .find("Wed 5 Apr 2023, 23:59 UTC")
+        .expect("{deadlines}");
     let undated = deadlines.find("202303110800001102").expect("{deadlines}");
     assert!(dated < undated, "{deadlines}");
 
@@ -225,10 +227,10 @@ async fn deadlines_are_listed_soonest_first() {
     let (_, html) = app.get_page("/deadlines").await;
 
     let payermax = html
-        .find("2023-04-26 23:59 UTC")
+        .find("Wed 26 Apr 2023, 23:59 UTC")
         .expect("PayerMax's deadline");
     let pingpong = html
-        .find("2023-05-20 23:59 UTC")
+        .find("Sat 20 May 2023, 23:59 UTC")
         .expect("PingPong's deadline");
     assert!(payermax < pingpong, "{html}");
 }
@@ -284,11 +286,11 @@ async fn a_dispute_page_shows_its_facts_its_timeline_in_the_order_things_happene
         "PS23030716214681886",
         "PShop20230307162139KX",
         "129.90 USD",
-        "2023-04-05 23:59 UTC",
+        "Wed 5 Apr 2023, 23:59 UTC",
         "overdue by",
         "Needs response",
         "Visa · Consumer dispute: Merchandise or services not received. The network usually allows 30 days",
-        "The status was set by NOTIFICATION_OF_CHARGEBACK of 2023-03-21 10:02 UTC; the deadline comes from NOTIFICATION_OF_CHARGEBACK of 2023-03-21 10:02 UTC.",
+        "The status was set by NOTIFICATION_OF_CHARGEBACK of Tue 21 Mar 2023, 10:02; the deadline comes from NOTIFICATION_OF_CHARGEBACK of Tue 21 Mar 2023, 10:02.",
     ] {
         assert!(html.contains(fact), "{fact}: {html}");
     }

@@ -722,3 +722,122 @@ async fn setup_checks_its_token_before_anything_else() {
     );
     assert_eq!(app.store.user_count().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn the_browsers_time_zone_is_taken_at_sign_in_until_the_person_picks_one() {
+    let app = spawn_app().await;
+    let (id, email) = app.create_user(Role::Analyst).await;
+    let zone_of = |id: i64| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("select timezone from users where id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let sign_in = |browser_zone: &'static str| {
+        let (app, email) = (&app, email.clone());
+        async move {
+            let client = browser_client();
+            let answer = app
+                .post_form(
+                    &client,
+                    "/api/login",
+                    &[
+                        ("email", email.as_str()),
+                        ("password", PASSWORD),
+                        ("browser_timezone", browser_zone),
+                    ],
+                )
+                .await;
+            assert!(answer.status().is_redirection(), "signed in");
+            let (_, page) = app.follow(&client, answer).await;
+            (client, page)
+        }
+    };
+
+    // Without scripts the field is empty, and a name that is no zone (or
+    // markup) is ignored: the account stays in UTC.
+    for ignored in ["", "Mars/Olympus", "<b>Asia/Dubai</b>\u{7}"] {
+        let (_, page) = sign_in(ignored).await;
+        assert!(!page.contains("your browser's time zone"), "{page}");
+        assert_eq!(zone_of(id).await, "UTC");
+    }
+
+    let (client, page) = sign_in("Asia/Dubai").await;
+    assert!(
+        page.contains("Times are shown in Asia/Dubai, your browser's time zone."),
+        "{page}"
+    );
+    assert!(page.contains("Times are in Asia/Dubai (UTC+04)"), "{page}");
+    assert_eq!(zone_of(id).await, "Asia/Dubai");
+
+    // Once taken, or once the person picks one, the browser no longer
+    // decides: travelling does not move the account.
+    let (_, page) = sign_in("Europe/London").await;
+    assert!(!page.contains("your browser's time zone"), "{page}");
+    assert_eq!(zone_of(id).await, "Asia/Dubai");
+    let picked = app
+        .post_form(&client, "/api/account/timezone", &[("timezone", "UTC")])
+        .await;
+    assert!(picked.status().is_redirection());
+    sign_in("America/New_York").await;
+    assert_eq!(zone_of(id).await, "UTC");
+
+    let audit: Vec<serde_json::Value> = sqlx::query_scalar(
+        "select details from audit_log where action = 'user.timezone' and subject = $1 order by id",
+    )
+    .bind(&email)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        audit,
+        [
+            serde_json::json!({"before": "UTC", "after": "Asia/Dubai", "from": "browser"}),
+            serde_json::json!({"before": "Asia/Dubai", "after": "UTC"}),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_sign_in_page_loads_its_one_script_from_our_origin() {
+    let app = spawn_app().await;
+    let page = app
+        .client
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    let html = page.text().await.unwrap();
+    let start = html.find("<script src=\"").expect("the script") + "<script src=\"".len();
+    let path = &html[start..start + html[start..].find('"').unwrap()];
+    assert!(
+        path.starts_with("/assets/zone-") && path.ends_with(".js"),
+        "{path}"
+    );
+    assert!(html.contains("name=\"browser_timezone\""), "{html}");
+    let script = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), 200);
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(script
+        .text()
+        .await
+        .unwrap()
+        .contains("resolvedOptions().timeZone"));
+}
