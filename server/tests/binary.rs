@@ -438,6 +438,23 @@ fn the_demo_plays_a_day_recovers_the_dropped_outcomes_and_leaves_an_installation
         for reference in ["PPDAY001", "OBDAY008", "PMDAY010"] {
             assert!(queue.contains(reference), "{reference} is in the queue");
         }
+        // The story ends with something overdue, something due within
+        // hours and something due within three days of when it started.
+        let board = page(format!("{address}/deadlines")).await;
+        let column = |title: &str| {
+            let start = board
+                .find(&format!("aria-label=\"{title}\""))
+                .unwrap_or_else(|| panic!("{title}: {board}"));
+            let end = board[start..].find("</section>").unwrap() + start;
+            board[start..end].to_owned()
+        };
+        assert!(column("Overdue").contains("PPDAY001"), "{board}");
+        let soon = format!("{}{}", column("Due today"), column("Next 3 days"));
+        assert!(
+            soon.contains("PPDAY002") && soon.contains("PPDAY003"),
+            "{board}"
+        );
+        assert!(column("Later").contains("PPDAY012"), "{board}");
 
         // Nothing the demo recorded reads differently when read again.
         let asked = client

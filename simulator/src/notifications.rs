@@ -80,9 +80,7 @@ pub fn build(
         .get(&dispute.connection)
         .with_context(|| format!("no account for connection {}", dispute.connection))?;
     let happened = start + SignedDuration::from_mins(i64::from(step.happened_minutes));
-    let deadline = step
-        .deadline_days
-        .map(|days| happened + SignedDuration::from_hours(24 * i64::from(days)));
+    let deadline = step.deadline_after().map(|after| happened + after);
     let corrupt = step.misbehave.contains(&Misbehaviour::CorruptSignature);
     let salt = match corrupt {
         true => format!("{}-not-the-salt", keys.salt),

@@ -366,11 +366,9 @@ fn pingpong_answer(
                 true => "PENDING",
                 false => chargeback_status(&step.kind)?,
             };
-            let deadline = step.deadline_days.map(|days| {
-                (at + SignedDuration::from_hours(24 * i64::from(days)))
-                    .strftime("%Y/%m/%d")
-                    .to_string()
-            });
+            let deadline = step
+                .deadline_after()
+                .map(|after| (at + after).strftime("%Y/%m/%d").to_string());
             Some(json!({
                 "accId": account,
                 "amount": d.amount,
@@ -572,11 +570,9 @@ async fn payermax_case(
             );
         };
         let how = world.misbehaving(Some(dispute));
-        let deadline = step.deadline_days.map(|days| {
-            (at + SignedDuration::from_hours(24 * i64::from(days)))
-                .strftime("%Y-%m-%d")
-                .to_string()
-        });
+        let deadline = step
+            .deadline_after()
+            .map(|after| (at + after).strftime("%Y-%m-%d").to_string());
         let answer = json!({
             "code": "APPLY_SUCCESS",
             "msg": "Success.",

@@ -79,6 +79,12 @@ pub struct Step {
     /// Days from the event to the deadline it sets, if it sets one.
     #[serde(default)]
     pub deadline_days: Option<u32>,
+    /// Hours from the event to the deadline it sets, for a deadline within
+    /// the scenario's day (so a story can hold one due in hours and one
+    /// already overdue). PingPong's notifications carry the time; a query
+    /// answer and the other providers carry only its date.
+    #[serde(default)]
+    pub deadline_hours: Option<u32>,
     /// PayerMax only: send it in the old, flat format (the case's fields at
     /// the top level, no wrapper) instead of the current one.
     #[serde(default)]
@@ -94,6 +100,16 @@ pub const PAYMENT_KINDS: [&str; 2] = ["TRANSACTION", "REFUND"];
 impl Step {
     pub fn sent_at(&self) -> u32 {
         self.sent_minutes.unwrap_or(self.happened_minutes)
+    }
+
+    /// How long after the event its deadline is, if it sets one.
+    pub fn deadline_after(&self) -> Option<jiff::SignedDuration> {
+        let hours = match (self.deadline_days, self.deadline_hours) {
+            (Some(days), _) => 24 * i64::from(days),
+            (None, Some(hours)) => i64::from(hours),
+            (None, None) => return None,
+        };
+        Some(jiff::SignedDuration::from_hours(hours))
     }
 
     /// Whether this is a payment notification rather than a dispute event.
@@ -207,6 +223,44 @@ mod tests {
     }
 
     #[test]
+    fn the_mixed_day_ends_with_one_dispute_overdue_one_due_in_hours_and_one_within_three_days() {
+        let day = builtin("mixed-day").unwrap();
+        let end = day
+            .disputes
+            .iter()
+            .flat_map(|d| &d.events)
+            .map(|e| e.happened_minutes)
+            .max()
+            .unwrap();
+        // Each dispute that ends needing a response is due when the last
+        // event sent about it says, counted from the day's end (the demo's
+        // "now").
+        let due_in_hours: Vec<i64> = day
+            .disputes
+            .iter()
+            .filter(|d| d.expect.status == Status::NeedsResponse && d.recovered.is_none())
+            .filter_map(|d| {
+                let sent = |e: &&Step| !e.misbehave.contains(&Misbehaviour::Drop);
+                let last = d.events.iter().rev().find(sent)?;
+                let after = last.deadline_after()?;
+                let happened = jiff::SignedDuration::from_mins(i64::from(last.happened_minutes));
+                let end = jiff::SignedDuration::from_mins(i64::from(end));
+                Some((happened + after - end).as_hours())
+            })
+            .collect();
+        assert!(due_in_hours.iter().any(|h| *h < 0), "{due_in_hours:?}");
+        assert!(
+            due_in_hours.iter().any(|h| (0..24).contains(h)),
+            "{due_in_hours:?}"
+        );
+        assert!(
+            due_in_hours.iter().any(|h| (24..72).contains(h)),
+            "{due_in_hours:?}"
+        );
+        assert!(due_in_hours.iter().any(|h| *h > 7 * 24), "{due_in_hours:?}");
+    }
+
+    #[test]
     fn an_unknown_field_or_misbehaviour_is_refused() {
         let good = r#"{"name": "x", "accounts": {}, "disputes": []}"#;
         assert!(serde_json::from_str::<Scenario>(good).is_ok());
@@ -216,5 +270,20 @@ mod tests {
         assert!(serde_json::from_str::<Step>(step).is_err());
         let step: Step = serde_json::from_str(r#"{"kind": "X", "happened_minutes": 5}"#).unwrap();
         assert_eq!(step.sent_at(), 5);
+        assert_eq!(step.deadline_after(), None);
+        let due = |json: &str| {
+            serde_json::from_str::<Step>(json)
+                .unwrap()
+                .deadline_after()
+                .map(|d| d.as_hours())
+        };
+        assert_eq!(
+            due(r#"{"kind": "X", "happened_minutes": 5, "deadline_days": 2}"#),
+            Some(48)
+        );
+        assert_eq!(
+            due(r#"{"kind": "X", "happened_minutes": 5, "deadline_hours": 3}"#),
+            Some(3)
+        );
     }
 }

@@ -19,16 +19,19 @@ pub enum Column {
     DueToday,
     Next3Days,
     Next7Days,
+    /// Due after the seventh day.
+    Later,
     /// Needs a response, but the provider gives no deadline.
     NoDeadline,
 }
 
 impl Column {
-    pub const ALL: [Column; 5] = [
+    pub const ALL: [Column; 6] = [
         Column::Overdue,
         Column::DueToday,
         Column::Next3Days,
         Column::Next7Days,
+        Column::Later,
         Column::NoDeadline,
     ];
 
@@ -38,6 +41,7 @@ impl Column {
             Column::DueToday => "today",
             Column::Next3Days => "three",
             Column::Next7Days => "seven",
+            Column::Later => "later",
             Column::NoDeadline => "none",
         }
     }
@@ -72,6 +76,7 @@ impl Column {
             Column::DueToday => format!("{DUE} >= $1 and {DUE} < $2"),
             Column::Next3Days => format!("{DUE} >= $2 and {DUE} < $3"),
             Column::Next7Days => format!("{DUE} >= $3 and {DUE} < $4"),
+            Column::Later => format!("{DUE} >= $4 and {DUE} < 'infinity'"),
             Column::NoDeadline => format!("{DUE} = 'infinity'"),
         }
     }

@@ -477,7 +477,7 @@ async fn the_board_puts_what_needs_a_response_in_columns_by_due_date_with_the_am
     }
     // Day 10 is "today": A3 (day 1) is overdue; A2 and B4 are due at
     // day 10 exactly, which is not yet past; A1 (day 12) is within three
-    // days; B3 (day 20) is past the board; B1 has no deadline.
+    // days; B3 (day 20) is later; B1 has no deadline.
     let bounds = BoardBounds {
         now: day(10) - SignedDuration::from_secs(1),
         end_of_today: day(11),
@@ -520,6 +520,12 @@ async fn the_board_puts_what_needs_a_response_in_columns_by_due_date_with_the_am
                 vec!["129.90 USD".into()]
             ),
             (Column::Next7Days, 0, vec![], vec![]),
+            (
+                Column::Later,
+                1,
+                vec!["B3".into()],
+                vec!["1,000.00 EUR".into()]
+            ),
             (
                 Column::NoDeadline,
                 1,

@@ -1,6 +1,6 @@
 //! The deadlines board: what needs a response, in columns by how soon it is
 //! due — overdue, due today (in the viewer's time zone), in the next 3 and
-//! the next 7 days — and a column for what needs a response although the
+//! the next 7 days, later — and a column for what needs a response although the
 //! provider gives no deadline; each with its count and the amount at risk
 //! per currency.
 
@@ -50,6 +50,7 @@ fn title(column: Column) -> (&'static str, &'static str) {
         Column::DueToday => ("Due today", "warn"),
         Column::Next3Days => ("Next 3 days", "soon"),
         Column::Next7Days => ("Next 7 days", ""),
+        Column::Later => ("Later", ""),
         Column::NoDeadline => ("Needs a response, no deadline given", "warn"),
     }
 }
