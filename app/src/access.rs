@@ -79,6 +79,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     (dispute::AddNote::PATH, Needs(WorkDisputes)),
     (dispute::Assign::PATH, Needs(WorkDisputes)),
     (dispute::QueryStatus::PATH, Needs(WorkDisputes)),
+    (dispute::MarkReviewed::PATH, Needs(WorkDisputes)),
     (delivery::ReplayDelivery::PATH, Needs(Replay)),
     (replays::ReplayMatching::PATH, Needs(Replay)),
     (rebuilds::CheckDisputes::PATH, Needs(RebuildDisputes)),

@@ -1,7 +1,34 @@
 //! Charts drawn on the server as SVG with plotters: bars for counts over
-//! named categories. Every chart's numbers are also in a table beside it.
+//! named categories. Every chart is named for screen readers by its caption
+//! and its numbers, which are also in a table beside it.
 
+use leptos::prelude::*;
 use plotters::prelude::*;
+
+/// A bar chart named by its caption and its numbers; when there is nothing
+/// to draw, `empty` (or nothing).
+#[component]
+pub fn Chart(
+    caption: &'static str,
+    bars: Vec<(String, f64)>,
+    #[prop(optional)] empty: Option<&'static str>,
+) -> impl IntoView {
+    let said = format!(
+        "{caption}: {}",
+        bars.iter()
+            .map(|(name, value)| format!("{} {value}", crate::pages::shown(name)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    match self::bars(caption, &bars) {
+        Some(svg) => {
+            view! { <div class="chart" role="img" aria-label=said inner_html=svg></div> }.into_any()
+        }
+        None => empty
+            .map(|empty| view! { <p class="empty">{empty}</p> })
+            .into_any(),
+    }
+}
 
 const WIDTH: u32 = 640;
 const HEIGHT: u32 = 260;
@@ -16,25 +43,28 @@ pub fn bars(caption: &str, bars: &[(String, f64)]) -> Option<String> {
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).ok()?;
-        let top = bars
+        // Counts and percentages are whole: an integer axis ticks only at
+        // whole numbers, so no tick label repeats.
+        let most = bars
             .iter()
-            .map(|(_, v)| *v)
-            .fold(0.0_f64, f64::max)
-            .max(1.0)
-            * 1.1;
+            .map(|(_, v)| v.round() as i64)
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let top = most + (most / 10).max(1);
         let labels: Vec<String> = bars.iter().map(|(l, _)| l.clone()).collect();
         let mut chart = ChartBuilder::on(&root)
             .caption(caption, ("sans-serif", 16))
             .margin(8)
             .x_label_area_size(40)
             .y_label_area_size(48)
-            .build_cartesian_2d((0..bars.len()).into_segmented(), 0.0..top)
+            .build_cartesian_2d((0..bars.len()).into_segmented(), 0..top)
             .ok()?;
         chart
             .configure_mesh()
             .disable_x_mesh()
             .max_light_lines(1)
-            .y_label_formatter(&|v| format!("{v:.0}"))
+            .y_labels((top as usize + 1).min(6))
             .x_labels(bars.len())
             .x_label_formatter(&|x| match x {
                 SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
@@ -47,7 +77,11 @@ pub fn bars(caption: &str, bars: &[(String, f64)]) -> Option<String> {
                 Histogram::vertical(&chart)
                     .style(RGBColor(0x2f, 0x6f, 0xb5).filled())
                     .margin(6)
-                    .data(bars.iter().enumerate().map(|(i, (_, v))| (i, *v))),
+                    .data(
+                        bars.iter()
+                            .enumerate()
+                            .map(|(i, (_, v))| (i, v.round() as i64)),
+                    ),
             )
             .ok()?;
         root.present().ok()?;
@@ -67,6 +101,7 @@ mod tests {
         )
         .unwrap();
         assert!(svg.starts_with("<svg"), "{svg}");
+        assert!(svg.contains("viewBox=\"0 0 640 260\""), "it scales: {svg}");
         assert!(svg.contains("Opened per week"));
         assert!(svg.contains("W2 &lt;b&gt;"), "labels are escaped: {svg}");
         assert!(!svg.contains("<script"));
@@ -82,5 +117,22 @@ mod tests {
             assert!(bars("Many", &many).is_some(), "{n} bars");
         }
         assert!(bars("One", &[("only".into(), 0.0)]).is_some());
+    }
+
+    #[test]
+    fn the_axis_ticks_at_whole_numbers_and_no_label_repeats() {
+        let svg = bars("Few", &[("a".into(), 3.0), ("b".into(), 4.0)]).unwrap();
+        let ticks: Vec<&str> = svg
+            .split("</text>")
+            .filter_map(|t| t.rsplit('>').next())
+            .map(str::trim)
+            .filter(|t| t.chars().next().is_some_and(|c| c.is_ascii_digit()))
+            .collect();
+        assert!(ticks.len() >= 3, "{ticks:?}");
+        assert!(ticks.iter().all(|t| t.parse::<i64>().is_ok()), "{ticks:?}");
+        let mut unique = ticks.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ticks.len(), "{ticks:?}");
     }
 }

@@ -7,24 +7,90 @@ use leptos_router::components::A;
 use crate::auth::current_user;
 use dispute_core::domain::Permission;
 
+/// Where a navigation entry sits: the analysts' pages in the bar itself,
+/// ops' and admins' pages each under a menu of their own, so the bar fits
+/// one line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    Work,
+    Operations,
+    Admin,
+}
+
+impl Group {
+    fn menu(self) -> Option<&'static str> {
+        match self {
+            Group::Work => None,
+            Group::Operations => Some("Operations"),
+            Group::Admin => Some("Admin"),
+        }
+    }
+}
+
 /// The navigation entries, in the order the team works through them, with
-/// what each needs.
-pub const NAVIGATION: [(&str, &str, Permission); 11] = [
-    ("/disputes", "Disputes", Permission::ReadDisputes),
-    ("/deadlines", "Deadlines", Permission::ReadDisputes),
-    ("/dashboard", "Dashboard", Permission::ReadDisputes),
+/// what each needs and where it sits.
+pub const NAVIGATION: [(&str, &str, Permission, Group); 11] = [
+    (
+        "/disputes",
+        "Disputes",
+        Permission::ReadDisputes,
+        Group::Work,
+    ),
+    (
+        "/deadlines",
+        "Deadlines",
+        Permission::ReadDisputes,
+        Group::Work,
+    ),
+    (
+        "/dashboard",
+        "Dashboard",
+        Permission::ReadDisputes,
+        Group::Work,
+    ),
     (
         "/deliveries",
         "Delivery history",
         Permission::ReadDeliveries,
+        Group::Operations,
     ),
-    ("/providers", "Provider health", Permission::ReadDeliveries),
-    ("/queries", "Status queries", Permission::ReadDeliveries),
-    ("/jobs", "Jobs", Permission::ReadDeliveries),
-    ("/connections", "Connections", Permission::ManageConnections),
-    ("/users", "Users", Permission::ManageUsers),
-    ("/audit", "Audit log", Permission::ReadAuditLog),
-    ("/rebuilds", "Rebuild disputes", Permission::RebuildDisputes),
+    (
+        "/providers",
+        "Provider health",
+        Permission::ReadDeliveries,
+        Group::Operations,
+    ),
+    (
+        "/queries",
+        "Status queries",
+        Permission::ReadDeliveries,
+        Group::Operations,
+    ),
+    (
+        "/jobs",
+        "Jobs",
+        Permission::ReadDeliveries,
+        Group::Operations,
+    ),
+    (
+        "/connections",
+        "Connections",
+        Permission::ManageConnections,
+        Group::Admin,
+    ),
+    ("/users", "Users", Permission::ManageUsers, Group::Admin),
+    (
+        "/audit",
+        "Audit log",
+        Permission::ReadAuditLog,
+        Group::Admin,
+    ),
+    (
+        "/rebuilds",
+        "Rebuild disputes",
+        Permission::RebuildDisputes,
+        Group::Admin,
+    ),
 ];
 
 #[component]
@@ -33,18 +99,41 @@ pub fn Layout(children: Children) -> impl IntoView {
     let zone = user.as_ref().map(|u| {
         dispute_core::domain::display_time::zone_label(&u.timezone.zone(), jiff::Timestamp::now())
     });
-    let entries: Vec<_> = NAVIGATION
-        .iter()
-        .filter(|(_, _, needs)| user.as_ref().is_some_and(|u| u.role.may(*needs)))
-        .map(|(href, label, _)| {
-            view! {
-                <li>
-                    <A href=*href>{*label}</A>
-                </li>
+    let reaches = |needs: Permission| user.as_ref().is_some_and(|u| u.role.may(needs));
+    let link = |href: &'static str, label: &'static str| {
+        view! {
+            <li>
+                <A href=href>{label}</A>
+            </li>
+        }
+    };
+    let entries: Vec<_> = [Group::Work, Group::Operations, Group::Admin]
+        .into_iter()
+        .filter_map(|group| {
+            let links: Vec<_> = NAVIGATION
+                .iter()
+                .filter(|(_, _, needs, g)| *g == group && reaches(*needs))
+                .map(|(href, label, ..)| link(href, label))
+                .collect();
+            match (group.menu(), links.is_empty()) {
+                (_, true) => None,
+                (None, false) => Some(links.into_any()),
+                (Some(menu), false) => Some(
+                    view! {
+                        <li class="menu">
+                            <details>
+                                <summary>{menu}</summary>
+                                <ul>{links}</ul>
+                            </details>
+                        </li>
+                    }
+                    .into_any(),
+                ),
             }
         })
         .collect();
     view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="topbar">
             <a class="brand" href="/disputes">
                 "Dispute Desk"
@@ -62,7 +151,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 }
             })}
         </header>
-        <main>
+        <main id="main">
             <crate::pages::FlashMessages />
             {children()}
         </main>

@@ -8,7 +8,9 @@ const key = (name: string) => readFileSync(join(keys, name), 'utf8');
 
 test('an admin adds a connection with the fixture keys, rotates its key and signs out', async ({ page }) => {
   await signIn(page, 'admin');
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Connections' }).click();
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByText('Admin', { exact: true }).click();
+  await nav.getByRole('link', { name: 'Connections' }).click();
   await page.getByRole('link', { name: 'Botim Money' }).click();
 
   await page.getByLabel('Slug').fill('botim-e2e');
@@ -19,7 +21,8 @@ test('an admin adds a connection with the fixture keys, rotates its key and sign
   await page.getByRole('button', { name: 'Add connection' }).click();
 
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Connection botim-e2e');
-  await expect(page.getByRole('status')).toHaveText('saved');
+  await expect(page.getByRole('status')).toContainText('Connection added. Next: give the provider its intake address');
+  await expect(page.getByLabel(/Intake address/)).toHaveValue(/\/webhooks\/botim-e2e$/);
   const fingerprints = page.locator('code.fingerprint');
   await expect(fingerprints).toHaveCount(2);
   await expect(fingerprints.first()).toHaveText(/^sha256:[0-9a-f]{16}$/);

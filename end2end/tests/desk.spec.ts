@@ -49,7 +49,10 @@ test.describe('the analyst desk without JavaScript', () => {
     await expect(queue.getByRole('link', { name: 'O1000' })).toBeVisible();
     await screenshots(page, 'queue');
 
-    await page.getByLabel('Provider').selectOption('botim_money');
+    // The search is up front; the other filters are folded away.
+    await expect(page.getByRole('combobox', { name: 'Provider', exact: true })).toBeHidden();
+    await page.getByText('More filters').click();
+    await page.getByRole('combobox', { name: 'Provider', exact: true }).selectOption('botim_money');
     await page.getByRole('button', { name: 'Show' }).click();
     await expect(page).toHaveURL(/provider=botim_money/);
     await expect(queue.getByRole('link', { name: 'O1000' })).toBeVisible();
@@ -66,8 +69,13 @@ test.describe('the analyst desk without JavaScript', () => {
     await page.goto('/disputes');
     await queue.getByRole('link', { name: CHARGEBACK }).click();
     await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Dispute ${CHARGEBACK}`);
-    await expect(page.locator('dl.facts')).toContainText('Wed 5 Apr 2023, 23:59 UTC');
-    await expect(page.locator('dl.facts')).toContainText('overdue by');
+    const summary = page.getByRole('region', { name: 'Summary' });
+    await expect(summary).toContainText('Wed 5 Apr 2023, 23:59 UTC');
+    await expect(summary).toContainText('overdue by');
+    await expect(summary).toContainText('129.90 USD');
+    await expect(page.getByRole('list', { name: 'Lifecycle' }).locator('[aria-current="step"]')).toHaveText(
+      /Chargeback/,
+    );
     await expect(page.locator('dl.facts')).toContainText('Visa · Consumer dispute');
     const events = page.locator('table.timeline tbody tr');
     await expect(events.nth(0)).toContainText('REQUEST_FOR_INFORMATION');

@@ -32,7 +32,7 @@ test.describe('replay without JavaScript', () => {
 
     // Found by filter, with why in words.
     await page.goto('/deliveries');
-    await page.getByLabel('Connection (slug)').fill('botim-replay');
+    await page.getByLabel('Connection', { exact: true }).fill('botim-replay');
     await page.getByLabel('Verdict').selectOption('bad_signature');
     await page.getByRole('button', { name: 'Show' }).click();
     await expect(page).toHaveURL(/verdict=bad_signature/);
@@ -57,7 +57,7 @@ test.describe('replay without JavaScript', () => {
     await page.getByRole('button', { name: 'Replay now' }).click();
     await expect(page.locator('.flash')).toContainText('replayed: valid: its event was recorded');
     await expect(page.locator('table.data').last()).toContainText('valid: its event was recorded');
-    await expect(page.getByText('bad_signature').first()).toBeVisible();
+    await expect(page.getByText('bad signature').first()).toBeVisible();
 
     await openDispute(page, 'O1000', 'botim-replay');
     await expect(page.getByText('Chargeback').first()).toBeVisible();

@@ -72,7 +72,11 @@ async fn disputes_csv(
     let filter = match QueueFilter::from_params(&params) {
         Ok(filter) => filter,
         Err(e) => {
-            return error_page_saying(StatusCode::BAD_REQUEST, "Cannot export this view", &e.0)
+            return error_page_saying(
+                StatusCode::BAD_REQUEST,
+                "Cannot export this view",
+                &e.message,
+            )
         }
     };
     let now = jiff::Timestamp::now();

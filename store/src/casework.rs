@@ -1,12 +1,12 @@
-//! What analysts do to a dispute: notes (kept, never edited) and who owns
-//! it. Each change is written with its audit entry in one transaction; the
+//! What analysts do to a dispute: notes (kept, never edited), who owns
+//! it, and clearing a disagreement flag they have reviewed. Each change is written with its audit entry in one transaction; the
 //! database keeps both histories append-only.
 
 use dispute_core::domain::NoteText;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{people::append_audit, Actor, AuditEntry, Person, Store, StoreError};
+use super::{people::append_audit, Actor, AuditEntry, Person, QueryConflict, Store, StoreError};
 
 /// One entry of a dispute's casework, beside its provider events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +88,42 @@ impl Store {
         }
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Clears the dispute's "provider disagrees" flag once someone has
+    /// looked at it; the audit line keeps what the disagreement was. None:
+    /// there was no flag (already reviewed, or no such dispute).
+    pub async fn mark_conflict_reviewed(
+        &self,
+        dispute_id: i64,
+        by: &Actor,
+        subject: &str,
+    ) -> Result<Option<QueryConflict>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let cleared: Option<sqlx::types::Json<QueryConflict>> = sqlx::query_scalar(
+            "update disputes d set query_conflict = null
+             from (select id, query_conflict from disputes where id = $1 for update) before
+             where d.id = before.id and before.query_conflict is not null
+             returning before.query_conflict",
+        )
+        .bind(dispute_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(sqlx::types::Json(conflict)) = cleared else {
+            return Ok(None);
+        };
+        let entry = AuditEntry {
+            action: "dispute.conflict_reviewed",
+            subject,
+            details: json!({
+                "notifications_said": [conflict.known_stage, conflict.known_status],
+                "provider_said": [conflict.provider_stage, conflict.provider_status],
+                "asked_at": conflict.asked_at,
+            }),
+        };
+        append_audit(&mut tx, by, &entry).await?;
+        tx.commit().await?;
+        Ok(Some(conflict))
     }
 
     /// Makes `assignee` (or no one) the owner of the dispute. Assigning

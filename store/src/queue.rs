@@ -149,7 +149,18 @@ fn push_filter(
         sql.push(" and d.reason_code = ").push_bind(code.clone());
     }
     if filter.disagreeing {
-        sql.push(" and d.query_conflict is not null");
+        // An outcome a query recovered, which the dispute now has, is news
+        // rather than an alarm (see `QueryConflict::is_recovered_outcome`).
+        let finals = Status::ALL
+            .iter()
+            .filter(|s| s.is_final())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        sql.push(format_args!(
+            " and d.query_conflict is not null and not (d.status in ({finals}) \
+             and d.status = d.query_conflict->>'provider_status')"
+        ));
     }
     let (opened_from, opened_until) = filter.opened_range();
     if let Some(from) = opened_from {

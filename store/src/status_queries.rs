@@ -141,6 +141,15 @@ pub struct QueryConflict {
     pub summary: String,
 }
 
+impl QueryConflict {
+    /// Whether the provider's answer told of an outcome the notifications
+    /// never did, and the dispute (at `status`) now has it: something to
+    /// know, not something to act on.
+    pub fn is_recovered_outcome(&self, status: Option<Status>) -> bool {
+        self.provider_status.is_final() && status == Some(self.provider_status)
+    }
+}
+
 /// What recording a query did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueryRecorded {

@@ -134,7 +134,7 @@ pub fn PasswordPage() -> impl IntoView {
     let must = crate::auth::current_user().is_some_and(|u| u.must_change_password);
     view! {
         <PageHeading title="Change your password" />
-        {must.then(|| view! { <p class="flash">"Your password was reset: choose a new one to continue."</p> })}
+        {must.then(|| view! { <p class="flash">"The password you were given is temporary: choose your own to continue."</p> })}
         <form class="panel form" method="post" action=ChangePassword::PATH>
             <label>
                 "Current password"

@@ -143,7 +143,12 @@ pub async fn save_connection(
         Ok(_) => {
             back(
                 &format!("/connections/{}", settings.slug),
-                Flash::notice("saved"),
+                Flash::notice(match creating {
+                    true => {
+                        "Connection added. Next: give the provider its intake address, shown below."
+                    }
+                    false => "Settings saved.",
+                }),
             )
             .await
         }
@@ -303,8 +308,33 @@ fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
     let typed = crate::flash::current()
         .and_then(|flash| flash.form::<ConnectionDraft>())
         .filter(|draft| draft.slug == slug && draft.provider == provider.as_str());
+    let base = use_context::<crate::state::AppState>()
+        .map(|state| state.public_url)
+        .unwrap_or_default();
+    let intake = format!("{base}/webhooks/{slug}");
+    let mark = |done: bool| match done {
+        true => view! { <span class="badge ok">"done"</span> },
+        false => view! { <span class="badge warn">"to do"</span> },
+    };
+    let has_query_address = !detail.settings.query_base_url.trim().is_empty();
     view! {
         <PageHeading title=title />
+        <section class="panel setup" aria-label="Getting notifications">
+            <label>
+                "Intake address: give it to " {provider.display_name()} " as the notification (webhook) URL"
+                <input type="text" readonly value=intake.clone() class="intake-url" />
+            </label>
+            <ol class="checklist">
+                <li>{mark(detail.verification.current.is_some())} " A verification key, so notifications signed by " {provider.display_name()} " are accepted."</li>
+                <li>"Give " {provider.display_name()} " the intake address above, and ask for a test notification."</li>
+                <li>
+                    "See it arrive in "
+                    <a href=format!("/deliveries?connection={slug}")>"Delivery history"</a>
+                    " with the verdict “valid”."
+                </li>
+                <li>{mark(has_query_address && detail.signing.current.is_some())} " For status queries: a query address and your signing key (below)."</li>
+            </ol>
+        </section>
         <form class="panel form" method="post" action=SaveConnection::PATH>
             <SettingsFields
                 provider=detail.provider

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use super::{label, when, PageHeading};
 use crate::{
-    charts,
+    charts::Chart,
     error::{AppError, InternalErrorPage},
 };
 use dispute_store::{Dashboard, Outcomes};
@@ -41,15 +41,14 @@ pub fn DashboardPage() -> impl IntoView {
     }
 }
 
-/// A chart (hidden from screen readers, which read the table beside it),
-/// or `empty` when there is nothing to draw.
+/// A chart's numbers, folded under it.
 #[component]
-fn Chart(svg: Option<String>, empty: &'static str) -> impl IntoView {
-    match svg {
-        Some(svg) => {
-            view! { <div class="chart" aria-hidden="true" inner_html=svg></div> }.into_any()
-        }
-        None => view! { <p class="empty">{empty}</p> }.into_any(),
+fn Numbers(children: Children) -> impl IntoView {
+    view! {
+        <details class="numbers">
+            <summary>"The numbers"</summary>
+            {children()}
+        </details>
     }
 }
 
@@ -85,50 +84,59 @@ fn Figures(d: Dashboard) -> impl IntoView {
         .collect();
     view! {
         <div class="tiles">
-            <p class="panel tile"><strong>{open_total}</strong> " open disputes"</p>
-            <p class="panel tile"><strong>{d.due_within_7_days}</strong> " due within 7 days"</p>
-            <p class="panel tile"><strong>{at_risk}</strong> " at risk"</p>
+            <a class="panel tile" href="/disputes?status=any"><strong>{open_total}</strong> " open disputes"</a>
+            <a class="panel tile" href="/disputes?deadline=7d"><strong>{d.due_within_7_days}</strong> " due within 7 days"</a>
+            <a class="panel tile" href="/deadlines"><strong>{at_risk}</strong> " at risk"</a>
         </div>
         <h2>"Open disputes by stage and status"</h2>
-        <Chart
-            svg=charts::bars("Open disputes by stage", &by_stage)
-            empty="No dispute is open."
-        />
-        <table class="data">
-            <thead><tr><th>"Stage"</th><th>"Status"</th><th class="number">"Disputes"</th></tr></thead>
-            <tbody>
-                {d.open
-                    .into_iter()
-                    .map(|(stage, status, n)| {
-                        let (stage, status) = label(stage, Some(status));
-                        view! { <tr><td>{stage}</td><td>{status}</td><td class="number">{n}</td></tr> }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <Chart caption="Open disputes by stage" bars=by_stage empty="No dispute is open." />
+        <Numbers>
+        <div class="scroll" tabindex="0">
+            <table class="data">
+                <thead><tr><th>"Stage"</th><th>"Status"</th><th class="number">"Disputes"</th></tr></thead>
+                <tbody>
+                    {d.open
+                        .into_iter()
+                        .map(|(stage, status, n)| {
+                            let (stage, status) = label(stage, Some(status));
+                            view! { <tr><td>{stage}</td><td>{status}</td><td class="number">{n}</td></tr> }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+        </Numbers>
         <h2>"Disputes opened per week"</h2>
         <Chart
-            svg=charts::bars("Disputes opened per week (week starting)", &weeks)
+            caption="Disputes opened per week (week starting)"
+            bars=weeks
             empty="No dispute was opened in the last 12 weeks."
         />
-        <table class="data">
-            <thead><tr><th>"Week starting"</th><th class="number">"Opened"</th></tr></thead>
-            <tbody>
-                {d.opened_per_week
-                    .into_iter()
-                    .map(|(week, n)| view! { <tr><td>{week.to_string()}</td><td class="number">{n}</td></tr> })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <Numbers>
+        <div class="scroll" tabindex="0">
+            <table class="data">
+                <thead><tr><th>"Week starting"</th><th class="number">"Opened"</th></tr></thead>
+                <tbody>
+                    {d.opened_per_week
+                        .into_iter()
+                        .map(|(week, n)| view! { <tr><td>{week.to_string()}</td><td class="number">{n}</td></tr> })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+        </Numbers>
         <h2>"Outcomes over 90 days by provider"</h2>
         <Chart
-            svg=charts::bars("Win rate by provider, %", &rates)
+            caption="Win rate by provider, %"
+            bars=rates
             empty="No dispute was decided in the last 90 days."
         />
+        <Numbers>
         <OutcomeTable
             rows=d.by_provider.into_iter().map(|(p, o)| (p.display_name().to_owned(), o)).collect()
             what="Provider"
         />
+        </Numbers>
         <h2>"Outcomes over 90 days by reason code"</h2>
         <OutcomeTable
             rows=d
@@ -144,33 +152,35 @@ fn Figures(d: Dashboard) -> impl IntoView {
 #[component]
 fn OutcomeTable(rows: Vec<(String, Outcomes)>, what: &'static str) -> impl IntoView {
     view! {
-        <table class="data">
-            <thead>
-                <tr>
-                    <th>{what}</th>
-                    <th class="number">"Won"</th>
-                    <th class="number">"Lost"</th>
-                    <th class="number">"Expired"</th>
-                    <th class="number">"Win rate"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {rows
-                    .into_iter()
-                    .map(|(name, o)| {
-                        let rate = o.win_rate().map_or("—".to_owned(), |r| format!("{r} %"));
-                        view! {
-                            <tr>
-                                <td>{super::shown(&name)}</td>
-                                <td class="number">{o.won}</td>
-                                <td class="number">{o.lost}</td>
-                                <td class="number">{o.expired}</td>
-                                <td class="number">{rate}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <div class="scroll" tabindex="0">
+            <table class="data">
+                <thead>
+                    <tr>
+                        <th>{what}</th>
+                        <th class="number">"Won"</th>
+                        <th class="number">"Lost"</th>
+                        <th class="number">"Expired"</th>
+                        <th class="number">"Win rate"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows
+                        .into_iter()
+                        .map(|(name, o)| {
+                            let rate = o.win_rate().map_or("—".to_owned(), |r| format!("{r} %"));
+                            view! {
+                                <tr>
+                                    <td>{super::shown(&name)}</td>
+                                    <td class="number">{o.won}</td>
+                                    <td class="number">{o.lost}</td>
+                                    <td class="number">{o.expired}</td>
+                                    <td class="number">{rate}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }

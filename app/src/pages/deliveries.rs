@@ -178,7 +178,7 @@ fn HistoryFilters(filter: DeliveryFilter) -> impl IntoView {
     let value = move |name: &str| params.get(name).cloned().unwrap_or_default();
     view! {
         <form class="filters" method="get" action="/deliveries">
-            <label>"Connection (slug)" <input type="text" name="connection" value=value("connection") size="14" /></label>
+            <label>"Connection" <input type="text" name="connection" value=value("connection") size="14" /></label>
             <label>
                 "Provider"
                 <select name="provider">
@@ -198,12 +198,12 @@ fn HistoryFilters(filter: DeliveryFilter) -> impl IntoView {
                     {Verdict::ALL
                         .into_iter()
                         .map(|v| view! {
-                            <option value=v.as_str() selected=filter.verdict == Some(v)>{v.as_str()}</option>
+                            <option value=v.as_str() selected=filter.verdict == Some(v)>{v.label()}</option>
                         })
                         .collect_view()}
                 </select>
             </label>
-            <label>"Status answered" <input type="number" name="status" min="100" max="599" value=value("status") /></label>
+            <label>"Answered with HTTP status" <input type="number" name="status" min="100" max="599" value=value("status") /></label>
             <label>"From" <input type="date" name="from" value=value("from") /></label>
             <label>"To" <input type="date" name="to" value=value("to") /></label>
             <label class="search">"Text in the body" <input type="search" name="q" value=value("q") /></label>
@@ -215,42 +215,44 @@ fn HistoryFilters(filter: DeliveryFilter) -> impl IntoView {
 #[component]
 fn ThrottledTable(counts: Vec<ThrottledCount>) -> impl IntoView {
     view! {
-        <table class="data">
-            <thead>
-                <tr>
-                    <th>"From"</th>
-                    <th>"Requests refused"</th>
-                    <th>"Latest minute"</th>
-                    <th>"Latest address asked for"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {counts
-                    .into_iter()
-                    .map(|c| {
-                        view! {
-                            <tr>
-                                <td>
-                                    <code>{c.sender}</code>
-                                </td>
-                                <td>{c.requests}</td>
-                                <td><Time at=c.minute /></td>
-                                <td>
-                                    <code>{format!("/webhooks/{}", c.last_slug)}</code>
-                                </td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <div class="scroll" tabindex="0">
+            <table class="data">
+                <thead>
+                    <tr>
+                        <th>"From"</th>
+                        <th>"Requests refused"</th>
+                        <th>"Latest minute"</th>
+                        <th>"Latest address asked for"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {counts
+                        .into_iter()
+                        .map(|c| {
+                            view! {
+                                <tr>
+                                    <td>
+                                        <code>{c.sender}</code>
+                                    </td>
+                                    <td>{c.requests}</td>
+                                    <td><Time at=c.minute /></td>
+                                    <td>
+                                        <code>{format!("/webhooks/{}", c.last_slug)}</code>
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }
 
 #[component]
 fn DeliveryTable(deliveries: Vec<DeliveryRecord>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <div class="scroll" tabindex="0">
             <table class="data">
                 <thead>
                     <tr>
@@ -284,7 +286,7 @@ fn DeliveryTable(deliveries: Vec<DeliveryRecord>) -> impl IntoView {
                                         <small>{d.provider.map_or("no such connection", |p| p.display_name())}</small>
                                     </td>
                                     <td><code>{d.remote_addr}</code></td>
-                                    <td><span class=class>{d.verdict.as_str()}</span></td>
+                                    <td><span class=class>{d.verdict.label()}</span></td>
                                     <td>
                                         {d.response_status}
                                         {d.response_body.filter(|b| !b.is_empty()).map(|b| view! { " " <code>{shown(&b)}</code> })}

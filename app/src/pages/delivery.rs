@@ -73,7 +73,7 @@ pub async fn replay_delivery(id: i64) -> Result<(), AppError> {
     let flash = match replay.outcome {
         dispute_store::ReplayOutcome::Refused => Flash::error(format!(
             "replayed: still refused ({}{})",
-            replay.verdict.as_str(),
+            replay.verdict.label(),
             replay.reason.map(|r| format!(": {r}")).unwrap_or_default()
         )),
         outcome => Flash::notice(format!("replayed: {}", outcome.label())),
@@ -159,7 +159,7 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
             <dd><code>{shown(&n.remote_addr)}</code></dd>
             <dt>"Verdict"</dt>
             <dd>
-                <span class="badge">{n.verdict.as_str()}</span>
+                <span class="badge">{n.verdict.label()}</span>
                 {n.reason.as_deref().map(|r| view! { " " {shown(r)} })}
             </dd>
             <dt>"Key that matched"</dt>
@@ -184,7 +184,7 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
             </dd>
         </dl>
         <h2>"Headers"</h2>
-        <div class="scroll">
+        <div class="scroll" tabindex="0">
             <table class="data">
                 <tbody>
                     {n.headers
@@ -215,7 +215,7 @@ fn ReplayPreview(id: i64, preview: Preview) -> impl IntoView {
     let verdict = match &preview.judgement {
         Judgement::Accepted { key, .. } => format!("valid (key {key})"),
         Judgement::Refused(refused) => {
-            format!("{}: {}", refused.verdict.as_str(), shown(&refused.reason))
+            format!("{}: {}", refused.verdict.label(), shown(&refused.reason))
         }
     };
     let effect = match (&preview.event, preview.already_recorded) {
@@ -277,27 +277,29 @@ fn Replays(replays: Vec<ReplayRecord>) -> impl IntoView {
         return view! { <p>"Not replayed."</p> }.into_any();
     }
     view! {
-        <table class="data">
-            <thead>
-                <tr><th>"When"</th><th>"By"</th><th>"Verdict"</th><th>"Outcome"</th></tr>
-            </thead>
-            <tbody>
-                {replays
-                    .into_iter()
-                    .map(|r| view! {
-                        <tr>
-                            <td><Time at=r.replayed_at /></td>
-                            <td>{r.replayed_by.as_deref().map_or_else(|| "—".to_owned(), shown)}</td>
-                            <td>
-                                <span class="badge">{r.verdict.as_str()}</span>
-                                {r.reason.as_deref().map(|reason| view! { " " {shown(reason)} })}
-                            </td>
-                            <td>{r.outcome.label()}</td>
-                        </tr>
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <div class="scroll" tabindex="0">
+            <table class="data">
+                <thead>
+                    <tr><th>"When"</th><th>"By"</th><th>"Verdict"</th><th>"Outcome"</th></tr>
+                </thead>
+                <tbody>
+                    {replays
+                        .into_iter()
+                        .map(|r| view! {
+                            <tr>
+                                <td><Time at=r.replayed_at /></td>
+                                <td>{r.replayed_by.as_deref().map_or_else(|| "—".to_owned(), shown)}</td>
+                                <td>
+                                    <span class="badge">{r.verdict.label()}</span>
+                                    {r.reason.as_deref().map(|reason| view! { " " {shown(reason)} })}
+                                </td>
+                                <td>{r.outcome.label()}</td>
+                            </tr>
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
     .into_any()
 }

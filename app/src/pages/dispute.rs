@@ -4,7 +4,7 @@
 //! disputed payment's history; the forms that add a note, change the owner
 //! and ask the provider where the dispute stands.
 
-use dispute_core::domain::{reasons, DisputeState, EventOrigin};
+use dispute_core::domain::{lifecycle::StepState, reasons, DisputeState, EventOrigin, ZoneName};
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Meta;
 use leptos_router::hooks::use_params_map;
@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{auth::CurrentUser, error::AppError, flash::Flash};
 use dispute_store::{
-    Casework, DisputeRecord, PaymentRecord, Person, StatusQueryEntry, TimelineEntry,
+    Casework, DisputeRecord, PaymentRecord, Person, QueryConflict, StatusQueryEntry, TimelineEntry,
 };
 
 /// How often one dispute's provider may be asked about it.
@@ -42,6 +42,13 @@ pub struct DisputeView {
 pub async fn get_dispute(id: i64) -> Result<Option<DisputeView>, AppError> {
     let viewer = crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
     let state = expect_context::<crate::state::AppState>();
+    // Whether a question is under way is read before the dispute: read
+    // after, a question answered in between would leave a page that is
+    // neither asking nor showing the answer.
+    let asking = state
+        .store
+        .job_pending(dispute_core::domain::JobKind::StatusQuery, id)
+        .await?;
     let Some(dispute) = state.store.dispute_by_id(id).await? else {
         return Ok(None);
     };
@@ -56,10 +63,7 @@ pub async fn get_dispute(id: i64) -> Result<Option<DisputeView>, AppError> {
             .store
             .status_queries(Some(dispute.id), None, QUERIES_SHOWN)
             .await?,
-        asking: state
-            .store
-            .job_pending(dispute_core::domain::JobKind::StatusQuery, dispute.id)
-            .await?,
+        asking,
         dispute,
         viewer,
     }))
@@ -136,6 +140,29 @@ pub async fn assign(dispute: i64, assignee: String) -> Result<(), AppError> {
         Err(e) => Flash::error(e.to_string()),
     };
     crate::flash::redirect(&page, flash).await
+}
+
+/// Clears the "provider disagrees" flag: someone has looked at it. The
+/// pulled event stays in the timeline and the audit log keeps what the
+/// disagreement was.
+#[server(endpoint = "disputes/review-conflict")]
+pub async fn mark_reviewed(dispute: i64) -> Result<(), AppError> {
+    let (analyst, dispute) = target(dispute).await?;
+    let Some(dispute) = dispute else {
+        return crate::flash::redirect("/disputes", Flash::error("There is no such dispute."))
+            .await;
+    };
+    let state = expect_context::<crate::state::AppState>();
+    let actor = crate::auth::actor(Some(&analyst));
+    let flash = match state
+        .store
+        .mark_conflict_reviewed(dispute.id, &actor, &subject(&dispute))
+        .await?
+    {
+        Some(_) => Flash::notice("Marked reviewed: the flag is cleared."),
+        None => Flash::notice("Nothing to review: the flag was already cleared."),
+    };
+    crate::flash::redirect(&crate::links::dispute(dispute.id), flash).await
 }
 
 /// Asks the dispute's provider where it stands, at most once a minute per
@@ -221,22 +248,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             format!("{} ({how})", when(e.recorded_at))
         });
     let conflict = d.query_conflict.clone().map(|c| {
-        let (known_stage, known_status) = label(c.known_stage, c.known_status);
-        let (said_stage, said_status) = label(Some(c.provider_stage), Some(c.provider_status));
-        view! {
-            <div class="panel conflict" role="alert">
-                <p>
-                    <span class="badge warn">"provider disagrees"</span>
-                    " Asked " <Time at=c.asked_at /> ", the provider's answer disagrees with what the notifications had said."
-                </p>
-                <dl class="facts">
-                    <dt>"Notifications said"</dt>
-                    <dd>{known_stage} " · " {known_status}</dd>
-                    <dt>"The provider says"</dt>
-                    <dd>{said_stage} " · " {said_status} " — " {shown(&c.summary)}</dd>
-                </dl>
-            </div>
-        }
+        view! { <ConflictPanel conflict=c dispute=d.id status=d.status may_work=may_work /> }
     });
     // The answer to a question asked a moment ago, where the button is.
     let answered = queries
@@ -245,7 +257,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
         .map(|q| {
             view! {
                 <p class="panel" role="status">
-                    {format!("Asked {}: ", when_in(q.asked_at, &viewer.timezone))}
+                    {format!("Asked {}: ", when(q.asked_at))}
                     <span class=format!("badge outcome-{}", q.outcome.as_str())>{q.outcome.label()}</span>
                     " "
                     {shown(&q.detail)}
@@ -268,20 +280,98 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
         }
         (None, _) => view! { "—" }.into_any(),
     };
+    let visited: Vec<_> = timeline.iter().filter_map(|e| e.stage).collect();
+    let steps = dispute_core::domain::lifecycle::lifecycle(&visited, d.stage.zip(d.status));
+    let other_deadline = other_deadline(&d, &why, &timeline, &viewer.timezone);
+    let owner = d
+        .assignee
+        .as_ref()
+        .map_or_else(|| "No one".to_owned(), |p| p.display_name.clone());
+    let take_it = (may_work && d.assignee.as_ref().map(|p| p.id) != Some(viewer.id)).then(|| {
+        view! {
+            <form class="inline" method="post" action=Assign::PATH>
+                <input type="hidden" name="dispute" value=d.id />
+                <input type="hidden" name="assignee" value="me" />
+                <button type="submit" class="secondary">"Assign to me"</button>
+            </form>
+        }
+    });
+    let action = match (asking, may_work) {
+        (true, _) => view! {
+            <Meta http_equiv="refresh" content="2" />
+            <p role="status">
+                {format!("Asking {} where the dispute stands…", d.provider.display_name())}
+                " "
+                <small>"This page shows the answer when it comes."</small>
+            </p>
+        }
+        .into_any(),
+        (false, true) => view! {
+            <form class="inline" method="post" action=QueryStatus::PATH>
+                <input type="hidden" name="dispute" value=d.id />
+                <button type="submit">"Query status now"</button>
+                " "
+                <small>"Asks the provider where the dispute stands; at most once a minute."</small>
+            </form>
+        }
+        .into_any(),
+        (false, false) => ().into_any(),
+    };
     view! {
         <PageHeading title=format!("Dispute {}", d.dispute_ref) />
+        <section class="panel dispute-summary" aria-label="Summary">
+            <div>
+                <span class="summary-label">"Amount"</span>
+                <strong class="amount">{money(d.amount.as_ref())}</strong>
+            </div>
+            <div>
+                <span class="summary-label">"Where it stands"</span>
+                <span class="badge">{stage}</span>
+                " "
+                <span class=format!("badge status-{}", d.status.map_or("none", |s| s.as_str()))>
+                    {status}
+                </span>
+            </div>
+            <div class="summary-deadline">
+                <span class="summary-label">"Respond by"</span>
+                {deadline}
+            </div>
+            <div>
+                <span class="summary-label">"Owner"</span>
+                {owner}
+                " "
+                {take_it}
+            </div>
+            <div class="summary-action">{action}</div>
+        </section>
+        <ol class="lifecycle" aria-label="Lifecycle">
+            {steps
+                .into_iter()
+                .map(|step| {
+                    let (class, said) = match step.state {
+                        StepState::Passed => ("passed", "passed"),
+                        StepState::Skipped => ("skipped", "skipped"),
+                        StepState::Current => ("current", "now"),
+                        StepState::Ahead => ("ahead", "not yet"),
+                    };
+                    let current = (step.state == StepState::Current).then_some("step");
+                    view! {
+                        <li class=class aria-current=current>
+                            {step.label}
+                            <span class="visually-hidden">{format!(" ({said})")}</span>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ol>
         {conflict}
+        {answered}
         <dl class="facts">
-            <dt>"Provider"</dt>
-            <dd>{d.provider.display_name()} " · " <code>{d.connection_slug.clone()}</code></dd>
-            <dt>"Dispute reference"</dt>
-            <dd><code>{shown(&d.dispute_ref)}</code></dd>
-            <dt>"Original transaction"</dt>
-            <dd><code>{d.payment_reference.as_deref().map(shown)}</code></dd>
-            <dt>"Merchant order"</dt>
-            <dd><code>{d.merchant_reference.as_deref().map(shown)}</code></dd>
-            <dt>"Amount"</dt>
-            <dd>{money(d.amount.as_ref())}</dd>
+            <dt>"Why it stands so"</dt>
+            <dd>
+                {because(&why, &timeline)}
+                {other_deadline.map(|note| view! { <p class="guidance">{note}</p> })}
+            </dd>
             <dt>"Reason"</dt>
             <dd>
                 {d.reason_code.as_deref().map(|c| view! { <code>{shown(c)}</code> " " })}
@@ -295,49 +385,21 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
                     </p>
                 })}
             </dd>
-            <dt>"Stage and status"</dt>
-            <dd>
-                <span class="badge">{stage}</span>
-                " "
-                <span class=format!("badge status-{}", d.status.map_or("none", |s| s.as_str()))>
-                    {status}
-                </span>
-            </dd>
-            <dt>"Respond by"</dt>
-            <dd>{deadline}</dd>
-            <dt>"Why"</dt>
-            <dd>{because(&why, &timeline)}</dd>
+            <dt>"Provider"</dt>
+            <dd>{d.provider.display_name()} " · " <code>{d.connection_slug.clone()}</code></dd>
+            <dt>"Dispute reference"</dt>
+            <dd><code>{shown(&d.dispute_ref)}</code></dd>
+            <dt>"Original transaction"</dt>
+            <dd><code>{d.payment_reference.as_deref().map(shown)}</code></dd>
+            <dt>"Merchant order"</dt>
+            <dd><code>{d.merchant_reference.as_deref().map(shown)}</code></dd>
             <dt>"Opened"</dt>
             <dd><Time at=d.opened_at /></dd>
             <dt>"Last heard from the provider"</dt>
             <dd>{last_heard}</dd>
             <dt>"Last asked"</dt>
             <dd>{d.last_queried_at.map_or_else(|| "never".to_owned(), when)}</dd>
-            <dt>"Assignee"</dt>
-            <dd>{d.assignee.as_ref().map_or_else(|| "no one".to_owned(), |p| p.display_name.clone())}</dd>
         </dl>
-        {match (asking, may_work) {
-            (true, _) => view! {
-                <Meta http_equiv="refresh" content="2" />
-                <p class="panel" role="status">
-                    {format!("Asking {} where the dispute stands…", d.provider.display_name())}
-                    " "
-                    <small>"This page shows the answer when it comes."</small>
-                </p>
-            }
-            .into_any(),
-            (false, true) => view! {
-                <form class="inline" method="post" action=QueryStatus::PATH>
-                    <input type="hidden" name="dispute" value=d.id />
-                    <button type="submit">"Query status now"</button>
-                    " "
-                    <small>"Asks the provider where the dispute stands; at most once a minute."</small>
-                </form>
-            }
-            .into_any(),
-            (false, false) => ().into_any(),
-        }}
-        {answered}
         {may_work.then(|| view! {
             <Casework
                 dispute=d.id
@@ -355,6 +417,37 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
     }
 }
 
+/// When another event gave a deadline other than the one that counts: the
+/// other one, and why it does not count.
+fn other_deadline(
+    d: &DisputeRecord,
+    why: &DisputeState,
+    timeline: &[TimelineEntry],
+    zone: &ZoneName,
+) -> Option<String> {
+    let counts = d.deadline?;
+    let from = why.deadline_from.as_ref()?;
+    let other = timeline.iter().rev().find(|e| {
+        e.key != from.as_str()
+            && e.deadline.is_some_and(|at| at != counts)
+            && (e.stage == d.stage || (!e.recognized && e.source == EventOrigin::StatusQuery))
+    })?;
+    let reason = match (other.recognized, other.source) {
+        (false, EventOrigin::StatusQuery) => {
+            "that answer agreed on where the dispute stands, so it changed nothing"
+        }
+        (false, _) => "that event was not understood, so it changed nothing",
+        (true, _) => "the deadline counts from the event that put the dispute where it stands",
+    };
+    Some(format!(
+        "{} ({}, {}) gave another deadline, {}. The one above counts: {reason}. If the provider has moved the deadline, ask them which is right.",
+        headline(other),
+        shown(&other.kind),
+        when(other.recorded_at),
+        when_in(other.deadline.unwrap_or(counts), zone),
+    ))
+}
+
 /// The latest questions asked of the provider about the dispute, answered
 /// or not.
 #[component]
@@ -364,8 +457,8 @@ fn Queries(queries: Vec<StatusQueryEntry>) -> impl IntoView {
             .into_any();
     }
     view! {
-        <div class="table-wrap">
-            <table>
+        <div class="scroll" tabindex="0">
+            <table class="data">
                 <thead>
                     <tr>
                         <th>"Asked"</th>
@@ -423,18 +516,27 @@ pub fn QueryRow(q: StatusQueryEntry, #[prop(optional)] with_dispute: bool) -> im
 
 /// Which events put the dispute where it stands, in words.
 fn because(why: &DisputeState, timeline: &[TimelineEntry]) -> String {
-    let named = |key: &Option<dispute_core::domain::EventKey>| {
+    let find = |key: &Option<dispute_core::domain::EventKey>| {
         let key = key.as_ref()?;
-        let e = timeline.iter().find(|e| e.key == key.as_str())?;
-        Some(format!("{} of {}", shown(&e.kind), when(e.occurred_at)))
+        timeline.iter().find(|e| e.key == key.as_str())
     };
-    let status = match named(&why.status_from) {
-        Some(event) => format!("The status was set by {event}"),
+    let named = |e: &TimelineEntry| {
+        format!(
+            "“{}” ({}, {})",
+            headline(e),
+            shown(&e.kind),
+            when(e.occurred_at)
+        )
+    };
+    let (status_from, deadline_from) = (find(&why.status_from), find(&why.deadline_from));
+    let status = match status_from {
+        Some(e) => format!("The status comes from {}", named(e)),
         None => "No event has set a status yet".to_owned(),
     };
-    match named(&why.deadline_from) {
-        Some(event) => format!("{status}; the deadline comes from {event}."),
-        None => format!("{status}."),
+    match (status_from, deadline_from) {
+        (Some(a), Some(b)) if a.id == b.id => format!("{status}, and so does the deadline."),
+        (_, Some(e)) => format!("{status}; the deadline comes from {}.", named(e)),
+        (_, None) => format!("{status}."),
     }
 }
 
@@ -485,13 +587,6 @@ fn Casework(
                 </label>
                 <button type="submit">"Assign"</button>
             </form>
-            {(owner != Some(viewer)).then(|| view! {
-                <form class="inline" method="post" action=Assign::PATH>
-                    <input type="hidden" name="dispute" value=dispute />
-                    <input type="hidden" name="assignee" value="me" />
-                    <button type="submit">"Assign to me"</button>
-                </form>
-            })}
         </div>
     }
 }
@@ -524,15 +619,13 @@ fn Timeline(entries: Vec<TimelineEntry>, casework: Vec<Casework>, show_raw: bool
     // Stable: events keep their order among themselves, and so does casework.
     rows.sort_by_key(Row::at);
     view! {
-        <div class="scroll">
+        <div class="scroll" tabindex="0">
             <table class="data timeline">
                 <thead>
                     <tr>
                         <th>"Happened"</th>
+                        <th>"What happened"</th>
                         <th>"Received"</th>
-                        <th>"Event"</th>
-                        <th>"Stage and status"</th>
-                        <th>"Respond by"</th>
                         <th>"Amount"</th>
                         <th>"Reason"</th>
                     </tr>
@@ -568,10 +661,32 @@ fn WorkRow(w: Casework) -> impl IntoView {
     view! {
         <tr class="casework-entry">
             <td><Time at=at /></td>
-            <td>"—"</td>
-            <td><span class="badge">{what}</span></td>
-            <td colspan="4" class="note">{text.as_deref().map(shown_lines)}</td>
+            <td colspan="4">
+                <strong>{what}</strong>
+                {text.as_deref().map(|text| view! { <div class="note">{shown_lines(text)}</div> })}
+            </td>
         </tr>
+    }
+}
+
+/// What an event did, in words (see `dispute_core::domain::headline`).
+fn headline(e: &TimelineEntry) -> String {
+    use dispute_core::domain::headline::{event_title, Told};
+    let told = match e.source {
+        EventOrigin::StatusQuery => Told::ByQuery,
+        EventOrigin::Notification | EventOrigin::Replay => Told::ByNotification,
+    };
+    event_title(e.stage.zip(e.status), e.recognized, told)
+}
+
+/// An event's title as the timeline leads with it: what it did, and when
+/// a response is due if it asks for one.
+fn title(e: &TimelineEntry) -> String {
+    match (e.status, e.deadline) {
+        (Some(dispute_core::domain::Status::NeedsResponse), Some(deadline)) => {
+            format!("{} — respond by {}", headline(e), when(deadline))
+        }
+        _ => headline(e),
     }
 }
 
@@ -580,48 +695,55 @@ fn EventRow(e: TimelineEntry, late: bool, show_raw: bool) -> impl IntoView {
     let raw = e
         .notification_id
         .filter(|_| show_raw)
-        .map(|id| view! { " " <a href=crate::links::delivery(id)>"raw notification"</a> });
-    let (stage, status) = label(e.stage, e.status);
+        .map(|id| view! { " · " <a href=crate::links::delivery(id)>"raw notification"</a> });
     let happened = match &e.occurred_at_text {
-        Some(_) => when(e.occurred_at),
-        None => format!("{} (receipt time)", when(e.occurred_at)),
+        Some(_) => view! { <Time at=e.occurred_at /> }.into_any(),
+        None => view! { <Time at=e.occurred_at /> <small>" (when received)"</small> }.into_any(),
     };
     let source = match e.source {
         EventOrigin::StatusQuery => Some("from a status query"),
         EventOrigin::Replay => Some("from a replay"),
         EventOrigin::Notification => None,
     };
+    let asked_by = (e.source == EventOrigin::StatusQuery).then(|| {
+        format!(
+            " · asked by {}",
+            e.queried_by
+                .as_deref()
+                .map_or_else(|| "reconciliation".to_owned(), shown)
+        )
+    });
+    let heading = title(&e);
+    let unrecognized = !e.recognized && e.source != EventOrigin::StatusQuery;
     view! {
-        <tr>
+        <tr class="event">
             <td>{happened}</td>
             <td>
-                <Time at=e.recorded_at />
-                {late.then(|| view! { " " <span class="badge warn">"arrived late"</span> })}
-                {raw}
-            </td>
-            <td>
-                <code>{shown(&e.kind)}</code>
-                {e.provider_status.map(|s| view! { " · " {shown(&s)} })}
+                <strong>{heading}</strong>
                 {source.map(|s| view! { " " <span class="badge">{s}</span> })}
-                {(!e.recognized && e.source == EventOrigin::StatusQuery).then(|| view! { " " <span class="badge">"changed nothing"</span> })}
-                {(!e.recognized && e.source != EventOrigin::StatusQuery).then(|| view! { " " <span class="badge warn">"unrecognized: did not change the dispute"</span> })}
-                {(e.source == EventOrigin::StatusQuery).then(|| view! {
-                    <br />
-                    <small>{format!("asked by {}", e.queried_by.as_deref().map_or_else(|| "reconciliation".to_owned(), shown))}</small>
-                })}
+                {unrecognized.then(|| view! { " " <span class="badge warn">"not understood"</span> })}
+                <br />
+                <small class="codes">
+                    <code>{shown(&e.kind)}</code>
+                    {e.provider_status.map(|s| view! { " · " <code>{shown(&s)}</code> })}
+                    {asked_by}
+                    {raw}
+                </small>
                 {e.query_answer.filter(|_| show_raw).map(|answer| view! {
                     <details>
-                        <summary>"the provider's answer"</summary>
+                        <summary>"The provider's answer"</summary>
                         <pre>{shown_lines(&answer)}</pre>
                     </details>
                 })}
-                                        {(e.duplicates > 0).then(|| view! {
-                                            " "
-                                            <span class="badge">{format!("delivered {} more time{}", e.duplicates, if e.duplicates == 1 { "" } else { "s" })}</span>
-                                        })}
             </td>
-            <td>{stage} " · " {status}</td>
-            <td>{e.deadline.map(when)}</td>
+            <td>
+                <Time at=e.recorded_at />
+                {late.then(|| view! { " " <span class="badge warn">"arrived late"</span> })}
+                {(e.duplicates > 0).then(|| view! {
+                    " "
+                    <span class="badge">{format!("delivered {} more time{}", e.duplicates, if e.duplicates == 1 { "" } else { "s" })}</span>
+                })}
+            </td>
             <td>{money(e.amount.as_ref())}</td>
             <td>
                 {e.reason_code.map(|c| view! { <code>{shown(&c)}</code> " " })}
@@ -640,7 +762,7 @@ fn Payments(payments: Vec<PaymentRecord>) -> impl IntoView {
         .into_any();
     }
     view! {
-        <div class="scroll">
+        <div class="scroll" tabindex="0">
             <table class="data">
                 <thead>
                     <tr>
@@ -673,4 +795,56 @@ fn Payments(payments: Vec<PaymentRecord>) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// What a status query's answer said against the notifications: an alarm
+/// while the dispute is open, news when it recovered an outcome the
+/// dispute now has; either can be marked reviewed.
+#[component]
+fn ConflictPanel(
+    conflict: QueryConflict,
+    dispute: i64,
+    status: Option<dispute_core::domain::Status>,
+    may_work: bool,
+) -> impl IntoView {
+    let (known_stage, known_status) = label(conflict.known_stage, conflict.known_status);
+    let (said_stage, said_status) = label(
+        Some(conflict.provider_stage),
+        Some(conflict.provider_status),
+    );
+    let recovered = conflict.is_recovered_outcome(status);
+    let (class, role, badge, sentence) = match recovered {
+        true => (
+            "panel news",
+            "status",
+            view! { <span class="badge">"learned from the provider"</span> },
+            "No notification told of this outcome; the provider's answer did, and the dispute now shows it.",
+        ),
+        false => (
+            "panel conflict",
+            "alert",
+            view! { <span class="badge warn">"provider disagrees"</span> },
+            "The provider's answer disagrees with what the notifications had said. Check which is right before acting.",
+        ),
+    };
+    let review = may_work.then(|| {
+        view! {
+            <form method="post" action=MarkReviewed::PATH>
+                <input type="hidden" name="dispute" value=dispute />
+                <button type="submit" class="secondary">"Mark reviewed"</button>
+            </form>
+        }
+    });
+    view! {
+        <div class=class role=role>
+            <p>{badge} " Asked " <Time at=conflict.asked_at /> ". " {sentence}</p>
+            <dl class="facts">
+                <dt>"Notifications said"</dt>
+                <dd>{known_stage} " · " {known_status}</dd>
+                <dt>"The provider says"</dt>
+                <dd>{said_stage} " · " {said_status} " — " {shown(&conflict.summary)}</dd>
+            </dl>
+            {review}
+        </div>
+    }
 }

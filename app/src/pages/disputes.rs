@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use dispute_core::domain::{Assignee, ProviderKind, QueueCursor, QueueFilter, Sort, Stage, Status};
+use dispute_core::domain::{
+    queue::FilterError, Assignee, ProviderKind, QueueCursor, QueueFilter, Sort, Stage, Status,
+};
 use leptos::{prelude::*, server_fn::ServerFn};
 
 use super::{countdown, cursor_from, cursor_text, label, money, shown, Empty, PageHeading, Time};
@@ -34,29 +36,51 @@ pub struct QueuePage {
     pub silent: Vec<(String, jiff::Timestamp)>,
 }
 
-/// What the page shows when its address holds a filter it cannot read.
+/// The queue, or, when its address holds a value it cannot read, the
+/// filters again with the message beside that field.
 pub enum QueueAnswer {
     Page(Box<QueuePage>),
-    Refused(String),
+    Refused {
+        params: BTreeMap<String, String>,
+        error: FilterError,
+        connections: Vec<ConnectionSummary>,
+    },
 }
 
 pub async fn work_queue(params: BTreeMap<String, String>) -> Result<QueueAnswer, AppError> {
     let viewer = crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
     let state = expect_context::<crate::state::AppState>();
-    let filter = match QueueFilter::from_params(&params) {
-        Ok(filter) => filter,
-        Err(e) => return Ok(QueueAnswer::Refused(e.0)),
+    let connections = || async {
+        Ok::<_, AppError>(
+            state
+                .store
+                .connections_overview()
+                .await?
+                .into_iter()
+                .map(|c| c.summary)
+                .collect::<Vec<_>>(),
+        )
     };
-    let after = match params.get("after").filter(|a| !a.is_empty()) {
-        None => None,
-        Some(text) => match cursor_from::<QueueCursor>(text) {
-            Some(cursor) => Some(cursor.storable()),
-            None => {
-                return Ok(QueueAnswer::Refused(
-                    "that page of the list does not exist".into(),
-                ))
-            }
-        },
+    let filter = QueueFilter::from_params(&params).and_then(|filter| {
+        match params.get("after").filter(|a| !a.is_empty()) {
+            None => Ok((filter, None)),
+            Some(text) => cursor_from::<QueueCursor>(text)
+                .map(|cursor| (filter, Some(cursor.storable())))
+                .ok_or_else(|| FilterError {
+                    field: "after".into(),
+                    message: "That page of the list does not exist.".into(),
+                }),
+        }
+    });
+    let (filter, after) = match filter {
+        Ok(read) => read,
+        Err(error) => {
+            return Ok(QueueAnswer::Refused {
+                connections: connections().await?,
+                params,
+                error,
+            })
+        }
     };
     let now = jiff::Timestamp::now();
     let mut disputes = match state
@@ -65,7 +89,16 @@ pub async fn work_queue(params: BTreeMap<String, String>) -> Result<QueueAnswer,
         .await?
     {
         Ok(disputes) => disputes,
-        Err(e) => return Ok(QueueAnswer::Refused(e.to_string())),
+        Err(e) => {
+            return Ok(QueueAnswer::Refused {
+                connections: connections().await?,
+                params,
+                error: FilterError {
+                    field: String::new(),
+                    message: e.to_string(),
+                },
+            })
+        }
     };
     let next = (disputes.len() as i64 > PAGE).then(|| {
         disputes.truncate(PAGE as usize);
@@ -73,13 +106,7 @@ pub async fn work_queue(params: BTreeMap<String, String>) -> Result<QueueAnswer,
     });
     Ok(QueueAnswer::Page(Box::new(QueuePage {
         counts: state.store.status_counts(&filter, viewer.id, now).await?,
-        connections: state
-            .store
-            .connections_overview()
-            .await?
-            .into_iter()
-            .map(|c| c.summary)
-            .collect(),
+        connections: connections().await?,
         views: state.store.saved_views(viewer.id).await?,
         silent: state.store.silent_connections(state.silence_after).await?,
         filter,
@@ -116,7 +143,7 @@ pub async fn save_view(name: String, query: String) -> Result<(), AppError> {
             let back = queue_href("/disputes", &filter, &[]);
             (filter, back)
         }
-        Err(e) => return crate::flash::redirect("/disputes", Flash::error(e.0)).await,
+        Err(e) => return crate::flash::redirect("/disputes", Flash::error(e.message)).await,
     };
     let name = match ViewName::parse(&name) {
         Ok(name) => name,
@@ -164,9 +191,13 @@ pub fn DisputesPage() -> impl IntoView {
             {Suspend::new(async move {
                 match work_queue(params).await {
                     Ok(QueueAnswer::Page(page)) => view! { <Queue page=*page /> }.into_any(),
-                    Ok(QueueAnswer::Refused(reason)) => {
+                    Ok(QueueAnswer::Refused { params, error, connections }) => {
+                        let beside_a_field = FIELDS.contains(&error.field.as_str());
                         view! {
-                            <p class="flash error" role="alert">{reason}</p>
+                            {(!beside_a_field).then(|| view! {
+                                <p class="flash error" role="alert">{error.message.clone()}</p>
+                            })}
+                            <FilterForm values=params error=Some(error) connections />
                             <p><a href="/disputes">"Back to the work queue"</a></p>
                         }
                             .into_any()
@@ -192,10 +223,13 @@ fn Queue(page: QueuePage) -> impl IntoView {
     let csv = queue_href("/disputes.csv", &filter, &[]);
     let next = next.map(|cursor| queue_href("/disputes", &filter, &[("after", &cursor)]));
     let empty = disputes.is_empty();
+    let values = form_values(&filter);
     view! {
         <super::SilenceWarning silent />
-        <FilterForm filter=filter.clone() connections />
+        <a class="skip-link" href="#results">"Skip to the disputes"</a>
         <StatusTabs filter=filter.clone() counts />
+        <QuickViews filter=filter.clone() />
+        <FilterForm values error=None connections />
         <div class="toolbar">
             <SavedViews views />
             <form class="save-view" method="post" action=SaveView::PATH>
@@ -210,9 +244,9 @@ fn Queue(page: QueuePage) -> impl IntoView {
         </div>
         {match empty {
             true => view! {
-                <Empty>"No dispute matches this view."</Empty>
+                <div id="results"><Empty>"No dispute matches this view."</Empty></div>
             }.into_any(),
-            false => view! { <QueueTable disputes /> }.into_any(),
+            false => view! { <div id="results"><QueueTable disputes /></div> }.into_any(),
         }}
         <nav class="pager" aria-label="Pages">
             <a href=queue_href("/disputes", &filter, &[])>"First page"</a>
@@ -221,18 +255,118 @@ fn Queue(page: QueuePage) -> impl IntoView {
     }
 }
 
-/// The filter as a form that sends itself as the address (GET).
+/// The parameters the form has a field for (a refusal of another, such as
+/// a page's cursor, is said above the form).
+const FIELDS: [&str; 17] = [
+    "q",
+    "sort",
+    "connection",
+    "provider",
+    "stage",
+    "status",
+    "deadline",
+    "due_from",
+    "due_to",
+    "currency",
+    "amount_min",
+    "amount_max",
+    "assignee",
+    "reason_code",
+    "flag",
+    "opened_from",
+    "opened_to",
+];
+
+/// What the form shows for a filter the queue read: its parameters, with
+/// the defaults the address leaves out written in.
+fn form_values(filter: &QueueFilter) -> BTreeMap<String, String> {
+    let mut values: BTreeMap<String, String> = filter
+        .to_params()
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+    values.insert(
+        "status".into(),
+        filter.status.map_or("any", |s| s.as_str()).to_owned(),
+    );
+    values
+}
+
+/// Ready-made views: the filters an analyst reaches for most.
 #[component]
-fn FilterForm(filter: QueueFilter, connections: Vec<ConnectionSummary>) -> impl IntoView {
-    let selected_connection = filter.connection.as_ref().map(|c| c.as_str().to_owned());
-    let (due_from, due_to) = match filter.deadline {
-        Some(dispute_core::domain::DeadlineWindow::Between(from, to)) => {
-            (from.map(|d| d.to_string()), to.map(|d| d.to_string()))
-        }
-        _ => (None, None),
+fn QuickViews(filter: QueueFilter) -> impl IntoView {
+    use dispute_core::domain::DeadlineWindow;
+    let base = QueueFilter::default();
+    let views = [
+        (
+            "Mine",
+            QueueFilter {
+                assignee: Assignee::Me,
+                ..base.clone()
+            },
+        ),
+        (
+            "Due in 3 days",
+            QueueFilter {
+                deadline: Some(DeadlineWindow::Within72Hours),
+                ..base.clone()
+            },
+        ),
+        (
+            "Overdue",
+            QueueFilter {
+                deadline: Some(DeadlineWindow::Overdue),
+                ..base.clone()
+            },
+        ),
+        (
+            "Flagged",
+            QueueFilter {
+                status: None,
+                disagreeing: true,
+                ..base.clone()
+            },
+        ),
+    ];
+    view! {
+        <nav class="quick-views" aria-label="Quick views">
+            <ul>
+                {views
+                    .into_iter()
+                    .map(|(name, view)| {
+                        let current = (view == filter).then_some("page");
+                        view! {
+                            <li><a href=queue_href("/disputes", &view, &[]) aria-current=current>{name}</a></li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </nav>
+    }
+}
+
+/// The filters as a form that sends itself as the address (GET): the
+/// search up front, the rest under "More filters" (open when one is set or
+/// refused); a refused value's message beside its field.
+#[component]
+fn FilterForm(
+    values: BTreeMap<String, String>,
+    error: Option<FilterError>,
+    connections: Vec<ConnectionSummary>,
+) -> impl IntoView {
+    let value = |name: &str| values.get(name).map(|v| shown(v)).unwrap_or_default();
+    let refusal = |name: &str| {
+        error
+            .as_ref()
+            .filter(|e| e.field == name)
+            .map(|e| view! { <span class="field-error" role="alert">{e.message.clone()}</span> })
     };
-    let params: BTreeMap<&str, String> = filter.to_params().into_iter().collect();
-    let value = move |name: &str| params.get(name).cloned().unwrap_or_default();
+    let invalid = |name: &str| {
+        error
+            .as_ref()
+            .is_some_and(|e| e.field == name)
+            .then_some("true")
+    };
     let options = |items: Vec<(String, String)>, current: String| {
         items
             .into_iter()
@@ -243,143 +377,165 @@ fn FilterForm(filter: QueueFilter, connections: Vec<ConnectionSummary>) -> impl 
             .collect_view()
     };
     let any = || ("".to_owned(), "any".to_owned());
+    let more_set = values.iter().any(|(name, value)| {
+        name != "q" && name != "status" && name != "sort" && !value.is_empty()
+    }) || values
+        .get("status")
+        .is_some_and(|s| s != Status::NeedsResponse.as_str())
+        || error.as_ref().is_some_and(|e| e.field != "q");
+    let connection_options = std::iter::once(any())
+        .chain(connections.into_iter().map(|c| {
+            let name = match c.display_name.is_empty() {
+                true => c.slug.clone(),
+                false => c.display_name.clone(),
+            };
+            (c.slug, name)
+        }))
+        .collect();
+    let status = values
+        .get("status")
+        .cloned()
+        .unwrap_or_else(|| Status::NeedsResponse.as_str().to_owned());
     view! {
-        <form class="filters" method="get" action="/disputes">
-            <label>
-                "Connection"
-                <select name="connection">
-                    {options(
-                        std::iter::once(any())
-                            .chain(connections.into_iter().map(|c| {
-                                let name = match c.display_name.is_empty() {
-                                    true => c.slug.clone(),
-                                    false => c.display_name.clone(),
-                                };
-                                (c.slug, name)
-                            }))
-                            .collect(),
-                        selected_connection.unwrap_or_default(),
-                    )}
-                </select>
-            </label>
-            <label>
-                "Provider"
-                <select name="provider">
-                    {options(
-                        std::iter::once(any())
-                            .chain(ProviderKind::ALL.iter().map(|p| (p.as_str().to_owned(), p.display_name().to_owned())))
-                            .collect(),
-                        value("provider"),
-                    )}
-                </select>
-            </label>
-            <label>
-                "Stage"
-                <select name="stage">
-                    {options(
-                        std::iter::once(any())
-                            .chain(Stage::ALL.iter().map(|s| (s.as_str().to_owned(), s.label().to_owned())))
-                            .collect(),
-                        value("stage"),
-                    )}
-                </select>
-            </label>
-            <label>
-                "Status"
-                <select name="status">
-                    {options(
-                        std::iter::once(("any".to_owned(), "any".to_owned()))
-                            .chain(Status::ALL.iter().map(|s| (s.as_str().to_owned(), s.label().to_owned())))
-                            .collect(),
-                        match filter.status {
-                            Some(s) => s.as_str().to_owned(),
-                            None => "any".to_owned(),
-                        },
-                    )}
-                </select>
-            </label>
-            <label>
-                "Deadline"
-                <select name="deadline">
-                    {options(
-                        [
-                            ("", "any"),
-                            ("overdue", "overdue"),
-                            ("24h", "within 24 hours"),
-                            ("72h", "within 72 hours"),
-                            ("7d", "within 7 days"),
-                            ("custom", "between the days below"),
-                        ]
-                            .into_iter()
-                            .map(|(v, l)| (v.to_owned(), l.to_owned()))
-                            .collect(),
-                        value("deadline"),
-                    )}
-                </select>
-            </label>
-            <label>"Due from" <input type="date" name="due_from" value=due_from /></label>
-            <label>"Due to" <input type="date" name="due_to" value=due_to /></label>
-            <label>
-                "Currency"
-                <input type="text" name="currency" value=value("currency") maxlength="3" size="4" />
-            </label>
-            <label>
-                "Amount from"
-                <input type="text" name="amount_min" value=value("amount_min") inputmode="decimal" size="8" />
-            </label>
-            <label>
-                "Amount to"
-                <input type="text" name="amount_max" value=value("amount_max") inputmode="decimal" size="8" />
-            </label>
-            <label>
-                "Assignee"
-                <select name="assignee">
-                    {options(
-                        [("anyone", "anyone"), ("me", "me"), ("unassigned", "unassigned")]
-                            .into_iter()
-                            .map(|(v, l)| (v.to_owned(), l.to_owned()))
-                            .collect(),
-                        match filter.assignee {
-                            Assignee::Anyone => "anyone".to_owned(),
-                            Assignee::Me => "me".to_owned(),
-                            Assignee::Unassigned => "unassigned".to_owned(),
-                        },
-                    )}
-                </select>
-            </label>
-            <label>
-                "Reason code"
-                <input type="text" name="reason_code" value=value("reason_code") size="6" />
-            </label>
-            <label>
-                <input type="checkbox" name="flag" value="disagrees" checked=filter.disagreeing />
-                " Flagged: a status query disagrees"
-            </label>
-            <label>"Opened from" <input type="date" name="opened_from" value=value("opened_from") /></label>
-            <label>"Opened to" <input type="date" name="opened_to" value=value("opened_to") /></label>
-            <label class="search">
-                "Search"
-                <input
-                    type="search"
-                    name="q"
-                    value=value("q")
-                    placeholder="dispute, case, order or transaction reference"
-                />
-            </label>
-            <label>
-                "Order"
-                <select name="sort">
-                    {options(
-                        Sort::ALL
-                            .iter()
-                            .map(|s| (s.as_str().to_owned(), s.label().to_owned()))
-                            .collect(),
-                        filter.sort.as_str().to_owned(),
-                    )}
-                </select>
-            </label>
-            <button type="submit">"Show"</button>
-            <a href="/disputes">"Reset"</a>
+        <form class="filters queue-filters" method="get" action="/disputes">
+            <div class="filter-bar">
+                <label class="search">
+                    <span class="visually-hidden">"Search"</span>
+                    <input
+                        type="search"
+                        name="q"
+                        value=value("q")
+                        aria-invalid=invalid("q")
+                        placeholder="Search by dispute, case, order or transaction reference"
+                    />
+                    {refusal("q")}
+                </label>
+                <label>
+                    "Order "
+                    <select name="sort">
+                        {options(
+                            Sort::ALL
+                                .iter()
+                                .map(|s| (s.as_str().to_owned(), s.label().to_owned()))
+                                .collect(),
+                            values.get("sort").cloned().unwrap_or_else(|| Sort::Deadline.as_str().to_owned()),
+                        )}
+                    </select>
+                    {refusal("sort")}
+                </label>
+                <button type="submit">"Show"</button>
+                <a class="button secondary" href="/disputes">"Clear filters"</a>
+            </div>
+            <details class="more-filters" open=more_set>
+                <summary>"More filters"</summary>
+                <div class="filter-grid">
+                    <label>
+                        "Connection"
+                        <select name="connection" aria-invalid=invalid("connection")>
+                            {options(connection_options, value("connection"))}
+                        </select>
+                        {refusal("connection")}
+                    </label>
+                    <label>
+                        "Provider"
+                        <select name="provider" aria-invalid=invalid("provider")>
+                            {options(
+                                std::iter::once(any())
+                                    .chain(ProviderKind::ALL.iter().map(|p| (p.as_str().to_owned(), p.display_name().to_owned())))
+                                    .collect(),
+                                value("provider"),
+                            )}
+                        </select>
+                        {refusal("provider")}
+                    </label>
+                    <label>
+                        "Stage"
+                        <select name="stage" aria-invalid=invalid("stage")>
+                            {options(
+                                std::iter::once(any())
+                                    .chain(Stage::ALL.iter().map(|s| (s.as_str().to_owned(), s.label().to_owned())))
+                                    .collect(),
+                                value("stage"),
+                            )}
+                        </select>
+                        {refusal("stage")}
+                    </label>
+                    <label>
+                        "Status"
+                        <select name="status" aria-invalid=invalid("status")>
+                            {options(
+                                std::iter::once(("any".to_owned(), "any".to_owned()))
+                                    .chain(Status::ALL.iter().map(|s| (s.as_str().to_owned(), s.label().to_owned())))
+                                    .collect(),
+                                status,
+                            )}
+                        </select>
+                        {refusal("status")}
+                    </label>
+                    <label>
+                        "Deadline"
+                        <select name="deadline" aria-invalid=invalid("deadline")>
+                            {options(
+                                [
+                                    ("", "any"),
+                                    ("overdue", "overdue"),
+                                    ("24h", "within 24 hours"),
+                                    ("72h", "within 72 hours"),
+                                    ("7d", "within 7 days"),
+                                    ("custom", "between the days below"),
+                                ]
+                                    .into_iter()
+                                    .map(|(v, l)| (v.to_owned(), l.to_owned()))
+                                    .collect(),
+                                value("deadline"),
+                            )}
+                        </select>
+                        {refusal("deadline")}
+                    </label>
+                    <label>"Due from" <input type="date" name="due_from" value=value("due_from") aria-invalid=invalid("due_from") /> {refusal("due_from")}</label>
+                    <label>"Due to" <input type="date" name="due_to" value=value("due_to") aria-invalid=invalid("due_to") /> {refusal("due_to")}</label>
+                    <label>
+                        "Currency"
+                        <input type="text" name="currency" value=value("currency") maxlength="3" size="4" aria-invalid=invalid("currency") />
+                        {refusal("currency")}
+                    </label>
+                    <label>
+                        "Amount from"
+                        <input type="text" name="amount_min" value=value("amount_min") inputmode="decimal" size="8" aria-invalid=invalid("amount_min") />
+                        {refusal("amount_min")}
+                    </label>
+                    <label>
+                        "Amount to"
+                        <input type="text" name="amount_max" value=value("amount_max") inputmode="decimal" size="8" aria-invalid=invalid("amount_max") />
+                        {refusal("amount_max")}
+                    </label>
+                    <label>
+                        "Assignee"
+                        <select name="assignee" aria-invalid=invalid("assignee")>
+                            {options(
+                                [("anyone", "anyone"), ("me", "me"), ("unassigned", "unassigned")]
+                                    .into_iter()
+                                    .map(|(v, l)| (v.to_owned(), l.to_owned()))
+                                    .collect(),
+                                values.get("assignee").cloned().unwrap_or_else(|| "anyone".to_owned()),
+                            )}
+                        </select>
+                        {refusal("assignee")}
+                    </label>
+                    <label>
+                        "Reason code"
+                        <input type="text" name="reason_code" value=value("reason_code") size="6" aria-invalid=invalid("reason_code") />
+                        {refusal("reason_code")}
+                    </label>
+                    <label>"Opened from" <input type="date" name="opened_from" value=value("opened_from") aria-invalid=invalid("opened_from") /> {refusal("opened_from")}</label>
+                    <label>"Opened to" <input type="date" name="opened_to" value=value("opened_to") aria-invalid=invalid("opened_to") /> {refusal("opened_to")}</label>
+                    <label class="check">
+                        <input type="checkbox" name="flag" value="disagrees" checked=values.get("flag").is_some_and(|f| f == "disagrees") />
+                        "Flagged: the provider disagrees"
+                        {refusal("flag")}
+                    </label>
+                </div>
+            </details>
         </form>
     }
 }
@@ -468,15 +624,14 @@ fn SavedViews(views: Vec<SavedView>) -> impl IntoView {
 fn QueueTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
     let now = jiff::Timestamp::now();
     view! {
-        <div class="scroll">
+        <div class="scroll" tabindex="0">
             <table class="data">
                 <thead>
                     <tr>
                         <th>"Respond by"</th>
                         <th>"Dispute"</th>
                         <th>"Connection"</th>
-                        <th>"Stage"</th>
-                        <th>"Status"</th>
+                        <th>"Where it stands"</th>
                         <th class="number">"Amount"</th>
                         <th>"Reason"</th>
                         <th>"Assignee"</th>
@@ -490,6 +645,17 @@ fn QueueTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
                         .map(|d| {
                             let link = crate::links::dispute(d.id);
                             let (stage, status) = label(d.stage, d.status);
+                            let disagrees = d
+                                .query_conflict
+                                .as_ref()
+                                .is_some_and(|c| !c.is_recovered_outcome(d.status));
+                            let reason = [d.reason_code.as_deref(), d.reason.as_deref()]
+                                .into_iter()
+                                .flatten()
+                                .map(shown)
+                                .collect::<Vec<_>>()
+                                .join(" ");
+                            let reason_in_full = reason.clone();
                             let due = match (d.deadline, d.status) {
                                 (Some(at), _) => {
                                     let (text, urgency) = countdown(at, now);
@@ -515,21 +681,19 @@ fn QueueTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
                                         </a>
                                     </td>
                                     <td>{d.connection_slug}</td>
-                                    <td><span class="badge">{stage}</span></td>
                                     <td>
+                                        <span class="badge">{stage}</span>
+                                        " "
                                         <span class=format!(
                                             "badge status-{}",
                                             d.status.map_or("none", |s| s.as_str()),
                                         )>{status}</span>
-                                        {d.query_conflict.is_some().then(|| view! {
+                                        {disagrees.then(|| view! {
                                             " " <span class="badge warn">"provider disagrees"</span>
                                         })}
                                     </td>
                                     <td class="number">{money(d.amount.as_ref())}</td>
-                                    <td>
-                                        {d.reason_code.map(|c| view! { <code>{shown(&c)}</code> " " })}
-                                        {d.reason.as_deref().map(shown)}
-                                    </td>
+                                    <td class="truncate" title=reason_in_full>{reason}</td>
                                     <td>{d.assignee.map(|p| p.display_name)}</td>
                                     <td><Time at=d.opened_at /></td>
                                     <td><Time at=d.last_event_at /></td>

@@ -32,8 +32,8 @@ pub fn JobsPage() -> impl IntoView {
                     let busy = list.iter().any(|j| j.state == JobState::Running);
                     view! {
                         {busy.then(|| view! { <Meta http_equiv="refresh" content="5" /> })}
-                        <div class="table-wrap">
-                            <table>
+                        <div class="scroll" tabindex="0">
+                            <table class="data">
                                 <thead>
                                     <tr>
                                         <th>"Job"</th>

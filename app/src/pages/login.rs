@@ -134,6 +134,35 @@ pub async fn logout() -> Result<(), AppError> {
     Ok(())
 }
 
+/// Whether nobody can sign in yet: a fresh installation.
+pub async fn no_account_yet() -> Result<bool, AppError> {
+    let state = expect_context::<crate::state::AppState>();
+    Ok(state.store.user_count().await? == 0)
+}
+
+/// What a newcomer to a fresh installation needs to know to get in.
+#[component]
+fn FirstRunHint() -> impl IntoView {
+    view! {
+        <Suspense>
+            {Suspend::new(async move {
+                no_account_yet().await.ok().filter(|none| *none).map(|_| view! {
+                    <section class="panel first-run" aria-label="Getting started">
+                        <h2>"Welcome to Dispute Desk"</h2>
+                        <p>
+                            "No account exists yet. When it started, the server wrote a one-time setup link to its log (a line that reads “create the first admin at …/setup?token=…”); open it to create the first admin. It is valid for an hour: restart the server for a new one."
+                        </p>
+                        <p>
+                            "Or, on the server: " <code>"dispute-desk users create --email you@example.com --role admin"</code>
+                            ", which reads the password from standard input."
+                        </p>
+                    </section>
+                })
+            })}
+        </Suspense>
+    }
+}
+
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
@@ -141,6 +170,7 @@ pub fn LoginPage() -> impl IntoView {
     let next = query.read_untracked().get("next").unwrap_or_default();
     view! {
         <PageHeading title="Sign in" />
+        <FirstRunHint />
         {failed.then(|| view! { <p class="flash error" role="alert">{SIGN_IN_FAILED}</p> })}
         <form class="panel form" method="post" action=Login::PATH>
             <input type="hidden" name="next" value=next />

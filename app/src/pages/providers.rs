@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use super::{shown, when, PageHeading, SilenceWarning};
-use crate::{charts, error::AppError};
+use crate::{charts::Chart, error::AppError};
 use dispute_store::ConnectionHealth;
 
 pub struct Health {
@@ -65,10 +65,8 @@ fn ConnectionPanel(c: ConnectionHealth) -> impl IntoView {
         .copied()
         .filter(|(_, all, _)| *all > 0)
         .collect();
-    let drawn = |title, bars: &[(String, f64)]| {
-        let any = bars.iter().any(|(_, v)| *v > 0.0);
-        any.then(|| charts::bars(title, bars)).flatten()
-    };
+    // An hour-by-hour chart of nothing but zeros says nothing.
+    let drawn = |bars: &[(String, f64)]| bars.iter().any(|(_, v)| *v > 0.0);
     let replays = super::deliveries::replays_href(&dispute_core::domain::DeliveryFilter {
         slug: Some(c.slug.clone()),
         ..Default::default()
@@ -90,34 +88,40 @@ fn ConnectionPanel(c: ConnectionHealth) -> impl IntoView {
                     {(c.awaiting_replay > 0).then(|| view! { " · " <a href=replays>"preview replaying them"</a> })}
                 </dd>
             </dl>
-            <table class="data">
-                <thead><tr><th>"Verdict"</th><th>"24 hours"</th><th>"7 days"</th></tr></thead>
-                <tbody>
-                    {c.verdicts
-                        .into_iter()
-                        .map(|(v, day, week)| view! {
-                            <tr><td>{v.as_str()}</td><td>{day}</td><td>{week}</td></tr>
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-            {(!busy.is_empty()).then(|| view! {
+            <div class="scroll" tabindex="0">
                 <table class="data">
-                    <thead><tr><th>"Hour (UTC)"</th><th>"Deliveries"</th><th>"Refused"</th></tr></thead>
+                    <thead><tr><th>"Verdict"</th><th>"24 hours"</th><th>"7 days"</th></tr></thead>
                     <tbody>
-                        {busy
+                        {c.verdicts
                             .into_iter()
-                            .map(|(h, all, refused)| view! {
-                                <tr><td>{h.strftime("%Y-%m-%d %H:00").to_string()}</td><td>{all}</td><td>{refused}</td></tr>
+                            .map(|(v, day, week)| view! {
+                                <tr><td>{v.label()}</td><td>{day}</td><td>{week}</td></tr>
                             })
                             .collect_view()}
                     </tbody>
                 </table>
+            </div>
+            {(!busy.is_empty()).then(|| view! {
+                <div class="scroll" tabindex="0">
+                    <table class="data">
+                        <thead><tr><th>"Hour (UTC)"</th><th>"Deliveries"</th><th>"Refused"</th></tr></thead>
+                        <tbody>
+                            {busy
+                                .into_iter()
+                                .map(|(h, all, refused)| view! {
+                                    <tr><td>{h.strftime("%Y-%m-%d %H:00").to_string()}</td><td>{all}</td><td>{refused}</td></tr>
+                                })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                </div>
             })}
-            {drawn("Deliveries per hour (UTC), last 24 hours", &deliveries)
-                .map(|svg| view! { <div class="chart" aria-hidden="true" inner_html=svg></div> })}
-            {drawn("Refused per hour (UTC), last 24 hours", &refused)
-                .map(|svg| view! { <div class="chart" aria-hidden="true" inner_html=svg></div> })}
+            {drawn(&deliveries).then(|| view! {
+                <Chart caption="Deliveries per hour (UTC), last 24 hours" bars=deliveries />
+            })}
+            {drawn(&refused).then(|| view! {
+                <Chart caption="Refused per hour (UTC), last 24 hours" bars=refused />
+            })}
         </section>
     }
 }

@@ -51,8 +51,8 @@ pub fn QueriesPage() -> impl IntoView {
                             .then(|| list.last().map(|q| format!("/queries?before={}", q.id)))
                             .flatten();
                         view! {
-                            <div class="table-wrap">
-                                <table>
+                            <div class="scroll" tabindex="0">
+                                <table class="data">
                                     <thead>
                                         <tr>
                                             <th>"Dispute"</th>

@@ -136,7 +136,7 @@ fn progress(r: &RebuildRecord) -> String {
 #[component]
 fn RebuildList(list: Vec<RebuildRecord>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <div class="scroll" tabindex="0">
             <table class="data">
                 <thead>
                     <tr>
@@ -292,13 +292,13 @@ fn event_change(e: &dispute_core::domain::rebuild::EventChange) -> String {
 #[component]
 fn Changes(changes: Vec<RebuildChange>, is_apply: bool) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <div class="scroll" tabindex="0">
             <table class="data">
                 <thead>
                     <tr>
                         <th>"Dispute"</th>
                         <th>"What changes"</th>
-                        <th>"Events read anew"</th>
+                        <th>"Events that read differently today"</th>
                         {is_apply.then(|| view! { <th>"Against the check"</th> })}
                     </tr>
                 </thead>

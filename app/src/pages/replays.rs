@@ -326,7 +326,7 @@ fn PlanView(plan: Plan) -> impl IntoView {
             <input type="hidden" name="query" value=query />
             <button type="submit">{format!("Replay all {total}")}</button>
         </form>
-        <div class="table-wrap">
+        <div class="scroll" tabindex="0">
             <table class="data">
                 <thead>
                     <tr>
@@ -342,7 +342,7 @@ fn PlanView(plan: Plan) -> impl IntoView {
                         .map(|(n, p)| {
                             let now = match &p.judgement {
                                 Judgement::Accepted { .. } => "valid".to_owned(),
-                                Judgement::Refused(r) => r.verdict.as_str().to_owned(),
+                                Judgement::Refused(r) => r.verdict.label().to_owned(),
                             };
                             let effect = match (&p.event, p.already_recorded) {
                                 (Some(_), true) => "recorded already: nothing changes".to_owned(),
@@ -356,7 +356,7 @@ fn PlanView(plan: Plan) -> impl IntoView {
                                         <br />
                                         <small><code>{shown(&n.slug)}</code></small>
                                     </td>
-                                    <td>{n.verdict.as_str()}</td>
+                                    <td>{n.verdict.label()}</td>
                                     <td>{now}</td>
                                     <td>{effect}</td>
                                 </tr>

@@ -2,6 +2,7 @@
 //! normalized event, and how a dispute's events fold into its current state.
 //! Pure: no I/O, no clock, no database; everything here is unit-tested.
 
+pub mod audit_words;
 pub mod casework;
 pub mod connection;
 pub mod deliveries;
@@ -9,7 +10,9 @@ pub mod display_time;
 pub mod dispute;
 pub mod event;
 pub mod fold;
+pub mod headline;
 pub mod jobs;
+pub mod lifecycle;
 pub mod money;
 pub mod notification;
 pub mod queue;

@@ -56,6 +56,23 @@ impl Verdict {
         }
     }
 
+    /// The verdict in the words ops read.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Received => "received, not yet judged",
+            Verdict::Valid => "valid",
+            Verdict::Duplicate => "duplicate",
+            Verdict::BadSignature => "bad signature",
+            Verdict::MissingSignature => "no signature",
+            Verdict::Malformed => "malformed",
+            Verdict::UnknownConnection => "unknown connection",
+            Verdict::ForbiddenSource => "sender not allowed",
+            Verdict::TooLarge => "too large",
+            Verdict::Disabled => "connection switched off",
+            Verdict::Failed => "could not be recorded",
+        }
+    }
+
     /// Whether the provider gets its acknowledgement (and stops retrying).
     pub fn is_accepted(self) -> bool {
         matches!(self, Verdict::Valid | Verdict::Duplicate)

@@ -213,10 +213,14 @@ impl Default for QueueFilter {
     }
 }
 
-/// A parameter the queue cannot read, in words.
+/// A parameter the queue cannot read: which (so the form can say it beside
+/// its field), and why in words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct FilterError(pub String);
+#[error("{message}")]
+pub struct FilterError {
+    pub field: String,
+    pub message: String,
+}
 
 /// The parameter names, in the order links write them.
 const NAMES: [&str; 17] = [
@@ -244,8 +248,9 @@ impl QueueFilter {
     /// names are ignored (the page's own, such as the cursor).
     pub fn from_params(params: &BTreeMap<String, String>) -> Result<Self, FilterError> {
         let get = |name: &str| params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let bad = |name: &str, value: &str, expected: &str| {
-            FilterError(format!("{name} {value:?} is not {expected}"))
+        let bad = |name: &str, value: &str, expected: &str| FilterError {
+            field: name.to_owned(),
+            message: format!("{name} {value:?} is not {expected}"),
         };
         let date = |name: &str| -> Result<Option<Date>, FilterError> {
             get(name)
@@ -265,9 +270,12 @@ impl QueueFilter {
         let text = |name: &str| -> Result<Option<String>, FilterError> {
             match get(name) {
                 Some(v) if v.chars().count() > MAX_TEXT || v.chars().any(char::is_control) => {
-                    Err(FilterError(format!(
-                        "{name} must be at most {MAX_TEXT} characters, without control characters"
-                    )))
+                    Err(FilterError {
+                        field: name.to_owned(),
+                        message: format!(
+                            "{name} must be at most {MAX_TEXT} characters, without control characters"
+                        ),
+                    })
                 }
                 v => Ok(v.map(str::to_owned)),
             }
@@ -608,7 +616,10 @@ mod tests {
                 "connection \"Not A Slug\" is not a connection",
             ),
         ] {
-            assert_eq!(parse(&pairs).unwrap_err().0, message, "{pairs:?}");
+            let refused = parse(&pairs).unwrap_err();
+            assert_eq!(refused.message, message, "{pairs:?}");
+            let field = pairs.last().unwrap().0;
+            assert_eq!(refused.field, field, "said beside its own field");
         }
     }
 

@@ -73,7 +73,7 @@ async fn a_pingpong_connection_added_in_the_form_verifies_and_never_shows_its_sa
     assert_eq!(target, "/connections/pingpong-main");
     let detail = page(&app, "/connections/pingpong-main").await;
     assert!(
-        detail.contains(r#"class="flash notice">saved</p>"#),
+        detail.contains("Connection added. Next: give the provider its intake address"),
         "{detail}"
     );
     assert!(

@@ -197,7 +197,7 @@ async fn the_history_page_filters_by_its_address_and_escapes_what_senders_sent()
     let (status, html) = app.get_page("/deliveries?verdict=bad_signature").await;
     assert_eq!(status, 200);
     assert_eq!(
-        html.matches("<span class=\"badge warn\">bad_signature</span>")
+        html.matches("<span class=\"badge warn\">bad signature</span>")
             .count(),
         2
     );

@@ -7,7 +7,7 @@ use crate::helpers::spawn_app;
 async fn every_navigation_entry_renders_its_page_with_its_heading() {
     let app = spawn_app().await;
     app.sign_in_as(Role::Admin).await;
-    for (path, label, _) in NAVIGATION {
+    for (path, label, ..) in NAVIGATION {
         let (status, html) = app.get_page(path).await;
         assert_eq!(status, 200, "{path}");
         assert!(
@@ -18,7 +18,7 @@ async fn every_navigation_entry_renders_its_page_with_its_heading() {
             html.contains(&format!("<title>{label} · Dispute Desk</title>")),
             "{path}"
         );
-        for (other, _, _) in NAVIGATION {
+        for (other, ..) in NAVIGATION {
             assert!(
                 html.contains(&format!("href=\"{other}\"")),
                 "{path} links {other}"
@@ -290,7 +290,8 @@ async fn a_dispute_page_shows_its_facts_its_timeline_in_the_order_things_happene
         "overdue by",
         "Needs response",
         "Visa · Consumer dispute: Merchandise or services not received. The network usually allows 30 days",
-        "The status was set by NOTIFICATION_OF_CHARGEBACK of Tue 21 Mar 2023, 10:02; the deadline comes from NOTIFICATION_OF_CHARGEBACK of Tue 21 Mar 2023, 10:02.",
+        "The status comes from “Chargeback opened” (NOTIFICATION_OF_CHARGEBACK, Tue 21 Mar 2023, 10:02), and so does the deadline.",
+        "Chargeback opened — respond by Wed 5 Apr 2023, 23:59",
     ] {
         assert!(html.contains(fact), "{fact}: {html}");
     }

@@ -68,7 +68,7 @@ async fn each_connection_shows_its_verdicts_its_hours_and_what_waits_for_a_repla
     );
     assert!(html.contains("/replays?connection=pingpong-main"));
     assert!(
-        html.contains("<td>bad_signature</td><td>1</td><td>2</td>"),
+        html.contains("<td>bad signature</td><td>1</td><td>2</td>"),
         "{html}"
     );
 }

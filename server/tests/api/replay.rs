@@ -83,7 +83,7 @@ async fn a_delivery_refused_for_a_wrong_key_is_valid_once_the_key_is_fixed_and_r
     let (_, html) = app.get_page(&page).await;
     assert!(html.contains("Not replayed."));
     assert!(
-        html.contains("bad_signature: the signature does not match key"),
+        html.contains("bad signature: the signature does not match key"),
         "{html}"
     );
     assert!(html.contains("nothing would be recorded"));

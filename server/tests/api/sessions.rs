@@ -841,3 +841,26 @@ async fn the_sign_in_page_loads_its_one_script_from_our_origin() {
         .unwrap()
         .contains("resolvedOptions().timeZone"));
 }
+
+#[tokio::test]
+async fn the_sign_in_page_tells_a_fresh_installation_how_to_get_in() {
+    let app = spawn_app().await;
+    let page = || async {
+        app.client
+            .get(format!("{}/login", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let fresh = page().await;
+    assert!(fresh.contains("No account exists yet"), "{fresh}");
+    assert!(fresh.contains("dispute-desk users create"), "{fresh}");
+
+    app.create_user(Role::Analyst).await;
+    let later = page().await;
+    assert!(!later.contains("No account exists yet"), "{later}");
+    assert!(later.contains("Sign in"), "{later}");
+}

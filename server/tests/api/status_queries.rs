@@ -222,6 +222,100 @@ async fn pingpongs_pending_alone_does_not_overrule_a_decided_dispute_but_stays_o
 }
 
 #[tokio::test]
+async fn a_recovered_outcome_is_news_a_disagreement_an_alarm_and_either_can_be_marked_reviewed() {
+    let rig = rig(story(), LOCAL).await;
+    let app = &rig.app;
+    // The reversal was never notified: the provider's answer tells of it.
+    let (outcome, detail) = ask(&rig, "pingpong-main", "PPWON").await;
+    assert_eq!(outcome, QueryOutcome::Found, "{detail}");
+    let won = app
+        .store
+        .dispute("pingpong-main", "PPWON")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(won.status, Some(Status::Won));
+    let conflict = won.query_conflict.clone().expect("the answer disagreed");
+    assert!(conflict.is_recovered_outcome(won.status));
+    assert!(!conflict.is_recovered_outcome(Some(Status::NeedsResponse)));
+
+    app.sign_in_as(Role::Analyst).await;
+    let page = app.dispute_page("pingpong-main", "PPWON").await;
+    let (_, html) = app.get_page(&page).await;
+    assert!(html.contains("learned from the provider"), "{html}");
+    assert!(
+        !html.contains("provider disagrees"),
+        "news, not an alarm: {html}"
+    );
+    assert!(!html.contains("role=\"alert\""), "{html}");
+    let (_, flagged) = app.get_page("/disputes?status=any&flag=disagrees").await;
+    assert!(
+        !flagged.contains("PPWON"),
+        "a decided dispute is not flagged: {flagged}"
+    );
+
+    let review = |client: reqwest::Client| {
+        let id = won.id.to_string();
+        async move {
+            app.post_form(
+                &client,
+                "/api/disputes/review-conflict",
+                &[("dispute", &id)],
+            )
+            .await
+        }
+    };
+    let answer = review(app.client.clone()).await;
+    let (target, html) = app.follow(&app.client, answer).await;
+    assert_eq!(target, page);
+    assert!(
+        html.contains("Marked reviewed: the flag is cleared."),
+        "{html}"
+    );
+    assert!(!html.contains("learned from the provider"), "{html}");
+    assert!(
+        html.contains("pulled: a status query"),
+        "the answer stays on the timeline: {html}"
+    );
+    let again = review(app.client.clone()).await;
+    let (_, html) = app.follow(&app.client, again).await;
+    assert!(html.contains("Nothing to review"), "{html}");
+    let audit: Vec<(Option<String>, serde_json::Value)> = sqlx::query_as(
+        "select actor_email, details from audit_log where action = 'dispute.conflict_reviewed'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(
+        audit[0].1["notifications_said"],
+        serde_json::json!(["chargeback", "needs_response"])
+    );
+    assert_eq!(
+        audit[0].1["provider_said"],
+        serde_json::json!(["chargeback", "won"])
+    );
+
+    // Someone signed out may not clear a flag (the role matrix in
+    // access.rs holds it to people who work disputes).
+    sqlx::query("update disputes set query_conflict = $2 where id = $1")
+        .bind(won.id)
+        .bind(sqlx::types::Json(&conflict))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let refused = review(crate::helpers::browser_client()).await;
+    assert_eq!(refused.status(), 401);
+    let still: Option<serde_json::Value> =
+        sqlx::query_scalar("select query_conflict from disputes where id = $1")
+            .bind(won.id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(still.is_some());
+}
+
+#[tokio::test]
 async fn each_providers_client_reads_success_errors_forged_answers_and_timeouts() {
     let rig = rig(story(), LOCAL).await;
     let app = &rig.app;
@@ -444,6 +538,7 @@ async fn a_dropped_notification_is_recovered_by_reconciliation_and_the_timeline_
     assert!(html.contains("asked by reconciliation"));
     let (_, flagged) = app.get_page("/disputes?status=any&flag=disagrees").await;
     assert!(flagged.contains("PPLOST001"));
+    assert!(html.contains("Mark reviewed"), "{html}");
     // Ops reads what was queried, when, why and what changed.
     let (_, ops) = app.create_user(Role::Ops).await;
     let ops_client = crate::helpers::browser_client();
@@ -656,7 +751,7 @@ async fn query_status_now_puts_the_answer_on_the_timeline_once_a_minute_and_audi
     );
     let html = answered(app, &page).await;
     assert!(
-        html.contains("disagrees with what the notifications had said"),
+        html.contains("No notification told of this outcome; the provider"),
         "{html}"
     );
     assert!(html.contains("from a status query"));

@@ -1,0 +1,82 @@
+// Every page, as each role reaches it, at a desktop's 1280 px and a phone's
+// 390 px: none may be wider than the screen, every image and chart has a
+// text alternative, and axe-core finds no accessibility violation. A
+// screenshot of each is kept with the results.
+import AxeBuilder from '@axe-core/playwright';
+import type { Page } from '@playwright/test';
+
+import type { Role } from './accounts';
+import { expect, signIn, test } from './fixtures';
+import { postCase } from './providers';
+
+const ROLES: Role[] = ['analyst', 'ops', 'admin'];
+const WIDTHS = [1280, 390];
+
+/** The pages `role` reaches: its navigation, its account, and one of each record page it may read. */
+async function pagesOf(page: Page, role: Role): Promise<string[]> {
+  const paths = ['/disputes', '/deadlines', '/dashboard', '/account', '/disputes?status=any&flag=disagrees'];
+  if (role !== 'analyst') paths.push('/deliveries', '/providers', '/queries', '/jobs');
+  if (role === 'admin') paths.push('/connections', '/connections/new', '/users', '/audit', '/rebuilds');
+  const first = async (list: string, pattern: RegExp) => {
+    await page.goto(list);
+    const hrefs = await page.locator('main a[href]').evaluateAll((links) =>
+      links.map((a) => a.getAttribute('href') ?? ''),
+    );
+    return hrefs.find((href) => pattern.test(href));
+  };
+  const dispute = await first('/disputes?status=any', /^\/disputes\/\d+$/);
+  if (dispute) paths.push(dispute);
+  if (role !== 'analyst') {
+    const delivery = await first('/deliveries', /^\/deliveries\/\d+$/);
+    if (delivery) paths.push(delivery);
+  }
+  if (role === 'admin') {
+    const connection = await first('/connections', /^\/connections\/[a-z0-9-]+$/);
+    if (connection) paths.push(connection);
+  }
+  return paths;
+}
+
+const slug = (path: string) => path.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '') || 'home';
+
+for (const role of ROLES) {
+  test(`every page an ${role} reaches fits the screen, names its images and passes axe`, async ({
+    page,
+    request,
+  }) => {
+    test.setTimeout(180_000);
+    for (const id of ['pp-chargeback', 'botim-chargeback', 'pm-inquiry-wrapped']) {
+      expect(await postCase(request, id), id).toBe(200);
+    }
+    await signIn(page, role);
+    const paths = await pagesOf(page, role);
+    expect(paths.some((p) => /^\/disputes\/\d+$/.test(p)), 'a dispute page is among them').toBe(true);
+
+    const problems: string[] = [];
+    for (const width of WIDTHS) {
+      await page.setViewportSize({ width, height: 900 });
+      for (const path of paths) {
+        const response = await page.goto(path);
+        expect(response?.status(), path).toBe(200);
+        const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+        if (wide > width) problems.push(`${path} at ${width} px is ${wide} px wide`);
+        const unnamed = await page.locator('img, svg').evaluateAll(
+          (images) =>
+            images.filter((image) =>
+              image.tagName.toLowerCase() === 'img'
+                ? !image.hasAttribute('alt')
+                : !image.closest('[aria-hidden="true"], [role="img"][aria-label]'),
+            ).length,
+        );
+        if (unnamed > 0) problems.push(`${path} at ${width} px: ${unnamed} images or charts without a text alternative`);
+        const axe = await new AxeBuilder({ page }).analyze();
+        expect(axe.passes.length, `axe checked ${path}`).toBeGreaterThan(0);
+        for (const v of axe.violations) {
+          problems.push(`${path} at ${width} px: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+        }
+        await page.screenshot({ path: test.info().outputPath(`${role}-${width}-${slug(path)}.png`), fullPage: true });
+      }
+    }
+    expect(problems, problems.join('\n')).toEqual([]);
+  });
+}
