@@ -15,6 +15,9 @@ export default defineConfig({
   timeout: 30_000,
   use: {
     headless: true,
+    // Accounts take their browser's zone at their first sign-in: every
+    // test's browser is in UTC unless it says otherwise.
+    timezoneId: 'UTC',
     screenshot: 'only-on-failure',
     trace: 'retain-on-failure',
     launchOptions: {

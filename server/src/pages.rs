@@ -58,13 +58,28 @@ pub fn router(app: AppState) -> Router {
 /// an unknown path renders the 404 page).
 async fn page(State(state): State<PageState>, request: Request<Body>) -> Response {
     let PageState { app, options } = state;
-    handle_response_inner(
+    let sign_in = request.uri().path() == "/login";
+    let mut response = handle_response_inner(
         move || provide_context(app.clone()),
         move || shell(options),
         request,
         whole_document,
     )
-    .await
+    .await;
+    // The sign-in page alone runs a script, its own file from our origin;
+    // every other page runs none.
+    if sign_in {
+        let policy = format!(
+            "{}; script-src 'self'",
+            crate::router::CONTENT_SECURITY_POLICY
+        );
+        if let Ok(value) = http::HeaderValue::from_str(&policy) {
+            response
+                .headers_mut()
+                .insert(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+    response
 }
 
 async fn server_function(State(state): State<PageState>, request: Request<Body>) -> Response {

@@ -103,14 +103,13 @@ fn with_common_layers(mut router: Router, https: bool) -> Router {
     )
 }
 
-/// No script runs on our pages but our own files (the sign-in page's) and
-/// none may be injected inline; no framing; the referrer stays on our
-/// origin (the CSRF check reads it).
+/// No script runs on our pages (the sign-in page's own file is allowed by
+/// that page's policy, `crate::pages`) and none may be injected; no
+/// framing; the referrer stays on our origin (the CSRF check reads it).
+pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
-    (
-        header::CONTENT_SECURITY_POLICY,
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    ),
+    (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
     (header::X_FRAME_OPTIONS, "DENY"),
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (header::REFERRER_POLICY, "same-origin"),

@@ -91,11 +91,14 @@ impl Store {
     }
 
     /// Clears the dispute's "provider disagrees" flag once someone has
-    /// looked at it; the audit line keeps what the disagreement was. None:
-    /// there was no flag (already reviewed, or no such dispute).
+    /// looked at it: the one from the answer asked at `asked_at`, which
+    /// the page showed (a newer one, recorded since, stays). The audit line
+    /// keeps what the disagreement was. None: no such flag (reviewed
+    /// already, replaced by a newer one, or no such dispute).
     pub async fn mark_conflict_reviewed(
         &self,
         dispute_id: i64,
+        asked_at: jiff::Timestamp,
         by: &Actor,
         subject: &str,
     ) -> Result<Option<QueryConflict>, StoreError> {
@@ -103,10 +106,14 @@ impl Store {
         let cleared: Option<sqlx::types::Json<QueryConflict>> = sqlx::query_scalar(
             "update disputes d set query_conflict = null
              from (select id, query_conflict from disputes where id = $1 for update) before
-             where d.id = before.id and before.query_conflict is not null
+             where d.id = before.id
+               and before.query_conflict->>'asked_at' = $2
              returning before.query_conflict",
         )
         .bind(dispute_id)
+        // As the flag keeps it (to the nanosecond, which a timestamptz
+        // would round away).
+        .bind(asked_at.to_string())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(sqlx::types::Json(conflict)) = cleared else {

@@ -158,8 +158,8 @@ fn push_filter(
             .collect::<Vec<_>>()
             .join(", ");
         sql.push(format_args!(
-            " and d.query_conflict is not null and not (d.status in ({finals}) \
-             and d.status = d.query_conflict->>'provider_status')"
+            " and d.query_conflict is not null and not coalesce(d.status in ({finals}) \
+             and d.status = d.query_conflict->>'provider_status', false)"
         ));
     }
     let (opened_from, opened_until) = filter.opened_range();

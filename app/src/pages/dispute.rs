@@ -144,9 +144,11 @@ pub async fn assign(dispute: i64, assignee: String) -> Result<(), AppError> {
 
 /// Clears the "provider disagrees" flag: someone has looked at it. The
 /// pulled event stays in the timeline and the audit log keeps what the
-/// disagreement was.
+/// disagreement was. `asked_at`: when the question whose answer the page
+/// showed was asked, so a disagreement recorded since is not cleared
+/// unseen.
 #[server(endpoint = "disputes/review-conflict")]
-pub async fn mark_reviewed(dispute: i64) -> Result<(), AppError> {
+pub async fn mark_reviewed(dispute: i64, asked_at: String) -> Result<(), AppError> {
     let (analyst, dispute) = target(dispute).await?;
     let Some(dispute) = dispute else {
         return crate::flash::redirect("/disputes", Flash::error("There is no such dispute."))
@@ -154,13 +156,20 @@ pub async fn mark_reviewed(dispute: i64) -> Result<(), AppError> {
     };
     let state = expect_context::<crate::state::AppState>();
     let actor = crate::auth::actor(Some(&analyst));
-    let flash = match state
-        .store
-        .mark_conflict_reviewed(dispute.id, &actor, &subject(&dispute))
-        .await?
-    {
+    let cleared = match asked_at.parse::<jiff::Timestamp>() {
+        Ok(asked_at) => {
+            state
+                .store
+                .mark_conflict_reviewed(dispute.id, asked_at, &actor, &subject(&dispute))
+                .await?
+        }
+        Err(_) => None,
+    };
+    let flash = match cleared {
         Some(_) => Flash::notice("Marked reviewed: the flag is cleared."),
-        None => Flash::notice("Nothing to review: the flag was already cleared."),
+        None => Flash::notice(
+            "Nothing was cleared: the flag was reviewed already or a newer answer replaced it; look again.",
+        ),
     };
     crate::flash::redirect(&crate::links::dispute(dispute.id), flash).await
 }
@@ -432,12 +441,9 @@ fn other_deadline(
             && e.deadline.is_some_and(|at| at != counts)
             && (e.stage == d.stage || (!e.recognized && e.source == EventOrigin::StatusQuery))
     })?;
-    let reason = match (other.recognized, other.source) {
-        (false, EventOrigin::StatusQuery) => {
-            "that answer agreed on where the dispute stands, so it changed nothing"
-        }
-        (false, _) => "that event was not understood, so it changed nothing",
-        (true, _) => "the deadline counts from the event that put the dispute where it stands",
+    let reason = match other.recognized {
+        false => "that answer did not change the dispute, so its deadline did not either",
+        true => "the deadline counts from the event that put the dispute where it stands",
     };
     Some(format!(
         "{} ({}, {}) gave another deadline, {}. The one above counts: {reason}. If the provider has moved the deadline, ask them which is right.",
@@ -683,9 +689,15 @@ fn headline(e: &TimelineEntry) -> String {
 /// a response is due if it asks for one.
 fn title(e: &TimelineEntry) -> String {
     match (e.status, e.deadline) {
-        (Some(dispute_core::domain::Status::NeedsResponse), Some(deadline)) => {
-            format!("{} — respond by {}", headline(e), when(deadline))
-        }
+        (Some(dispute_core::domain::Status::NeedsResponse), Some(deadline)) => format!(
+            "{} — respond by {}",
+            headline(e),
+            dispute_core::domain::display_time::local_and_utc(
+                deadline,
+                &super::viewer_zone(),
+                jiff::Timestamp::now()
+            )
+        ),
         _ => headline(e),
     }
 }
@@ -831,6 +843,7 @@ fn ConflictPanel(
         view! {
             <form method="post" action=MarkReviewed::PATH>
                 <input type="hidden" name="dispute" value=dispute />
+                <input type="hidden" name="asked_at" value=conflict.asked_at.to_string() />
                 <button type="submit" class="secondary">"Mark reviewed"</button>
             </form>
         }

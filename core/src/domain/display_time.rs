@@ -31,7 +31,8 @@ pub fn local_and_utc(at: Timestamp, zone: &TimeZone, now: Timestamp) -> String {
     }
 }
 
-/// How `zone` is named to its reader: `Asia/Dubai (UTC+04:00)`.
+/// How `zone` is named to its reader: `Asia/Dubai (UTC+04)`, `Asia/Kolkata
+/// (UTC+05:30)`.
 pub fn zone_label(zone: &TimeZone, now: Timestamp) -> String {
     let name = zone.iana_name().unwrap_or("UTC");
     let offset = zone.to_offset(now);

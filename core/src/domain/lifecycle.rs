@@ -57,7 +57,7 @@ pub fn lifecycle(visited: &[Stage], now: Option<(Stage, Status)>) -> Vec<Step> {
     for s in WAY {
         let state = if s == stage && !status.is_final() {
             StepState::Current
-        } else if s == stage || visited.contains(&s) {
+        } else if s == stage || (s < stage && visited.contains(&s)) {
             StepState::Passed
         } else if s < stage {
             StepState::Skipped

@@ -34,8 +34,13 @@ pub struct ZoneName(String);
 pub struct ZoneError(pub String);
 
 impl ZoneName {
+    /// A zone name; UTC's other names (`Etc/UTC`, `Zulu`, as browsers
+    /// may report it) read as `UTC`, so UTC is one zone.
     pub fn parse(text: &str) -> Result<Self, ZoneError> {
         let text = text.trim();
+        if UTC_NAMES.contains(&text) {
+            return Ok(Self::default());
+        }
         TimeZone::get(text)
             .map(|_| Self(text.to_owned()))
             .map_err(|_| ZoneError(text.to_owned()))
@@ -49,6 +54,18 @@ impl ZoneName {
         TimeZone::get(&self.0).unwrap_or(TimeZone::UTC)
     }
 }
+
+/// The time zone database's names for UTC.
+const UTC_NAMES: [&str; 8] = [
+    "UTC",
+    "Etc/UTC",
+    "Etc/UCT",
+    "UCT",
+    "Etc/Universal",
+    "Universal",
+    "Etc/Zulu",
+    "Zulu",
+];
 
 impl Default for ZoneName {
     fn default() -> Self {
@@ -130,6 +147,22 @@ fn to_microseconds(at: Timestamp) -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utcs_other_names_read_as_utc() {
+        for name in ["UTC", "Etc/UTC", " Zulu ", "Etc/Universal"] {
+            assert_eq!(
+                ZoneName::parse(name).unwrap(),
+                ZoneName::default(),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            ZoneName::parse("Asia/Dubai").unwrap().as_str(),
+            "Asia/Dubai"
+        );
+        assert!(ZoneName::parse("Mars/Olympus").is_err());
+    }
 
     #[test]
     fn a_filters_day_is_in_years_one_to_9999() {

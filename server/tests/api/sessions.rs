@@ -816,6 +816,20 @@ async fn the_sign_in_page_loads_its_one_script_from_our_origin() {
         .unwrap()
         .to_owned();
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    // Every other page runs no script at all.
+    let elsewhere = app
+        .client
+        .get(format!("{}/no/such/page", app.address))
+        .send()
+        .await
+        .unwrap();
+    let policy = elsewhere.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(
+        policy.contains("default-src 'none'") && !policy.contains("script-src"),
+        "{policy}"
+    );
     let html = page.text().await.unwrap();
     let start = html.find("<script src=\"").expect("the script") + "<script src=\"".len();
     let path = &html[start..start + html[start..].find('"').unwrap()];

@@ -254,18 +254,27 @@ async fn a_recovered_outcome_is_news_a_disagreement_an_alarm_and_either_can_be_m
         "a decided dispute is not flagged: {flagged}"
     );
 
-    let review = |client: reqwest::Client| {
+    let review = |client: reqwest::Client, asked_at: jiff::Timestamp| {
         let id = won.id.to_string();
         async move {
             app.post_form(
                 &client,
                 "/api/disputes/review-conflict",
-                &[("dispute", &id)],
+                &[("dispute", &id), ("asked_at", &asked_at.to_string())],
             )
             .await
         }
     };
-    let answer = review(app.client.clone()).await;
+    // A disagreement other than the one the page showed is not cleared.
+    let stale = review(
+        app.client.clone(),
+        conflict.asked_at - jiff::SignedDuration::from_mins(5),
+    )
+    .await;
+    let (_, html) = app.follow(&app.client, stale).await;
+    assert!(html.contains("Nothing was cleared"), "{html}");
+    assert!(html.contains("learned from the provider"), "{html}");
+    let answer = review(app.client.clone(), conflict.asked_at).await;
     let (target, html) = app.follow(&app.client, answer).await;
     assert_eq!(target, page);
     assert!(
@@ -277,9 +286,9 @@ async fn a_recovered_outcome_is_news_a_disagreement_an_alarm_and_either_can_be_m
         html.contains("pulled: a status query"),
         "the answer stays on the timeline: {html}"
     );
-    let again = review(app.client.clone()).await;
+    let again = review(app.client.clone(), conflict.asked_at).await;
     let (_, html) = app.follow(&app.client, again).await;
-    assert!(html.contains("Nothing to review"), "{html}");
+    assert!(html.contains("Nothing was cleared"), "{html}");
     let audit: Vec<(Option<String>, serde_json::Value)> = sqlx::query_as(
         "select actor_email, details from audit_log where action = 'dispute.conflict_reviewed'",
     )
@@ -296,15 +305,14 @@ async fn a_recovered_outcome_is_news_a_disagreement_an_alarm_and_either_can_be_m
         serde_json::json!(["chargeback", "won"])
     );
 
-    // Someone signed out may not clear a flag (the role matrix in
-    // access.rs holds it to people who work disputes).
+    // Someone signed out may not clear a flag.
     sqlx::query("update disputes set query_conflict = $2 where id = $1")
         .bind(won.id)
         .bind(sqlx::types::Json(&conflict))
         .execute(&app.pool)
         .await
         .unwrap();
-    let refused = review(crate::helpers::browser_client()).await;
+    let refused = review(crate::helpers::browser_client(), conflict.asked_at).await;
     assert_eq!(refused.status(), 401);
     let still: Option<serde_json::Value> =
         sqlx::query_scalar("select query_conflict from disputes where id = $1")
