@@ -27,7 +27,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Resolves with the first capture of `pattern` in `child`'s output. */
-function awaitLine(child: ChildProcess, stream: 'stdout' | 'stderr', pattern: RegExp, what: string): Promise<string> {
+export function awaitLine(child: ChildProcess, stream: 'stdout' | 'stderr', pattern: RegExp, what: string): Promise<string> {
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
   return new Promise<string>((found, failed) => {
     const lines = createInterface({ input: child[stream]! });

@@ -1,13 +1,15 @@
 // The pages as each role reaches them (its navigation, its account, a
 // refused filter, and one of each record page it may read) and the sign-in
-// page, at a desktop's 1280 px and a phone's 390 px: none may be wider than
-// the screen, every image and chart has a text alternative, and axe-core
-// finds no accessibility violation. A screenshot of each is kept with the
-// results.
+// page, at a desktop's 1280 px and a phone's 390 px, on the shared test
+// installation, on a fresh one (empty states) and on the demo (its played
+// day): none may be wider than the screen, every image and chart has a text
+// alternative, and axe-core finds no accessibility violation. A screenshot
+// of each is kept with the results.
 import AxeBuilder from '@axe-core/playwright';
-import type { Page } from '@playwright/test';
+import type { Browser, Page } from '@playwright/test';
 
-import type { Role } from './accounts';
+import * as installations from '../installations';
+import { accounts, type Role } from './accounts';
 import { expect, signIn, test } from './fixtures';
 import { postCase } from './providers';
 
@@ -104,3 +106,94 @@ for (const role of ROLES) {
     expect(problems, problems.join('\n')).toEqual([]);
   });
 }
+
+/** Every page `role` reaches on the installation at `url`, swept at both widths. */
+async function sweep(browser: Browser, url: string, role: Role, name: string, signedIn?: (page: Page) => Promise<void>) {
+  const context = await browser.newContext({ baseURL: url, timezoneId: 'UTC' });
+  const page = await context.newPage();
+  if (signedIn) await signedIn(page);
+  else await signIn(page, role);
+  const paths = await pagesOf(page, role);
+  const problems: string[] = [];
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: 900 });
+    for (const path of paths) {
+      problems.push(...(await problemsOf(page, path, width, name)));
+    }
+  }
+  await context.close();
+  return problems;
+}
+
+test.describe('on a fresh installation', () => {
+  test.describe.configure({ mode: 'serial' });
+  let fresh: installations.Installation;
+  test.beforeAll(async () => {
+    fresh = await installations.empty();
+  });
+  test.afterAll(async () => {
+    await fresh?.stop();
+  });
+
+  for (const role of ROLES) {
+    test(`every page an ${role} reaches says it is empty, fits the screen and passes axe`, async ({ browser }) => {
+      test.setTimeout(180_000);
+      const problems = await sweep(browser, fresh.url, role, `fresh-${role}`);
+      expect(problems, problems.join('\n')).toEqual([]);
+    });
+  }
+});
+
+test.describe('on the demo', () => {
+  test.describe.configure({ mode: 'serial' });
+  let demo: installations.Installation;
+  test.beforeAll(async () => {
+    test.setTimeout(180_000);
+    demo = await installations.demo();
+  });
+  test.afterAll(async () => {
+    await demo?.stop();
+  });
+
+  test('every page each role reaches fits the screen and passes axe', async ({ browser }) => {
+    test.setTimeout(300_000);
+    const admin = async (page: Page) => {
+      await page.goto('/login');
+      await page.getByLabel('Email').fill('demo-admin@example.com');
+      await page.getByLabel('Password').fill(demo.password ?? '');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await expect(page.getByRole('heading', { level: 1 })).toHaveText('Disputes');
+    };
+    const problems = await sweep(browser, demo.url, 'admin', 'demo-admin', admin);
+
+    // The admin adds an analyst and an ops person, who choose their own
+    // passwords at their first sign-in, as a new team member would.
+    for (const role of ['analyst', 'ops'] as const) {
+      const context = await browser.newContext({ baseURL: demo.url, timezoneId: 'UTC' });
+      const page = await context.newPage();
+      await admin(page);
+      await page.goto('/users');
+      const form = page.locator('form', { has: page.getByRole('button', { name: 'Add', exact: true }) });
+      await form.getByLabel('Email').fill(accounts[role].email);
+      await form.getByLabel('Name').fill(`Demo ${role}`);
+      await form.getByRole('combobox', { name: 'Role' }).selectOption(role);
+      await form.getByLabel(/Temporary password/).fill('a temporary password');
+      await form.getByRole('button', { name: 'Add', exact: true }).click();
+      await context.close();
+      const signedIn = async (page: Page) => {
+        await page.goto('/login');
+        await page.getByLabel('Email').fill(accounts[role].email);
+        await page.getByLabel('Password').fill('a temporary password');
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await expect(page.getByRole('heading', { level: 1 })).toHaveText('Change your password');
+        await page.getByLabel('Current password').fill('a temporary password');
+        await page.getByLabel('New password (at least 12 characters)').fill(accounts[role].password);
+        await page.getByLabel('New password again').fill(accounts[role].password);
+        await page.getByRole('button', { name: 'Change password' }).click();
+        await expect(page.getByRole('heading', { level: 1 })).toHaveText('Disputes');
+      };
+      problems.push(...(await sweep(browser, demo.url, role, `demo-${role}`, signedIn)));
+    }
+    expect(problems, problems.join('\n')).toEqual([]);
+  });
+});
