@@ -58,7 +58,9 @@ pub fn bars(caption: &str, bars: &[(String, f64)]) -> Option<String> {
             .margin(8)
             .x_label_area_size(40)
             .y_label_area_size(48)
-            .build_cartesian_2d((0..bars.len()).into_segmented(), 0..top)
+            // A segmented range has a segment for each end: 0..n-1 gives
+            // one per bar, with no empty one after the last.
+            .build_cartesian_2d((0..bars.len() - 1).into_segmented(), 0..top)
             .ok()?;
         chart
             .configure_mesh()
@@ -117,6 +119,30 @@ mod tests {
             assert!(bars("Many", &many).is_some(), "{n} bars");
         }
         assert!(bars("One", &[("only".into(), 0.0)]).is_some());
+    }
+
+    #[test]
+    fn the_bars_fill_the_plot_with_no_empty_slot_after_the_last() {
+        let svg = bars(
+            "Three",
+            &[("a".into(), 1.0), ("b".into(), 2.0), ("c".into(), 3.0)],
+        )
+        .unwrap();
+        let number = |rect: &str, name: &str| -> i64 {
+            let at = rect.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            rect[at..].split('"').next().unwrap().parse().unwrap()
+        };
+        let bars: Vec<(i64, i64)> = svg
+            .split("<rect")
+            .filter(|r| r.contains("fill=\"#2F6FB5\""))
+            .map(|r| (number(r, "x"), number(r, "x") + number(r, "width")))
+            .collect();
+        assert_eq!(bars.len(), 3, "{svg}");
+        let right = bars.iter().map(|(_, end)| *end).max().unwrap();
+        // The plot ends at x = 631 (its grid lines' end); the last bar
+        // reaches it, less the bar's margin.
+        assert!(svg.contains("x2=\"631\""), "{svg}");
+        assert!(right >= 631 - 12, "the last bar ends at {right}: {svg}");
     }
 
     #[test]

@@ -84,10 +84,10 @@ test.describe('the analyst desk without JavaScript', () => {
 
     await page.getByLabel('Add a note').fill('Asked the shop for proof of delivery.');
     await page.getByRole('button', { name: 'Add note' }).click();
-    await expect(page.getByRole('status')).toHaveText('note added');
+    await expect(page.getByRole('status')).toHaveText('Note added');
     await expect(events.nth(2)).toContainText('Asked the shop for proof of delivery.');
     await page.getByRole('button', { name: 'Assign to me' }).click();
-    await expect(page.getByRole('status')).toHaveText('the dispute has a new owner');
+    await expect(page.getByRole('status')).toHaveText('The dispute has a new owner');
     await expect(events.nth(3)).toContainText('Assigned to');
     await screenshots(page, 'dispute');
 

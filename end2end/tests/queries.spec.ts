@@ -18,7 +18,7 @@ test.describe('status queries without JavaScript', () => {
 
     await page.getByRole('button', { name: 'Query status now' }).click();
     await expect(page).toHaveURL(disputePage);
-    await expect(page.locator('.flash')).toContainText('asking PingPong Checkout where the dispute stands');
+    await expect(page.locator('.flash')).toContainText('Asking PingPong Checkout where the dispute stands');
 
     // The question is asked off the request; the page refreshes itself
     // (no script) until the answer is on it.

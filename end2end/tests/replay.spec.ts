@@ -55,7 +55,7 @@ test.describe('replay without JavaScript', () => {
     await page.goto(delivery);
     await expect(page.getByText('a new dispute at Chargeback · Needs response')).toBeVisible();
     await page.getByRole('button', { name: 'Replay now' }).click();
-    await expect(page.locator('.flash')).toContainText('replayed: valid: its event was recorded');
+    await expect(page.locator('.flash')).toContainText('Replayed: valid: its event was recorded');
     await expect(page.locator('table.data').last()).toContainText('valid: its event was recorded');
     await expect(page.getByText('bad signature').first()).toBeVisible();
 

@@ -73,7 +73,7 @@ pub async fn save_connection(
     let state = expect_context::<crate::state::AppState>();
     let creating = creating.is_some();
     let Ok(kind) = provider.parse::<ProviderKind>() else {
-        return back("/connections", Flash::error("unknown provider")).await;
+        return back("/connections", Flash::error("Unknown provider")).await;
     };
     let presets = profile(kind).query_api;
     let draft = ConnectionDraft {
@@ -153,7 +153,7 @@ pub async fn save_connection(
             .await
         }
         Err(SaveError::NoSuchConnection(_)) => {
-            back("/connections", Flash::error("no such connection")).await
+            back("/connections", Flash::error("No such connection")).await
         }
         Err(refused @ (SaveError::SlugTaken(_) | SaveError::ProviderDiffers)) => {
             refuse(refused.to_string()).await
@@ -172,10 +172,10 @@ pub async fn add_next_key(slug: String, key: String) -> Result<(), AppError> {
     let page = format!("/connections/{slug}");
     let secret = match VerificationSecret::parse(provider, &key, state.vault.fingerprint_key()) {
         Ok(secret) => secret,
-        Err(e) => return back(&page, Flash::error(format!("next key: {e}"))).await,
+        Err(e) => return back(&page, Flash::error(format!("Next key: {e}"))).await,
     };
     if detail.verification.current.as_deref() == Some(secret.fingerprint().as_str()) {
-        return back(&page, Flash::error("this is already the current key")).await;
+        return back(&page, Flash::error("This is already the current key")).await;
     }
     // With no key at all, the first one becomes current straight away.
     let slot = if detail.verification.current.is_some() {
@@ -196,7 +196,7 @@ pub async fn add_next_key(slug: String, key: String) -> Result<(), AppError> {
         .await?;
     back(
         &page,
-        Flash::notice("key added: notifications signed with either key are accepted"),
+        Flash::notice("Key added: notifications signed with either key are accepted"),
     )
     .await
 }
@@ -215,11 +215,11 @@ pub async fn promote_next_key(slug: String) -> Result<(), AppError> {
     {
         back(
             &page,
-            Flash::notice("the next key is now the current one; the old key is retired"),
+            Flash::notice("The next key is now the current one; the old key is retired"),
         )
         .await
     } else {
-        back(&page, Flash::error("there is no next key to promote")).await
+        back(&page, Flash::error("There is no next key to promote")).await
     }
 }
 
@@ -235,9 +235,9 @@ pub async fn discard_next_key(slug: String) -> Result<(), AppError> {
         .discard_next_key(detail.id, KeyPurpose::Verify, &actor(Some(&admin)))
         .await?
     {
-        back(&page, Flash::notice("the next key was discarded")).await
+        back(&page, Flash::notice("The next key was discarded")).await
     } else {
-        back(&page, Flash::error("there is no next key to discard")).await
+        back(&page, Flash::error("There is no next key to discard")).await
     }
 }
 
@@ -251,7 +251,7 @@ pub async fn set_signing_key(slug: String, key: String) -> Result<(), AppError> 
     let page = format!("/connections/{slug}");
     let secret = match SigningSecret::parse(provider, &key) {
         Ok(secret) => secret,
-        Err(e) => return back(&page, Flash::error(format!("signing key: {e}"))).await,
+        Err(e) => return back(&page, Flash::error(format!("Signing key: {e}"))).await,
     };
     let stored = secret.stored(&state.vault, detail.id);
     state
@@ -264,7 +264,7 @@ pub async fn set_signing_key(slug: String, key: String) -> Result<(), AppError> 
             &actor(Some(&admin)),
         )
         .await?;
-    back(&page, Flash::notice("signing key saved")).await
+    back(&page, Flash::notice("Signing key saved")).await
 }
 
 #[component]

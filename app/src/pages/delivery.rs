@@ -57,7 +57,7 @@ pub async fn replay_delivery(id: i64) -> Result<(), AppError> {
     let ops = crate::auth::require(Permission::Replay)?;
     let state = expect_context::<crate::state::AppState>();
     let Some(original) = state.store.notification(id).await? else {
-        return crate::flash::redirect("/deliveries", Flash::error("there is no such delivery"))
+        return crate::flash::redirect("/deliveries", Flash::error("There is no such delivery"))
             .await;
     };
     let actor = crate::auth::actor(Some(&ops));
@@ -72,11 +72,11 @@ pub async fn replay_delivery(id: i64) -> Result<(), AppError> {
     .await?;
     let flash = match replay.outcome {
         dispute_store::ReplayOutcome::Refused => Flash::error(format!(
-            "replayed: still refused ({}{})",
+            "Replayed: still refused ({}{})",
             replay.verdict.label(),
             replay.reason.map(|r| format!(": {r}")).unwrap_or_default()
         )),
-        outcome => Flash::notice(format!("replayed: {}", outcome.label())),
+        outcome => Flash::notice(format!("Replayed: {}", outcome.label())),
     };
     crate::flash::redirect(&crate::links::delivery(id), flash).await
 }
@@ -159,7 +159,7 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
             <dd><code>{shown(&n.remote_addr)}</code></dd>
             <dt>"Verdict"</dt>
             <dd>
-                <span class="badge">{n.verdict.label()}</span>
+                <super::VerdictBadge verdict=n.verdict />
                 {n.reason.as_deref().map(|r| view! { " " {shown(r)} })}
             </dd>
             <dt>"Key that matched"</dt>
@@ -290,7 +290,7 @@ fn Replays(replays: Vec<ReplayRecord>) -> impl IntoView {
                                 <td><Time at=r.replayed_at /></td>
                                 <td>{r.replayed_by.as_deref().map_or_else(|| "—".to_owned(), shown)}</td>
                                 <td>
-                                    <span class="badge">{r.verdict.label()}</span>
+                                    <super::VerdictBadge verdict=r.verdict />
                                     {r.reason.as_deref().map(|reason| view! { " " {shown(reason)} })}
                                 </td>
                                 <td>{r.outcome.label()}</td>

@@ -86,7 +86,7 @@ pub async fn add_note(dispute: i64, text: String) -> Result<(), AppError> {
     use dispute_core::domain::NoteText;
     let (analyst, dispute) = target(dispute).await?;
     let Some(dispute) = dispute else {
-        return crate::flash::redirect("/disputes", Flash::error("there is no such dispute")).await;
+        return crate::flash::redirect("/disputes", Flash::error("There is no such dispute")).await;
     };
     let page = crate::links::dispute(dispute.id);
     let text = match NoteText::parse(&text) {
@@ -100,8 +100,8 @@ pub async fn add_note(dispute: i64, text: String) -> Result<(), AppError> {
         .add_note(dispute.id, &text, &actor, &subject(&dispute))
         .await?
     {
-        Some(_) => Flash::notice("note added"),
-        None => Flash::error("there is no such dispute"),
+        Some(_) => Flash::notice("Note added"),
+        None => Flash::error("There is no such dispute"),
     };
     crate::flash::redirect(&page, flash).await
 }
@@ -112,7 +112,7 @@ pub async fn assign(dispute: i64, assignee: String) -> Result<(), AppError> {
     use dispute_store::AssignError;
     let (analyst, dispute) = target(dispute).await?;
     let Some(dispute) = dispute else {
-        return crate::flash::redirect("/disputes", Flash::error("there is no such dispute")).await;
+        return crate::flash::redirect("/disputes", Flash::error("There is no such dispute")).await;
     };
     let page = crate::links::dispute(dispute.id);
     let to = match assignee.trim() {
@@ -121,7 +121,7 @@ pub async fn assign(dispute: i64, assignee: String) -> Result<(), AppError> {
         id => match id.parse::<i64>() {
             Ok(id) => Some(id),
             Err(_) => {
-                return crate::flash::redirect(&page, Flash::error("choose someone to assign"))
+                return crate::flash::redirect(&page, Flash::error("Choose someone to assign"))
                     .await
             }
         },
@@ -133,9 +133,9 @@ pub async fn assign(dispute: i64, assignee: String) -> Result<(), AppError> {
         .assign(dispute.id, to, &actor, &subject(&dispute))
         .await
     {
-        Ok(true) if to.is_none() => Flash::notice("the dispute is unassigned"),
-        Ok(true) => Flash::notice("the dispute has a new owner"),
-        Ok(false) => Flash::notice("nothing changed: it was already so"),
+        Ok(true) if to.is_none() => Flash::notice("The dispute is unassigned"),
+        Ok(true) => Flash::notice("The dispute has a new owner"),
+        Ok(false) => Flash::notice("Nothing changed: it was already so"),
         Err(AssignError::Store(e)) => return Err(e.into()),
         Err(e) => Flash::error(e.to_string()),
     };
@@ -190,15 +190,15 @@ pub async fn query_status(dispute: i64) -> Result<(), AppError> {
         .await?
     {
         QueryRequested::Asking(provider) => Flash::notice(format!(
-            "asking {} where the dispute stands",
+            "Asking {} where the dispute stands",
             provider.display_name()
         )),
         QueryRequested::TooSoon(next) => Flash::error(format!(
-            "the provider was asked about this dispute less than a minute ago; ask again in {} s",
+            "The provider was asked about this dispute less than a minute ago; ask again in {} s",
             (next - jiff::Timestamp::now()).get_seconds().max(1)
         )),
         QueryRequested::NoSuchDispute => {
-            return crate::flash::redirect("/disputes", Flash::error("there is no such dispute"))
+            return crate::flash::redirect("/disputes", Flash::error("There is no such dispute"))
                 .await
         }
     };

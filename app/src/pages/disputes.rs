@@ -152,13 +152,13 @@ pub async fn save_view(name: String, query: String) -> Result<(), AppError> {
     let query = filter.query_string();
     if query.len() > MAX_VIEW_QUERY {
         let refused =
-            Flash::error("this view is too long to save: shorten its search or reason code");
+            Flash::error("This view is too long to save: shorten its search or reason code");
         return crate::flash::redirect(&back, refused).await;
     }
     let flash = match state.store.save_view(viewer.id, &name, &query).await? {
-        Some(_) => Flash::notice(format!("view \u{201c}{}\u{201d} saved", name.as_str())),
+        Some(_) => Flash::notice(format!("View \u{201c}{}\u{201d} saved", name.as_str())),
         None => Flash::error(format!(
-            "you have {MAX_SAVED_VIEWS} saved views, the most one person may keep: remove one first"
+            "You have {MAX_SAVED_VIEWS} saved views, the most one person may keep: remove one first"
         )),
     };
     crate::flash::redirect(&back, flash).await
@@ -169,8 +169,8 @@ pub async fn delete_view(id: i64) -> Result<(), AppError> {
     let viewer = crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
     let state = expect_context::<crate::state::AppState>();
     let flash = match state.store.delete_view(viewer.id, id).await? {
-        true => Flash::notice("view removed"),
-        false => Flash::error("no such view"),
+        true => Flash::notice("View removed"),
+        false => Flash::error("No such view"),
     };
     crate::flash::redirect("/disputes", flash).await
 }

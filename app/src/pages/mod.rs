@@ -181,6 +181,17 @@ pub fn Time(at: jiff::Timestamp) -> impl IntoView {
     }
 }
 
+/// A verdict as a badge, the same everywhere: green when the provider got
+/// its acknowledgement, red when it did not.
+#[component]
+pub fn VerdictBadge(verdict: dispute_core::domain::Verdict) -> impl IntoView {
+    let class = match verdict.is_accepted() {
+        true => "badge ok",
+        false => "badge warn",
+    };
+    view! { <span class=class>{verdict.label()}</span> }
+}
+
 /// An amount as the tables show it: its currency's minor units, e.g.
 /// `129.90 USD`; empty when there is none.
 pub fn money(amount: Option<&dispute_core::domain::Money>) -> String {

@@ -54,7 +54,7 @@ pub async fn check_disputes() -> Result<(), AppError> {
         .await?;
     crate::flash::redirect(
         &crate::links::rebuild(id),
-        Flash::notice("the check has started: nothing changes until you apply it"),
+        Flash::notice("The check has started: nothing changes until you apply it"),
     )
     .await
 }
@@ -71,7 +71,7 @@ pub async fn apply_rebuild(check: i64) -> Result<(), AppError> {
     if !finished {
         return crate::flash::redirect(
             &crate::links::rebuild(check),
-            Flash::error("only a check that has finished can be applied"),
+            Flash::error("Only a check that has finished can be applied"),
         )
         .await;
     }
@@ -83,14 +83,14 @@ pub async fn apply_rebuild(check: i64) -> Result<(), AppError> {
         Ok(id) => {
             crate::flash::redirect(
                 &crate::links::rebuild(id),
-                Flash::notice("applying the check's changes"),
+                Flash::notice("Applying the check's changes"),
             )
             .await
         }
         Err(dispute_store::StoreError::Conflict(_)) => {
             crate::flash::redirect(
                 &crate::links::rebuild(check),
-                Flash::error("this check has been applied already"),
+                Flash::error("This check has been applied already"),
             )
             .await
         }

@@ -127,7 +127,7 @@ pub async fn replay_matching(query: String) -> Result<(), AppError> {
     if matching.is_empty() {
         return crate::flash::redirect(
             &super::deliveries::replays_href(&filter),
-            Flash::notice("no refused delivery matches: nothing was replayed"),
+            Flash::notice("No refused delivery matches: nothing was replayed"),
         )
         .await;
     }
@@ -138,7 +138,7 @@ pub async fn replay_matching(query: String) -> Result<(), AppError> {
         .await?;
     crate::flash::redirect(
         &crate::links::replay_run(id),
-        Flash::notice(format!("replaying {} deliveries", matching.len())),
+        Flash::notice(format!("Replaying {} deliveries", matching.len())),
     )
     .await
 }
@@ -356,7 +356,7 @@ fn PlanView(plan: Plan) -> impl IntoView {
                                         <br />
                                         <small><code>{shown(&n.slug)}</code></small>
                                     </td>
-                                    <td>{n.verdict.label()}</td>
+                                    <td><super::VerdictBadge verdict=n.verdict /></td>
                                     <td>{now}</td>
                                     <td>{effect}</td>
                                 </tr>

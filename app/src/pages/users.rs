@@ -38,10 +38,10 @@ pub async fn unlock_user(id: i64) -> Result<(), AppError> {
     let admin = require(Permission::ManageUsers)?;
     let state = expect_context::<crate::state::AppState>();
     if !state.store.unlock_sign_in(id, &actor(Some(&admin))).await? {
-        return back(Flash::error("no such account")).await;
+        return back(Flash::error("No such account")).await;
     }
     back(Flash::notice(
-        "sign-in failures forgotten: the account can sign in again from every address",
+        "Sign-in failures forgotten: the account can sign in again from every address",
     ))
     .await
 }
@@ -87,7 +87,7 @@ pub async fn create_user(
         }
         Err(StoreError::Conflict(_)) => {
             back(Flash::error(format!(
-                "an account with {email} exists already"
+                "An account with {email} exists already"
             )))
             .await
         }
@@ -102,20 +102,20 @@ pub async fn update_user(id: i64, role: String, disabled: Option<String>) -> Res
     let admin = require(Permission::ManageUsers)?;
     let state = expect_context::<crate::state::AppState>();
     let Ok(role) = role.parse::<Role>() else {
-        return back(Flash::error("unknown role")).await;
+        return back(Flash::error("Unknown role")).await;
     };
     let disabled = disabled.is_some();
     if id == admin.id && (role != Role::Admin || disabled) {
-        return back(Flash::error("you cannot remove your own admin access")).await;
+        return back(Flash::error("You cannot remove your own admin access")).await;
     }
     if !state
         .store
         .update_user(id, role, disabled, &actor(Some(&admin)))
         .await?
     {
-        return back(Flash::error("no such account")).await;
+        return back(Flash::error("No such account")).await;
     }
-    back(Flash::notice("saved")).await
+    back(Flash::notice("Saved")).await
 }
 
 #[server(endpoint = "users/reset-password")]
@@ -135,10 +135,10 @@ pub async fn reset_password(id: i64, password: String) -> Result<(), AppError> {
         .await?
         .is_none()
     {
-        return back(Flash::error("no such account")).await;
+        return back(Flash::error("No such account")).await;
     }
     back(Flash::notice(
-        "the password was reset; it must be changed at the next sign-in",
+        "The password was reset; it must be changed at the next sign-in",
     ))
     .await
 }

@@ -336,7 +336,7 @@ async fn a_key_is_rotated_in_the_pages_without_a_rejected_notification() {
     )
     .await;
     assert!(
-        nothing_to_discard.contains("there is no next key to discard"),
+        nothing_to_discard.contains("There is no next key to discard"),
         "{nothing_to_discard}"
     );
     let kinds: Vec<String> =

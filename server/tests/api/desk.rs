@@ -311,7 +311,7 @@ async fn a_view_is_saved_under_a_name_found_in_the_menu_and_removed() {
 
     assert_eq!(target, "/disputes?status=any&sort=amount");
     assert!(
-        html.contains("view “Big &lt;b&gt;ones&lt;/b&gt;” saved"),
+        html.contains("View “Big &lt;b&gt;ones&lt;/b&gt;” saved"),
         "{html}"
     );
     assert!(
@@ -346,7 +346,7 @@ async fn a_view_is_saved_under_a_name_found_in_the_menu_and_removed() {
         )
         .await;
     let (_, html) = app.follow(&app.client, refused).await;
-    assert!(html.contains("this view is too long to save"), "{html}");
+    assert!(html.contains("This view is too long to save"), "{html}");
 
     let removed = app
         .post_form(
@@ -356,7 +356,7 @@ async fn a_view_is_saved_under_a_name_found_in_the_menu_and_removed() {
         )
         .await;
     let (_, html) = app.follow(&app.client, removed).await;
-    assert!(html.contains("view removed"), "{html}");
+    assert!(html.contains("View removed"), "{html}");
     assert!(html.contains("None yet"), "{html}");
 }
 
@@ -377,7 +377,7 @@ async fn a_note_and_an_assignment_appear_on_the_timeline_in_the_queue_and_in_the
         .await;
     let (target, html) = app.follow(&app.client, noted).await;
     assert_eq!(target, page);
-    assert!(html.contains("note added"), "{html}");
+    assert!(html.contains("Note added"), "{html}");
     assert!(html.contains("Note by Test analyst"), "{html}");
     assert!(
         html.contains("Proof of delivery &lt;b&gt;sent&lt;/b&gt;\nto the acquirer"),
@@ -392,7 +392,7 @@ async fn a_note_and_an_assignment_appear_on_the_timeline_in_the_queue_and_in_the
         )
         .await;
     let (_, html) = app.follow(&app.client, assigned).await;
-    assert!(html.contains("the dispute has a new owner"), "{html}");
+    assert!(html.contains("The dispute has a new owner"), "{html}");
     assert!(
         html.contains("Assigned to Test analyst by Test analyst"),
         "{html}"
@@ -742,7 +742,7 @@ async fn every_reference_a_provider_may_send_has_a_page_notes_and_a_status_query
             .await;
         let (target, html) = app.follow(&app.client, noted).await;
         assert_eq!(target, page);
-        assert!(html.contains("note added"), "{reference}: {html}");
+        assert!(html.contains("Note added"), "{reference}: {html}");
         let asked = app
             .post_form(&app.client, "/api/disputes/query", &[("dispute", id)])
             .await;

@@ -280,7 +280,7 @@ async fn an_admin_checks_on_the_page_sees_the_changes_then_applies_them() {
         .await;
     let (_, html) = app.follow(&app.client, answer).await;
     assert!(
-        html.contains("this check has been applied already"),
+        html.contains("This check has been applied already"),
         "{html}"
     );
 

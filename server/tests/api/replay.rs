@@ -90,7 +90,7 @@ async fn a_delivery_refused_for_a_wrong_key_is_valid_once_the_key_is_fixed_and_r
 
     // Replayed before the fix: still refused, kept as such.
     let html = replay(&app, original.id).await;
-    assert!(html.contains("replayed: still refused"), "{html}");
+    assert!(html.contains("Replayed: still refused"), "{html}");
     assert_eq!(events(&app).await, 0);
 
     // The admin puts the key Botim Money now signs with on the connection.
@@ -110,7 +110,7 @@ async fn a_delivery_refused_for_a_wrong_key_is_valid_once_the_key_is_fixed_and_r
     // …and it does: one event, the original verdict unchanged.
     let html = replay(&app, original.id).await;
     assert!(
-        html.contains("replayed: valid: its event was recorded"),
+        html.contains("Replayed: valid: its event was recorded"),
         "{html}"
     );
     assert_eq!(events(&app).await, 1);
@@ -233,7 +233,7 @@ async fn a_bulk_replay_previews_exactly_what_its_run_then_does() {
         .await;
     let (target, html) = app.follow(&app.client, answer).await;
     assert_eq!(target, "/replays/runs/1");
-    assert!(html.contains("replaying 2 deliveries"), "{html}");
+    assert!(html.contains("Replaying 2 deliveries"), "{html}");
     let html = finished(&app, &target).await;
     assert!(html.contains("replayed all 2, finished"), "{html}");
     assert!(html.contains("<li>1 still refused</li>"), "{html}");

@@ -754,7 +754,7 @@ async fn query_status_now_puts_the_answer_on_the_timeline_once_a_minute_and_audi
     let (target, html) = app.follow(&app.client, answer).await;
     assert_eq!(target, page);
     assert!(
-        html.contains("asking PingPong Checkout where the dispute stands"),
+        html.contains("Asking PingPong Checkout where the dispute stands"),
         "{html}"
     );
     let html = answered(app, &page).await;

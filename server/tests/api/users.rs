@@ -142,7 +142,7 @@ async fn an_admin_cannot_take_away_their_own_admin_access() {
 
     let (_, demoted) = app.follow(&app.client, demoted).await;
     assert!(
-        demoted.contains("you cannot remove your own admin access"),
+        demoted.contains("You cannot remove your own admin access"),
         "{demoted}"
     );
     assert_eq!(
