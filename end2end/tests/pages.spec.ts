@@ -55,6 +55,12 @@ async function problemsOf(page: Page, path: string, width: number, name: string)
   expect(response?.status(), path).toBe(200);
   const wide = await page.evaluate(() => document.documentElement.scrollWidth);
   if (wide > width) problems.push(`${path} at ${width} px is ${wide} px wide`);
+  // An empty page still says something: what will show here, and how.
+  const said = await page.locator('main').evaluate((main) => {
+    const heading = main.querySelector('h1')?.textContent ?? '';
+    return (main.textContent ?? '').replace(heading, '').trim().length;
+  });
+  if (said === 0) problems.push(`${path} at ${width} px shows nothing under its heading`);
   const unnamed = await page.locator('img, svg').evaluateAll(
     (images) =>
       images.filter((image) =>

@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 
-use super::{shown, when, PageHeading, SilenceWarning};
+use super::{shown, when, Empty, PageHeading, SilenceWarning};
 use crate::{charts::Chart, error::AppError};
 use dispute_store::ConnectionHealth;
 
@@ -30,6 +30,12 @@ pub fn ProvidersPage() -> impl IntoView {
         <Suspense>
             {Suspend::new(async move {
                 match provider_health().await {
+                    Ok(Health { connections, .. }) if connections.is_empty() => view! {
+                        <Empty>
+                            "No connection yet, so no provider to watch. Once an admin adds one (Admin → Connections) and gives its provider the intake address, each delivery shows here: when the provider was last heard from and how many were refused."
+                        </Empty>
+                    }
+                        .into_any(),
                     Ok(Health { connections, silent }) => view! {
                         <SilenceWarning silent />
                         {connections
