@@ -25,8 +25,9 @@ async function pagesOf(page: Page, role: Role): Promise<string[]> {
     '/account',
     '/disputes?status=any&flag=disagrees',
     '/disputes?currency=US',
+    '/account/password',
   ];
-  if (role !== 'analyst') paths.push('/deliveries', '/providers', '/queries', '/jobs');
+  if (role !== 'analyst') paths.push('/deliveries', '/providers', '/queries', '/jobs', '/replays');
   if (role === 'admin') paths.push('/connections', '/connections/new', '/users', '/audit', '/rebuilds');
   const first = async (list: string, pattern: RegExp) => {
     await page.goto(list);
