@@ -73,6 +73,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(pages::ViewerZone(
+        auth::current_user().map_or(jiff::tz::TimeZone::UTC, |u| u.timezone.zone()),
+    ));
     // The server's guard marks requests the caller's role does not reach;
     // their page is never rendered, so none of its data is read.
     let denied = auth::access_denied();

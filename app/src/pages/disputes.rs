@@ -192,7 +192,9 @@ pub fn DisputesPage() -> impl IntoView {
                 match work_queue(params).await {
                     Ok(QueueAnswer::Page(page)) => view! { <Queue page=*page /> }.into_any(),
                     Ok(QueueAnswer::Refused { params, error, connections }) => {
-                        let beside_a_field = FIELDS.contains(&error.field.as_str());
+                        // A refusal of a parameter without a field (a page's cursor) is said
+                        // above the form.
+                        let beside_a_field = dispute_core::domain::queue::NAMES.contains(&error.field.as_str());
                         view! {
                             {(!beside_a_field).then(|| view! {
                                 <p class="flash error" role="alert">{error.message.clone()}</p>
@@ -254,28 +256,6 @@ fn Queue(page: QueuePage) -> impl IntoView {
         </nav>
     }
 }
-
-/// The parameters the form has a field for (a refusal of another, such as
-/// a page's cursor, is said above the form).
-const FIELDS: [&str; 17] = [
-    "q",
-    "sort",
-    "connection",
-    "provider",
-    "stage",
-    "status",
-    "deadline",
-    "due_from",
-    "due_to",
-    "currency",
-    "amount_min",
-    "amount_max",
-    "assignee",
-    "reason_code",
-    "flag",
-    "opened_from",
-    "opened_to",
-];
 
 /// What the form shows for a filter the queue read: its parameters, with
 /// the defaults the address leaves out written in.

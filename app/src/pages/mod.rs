@@ -153,9 +153,14 @@ pub fn cursor_from<T: for<'de> serde::Deserialize<'de>>(text: &str) -> Option<T>
     serde_json::from_slice(&json).ok()
 }
 
+/// The zone the signed-in person reads times in, found once per page (see
+/// `App`), since every time on it asks.
+#[derive(Clone)]
+pub struct ViewerZone(pub jiff::tz::TimeZone);
+
 /// The zone the signed-in person reads times in (UTC before sign-in).
 pub fn viewer_zone() -> jiff::tz::TimeZone {
-    crate::auth::current_user().map_or(jiff::tz::TimeZone::UTC, |u| u.timezone.zone())
+    use_context::<ViewerZone>().map_or(jiff::tz::TimeZone::UTC, |z| z.0)
 }
 
 /// A time as the viewer reads it, in their zone: `Tue 16 Dec, 09:23`.

@@ -222,8 +222,9 @@ pub struct FilterError {
     pub message: String,
 }
 
-/// The parameter names, in the order links write them.
-const NAMES: [&str; 17] = [
+/// The parameter names, in the order links write them (each is a field
+/// of the queue's filter form).
+pub const NAMES: [&str; 17] = [
     "connection",
     "provider",
     "stage",
