@@ -2,9 +2,11 @@
 // refused filter, and one of each record page it may read) and the sign-in
 // page, at a desktop's 1280 px and a phone's 390 px, on the shared test
 // installation, on a fresh one (empty states) and on the demo (its played
-// day): none may be wider than the screen, every image and chart has a text
-// alternative, and axe-core finds no accessibility violation. A screenshot
-// of each is kept with the results.
+// day): none may be wider than the screen, no control may sit on another,
+// no page has more than two filled (main) buttons, the queue fits 1280 px
+// with one line per dispute, every image and chart has a text alternative,
+// and axe-core finds no accessibility violation. A screenshot of each is
+// kept with the results.
 import AxeBuilder from '@axe-core/playwright';
 import type { Browser, Page } from '@playwright/test';
 
@@ -71,12 +73,58 @@ async function problemsOf(page: Page, path: string, width: number, name: string)
       ).length,
   );
   if (unnamed > 0) problems.push(`${path} at ${width} px: ${unnamed} images or charts without a text alternative`);
+  for (const overlap of await overlappingControls(page)) {
+    problems.push(`${path} at ${width} px: ${overlap}`);
+  }
+  const filled = await page.evaluate(() => {
+    const accent = 'rgb(31, 95, 191)';
+    return [...document.querySelectorAll('main button, main a.button')]
+      .filter((b) => getComputedStyle(b).backgroundColor === accent && (b as HTMLElement).offsetParent !== null)
+      .map((b) => (b.textContent ?? '').trim());
+  });
+  if (filled.length > 2) problems.push(`${path}: ${filled.length} filled buttons (${filled.join(', ')}); one main action per form, the rest outlined`);
+  if (width >= 1280) {
+    const queue = await page.evaluate(() => {
+      const wrap = document.querySelector<HTMLElement>('.table-wrap:has(table.queue)');
+      if (!wrap) return null;
+      const rows = [...wrap.querySelectorAll<HTMLElement>('tbody tr')].map((r) => r.offsetHeight);
+      return { over: wrap.scrollWidth - wrap.clientWidth, tallest: Math.max(0, ...rows) };
+    });
+    if (queue && queue.over > 0) problems.push(`${path} at ${width} px: the queue scrolls sideways by ${queue.over} px`);
+    if (queue && queue.tallest > 48) problems.push(`${path} at ${width} px: a queue row is ${queue.tallest} px tall, not one line`);
+  }
   const axe = await new AxeBuilder({ page }).analyze();
   for (const v of axe.violations) {
     problems.push(`${path} at ${width} px: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   }
   await page.screenshot({ path: test.info().outputPath(`${name}-${width}-${slug(path)}.png`), fullPage: true });
   return problems;
+}
+
+/** Controls drawn on top of each other (buttons, links drawn as buttons, fields), in words. */
+async function overlappingControls(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const controls = [
+      ...document.querySelectorAll<HTMLElement>(
+        'button, a.button, input:not([type="hidden"]), select, textarea, summary, header nav a',
+      ),
+    ]
+      .map((element) => ({ element, box: element.getBoundingClientRect() }))
+      // A closed menu's links keep their boxes but are not drawn.
+      .filter(({ element, box }) => box.width > 0 && box.height > 0 && element.checkVisibility({ visibilityProperty: true }));
+    const name = (e: HTMLElement) =>
+      `${e.tagName.toLowerCase()} "${(e.textContent || e.getAttribute('aria-label') || e.getAttribute('name') || '').trim().slice(0, 40)}"`;
+    const found: string[] = [];
+    controls.forEach((a, i) => {
+      for (const b of controls.slice(i + 1)) {
+        if (a.element.contains(b.element) || b.element.contains(a.element)) continue;
+        const across = Math.min(a.box.right, b.box.right) - Math.max(a.box.left, b.box.left);
+        const down = Math.min(a.box.bottom, b.box.bottom) - Math.max(a.box.top, b.box.top);
+        if (across > 1 && down > 1) found.push(`${name(a.element)} overlaps ${name(b.element)}`);
+      }
+    });
+    return found;
+  });
 }
 
 test('the sign-in page fits the screen and passes axe', async ({ page }) => {

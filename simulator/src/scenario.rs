@@ -62,35 +62,70 @@ pub struct Expected {
 
 /// One notification the provider sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "StepText")]
 pub struct Step {
     /// The provider's own word for the event: a PingPong `eventCode`, a
     /// PayerMax `status`, or `CHARGEBACK` for Botim Money's one kind.
     pub kind: String,
     /// PayerMax's `caseResult` (`WIN`, `FAIL`), when the case is decided.
-    #[serde(default)]
     pub result: Option<String>,
     /// When the event happened.
     pub happened_minutes: u32,
     /// When the provider first sends it (default: when it happened), so a
     /// script can send out of order or late.
-    #[serde(default)]
     pub sent_minutes: Option<u32>,
     /// Days from the event to the deadline it sets, if it sets one.
-    #[serde(default)]
     pub deadline_days: Option<u32>,
     /// Hours from the event to the deadline it sets, for a deadline within
     /// the scenario's day (so a story can hold one due in hours and one
     /// already overdue). PingPong's notifications carry the time; a query
     /// answer and the other providers carry only its date.
-    #[serde(default)]
     pub deadline_hours: Option<u32>,
     /// PayerMax only: send it in the old, flat format (the case's fields at
     /// the top level, no wrapper) instead of the current one.
-    #[serde(default)]
     pub flat: bool,
-    #[serde(default)]
     pub misbehave: Vec<Misbehaviour>,
+}
+
+/// A step as a scenario file writes it, before its fields are checked
+/// against each other.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepText {
+    kind: String,
+    #[serde(default)]
+    result: Option<String>,
+    happened_minutes: u32,
+    #[serde(default)]
+    sent_minutes: Option<u32>,
+    #[serde(default)]
+    deadline_days: Option<u32>,
+    #[serde(default)]
+    deadline_hours: Option<u32>,
+    #[serde(default)]
+    flat: bool,
+    #[serde(default)]
+    misbehave: Vec<Misbehaviour>,
+}
+
+impl TryFrom<StepText> for Step {
+    type Error = &'static str;
+
+    fn try_from(t: StepText) -> Result<Self, Self::Error> {
+        if t.deadline_days.is_some() && t.deadline_hours.is_some() {
+            return Err("a step sets its deadline in days or in hours, not both");
+        }
+        Ok(Step {
+            kind: t.kind,
+            result: t.result,
+            happened_minutes: t.happened_minutes,
+            sent_minutes: t.sent_minutes,
+            deadline_days: t.deadline_days,
+            deadline_hours: t.deadline_hours,
+            flat: t.flat,
+            misbehave: t.misbehave,
+        })
+    }
 }
 
 /// PingPong's payment notifications for the disputed payment, sent with
@@ -106,7 +141,7 @@ impl Step {
     pub fn deadline_after(&self) -> Option<jiff::SignedDuration> {
         let hours = match (self.deadline_days, self.deadline_hours) {
             (Some(days), _) => 24 * i64::from(days),
-            (None, Some(hours)) => i64::from(hours),
+            (_, Some(hours)) => i64::from(hours),
             (None, None) => return None,
         };
         Some(jiff::SignedDuration::from_hours(hours))
@@ -285,5 +320,9 @@ mod tests {
             due(r#"{"kind": "X", "happened_minutes": 5, "deadline_hours": 3}"#),
             Some(3)
         );
+        let both =
+            r#"{"kind": "X", "happened_minutes": 5, "deadline_days": 2, "deadline_hours": 3}"#;
+        let refused = serde_json::from_str::<Step>(both).unwrap_err().to_string();
+        assert!(refused.contains("not both"), "{refused}");
     }
 }

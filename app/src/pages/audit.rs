@@ -6,7 +6,7 @@
 
 use leptos::prelude::*;
 
-use super::{cursor_from, cursor_text, shown, shown_lines, Empty, PageHeading, Time};
+use super::{cursor_from, cursor_text, shown, shown_lines, DataTable, Empty, PageHeading, Time};
 use crate::error::{AppError, InternalErrorPage};
 use dispute_store::{AuditKey, AuditRecord, SignInFailureRecord};
 
@@ -200,55 +200,53 @@ pub fn AuditPage() -> impl IntoView {
 #[component]
 fn AuditTable(entries: Vec<AuditRecord>) -> impl IntoView {
     view! {
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <thead>
-                    <tr>
-                        <th>"When"</th>
-                        <th>"Who"</th>
-                        <th>"Did"</th>
-                        <th>"Change"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {entries
-                        .into_iter()
-                        .map(|e| {
-                            use dispute_core::domain::audit_words::{action_words, changes};
-                            let changed = changes(&e.details);
-                            let has_details = e.details.as_object().is_none_or(|o| !o.is_empty());
-                            let json = serde_json::to_string_pretty(&e.details).unwrap_or_default();
-                            view! {
-                                <tr>
-                                    <td><Time at=e.at /></td>
-                                    <td>
-                                        {e.actor_email.unwrap_or_else(|| "the command line".into())}
-                                        {e.address.map(|a| view! { <br /> <small>{format!("from {a}")}</small> })}
-                                    </td>
-                                    <td>
-                                        {action_words(&e.action)}
-                                        {(!e.subject.is_empty()).then(|| view! { ": " <strong>{shown(&e.subject)}</strong> })}
-                                        <br />
-                                        <small><code>{e.action}</code></small>
-                                    </td>
-                                    <td>
-                                        <ul class="changes">
-                                            {changed.into_iter().map(|c| view! { <li>{shown(&c)}</li> }).collect_view()}
-                                        </ul>
-                                        {has_details.then(|| view! {
-                                            <details>
-                                                <summary>"Details"</summary>
-                                                <pre>{shown_lines(&json)}</pre>
-                                            </details>
-                                        })}
-                                    </td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable>
+            <thead>
+                <tr>
+                    <th>"When"</th>
+                    <th>"Who"</th>
+                    <th>"Did"</th>
+                    <th>"Change"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {entries
+                    .into_iter()
+                    .map(|e| {
+                        use dispute_core::domain::audit_words::{action_words, changes};
+                        let changed = changes(&e.details);
+                        let has_details = e.details.as_object().is_none_or(|o| !o.is_empty());
+                        let json = serde_json::to_string_pretty(&e.details).unwrap_or_default();
+                        view! {
+                            <tr>
+                                <td><Time at=e.at /></td>
+                                <td>
+                                    {e.actor_email.unwrap_or_else(|| "the command line".into())}
+                                    {e.address.map(|a| view! { <br /> <small>{format!("from {a}")}</small> })}
+                                </td>
+                                <td>
+                                    {action_words(&e.action)}
+                                    {(!e.subject.is_empty()).then(|| view! { ": " <strong>{shown(&e.subject)}</strong> })}
+                                    <br />
+                                    <small><code>{e.action}</code></small>
+                                </td>
+                                <td>
+                                    <ul class="changes">
+                                        {changed.into_iter().map(|c| view! { <li>{shown(&c)}</li> }).collect_view()}
+                                    </ul>
+                                    {has_details.then(|| view! {
+                                        <details>
+                                            <summary>"Details"</summary>
+                                            <pre>{shown_lines(&json)}</pre>
+                                        </details>
+                                    })}
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
     }
 }
 
@@ -261,37 +259,35 @@ fn FailedSignIns(failures: Vec<SignInFailureRecord>) -> impl IntoView {
             view! { <Empty>"None."</Empty> }.into_any()
         } else {
             view! {
-                <div class="scroll" tabindex="0">
-                    <table class="data">
-                        <thead>
-                            <tr>
-                                <th>"Email tried"</th>
-                                <th>"From"</th>
-                                <th>"Failures"</th>
-                                <th>"First"</th>
-                                <th>"Latest"</th>
-                            </tr>
-                        </thead>
-                        <tbody>
-                            {failures
-                                .into_iter()
-                                .map(|f| {
-                                    view! {
-                                        <tr>
-                                            <td>{f.email}</td>
-                                            <td>
-                                                <code>{f.address}</code>
-                                            </td>
-                                            <td>{f.failures}</td>
-                                            <td><Time at=f.first_at /></td>
-                                            <td><Time at=f.last_at /></td>
-                                        </tr>
-                                    }
-                                })
-                                .collect_view()}
-                        </tbody>
-                    </table>
-                </div>
+                <DataTable>
+                    <thead>
+                        <tr>
+                            <th>"Email tried"</th>
+                            <th>"From"</th>
+                            <th>"Failures"</th>
+                            <th>"First"</th>
+                            <th>"Latest"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {failures
+                            .into_iter()
+                            .map(|f| {
+                                view! {
+                                    <tr>
+                                        <td>{f.email}</td>
+                                        <td>
+                                            <code>{f.address}</code>
+                                        </td>
+                                        <td>{f.failures}</td>
+                                        <td><Time at=f.first_at /></td>
+                                        <td><Time at=f.last_at /></td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </DataTable>
             }
                 .into_any()
         }}

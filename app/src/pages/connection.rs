@@ -300,10 +300,7 @@ fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
     let slug = detail.settings.slug.clone();
     let provider = detail.provider;
     let title = format!("Connection {slug}");
-    let none = || "none".to_owned();
-    let current = detail.verification.current.clone().unwrap_or_else(none);
     let next = detail.verification.next.clone();
-    let signing = detail.signing.current.clone().unwrap_or_else(none);
     // A refused edit shows what was typed, for the same connection only.
     let typed = crate::flash::current()
         .and_then(|flash| flash.form::<ConnectionDraft>())
@@ -345,21 +342,30 @@ fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
         </form>
 
         <h2>"Verification keys"</h2>
-        <div class="panel">
-            <p>"Current: " <code class="fingerprint">{current}</code></p>
+        <div class="panel keys">
+            <KeyState
+                set_words=format!("Notifications signed by {} with this key are accepted.", provider.display_name())
+                unset_words="No key yet: every notification is refused until you add one."
+                fingerprint=detail.verification.current.clone()
+            />
             {match next {
                 Some(next) => {
                     view! {
-                        <p>"Next: " <code class="fingerprint">{next}</code></p>
-                        <p>"Notifications signed with either key are accepted until you promote or discard the next one."</p>
-                        <form class="inline" method="post" action=PromoteNextKey::PATH>
-                            <input type="hidden" name="slug" value=slug.clone() />
-                            <button type="submit">"Promote next key (retire the current one)"</button>
-                        </form>
-                        <form class="inline" method="post" action=DiscardNextKey::PATH>
-                            <input type="hidden" name="slug" value=slug.clone() />
-                            <button type="submit">"Discard next key"</button>
-                        </form>
+                        <p>
+                            "A next key is waiting: notifications signed with either key are accepted until you promote or discard it."
+                            <br />
+                            <span class="secondary-text">"Next key's fingerprint " <code class="fingerprint">{next}</code></span>
+                        </p>
+                        <div class="actions">
+                            <form method="post" action=PromoteNextKey::PATH>
+                                <input type="hidden" name="slug" value=slug.clone() />
+                                <button type="submit" class="secondary">"Promote next key (retire the current one)"</button>
+                            </form>
+                            <form method="post" action=DiscardNextKey::PATH>
+                                <input type="hidden" name="slug" value=slug.clone() />
+                                <button type="submit" class="danger">"Discard next key"</button>
+                            </form>
+                        </div>
                     }
                         .into_any()
                 }
@@ -373,7 +379,7 @@ fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
                                 help="accepted alongside the current key until promoted"
                                 required=true
                             />
-                            <button type="submit">"Add next key"</button>
+                            <button type="submit" class="secondary">"Add next key"</button>
                         </form>
                     }
                         .into_any()
@@ -386,8 +392,12 @@ fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
             .then(|| {
                 view! {
                     <h2>"Signing key for status queries"</h2>
-                    <div class="panel">
-                        <p>"Current: " <code class="fingerprint">{signing}</code></p>
+                    <div class="panel keys">
+                        <KeyState
+                            set_words="Status queries are signed with your key.".to_owned()
+                            unset_words="No signing key yet: status queries cannot be sent."
+                            fingerprint=detail.signing.current.clone()
+                        />
                         <form class="form" method="post" action=SetSigningKey::PATH>
                             <input type="hidden" name="slug" value=slug.clone() />
                             <KeyField
@@ -396,11 +406,41 @@ fn ConnectionDetailView(detail: ConnectionDetail) -> impl IntoView {
                                 help="your RSA private key: PKCS#8 or PKCS#1, PEM or bare Base64"
                                 required=true
                             />
-                            <button type="submit">"Save signing key"</button>
+                            <button type="submit" class="secondary">"Save signing key"</button>
                         </form>
                     </div>
                 }
             })}
+    }
+}
+
+/// Whether a key is set, in words, with its fingerprint after them for
+/// whoever compares keys with the provider.
+#[component]
+fn KeyState(
+    fingerprint: Option<String>,
+    set_words: String,
+    unset_words: &'static str,
+) -> impl IntoView {
+    match fingerprint {
+        Some(fingerprint) => view! {
+            <p>
+                <span class="badge ok">"set"</span>
+                " "
+                {set_words}
+                <br />
+                <span class="secondary-text">"Fingerprint " <code class="fingerprint">{fingerprint}</code></span>
+            </p>
+        }
+        .into_any(),
+        None => view! {
+            <p>
+                <span class="badge warn">"missing"</span>
+                " "
+                {unset_words}
+            </p>
+        }
+        .into_any(),
     }
 }
 

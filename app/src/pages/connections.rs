@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::{when, Empty, PageHeading};
+use super::{when, DataTable, Empty, PageHeading};
 use crate::error::{AppError, InternalErrorPage};
 use dispute_core::domain::ProviderKind;
 use dispute_store::ConnectionOverview;
@@ -43,7 +43,7 @@ pub fn ConnectionsPage() -> impl IntoView {
                 .into_iter()
                 .map(|p| {
                     view! {
-                        <a class="button" href=format!("/connections/new?provider={}", p.as_str())>
+                        <a class="button secondary" href=format!("/connections/new?provider={}", p.as_str())>
                             {p.display_name()}
                         </a>
                         " "
@@ -74,52 +74,50 @@ pub fn ConnectionsPage() -> impl IntoView {
 #[component]
 fn ConnectionTable(connections: Vec<ConnectionOverview>, base: String) -> impl IntoView {
     view! {
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <thead>
-                    <tr>
-                        <th>"Connection"</th>
-                        <th>"Provider"</th>
-                        <th>"Intake URL (give it to the provider)"</th>
-                        <th>"State"</th>
-                        <th>"Last received"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {connections
-                        .into_iter()
-                        .map(|c| {
-                            let s = c.summary;
-                            let intake = format!("{base}/webhooks/{}", s.slug);
-                            let name = if s.display_name.is_empty() { s.slug.clone() } else { s.display_name.clone() };
-                            let provider = s.provider.display_name();
-                            let last = match (c.last_received_at, c.last_verdict) {
-                                (Some(at), Some(verdict)) => format!("{} ({})", when(at), verdict.label()),
-                                _ => "never".to_owned(),
-                            };
-                            view! {
-                                <tr>
-                                    <td>
-                                        <a href=format!("/connections/{}", s.slug)>{name}</a>
-                                    </td>
-                                    <td>{provider}</td>
-                                    <td>
-                                        <code>{intake}</code>
-                                    </td>
-                                    <td>
-                                        {if s.enabled {
-                                            view! { <span class="badge ok">"enabled"</span> }
-                                        } else {
-                                            view! { <span class="badge off">"disabled"</span> }
-                                        }}
-                                    </td>
-                                    <td>{last}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable>
+            <thead>
+                <tr>
+                    <th>"Connection"</th>
+                    <th>"Provider"</th>
+                    <th>"Intake URL (give it to the provider)"</th>
+                    <th>"State"</th>
+                    <th>"Last received"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {connections
+                    .into_iter()
+                    .map(|c| {
+                        let s = c.summary;
+                        let intake = format!("{base}/webhooks/{}", s.slug);
+                        let name = if s.display_name.is_empty() { s.slug.clone() } else { s.display_name.clone() };
+                        let provider = s.provider.display_name();
+                        let last = match (c.last_received_at, c.last_verdict) {
+                            (Some(at), Some(verdict)) => format!("{} ({})", when(at), verdict.label()),
+                            _ => "never".to_owned(),
+                        };
+                        view! {
+                            <tr>
+                                <td>
+                                    <a href=format!("/connections/{}", s.slug)>{name}</a>
+                                </td>
+                                <td>{provider}</td>
+                                <td>
+                                    <code>{intake}</code>
+                                </td>
+                                <td>
+                                    {if s.enabled {
+                                        view! { <span class="badge ok">"enabled"</span> }
+                                    } else {
+                                        view! { <span class="badge off">"disabled"</span> }
+                                    }}
+                                </td>
+                                <td>{last}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
     }
 }

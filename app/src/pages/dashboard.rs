@@ -3,9 +3,10 @@
 //! by provider and by reason code, and disputes opened per week — charts
 //! drawn on the server, each with its numbers in a table.
 
+use dispute_core::domain::Status;
 use leptos::prelude::*;
 
-use super::{label, when, PageHeading};
+use super::{label, when, DataTable, PageHeading};
 use crate::{
     charts::Chart,
     error::{AppError, InternalErrorPage},
@@ -55,6 +56,15 @@ fn Numbers(children: Children) -> impl IntoView {
 #[component]
 fn Figures(d: Dashboard) -> impl IntoView {
     let open_total: i64 = d.open.iter().map(|(_, _, n)| n).sum();
+    let of = |status: Status| -> i64 {
+        d.open
+            .iter()
+            .filter(|(_, s, _)| *s == status)
+            .map(|(_, _, n)| n)
+            .sum()
+    };
+    // Open is two statuses, so the open tile links to each one's list.
+    let (needing, in_review) = (of(Status::NeedsResponse), of(Status::UnderReview));
     let at_risk = match d.at_risk.is_empty() {
         true => "nothing".to_owned(),
         false => d
@@ -84,27 +94,32 @@ fn Figures(d: Dashboard) -> impl IntoView {
         .collect();
     view! {
         <div class="tiles">
-            <a class="panel tile" href="/disputes?status=any"><strong>{open_total}</strong> " open disputes"</a>
+            <div class="panel tile">
+                <strong>{open_total}</strong> " open disputes"
+                <small class="tile-parts">
+                    <a href="/disputes">{format!("{needing} need a response")}</a>
+                    " · "
+                    <a href="/disputes?status=under_review">{format!("{in_review} under review")}</a>
+                </small>
+            </div>
             <a class="panel tile" href="/disputes?deadline=7d"><strong>{d.due_within_7_days}</strong> " due within 7 days"</a>
             <a class="panel tile" href="/deadlines"><strong>{at_risk}</strong> " at risk"</a>
         </div>
         <h2>"Open disputes by stage and status"</h2>
         <Chart caption="Open disputes by stage" bars=by_stage empty="No dispute is open." />
         <Numbers>
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <thead><tr><th>"Stage"</th><th>"Status"</th><th class="number">"Disputes"</th></tr></thead>
-                <tbody>
-                    {d.open
-                        .into_iter()
-                        .map(|(stage, status, n)| {
-                            let (stage, status) = label(stage, Some(status));
-                            view! { <tr><td>{stage}</td><td>{status}</td><td class="number">{n}</td></tr> }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable>
+            <thead><tr><th>"Stage"</th><th>"Status"</th><th class="number">"Disputes"</th></tr></thead>
+            <tbody>
+                {d.open
+                    .into_iter()
+                    .map(|(stage, status, n)| {
+                        let (stage, status) = label(stage, Some(status));
+                        view! { <tr><td>{stage}</td><td>{status}</td><td class="number">{n}</td></tr> }
+                    })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
         </Numbers>
         <h2>"Disputes opened per week"</h2>
         <Chart
@@ -113,17 +128,15 @@ fn Figures(d: Dashboard) -> impl IntoView {
             empty="No dispute was opened in the last 12 weeks."
         />
         <Numbers>
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <thead><tr><th>"Week starting"</th><th class="number">"Opened"</th></tr></thead>
-                <tbody>
-                    {d.opened_per_week
-                        .into_iter()
-                        .map(|(week, n)| view! { <tr><td>{week.to_string()}</td><td class="number">{n}</td></tr> })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable>
+            <thead><tr><th>"Week starting"</th><th class="number">"Opened"</th></tr></thead>
+            <tbody>
+                {d.opened_per_week
+                    .into_iter()
+                    .map(|(week, n)| view! { <tr><td>{week.to_string()}</td><td class="number">{n}</td></tr> })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
         </Numbers>
         <h2>"Outcomes over 90 days by provider"</h2>
         <Chart
@@ -152,35 +165,33 @@ fn Figures(d: Dashboard) -> impl IntoView {
 #[component]
 fn OutcomeTable(rows: Vec<(String, Outcomes)>, what: &'static str) -> impl IntoView {
     view! {
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <thead>
-                    <tr>
-                        <th>{what}</th>
-                        <th class="number">"Won"</th>
-                        <th class="number">"Lost"</th>
-                        <th class="number">"Expired"</th>
-                        <th class="number">"Win rate"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {rows
-                        .into_iter()
-                        .map(|(name, o)| {
-                            let rate = o.win_rate().map_or("—".to_owned(), |r| format!("{r} %"));
-                            view! {
-                                <tr>
-                                    <td>{super::shown(&name)}</td>
-                                    <td class="number">{o.won}</td>
-                                    <td class="number">{o.lost}</td>
-                                    <td class="number">{o.expired}</td>
-                                    <td class="number">{rate}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable>
+            <thead>
+                <tr>
+                    <th>{what}</th>
+                    <th class="number">"Won"</th>
+                    <th class="number">"Lost"</th>
+                    <th class="number">"Expired"</th>
+                    <th class="number">"Win rate"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|(name, o)| {
+                        let rate = o.win_rate().map_or("—".to_owned(), |r| format!("{r} %"));
+                        view! {
+                            <tr>
+                                <td>{super::shown(&name)}</td>
+                                <td class="number">{o.won}</td>
+                                <td class="number">{o.lost}</td>
+                                <td class="number">{o.expired}</td>
+                                <td class="number">{rate}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use dispute_core::domain::{DeliveryCursor, DeliveryFilter, ProviderKind, Verdict};
 use leptos::prelude::*;
 
-use super::{list_or_empty, shown, PageHeading, Time};
+use super::{list_or_empty, shown, DataTable, PageHeading, Time};
 use crate::error::AppError;
 use dispute_store::{DeliveryRecord, StoreError, ThrottledCount, SEARCH_TIMEOUT_SECS};
 
@@ -215,91 +215,87 @@ fn HistoryFilters(filter: DeliveryFilter) -> impl IntoView {
 #[component]
 fn ThrottledTable(counts: Vec<ThrottledCount>) -> impl IntoView {
     view! {
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <thead>
-                    <tr>
-                        <th>"From"</th>
-                        <th>"Requests refused"</th>
-                        <th>"Latest minute"</th>
-                        <th>"Latest address asked for"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {counts
-                        .into_iter()
-                        .map(|c| {
-                            view! {
-                                <tr>
-                                    <td>
-                                        <code>{c.sender}</code>
-                                    </td>
-                                    <td>{c.requests}</td>
-                                    <td><Time at=c.minute /></td>
-                                    <td>
-                                        <code>{format!("/webhooks/{}", c.last_slug)}</code>
-                                    </td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable>
+            <thead>
+                <tr>
+                    <th>"From"</th>
+                    <th>"Requests refused"</th>
+                    <th>"Latest minute"</th>
+                    <th>"Latest address asked for"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {counts
+                    .into_iter()
+                    .map(|c| {
+                        view! {
+                            <tr>
+                                <td>
+                                    <code>{c.sender}</code>
+                                </td>
+                                <td>{c.requests}</td>
+                                <td><Time at=c.minute /></td>
+                                <td>
+                                    <code>{format!("/webhooks/{}", c.last_slug)}</code>
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
     }
 }
 
 #[component]
 fn DeliveryTable(deliveries: Vec<DeliveryRecord>) -> impl IntoView {
     view! {
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <thead>
-                    <tr>
-                        <th>"Received"</th>
-                        <th>"Connection"</th>
-                        <th>"From"</th>
-                        <th>"Verdict"</th>
-                        <th>"Answer"</th>
-                        <th>"Took"</th>
-                        <th>"Dispute"</th>
-                        <th>"Why"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {deliveries
-                        .into_iter()
-                        .map(|d| {
-                            let accepted = d.verdict.is_accepted();
-                            let class = if accepted && !d.needs_attention { "badge ok" } else { "badge warn" };
-                            let dispute = d.dispute.as_ref().map(|(id, r)| view! {
-                                <a href=crate::links::dispute(*id)><code>{shown(r)}</code></a>
-                            });
-                            view! {
-                                <tr>
-                                    <td>
-                                        <a href=crate::links::delivery(d.id)><Time at=d.received_at /></a>
-                                    </td>
-                                    <td>
-                                        <code>{shown(&d.slug)}</code>
-                                        <br />
-                                        <small>{d.provider.map_or("no such connection", |p| p.display_name())}</small>
-                                    </td>
-                                    <td><code>{d.remote_addr}</code></td>
-                                    <td><span class=class>{d.verdict.label()}</span></td>
-                                    <td>
-                                        {d.response_status}
-                                        {d.response_body.filter(|b| !b.is_empty()).map(|b| view! { " " <code>{shown(&b)}</code> })}
-                                    </td>
-                                    <td>{d.latency_us.map(|us| format!("{:.1} ms", us as f64 / 1000.0))}</td>
-                                    <td>{dispute}</td>
-                                    <td>{d.reason.as_deref().map(shown)}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable>
+            <thead>
+                <tr>
+                    <th>"Received"</th>
+                    <th>"Connection"</th>
+                    <th>"From"</th>
+                    <th>"Verdict"</th>
+                    <th>"Answer"</th>
+                    <th>"Took"</th>
+                    <th>"Dispute"</th>
+                    <th>"Why"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {deliveries
+                    .into_iter()
+                    .map(|d| {
+                        let accepted = d.verdict.is_accepted();
+                        let class = if accepted && !d.needs_attention { "badge ok" } else { "badge warn" };
+                        let dispute = d.dispute.as_ref().map(|(id, r)| view! {
+                            <a href=crate::links::dispute(*id)><code>{shown(r)}</code></a>
+                        });
+                        view! {
+                            <tr>
+                                <td>
+                                    <a href=crate::links::delivery(d.id)><Time at=d.received_at /></a>
+                                </td>
+                                <td>
+                                    <code>{shown(&d.slug)}</code>
+                                    <br />
+                                    <small>{d.provider.map_or("no such connection", |p| p.display_name())}</small>
+                                </td>
+                                <td><code>{d.remote_addr}</code></td>
+                                <td><span class=class>{d.verdict.label()}</span></td>
+                                <td>
+                                    {d.response_status}
+                                    {d.response_body.filter(|b| !b.is_empty()).map(|b| view! { " " <code>{shown(&b)}</code> })}
+                                </td>
+                                <td>{d.latency_us.map(|us| format!("{:.1} ms", us as f64 / 1000.0))}</td>
+                                <td>{dispute}</td>
+                                <td>{d.reason.as_deref().map(shown)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
     }
 }

@@ -12,7 +12,7 @@ use dispute_core::{
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_params_map;
 
-use super::{label, shown, shown_lines, PageHeading, Time};
+use super::{label, shown, shown_lines, DataTable, PageHeading, Time};
 use crate::{error::AppError, flash::Flash};
 use dispute_store::{ReplayRecord, StoredNotification, TimelineEntry};
 use dispute_workflows::replay::Preview;
@@ -184,18 +184,16 @@ fn Delivery(found: DeliveryView) -> impl IntoView {
             </dd>
         </dl>
         <h2>"Headers"</h2>
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <tbody>
-                    {n.headers
-                        .into_iter()
-                        .map(|(name, value)| view! {
-                            <tr><th>{shown(&name)}</th><td><code>{shown(&masked(&name, &value))}</code></td></tr>
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable>
+            <tbody>
+                {n.headers
+                    .into_iter()
+                    .map(|(name, value)| view! {
+                        <tr><th>{shown(&name)}</th><td><code>{shown(&masked(&name, &value))}</code></td></tr>
+                    })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
         {laid_out.map(|json| view! {
             <h2>"Body, laid out"</h2>
             <p><small>"Only the whitespace between its tokens differs from what arrived."</small></p>
@@ -277,29 +275,27 @@ fn Replays(replays: Vec<ReplayRecord>) -> impl IntoView {
         return view! { <p>"Not replayed."</p> }.into_any();
     }
     view! {
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <thead>
-                    <tr><th>"When"</th><th>"By"</th><th>"Verdict"</th><th>"Outcome"</th></tr>
-                </thead>
-                <tbody>
-                    {replays
-                        .into_iter()
-                        .map(|r| view! {
-                            <tr>
-                                <td><Time at=r.replayed_at /></td>
-                                <td>{r.replayed_by.as_deref().map_or_else(|| "—".to_owned(), shown)}</td>
-                                <td>
-                                    <super::VerdictBadge verdict=r.verdict />
-                                    {r.reason.as_deref().map(|reason| view! { " " {shown(reason)} })}
-                                </td>
-                                <td>{r.outcome.label()}</td>
-                            </tr>
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable>
+            <thead>
+                <tr><th>"When"</th><th>"By"</th><th>"Verdict"</th><th>"Outcome"</th></tr>
+            </thead>
+            <tbody>
+                {replays
+                    .into_iter()
+                    .map(|r| view! {
+                        <tr>
+                            <td><Time at=r.replayed_at /></td>
+                            <td>{r.replayed_by.as_deref().map_or_else(|| "—".to_owned(), shown)}</td>
+                            <td>
+                                <super::VerdictBadge verdict=r.verdict />
+                                {r.reason.as_deref().map(|reason| view! { " " {shown(reason)} })}
+                            </td>
+                            <td>{r.outcome.label()}</td>
+                        </tr>
+                    })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
     }
     .into_any()
 }

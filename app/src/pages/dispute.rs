@@ -10,7 +10,8 @@ use leptos_meta::Meta;
 use leptos_router::hooks::use_params_map;
 
 use super::{
-    countdown, label, money, shown, shown_lines, when, when_in, Empty, PageHeading, TextArea, Time,
+    countdown, label, money, shown, shown_lines, when, when_in, DataTable, Empty, PageHeading,
+    TextArea, Time,
 };
 use crate::{auth::CurrentUser, error::AppError, flash::Flash};
 use dispute_store::{
@@ -463,22 +464,20 @@ fn Queries(queries: Vec<StatusQueryEntry>) -> impl IntoView {
             .into_any();
     }
     view! {
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <thead>
-                    <tr>
-                        <th>"Asked"</th>
-                        <th>"By"</th>
-                        <th>"Why"</th>
-                        <th>"Outcome"</th>
-                        <th>"Changed"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {queries.into_iter().map(|q| view! { <QueryRow q /> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable>
+            <thead>
+                <tr>
+                    <th>"Asked"</th>
+                    <th>"By"</th>
+                    <th>"Why"</th>
+                    <th>"Outcome"</th>
+                    <th>"Changed"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {queries.into_iter().map(|q| view! { <QueryRow q /> }).collect_view()}
+            </tbody>
+        </DataTable>
     }
     .into_any()
 }
@@ -570,7 +569,7 @@ fn Casework(
                     <small>"Kept as written, with your name and the time; notes are never edited."</small>
                     <TextArea name="text" required=true />
                 </label>
-                <button type="submit">"Add note"</button>
+                <button type="submit" class="secondary">"Add note"</button>
             </form>
             <form class="panel form" method="post" action=Assign::PATH>
                 <input type="hidden" name="dispute" value=dispute />
@@ -591,7 +590,7 @@ fn Casework(
                             .collect_view()}
                     </select>
                 </label>
-                <button type="submit">"Assign"</button>
+                <button type="submit" class="secondary">"Assign"</button>
             </form>
         </div>
     }
@@ -625,28 +624,26 @@ fn Timeline(entries: Vec<TimelineEntry>, casework: Vec<Casework>, show_raw: bool
     // Stable: events keep their order among themselves, and so does casework.
     rows.sort_by_key(Row::at);
     view! {
-        <div class="scroll" tabindex="0">
-            <table class="data timeline">
-                <thead>
-                    <tr>
-                        <th>"Happened"</th>
-                        <th>"What happened"</th>
-                        <th>"Received"</th>
-                        <th>"Amount"</th>
-                        <th>"Reason"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {rows
-                        .into_iter()
-                        .map(|row| match row {
-                            Row::Event(e, late) => view! { <EventRow e=*e late show_raw /> }.into_any(),
-                            Row::Work(w) => view! { <WorkRow w /> }.into_any(),
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable class="timeline">
+            <thead>
+                <tr>
+                    <th>"Happened"</th>
+                    <th>"What happened"</th>
+                    <th>"Received"</th>
+                    <th>"Amount"</th>
+                    <th>"Reason"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|row| match row {
+                        Row::Event(e, late) => view! { <EventRow e=*e late show_raw /> }.into_any(),
+                        Row::Work(w) => view! { <WorkRow w /> }.into_any(),
+                    })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
     }
 }
 
@@ -774,37 +771,35 @@ fn Payments(payments: Vec<PaymentRecord>) -> impl IntoView {
         .into_any();
     }
     view! {
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <thead>
-                    <tr>
-                        <th>"Kind"</th>
-                        <th>"Status"</th>
-                        <th>"Transaction"</th>
-                        <th>"Merchant order"</th>
-                        <th>"Operation"</th>
-                        <th>"Amount"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {payments
-                        .into_iter()
-                        .map(|p| {
-                            view! {
-                                <tr>
-                                    <td>{shown(&p.kind)}</td>
-                                    <td>{shown(&p.status)}</td>
-                                    <td><code>{shown(&p.payment_reference)}</code></td>
-                                    <td><code>{p.merchant_reference.as_deref().map(shown)}</code></td>
-                                    <td><code>{p.operation_reference.as_deref().map(shown)}</code></td>
-                                    <td>{money(p.amount.as_ref())}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable>
+            <thead>
+                <tr>
+                    <th>"Kind"</th>
+                    <th>"Status"</th>
+                    <th>"Transaction"</th>
+                    <th>"Merchant order"</th>
+                    <th>"Operation"</th>
+                    <th>"Amount"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {payments
+                    .into_iter()
+                    .map(|p| {
+                        view! {
+                            <tr>
+                                <td>{shown(&p.kind)}</td>
+                                <td>{shown(&p.status)}</td>
+                                <td><code>{shown(&p.payment_reference)}</code></td>
+                                <td><code>{p.merchant_reference.as_deref().map(shown)}</code></td>
+                                <td><code>{p.operation_reference.as_deref().map(shown)}</code></td>
+                                <td>{money(p.amount.as_ref())}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
     }
     .into_any()
 }

@@ -10,7 +10,9 @@ use dispute_core::domain::{
 };
 use leptos::{prelude::*, server_fn::ServerFn};
 
-use super::{countdown, cursor_from, cursor_text, label, money, shown, Empty, PageHeading, Time};
+use super::{
+    countdown, cursor_from, cursor_text, label, money, shown, DataTable, Day, Empty, PageHeading,
+};
 use crate::{
     error::{AppError, InternalErrorPage},
     flash::Flash,
@@ -225,6 +227,7 @@ fn Queue(page: QueuePage) -> impl IntoView {
     let csv = queue_href("/disputes.csv", &filter, &[]);
     let next = next.map(|cursor| queue_href("/disputes", &filter, &[("after", &cursor)]));
     let empty = disputes.is_empty();
+    let by_activity = filter.sort == Sort::LastEvent;
     let values = form_values(&filter);
     view! {
         <super::SilenceWarning silent />
@@ -240,15 +243,15 @@ fn Queue(page: QueuePage) -> impl IntoView {
                     "Save this view as "
                     <input type="text" name="name" required maxlength="80" />
                 </label>
-                <button type="submit">"Save view"</button>
+                <button type="submit" class="secondary">"Save view"</button>
             </form>
-            <a class="button" href=csv download>"Export CSV"</a>
+            <a class="button secondary" href=csv download>"Export CSV"</a>
         </div>
         {match empty {
             true => view! {
                 <div id="results"><Empty>"No dispute matches this view."</Empty></div>
             }.into_any(),
-            false => view! { <div id="results"><QueueTable disputes /></div> }.into_any(),
+            false => view! { <div id="results"><QueueTable disputes by_activity /></div> }.into_any(),
         }}
         <nav class="pager" aria-label="Pages">
             <a href=queue_href("/disputes", &filter, &[])>"First page"</a>
@@ -601,89 +604,102 @@ fn SavedViews(views: Vec<SavedView>) -> impl IntoView {
 }
 
 #[component]
-fn QueueTable(disputes: Vec<DisputeRecord>) -> impl IntoView {
+fn QueueTable(disputes: Vec<DisputeRecord>, by_activity: bool) -> impl IntoView {
     let now = jiff::Timestamp::now();
+    // Of the two days, the one the list is not ordered by gives way on a
+    // narrower screen.
+    let (opened, last_event) = match by_activity {
+        true => ("wide-only", ""),
+        false => ("", "wide-only"),
+    };
     view! {
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <thead>
-                    <tr>
-                        <th>"Respond by"</th>
-                        <th>"Dispute"</th>
-                        <th>"Connection"</th>
-                        <th>"Where it stands"</th>
-                        <th class="number">"Amount"</th>
-                        <th>"Reason"</th>
-                        <th>"Assignee"</th>
-                        <th>"Opened"</th>
-                        <th>"Last event"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {disputes
-                        .into_iter()
-                        .map(|d| {
-                            let link = crate::links::dispute(d.id);
-                            let (stage, status) = label(d.stage, d.status);
-                            let disagrees = d
-                                .query_conflict
-                                .as_ref()
-                                .is_some_and(|c| !c.is_recovered_outcome(d.status));
-                            let reason = [d.reason_code.as_deref(), d.reason.as_deref()]
-                                .into_iter()
-                                .flatten()
-                                .map(shown)
-                                .collect::<Vec<_>>()
-                                .join(" ");
-                            let reason_in_full = reason.clone();
-                            let due = match (d.deadline, d.status) {
-                                (Some(at), _) => {
-                                    let (text, urgency) = countdown(at, now);
-                                    view! {
-                                        <span class=format!("badge {urgency}")>{text}</span>
-                                        <br />
-                                        <small><Time at=at /></small>
-                                    }
-                                        .into_any()
+        <DataTable class="queue">
+            <thead>
+                <tr>
+                    <th class="due">"Respond by"</th>
+                    <th class="reference">"Dispute"</th>
+                    <th class="connection">"Connection"</th>
+                    <th class="stands">"Where it stands"</th>
+                    <th class="number amount">"Amount"</th>
+                    <th class="reason">"Reason"</th>
+                    <th class="assignee">"Assignee"</th>
+                    <th class=format!("day {opened}")>"Opened"</th>
+                    <th class=format!("day {last_event}")>"Last event"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {disputes
+                    .into_iter()
+                    .map(|d| {
+                        let link = crate::links::dispute(d.id);
+                        let (stage, status) = label(d.stage, d.status);
+                        let disagrees = d
+                            .query_conflict
+                            .as_ref()
+                            .is_some_and(|c| !c.is_recovered_outcome(d.status));
+                        let reason = [d.reason_code.as_deref(), d.reason.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .map(shown)
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                        let reason_in_full = reason.clone();
+                        let reference = shown(&d.dispute_ref);
+                        let stands = match disagrees {
+                            true => format!("{stage}, {status}; the provider disagrees"),
+                            false => format!("{stage}, {status}"),
+                        };
+                        let assignee = d.assignee.map(|p| p.display_name).unwrap_or_default();
+                        let assignee_in_full = assignee.clone();
+                        let connection = d.connection_slug.clone();
+                        let reference_in_full = reference.clone();
+                        let due = match (d.deadline, d.status) {
+                            (Some(at), _) => {
+                                let (text, urgency) = countdown(at, now);
+                                view! {
+                                    <span class=format!("badge {urgency}")>{text}</span>
+                                    " "
+                                    <Day at=at />
                                 }
-                                (None, Some(Status::NeedsResponse)) => {
-                                    view! { <span class="badge warn">"deadline not given"</span> }
-                                        .into_any()
-                                }
-                                (None, _) => view! { "—" }.into_any(),
-                            };
-                            view! {
-                                <tr>
-                                    <td>{due}</td>
-                                    <td>
-                                        <a href=link>
-                                            <code>{shown(&d.dispute_ref)}</code>
-                                        </a>
-                                    </td>
-                                    <td>{d.connection_slug}</td>
-                                    <td>
-                                        <span class="badge">{stage}</span>
-                                        " "
-                                        <span class=format!(
-                                            "badge status-{}",
-                                            d.status.map_or("none", |s| s.as_str()),
-                                        )>{status}</span>
-                                        {disagrees.then(|| view! {
-                                            " " <span class="badge warn">"provider disagrees"</span>
-                                        })}
-                                    </td>
-                                    <td class="number">{money(d.amount.as_ref())}</td>
-                                    <td class="truncate" title=reason_in_full>{reason}</td>
-                                    <td>{d.assignee.map(|p| p.display_name)}</td>
-                                    <td><Time at=d.opened_at /></td>
-                                    <td><Time at=d.last_event_at /></td>
-                                </tr>
+                                    .into_any()
                             }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+                            (None, Some(Status::NeedsResponse)) => {
+                                view! { <span class="badge warn">"deadline not given"</span> }
+                                    .into_any()
+                            }
+                            (None, _) => view! { "—" }.into_any(),
+                        };
+                        view! {
+                            <tr>
+                                <td>{due}</td>
+                                <td title=reference_in_full>
+                                    <a href=link>
+                                        <code>{reference}</code>
+                                    </a>
+                                </td>
+                                <td title=connection>{d.connection_slug}</td>
+                                <td title=stands>
+                                    <span class="badge">{stage}</span>
+                                    " "
+                                    <span class=format!(
+                                        "badge status-{}",
+                                        d.status.map_or("none", |s| s.as_str()),
+                                    )>{status}</span>
+                                    {disagrees.then(|| view! {
+                                        " " <span class="badge warn">"provider disagrees"</span>
+                                    })}
+                                </td>
+                                <td class="number">{money(d.amount.as_ref())}</td>
+                                <td title=reason_in_full>{reason}</td>
+                                <td title=assignee_in_full>{assignee}</td>
+                                <td class=opened><Day at=d.opened_at /></td>
+                                <td class=last_event><Day at=d.last_event_at /></td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
     }
 }
 

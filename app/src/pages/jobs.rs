@@ -6,7 +6,7 @@ use dispute_core::domain::JobState;
 use leptos::prelude::*;
 use leptos_meta::Meta;
 
-use super::{list_or_empty, shown, when, PageHeading};
+use super::{list_or_empty, shown, when, DataTable, PageHeading};
 use crate::error::AppError;
 use dispute_store::JobRecord;
 
@@ -32,23 +32,21 @@ pub fn JobsPage() -> impl IntoView {
                     let busy = list.iter().any(|j| j.state == JobState::Running);
                     view! {
                         {busy.then(|| view! { <Meta http_equiv="refresh" content="5" /> })}
-                        <div class="scroll" tabindex="0">
-                            <table class="data">
-                                <thead>
-                                    <tr>
-                                        <th>"Job"</th>
-                                        <th>"About"</th>
-                                        <th>"State"</th>
-                                        <th>"Attempts"</th>
-                                        <th>"When"</th>
-                                        <th>"Last error"</th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {list.into_iter().map(|job| view! { <JobRow job /> }).collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
+                        <DataTable>
+                            <thead>
+                                <tr>
+                                    <th>"Job"</th>
+                                    <th>"About"</th>
+                                    <th>"State"</th>
+                                    <th>"Attempts"</th>
+                                    <th>"When"</th>
+                                    <th>"Last error"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {list.into_iter().map(|job| view! { <JobRow job /> }).collect_view()}
+                            </tbody>
+                        </DataTable>
                     }
                 })
             })}

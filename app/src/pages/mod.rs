@@ -112,6 +112,18 @@ pub fn Empty(children: Children) -> impl IntoView {
     view! { <p class="panel empty">{children()}</p> }
 }
 
+/// A table of records in a box of its own: a table wider than the screen
+/// scrolls inside the box instead of widening the page, and the box takes
+/// keyboard focus so it can be scrolled without a mouse.
+#[component]
+pub fn DataTable(#[prop(optional)] class: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <div class="table-wrap" tabindex="0">
+            <table class=format!("data {class}")>{children()}</table>
+        </div>
+    }
+}
+
 /// A list a server function returned: its table, a sentence when it is
 /// empty, or the error page.
 pub fn list_or_empty<T, V: IntoView + 'static>(
@@ -186,6 +198,18 @@ pub fn Time(at: jiff::Timestamp) -> impl IntoView {
     }
 }
 
+/// A day in a crowded table: the day in the viewer's zone, with the clock
+/// time and UTC on hover.
+#[component]
+pub fn Day(at: jiff::Timestamp) -> impl IntoView {
+    let title = format!("{} ({})", when(at), display_time::utc(at));
+    view! {
+        <time datetime=at.to_string() title=title>
+            {display_time::day(at, &viewer_zone(), jiff::Timestamp::now())}
+        </time>
+    }
+}
+
 /// A verdict as a badge, the same everywhere: green when the provider got
 /// its acknowledgement, red when it did not.
 #[component]
@@ -209,10 +233,13 @@ pub fn countdown(deadline: jiff::Timestamp, now: jiff::Timestamp) -> (String, &'
     let left = deadline.duration_since(now);
     let minutes = left.as_secs().unsigned_abs() / 60;
     let (days, hours, minutes) = (minutes / (24 * 60), minutes / 60 % 24, minutes % 60);
+    // The finer unit only while it matters: minutes within a day, hours
+    // within three days.
     let span = match (days, hours) {
         (0, 0) => format!("{minutes} min"),
         (0, _) => format!("{hours} h {minutes} min"),
-        _ => format!("{days} d {hours} h"),
+        (1..=2, _) => format!("{days} d {hours} h"),
+        _ => format!("{days} d"),
     };
     let hours_left = left.as_secs() / 3600;
     if left.is_negative() {
@@ -315,10 +342,18 @@ mod tests {
             countdown(at(72 * 60 - 1), now),
             ("due in 2 d 23 h".into(), "soon")
         );
-        assert_eq!(countdown(at(72 * 60), now), ("due in 3 d 0 h".into(), ""));
+        assert_eq!(countdown(at(72 * 60), now), ("due in 3 d".into(), ""));
+        assert_eq!(
+            countdown(at(9 * 24 * 60 + 21 * 60), now),
+            ("due in 9 d".into(), "")
+        );
+        assert_eq!(
+            countdown(at(-(2 * 24 * 60 + 5 * 60)), now),
+            ("overdue by 2 d 5 h".into(), "warn")
+        );
         assert_eq!(
             countdown(at(-3 * 24 * 60), now),
-            ("overdue by 3 d 0 h".into(), "warn")
+            ("overdue by 3 d".into(), "warn")
         );
     }
 }

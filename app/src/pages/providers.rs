@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 
-use super::{shown, when, Empty, PageHeading, SilenceWarning};
+use super::{shown, when, DataTable, Empty, PageHeading, SilenceWarning};
 use crate::{charts::Chart, error::AppError};
 use dispute_store::ConnectionHealth;
 
@@ -94,33 +94,29 @@ fn ConnectionPanel(c: ConnectionHealth) -> impl IntoView {
                     {(c.awaiting_replay > 0).then(|| view! { " · " <a href=replays>"preview replaying them"</a> })}
                 </dd>
             </dl>
-            <div class="scroll" tabindex="0">
-                <table class="data">
-                    <thead><tr><th>"Verdict"</th><th>"24 hours"</th><th>"7 days"</th></tr></thead>
+            <DataTable>
+                <thead><tr><th>"Verdict"</th><th>"24 hours"</th><th>"7 days"</th></tr></thead>
+                <tbody>
+                    {c.verdicts
+                        .into_iter()
+                        .map(|(v, day, week)| view! {
+                            <tr><td>{v.label()}</td><td>{day}</td><td>{week}</td></tr>
+                        })
+                        .collect_view()}
+                </tbody>
+            </DataTable>
+            {(!busy.is_empty()).then(|| view! {
+                <DataTable>
+                    <thead><tr><th>"Hour (UTC)"</th><th>"Deliveries"</th><th>"Refused"</th></tr></thead>
                     <tbody>
-                        {c.verdicts
+                        {busy
                             .into_iter()
-                            .map(|(v, day, week)| view! {
-                                <tr><td>{v.label()}</td><td>{day}</td><td>{week}</td></tr>
+                            .map(|(h, all, refused)| view! {
+                                <tr><td>{h.strftime("%Y-%m-%d %H:00").to_string()}</td><td>{all}</td><td>{refused}</td></tr>
                             })
                             .collect_view()}
                     </tbody>
-                </table>
-            </div>
-            {(!busy.is_empty()).then(|| view! {
-                <div class="scroll" tabindex="0">
-                    <table class="data">
-                        <thead><tr><th>"Hour (UTC)"</th><th>"Deliveries"</th><th>"Refused"</th></tr></thead>
-                        <tbody>
-                            {busy
-                                .into_iter()
-                                .map(|(h, all, refused)| view! {
-                                    <tr><td>{h.strftime("%Y-%m-%d %H:00").to_string()}</td><td>{all}</td><td>{refused}</td></tr>
-                                })
-                                .collect_view()}
-                        </tbody>
-                    </table>
-                </div>
+                </DataTable>
             })}
             {drawn(&deliveries).then(|| view! {
                 <Chart caption="Deliveries per hour (UTC), last 24 hours" bars=deliveries />

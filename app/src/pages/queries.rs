@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use super::{dispute::QueryRow, list_or_empty, PageHeading, SilenceWarning};
+use super::{dispute::QueryRow, list_or_empty, DataTable, PageHeading, SilenceWarning};
 use crate::error::AppError;
 use dispute_store::StatusQueryEntry;
 
@@ -51,26 +51,24 @@ pub fn QueriesPage() -> impl IntoView {
                             .then(|| list.last().map(|q| format!("/queries?before={}", q.id)))
                             .flatten();
                         view! {
-                            <div class="scroll" tabindex="0">
-                                <table class="data">
-                                    <thead>
-                                        <tr>
-                                            <th>"Dispute"</th>
-                                            <th>"Asked"</th>
-                                            <th>"By"</th>
-                                            <th>"Why"</th>
-                                            <th>"Outcome"</th>
-                                            <th>"Changed"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {list
-                                            .into_iter()
-                                            .map(|q| view! { <QueryRow q with_dispute=true /> })
-                                            .collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                            <DataTable>
+                                <thead>
+                                    <tr>
+                                        <th>"Dispute"</th>
+                                        <th>"Asked"</th>
+                                        <th>"By"</th>
+                                        <th>"Why"</th>
+                                        <th>"Outcome"</th>
+                                        <th>"Changed"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {list
+                                        .into_iter()
+                                        .map(|q| view! { <QueryRow q with_dispute=true /> })
+                                        .collect_view()}
+                                </tbody>
+                            </DataTable>
                             {next.map(|href| view! { <p><a href=href>"Older queries"</a></p> })}
                         }
                     },

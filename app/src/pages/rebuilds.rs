@@ -11,7 +11,7 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Meta;
 use leptos_router::hooks::use_params_map;
 
-use super::{shown, when, PageHeading, Time};
+use super::{shown, when, DataTable, PageHeading, Time};
 use crate::{error::AppError, flash::Flash};
 use dispute_store::{RebuildChange, RebuildKind, RebuildRecord};
 
@@ -136,39 +136,37 @@ fn progress(r: &RebuildRecord) -> String {
 #[component]
 fn RebuildList(list: Vec<RebuildRecord>) -> impl IntoView {
     view! {
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <thead>
-                    <tr>
-                        <th>"Rebuild"</th>
-                        <th>"Asked by"</th>
-                        <th>"State"</th>
-                        <th>"Disputes changed"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {list
-                        .into_iter()
-                        .map(|r| {
-                            view! {
-                                <tr>
-                                    <td>
-                                        <a href=crate::links::rebuild(r.id)>
-                                            {format!("{} · {}", r.id, kind_label(r.kind))}
-                                        </a>
-                                        <br />
-                                        <small><Time at=r.requested_at /></small>
-                                    </td>
-                                    <td>{r.requested_by.as_deref().map(shown).unwrap_or_else(|| "command line".into())}</td>
-                                    <td>{progress(&r)}</td>
-                                    <td>{r.changed}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable>
+            <thead>
+                <tr>
+                    <th>"Rebuild"</th>
+                    <th>"Asked by"</th>
+                    <th>"State"</th>
+                    <th>"Disputes changed"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {list
+                    .into_iter()
+                    .map(|r| {
+                        view! {
+                            <tr>
+                                <td>
+                                    <a href=crate::links::rebuild(r.id)>
+                                        {format!("{} · {}", r.id, kind_label(r.kind))}
+                                    </a>
+                                    <br />
+                                    <small><Time at=r.requested_at /></small>
+                                </td>
+                                <td>{r.requested_by.as_deref().map(shown).unwrap_or_else(|| "command line".into())}</td>
+                                <td>{progress(&r)}</td>
+                                <td>{r.changed}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
     }
 }
 
@@ -292,78 +290,76 @@ fn event_change(e: &dispute_core::domain::rebuild::EventChange) -> String {
 #[component]
 fn Changes(changes: Vec<RebuildChange>, is_apply: bool) -> impl IntoView {
     view! {
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <thead>
-                    <tr>
-                        <th>"Dispute"</th>
-                        <th>"What changes"</th>
-                        <th>"Events that read differently today"</th>
-                        {is_apply.then(|| view! { <th>"Against the check"</th> })}
-                    </tr>
-                </thead>
-                <tbody>
-                    {changes
-                        .into_iter()
-                        .map(|c| {
-                            let found = differences(&c.before, &c.after);
-                            let values = if found.is_empty() {
-                                vec![view! { <li>"its state stays as it is"</li> }.into_any()]
-                            } else {
-                                found
-                                    .iter()
-                                    .map(|d| {
-                                        view! {
-                                            <li>
-                                                <strong>{d.field.label()}</strong>
-                                                {format!(": {} → {}", value(d.before.as_ref()), value(d.after.as_ref()))}
-                                            </li>
-                                        }
-                                        .into_any()
-                                    })
-                                    .collect()
-                            };
-                            let events = c
-                                .events
+        <DataTable>
+            <thead>
+                <tr>
+                    <th>"Dispute"</th>
+                    <th>"What changes"</th>
+                    <th>"Events that read differently today"</th>
+                    {is_apply.then(|| view! { <th>"Against the check"</th> })}
+                </tr>
+            </thead>
+            <tbody>
+                {changes
+                    .into_iter()
+                    .map(|c| {
+                        let found = differences(&c.before, &c.after);
+                        let values = if found.is_empty() {
+                            vec![view! { <li>"its state stays as it is"</li> }.into_any()]
+                        } else {
+                            found
                                 .iter()
-                                .map(|e| {
+                                .map(|d| {
                                     view! {
                                         <li>
-                                            <code>{shown(&e.before.kind)}</code>
-                                            {format!(": {}", event_change(e))}
+                                            <strong>{d.field.label()}</strong>
+                                            {format!(": {} → {}", value(d.before.as_ref()), value(d.after.as_ref()))}
                                         </li>
                                     }
+                                    .into_any()
                                 })
-                                .collect_view();
-                            let kept = c
-                                .kept
-                                .iter()
-                                .map(|(id, why)| {
-                                    view! { <li>{format!("event {id} kept as recorded: {}", shown(why))}</li> }
-                                })
-                                .collect_view();
-                            let unlike = c.unlike_check.map(|unlike| match unlike {
-                                true => "differs from the check: events arrived since, or the mapping changed",
-                                false => "as the check found",
-                            });
-                            view! {
-                                <tr>
-                                    <td>
-                                        <a href=crate::links::dispute(c.dispute_id)>
-                                            {shown(&c.dispute_ref)}
-                                        </a>
-                                        <br />
-                                        <small><code>{shown(&c.slug)}</code></small>
-                                    </td>
-                                    <td><ul class="plain">{values}</ul></td>
-                                    <td><ul class="plain">{events}{kept}</ul></td>
-                                    {unlike.map(|u| view! { <td>{u}</td> })}
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+                                .collect()
+                        };
+                        let events = c
+                            .events
+                            .iter()
+                            .map(|e| {
+                                view! {
+                                    <li>
+                                        <code>{shown(&e.before.kind)}</code>
+                                        {format!(": {}", event_change(e))}
+                                    </li>
+                                }
+                            })
+                            .collect_view();
+                        let kept = c
+                            .kept
+                            .iter()
+                            .map(|(id, why)| {
+                                view! { <li>{format!("event {id} kept as recorded: {}", shown(why))}</li> }
+                            })
+                            .collect_view();
+                        let unlike = c.unlike_check.map(|unlike| match unlike {
+                            true => "differs from the check: events arrived since, or the mapping changed",
+                            false => "as the check found",
+                        });
+                        view! {
+                            <tr>
+                                <td>
+                                    <a href=crate::links::dispute(c.dispute_id)>
+                                        {shown(&c.dispute_ref)}
+                                    </a>
+                                    <br />
+                                    <small><code>{shown(&c.slug)}</code></small>
+                                </td>
+                                <td><ul class="plain">{values}</ul></td>
+                                <td><ul class="plain">{events}{kept}</ul></td>
+                                {unlike.map(|u| view! { <td>{u}</td> })}
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
     }
 }

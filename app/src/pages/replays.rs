@@ -14,7 +14,7 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Meta;
 use leptos_router::hooks::use_params_map;
 
-use super::{delivery::change, shown, when, PageHeading};
+use super::{delivery::change, shown, when, DataTable, PageHeading};
 use crate::{error::AppError, flash::Flash};
 use dispute_store::{ReplayOutcome, ReplayRun, StoreError, StoredNotification};
 use dispute_workflows::replay::Preview;
@@ -326,46 +326,44 @@ fn PlanView(plan: Plan) -> impl IntoView {
             <input type="hidden" name="query" value=query />
             <button type="submit">{format!("Replay all {total}")}</button>
         </form>
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <thead>
-                    <tr>
-                        <th>"Delivery"</th>
-                        <th>"Refused as"</th>
-                        <th>"Replayed now"</th>
-                        <th>"Effect"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {previewed
-                        .into_iter()
-                        .map(|(n, p)| {
-                            let now = match &p.judgement {
-                                Judgement::Accepted { .. } => "valid".to_owned(),
-                                Judgement::Refused(r) => r.verdict.label().to_owned(),
-                            };
-                            let effect = match (&p.event, p.already_recorded) {
-                                (Some(_), true) => "recorded already: nothing changes".to_owned(),
-                                (Some((kind, ..)), false) => format!("{}: {}", shown(kind), change(&p)),
-                                (None, _) => "nothing recorded".to_owned(),
-                            };
-                            view! {
-                                <tr>
-                                    <td>
-                                        <a href=crate::links::delivery(n.id)>{format!("{} · {}", n.id, when(n.received_at))}</a>
-                                        <br />
-                                        <small><code>{shown(&n.slug)}</code></small>
-                                    </td>
-                                    <td><super::VerdictBadge verdict=n.verdict /></td>
-                                    <td>{now}</td>
-                                    <td>{effect}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable>
+            <thead>
+                <tr>
+                    <th>"Delivery"</th>
+                    <th>"Refused as"</th>
+                    <th>"Replayed now"</th>
+                    <th>"Effect"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {previewed
+                    .into_iter()
+                    .map(|(n, p)| {
+                        let now = match &p.judgement {
+                            Judgement::Accepted { .. } => "valid".to_owned(),
+                            Judgement::Refused(r) => r.verdict.label().to_owned(),
+                        };
+                        let effect = match (&p.event, p.already_recorded) {
+                            (Some(_), true) => "recorded already: nothing changes".to_owned(),
+                            (Some((kind, ..)), false) => format!("{}: {}", shown(kind), change(&p)),
+                            (None, _) => "nothing recorded".to_owned(),
+                        };
+                        view! {
+                            <tr>
+                                <td>
+                                    <a href=crate::links::delivery(n.id)>{format!("{} · {}", n.id, when(n.received_at))}</a>
+                                    <br />
+                                    <small><code>{shown(&n.slug)}</code></small>
+                                </td>
+                                <td><super::VerdictBadge verdict=n.verdict /></td>
+                                <td>{now}</td>
+                                <td>{effect}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
     }
     .into_any()
 }

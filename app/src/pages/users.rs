@@ -3,7 +3,7 @@
 
 use leptos::{prelude::*, server_fn::ServerFn};
 
-use super::PageHeading;
+use super::{DataTable, PageHeading};
 use crate::{
     error::{AppError, InternalErrorPage},
     flash::Flash,
@@ -211,61 +211,59 @@ fn paused_until(email: &str, failures: &[SignInFailureRecord]) -> Option<jiff::T
 #[component]
 fn UserTable(users: Vec<UserSummary>, failures: Vec<SignInFailureRecord>) -> impl IntoView {
     view! {
-        <div class="scroll" tabindex="0">
-            <table class="data">
-                <thead>
-                    <tr>
-                        <th>"Name"</th>
-                        <th>"Email"</th>
-                        <th>"Role and state"</th>
-                        <th>"Reset password"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {users
-                        .into_iter()
-                        .map(|u| {
-                            let id = u.id.to_string();
-                            let paused = paused_until(&u.email, &failures);
-                            let failed = failures.iter().any(|f| f.email == u.email);
-                            view! {
-                                <tr>
-                                    <td>{u.display_name}</td>
-                                    <td>
-                                        {u.email.clone()}
-                                        {u.must_change_password.then(|| view! { <span class="badge">"must change password"</span> })}
-                                        {paused.map(|until| view! { <span class="badge warn">{format!("sign-in paused until {}", super::when(until))}</span> })}
-                                        {failed.then(|| view! {
-                                            <form class="inline" method="post" action=UnlockUser::PATH>
-                                                <input type="hidden" name="id" value=id.clone() />
-                                                <button type="submit">"Forget failed sign-ins"</button>
-                                            </form>
-                                        })}
-                                    </td>
-                                    <td>
-                                        <form class="inline" method="post" action=UpdateUser::PATH>
+        <DataTable>
+            <thead>
+                <tr>
+                    <th>"Name"</th>
+                    <th>"Email"</th>
+                    <th>"Role and state"</th>
+                    <th>"Reset password"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {users
+                    .into_iter()
+                    .map(|u| {
+                        let id = u.id.to_string();
+                        let paused = paused_until(&u.email, &failures);
+                        let failed = failures.iter().any(|f| f.email == u.email);
+                        view! {
+                            <tr>
+                                <td>{u.display_name}</td>
+                                <td>
+                                    {u.email.clone()}
+                                    {u.must_change_password.then(|| view! { <span class="badge">"must change password"</span> })}
+                                    {paused.map(|until| view! { <span class="badge warn">{format!("sign-in paused until {}", super::when(until))}</span> })}
+                                    {failed.then(|| view! {
+                                        <form class="inline" method="post" action=UnlockUser::PATH>
                                             <input type="hidden" name="id" value=id.clone() />
-                                            <RoleSelect selected=u.role label=format!("Role of {}", u.email) />
-                                            <label>
-                                                <input type="checkbox" name="disabled" value="on" checked=u.disabled />
-                                                " disabled"
-                                            </label>
-                                            <button type="submit">"Save"</button>
+                                            <button type="submit" class="secondary">"Forget failed sign-ins"</button>
                                         </form>
-                                    </td>
-                                    <td>
-                                        <form class="inline" method="post" action=ResetPassword::PATH>
-                                            <input type="hidden" name="id" value=id />
-                                            <input type="password" name="password" placeholder="temporary password" aria-label=format!("Temporary password for {}", u.email) minlength="12" required autocomplete="new-password" />
-                                            <button type="submit">"Reset password"</button>
-                                        </form>
-                                    </td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+                                    })}
+                                </td>
+                                <td>
+                                    <form class="inline" method="post" action=UpdateUser::PATH>
+                                        <input type="hidden" name="id" value=id.clone() />
+                                        <RoleSelect selected=u.role label=format!("Role of {}", u.email) />
+                                        <label>
+                                            <input type="checkbox" name="disabled" value="on" checked=u.disabled />
+                                            " disabled"
+                                        </label>
+                                        <button type="submit" class="secondary">"Save"</button>
+                                    </form>
+                                </td>
+                                <td>
+                                    <form class="inline" method="post" action=ResetPassword::PATH>
+                                        <input type="hidden" name="id" value=id />
+                                        <input type="password" name="password" placeholder="temporary password" aria-label=format!("Temporary password for {}", u.email) minlength="12" required autocomplete="new-password" />
+                                        <button type="submit" class="secondary">"Reset password"</button>
+                                    </form>
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </DataTable>
     }
 }

@@ -16,6 +16,18 @@ pub fn local(at: Timestamp, zone: &TimeZone, now: Timestamp) -> String {
     }
 }
 
+/// The day of `at` in `zone`, for a column where the clock time can wait
+/// for a hover: `Tue 16 Dec`, or `16 Dec 2025` in another year (where the
+/// weekday no longer helps anyone plan).
+pub fn day(at: Timestamp, zone: &TimeZone, now: Timestamp) -> String {
+    let there = at.to_zoned(zone.clone());
+    let this_year = now.to_zoned(zone.clone()).year();
+    match there.year() == this_year {
+        true => there.strftime("%a %-d %b").to_string(),
+        false => there.strftime("%-d %b %Y").to_string(),
+    }
+}
+
 /// `at` in UTC, as a log or a provider's page would give it:
 /// `2026-12-16 05:23 UTC`.
 pub fn utc(at: Timestamp) -> String {
@@ -92,6 +104,22 @@ mod tests {
         assert_eq!(
             local(eve, &zone("Asia/Dubai"), new_year),
             "Fri 1 Jan, 02:00"
+        );
+    }
+
+    #[test]
+    fn a_day_is_the_day_in_the_readers_zone_not_in_utc() {
+        let late = at("2026-12-15T22:30:00Z");
+        assert_eq!(day(late, &zone("UTC"), at(NOW)), "Tue 15 Dec");
+        assert_eq!(day(late, &zone("Asia/Dubai"), at(NOW)), "Wed 16 Dec");
+        assert_eq!(day(late, &zone("America/New_York"), at(NOW)), "Tue 15 Dec");
+        assert_eq!(
+            day(at("2025-12-31T23:00:00Z"), &zone("UTC"), at(NOW)),
+            "31 Dec 2025"
+        );
+        assert_eq!(
+            day(at("2025-12-31T23:00:00Z"), &zone("Asia/Dubai"), at(NOW)),
+            "Thu 1 Jan"
         );
     }
 

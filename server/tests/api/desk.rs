@@ -558,6 +558,15 @@ async fn the_dashboard_shows_its_figures_as_charts_and_tables_and_follows_new_ev
 
     // The figures are recomputed by a job within a period of new events.
     let html = dashboard_showing(&app, "<strong>3</strong> open disputes").await;
+    // The tile's parts each link to the list of their status.
+    assert!(
+        html.contains(r#"<a href="/disputes">3 need a response</a>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<a href="/disputes?status=under_review">0 under review</a>"#),
+        "{html}"
+    );
     assert!(
         html.contains("20,129.90 USD"),
         "PP-1 and PP-2 at risk: {html}"

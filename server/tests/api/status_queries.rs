@@ -13,7 +13,7 @@ use dispute_workflows::outbound::OutboundPolicy;
 use dispute_workflows::status_queries::StatusQueries;
 
 use dispute_core::domain::{EventOrigin, Role, Stage, Status};
-use dispute_store::{QueryOutcome, ReconcileRules};
+use dispute_store::{DisputeRecord, QueryOutcome, ReconcileRules};
 use jiff::SignedDuration;
 use server::config::{Settings, StatusQuerySettings};
 use simulator::{
@@ -119,13 +119,16 @@ async fn point(app: &TestApp, slug: &str, base: &str) {
         .unwrap();
 }
 
-async fn dispute_id(app: &TestApp, slug: &str, reference: &str) -> i64 {
+async fn dispute(app: &TestApp, slug: &str, reference: &str) -> DisputeRecord {
     app.store
         .dispute(slug, reference)
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("{reference} was recorded"))
-        .id
+}
+
+async fn dispute_id(app: &TestApp, slug: &str, reference: &str) -> i64 {
+    dispute(app, slug, reference).await.id
 }
 
 const STORY: &str = r#"{
@@ -201,12 +204,7 @@ async fn pingpongs_pending_alone_does_not_overrule_a_decided_dispute_but_stays_o
 
     assert_eq!(outcome, QueryOutcome::Found, "{detail}");
     assert!(detail.contains("chargebackStatus PENDING"), "{detail}");
-    let decided = app
-        .store
-        .dispute("pingpong-main", "PPDECIDED")
-        .await
-        .unwrap()
-        .unwrap();
+    let decided = dispute(app, "pingpong-main", "PPDECIDED").await;
     assert_eq!(
         (decided.stage, decided.status),
         (Some(Stage::Chargeback), Some(Status::Won))
@@ -228,12 +226,7 @@ async fn a_recovered_outcome_is_news_a_disagreement_an_alarm_and_either_can_be_m
     // The reversal was never notified: the provider's answer tells of it.
     let (outcome, detail) = ask(&rig, "pingpong-main", "PPWON").await;
     assert_eq!(outcome, QueryOutcome::Found, "{detail}");
-    let won = app
-        .store
-        .dispute("pingpong-main", "PPWON")
-        .await
-        .unwrap()
-        .unwrap();
+    let won = dispute(app, "pingpong-main", "PPWON").await;
     assert_eq!(won.status, Some(Status::Won));
     let conflict = won.query_conflict.clone().expect("the answer disagreed");
     assert!(conflict.is_recovered_outcome(won.status));
@@ -331,12 +324,7 @@ async fn each_providers_client_reads_success_errors_forged_answers_and_timeouts(
     // Success: PingPong's answer knows of the dropped reversal.
     let (outcome, detail) = ask(&rig, "pingpong-main", "PPWON").await;
     assert_eq!(outcome, QueryOutcome::Found, "{detail}");
-    let won = app
-        .store
-        .dispute("pingpong-main", "PPWON")
-        .await
-        .unwrap()
-        .unwrap();
+    let won = dispute(app, "pingpong-main", "PPWON").await;
     assert_eq!(
         (won.stage, won.status),
         (Some(Stage::Chargeback), Some(Status::Won))
@@ -351,24 +339,14 @@ async fn each_providers_client_reads_success_errors_forged_answers_and_timeouts(
     let (outcome, detail) = ask(&rig, "botim-main", "BMONE").await;
     assert_eq!(outcome, QueryOutcome::Found);
     assert!(detail.contains("no chargeback query"), "{detail}");
-    let order = app
-        .store
-        .dispute("botim-main", "BMONE")
-        .await
-        .unwrap()
-        .unwrap();
+    let order = dispute(app, "botim-main", "BMONE").await;
     assert_eq!(order.status, Some(Status::NeedsResponse));
     assert!(order.query_conflict.is_none());
 
     // PayerMax agrees with what is known: recorded, changes nothing.
     let (outcome, _) = ask(&rig, "payermax-main", "PMSAME").await;
     assert_eq!(outcome, QueryOutcome::Found);
-    let same = app
-        .store
-        .dispute("payermax-main", "PMSAME")
-        .await
-        .unwrap()
-        .unwrap();
+    let same = dispute(app, "payermax-main", "PMSAME").await;
     assert!(same.query_conflict.is_none());
     let timeline = app.store.timeline(same.id).await.unwrap();
     let pulled: Vec<_> = timeline
@@ -470,12 +448,7 @@ async fn a_dropped_notification_is_recovered_by_reconciliation_and_the_timeline_
 {
     let rig = rig(scenario::builtin("lost-notification").unwrap(), LOCAL).await;
     let app = &rig.app;
-    let before = app
-        .store
-        .dispute("pingpong-main", "PPLOST001")
-        .await
-        .unwrap()
-        .unwrap();
+    let before = dispute(app, "pingpong-main", "PPLOST001").await;
     assert_eq!(
         before.stage,
         Some(Stage::Inquiry),
@@ -491,12 +464,7 @@ async fn a_dropped_notification_is_recovered_by_reconciliation_and_the_timeline_
     let run = rig.queries.reconcile(&rules, 10).await.unwrap();
     assert_eq!((run.asked, run.changed), (1, 1));
 
-    let after = app
-        .store
-        .dispute("pingpong-main", "PPLOST001")
-        .await
-        .unwrap()
-        .unwrap();
+    let after = dispute(app, "pingpong-main", "PPLOST001").await;
     let recovered = scenario::builtin("lost-notification").unwrap().disputes[0]
         .recovered
         .unwrap();
