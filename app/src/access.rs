@@ -7,7 +7,8 @@ use dispute_core::domain::{Permission, Role};
 use leptos::server_fn::ServerFn;
 
 use crate::pages::{
-    account, connection, delivery, dispute, disputes, login, rebuilds, replays, setup, users,
+    account, connection, delivery, dispute, disputes, letters, login, rebuilds, replays, response,
+    setup, users,
 };
 
 /// What a route requires.
@@ -42,6 +43,8 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/account/password", SignedIn),
     ("/disputes", Needs(ReadDisputes)),
     ("/disputes/{id}", Needs(ReadDisputes)),
+    ("/responses/{id}", Needs(ReadDisputes)),
+    ("/letters", Needs(ManageLetters)),
     ("/deadlines", Needs(ReadDisputes)),
     ("/dashboard", Needs(ReadDisputes)),
     ("/deliveries", Needs(ReadDeliveries)),
@@ -64,7 +67,18 @@ pub const PAGES: &[(&str, Access)] = &[
 pub const DOWNLOADS: &[(&str, Access)] = &[
     ("/disputes.csv", Needs(ReadDisputes)),
     ("/deliveries/{id}/raw", Needs(ReadDeliveries)),
+    ("/evidence/{id}", Needs(ReadDisputes)),
+    ("/responses/{id}/packet.pdf", Needs(ReadDisputes)),
 ];
+
+/// Every upload (a multipart form, read as it streams by the server's own
+/// route rather than whole like other forms).
+pub const UPLOADS: &[(&str, Access)] = &[("/responses/{id}/files", Needs(WorkDisputes))];
+
+/// Whether `path` is an upload's address.
+pub fn is_upload(path: &str) -> bool {
+    UPLOADS.iter().any(|(pattern, _)| matches(pattern, path))
+}
 
 /// Every server function (every form's action), by its endpoint. Pages
 /// read their data with plain functions, so no other endpoint exists.
@@ -80,6 +94,12 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     (dispute::Assign::PATH, Needs(WorkDisputes)),
     (dispute::QueryStatus::PATH, Needs(WorkDisputes)),
     (dispute::MarkReviewed::PATH, Needs(WorkDisputes)),
+    (response::PrepareResponse::PATH, Needs(WorkDisputes)),
+    (response::SaveResponseText::PATH, Needs(WorkDisputes)),
+    (response::MarkReady::PATH, Needs(WorkDisputes)),
+    (response::BackToDraft::PATH, Needs(WorkDisputes)),
+    (response::RemoveEvidence::PATH, Needs(WorkDisputes)),
+    (letters::SaveTemplate::PATH, Needs(ManageLetters)),
     (delivery::ReplayDelivery::PATH, Needs(Replay)),
     (replays::ReplayMatching::PATH, Needs(Replay)),
     (rebuilds::CheckDisputes::PATH, Needs(RebuildDisputes)),
@@ -108,6 +128,7 @@ pub fn required(path: &str) -> Access {
     PAGES
         .iter()
         .chain(DOWNLOADS)
+        .chain(UPLOADS)
         .chain(SERVER_FUNCTIONS)
         .find(|(pattern, _)| matches(pattern, path))
         .map_or(SignedIn, |(_, access)| *access)

@@ -71,6 +71,12 @@ pub async fn redirect(path: &str, flash: Flash) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Puts `flash` in `session` for the next page (from a handler outside
+/// Leptos, which answers with its own redirect).
+pub async fn put(session: &Session, flash: Flash) -> Result<(), tower_sessions::session::Error> {
+    session.insert(SESSION_KEY, flash).await
+}
+
 /// Removes the waiting flash from `session`, for the page about to render.
 pub async fn take_from(session: &Session) -> Result<Option<Flash>, tower_sessions::session::Error> {
     session.remove::<Flash>(SESSION_KEY).await

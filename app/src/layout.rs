@@ -29,7 +29,7 @@ impl Group {
 
 /// The navigation entries, in the order the team works through them, with
 /// what each needs and where it sits.
-pub const NAVIGATION: [(&str, &str, Permission, Group); 11] = [
+pub const NAVIGATION: [(&str, &str, Permission, Group); 12] = [
     (
         "/disputes",
         "Disputes",
@@ -79,6 +79,12 @@ pub const NAVIGATION: [(&str, &str, Permission, Group); 11] = [
         Group::Admin,
     ),
     ("/users", "Users", Permission::ManageUsers, Group::Admin),
+    (
+        "/letters",
+        "Cover letters",
+        Permission::ManageLetters,
+        Group::Admin,
+    ),
     (
         "/audit",
         "Audit log",

@@ -38,12 +38,14 @@ use pages::{
     disputes::DisputesPage,
     forbidden::Forbidden,
     jobs::JobsPage,
+    letters::LettersPage,
     login::LoginPage,
     not_found::NotFound,
     providers::ProvidersPage,
     queries::QueriesPage,
     rebuilds::{RebuildPage, RebuildsPage},
     replays::{ReplayRunPage, ReplaysPage},
+    response::ResponsePage,
     setup::SetupPage,
     users::UsersPage,
 };
@@ -96,6 +98,11 @@ pub fn App() -> impl IntoView {
                         path=(StaticSegment("disputes"), ParamSegment("id"))
                         view=DisputePage
                     />
+                    <Route
+                        path=(StaticSegment("responses"), ParamSegment("id"))
+                        view=ResponsePage
+                    />
+                    <Route path=StaticSegment("letters") view=LettersPage />
                     <Route path=StaticSegment("deadlines") view=DeadlinesPage />
                     <Route path=StaticSegment("dashboard") view=DashboardPage />
                     <Route path=StaticSegment("deliveries") view=DeliveriesPage />

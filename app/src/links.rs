@@ -22,6 +22,26 @@ pub fn replay_run(id: i64) -> String {
     format!("/replays/runs/{id}")
 }
 
+/// A response's page.
+pub fn response(id: i64) -> String {
+    format!("/responses/{id}")
+}
+
+/// An evidence file, as a download.
+pub fn evidence(id: i64) -> String {
+    format!("/evidence/{id}")
+}
+
+/// Where a response's files are sent.
+pub fn response_files(id: i64) -> String {
+    format!("/responses/{id}/files")
+}
+
+/// A response's packet, as a download.
+pub fn packet(id: i64) -> String {
+    format!("/responses/{id}/packet.pdf")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,5 +52,9 @@ mod tests {
         assert_eq!(delivery(8), "/deliveries/8");
         assert_eq!(rebuild(9), "/rebuilds/9");
         assert_eq!(replay_run(10), "/replays/runs/10");
+        assert_eq!(response(11), "/responses/11");
+        assert_eq!(evidence(12), "/evidence/12");
+        assert_eq!(response_files(13), "/responses/13/files");
+        assert_eq!(packet(14), "/responses/14/packet.pdf");
     }
 }

@@ -22,6 +22,9 @@ pub struct AppState {
     /// How long silence from a connection's provider is alarming, unless
     /// the connection sets its own.
     pub silence_after: jiff::SignedDuration,
+    /// What evidence files and packets are held to.
+    pub evidence: dispute_core::domain::evidence::EvidenceLimits,
+    pub packets: dispute_workflows::packet::Packets,
 }
 
 impl std::fmt::Debug for AppState {

@@ -12,7 +12,7 @@ import type { Browser, Page } from '@playwright/test';
 
 import * as installations from '../installations';
 import { accounts, type Role } from './accounts';
-import { expect, signIn, test } from './fixtures';
+import { expect, openDispute, signIn, test } from './fixtures';
 import { postCase } from './providers';
 
 const ROLES: Role[] = ['analyst', 'ops', 'admin'];
@@ -30,7 +30,7 @@ async function pagesOf(page: Page, role: Role): Promise<string[]> {
     '/account/password',
   ];
   if (role !== 'analyst') paths.push('/deliveries', '/providers', '/queries', '/jobs', '/replays');
-  if (role === 'admin') paths.push('/connections', '/connections/new', '/users', '/audit', '/rebuilds');
+  if (role === 'admin') paths.push('/connections', '/connections/new', '/users', '/audit', '/rebuilds', '/letters');
   const first = async (list: string, pattern: RegExp) => {
     await page.goto(list);
     const hrefs = await page.locator('main a[href]').evaluateAll((links) =>
@@ -49,6 +49,17 @@ async function pagesOf(page: Page, role: Role): Promise<string[]> {
     if (connection) paths.push(connection);
   }
   return paths;
+}
+
+/** The address of the PayerMax inquiry's response, prepared if it has none. */
+async function responsePage(page: Page): Promise<string> {
+  await openDispute(page, 'O20230501010101000000000042');
+  const panel = page.getByRole('region', { name: 'Response' });
+  const existing = panel.getByRole('link', { name: /Open the response/ });
+  if (await existing.count()) await existing.click();
+  else await panel.getByRole('button', { name: 'Prepare a response' }).click();
+  await expect(page).toHaveURL(/\/responses\/\d+$/);
+  return new URL(page.url()).pathname;
 }
 
 /** What is wrong with the page at `path` at `width` px, in words. */
@@ -150,6 +161,7 @@ for (const role of ROLES) {
     await signIn(page, role);
     const paths = await pagesOf(page, role);
     expect(paths.some((p) => /^\/disputes\/\d+$/.test(p)), 'a dispute page is among them').toBe(true);
+    paths.push(await responsePage(page));
 
     const problems: string[] = [];
     for (const width of WIDTHS) {

@@ -288,6 +288,34 @@ pub struct SettingArgs {
           default_value = "90", global = true, value_parser = span_days)]
     pub refused_retention: SignedDuration,
 
+    /// Bytes one evidence file may have (Adyen's limit for a JPEG or TIFF,
+    /// the largest a provider names).
+    #[arg(long, env = "EVIDENCE_FILE_MAX_BYTES", default_value = "10000000", global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub evidence_file_max_bytes: u64,
+
+    /// Bytes all of one response's evidence files may have together.
+    #[arg(long, env = "EVIDENCE_RESPONSE_MAX_BYTES", default_value = "50000000", global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub evidence_response_max_bytes: u64,
+
+    /// Bytes a response's packet may have (Adyen's limit for a PDF, which
+    /// PingPong follows); pictures are made smaller to fit.
+    #[arg(long, env = "PACKET_MAX_BYTES", default_value = "2000000", global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub packet_max_bytes: u64,
+
+    /// Pages a response's packet may have (Mastercard's limit for a
+    /// chargeback's documents).
+    #[arg(long, env = "PACKET_MAX_PAGES", default_value = "19", global = true,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub packet_max_pages: u32,
+
+    /// Packets built at once (each takes a core while it builds).
+    #[arg(long, env = "PACKET_BUILDS_AT_ONCE", default_value = "2", global = true,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub packet_builds_at_once: usize,
+
     /// The bearer token GET /metrics asks for; without one, /metrics does
     /// not exist.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true, value_parser = secret)]
@@ -329,6 +357,8 @@ pub struct Settings {
     /// How long refused deliveries no provider signed are kept.
     pub refused_retention: SignedDuration,
     pub metrics_token: Option<SecretString>,
+    pub evidence: dispute_core::domain::evidence::EvidenceLimits,
+    pub packet_builds_at_once: usize,
 }
 
 /// How status queries are sent, and when reconciliation asks.
@@ -396,6 +426,13 @@ impl From<SettingArgs> for Settings {
             retention: a.retention,
             refused_retention: a.refused_retention,
             metrics_token: given(a.metrics_token),
+            evidence: dispute_core::domain::evidence::EvidenceLimits {
+                file_bytes: a.evidence_file_max_bytes,
+                response_bytes: a.evidence_response_max_bytes,
+                packet_bytes: a.packet_max_bytes,
+                packet_pages: a.packet_max_pages,
+            },
+            packet_builds_at_once: a.packet_builds_at_once,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod database;
 pub mod demo;
 pub mod disputes_rebuild;
 pub mod error_page;
+pub mod evidence;
 pub mod exports;
 pub mod guard;
 pub mod health;

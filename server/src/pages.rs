@@ -126,6 +126,10 @@ pub const FORM_LIMIT: usize = 64 * 1024;
 /// Reads a request's body up to `FORM_LIMIT` before any handler does, so an
 /// oversized form is answered 413 with a page, not failed inside Leptos.
 pub async fn limit_body(request: Request<Body>, next: Next) -> Response {
+    // An upload is streamed as it arrives, within its own route's limit.
+    if app::access::is_upload(request.uri().path()) {
+        return next.run(request).await;
+    }
     let (parts, body) = request.into_parts();
     match axum::body::to_bytes(body, FORM_LIMIT).await {
         Ok(bytes) => {

@@ -26,7 +26,7 @@ use tower_sessions::SessionManagerLayer;
 use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::{
-    assets, canonical, exports,
+    assets, canonical, evidence, exports,
     guard::{self, Guard},
     health, pages, webhooks,
 };
@@ -49,8 +49,9 @@ pub fn router(
     let https = state.public_url.starts_with("https://");
     // Signed-in pages and form answers are never stored by a browser or a
     // proxy; forms are read whole, within their limit, before anything else.
-    let ui = pages::router(state)
+    let ui = pages::router(state.clone())
         .merge(exports::router(store.clone()))
+        .merge(evidence::router(state))
         .layer(middleware::from_fn_with_state(guard, guard::guard))
         .layer(sessions)
         .layer(middleware::from_fn(pages::limit_body))

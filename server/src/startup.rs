@@ -170,6 +170,8 @@ impl Application {
                 queries: queries.clone(),
                 metrics: metrics.clone(),
                 silence_after: settings.status_queries.rules.silence_after,
+                evidence: settings.evidence,
+                packets: dispute_workflows::packet::Packets::new(settings.packet_builds_at_once),
             },
             intake.clone(),
             settings.trusted_proxies.clone(),

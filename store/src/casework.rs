@@ -2,7 +2,7 @@
 //! it, and clearing a disagreement flag they have reviewed. Each change is written with its audit entry in one transaction; the
 //! database keeps both histories append-only.
 
-use dispute_core::domain::NoteText;
+use dispute_core::domain::{evidence::ResponseAction, NoteText};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -22,12 +22,21 @@ pub enum Casework {
         by: Person,
         to: Option<Person>,
     },
+    /// A change to one of the dispute's responses.
+    Response {
+        at: jiff::Timestamp,
+        by: Person,
+        action: ResponseAction,
+        detail: String,
+    },
 }
 
 impl Casework {
     pub fn at(&self) -> jiff::Timestamp {
         match self {
-            Casework::Note { at, .. } | Casework::Assignment { at, .. } => *at,
+            Casework::Note { at, .. }
+            | Casework::Assignment { at, .. }
+            | Casework::Response { at, .. } => *at,
         }
     }
 }
@@ -208,6 +217,11 @@ impl Store {
              from dispute_assignments s join users b on b.id = s.assigned_by
              left join users t on t.id = s.assignee_id
              where s.dispute_id = $1
+             union all
+             select 'response', h.at, h.id, b.id, b.display_name, h.detail, null, h.action
+             from response_history h join responses r on r.id = h.response_id
+             join users b on b.id = h.by_id
+             where r.dispute_id = $1
              order by at, kind, id",
         )
         .bind(dispute_id)
@@ -232,6 +246,16 @@ impl Store {
                             id,
                             display_name: r.to_name.unwrap_or_default(),
                         }),
+                    }),
+                    "response" => Ok(Casework::Response {
+                        at: r.at.to_jiff(),
+                        by,
+                        action: r
+                            .to_name
+                            .unwrap_or_default()
+                            .parse()
+                            .map_err(StoreError::corrupt)?,
+                        detail: r.text.unwrap_or_default(),
                     }),
                     other => Err(StoreError::corrupt(format!("casework kind {other:?}"))),
                 }

@@ -20,6 +20,7 @@ mod rebuilds;
 mod record;
 mod replay_runs;
 mod replays;
+mod responses;
 mod retention;
 mod status_queries;
 mod views;
@@ -50,6 +51,10 @@ pub use rebuilds::{
 pub use record::{EventSource, Recorded, StoredDelivery};
 pub use replay_runs::ReplayRun;
 pub use replays::{ReplayOutcome, ReplayRecord};
+pub use responses::{
+    EvidenceFile, EvidenceUpload, NewEvidence, Prepared, ResponseRecord, ResponseRefusal,
+    CHUNK_BYTES,
+};
 pub use retention::Purged;
 pub use status_queries::{
     QueryConflict, QueryOutcome, QueryRecord, QueryRecorded, QueryRequested, QuerySubject,

@@ -586,6 +586,7 @@ async fn notes_and_assignments_are_kept_in_order_with_their_audit_entries() {
                 "assigned to {}",
                 to.as_ref().map_or("no one", |p| p.display_name.as_str())
             ),
+            dispute_store::Casework::Response { action, detail, .. } => action.words(detail),
         })
         .collect();
     assert_eq!(

@@ -142,6 +142,17 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/providers")
 }
 
+/// An evidence file from `test-support/fixtures/evidence` (made by
+/// ReportLab and Pillow, as `make.py` there says).
+pub fn evidence_file(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/evidence")
+            .join(name),
+    )
+    .unwrap()
+}
+
 /// A fixture body's bytes.
 pub fn fixture_body(name: &str) -> Vec<u8> {
     std::fs::read(fixtures().join("bodies").join(name)).unwrap()

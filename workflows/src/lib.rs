@@ -6,13 +6,16 @@
 #![forbid(unsafe_code)]
 
 pub mod dashboard;
+pub mod evidence;
 pub mod executor;
 pub mod intake;
 pub mod keyring;
 pub mod metrics;
 pub mod outbound;
+pub mod packet;
 pub mod rebuild;
 pub mod replay;
+pub mod responses;
 pub mod status_queries;
 pub mod vault;
 

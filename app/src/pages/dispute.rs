@@ -35,6 +35,8 @@ pub struct DisputeView {
     pub payments: Vec<PaymentRecord>,
     pub people: Vec<Person>,
     pub queries: Vec<StatusQueryEntry>,
+    /// Its responses, the latest stage's first.
+    pub responses: Vec<dispute_store::ResponseRecord>,
     /// A status query asked for is waiting or under way.
     pub asking: bool,
     pub viewer: CurrentUser,
@@ -64,6 +66,7 @@ pub async fn get_dispute(id: i64) -> Result<Option<DisputeView>, AppError> {
             .store
             .status_queries(Some(dispute.id), None, QUERIES_SHOWN)
             .await?,
+        responses: state.store.responses_of_dispute(dispute.id).await?,
         asking,
         dispute,
         viewer,
@@ -235,6 +238,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
         payments,
         people,
         queries,
+        responses,
         asking,
         viewer,
     } = found;
@@ -410,6 +414,13 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             <dt>"Last asked"</dt>
             <dd>{d.last_queried_at.map_or_else(|| "never".to_owned(), when)}</dd>
         </dl>
+        <ResponsePanel
+            dispute=d.id
+            stage=d.stage
+            status=d.status
+            responses
+            may_work
+        />
         {may_work.then(|| view! {
             <Casework
                 dispute=d.id
@@ -424,6 +435,70 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
         <Queries queries />
         <h2>"Payment history"</h2>
         <Payments payments=payments />
+    }
+}
+
+/// The dispute's response to its current stage (or the way to prepare
+/// one), and earlier stages' responses.
+#[component]
+fn ResponsePanel(
+    dispute: i64,
+    stage: Option<dispute_core::domain::Stage>,
+    status: Option<dispute_core::domain::Status>,
+    responses: Vec<dispute_store::ResponseRecord>,
+    may_work: bool,
+) -> impl IntoView {
+    use crate::pages::response::PrepareResponse;
+    let current = responses.iter().find(|r| Some(r.stage) == stage).cloned();
+    let earlier: Vec<_> = responses
+        .into_iter()
+        .filter(|r| Some(r.stage) != stage)
+        .collect();
+    let open = status.is_some_and(|s| !s.is_final());
+    let main = match current {
+        Some(r) => view! {
+            <p>
+                <span class=format!("badge response-{}", r.state.as_str())>{r.state.label()}</span>
+                " "
+                <a href=crate::links::response(r.id)>
+                    {format!("Open the response to the {}", r.stage.label().to_lowercase())}
+                </a>
+                " · last changed "
+                <Time at=r.updated_at />
+            </p>
+        }
+        .into_any(),
+        None if may_work && open && stage.is_some() => view! {
+            <form method="post" action=PrepareResponse::PATH>
+                <input type="hidden" name="dispute" value=dispute />
+                <button type="submit">"Prepare a response"</button>
+                " "
+                <small>"Gather the evidence, write the letter and build the packet to send."</small>
+            </form>
+        }
+        .into_any(),
+        None => view! { <p>"No response to this stage."</p> }.into_any(),
+    };
+    view! {
+        <section class="panel response-panel" aria-labelledby="response-heading">
+            <h2 id="response-heading">"Response"</h2>
+            {main}
+            {(!earlier.is_empty()).then(|| view! {
+                <ul>
+                    {earlier
+                        .into_iter()
+                        .map(|r| view! {
+                            <li>
+                                <a href=crate::links::response(r.id)>
+                                    {format!("The response to the {}", r.stage.label().to_lowercase())}
+                                </a>
+                                {format!(": {}", r.state.label().to_lowercase())}
+                            </li>
+                        })
+                        .collect_view()}
+                </ul>
+            })}
+        </section>
     }
 }
 
@@ -660,6 +735,16 @@ fn WorkRow(w: Casework) -> impl IntoView {
             };
             (at, what, None)
         }
+        Casework::Response {
+            at,
+            by,
+            action,
+            detail,
+        } => (
+            at,
+            format!("{} ({})", action.words(&detail), by.display_name),
+            None,
+        ),
     };
     view! {
         <tr class="casework-entry">

@@ -13,12 +13,14 @@ pub mod dispute;
 pub mod disputes;
 pub mod forbidden;
 pub mod jobs;
+pub mod letters;
 pub mod login;
 pub mod not_found;
 pub mod providers;
 pub mod queries;
 pub mod rebuilds;
 pub mod replays;
+pub mod response;
 pub mod setup;
 pub mod users;
 

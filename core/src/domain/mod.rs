@@ -9,6 +9,7 @@ pub mod deliveries;
 pub mod display_time;
 pub mod dispute;
 pub mod event;
+pub mod evidence;
 pub mod fold;
 pub mod headline;
 pub mod jobs;

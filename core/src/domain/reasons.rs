@@ -16,6 +16,8 @@ pub struct ReasonGuide {
     pub title: String,
     /// Days the network usually gives the merchant's side to answer.
     pub response_days: u16,
+    /// The evidence checklist a response starts from (`evidence::Defence`).
+    pub defence: String,
 }
 
 const TABLE: &str = include_str!("../../data/reason-codes.csv");
@@ -36,6 +38,11 @@ fn rows() -> Vec<ReasonGuide> {
         .deserialize()
         .filter_map(Result::ok)
         .collect()
+}
+
+/// Every code the table knows.
+pub fn all() -> impl Iterator<Item = &'static ReasonGuide> {
+    GUIDES.values()
 }
 
 /// The guidance for a provider's reason code (`13.1`, ` c08 `), if the

@@ -31,6 +31,8 @@ pub enum Permission {
     /// Refolding every dispute from its events as the providers' modules
     /// read them today.
     RebuildDisputes,
+    /// The cover letters responses start from.
+    ManageLetters,
 }
 
 impl Role {
@@ -60,7 +62,8 @@ impl Role {
             Permission::ManageConnections
             | Permission::ManageUsers
             | Permission::ReadAuditLog
-            | Permission::RebuildDisputes => Role::Admin,
+            | Permission::RebuildDisputes
+            | Permission::ManageLetters => Role::Admin,
         };
         self >= needed
     }

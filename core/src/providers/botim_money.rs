@@ -15,6 +15,7 @@ use super::{
     wire::{from_json, money, required, Text},
     Ack, Notification, ParseContext, Parsed, Refusal, Verified,
 };
+use crate::domain::evidence::FileKind;
 use crate::domain::{
     time, DisputeRef, Effect, EventKey, NormalizedEvent, ProviderKind, ProviderTime, Stage, Status,
 };
@@ -38,6 +39,8 @@ pub const PROFILE: Profile = Profile {
         production: "https://api.payby.com",
         sandbox: "https://uat.test2pay.com",
     },
+    evidence_types: &[FileKind::Pdf, FileKind::Jpeg, FileKind::Png, FileKind::Tiff],
+    takes_summary: false,
 };
 
 #[derive(Debug, Clone)]

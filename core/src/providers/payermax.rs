@@ -15,6 +15,7 @@ use super::{
     wire::{from_json, money, required, Text},
     Ack, Notification, ParseContext, Parsed, Refusal, Verified,
 };
+use crate::domain::evidence::FileKind;
 use crate::domain::{
     time, DisputeRef, Effect, EventKey, NormalizedEvent, ProviderKind, ProviderTime, Stage, Status,
 };
@@ -48,6 +49,14 @@ pub const PROFILE: Profile = Profile {
         production: "https://pay-gate.payermax.com",
         sandbox: "https://pay-gate-uat.payermax.com",
     },
+    evidence_types: &[
+        FileKind::Pdf,
+        FileKind::Jpeg,
+        FileKind::Png,
+        FileKind::Zip,
+        FileKind::Office97,
+    ],
+    takes_summary: true,
 };
 
 #[derive(Debug, Clone)]

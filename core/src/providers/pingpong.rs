@@ -21,6 +21,7 @@ use super::{
     wire::{from_json, from_json_in, money, required, text_of, Text},
     Ack, Notification, ParseContext, Parsed, Refusal, Verified,
 };
+use crate::domain::evidence::{DocumentKind, FileKind};
 use crate::domain::{
     time, AddressPreset, DisputeRef, Effect, EventKey, NormalizedEvent, PaymentEvent, ProviderKind,
     ProviderTime, Stage, Status,
@@ -66,7 +67,32 @@ pub const PROFILE: Profile = Profile {
         production: "https://acquirer-payment.pingpongx.com",
         sandbox: "https://sandbox-acquirer-payment.pingpongx.com",
     },
+    evidence_types: &[FileKind::Pdf, FileKind::Jpeg, FileKind::Png, FileKind::Tiff],
+    takes_summary: false,
 };
+
+/// PingPong's code for a kind of document (its `CBDocTypeCodeEnum`, which
+/// follows Adyen's `defenseDocumentTypeCode`), and back.
+pub fn document_code(kind: DocumentKind) -> &'static str {
+    match kind {
+        DocumentKind::Invoice => "TIDorInvoice",
+        DocumentKind::Shipping => "LogisticInfo",
+        DocumentKind::ProductDescription => "GoodsWereAsDescribed",
+        DocumentKind::DeliveryPhoto => "ImageofGoodDeliverd",
+        DocumentKind::CardholderLetter => "CardholderSignLetter",
+        DocumentKind::CustomerCommunication => "CustomerContactInfo",
+        DocumentKind::RefundPolicy => "CancelRefundPolicy",
+        DocumentKind::Other => "DefendMaterial",
+    }
+}
+
+/// The kind of document PingPong's code names, if it is one of its codes.
+pub fn document_kind(code: &str) -> Option<DocumentKind> {
+    DocumentKind::ALL
+        .iter()
+        .copied()
+        .find(|kind| document_code(*kind) == code)
+}
 
 #[derive(Debug, Clone)]
 pub struct PingPong {
@@ -676,5 +702,14 @@ mod tests {
         assert!(signed_content(&fields).contains(&format!("bizContent={biz}")));
         let body = resign(&serde_json::to_vec(&fields).unwrap(), "SALTSALT", |s| s);
         assert!(PingPong::new(vec![salt("SALTSALT")]).verify(&body).is_ok());
+    }
+
+    #[test]
+    fn every_kind_of_document_has_its_own_code() {
+        for kind in DocumentKind::ALL {
+            assert_eq!(document_kind(document_code(*kind)), Some(*kind));
+        }
+        assert_eq!(document_kind("TIDorInvoice"), Some(DocumentKind::Invoice));
+        assert_eq!(document_kind("tidorinvoice"), None);
     }
 }

@@ -4,7 +4,7 @@
 //! names of `connections import`. The forms, the keyring, intake and the
 //! import read these; none of them names a provider.
 
-use crate::domain::{AddressPreset, ProviderKind};
+use crate::domain::{evidence::FileKind, AddressPreset, ProviderKind};
 
 /// Everything about one provider that is not a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,13 @@ pub struct Profile {
     /// Named lists of the addresses it sends from, for allowlists.
     pub sender_presets: &'static [AddressPreset],
     pub query_api: QueryApi,
+    /// The evidence file formats a response to it may hold: the packet's
+    /// (PDF pages and pictures) always, archives and Office files where the
+    /// provider takes them as they are.
+    pub evidence_types: &'static [FileKind],
+    /// Whether it takes a short summary with a response (PayerMax's
+    /// `responseContent`).
+    pub takes_summary: bool,
 }
 
 /// A connection setting as a form labels it and an import file names it.

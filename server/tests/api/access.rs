@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use app::access::{Access, DOWNLOADS, PAGES, SERVER_FUNCTIONS};
+use app::access::{Access, DOWNLOADS, PAGES, SERVER_FUNCTIONS, UPLOADS};
 use dispute_core::domain::Role;
 
 use crate::helpers::{browser_client, spawn_app, TestApp, PASSWORD};
@@ -60,6 +60,36 @@ async fn every_page_and_server_function_is_allowed_or_refused_as_the_table_says(
         .request_replay_run("", &[], &dispute_store::Actor::default())
         .await
         .unwrap();
+    // Response 1 of the chargeback, with evidence file 1.
+    let (author, _) = app.create_user(Role::Analyst).await;
+    let actor = dispute_store::Actor {
+        user_id: Some(author),
+        ..dispute_store::Actor::default()
+    };
+    app.store
+        .prepare_response(1, &Default::default(), &actor, "dispute 1")
+        .await
+        .unwrap();
+    let invoice = test_support::evidence_file("invoice-two-pages.pdf");
+    let mut upload = app.store.begin_evidence(1).await.unwrap();
+    upload.write(&invoice).await.unwrap();
+    upload
+        .finish(
+            &dispute_store::NewEvidence {
+                document: dispute_core::domain::evidence::DocumentKind::Invoice,
+                name: "invoice.pdf".into(),
+                safe_name: "invoice.pdf".into(),
+                format: dispute_core::domain::evidence::FileKind::Pdf,
+                size: invoice.len() as u64,
+                sha256: [7; 32],
+                pages: Some(2),
+            },
+            u64::MAX,
+            &actor,
+            "dispute 1",
+        )
+        .await
+        .unwrap();
     let callers = [
         None,
         Some(Role::Analyst),
@@ -87,6 +117,36 @@ async fn every_page_and_server_function_is_allowed_or_refused_as_the_table_says(
                     response.headers()["location"],
                     format!("/login?next={}", urlencoding::encode(&path)).as_str()
                 );
+            }
+        }
+    }
+
+    for (pattern, access) in UPLOADS {
+        for role in callers {
+            let client = caller(&app, role).await;
+            let path = concrete(pattern);
+            let answer = client
+                .post(format!("{}{path}", app.address))
+                .header("origin", &app.address)
+                .multipart(reqwest::multipart::Form::new().text("document_1", "other"))
+                .send()
+                .await
+                .unwrap();
+            let expected = match (access.allows(role), role) {
+                (true, _) => 303,
+                (false, None) => 303,
+                (false, Some(_)) => 403,
+            };
+            assert_eq!(
+                answer.status().as_u16(),
+                expected,
+                "POST {path} as {role:?}"
+            );
+            if role.is_none() {
+                assert!(answer.headers()["location"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("/login"));
             }
         }
     }
@@ -175,7 +235,12 @@ async fn every_page_carries_the_security_headers() {
 #[test]
 fn the_access_table_has_no_duplicate_entries() {
     let mut seen = BTreeSet::new();
-    for (path, _) in PAGES.iter().chain(DOWNLOADS).chain(SERVER_FUNCTIONS) {
+    for (path, _) in PAGES
+        .iter()
+        .chain(DOWNLOADS)
+        .chain(UPLOADS)
+        .chain(SERVER_FUNCTIONS)
+    {
         assert!(seen.insert(*path), "{path} twice");
     }
     assert!(PAGES.iter().any(|(_, a)| *a == Access::Public));

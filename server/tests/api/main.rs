@@ -6,6 +6,7 @@ mod connections;
 mod connections_import;
 mod deliveries;
 mod desk;
+mod evidence;
 mod floods;
 mod health;
 mod helpers;
