@@ -99,6 +99,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     (response::MarkReady::PATH, Needs(WorkDisputes)),
     (response::BackToDraft::PATH, Needs(WorkDisputes)),
     (response::RemoveEvidence::PATH, Needs(WorkDisputes)),
+    (response::AskChecklist::PATH, Needs(WorkDisputes)),
     (letters::SaveTemplate::PATH, Needs(ManageLetters)),
     (delivery::ReplayDelivery::PATH, Needs(Replay)),
     (replays::ReplayMatching::PATH, Needs(Replay)),

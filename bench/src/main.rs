@@ -7,6 +7,7 @@
 
 mod ceiling;
 mod environment;
+mod evidence;
 mod flood;
 mod load;
 mod notifications;
@@ -84,6 +85,15 @@ enum Command {
         #[arg(long, default_value_t = 60_000)]
         notifications: usize,
     },
+    /// Evidence: a packet of 20 exhibits (10 PDFs, 10 photos of 12
+    /// megapixels) built by the server, against reading the same files
+    /// back, with the server's peak memory; then 8 uploads of 10 MB at
+    /// once, with the server's resident memory sampled throughout.
+    Evidence {
+        /// Packets built.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+    },
     /// The analyst's pages over a database of `disputes` disputes: p50 and
     /// p95 of each, and the plans of their queries.
     Pages {
@@ -107,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Crash { kills } => resilience::crash(kills).await,
         Command::RestartDatabase => resilience::restart_database().await,
         Command::RoundTrips => round_trips::round_trips().await,
+        Command::Evidence { repeats } => evidence::evidence(repeats).await,
         Command::Replicas {
             seconds,
             notifications,

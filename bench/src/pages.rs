@@ -316,7 +316,7 @@ async fn fill(pool: &PgPool, disputes: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn signed_in(base: &str) -> anyhow::Result<reqwest::Client> {
+pub(crate) async fn signed_in(base: &str) -> anyhow::Result<reqwest::Client> {
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

@@ -37,6 +37,10 @@ use tower_sessions::Session;
 
 use crate::error_page::{error_page, error_page_saying};
 
+/// How long an upload or a packet may take: a full form of files over a
+/// slow line, or a packet of photos waiting its turn to be built.
+pub const TIME: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 /// File fields one upload form has (`document_1`/`file_1` …).
 pub const FILES_PER_FORM: usize = 3;
 
@@ -189,7 +193,7 @@ async fn upload(
         };
         let taken = async {
             let mut incoming =
-                IncomingFile::start(&state.store, response.id, document, &sent_name, rules).await?;
+                IncomingFile::start(&state.store, response.id, document, &sent_name, rules)?;
             let mut next = first;
             while let Some(bytes) = next {
                 incoming.push(&bytes).await?;

@@ -49,6 +49,13 @@ struct QueryJob {
     why: String,
 }
 
+/// What a checklist question's job carries.
+#[derive(serde::Deserialize)]
+struct ChecklistJob {
+    response: i64,
+    asked_by: Actor,
+}
+
 impl Work {
     /// One attempt at `job`.
     async fn run(&self, job: &Job) -> anyhow::Result<()> {
@@ -59,6 +66,12 @@ impl Work {
                 let dispute = job.dispute_id.context("a status query names its dispute")?;
                 self.queries
                     .ask(dispute, asked.asked_by.as_ref(), &asked.why)
+                    .await?;
+            }
+            JobKind::Checklist => {
+                let asked: ChecklistJob = serde_json::from_value(job.payload.clone())?;
+                self.queries
+                    .ask_checklist(asked.response, &asked.asked_by)
                     .await?;
             }
             JobKind::Reconcile => {

@@ -120,8 +120,10 @@ fn wants_html(headers: &http::HeaderMap) -> bool {
         .is_some_and(|accept| accept.contains("text/html"))
 }
 
-/// The most a form may send: keys pasted into a form are a few KiB.
-pub const FORM_LIMIT: usize = 64 * 1024;
+/// The most a form may send: a response's letter of 20,000 characters in
+/// any script, percent-encoded (up to 12 bytes a character); keys pasted
+/// into a form are a few KiB.
+pub const FORM_LIMIT: usize = 256 * 1024;
 
 /// Reads a request's body up to `FORM_LIMIT` before any handler does, so an
 /// oversized form is answered 413 with a page, not failed inside Leptos.

@@ -51,7 +51,8 @@ pub fn router(
     // proxy; forms are read whole, within their limit, before anything else.
     let ui = pages::router(state.clone())
         .merge(exports::router(store.clone()))
-        .merge(evidence::router(state))
+        .layer(time_limit(REQUEST_TIME))
+        .merge(evidence::router(state).layer(time_limit(evidence::TIME)))
         .layer(middleware::from_fn_with_state(guard, guard::guard))
         .layer(sessions)
         .layer(middleware::from_fn(pages::limit_body))
@@ -61,11 +62,15 @@ pub fn router(
         ));
     let intake_only = Router::new()
         .merge(health::router(store.clone()))
-        .merge(webhooks::router(intake, trusted_proxies));
+        .merge(webhooks::router(intake, trusted_proxies))
+        .layer(time_limit(REQUEST_TIME));
     let everything = intake_only
         .clone()
-        .merge(metrics)
-        .merge(assets::router())
+        .merge(
+            metrics
+                .merge(assets::router())
+                .layer(time_limit(REQUEST_TIME)),
+        )
         .merge(ui);
     (
         with_common_layers(everything, https),
@@ -96,12 +101,16 @@ fn with_common_layers(mut router: Router, https: bool) -> Router {
             .layer(TraceLayer::new_for_http().make_span_with(request_span))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(CatchPanicLayer::custom(panic_response))
-            .layer(middleware::from_fn(canonical::refuse_non_canonical))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                Duration::from_secs(30),
-            )),
+            .layer(middleware::from_fn(canonical::refuse_non_canonical)),
     )
+}
+
+/// How long a request may take before it is answered 503; evidence, which
+/// moves files, has its own (`evidence::TIME`).
+const REQUEST_TIME: Duration = Duration::from_secs(30);
+
+fn time_limit(limit: Duration) -> TimeoutLayer {
+    TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, limit)
 }
 
 /// No script runs on our pages (the sign-in page's own file is allowed by

@@ -194,6 +194,10 @@ pub fn router(world: Arc<World>) -> Router {
             "/pingpong/dispute/getRetrievalDispute",
             post(|w: State<Arc<World>>, b: Bytes| pingpong_query(w, b, true)),
         )
+        .route(
+            "/pingpong/dispute/getDefenseReasons",
+            post(pingpong_defense_reasons),
+        )
         .route("/botim-money/sgs/api/acquire2/getOrder", post(botim_order))
         .route(
             "/payermax/aggregate-pay/api/gateway/caseSearch",
@@ -225,18 +229,24 @@ async fn pingpong_query(State(world): State<Arc<World>>, body: Bytes, retrieval:
         false => "/pingpong/dispute/getDisputeInfo",
     };
     let (answer, reference, how) = pingpong_answer(&world, &body, retrieval);
+    pingpong_reply(&world, path, reference.as_deref(), answer, how).await
+}
+
+/// Logs PingPong's `answer` and sends it signed as PingPong signs (with
+/// the wrong salt when the dispute misbehaves so).
+async fn pingpong_reply(
+    world: &World,
+    path: &str,
+    reference: Option<&str>,
+    answer: Value,
+    how: Misbehaving,
+) -> Response {
     let code = match answer["success"] {
         Value::Bool(true) => "success".to_owned(),
         _ => answer["errorCode"].as_str().unwrap_or("").to_owned(),
     };
     world
-        .answering(
-            ProviderKind::PingPong,
-            path,
-            reference.as_deref(),
-            &code,
-            how,
-        )
+        .answering(ProviderKind::PingPong, path, reference, &code, how)
         .await;
     let salt = match how.corrupt {
         true => format!("{}-not-the-salt", world.keys.salt),
@@ -389,6 +399,113 @@ fn pingpong_answer(
         .collect();
     let answer = json!({"accId": account, "success": true, "data": {"detailList": listed}});
     (answer, reference, how)
+}
+
+/// PingPong's `getDefenseReasons`: the documents a dispute's defence
+/// needs, by its `disputeType` (from its reason code, as PingPong groups
+/// them). No document is uploaded here yet, so none is `available` and the
+/// set is never `satisfied`.
+async fn pingpong_defense_reasons(State(world): State<Arc<World>>, body: Bytes) -> Response {
+    let path = "/pingpong/dispute/getDefenseReasons";
+    let error = |code: &str, message: &str| json!({"success": false, "errorCode": code, "errorMessage": message});
+    let salt = Salt::parse(
+        &SecretString::from(world.keys.salt.clone()),
+        &FingerprintKey::new([0; 32]),
+    )
+    .expect("the simulator's salt is a salt");
+    let fields = serde_json::from_slice::<serde_json::Map<String, Value>>(&body).ok();
+    let text = |name: &str| {
+        fields
+            .as_ref()
+            .and_then(|f| f.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let account = text("accId").unwrap_or_default();
+    let reference = text("disputePspReference");
+    let (answer, how) = if PingPong::new(vec![salt]).verify(&body).is_err() || fields.is_none() {
+        (
+            error("OtherError", "the signature does not verify"),
+            Misbehaving::default(),
+        )
+    } else if !world.knows_account(ProviderKind::PingPong, &account) {
+        (
+            error("AccIdError", "accId is invalid"),
+            Misbehaving::default(),
+        )
+    } else {
+        match reference
+            .as_deref()
+            .and_then(|r| world.dispute(ProviderKind::PingPong, &account, r))
+        {
+            None => (
+                error("CBNonExist", "the dispute does not exist"),
+                Misbehaving::default(),
+            ),
+            Some(dispute) => {
+                let (dispute_type, documents) = defense_documents(dispute.reason_code.as_deref());
+                let list: Vec<Value> = documents
+                    .iter()
+                    .map(|(code, level)| {
+                        json!({"defenseDocumentTypeCode": code, "requirementLevel": level, "available": false})
+                    })
+                    .collect();
+                (
+                    json!({
+                        "accId": account,
+                        "success": true,
+                        "data": {"disputeType": dispute_type, "defenseDocList": list, "satisfied": false},
+                    }),
+                    world.misbehaving(Some(dispute)),
+                )
+            }
+        }
+    };
+    pingpong_reply(&world, path, reference.as_deref(), answer, how).await
+}
+
+/// PingPong's `disputeType` for a Visa reason code, and the documents its
+/// defence asks for with their `requirementLevel`, after Adyen's defence
+/// reasons, which PingPong's dispute service follows.
+fn defense_documents(
+    reason_code: Option<&str>,
+) -> (&'static str, &'static [(&'static str, &'static str)]) {
+    match reason_code.unwrap_or_default() {
+        "13.1" => (
+            "NO_RECEIVED",
+            &[
+                ("TIDorInvoice", "Mandatory"),
+                ("LogisticInfo", "Mandatory"),
+                ("ImageofGoodDeliverd", "Optional"),
+                ("CustomerContactInfo", "Optional"),
+            ],
+        ),
+        "13.3" | "13.4" | "13.5" => (
+            "WRONG_GOODS",
+            &[
+                ("TIDorInvoice", "Mandatory"),
+                ("GoodsWereAsDescribed", "Mandatory"),
+                ("CancelRefundPolicy", "Conditional"),
+                ("CustomerContactInfo", "Optional"),
+            ],
+        ),
+        code if code.starts_with("10.") => (
+            "DUTY",
+            &[
+                ("TIDorInvoice", "Mandatory"),
+                ("CardholderSignLetter", "Conditional"),
+                ("CustomerContactInfo", "Conditional"),
+                ("DefendMaterial", "Optional"),
+            ],
+        ),
+        _ => (
+            "OTHERS",
+            &[
+                ("TIDorInvoice", "Mandatory"),
+                ("DefendMaterial", "Optional"),
+            ],
+        ),
+    }
 }
 
 async fn botim_order(State(world): State<Arc<World>>, headers: HeaderMap, body: Bytes) -> Response {

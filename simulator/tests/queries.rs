@@ -460,3 +460,71 @@ async fn a_slow_answer_outlasts_the_clients_timeout() {
     assert_eq!(answered[0].code, "APPLY_SUCCESS");
     assert!(answered[0].delayed);
 }
+
+/// PingPong's `getDefenseReasons` asked as Dispute Desk asks it.
+async fn checklist(
+    base: &str,
+    merchant: &Merchant,
+    reference: &str,
+) -> Result<dispute_core::providers::query::ChecklistAnswer, Refusal> {
+    let request = merchant
+        .connector
+        .checklist_request(&merchant.ctx(), reference)
+        .unwrap();
+    let answer = reqwest::Client::new()
+        .post(format!("{base}{}{}", merchant.prefix, request.path))
+        .header("content-type", "application/json")
+        .body(request.body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    merchant
+        .connector
+        .read_checklist(&answer.bytes().await.unwrap())
+}
+
+#[tokio::test]
+async fn pingpongs_checklist_verifies_and_names_the_documents_a_defence_needs() {
+    use dispute_core::{
+        domain::evidence::{DocumentKind, Requirement},
+        providers::query::ChecklistAnswer,
+    };
+    let (base, world) = simulator().await;
+    let merchant = Merchant::of(ProviderKind::PingPong);
+    assert_eq!(
+        checklist(&base, &merchant, "PP1").await.unwrap(),
+        ChecklistAnswer::Needs {
+            needs: vec![
+                (DocumentKind::Invoice, Requirement::Mandatory),
+                (DocumentKind::Other, Requirement::Optional),
+            ],
+            satisfied: false,
+        }
+    );
+    match checklist(&base, &merchant, "NOPE").await.unwrap() {
+        ChecklistAnswer::Failed(words) => {
+            assert!(words.starts_with("PingPong has no such dispute"), "{words}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        checklist(&base, &merchant, "PPFORGED").await.is_err(),
+        "a corrupted signature fails closed"
+    );
+    let others = [ProviderKind::BotimMoney, ProviderKind::PayerMax];
+    for provider in others {
+        let m = Merchant::of(provider);
+        assert!(
+            m.connector.checklist_request(&m.ctx(), "X").is_none(),
+            "{provider:?}"
+        );
+    }
+    let codes: Vec<String> = world
+        .log()
+        .into_iter()
+        .filter(|a| a.path.ends_with("getDefenseReasons"))
+        .map(|a| a.code)
+        .collect();
+    assert_eq!(codes, ["success", "CBNonExist", "success"]);
+}

@@ -10,13 +10,13 @@ use dispute_core::domain::{
         read_only_because, Defence, DocumentKind, FileKind, Letter, LetterTemplate, Needed,
         ResponseAction, ResponseState, Summary,
     },
-    Stage, Status,
+    JobKind, Stage, Status,
 };
 use futures_core::Stream;
 use serde_json::json;
 use sqlx::{Postgres, Transaction};
 
-use super::{people::append_audit, Actor, AuditEntry, Named, Person, Store, StoreError};
+use super::{people::append_audit, Actor, AuditEntry, Named, NewJob, Person, Store, StoreError};
 
 /// The bytes of a file are written and read in pieces of this size.
 pub const CHUNK_BYTES: usize = 256 * 1024;
@@ -655,6 +655,74 @@ impl Store {
             actor,
             subject,
             json!({ "before": from.as_str(), "after": to.as_str() }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Asks, in a job, what the response's provider says it needs; false
+    /// when such a question is already waiting or under way.
+    pub async fn request_checklist(
+        &self,
+        response: &ResponseRecord,
+        asked_by: &Actor,
+    ) -> Result<bool, StoreError> {
+        if self
+            .job_pending(JobKind::Checklist, response.dispute_id)
+            .await?
+        {
+            return Ok(false);
+        }
+        let job = NewJob {
+            kind: JobKind::Checklist,
+            key: format!(
+                "{}:{}",
+                response.id,
+                jiff::Timestamp::now().as_microsecond()
+            ),
+            dispute_id: Some(response.dispute_id),
+            payload: json!({ "response": response.id, "asked_by": asked_by }),
+            run_at: None,
+            // A network failure is retried inside the attempt; another try
+            // is for the database having been away.
+            max_attempts: 3,
+        };
+        self.enqueue(&job).await?;
+        Ok(true)
+    }
+
+    /// Keeps what the provider said the response needs (`Some`), or only
+    /// notes that asking did not tell (`None`: what was kept before
+    /// stays); `words` say how it went, on the timeline and in the audit
+    /// log.
+    pub async fn record_checklist(
+        &self,
+        response_id: i64,
+        needs: Option<&[Needed]>,
+        words: &str,
+        actor: &Actor,
+        subject: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(needs) = needs {
+            sqlx::query(
+                "update responses set provider_checklist = $2, provider_checklist_at = now()
+                 where id = $1",
+            )
+            .bind(response_id)
+            .bind(sqlx::types::Json(needs))
+            .execute(&mut *tx)
+            .await?;
+        }
+        record(
+            &mut tx,
+            response_id,
+            ResponseAction::ChecklistAsked,
+            words,
+            actor,
+            subject,
+            json!({ "response": response_id, "kept": needs.is_some(), "said": words }),
         )
         .await?;
         tx.commit().await?;

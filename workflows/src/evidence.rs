@@ -1,25 +1,22 @@
 //! Taking an evidence file in as it arrives: its format decided by its
 //! first bytes (never its name or the type the browser declared), its size
-//! held to the limit while it streams, its bytes hashed and written a chunk
-//! at a time into the store's open transaction, and, at the end, the
-//! content checked to parse as the format it claims. Nothing is kept unless
-//! all of that passes.
+//! held to the limit and its bytes hashed while it streams into a temporary
+//! file of its own (so a slow sender holds no database connection, and no
+//! file is ever in memory whole), then checked to be what it claims and
+//! copied into the store, a chunk at a time, in one transaction. Nothing is
+//! kept unless all of that passes.
+
+use std::io::{Read, Seek, SeekFrom};
 
 use dispute_core::domain::evidence::{
     display_name, refused_format, safe_name, size_text, DocumentKind, EvidenceLimits, FileKind,
-    SNIFF_LEN,
+    MAX_PICTURE_PIXELS, SNIFF_LEN,
 };
 use dispute_store::{
-    Actor, EvidenceFile, EvidenceUpload, NewEvidence, ResponseRefusal, Store, StoreError,
-    CHUNK_BYTES,
+    Actor, EvidenceFile, NewEvidence, ResponseRefusal, Store, StoreError, CHUNK_BYTES,
 };
 use sha2::{Digest, Sha256};
-
-/// The first bytes kept to read a picture's dimensions from (a JPEG's
-/// frame header follows its metadata, at most 64 KiB per segment).
-const HEAD_BYTES: usize = 256 * 1024;
-/// The last bytes kept to see that a file ends as its format ends.
-const TAIL_BYTES: usize = 64 * 1024 + 22;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 /// Why a file was not kept, in words for the person who sent it.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +45,15 @@ pub enum EvidenceRefusal {
     ReadOnly(String),
     #[error("there is no such response")]
     NoResponse,
+    /// The temporary file could not be written or read (a full disk).
+    #[error(
+        "{name} could not be taken in: the server has no room for it now; send it again later."
+    )]
+    Spool {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the file could not be kept: {0}")]
     Store(#[from] StoreError),
 }
@@ -85,43 +91,49 @@ pub struct EvidenceRules {
 
 /// One file arriving for a response.
 pub struct IncomingFile {
-    upload: EvidenceUpload,
+    store: Store,
+    response_id: i64,
     document: DocumentKind,
     name: String,
     rules: EvidenceRules,
     format: Option<FileKind>,
     size: u64,
     hasher: Sha256,
-    pending: Vec<u8>,
-    head: Vec<u8>,
-    tail: Vec<u8>,
-    /// Formats that can only be checked whole (a PDF's cross-reference
-    /// table is at its end, a TIFF's pages anywhere) are kept in memory
-    /// too, never past the file limit.
-    whole: Vec<u8>,
+    first: Vec<u8>,
+    spool: tokio::fs::File,
+    /// Where the last `FF D9` (a JPEG's end of image) ends, and the byte
+    /// before the current chunk, for a marker split between two chunks.
+    last_end_marker: Option<u64>,
+    previous: Option<u8>,
 }
 
 impl IncomingFile {
     /// Begins taking a file the browser named `sent_name`.
-    pub async fn start(
+    pub fn start(
         store: &Store,
         response_id: i64,
         document: DocumentKind,
         sent_name: &str,
         rules: EvidenceRules,
     ) -> Result<Self, EvidenceRefusal> {
+        let name = display_name(sent_name);
+        let spool = tempfile::tempfile().map_err(|source| EvidenceRefusal::Spool {
+            name: name.clone(),
+            source,
+        })?;
         Ok(Self {
-            upload: store.begin_evidence(response_id).await?,
+            store: store.clone(),
+            response_id,
             document,
-            name: display_name(sent_name),
+            name,
             rules,
             format: None,
             size: 0,
             hasher: Sha256::new(),
-            pending: Vec::with_capacity(CHUNK_BYTES),
-            head: Vec::new(),
-            tail: Vec::new(),
-            whole: Vec::new(),
+            first: Vec::with_capacity(SNIFF_LEN),
+            spool: tokio::fs::File::from_std(spool),
+            last_end_marker: None,
+            previous: None,
         })
     }
 
@@ -130,9 +142,17 @@ impl IncomingFile {
         &self.name
     }
 
+    fn spool_error(&self, source: std::io::Error) -> EvidenceRefusal {
+        EvidenceRefusal::Spool {
+            name: self.name.clone(),
+            source,
+        }
+    }
+
     /// Takes the next bytes; refuses as soon as the file is too large or
     /// its first bytes are not a format the provider takes.
     pub async fn push(&mut self, bytes: &[u8]) -> Result<(), EvidenceRefusal> {
+        let start = self.size;
         self.size += bytes.len() as u64;
         if self.size > self.rules.limits.file_bytes {
             return Err(EvidenceRefusal::TooLarge {
@@ -140,36 +160,29 @@ impl IncomingFile {
                 limit: size_text(self.rules.limits.file_bytes),
             });
         }
-        if self.head.len() < HEAD_BYTES {
-            let room = HEAD_BYTES - self.head.len();
-            self.head.extend_from_slice(&bytes[..bytes.len().min(room)]);
-        }
-        if self.format.is_none() && self.head.len() >= SNIFF_LEN {
-            self.format = Some(self.decide()?);
-        }
-        if matches!(self.format, Some(FileKind::Pdf | FileKind::Tiff)) {
-            self.whole.extend_from_slice(bytes);
-        }
-        self.tail.extend_from_slice(bytes);
-        if self.tail.len() > 2 * TAIL_BYTES {
-            self.tail.drain(..self.tail.len() - TAIL_BYTES);
-        }
-        self.hasher.update(bytes);
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let take = rest.len().min(CHUNK_BYTES - self.pending.len());
-            self.pending.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if self.pending.len() == CHUNK_BYTES {
-                self.upload.write(&self.pending).await?;
-                self.pending.clear();
+        if self.first.len() < SNIFF_LEN {
+            let room = SNIFF_LEN - self.first.len();
+            self.first
+                .extend_from_slice(&bytes[..bytes.len().min(room)]);
+            if self.first.len() == SNIFF_LEN {
+                self.format = Some(self.decide()?);
             }
         }
-        Ok(())
+        for (i, byte) in bytes.iter().enumerate() {
+            if *byte == 0xD9 && self.previous == Some(0xFF) {
+                self.last_end_marker = Some(start + i as u64 + 1);
+            }
+            self.previous = Some(*byte);
+        }
+        self.hasher.update(bytes);
+        self.spool
+            .write_all(bytes)
+            .await
+            .map_err(|e| self.spool_error(e))
     }
 
     fn decide(&self) -> Result<FileKind, EvidenceRefusal> {
-        let found = FileKind::sniff(&self.head);
+        let found = FileKind::sniff(&self.first);
         match found {
             Some(kind) if self.rules.accepted.contains(&kind) => Ok(kind),
             _ => Err(EvidenceRefusal::Format {
@@ -192,67 +205,128 @@ impl IncomingFile {
             Some(format) => format,
             None => self.decide()?,
         };
-        if !self.pending.is_empty() {
-            self.upload.write(&self.pending).await?;
-        }
-        let (head, tail, whole) = (
-            std::mem::take(&mut self.head),
-            std::mem::take(&mut self.tail),
-            std::mem::take(&mut self.whole),
-        );
-        let pages = tokio::task::spawn_blocking(move || check(format, &head, &tail, &whole))
+        self.spool.flush().await.map_err(|e| self.spool_error(e))?;
+        let file = self
+            .spool
+            .try_clone()
             .await
-            .map_err(|e| StoreError::Corrupt(format!("the file check stopped: {e}")))?
-            .map_err(|why| EvidenceRefusal::Damaged {
-                name: self.name.clone(),
-                format: format.label(),
-                why,
-            })?;
+            .map_err(|e| self.spool_error(e))?
+            .into_std()
+            .await;
+        let end_marker = self.last_end_marker;
+        let checked = tokio::task::spawn_blocking(move || check(format, file, end_marker)).await;
+        let pages = match checked {
+            Ok(Ok(pages)) => pages,
+            Ok(Err(why)) => {
+                return Err(EvidenceRefusal::Damaged {
+                    name: self.name,
+                    format: format.label(),
+                    why,
+                })
+            }
+            Err(e) => {
+                tracing::error!(error = %e, file = %self.name, "the check of an evidence file stopped");
+                return Err(EvidenceRefusal::Damaged {
+                    name: self.name,
+                    format: format.label(),
+                    why: "it could not be read to the end.".into(),
+                });
+            }
+        };
         let file = NewEvidence {
             document: self.document,
             safe_name: safe_name(&self.name, format),
             name: self.name.clone(),
             format,
             size: self.size,
-            sha256: self.hasher.finalize().into(),
+            sha256: self.hasher.clone().finalize().into(),
             pages,
         };
-        self.upload
+        // Only now a database connection: for as long as copying a local
+        // file takes.
+        let mut upload = self.store.begin_evidence(self.response_id).await?;
+        self.spool
+            .seek(SeekFrom::Start(0))
+            .await
+            .map_err(|e| self.spool_error(e))?;
+        let mut chunk = vec![0u8; CHUNK_BYTES];
+        loop {
+            let mut filled = 0;
+            while filled < CHUNK_BYTES {
+                let read = self
+                    .spool
+                    .read(&mut chunk[filled..])
+                    .await
+                    .map_err(|e| self.spool_error(e))?;
+                if read == 0 {
+                    break;
+                }
+                filled += read;
+            }
+            if filled == 0 {
+                break;
+            }
+            upload.write(&chunk[..filled]).await?;
+        }
+        upload
             .finish(&file, self.rules.limits.response_bytes, actor, subject)
             .await
             .map_err(|e| EvidenceRefusal::from_store(&self.name, self.size, e))
     }
 }
 
-/// Whether the file parses as `format`, and how many pages it gives the
-/// packet; the words say what is wrong.
-fn check(format: FileKind, head: &[u8], tail: &[u8], whole: &[u8]) -> Result<Option<u32>, String> {
+/// Whether the file is what its first bytes say, readable as far as the
+/// packet will read it, and how many pages it gives the packet; the words
+/// say what is wrong.
+fn check(
+    format: FileKind,
+    mut file: std::fs::File,
+    end_marker: Option<u64>,
+) -> Result<Option<u32>, String> {
+    let unreadable = |e: std::io::Error| format!("it could not be read ({e}).");
+    file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+    let length = file.metadata().map_err(unreadable)?.len();
     match format {
-        FileKind::Pdf => pdf_pages(whole).map(Some),
+        FileKind::Pdf => {
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).map_err(unreadable)?;
+            crate::packet::check_pdf(&bytes).map(Some)
+        }
         FileKind::Jpeg => {
-            // A JPEG ends with its end-of-image marker; a file cut short in
-            // transfer does not (some writers pad after it).
-            let end = tail
-                .iter()
-                .rposition(|b| *b != 0)
-                .map_or(tail, |i| &tail[..=i]);
-            if !end.ends_with(&[0xFF, 0xD9]) {
+            // The image ends with its end-of-image marker after its frame
+            // (markers before it belong to a thumbnail in its metadata);
+            // what a phone appends after the end (a motion photo's video)
+            // is its own business.
+            let scan = jpeg_scan_start(&mut file).map_err(|e| format!("{e}."))?;
+            if end_marker.is_none_or(|end| end <= scan) {
                 return Err("it is cut short: the end of the image is missing.".into());
             }
-            picture_size(head).map(|()| Some(1))
+            file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+            picture_size(file).map(|()| Some(1))
         }
         FileKind::Png => {
-            if !tail.ends_with(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82]) {
+            const END: [u8; 12] = [0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82];
+            let mut last = [0u8; 12];
+            if length < 12
+                || file.seek(SeekFrom::End(-12)).is_err()
+                || file.read_exact(&mut last).is_err()
+                || last != END
+            {
                 return Err("it is cut short: the end of the image is missing.".into());
             }
-            picture_size(head).map(|()| Some(1))
+            file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+            picture_size(file).map(|()| Some(1))
         }
-        FileKind::Tiff => tiff_pages(whole).map(Some),
+        FileKind::Tiff => crate::packet::check_tiff(std::io::BufReader::new(file)).map(Some),
         FileKind::Zip => {
             // The end of the central directory is within the last 64 KiB
             // and 22 bytes (the most a comment may add).
-            let found = tail.windows(4).any(|w| w == b"PK\x05\x06");
-            if found {
+            let tail = length.min(64 * 1024 + 22);
+            let mut end = vec![0u8; usize::try_from(tail).unwrap_or(0)];
+            file.seek(SeekFrom::End(-(tail as i64)))
+                .map_err(unreadable)?;
+            file.read_exact(&mut end).map_err(unreadable)?;
+            if end.windows(4).any(|w| w == b"PK\x05\x06") {
                 Ok(None)
             } else {
                 Err("it is cut short: the archive's directory is missing.".into())
@@ -262,42 +336,68 @@ fn check(format: FileKind, head: &[u8], tail: &[u8], whole: &[u8]) -> Result<Opt
     }
 }
 
-/// A PDF's page count; refused when it needs a password to open (the
-/// provider could not read it) or has no pages.
-pub fn pdf_pages(bytes: &[u8]) -> Result<u32, String> {
-    let document = lopdf::Document::load_mem(bytes).map_err(|e| format!("{e}."))?;
-    // lopdf opens a document whose user password is empty (restrictions
-    // only) and drops its /Encrypt; one still encrypted needs a password.
-    if document.trailer.has(b"Encrypt") {
-        return Err("it needs a password to open; send it without one.".into());
-    }
-    match u32::try_from(document.get_pages().len()) {
-        Ok(0) | Err(_) => Err("it has no pages.".into()),
-        Ok(pages) => Ok(pages),
+/// Where a JPEG's image data starts: its segments walked from the start
+/// (each names its length) to its first start-of-scan marker.
+fn jpeg_scan_start(file: &mut std::fs::File) -> Result<u64, String> {
+    let mut reader = std::io::BufReader::new(file);
+    let mut at: u64 = 2;
+    reader.seek(SeekFrom::Start(2)).map_err(|e| e.to_string())?;
+    loop {
+        let mut marker = [0u8; 2];
+        reader
+            .read_exact(&mut marker)
+            .map_err(|_| "its header ends before its image does".to_owned())?;
+        if marker[0] != 0xFF {
+            return Err("its header is damaged".into());
+        }
+        match marker[1] {
+            0xFF => {
+                // Fill bytes before a marker.
+                reader.seek_relative(-1).map_err(|e| e.to_string())?;
+                at += 1;
+            }
+            0xDA => return Ok(at),
+            0x01 | 0xD0..=0xD8 => at += 2,
+            _ => {
+                let mut length = [0u8; 2];
+                reader
+                    .read_exact(&mut length)
+                    .map_err(|_| "its header ends before its image does".to_owned())?;
+                let length = u16::from_be_bytes(length);
+                if length < 2 {
+                    return Err("its header is damaged".into());
+                }
+                reader
+                    .seek_relative(i64::from(length) - 2)
+                    .map_err(|e| e.to_string())?;
+                at += 2 + u64::from(length);
+            }
+        }
     }
 }
 
-fn picture_size(head: &[u8]) -> Result<(), String> {
-    let reader = image::ImageReader::new(std::io::Cursor::new(head))
+/// A picture's header is readable and its size one the packet can draw.
+fn picture_size(file: std::fs::File) -> Result<(), String> {
+    let reader = image::ImageReader::new(std::io::BufReader::new(file))
         .with_guessed_format()
         .map_err(|e| format!("{e}."))?;
     let (width, height) = reader
         .into_dimensions()
         .map_err(|e| format!("its header cannot be read ({e})."))?;
-    if width == 0 || height == 0 {
-        return Err("it has no pixels.".into());
-    }
-    Ok(())
+    picture_pixels(width, height)
 }
 
-/// A TIFF's pages, each of which must decode.
-pub fn tiff_pages(bytes: &[u8]) -> Result<u32, String> {
-    let mut decoder =
-        tiff::decoder::Decoder::new(std::io::Cursor::new(bytes)).map_err(|e| format!("{e}."))?;
-    let mut pages = 1;
-    while decoder.more_images() {
-        decoder.next_image().map_err(|e| format!("{e}."))?;
-        pages += 1;
+/// Refuses a picture of no pixels or of more than `MAX_PICTURE_PIXELS`.
+pub fn picture_pixels(width: u32, height: u32) -> Result<(), String> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels == 0 {
+        return Err("it has no pixels.".into());
     }
-    Ok(pages)
+    if pixels > MAX_PICTURE_PIXELS {
+        return Err(format!(
+            "it is {width} × {height} pixels, more than the {} megapixels a picture may have; send a smaller copy.",
+            MAX_PICTURE_PIXELS / 1_000_000
+        ));
+    }
+    Ok(())
 }

@@ -30,6 +30,11 @@ const TITLE_SIZE: f32 = 16.0;
 /// A picture's page keeps a line above it for its exhibit's label.
 const LABEL_SPACE: f32 = 24.0;
 
+/// A picture is drawn on a page at most this many pixels on a side (about
+/// 300 dots an inch on A4): decoded pictures are made this small at once,
+/// so a packet of photos holds a few MB of pixels each, not a camera's.
+const LARGEST_SIDE: u32 = 2400;
+
 /// The steps pictures go through when a packet is too large: the longest
 /// side in pixels and the JPEG quality. The first keeps a JPEG's own bytes
 /// when it needs no turning.
@@ -99,22 +104,38 @@ impl Packets {
         }
     }
 
-    /// Builds the packet on the blocking pool once a permit is free.
+    /// A turn to build, waited for before the exhibits' bytes are read.
+    pub async fn turn(&self) -> Result<Turn, PacketRefusal> {
+        self.permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map(|permit| Turn { _permit: permit })
+            .map_err(|e| PacketRefusal::Failed(e.to_string()))
+    }
+
+    /// Builds the packet on the blocking pool in `turn`, which is held
+    /// until the build ends (even when the request that asked has gone).
     pub async fn build(
         &self,
+        turn: Turn,
         cover: Cover,
         exhibits: Vec<Exhibit>,
         limits: EvidenceLimits,
     ) -> Result<Packet, PacketRefusal> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| PacketRefusal::Failed(e.to_string()))?;
-        tokio::task::spawn_blocking(move || build(&cover, &exhibits, limits))
-            .await
-            .map_err(|e| PacketRefusal::Failed(e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            build(&cover, &exhibits, limits)
+        })
+        .await
+        .map_err(|e| PacketRefusal::Failed(e.to_string()))?
     }
+}
+
+/// One of the few packet builds allowed at once.
+#[derive(Debug)]
+pub struct Turn {
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// An exhibit read: a PDF's document, or a picture's pages.
@@ -169,8 +190,7 @@ pub fn build(
     }
     let mut smallest = u64::MAX;
     for (step, (longest, quality)) in SHRINK_STEPS.iter().enumerate() {
-        let bytes = assemble(cover, &cover_lines, exhibits, &read, *longest, *quality)
-            .map_err(PacketRefusal::Failed)?;
+        let bytes = assemble(cover, &cover_lines, exhibits, &read, *longest, *quality)?;
         let size = bytes.len() as u64;
         if size <= limits.packet_bytes {
             return Ok(Packet {
@@ -212,6 +232,7 @@ fn read(exhibit: &Exhibit) -> Result<Read, String> {
             let cmyk = exhibit.format == FileKind::Jpeg
                 && decoder.original_color_type() == image::ExtendedColorType::Cmyk8;
             let mut picture = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
+            picture = at_most(picture, LARGEST_SIDE);
             picture.apply_orientation(orientation);
             // A JPEG that needs no turning and is not CMYK goes in as its
             // own bytes (no loss) until the packet must shrink.
@@ -224,6 +245,61 @@ fn read(exhibit: &Exhibit) -> Result<Read, String> {
             "a {} cannot be shown in a packet; the provider receives it as it is",
             exhibit.format.label()
         )),
+    }
+}
+
+/// `picture`, made no longer than `longest` pixels on a side.
+fn at_most(picture: DynamicImage, longest: u32) -> DynamicImage {
+    if picture.width().max(picture.height()) > longest {
+        picture.resize(longest, longest, image::imageops::FilterType::Triangle)
+    } else {
+        picture
+    }
+}
+
+/// Whether a PDF opens without a password and every page reads as far as
+/// the packet reads it; its pages.
+pub fn check_pdf(bytes: &[u8]) -> Result<u32, String> {
+    let document = Document::load_mem(bytes).map_err(|e| format!("{e}."))?;
+    // lopdf opens a document whose user password is empty (restrictions
+    // only) and drops its /Encrypt; one still encrypted needs a password.
+    if document.trailer.has(b"Encrypt") {
+        return Err("it needs a password to open; send it without one.".into());
+    }
+    let pages = document.get_pages();
+    if pages.is_empty() {
+        return Err("it has no pages.".into());
+    }
+    for (number, id) in &pages {
+        own_attributes(&document, *id)
+            .map_err(|e| format!("its page {number} cannot be read ({e})."))?;
+    }
+    u32::try_from(pages.len()).map_err(|_| "it has too many pages.".into())
+}
+
+/// Whether every page of a TIFF is one the packet can draw (8-bit grey,
+/// RGB or RGBA, within the pixels a picture may have), read from its
+/// directories without decoding the pixels; its pages.
+pub fn check_tiff(reader: impl std::io::Read + std::io::Seek) -> Result<u32, String> {
+    use tiff::ColorType;
+    let mut decoder = tiff::decoder::Decoder::new(reader).map_err(|e| format!("{e}."))?;
+    let mut pages = 0;
+    loop {
+        pages += 1;
+        let (width, height) = decoder.dimensions().map_err(|e| format!("{e}."))?;
+        crate::evidence::picture_pixels(width, height)?;
+        match decoder.colortype().map_err(|e| format!("{e}."))? {
+            ColorType::Gray(8) | ColorType::RGB(8) | ColorType::RGBA(8) => {}
+            other => {
+                return Err(format!(
+                    "its page {pages} is in {other:?}, which the packet cannot show; send it as a PDF or a JPEG."
+                ))
+            }
+        }
+        if !decoder.more_images() {
+            return Ok(pages);
+        }
+        decoder.next_image().map_err(|e| format!("{e}."))?;
     }
 }
 
@@ -248,7 +324,8 @@ fn tiff_pictures(bytes: &[u8]) -> Result<Vec<DynamicImage>, String> {
             }
             other => return Err(format!("TIFF pages in {other:?} cannot be shown")),
         };
-        pictures.push(picture.ok_or("a page's pixels do not fill it")?);
+        let picture = picture.ok_or("a page's pixels do not fill it")?;
+        pictures.push(at_most(picture, LARGEST_SIDE));
         if !decoder.more_images() {
             break;
         }
@@ -273,7 +350,7 @@ fn cover_lines(
         lines.extend(wrap(&format!("{label}: {value}")));
     }
     lines.push(String::new());
-    for paragraph in cover.letter.split('\n') {
+    for paragraph in cover.letter.replace('\t', "    ").split('\n') {
         lines.extend(wrap(paragraph));
     }
     lines.push(String::new());
@@ -323,47 +400,59 @@ fn wrap(text: &str) -> Vec<String> {
     lines
 }
 
-/// Text in the standard fonts' encoding (WinAnsi: Latin-1 with the
-/// typographer's marks in 0x80–0x9F); what it cannot hold reads `?`.
+/// The typographer's marks WinAnsi holds in 0x80–0x9F.
+const MARKS: &[(char, u8)] = &[
+    ('€', 0x80),
+    ('‚', 0x82),
+    ('ƒ', 0x83),
+    ('„', 0x84),
+    ('…', 0x85),
+    ('†', 0x86),
+    ('‡', 0x87),
+    ('ˆ', 0x88),
+    ('‰', 0x89),
+    ('Š', 0x8A),
+    ('‹', 0x8B),
+    ('Œ', 0x8C),
+    ('Ž', 0x8E),
+    ('‘', 0x91),
+    ('’', 0x92),
+    ('“', 0x93),
+    ('”', 0x94),
+    ('•', 0x95),
+    ('–', 0x96),
+    ('—', 0x97),
+    ('˜', 0x98),
+    ('™', 0x99),
+    ('š', 0x9A),
+    ('›', 0x9B),
+    ('œ', 0x9C),
+    ('ž', 0x9E),
+    ('Ÿ', 0x9F),
+];
+
+/// `c` in the standard fonts' encoding (WinAnsi: Latin-1 with the
+/// typographer's marks), if it has it.
+fn win_ansi_byte(c: char) -> Option<u8> {
+    match u32::from(c) {
+        code @ (0x20..=0x7E | 0xA0..=0xFF) => u8::try_from(code).ok(),
+        _ => MARKS.iter().find(|(mark, _)| *mark == c).map(|(_, b)| *b),
+    }
+}
+
+/// Text in the standard fonts' encoding; what it cannot hold reads `?`.
 fn win_ansi(text: &str) -> Vec<u8> {
-    const MARKS: &[(char, u8)] = &[
-        ('€', 0x80),
-        ('‚', 0x82),
-        ('ƒ', 0x83),
-        ('„', 0x84),
-        ('…', 0x85),
-        ('†', 0x86),
-        ('‡', 0x87),
-        ('ˆ', 0x88),
-        ('‰', 0x89),
-        ('Š', 0x8A),
-        ('‹', 0x8B),
-        ('Œ', 0x8C),
-        ('Ž', 0x8E),
-        ('‘', 0x91),
-        ('’', 0x92),
-        ('“', 0x93),
-        ('”', 0x94),
-        ('•', 0x95),
-        ('–', 0x96),
-        ('—', 0x97),
-        ('˜', 0x98),
-        ('™', 0x99),
-        ('š', 0x9A),
-        ('›', 0x9B),
-        ('œ', 0x9C),
-        ('ž', 0x9E),
-        ('Ÿ', 0x9F),
-    ];
     text.chars()
-        .map(|c| match u32::from(c) {
-            code @ (0x20..=0x7E | 0xA0..=0xFF) => code as u8,
-            _ => MARKS
-                .iter()
-                .find(|(mark, _)| *mark == c)
-                .map_or(b'?', |(_, byte)| *byte),
-        })
+        .map(|c| win_ansi_byte(c).unwrap_or(b'?'))
         .collect()
+}
+
+/// How many characters of `text` the cover cannot show (its standard font
+/// has Latin letters only): they read `?` in the packet.
+pub fn unshown(text: &str) -> usize {
+    text.chars()
+        .filter(|c| !matches!(c, '\n' | '\t') && win_ansi_byte(*c).is_none())
+        .count()
 }
 
 fn text_op(font: &str, size: f32, x: f32, y: f32, text: &str) -> Vec<Operation> {
@@ -386,7 +475,8 @@ fn assemble(
     read: &[Read],
     longest: u32,
     quality: u8,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, PacketRefusal> {
+    let failed = |e: lopdf::Error| PacketRefusal::Failed(e.to_string());
     let mut doc = Document::with_version("1.7");
     let pages_id = doc.new_object_id();
     let font = |base: &str| {
@@ -418,9 +508,7 @@ fn assemble(
             ops.extend(text_op("F1", TEXT_SIZE, MARGIN, y, line));
             y -= LINE;
         }
-        let content = Content { operations: ops }
-            .encode()
-            .map_err(|e| e.to_string())?;
+        let content = Content { operations: ops }.encode().map_err(failed)?;
         let content_id = doc.add_object(Stream::new(dictionary! {}, content));
         kids.push(
             doc.add_object(dictionary! {
@@ -436,7 +524,11 @@ fn assemble(
 
     for (number, (exhibit, read)) in exhibits.iter().zip(read).enumerate() {
         match read {
-            Read::Pdf(source) => append_pdf(&mut doc, (**source).clone(), pages_id, &mut kids)?,
+            Read::Pdf(source) => append_pdf(&mut doc, (**source).clone(), pages_id, &mut kids)
+                .map_err(|why| PacketRefusal::Unreadable {
+                    name: exhibit.name.clone(),
+                    why,
+                })?,
             Read::Pictures(pictures, own) => {
                 let count = pictures.len();
                 for (page, picture) in pictures.iter().enumerate() {
@@ -450,7 +542,8 @@ fn assemble(
                         ),
                     };
                     let own = own.as_deref().filter(|_| longest == u32::MAX);
-                    let image = image_object(picture, own, longest, quality)?;
+                    let image = image_object(picture, own, longest, quality)
+                        .map_err(PacketRefusal::Failed)?;
                     let (width, height) = (picture_width(&image), picture_height(&image));
                     let image_id = doc.add_object(image);
                     let room = (PAGE.0 - 2.0 * MARGIN, PAGE.1 - 2.0 * MARGIN - LABEL_SPACE);
@@ -469,9 +562,7 @@ fn assemble(
                         Operation::new("Do", vec!["Im1".into()]),
                         Operation::new("Q", vec![]),
                     ]);
-                    let content = Content { operations: ops }
-                        .encode()
-                        .map_err(|e| e.to_string())?;
+                    let content = Content { operations: ops }.encode().map_err(failed)?;
                     let content_id = doc.add_object(Stream::new(dictionary! {}, content));
                     let resources = dictionary! {
                         "Font" => dictionary! { "F1" => courier },
@@ -503,9 +594,13 @@ fn assemble(
     );
     let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
     doc.trailer.set("Root", catalog);
+    // What merged PDFs carried that no page reaches (their catalogs'
+    // forms and metadata, old cross-reference streams) goes.
+    doc.prune_objects();
     doc.compress();
     let mut out = Vec::new();
-    doc.save_to(&mut out).map_err(|e| e.to_string())?;
+    doc.save_to(&mut out)
+        .map_err(|e| PacketRefusal::Failed(e.to_string()))?;
     Ok(out)
 }
 
@@ -626,7 +721,6 @@ fn append_pdf(
         let object = match object {
             Object::Dictionary(mut dict) if page_ids.contains(&id) => {
                 dict.set("Parent", pages_id);
-                dict.remove(b"Annots");
                 Object::Dictionary(dict)
             }
             other => other,

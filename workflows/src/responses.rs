@@ -181,9 +181,26 @@ pub async fn packet(
     dispute: &DisputeRecord,
     limits: dispute_core::domain::evidence::EvidenceLimits,
 ) -> Result<Packet, PacketError> {
-    let files = store.evidence_files(response.id).await?;
+    let files: Vec<_> = store
+        .evidence_files(response.id)
+        .await?
+        .into_iter()
+        .filter(|f| f.format.goes_in_packet())
+        .collect();
+    // The exhibits' pages were counted when they arrived: a packet that
+    // cannot fit is refused before any of them is read.
+    let pages = 1 + files.iter().filter_map(|f| f.pages).sum::<u32>();
+    if pages > limits.packet_pages {
+        return Err(PacketRefusal::TooManyPages {
+            pages,
+            limit: limits.packet_pages,
+            over: pages - limits.packet_pages,
+        }
+        .into());
+    }
+    let turn = packets.turn().await?;
     let mut exhibits = Vec::new();
-    for file in files.iter().filter(|f| f.format.goes_in_packet()) {
+    for file in &files {
         let bytes: Vec<Vec<u8>> = store.evidence_bytes(file.id).try_collect().await?;
         exhibits.push(Exhibit {
             title: file.document.label().to_owned(),
@@ -224,5 +241,5 @@ pub async fn packet(
         facts,
         letter: response.letter.clone(),
     };
-    Ok(packets.build(cover, exhibits, limits).await?)
+    Ok(packets.build(turn, cover, exhibits, limits).await?)
 }

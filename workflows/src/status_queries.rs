@@ -8,8 +8,11 @@
 use std::time::Instant;
 
 use dispute_core::{
-    domain::{text, DisputeRef},
-    providers::query::{Answer, QueryContext, QueryRequest, QueryTarget},
+    domain::{
+        evidence::{usually_proves, Needed},
+        text, DisputeRef,
+    },
+    providers::query::{Answer, ChecklistAnswer, QueryContext, QueryRequest, QueryTarget},
 };
 use http::HeaderMap;
 
@@ -203,15 +206,7 @@ impl StatusQueries {
                 "the dispute's reference cannot be asked about",
             ));
         };
-        // Read for each query, so that a key changed a moment ago is used at
-        // once; queries are rare next to notifications.
-        let connector = keyring::connector(
-            &self.store,
-            &self.vault,
-            subject.connection_id,
-            subject.provider,
-        )
-        .await?;
+        let connector = self.connector(subject).await?;
         let merchant_key =
             keyring::merchant_key(&self.store, &self.vault, subject.connection_id).await?;
         let zone = subject.timezone.zone();
@@ -284,6 +279,111 @@ impl StatusQueries {
                 "the provider has no query for it",
             )
         }))
+    }
+
+    /// Asks the response's provider what the response needs and keeps the
+    /// answer with it (a refusal or no answer is only noted: the list kept
+    /// before stays); the words say how it went. `None` when there is no
+    /// such response.
+    pub async fn ask_checklist(
+        &self,
+        response_id: i64,
+        asked_by: &Actor,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(response) = self.store.response(response_id).await? else {
+            return Ok(None);
+        };
+        let Some(subject) = self.store.query_subject(response.dispute_id).await? else {
+            return Ok(None);
+        };
+        let audit = format!(
+            "dispute {}/{}",
+            subject.connection_slug, subject.dispute_ref
+        );
+        let (needs, words) = match self.checklist(&subject).await? {
+            Ok(needs) => {
+                let words = format!(
+                    "{} lists {} documents",
+                    subject.provider.display_name(),
+                    needs.len()
+                );
+                (Some(needs), words)
+            }
+            Err(words) => (None, words),
+        };
+        self.store
+            .record_checklist(response.id, needs.as_deref(), &words, asked_by, &audit)
+            .await?;
+        tracing::info!(response = response.id, connection = %subject.connection_slug, %words, "asked what a response needs");
+        Ok(Some(words))
+    }
+
+    /// What the provider says the dispute needs, or why it did not say.
+    async fn checklist(
+        &self,
+        subject: &QuerySubject,
+    ) -> Result<Result<Vec<Needed>, String>, StoreError> {
+        let provider = subject.provider.display_name();
+        if !subject.enabled {
+            return Ok(Err(format!(
+                "the connection {} is disabled",
+                subject.connection_slug
+            )));
+        }
+        let Some(base) = subject.query_base_url.as_deref() else {
+            return Ok(Err(format!(
+                "the connection {} has no query API address",
+                subject.connection_slug
+            )));
+        };
+        let connector = self.connector(subject).await?;
+        let zone = subject.timezone.zone();
+        let ctx = QueryContext {
+            account_id: subject.account_id.as_deref().unwrap_or_default(),
+            app_id: subject.app_id.as_deref(),
+            merchant_key: None,
+            zone: &zone,
+        };
+        let Some(request) = connector.checklist_request(&ctx, &subject.dispute_ref) else {
+            return Ok(Err(format!(
+                "{provider} does not say what a response needs"
+            )));
+        };
+        let body = match self.send(subject.connection_id, base, &request).await? {
+            Ok((_, body)) => body,
+            Err(ended) => return Ok(Err(ended.detail)),
+        };
+        Ok(match connector.read_checklist(&body) {
+            Ok(ChecklistAnswer::Needs { needs, .. }) => Ok(needs
+                .into_iter()
+                .map(|(document, requirement)| Needed {
+                    document,
+                    requirement,
+                    proves: usually_proves(document).to_owned(),
+                })
+                .collect()),
+            Ok(ChecklistAnswer::Failed(words)) => Err(words),
+            Err(refusal) => Err(format!(
+                "{provider}'s answer was not accepted: {}",
+                text::cut(&refusal.to_string(), DETAIL_KEPT)
+            )),
+        })
+    }
+
+    /// The connection's keys as they are now: read for each question, so a
+    /// key changed a moment ago is used at once (questions are rare next to
+    /// notifications).
+    async fn connector(
+        &self,
+        subject: &QuerySubject,
+    ) -> Result<dispute_core::providers::Connector, StoreError> {
+        keyring::connector(
+            &self.store,
+            &self.vault,
+            subject.connection_id,
+            subject.provider,
+        )
+        .await
     }
 
     /// One request through the executor; the answer's headers and body, or

@@ -6,8 +6,8 @@ use std::io::Cursor;
 
 use dispute_core::domain::evidence::{EvidenceLimits, FileKind};
 use dispute_workflows::{
-    evidence::{pdf_pages, tiff_pages},
-    packet::{build, Cover, Exhibit, PacketRefusal},
+    evidence::picture_pixels,
+    packet::{build, check_pdf, check_tiff, Cover, Exhibit, PacketRefusal},
 };
 use lopdf::{Document, Object};
 use test_support::evidence_file;
@@ -264,17 +264,30 @@ fn pictures_shrink_until_the_packet_fits_and_a_packet_that_cannot_is_refused() {
 
 #[test]
 fn files_are_checked_as_what_they_claim_to_be() {
-    assert_eq!(pdf_pages(&evidence_file("invoice-two-pages.pdf")), Ok(2));
+    assert_eq!(check_pdf(&evidence_file("invoice-two-pages.pdf")), Ok(2));
     assert_eq!(
-        pdf_pages(&evidence_file("owner-restricted.pdf")),
+        check_pdf(&evidence_file("owner-restricted.pdf")),
         Ok(1),
         "restrictions only: it opens"
     );
     assert_eq!(
-        pdf_pages(&evidence_file("locked.pdf")).unwrap_err(),
+        check_pdf(&evidence_file("locked.pdf")).unwrap_err(),
         "it needs a password to open; send it without one."
     );
-    assert!(pdf_pages(b"%PDF-1.4\nnot really").is_err());
-    assert_eq!(tiff_pages(&two_page_tiff()), Ok(2));
-    assert!(tiff_pages(&two_page_tiff()[..100]).is_err());
+    assert!(check_pdf(b"%PDF-1.4\nnot really").is_err());
+    assert_eq!(picture_pixels(4032, 3024), Ok(()));
+    assert!(picture_pixels(12_000, 10_001)
+        .unwrap_err()
+        .contains("more than the 120 megapixels"));
+    assert!(picture_pixels(0, 10).is_err());
+    assert_eq!(check_tiff(Cursor::new(two_page_tiff())), Ok(2));
+    assert!(check_tiff(Cursor::new(two_page_tiff()[..100].to_vec())).is_err());
+    let mut sixteen = Cursor::new(Vec::new());
+    tiff::encoder::TiffEncoder::new(&mut sixteen)
+        .unwrap()
+        .write_image::<tiff::encoder::colortype::Gray16>(4, 4, &[0u16; 16])
+        .unwrap();
+    assert!(check_tiff(Cursor::new(sixteen.into_inner()))
+        .unwrap_err()
+        .contains("which the packet cannot show"));
 }

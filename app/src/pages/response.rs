@@ -27,6 +27,10 @@ pub struct ResponseView {
     /// Why it cannot change now, if it cannot.
     pub read_only: Option<String>,
     pub takes_summary: bool,
+    /// The provider can say what the response needs.
+    pub lists_needs: bool,
+    /// A question to the provider about it is waiting or under way.
+    pub asking: bool,
     pub accepted: &'static [FileKind],
     pub limits: EvidenceLimits,
     pub viewer: CurrentUser,
@@ -38,6 +42,15 @@ pub async fn get_response(id: i64) -> Result<Option<ResponseView>, AppError> {
     let Some(response) = state.store.response(id).await? else {
         return Ok(None);
     };
+    // Read before the response's checklist, so an answer recorded in
+    // between is shown rather than lost between "asking" and the list.
+    let asking = state
+        .store
+        .job_pending(
+            dispute_core::domain::JobKind::Checklist,
+            response.dispute_id,
+        )
+        .await?;
     let Some(dispute) = state.store.dispute_by_id(response.dispute_id).await? else {
         return Ok(None);
     };
@@ -52,6 +65,8 @@ pub async fn get_response(id: i64) -> Result<Option<ResponseView>, AppError> {
             (dispute.stage, dispute.status),
         ),
         takes_summary: profile.takes_summary,
+        lists_needs: profile.lists_needs,
+        asking,
         accepted: profile.evidence_types,
         limits: state.evidence,
         response,
@@ -247,6 +262,32 @@ pub async fn back_to_draft(response: i64) -> Result<(), AppError> {
     }
 }
 
+/// Asks the provider, in a job, what the response needs.
+#[server(endpoint = "responses/checklist")]
+pub async fn ask_checklist(response: i64) -> Result<(), AppError> {
+    let (analyst, found) = target(response).await?;
+    let Some((response, dispute)) = found else {
+        return crate::flash::redirect("/disputes", Flash::error("There is no such response"))
+            .await;
+    };
+    let page = crate::links::response(response.id);
+    let provider = dispute.provider.display_name();
+    if !dispute_core::providers::profile(dispute.provider).lists_needs {
+        return crate::flash::redirect(
+            &page,
+            Flash::error(format!("{provider} does not say what a response needs")),
+        )
+        .await;
+    }
+    let state = expect_context::<crate::state::AppState>();
+    let actor = crate::auth::actor(Some(&analyst));
+    let flash = match state.store.request_checklist(&response, &actor).await? {
+        true => Flash::notice(format!("Asking {provider} what the response needs")),
+        false => Flash::notice(format!("{provider} is being asked already")),
+    };
+    crate::flash::redirect(&page, flash).await
+}
+
 #[server(endpoint = "responses/remove-file")]
 pub async fn remove_evidence(response: i64, file: i64) -> Result<(), AppError> {
     let (analyst, found) = target(response).await?;
@@ -306,6 +347,8 @@ fn ResponseDetail(found: ResponseView) -> impl IntoView {
         source,
         read_only,
         takes_summary,
+        lists_needs,
+        asking,
         accepted,
         limits,
         viewer,
@@ -329,7 +372,9 @@ fn ResponseDetail(found: ResponseView) -> impl IntoView {
     });
     let source_words = match source {
         ChecklistSource::Provider(at) => view! {
-            "What "{d.provider.display_name()}" said this dispute needs, when asked "<Time at=at />"."
+            {format!("What {} said this dispute needs, when asked ", d.provider.display_name())}
+            <Time at=at />
+            "."
         }
         .into_any(),
         ChecklistSource::Table(_) => view! {
@@ -362,6 +407,25 @@ fn ResponseDetail(found: ResponseView) -> impl IntoView {
         {read_only.clone().map(|why| view! { <p class="panel guidance" role="note">{why}</p> })}
         <h2>"What the response needs"</h2>
         <p class="secondary-text">{source_words}</p>
+        {match (asking, lists_needs && may_work && read_only.is_none()) {
+            (true, _) => view! {
+                <leptos_meta::Meta http_equiv="refresh" content="2" />
+                <p role="status">
+                    {format!("Asking {} what the response needs…", d.provider.display_name())}
+                </p>
+            }
+            .into_any(),
+            (false, true) => view! {
+                <form class="inline" method="post" action=AskChecklist::PATH>
+                    <input type="hidden" name="response" value=r.id />
+                    <button type="submit" class="secondary">
+                        {format!("Ask {} what it needs", d.provider.display_name())}
+                    </button>
+                </form>
+            }
+            .into_any(),
+            (false, false) => ().into_any(),
+        }}
         <Checklist items=items.clone() />
         <h2>"Evidence"</h2>
         <Files files=files.clone() response=r.id editable=editable />
@@ -375,8 +439,18 @@ fn ResponseDetail(found: ResponseView) -> impl IntoView {
                     <input type="hidden" name="response" value=r.id />
                     <label>
                         "The letter that opens the packet (filled from the dispute; edit freely)"
-                        <TextArea name="letter" value=letter />
+                        <TextArea name="letter" value=letter.clone() />
                     </label>
+                    {match dispute_workflows::packet::unshown(&letter) {
+                        0 => None,
+                        n => Some(view! {
+                            <p class="guidance" role="note">
+                                {format!(
+                                    "The packet's cover is set in a standard PDF font, which has Latin letters only: {n} characters of this letter will read as ? there. Write the letter in English, or attach it as a PDF exhibit."
+                                )}
+                            </p>
+                        }),
+                    }}
                     {takes_summary.then(|| {
                         let count = summary.chars().count();
                         view! {
@@ -487,12 +561,19 @@ fn Files(files: Vec<EvidenceFile>, response: i64, editable: bool) -> impl IntoVi
             <tbody>
                 {files
                     .into_iter()
-                    .enumerate()
-                    .map(|(i, f)| {
-                        let in_packet = f.format.goes_in_packet();
+                    .scan(0, |exhibits, f| {
+                        // Numbered as the packet numbers them: only what it
+                        // shows.
+                        let number = f.format.goes_in_packet().then(|| {
+                            *exhibits += 1;
+                            *exhibits
+                        });
+                        Some((number, f))
+                    })
+                    .map(|(number, f)| {
                         view! {
                             <tr>
-                                <td>{if in_packet { (i + 1).to_string() } else { "sent as it is".to_owned() }}</td>
+                                <td>{number.map_or_else(|| "sent as it is".to_owned(), |n| n.to_string())}</td>
                                 <td class="truncate" title=f.name.clone()>
                                     <a href=crate::links::evidence(f.id) download>{f.name.clone()}</a>
                                 </td>

@@ -74,6 +74,11 @@ text_enum!(FileKind, "file format", {
     FileKind::Office97 => "office97",
 });
 
+/// The most pixels a picture may have: more than any phone takes (108
+/// megapixels), few enough that decoding one for the packet stays within
+/// a few hundred MB.
+pub const MAX_PICTURE_PIXELS: u64 = 120_000_000;
+
 /// How many first bytes `FileKind::sniff` needs.
 pub const SNIFF_LEN: usize = 8;
 

@@ -25,6 +25,8 @@ pub enum JobKind {
     Dashboard,
     Rebuild,
     BulkReplay,
+    /// Asking a provider what a response needs (PingPong's checklist).
+    Checklist,
 }
 
 text_enum!(JobKind, "kind of job", {
@@ -35,6 +37,7 @@ text_enum!(JobKind, "kind of job", {
     JobKind::Dashboard => "dashboard",
     JobKind::Rebuild => "rebuild",
     JobKind::BulkReplay => "bulk_replay",
+    JobKind::Checklist => "checklist",
 });
 
 impl JobKind {
@@ -48,6 +51,7 @@ impl JobKind {
             JobKind::Dashboard => "Dashboard figures",
             JobKind::Rebuild => "Rebuild",
             JobKind::BulkReplay => "Bulk replay",
+            JobKind::Checklist => "What a response needs",
         }
     }
 }

@@ -40,6 +40,7 @@ pub const PROFILE: Profile = Profile {
         sandbox: "https://uat.test2pay.com",
     },
     evidence_types: &[FileKind::Pdf, FileKind::Jpeg, FileKind::Png, FileKind::Tiff],
+    lists_needs: false,
     takes_summary: false,
 };
 

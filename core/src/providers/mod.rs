@@ -203,6 +203,30 @@ impl Connector {
         }
     }
 
+    /// The request asking what a dispute's response needs, where the
+    /// provider can say (PingPong); `None` otherwise, or without a key.
+    pub fn checklist_request(
+        &self,
+        ctx: &QueryContext<'_>,
+        reference: &str,
+    ) -> Option<QueryRequest> {
+        match self {
+            Connector::PingPong(p) => p.checklist_request(ctx, reference),
+            Connector::BotimMoney(_) | Connector::PayerMax(_) => None,
+        }
+    }
+
+    /// Verifies the answer to `checklist_request` (fail closed), then reads
+    /// it.
+    pub fn read_checklist(&self, body: &[u8]) -> Result<query::ChecklistAnswer, Refusal> {
+        match self {
+            Connector::PingPong(p) => p.read_checklist(body),
+            Connector::BotimMoney(_) | Connector::PayerMax(_) => Err(Refusal::Malformed(
+                "this provider does not say what a response needs".into(),
+            )),
+        }
+    }
+
     /// Verifies the answer to `request` with the provider's keys (fail
     /// closed), then reads it.
     pub fn read_answer(
@@ -294,6 +318,21 @@ pub(crate) mod test_support {
 
     pub fn key_file(name: &str) -> String {
         std::fs::read_to_string(fixtures().join("keys").join(name)).unwrap()
+    }
+
+    /// The fixtures' PingPong salt.
+    pub fn pingpong_salt() -> String {
+        key_file("pingpong-salt.txt").trim().to_owned()
+    }
+
+    /// PingPong verifying with the fixtures' salt.
+    pub fn pingpong() -> crate::providers::pingpong::PingPong {
+        let salt = crate::providers::keys::Salt::parse(
+            &secrecy::SecretString::from(pingpong_salt()),
+            &crate::providers::keys::tests::test_fingerprints(),
+        )
+        .unwrap();
+        crate::providers::pingpong::PingPong::new(vec![salt])
     }
 
     /// A provider's public key from the fixtures.

@@ -56,6 +56,7 @@ pub const PROFILE: Profile = Profile {
         FileKind::Zip,
         FileKind::Office97,
     ],
+    lists_needs: false,
     takes_summary: true,
 };
 

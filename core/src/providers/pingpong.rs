@@ -5,6 +5,7 @@
 //! sorted `k=v` pairs joined by `&`. The acknowledgement is HTTP 200 with an
 //! empty body.
 
+pub mod defence;
 pub mod query;
 
 use std::collections::BTreeMap;
@@ -68,8 +69,24 @@ pub const PROFILE: Profile = Profile {
         sandbox: "https://sandbox-acquirer-payment.pingpongx.com",
     },
     evidence_types: &[FileKind::Pdf, FileKind::Jpeg, FileKind::Png, FileKind::Tiff],
+    lists_needs: true,
     takes_summary: false,
 };
+
+/// An answer to one of our requests, which asked for SHA-256, may not pick
+/// the weaker digest that notifications still accept.
+fn answer_signed_with_sha256(sign_type: &Text) -> Result<(), Refusal> {
+    if sign_type
+        .get()
+        .is_some_and(|t| t.eq_ignore_ascii_case("SHA256"))
+    {
+        Ok(())
+    } else {
+        Err(Refusal::BadSignature(
+            "the answer is not signed with SHA256".into(),
+        ))
+    }
+}
 
 /// PingPong's code for a kind of document (its `CBDocTypeCodeEnum`, which
 /// follows Adyen's `defenseDocumentTypeCode`), and back.

@@ -29,6 +29,9 @@ pub struct Profile {
     /// Whether it takes a short summary with a response (PayerMax's
     /// `responseContent`).
     pub takes_summary: bool,
+    /// Whether it says what a dispute's response needs (PingPong's
+    /// `getDefenseReasons`); otherwise the desk's table does.
+    pub lists_needs: bool,
 }
 
 /// A connection setting as a form labels it and an import file names it.

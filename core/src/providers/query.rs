@@ -39,6 +39,23 @@ pub struct QueryRequest {
     pub body: Vec<u8>,
 }
 
+/// What a provider said a dispute's response needs (PingPong's
+/// `getDefenseReasons`; the others cannot say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChecklistAnswer {
+    /// Each document with how much it is needed, in the provider's order,
+    /// and whether the provider counts the documents it holds complete.
+    Needs {
+        needs: Vec<(
+            crate::domain::evidence::DocumentKind,
+            crate::domain::evidence::Requirement,
+        )>,
+        satisfied: bool,
+    },
+    /// The provider refused or failed, in words for an analyst.
+    Failed(String),
+}
+
 /// What a verified answer says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {

@@ -287,6 +287,111 @@ async fn an_analyst_prepares_a_response_adds_evidence_and_makes_it_ready() {
 }
 
 #[tokio::test]
+async fn an_admins_cover_letter_is_what_the_next_response_starts_from() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    let chargeback = test_support::fixture_body("pp-chargeback.json");
+    assert_eq!(
+        app.post_webhook("pingpong-main", &[], chargeback)
+            .await
+            .status(),
+        200
+    );
+    app.sign_in_as(Role::Admin).await;
+    let (status, html) = app.get_page("/letters?kind=not_received").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("{{merchant_order}}"), "{html}");
+
+    let answer = app
+        .post_form(
+            &app.client,
+            "/api/letters/save",
+            &[
+                ("kind", "not_received"),
+                ("body", "Dear {{provider}}, see {{secret_key}}"),
+            ],
+        )
+        .await;
+    let (_, html) = app.follow(&app.client, answer).await;
+    assert!(
+        html.contains("{{secret_key}} is not a placeholder the desk can fill"),
+        "{html}"
+    );
+    assert!(
+        html.contains("see {{secret_key}}"),
+        "the typed template is kept: {html}"
+    );
+
+    let answer = app
+        .post_form(
+            &app.client,
+            "/api/letters/save",
+            &[
+                ("kind", "not_received"),
+                (
+                    "body",
+                    "Order {{merchant_order}} <b>was delivered</b> to {{provider}}.",
+                ),
+            ],
+        )
+        .await;
+    let (_, html) = app.follow(&app.client, answer).await;
+    assert!(
+        html.contains("Saved: new responses to not received disputes"),
+        "{html}"
+    );
+
+    let page = prepare(&app, &app.client).await;
+    let (_, html) = app.get_page(&page).await;
+    assert!(
+        html.contains(
+            "Order PShop20230307162139KX &lt;b&gt;was delivered&lt;/b&gt; to PingPong Checkout."
+        ),
+        "{html}"
+    );
+
+    // An analyst removes a file from the draft; it is gone, and the
+    // timeline says so.
+    let invoice = evidence_file("invoice-two-pages.pdf");
+    upload_and_read(
+        &app,
+        &app.client,
+        &page,
+        form(&[("invoice", "invoice.pdf", invoice)]),
+    )
+    .await;
+    let file: i64 = sqlx::query_scalar("select id from evidence_files")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let answer = app
+        .post_form(
+            &app.client,
+            "/api/responses/remove-file",
+            &[
+                ("response", &response_id(&page).to_string()),
+                ("file", &file.to_string()),
+            ],
+        )
+        .await;
+    let (_, html) = app.follow(&app.client, answer).await;
+    assert!(html.contains("Removed invoice.pdf"), "{html}");
+    assert!(stored_files(&app).await.is_empty());
+    assert_eq!(chunk_count(&app).await, 0);
+    let analyst = browser_client();
+    let (_, email) = app.create_user(Role::Analyst).await;
+    app.sign_in_with(&analyst, &email, PASSWORD).await;
+    let refused = app
+        .post_form(
+            &analyst,
+            "/api/letters/save",
+            &[("kind", "fraud"), ("body", "x")],
+        )
+        .await;
+    assert_eq!(refused.status(), 403, "letters are the admins'");
+}
+
+#[tokio::test]
 async fn files_are_judged_by_their_content_and_bad_ones_are_refused_with_a_sentence() {
     let app = with_chargeback(None).await;
     let page = prepare(&app, &app.client).await;
@@ -359,6 +464,18 @@ async fn files_are_judged_by_their_content_and_bad_ones_are_refused_with_a_sente
         ("scan.png", "png")
     );
 
+    // A phone's motion photo: its video follows the image's end.
+    let mut motion = evidence_file("delivery-photo-sideways.jpg");
+    motion.extend_from_slice(b"\0\0\0\x18ftypmp42 the video goes on");
+    let html = upload_and_read(
+        &app,
+        &app.client,
+        &page,
+        form(&[("other", "motion.jpg", motion)]),
+    )
+    .await;
+    assert!(html.contains("Added motion.jpg."), "{html}");
+
     // The same bytes again are the same file.
     let owner_only = evidence_file("owner-restricted.pdf");
     let html = upload_and_read(
@@ -376,7 +493,7 @@ async fn files_are_judged_by_their_content_and_bad_ones_are_refused_with_a_sente
         html.contains("copy.pdf is attached already, as restricted.pdf."),
         "{html}"
     );
-    assert_eq!(stored_files(&app).await.len(), 2);
+    assert_eq!(stored_files(&app).await.len(), 3);
 }
 
 #[tokio::test]
@@ -586,6 +703,35 @@ async fn a_packet_over_the_providers_limits_is_refused_with_by_how_much() {
         html.contains("The packet would have 3 pages; the provider takes at most 2, so 1 must go."),
         "{html}"
     );
+}
+
+#[tokio::test]
+async fn a_letter_of_twenty_thousand_characters_in_any_script_is_saved_and_its_packet_limits_said()
+{
+    let app = with_chargeback(None).await;
+    let page = prepare(&app, &app.client).await;
+    let letter = "ن".repeat(20_000);
+    let answer = app
+        .post_form(
+            &app.client,
+            "/api/responses/text",
+            &[
+                ("response", &response_id(&page).to_string()),
+                ("letter", &letter),
+            ],
+        )
+        .await;
+    let (_, html) = app.follow(&app.client, answer).await;
+    assert!(html.contains("Letter and summary saved"), "{html}");
+    assert!(
+        html.contains("20000 characters of this letter will read as ? there"),
+        "{html}"
+    );
+    let kept: String = sqlx::query_scalar("select letter from responses")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(kept.chars().count(), 20_000);
 }
 
 #[tokio::test]

@@ -302,7 +302,7 @@ async fn a_refused_server_function_answers_its_status_with_a_page_or_json() {
 async fn a_form_over_the_size_limit_answers_413_with_a_page() {
     let app = spawn_app().await;
     app.sign_in_as(Role::Admin).await;
-    let huge = "k".repeat(200 * 1024);
+    let huge = "k".repeat(300 * 1024);
 
     let answer = app
         .post_form(

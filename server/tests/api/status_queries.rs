@@ -850,3 +850,139 @@ async fn every_attempt_at_a_call_is_recorded_with_what_came_back() {
             .as_deref()
             .is_some_and(|f| f.contains("could not be reached"))));
 }
+
+/// A PingPong chargeback for goods not received (13.1), and one whose
+/// answers come with a corrupted signature.
+const NEEDS: &str = r#"{
+ "name": "needs",
+ "accounts": {"pingpong-main": "2022102018024210348882"},
+ "disputes": [
+  {"provider": "pingpong", "connection": "pingpong-main", "reference": "PPNR", "amount": "80.00",
+   "currency": "USD", "reason_code": "13.1", "events": [
+    {"kind": "NOTIFICATION_OF_CHARGEBACK", "happened_minutes": 0, "deadline_days": 7}],
+   "expect": {"stage": "chargeback", "status": "needs_response"}},
+  {"provider": "pingpong", "connection": "pingpong-main", "reference": "PPBAD", "amount": "80.00",
+   "currency": "USD", "reason_code": "13.1", "events": [
+    {"kind": "NOTIFICATION_OF_CHARGEBACK", "happened_minutes": 0, "deadline_days": 7}],
+   "query_misbehave": ["corrupt_signature"],
+   "expect": {"stage": "chargeback", "status": "needs_response"}}
+ ]
+}"#;
+
+/// Prepares `reference`'s response and asks PingPong what it needs from
+/// its page; the page once the answer is in.
+async fn ask_what_it_needs(app: &TestApp, reference: &str) -> String {
+    let dispute = app.dispute_id("pingpong-main", reference).await;
+    let answer = app
+        .post_form(
+            &app.client,
+            "/api/responses/prepare",
+            &[("dispute", &dispute)],
+        )
+        .await;
+    let (page, html) = app.follow(&app.client, answer).await;
+    assert!(
+        html.contains("Ask PingPong Checkout what it needs"),
+        "{html}"
+    );
+    let response = page.trim_start_matches("/responses/").to_owned();
+    let answer = app
+        .post_form(
+            &app.client,
+            "/api/responses/checklist",
+            &[("response", &response)],
+        )
+        .await;
+    let (_, html) = app.follow(&app.client, answer).await;
+    assert!(
+        html.contains("Asking PingPong Checkout what the response needs"),
+        "{html}"
+    );
+    for _ in 0..100 {
+        let (_, html) = app.get_page(&page).await;
+        if !html.contains("what the response needs…") {
+            return html;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("PingPong was never asked about {reference}");
+}
+
+#[tokio::test]
+async fn pingpong_says_what_a_response_needs_and_a_forged_answer_changes_nothing() {
+    let rig = rig(serde_json::from_str(NEEDS).unwrap(), LOCAL).await;
+    let app = &rig.app;
+    app.sign_in_as(Role::Analyst).await;
+
+    let html = ask_what_it_needs(app, "PPNR").await;
+    assert!(
+        html.contains("What PingPong Checkout said this dispute needs"),
+        "{html}"
+    );
+    let kept: serde_json::Value = sqlx::query_scalar(
+        "select r.provider_checklist from responses r join disputes d on d.id = r.dispute_id
+         where d.dispute_ref = 'PPNR'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let documents: Vec<(&str, &str)> = kept
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["document"].as_str().unwrap(),
+                n["requirement"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        documents,
+        [
+            ("invoice", "mandatory"),
+            ("shipping", "mandatory"),
+            ("delivery_photo", "optional"),
+            ("customer_communication", "optional"),
+        ]
+    );
+    let (_, dispute_page) = app
+        .get_page(&app.dispute_page("pingpong-main", "PPNR").await)
+        .await;
+    assert!(
+        dispute_page.contains(
+            "Asked the provider what the response needs: PingPong Checkout lists 4 documents"
+        ),
+        "{dispute_page}"
+    );
+
+    let html = ask_what_it_needs(app, "PPBAD").await;
+    assert!(
+        html.contains("the desk&#x27;s list") || html.contains("the desk's list"),
+        "{html}"
+    );
+    let kept: Option<serde_json::Value> = sqlx::query_scalar(
+        "select r.provider_checklist from responses r join disputes d on d.id = r.dispute_id
+         where d.dispute_ref = 'PPBAD'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, None, "a forged answer is not kept");
+    let (_, dispute_page) = app
+        .get_page(&app.dispute_page("pingpong-main", "PPBAD").await)
+        .await;
+    assert!(
+        dispute_page.contains("PingPong Checkout&#x27;s answer was not accepted")
+            || dispute_page.contains("PingPong Checkout's answer was not accepted"),
+        "{dispute_page}"
+    );
+    let asked: Vec<String> = rig
+        .world
+        .log()
+        .into_iter()
+        .filter(|a| a.path.ends_with("getDefenseReasons"))
+        .map(|a| a.reference.unwrap_or_default())
+        .collect();
+    assert_eq!(asked, ["PPNR", "PPBAD"]);
+}

@@ -74,17 +74,7 @@ impl PingPong {
     ) -> Result<Answer, Refusal> {
         self.verify(body)?;
         let answer: QueryAnswer = from_json(body)?;
-        // The request asked for SHA-256; an answer may not pick the weaker
-        // digest that notifications still accept.
-        if !answer
-            .sign_type
-            .get()
-            .is_some_and(|t| t.eq_ignore_ascii_case("SHA256"))
-        {
-            return Err(Refusal::BadSignature(
-                "the answer is not signed with SHA256".into(),
-            ));
-        }
+        super::answer_signed_with_sha256(&answer.sign_type)?;
         if answer.success.get() != Some("true") {
             let code = answer.error_code.get();
             let words = provider_words(code, answer.error_message.get());
@@ -212,23 +202,10 @@ mod tests {
     use super::*;
     use crate::{
         domain::DisputeRef,
-        providers::{
-            keys::{tests::test_fingerprints, Salt},
-            test_support::key_file,
-        },
+        providers::test_support::{pingpong as connector, pingpong_salt as salt_text},
     };
     use jiff::tz::TimeZone;
-    use secrecy::SecretString;
     use serde_json::json;
-
-    fn salt_text() -> String {
-        key_file("pingpong-salt.txt").trim().to_owned()
-    }
-
-    fn connector() -> PingPong {
-        let salt = Salt::parse(&SecretString::from(salt_text()), &test_fingerprints()).unwrap();
-        PingPong::new(vec![salt])
-    }
 
     static UTC: TimeZone = TimeZone::UTC;
 
