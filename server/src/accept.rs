@@ -34,9 +34,9 @@ pub const MAX_REQUESTS: usize = 1000;
 /// How long one connection may stay open; past it, it is closed after the
 /// request under way…
 pub const MAX_LIFETIME: Duration = Duration::from_secs(600);
-/// …which has this long to end (a request's own time limit) before the
-/// connection is dropped.
-const LAST_REQUEST: Duration = Duration::from_secs(30);
+/// …which has this long to end (the longest of the requests' own time
+/// limits, an upload's) before the connection is dropped.
+const LAST_REQUEST: Duration = crate::evidence::TIME;
 
 /// Serves `router` on `listener` until `stop` is cancelled, each address
 /// within its share of `per_address` (shared by every listener); each

@@ -49,17 +49,24 @@ pub fn router(
     let https = state.public_url.starts_with("https://");
     // Signed-in pages and form answers are never stored by a browser or a
     // proxy; forms are read whole, within their limit, before anything else.
-    let ui = pages::router(state.clone())
-        .merge(exports::router(store.clone()))
-        .layer(time_limit(REQUEST_TIME))
-        .merge(evidence::router(state).layer(time_limit(evidence::TIME)))
-        .layer(middleware::from_fn_with_state(guard, guard::guard))
-        .layer(sessions)
-        .layer(middleware::from_fn(pages::limit_body))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ));
+    let signed_in = |router: Router, limit: Duration| {
+        router
+            .layer(middleware::from_fn_with_state(guard.clone(), guard::guard))
+            .layer(sessions.clone())
+            .layer(middleware::from_fn(pages::limit_body))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ))
+            // Outermost, so reading a form and finding its session count
+            // against the request's time too.
+            .layer(time_limit(limit))
+    };
+    let ui = signed_in(
+        pages::router(state.clone()).merge(exports::router(store.clone())),
+        REQUEST_TIME,
+    )
+    .merge(signed_in(evidence::router(state), evidence::TIME));
     let intake_only = Router::new()
         .merge(health::router(store.clone()))
         .merge(webhooks::router(intake, trusted_proxies))

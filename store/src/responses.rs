@@ -729,6 +729,24 @@ impl Store {
         Ok(())
     }
 
+    /// When the provider was last asked what the response needs, and what
+    /// came of it, in words.
+    pub async fn last_checklist_answer(
+        &self,
+        response_id: i64,
+    ) -> Result<Option<(jiff::Timestamp, String)>, StoreError> {
+        let row: Option<(jiff_sqlx::Timestamp, String)> = sqlx::query_as(
+            "select at, detail from response_history
+             where response_id = $1 and action = $2
+             order by at desc, id desc limit 1",
+        )
+        .bind(response_id)
+        .bind(ResponseAction::ChecklistAsked.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(at, words)| (at.to_jiff(), words)))
+    }
+
     /// The admins' template for a kind of dispute, if they set one.
     pub async fn letter_template(&self, defence: Defence) -> Result<Option<String>, StoreError> {
         Ok(

@@ -141,7 +141,8 @@ pub struct Turn {
 /// An exhibit read: a PDF's document, or a picture's pages.
 enum Read {
     Pdf(Box<Document>),
-    Pictures(Vec<DynamicImage>, Option<Vec<u8>>),
+    /// With whether the exhibit's own bytes may stand for its one picture.
+    Pictures(Vec<DynamicImage>, bool),
 }
 
 impl Read {
@@ -231,16 +232,22 @@ fn read(exhibit: &Exhibit) -> Result<Read, String> {
             let upright = orientation == image::metadata::Orientation::NoTransforms;
             let cmyk = exhibit.format == FileKind::Jpeg
                 && decoder.original_color_type() == image::ExtendedColorType::Cmyk8;
-            let mut picture = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
-            picture = at_most(picture, LARGEST_SIDE);
+            let decoded = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
+            let kept_size = decoded.width().max(decoded.height()) <= LARGEST_SIDE;
+            let mut picture = at_most(decoded, LARGEST_SIDE);
             picture.apply_orientation(orientation);
-            // A JPEG that needs no turning and is not CMYK goes in as its
-            // own bytes (no loss) until the packet must shrink.
-            let own = (exhibit.format == FileKind::Jpeg && upright && !cmyk)
-                .then(|| exhibit.bytes.clone());
+            // A JPEG that needs no turning, no shrinking and no colour
+            // change, and ends where its image does (nothing appended),
+            // goes in as its own bytes (no loss) until the packet must
+            // shrink.
+            let own = exhibit.format == FileKind::Jpeg
+                && upright
+                && !cmyk
+                && kept_size
+                && exhibit.bytes.ends_with(&[0xFF, 0xD9]);
             Ok(Read::Pictures(vec![picture], own))
         }
-        FileKind::Tiff => tiff_pictures(&exhibit.bytes).map(|p| Read::Pictures(p, None)),
+        FileKind::Tiff => tiff_pictures(&exhibit.bytes).map(|p| Read::Pictures(p, false)),
         FileKind::Zip | FileKind::Office97 => Err(format!(
             "a {} cannot be shown in a packet; the provider receives it as it is",
             exhibit.format.label()
@@ -288,13 +295,21 @@ pub fn check_tiff(reader: impl std::io::Read + std::io::Seek) -> Result<u32, Str
         pages += 1;
         let (width, height) = decoder.dimensions().map_err(|e| format!("{e}."))?;
         crate::evidence::picture_pixels(width, height)?;
-        match decoder.colortype().map_err(|e| format!("{e}."))? {
-            ColorType::Gray(8) | ColorType::RGB(8) | ColorType::RGBA(8) => {}
+        let channels = match decoder.colortype().map_err(|e| format!("{e}."))? {
+            ColorType::Gray(8) => 1,
+            ColorType::RGB(8) => 3,
+            ColorType::RGBA(8) => 4,
             other => {
                 return Err(format!(
                     "its page {pages} is in {other:?}, which the packet cannot show; send it as a PDF or a JPEG."
                 ))
             }
+        };
+        // What the TIFF decoder will hold for one page.
+        if u64::from(width) * u64::from(height) * channels > TIFF_PAGE_BYTES {
+            return Err(format!(
+                "its page {pages} is {width} × {height} pixels, more than the packet can draw from a TIFF; send it as a JPEG or a PDF."
+            ));
         }
         if !decoder.more_images() {
             return Ok(pages);
@@ -302,6 +317,9 @@ pub fn check_tiff(reader: impl std::io::Read + std::io::Seek) -> Result<u32, Str
         decoder.next_image().map_err(|e| format!("{e}."))?;
     }
 }
+
+/// The most one TIFF page's pixels may take: the TIFF decoder's own limit.
+const TIFF_PAGE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Every page of a TIFF, as pictures.
 fn tiff_pictures(bytes: &[u8]) -> Result<Vec<DynamicImage>, String> {
@@ -541,7 +559,7 @@ fn assemble(
                             page + 1
                         ),
                     };
-                    let own = own.as_deref().filter(|_| longest == u32::MAX);
+                    let own = (*own && longest == u32::MAX).then_some(exhibit.bytes.as_slice());
                     let image = image_object(picture, own, longest, quality)
                         .map_err(PacketRefusal::Failed)?;
                     let (width, height) = (picture_width(&image), picture_height(&image));

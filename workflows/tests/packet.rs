@@ -204,6 +204,38 @@ fn a_packet_holds_the_cover_then_every_exhibit_in_order() {
 }
 
 #[test]
+fn a_photo_larger_than_a_page_needs_is_drawn_from_pixels_that_match_its_size() {
+    let mut big = Vec::new();
+    image::RgbImage::from_fn(3000, 1000, |x, _| image::Rgb([(x % 256) as u8, 90, 40]))
+        .write_to(&mut Cursor::new(&mut big), image::ImageFormat::Jpeg)
+        .unwrap();
+    let roomy = EvidenceLimits {
+        packet_bytes: 100_000_000,
+        ..EvidenceLimits::default()
+    };
+    let packet = build(
+        &cover(),
+        &[exhibit("Photo", "wide.jpg", FileKind::Jpeg, big)],
+        roomy,
+    )
+    .unwrap();
+    let doc = Document::load_mem(&packet.bytes).unwrap();
+    let pages = doc.get_pages();
+    let (width, height, jpeg) = page_image(&doc, pages[&2]);
+    let drawn = image::load_from_memory(&jpeg).unwrap();
+    assert_eq!(
+        (width, height),
+        (2400, 800),
+        "made no larger than a page needs"
+    );
+    assert_eq!(
+        (i64::from(drawn.width()), i64::from(drawn.height())),
+        (width, height),
+        "the image's bytes are the size its dictionary says"
+    );
+}
+
+#[test]
 fn too_many_pages_are_refused_with_how_many_must_go() {
     let exhibits = vec![exhibit(
         "Invoice",

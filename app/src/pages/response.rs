@@ -31,6 +31,8 @@ pub struct ResponseView {
     pub lists_needs: bool,
     /// A question to the provider about it is waiting or under way.
     pub asking: bool,
+    /// When the provider was last asked what it needs, and what came of it.
+    pub last_asked: Option<(jiff::Timestamp, String)>,
     pub accepted: &'static [FileKind],
     pub limits: EvidenceLimits,
     pub viewer: CurrentUser,
@@ -39,18 +41,20 @@ pub struct ResponseView {
 pub async fn get_response(id: i64) -> Result<Option<ResponseView>, AppError> {
     let viewer = crate::auth::require(dispute_core::domain::Permission::ReadDisputes)?;
     let state = expect_context::<crate::state::AppState>();
-    let Some(response) = state.store.response(id).await? else {
+    let Some(found) = state.store.response(id).await? else {
         return Ok(None);
     };
-    // Read before the response's checklist, so an answer recorded in
-    // between is shown rather than lost between "asking" and the list.
+    // Whether a question is under way is read before the response (and its
+    // checklist): read after, an answer recorded in between would be
+    // neither shown nor said to be coming.
     let asking = state
         .store
-        .job_pending(
-            dispute_core::domain::JobKind::Checklist,
-            response.dispute_id,
-        )
+        .job_pending(dispute_core::domain::JobKind::Checklist, found.dispute_id)
         .await?;
+    let Some(response) = state.store.response(found.id).await? else {
+        return Ok(None);
+    };
+    let last_asked = state.store.last_checklist_answer(response.id).await?;
     let Some(dispute) = state.store.dispute_by_id(response.dispute_id).await? else {
         return Ok(None);
     };
@@ -67,6 +71,7 @@ pub async fn get_response(id: i64) -> Result<Option<ResponseView>, AppError> {
         takes_summary: profile.takes_summary,
         lists_needs: profile.lists_needs,
         asking,
+        last_asked,
         accepted: profile.evidence_types,
         limits: state.evidence,
         response,
@@ -272,6 +277,13 @@ pub async fn ask_checklist(response: i64) -> Result<(), AppError> {
     };
     let page = crate::links::response(response.id);
     let provider = dispute.provider.display_name();
+    if let Some(why) = dispute_core::domain::evidence::read_only_because(
+        response.state,
+        response.stage,
+        (dispute.stage, dispute.status),
+    ) {
+        return crate::flash::redirect(&page, Flash::error(why)).await;
+    }
     if !dispute_core::providers::profile(dispute.provider).lists_needs {
         return crate::flash::redirect(
             &page,
@@ -349,6 +361,7 @@ fn ResponseDetail(found: ResponseView) -> impl IntoView {
         takes_summary,
         lists_needs,
         asking,
+        last_asked,
         accepted,
         limits,
         viewer,
@@ -407,11 +420,16 @@ fn ResponseDetail(found: ResponseView) -> impl IntoView {
         {read_only.clone().map(|why| view! { <p class="panel guidance" role="note">{why}</p> })}
         <h2>"What the response needs"</h2>
         <p class="secondary-text">{source_words}</p>
+        {last_asked.map(|(at, said)| view! {
+            <p class="secondary-text">"Last asked " <Time at=at /> ": " {said}</p>
+        })}
         {match (asking, lists_needs && may_work && read_only.is_none()) {
+            // No refreshing by itself: it would throw away a letter being
+            // typed further down.
             (true, _) => view! {
-                <leptos_meta::Meta http_equiv="refresh" content="2" />
                 <p role="status">
-                    {format!("Asking {} what the response needs…", d.provider.display_name())}
+                    {format!("Asking {} what the response needs… ", d.provider.display_name())}
+                    <a href=crate::links::response(r.id)>"Show the answer"</a>
                 </p>
             }
             .into_any(),

@@ -961,6 +961,10 @@ async fn pingpong_says_what_a_response_needs_and_a_forged_answer_changes_nothing
         html.contains("the desk&#x27;s list") || html.contains("the desk's list"),
         "{html}"
     );
+    assert!(
+        html.contains("answer was not accepted"),
+        "the response page says what came of asking: {html}"
+    );
     let kept: Option<serde_json::Value> = sqlx::query_scalar(
         "select r.provider_checklist from responses r join disputes d on d.id = r.dispute_id
          where d.dispute_ref = 'PPBAD'",
