@@ -780,3 +780,64 @@ async fn a_summary_longer_than_providers_take_is_refused_and_kept_in_the_form() 
         .unwrap();
     assert_eq!(summary, "");
 }
+
+#[tokio::test]
+async fn botim_moneys_response_is_the_same_packet_to_send_through_its_own_channel() {
+    let app = spawn_app().await;
+    app.import_fixture_connections().await;
+    let sign = test_support::fixture_sign("botim-chargeback");
+    let answer = app
+        .post_webhook(
+            "botim-main",
+            &[("sign", sign.as_str())],
+            test_support::fixture_body("botim-chargeback.json"),
+        )
+        .await;
+    assert_eq!(answer.status(), 200);
+    app.sign_in_as(Role::Analyst).await;
+    let dispute: i64 = sqlx::query_scalar("select id from disputes")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let (_, html) = app.get_page(&format!("/disputes/{dispute}")).await;
+    assert!(html.contains("Prepare a response"), "{html}");
+    let answer = app
+        .post_form(
+            &app.client,
+            "/api/responses/prepare",
+            &[("dispute", &dispute.to_string())],
+        )
+        .await;
+    let (page, html) = app.follow(&app.client, answer).await;
+    assert!(
+        html.contains("Botim Money does not say what a dispute needs"),
+        "the desk's list stands in: {html}"
+    );
+    assert!(!html.contains("Ask Botim Money"), "{html}");
+    let mut zip = b"PK\x03\x04".to_vec();
+    zip.extend_from_slice(&[0; 40]);
+    let html = upload_and_read(
+        &app,
+        &app.client,
+        &page,
+        form(&[
+            (
+                "invoice",
+                "invoice.pdf",
+                evidence_file("invoice-two-pages.pdf"),
+            ),
+            ("other", "archive.zip", zip),
+        ]),
+    )
+    .await;
+    assert!(html.contains("Added invoice.pdf."), "{html}");
+    assert!(
+        html.contains("archive.zip: This file is a ZIP, which this provider does not take."),
+        "{html}"
+    );
+    let packet = app.get(&format!("{page}/packet.pdf")).await;
+    assert_eq!(packet.status(), 200);
+    let doc = lopdf::Document::load_mem(&packet.bytes().await.unwrap()).unwrap();
+    assert_eq!(doc.get_pages().len(), 3);
+    assert!(doc.extract_text(&[1]).unwrap().contains("Botim Money"));
+}
