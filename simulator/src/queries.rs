@@ -1,7 +1,8 @@
 //! The providers' status-query APIs on one port, a path prefix per
 //! provider (`/pingpong`, `/botim-money`, `/payermax`), answering from the
 //! scenario's disputes as the provider knows them: every event that has
-//! happened, sent or dropped. Each checks the merchant's signature and signs
+//! happened, sent or dropped; and PingPong's defence calls, which keep
+//! what was supplied and whether the dispute was defended or accepted. Each checks the merchant's signature and signs
 //! its answer as its provider does; refusals are the provider's own error
 //! answers (HTTP 200 with its error body, as these APIs answer).
 //!
@@ -57,6 +58,17 @@ pub struct World {
     /// timeout.
     slow_answer: Duration,
     log: Mutex<Vec<Answered>>,
+    /// PingPong's side of each dispute's defence, by reference.
+    defences: Mutex<std::collections::HashMap<String, Defence>>,
+}
+
+/// What PingPong holds of a dispute's defence.
+#[derive(Debug, Clone, Default)]
+struct Defence {
+    /// The `defenseDocumentTypeCode`s supplied.
+    documents: std::collections::BTreeSet<String>,
+    /// `defended` or `accepted`, once.
+    decided: Option<&'static str>,
 }
 
 /// One query as the log records it.
@@ -81,7 +93,18 @@ impl World {
             keys,
             slow_answer,
             log: Mutex::new(Vec::new()),
+            defences: Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// PingPong's side of dispute `reference`'s defence, as it is now.
+    fn defence(&self, reference: &str) -> Defence {
+        self.defences
+            .lock()
+            .expect("the defences' lock")
+            .get(reference)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The provider-side keys it signs with.
@@ -197,6 +220,26 @@ pub fn router(world: Arc<World>) -> Router {
         .route(
             "/pingpong/dispute/getDefenseReasons",
             post(pingpong_defense_reasons),
+        )
+        .route(
+            "/pingpong/dispute/supplyDefenseDocument",
+            post(|w: State<Arc<World>>, b: Bytes| {
+                pingpong_respond(w.0, b, "supplyDefenseDocument")
+            }),
+        )
+        .route(
+            "/pingpong/dispute/deleteDefenseDocument",
+            post(|w: State<Arc<World>>, b: Bytes| {
+                pingpong_respond(w.0, b, "deleteDefenseDocument")
+            }),
+        )
+        .route(
+            "/pingpong/dispute/defendDispute",
+            post(|w: State<Arc<World>>, b: Bytes| pingpong_respond(w.0, b, "defendDispute")),
+        )
+        .route(
+            "/pingpong/dispute/acceptDispute",
+            post(|w: State<Arc<World>>, b: Bytes| pingpong_respond(w.0, b, "acceptDispute")),
         )
         .route("/botim-money/sgs/api/acquire2/getOrder", post(botim_order))
         .route(
@@ -401,19 +444,27 @@ fn pingpong_answer(
     (answer, reference, how)
 }
 
-/// PingPong's `getDefenseReasons`: the documents a dispute's defence
-/// needs, by its `disputeType` (from its reason code, as PingPong groups
-/// them). No document is uploaded here yet, so none is `available` and the
-/// set is never `satisfied`.
-async fn pingpong_defense_reasons(State(world): State<Arc<World>>, body: Bytes) -> Response {
-    let path = "/pingpong/dispute/getDefenseReasons";
+/// A PingPong dispute call as PingPong checks it: its signature, its
+/// account, the dispute it names.
+struct DisputeCall<'w> {
+    fields: serde_json::Map<String, Value>,
+    account: String,
+    reference: String,
+    dispute: &'w DisputeScript,
+}
+
+/// The call, or PingPong's error answer and the reference it named.
+fn dispute_call<'w>(
+    world: &'w World,
+    body: &[u8],
+) -> Result<DisputeCall<'w>, (Value, Option<String>)> {
     let error = |code: &str, message: &str| json!({"success": false, "errorCode": code, "errorMessage": message});
     let salt = Salt::parse(
         &SecretString::from(world.keys.salt.clone()),
         &FingerprintKey::new([0; 32]),
     )
     .expect("the simulator's salt is a salt");
-    let fields = serde_json::from_slice::<serde_json::Map<String, Value>>(&body).ok();
+    let fields = serde_json::from_slice::<serde_json::Map<String, Value>>(body).ok();
     let text = |name: &str| {
         fields
             .as_ref()
@@ -423,45 +474,138 @@ async fn pingpong_defense_reasons(State(world): State<Arc<World>>, body: Bytes) 
     };
     let account = text("accId").unwrap_or_default();
     let reference = text("disputePspReference");
-    let (answer, how) = if PingPong::new(vec![salt]).verify(&body).is_err() || fields.is_none() {
-        (
-            error("OtherError", "the signature does not verify"),
-            Misbehaving::default(),
-        )
-    } else if !world.knows_account(ProviderKind::PingPong, &account) {
-        (
-            error("AccIdError", "accId is invalid"),
-            Misbehaving::default(),
-        )
-    } else {
-        match reference
-            .as_deref()
-            .and_then(|r| world.dispute(ProviderKind::PingPong, &account, r))
-        {
-            None => (
-                error("CBNonExist", "the dispute does not exist"),
-                Misbehaving::default(),
-            ),
-            Some(dispute) => {
-                let (dispute_type, documents) = defense_documents(dispute.reason_code.as_deref());
-                let list: Vec<Value> = documents
-                    .iter()
-                    .map(|(code, level)| {
-                        json!({"defenseDocumentTypeCode": code, "requirementLevel": level, "available": false})
-                    })
-                    .collect();
-                (
-                    json!({
-                        "accId": account,
-                        "success": true,
-                        "data": {"disputeType": dispute_type, "defenseDocList": list, "satisfied": false},
-                    }),
-                    world.misbehaving(Some(dispute)),
-                )
-            }
+    let Some(fields) = fields.filter(|_| PingPong::new(vec![salt]).verify(body).is_ok()) else {
+        return Err((error("OtherError", "the signature does not verify"), None));
+    };
+    if !world.knows_account(ProviderKind::PingPong, &account) {
+        return Err((error("AccIdError", "accId is invalid"), None));
+    }
+    match reference
+        .as_deref()
+        .and_then(|r| world.dispute(ProviderKind::PingPong, &account, r))
+    {
+        None => Err((error("CBNonExist", "the dispute does not exist"), reference)),
+        Some(dispute) => Ok(DisputeCall {
+            fields,
+            account,
+            reference: dispute.reference.clone(),
+            dispute,
+        }),
+    }
+}
+
+/// PingPong's `getDefenseReasons`: the documents a dispute's defence
+/// needs, by its `disputeType` (from its reason code, as PingPong groups
+/// them), each `available` once supplied, `satisfied` once every
+/// mandatory one is.
+async fn pingpong_defense_reasons(State(world): State<Arc<World>>, body: Bytes) -> Response {
+    let path = "/pingpong/dispute/getDefenseReasons";
+    let (answer, reference, how) = match dispute_call(&world, &body) {
+        Err((answer, reference)) => (answer, reference, Misbehaving::default()),
+        Ok(call) => {
+            let (dispute_type, documents) = defense_documents(call.dispute.reason_code.as_deref());
+            let supplied = world.defence(&call.reference).documents;
+            let list: Vec<Value> = documents
+                .iter()
+                .map(|(code, level)| {
+                    json!({"defenseDocumentTypeCode": code, "requirementLevel": level, "available": supplied.contains(*code)})
+                })
+                .collect();
+            let satisfied = documents
+                .iter()
+                .all(|(code, level)| *level != "Mandatory" || supplied.contains(*code));
+            (
+                json!({
+                    "accId": call.account,
+                    "success": true,
+                    "data": {"disputeType": dispute_type, "defenseDocList": list, "satisfied": satisfied},
+                }),
+                Some(call.reference),
+                world.misbehaving(Some(call.dispute)),
+            )
         }
     };
     pingpong_reply(&world, path, reference.as_deref(), answer, how).await
+}
+
+/// PingPong's response calls, as their documents describe them (the
+/// supply's body in Adyen's shape, as Dispute Desk assumes it): supplied
+/// documents are kept by type, a dispute defended or accepted once.
+async fn pingpong_respond(world: Arc<World>, body: Bytes, op: &'static str) -> Response {
+    let path = format!("/pingpong/dispute/{op}");
+    let error = |code: &str, message: &str| json!({"success": false, "errorCode": code, "errorMessage": message});
+    let (answer, reference) = match dispute_call(&world, &body) {
+        Err(refused) => refused,
+        Ok(call) => {
+            let mut defences = world.defences.lock().expect("the defences' lock");
+            let defence = defences.entry(call.reference.clone()).or_default();
+            let answer = match (op, defence.decided) {
+                (_, Some(_)) => error(
+                    "DefendExist",
+                    "the dispute was defended or accepted already",
+                ),
+                ("supplyDefenseDocument", None) => supply(defence, &call.fields),
+                ("deleteDefenseDocument", None) => {
+                    let code = call
+                        .fields
+                        .get("defenseDocumentTypeCode")
+                        .and_then(Value::as_str);
+                    match code.map(|c| defence.documents.remove(c)) {
+                        Some(true) => json!({"success": true}),
+                        _ => error("OtherError", "no such document was supplied"),
+                    }
+                }
+                ("defendDispute", None) => {
+                    defence.decided = Some("defended");
+                    json!({"success": true})
+                }
+                (_, None) => {
+                    defence.decided = Some("accepted");
+                    json!({"success": true})
+                }
+            };
+            let mut answer = answer;
+            answer["accId"] = call.account.into();
+            (answer, Some(call.reference))
+        }
+    };
+    pingpong_reply(
+        &world,
+        &path,
+        reference.as_deref(),
+        answer,
+        Misbehaving::default(),
+    )
+    .await
+}
+
+/// Keeps each supplied document's type, or refuses the whole supply.
+fn supply(defence: &mut Defence, fields: &serde_json::Map<String, Value>) -> Value {
+    let error = |code: &str, message: &str| json!({"success": false, "errorCode": code, "errorMessage": message});
+    let Some(documents) = fields.get("defenseDocuments").and_then(Value::as_array) else {
+        return error("UploadFileError", "defenseDocuments is missing");
+    };
+    let mut codes = Vec::new();
+    for document in documents {
+        let field = |name: &str| document.get(name).and_then(Value::as_str);
+        match field("contentType") {
+            None => return error("ContentCodeError", "contentType is missing"),
+            Some("application/pdf" | "image/jpeg" | "image/tiff") => {}
+            Some(_) => return error("UploadFileTypeError", "PDF, JPEG or TIFF only"),
+        }
+        if field("content")
+            .and_then(decode_base64)
+            .is_none_or(|b| b.is_empty())
+        {
+            return error("UploadFileError", "the content is not Base64");
+        }
+        match field("defenseDocumentTypeCode") {
+            Some(code) if pingpong::document_kind(code).is_some() => codes.push(code.to_owned()),
+            _ => return error("UploadFileTypeError", "unknown defenseDocumentTypeCode"),
+        }
+    }
+    defence.documents.extend(codes);
+    json!({"success": true})
 }
 
 /// PingPong's `disputeType` for a Visa reason code, and the documents its

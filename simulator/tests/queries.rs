@@ -528,3 +528,92 @@ async fn pingpongs_checklist_verifies_and_names_the_documents_a_defence_needs() 
         .collect();
     assert_eq!(codes, ["success", "CBNonExist", "success"]);
 }
+
+/// One of PingPong's response calls, written and read by `dispute-core`.
+async fn respond(
+    base: &str,
+    merchant: &Merchant,
+    reference: &str,
+    call: dispute_core::providers::pingpong::respond::ResponseCall,
+    documents: &[dispute_core::providers::pingpong::respond::Supplied<'_>],
+) -> dispute_core::providers::pingpong::respond::ResponseAnswer {
+    let Connector::PingPong(pingpong) = &merchant.connector else {
+        panic!("a PingPong merchant");
+    };
+    let body = pingpong
+        .response_request(&merchant.ctx(), reference, call, documents, None)
+        .unwrap();
+    let answer = reqwest::Client::new()
+        .post(format!("{base}{}{}", merchant.prefix, call.path()))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    pingpong
+        .read_response_answer(&answer.bytes().await.unwrap())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pingpong_takes_documents_then_one_defence_and_says_so_in_its_checklist() {
+    use dispute_core::{
+        domain::evidence::{DocumentKind, FileKind, Requirement},
+        providers::{
+            pingpong::respond::{ResponseAnswer, ResponseCall, Supplied},
+            query::ChecklistAnswer,
+        },
+    };
+    let (base, _world) = simulator().await;
+    let merchant = Merchant::of(ProviderKind::PingPong);
+    let invoice = [Supplied {
+        document: DocumentKind::Invoice,
+        format: FileKind::Pdf,
+        bytes: b"%PDF-1.7 the invoice",
+    }];
+    assert_eq!(
+        respond(&base, &merchant, "PP2", ResponseCall::Supply, &invoice).await,
+        ResponseAnswer::Done
+    );
+    assert_eq!(
+        checklist(&base, &merchant, "PP2").await.unwrap(),
+        ChecklistAnswer::Needs {
+            needs: vec![
+                (DocumentKind::Invoice, Requirement::Mandatory),
+                (DocumentKind::Other, Requirement::Optional),
+            ],
+            satisfied: true,
+        },
+        "the mandatory invoice is there"
+    );
+    assert_eq!(
+        respond(&base, &merchant, "PP2", ResponseCall::Defend, &[]).await,
+        ResponseAnswer::Done
+    );
+    for call in [
+        ResponseCall::Defend,
+        ResponseCall::Accept,
+        ResponseCall::Supply,
+    ] {
+        match respond(&base, &merchant, "PP2", call, &invoice).await {
+            ResponseAnswer::Refused { code, retry, .. } => {
+                assert_eq!(code, "DefendExist", "{call:?}");
+                assert!(!retry);
+            }
+            other => panic!("{call:?}: {other:?}"),
+        }
+    }
+    match respond(&base, &merchant, "NOPE", ResponseCall::Accept, &[]).await {
+        ResponseAnswer::Refused { code, words, .. } => {
+            assert_eq!(code, "CBNonExist");
+            assert!(words.starts_with("PingPong has no such dispute"), "{words}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        respond(&base, &merchant, "PP1", ResponseCall::Accept, &[]).await,
+        ResponseAnswer::Done,
+        "another dispute is its own"
+    );
+}

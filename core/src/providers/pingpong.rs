@@ -7,6 +7,7 @@
 
 pub mod defence;
 pub mod query;
+pub mod respond;
 
 use std::collections::BTreeMap;
 
