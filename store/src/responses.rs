@@ -132,9 +132,11 @@ impl From<ResponseRow> for ResponseRecord {
     }
 }
 
-const RESPONSE_COLUMNS: &str = "r.id, r.dispute_id, r.stage, r.state, r.letter, r.summary,
+/// Responses with who prepared them; a statement adds its `where`.
+const SELECT_RESPONSES: &str = "select r.id, r.dispute_id, r.stage, r.state, r.letter, r.summary,
     r.created_by, u.display_name as created_by_name, r.created_at, r.updated_at,
-    r.provider_checklist, r.provider_checklist_at";
+    r.provider_checklist, r.provider_checklist_at
+    from responses r join users u on u.id = r.created_by";
 
 #[derive(sqlx::FromRow)]
 struct FileRow {
@@ -173,8 +175,10 @@ impl From<FileRow> for EvidenceFile {
     }
 }
 
-const FILE_COLUMNS: &str = "f.id, f.response_id, f.document, f.name, f.safe_name, f.format,
-    f.size, f.sha256, f.pages, f.uploaded_by, u.display_name as uploaded_by_name, f.uploaded_at";
+/// Evidence files with who uploaded them; a statement adds its `where`.
+const SELECT_FILES: &str = "select f.id, f.response_id, f.document, f.name, f.safe_name, f.format,
+    f.size, f.sha256, f.pages, f.uploaded_by, u.display_name as uploaded_by_name, f.uploaded_at
+    from evidence_files f join users u on u.id = f.uploaded_by";
 
 /// The response row locked for a change, with where its dispute stands.
 #[derive(sqlx::FromRow)]
@@ -341,13 +345,10 @@ impl EvidenceUpload {
             details,
         )
         .await?;
-        let stored: FileRow = sqlx::query_as(&format!(
-            "select {FILE_COLUMNS} from evidence_files f join users u on u.id = f.uploaded_by
-             where f.id = $1"
-        ))
-        .bind(self.file_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let stored: FileRow = sqlx::query_as(&format!("{SELECT_FILES} where f.id = $1"))
+            .bind(self.file_id)
+            .fetch_one(&mut *tx)
+            .await?;
         self.tx.commit().await?;
         Ok(stored.into())
     }
@@ -426,8 +427,7 @@ impl Store {
         dispute_id: i64,
     ) -> Result<Vec<ResponseRecord>, StoreError> {
         let rows: Vec<ResponseRow> = sqlx::query_as(&format!(
-            "select {RESPONSE_COLUMNS} from responses r join users u on u.id = r.created_by
-             where r.dispute_id = $1 order by r.created_at desc, r.id desc"
+            "{SELECT_RESPONSES} where r.dispute_id = $1 order by r.created_at desc, r.id desc"
         ))
         .bind(dispute_id)
         .fetch_all(&self.pool)
@@ -436,13 +436,11 @@ impl Store {
     }
 
     pub async fn response(&self, id: i64) -> Result<Option<ResponseRecord>, StoreError> {
-        let row: Option<ResponseRow> = sqlx::query_as(&format!(
-            "select {RESPONSE_COLUMNS} from responses r join users u on u.id = r.created_by
-             where r.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<ResponseRow> =
+            sqlx::query_as(&format!("{SELECT_RESPONSES} where r.id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(Into::into))
     }
 
@@ -450,8 +448,7 @@ impl Store {
     /// order).
     pub async fn evidence_files(&self, response_id: i64) -> Result<Vec<EvidenceFile>, StoreError> {
         let rows: Vec<FileRow> = sqlx::query_as(&format!(
-            "select {FILE_COLUMNS} from evidence_files f join users u on u.id = f.uploaded_by
-             where f.response_id = $1 order by f.uploaded_at, f.id"
+            "{SELECT_FILES} where f.response_id = $1 order by f.uploaded_at, f.id"
         ))
         .bind(response_id)
         .fetch_all(&self.pool)
@@ -460,13 +457,10 @@ impl Store {
     }
 
     pub async fn evidence_file(&self, id: i64) -> Result<Option<EvidenceFile>, StoreError> {
-        let row: Option<FileRow> = sqlx::query_as(&format!(
-            "select {FILE_COLUMNS} from evidence_files f join users u on u.id = f.uploaded_by
-             where f.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<FileRow> = sqlx::query_as(&format!("{SELECT_FILES} where f.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(Into::into))
     }
 
@@ -622,13 +616,10 @@ impl Store {
         if let Some(why) = as_draft.read_only_because() {
             return Err(ResponseRefusal::ReadOnly(why));
         }
-        let row: ResponseRow = sqlx::query_as(&format!(
-            "select {RESPONSE_COLUMNS} from responses r join users u on u.id = r.created_by
-             where r.id = $1"
-        ))
-        .bind(response_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let row: ResponseRow = sqlx::query_as(&format!("{SELECT_RESPONSES} where r.id = $1"))
+            .bind(response_id)
+            .fetch_one(&mut *tx)
+            .await?;
         let held: Vec<Named<DocumentKind>> =
             sqlx::query_scalar("select document from evidence_files where response_id = $1")
                 .bind(response_id)

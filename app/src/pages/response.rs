@@ -83,17 +83,37 @@ pub async fn get_response(id: i64) -> Result<Option<ResponseView>, AppError> {
     }))
 }
 
-/// The response a form names, its dispute, and the analyst changing it.
-async fn target(
-    response: i64,
-) -> Result<(CurrentUser, Option<(ResponseRecord, DisputeRecord)>), AppError> {
+/// What a form works on: the response it names, its dispute, the analyst
+/// changing it, and the page to come back to.
+struct Target {
+    response: ResponseRecord,
+    dispute: DisputeRecord,
+    actor: dispute_store::Actor,
+    page: String,
+    state: crate::state::AppState,
+}
+
+/// The form's target; `None` when there is no such response.
+async fn target(response: i64) -> Result<Option<Target>, AppError> {
     let analyst = crate::auth::require(dispute_core::domain::Permission::WorkDisputes)?;
     let state = expect_context::<crate::state::AppState>();
     let Some(found) = state.store.response(response).await? else {
-        return Ok((analyst, None));
+        return Ok(None);
     };
-    let dispute = state.store.dispute_by_id(found.dispute_id).await?;
-    Ok((analyst, dispute.map(|d| (found, d))))
+    let Some(dispute) = state.store.dispute_by_id(found.dispute_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Target {
+        page: crate::links::response(found.id),
+        actor: crate::auth::actor(Some(&analyst)),
+        response: found,
+        dispute,
+        state,
+    }))
+}
+
+async fn no_such_response() -> Result<(), AppError> {
+    crate::flash::redirect("/disputes", Flash::error("There is no such response")).await
 }
 
 fn subject(d: &DisputeRecord) -> String {
@@ -176,12 +196,16 @@ pub async fn save_response_text(
     letter: String,
     #[server(default)] summary: String,
 ) -> Result<(), AppError> {
-    let (analyst, found) = target(response).await?;
-    let Some((response, dispute)) = found else {
-        return crate::flash::redirect("/disputes", Flash::error("There is no such response"))
-            .await;
+    let Some(Target {
+        response,
+        dispute,
+        actor,
+        page,
+        state,
+    }) = target(response).await?
+    else {
+        return no_such_response().await;
     };
-    let page = crate::links::response(response.id);
     let typed = TextForm {
         letter: letter.clone(),
         summary: summary.clone(),
@@ -197,8 +221,6 @@ pub async fn save_response_text(
             return crate::flash::redirect(&page, Flash::error(words).with_form(&typed)).await;
         }
     };
-    let state = expect_context::<crate::state::AppState>();
-    let actor = crate::auth::actor(Some(&analyst));
     match state
         .store
         .save_response_text(response.id, &letter, &summary, &actor, &subject(&dispute))
@@ -214,14 +236,16 @@ pub async fn save_response_text(
 
 #[server(endpoint = "responses/ready")]
 pub async fn mark_ready(response: i64) -> Result<(), AppError> {
-    let (analyst, found) = target(response).await?;
-    let Some((response, dispute)) = found else {
-        return crate::flash::redirect("/disputes", Flash::error("There is no such response"))
-            .await;
+    let Some(Target {
+        response,
+        dispute,
+        actor,
+        page,
+        state,
+    }) = target(response).await?
+    else {
+        return no_such_response().await;
     };
-    let page = crate::links::response(response.id);
-    let state = expect_context::<crate::state::AppState>();
-    let actor = crate::auth::actor(Some(&analyst));
     match dispute_workflows::responses::make_ready(
         &state.store,
         &response,
@@ -240,14 +264,16 @@ pub async fn mark_ready(response: i64) -> Result<(), AppError> {
 
 #[server(endpoint = "responses/draft")]
 pub async fn back_to_draft(response: i64) -> Result<(), AppError> {
-    let (analyst, found) = target(response).await?;
-    let Some((response, dispute)) = found else {
-        return crate::flash::redirect("/disputes", Flash::error("There is no such response"))
-            .await;
+    let Some(Target {
+        response,
+        dispute,
+        actor,
+        page,
+        state,
+    }) = target(response).await?
+    else {
+        return no_such_response().await;
     };
-    let page = crate::links::response(response.id);
-    let state = expect_context::<crate::state::AppState>();
-    let actor = crate::auth::actor(Some(&analyst));
     match state
         .store
         .move_response(
@@ -270,12 +296,16 @@ pub async fn back_to_draft(response: i64) -> Result<(), AppError> {
 /// Asks the provider, in a job, what the response needs.
 #[server(endpoint = "responses/checklist")]
 pub async fn ask_checklist(response: i64) -> Result<(), AppError> {
-    let (analyst, found) = target(response).await?;
-    let Some((response, dispute)) = found else {
-        return crate::flash::redirect("/disputes", Flash::error("There is no such response"))
-            .await;
+    let Some(Target {
+        response,
+        dispute,
+        actor,
+        page,
+        state,
+    }) = target(response).await?
+    else {
+        return no_such_response().await;
     };
-    let page = crate::links::response(response.id);
     let provider = dispute.provider.display_name();
     if let Some(why) = dispute_core::domain::evidence::read_only_because(
         response.state,
@@ -291,8 +321,6 @@ pub async fn ask_checklist(response: i64) -> Result<(), AppError> {
         )
         .await;
     }
-    let state = expect_context::<crate::state::AppState>();
-    let actor = crate::auth::actor(Some(&analyst));
     let flash = match state.store.request_checklist(&response, &actor).await? {
         true => Flash::notice(format!("Asking {provider} what the response needs")),
         false => Flash::notice(format!("{provider} is being asked already")),
@@ -302,13 +330,16 @@ pub async fn ask_checklist(response: i64) -> Result<(), AppError> {
 
 #[server(endpoint = "responses/remove-file")]
 pub async fn remove_evidence(response: i64, file: i64) -> Result<(), AppError> {
-    let (analyst, found) = target(response).await?;
-    let Some((response, dispute)) = found else {
-        return crate::flash::redirect("/disputes", Flash::error("There is no such response"))
-            .await;
+    let Some(Target {
+        response,
+        dispute,
+        actor,
+        page,
+        state,
+    }) = target(response).await?
+    else {
+        return no_such_response().await;
     };
-    let page = crate::links::response(response.id);
-    let state = expect_context::<crate::state::AppState>();
     let belongs = state
         .store
         .evidence_file(file)
@@ -317,7 +348,6 @@ pub async fn remove_evidence(response: i64, file: i64) -> Result<(), AppError> {
     if !belongs {
         return crate::flash::redirect(&page, Flash::error("There is no such file")).await;
     }
-    let actor = crate::auth::actor(Some(&analyst));
     match state
         .store
         .remove_evidence(file, &actor, &subject(&dispute))
