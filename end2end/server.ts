@@ -3,9 +3,10 @@
 // (the same path a fresh machine takes without DATABASE_URL), with one account
 // per role made by `dispute-desk users create` and the providers' fixture
 // connections imported by `dispute-desk connections import`, their status-query
-// APIs on the provider simulator (`dispute-desk-simulator`, which has played the
-// lost-notification story into it). The returned function stops both and removes
-// the directory.
+// APIs on the provider simulator (`dispute-desk-simulator`, which has played
+// `story.json` into it: the lost-notification story, and a PingPong chargeback it
+// decides as won two seconds after it is defended). The returned function stops
+// both and removes the directory.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -99,7 +100,7 @@ export default async function startServer(): Promise<() => Promise<void>> {
       '--intake',
       address,
       '--scenario',
-      'lost-notification',
+      resolve(__dirname, 'story.json'),
       '--queries',
       `127.0.0.1:${queriesPort}`,
       '--keys',

@@ -7,8 +7,8 @@ use dispute_core::domain::{Permission, Role};
 use leptos::server_fn::ServerFn;
 
 use crate::pages::{
-    account, connection, delivery, dispute, disputes, letters, login, rebuilds, replays, response,
-    setup, users,
+    account, connection, decide, delivery, dispute, disputes, letters, login, rebuilds, replays,
+    response, setup, users,
 };
 
 /// What a route requires.
@@ -43,6 +43,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/account/password", SignedIn),
     ("/disputes", Needs(ReadDisputes)),
     ("/disputes/{id}", Needs(ReadDisputes)),
+    ("/disputes/{id}/decide/{choice}", Needs(WorkDisputes)),
     ("/responses/{id}", Needs(ReadDisputes)),
     ("/letters", Needs(ManageLetters)),
     ("/deadlines", Needs(ReadDisputes)),
@@ -100,6 +101,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     (response::BackToDraft::PATH, Needs(WorkDisputes)),
     (response::RemoveEvidence::PATH, Needs(WorkDisputes)),
     (response::AskChecklist::PATH, Needs(WorkDisputes)),
+    (decide::Decide::PATH, Needs(WorkDisputes)),
     (letters::SaveTemplate::PATH, Needs(ManageLetters)),
     (delivery::ReplayDelivery::PATH, Needs(Replay)),
     (replays::ReplayMatching::PATH, Needs(Replay)),

@@ -32,6 +32,7 @@ use pages::{
     connections::ConnectionsPage,
     dashboard::DashboardPage,
     deadlines::DeadlinesPage,
+    decide::DecidePage,
     deliveries::DeliveriesPage,
     delivery::DeliveryPage,
     dispute::DisputePage,
@@ -97,6 +98,15 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=(StaticSegment("disputes"), ParamSegment("id"))
                         view=DisputePage
+                    />
+                    <Route
+                        path=(
+                            StaticSegment("disputes"),
+                            ParamSegment("id"),
+                            StaticSegment("decide"),
+                            ParamSegment("choice"),
+                        )
+                        view=DecidePage
                     />
                     <Route
                         path=(StaticSegment("responses"), ParamSegment("id"))

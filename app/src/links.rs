@@ -22,6 +22,12 @@ pub fn replay_run(id: i64) -> String {
     format!("/replays/runs/{id}")
 }
 
+/// The confirmation page of a decision about a dispute (`defend`,
+/// `accept`, `outside`).
+pub fn decide(dispute: i64, choice: &str) -> String {
+    format!("/disputes/{dispute}/decide/{choice}")
+}
+
 /// A response's page.
 pub fn response(id: i64) -> String {
     format!("/responses/{id}")

@@ -39,7 +39,7 @@ async function pagesOf(page: Page, role: Role): Promise<string[]> {
     return hrefs.find((href) => pattern.test(href));
   };
   const dispute = await first('/disputes?status=any', /^\/disputes\/\d+$/);
-  if (dispute) paths.push(dispute);
+  if (dispute) paths.push(dispute, `${dispute}/decide/outside`);
   if (role !== 'analyst') {
     const delivery = await first('/deliveries', /^\/deliveries\/\d+$/);
     if (delivery) paths.push(delivery);

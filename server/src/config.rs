@@ -316,6 +316,11 @@ pub struct SettingArgs {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub packet_builds_at_once: usize,
 
+    /// Jobs this replica runs at once (0: none; it serves only, and other
+    /// replicas do the work).
+    #[arg(long, env = "JOB_WORKERS", default_value = "2", global = true)]
+    pub job_workers: usize,
+
     /// The bearer token GET /metrics asks for; without one, /metrics does
     /// not exist.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true, value_parser = secret)]
@@ -359,6 +364,7 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
     pub evidence: dispute_core::domain::evidence::EvidenceLimits,
     pub packet_builds_at_once: usize,
+    pub job_workers: usize,
 }
 
 /// How status queries are sent, and when reconciliation asks.
@@ -433,6 +439,7 @@ impl From<SettingArgs> for Settings {
                 packet_pages: a.packet_max_pages,
             },
             packet_builds_at_once: a.packet_builds_at_once,
+            job_workers: a.job_workers,
         }
     }
 }

@@ -181,6 +181,7 @@ async fn run_in(home: &Path, settings: Settings) -> anyhow::Result<()> {
             time_scale: TIME_SCALE,
             timeout: Duration::from_secs(10),
         };
+        world.send_outcomes_to(how.clone());
         let log = sender::play(&story, world.keys(), start, &how).await?;
         let dropped = log.iter().filter(|a| a.attempt == 0).count();
         println!(
@@ -217,6 +218,9 @@ async fn run_in(home: &Path, settings: Settings) -> anyhow::Result<()> {
                 );
             }
         }
+        if let Some(responded) = record_a_response(&store).await? {
+            println!("  {responded}: a response recorded as sent outside the desk");
+        }
         println!("demo ready: open {address}/disputes (Ctrl-C stops it)");
         serving.await??;
         anyhow::Ok(())
@@ -224,6 +228,50 @@ async fn run_in(home: &Path, settings: Settings) -> anyhow::Result<()> {
     .await;
     db.close().await?;
     ran
+}
+
+/// The dispute the demo shows as responded to: Botim Money's first, its
+/// response recorded as sent through Botim Money's support by the demo's
+/// admin (the others still wait for theirs).
+const RESPONDED: (&str, &str) = ("botim-main", "OBDAY001");
+
+async fn record_a_response(store: &Store) -> anyhow::Result<Option<String>> {
+    use dispute_core::domain::submission::{Decision, OutsideMethod};
+    let (slug, reference) = RESPONDED;
+    let (Some(dispute), Some(admin)) = (
+        store.dispute(slug, reference).await?,
+        store.user_by_email(DEMO_EMAIL).await?,
+    ) else {
+        return Ok(None);
+    };
+    let Some(stage) = dispute.stage else {
+        return Ok(None);
+    };
+    let token = store
+        .issue_confirm_token(dispute.id, stage, Decision::Defend, admin.id)
+        .await?;
+    let actor = dispute_store::Actor {
+        user_id: Some(admin.id),
+        email: Some(DEMO_EMAIL.to_owned()),
+        address: None,
+    };
+    store
+        .submit(&dispute_store::SubmitRequest {
+            dispute_id: dispute.id,
+            decision: Decision::Defend,
+            token: &token,
+            outside: Some(dispute_store::Outside {
+                at: jiff::Timestamp::now(),
+                method: OutsideMethod::Email,
+                sent: "the response packet and the courier's proof of delivery".to_owned(),
+                note: "Sent to Botim Money's merchant support by the demo.".to_owned(),
+            }),
+            actor: &actor,
+            subject: &format!("dispute {slug}/{reference}"),
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(format!("{slug}/{reference}")))
 }
 
 fn write_fixtures(dir: &Path) -> anyhow::Result<()> {

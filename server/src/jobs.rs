@@ -1,6 +1,6 @@
 //! This replica's part in the job system (`dispute_store::jobs`): a worker
 //! that claims due jobs (looking every `POLL` when it has none) and runs up
-//! to `WORKERS` at once, each with its heartbeat; and a scheduler that, at each period's start, makes each
+//! to `JOB_WORKERS` at once, each with its heartbeat; and a scheduler that, at each period's start, makes each
 //! periodic job's run wait (every replica asks; one row per kind makes it
 //! once per cluster). What each kind of job does is `Work::run`.
 
@@ -11,6 +11,7 @@ use dispute_core::domain::{jobs::period_start, JobKind, JobState};
 use dispute_store::{new_claim, Actor, Job, Store, StoreError};
 use dispute_workflows::metrics::Metrics;
 use dispute_workflows::status_queries::StatusQueries;
+use dispute_workflows::submissions::{Attempt, Submissions};
 use dispute_workflows::vault::Vault;
 use tokio::sync::Semaphore;
 use tower_sessions_core::ExpiredDeletion;
@@ -18,9 +19,6 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::config::StatusQuerySettings;
 
-/// Jobs one replica runs at once (the machine it was sized for has two
-/// cores).
-const WORKERS: usize = 2;
 /// How often an idle worker looks for due jobs: one cheap statement, and
 /// the longest an analyst's "Query status now" waits to be picked up.
 const POLL: Duration = Duration::from_secs(1);
@@ -36,6 +34,7 @@ pub struct Work {
     pub vault: Vault,
     pub metrics: Metrics,
     pub queries: StatusQueries,
+    pub submissions: Submissions,
     pub sessions: PostgresStore,
     pub reconciliation: StatusQuerySettings,
     pub retention: jiff::SignedDuration,
@@ -47,6 +46,12 @@ pub struct Work {
 struct QueryJob {
     asked_by: Option<Actor>,
     why: String,
+}
+
+/// What a submission's job carries.
+#[derive(serde::Deserialize)]
+struct SubmissionJob {
+    submission: i64,
 }
 
 /// What a checklist question's job carries.
@@ -73,6 +78,18 @@ impl Work {
                 self.queries
                     .ask_checklist(asked.response, &asked.asked_by)
                     .await?;
+            }
+            JobKind::Submission => {
+                let sending: SubmissionJob = serde_json::from_value(job.payload.clone())?;
+                let last = job.attempts >= job.max_attempts;
+                match self
+                    .submissions
+                    .run(sending.submission, job.attempts, last)
+                    .await?
+                {
+                    Attempt::Finished => {}
+                    Attempt::TryAgain(words) => anyhow::bail!(words),
+                }
             }
             JobKind::Reconcile => {
                 self.queries
@@ -171,9 +188,9 @@ pub async fn record(store: &Store, job: &Job, ran: anyhow::Result<()>) {
     }
 }
 
-/// Claims and runs due jobs until dropped.
-pub async fn work(work: Arc<Work>) {
-    let slots = Arc::new(Semaphore::new(WORKERS));
+/// Claims and runs due jobs, `workers` at once, until dropped.
+pub async fn work(work: Arc<Work>, workers: usize) {
+    let slots = Arc::new(Semaphore::new(workers));
     loop {
         let slot = slots.clone().acquire_owned().await.expect("never closed");
         match work.store.claim_job(JobKind::ALL, new_claim()).await {

@@ -15,6 +15,7 @@ use dispute_workflows::metrics::Metrics;
 use dispute_workflows::outbound::OutboundPolicy;
 
 use dispute_workflows::status_queries::StatusQueries;
+use dispute_workflows::submissions::Submissions;
 
 use dispute_store::Store;
 
@@ -38,6 +39,9 @@ const THROTTLE_FLUSH: Duration = Duration::from_secs(10);
 const SESSION_SWEEP: Duration = Duration::from_secs(3600);
 /// Further attempts of a status query after a network error.
 const QUERY_RETRIES: u32 = 2;
+/// The least a submission's call may take: a supply carries up to the
+/// response's files, Base64, which a slow provider takes a while to read.
+const SUBMISSION_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often retention looks for what is past its time.
 const RETENTION_SWEEP: Duration = Duration::from_secs(3600);
 
@@ -52,6 +56,7 @@ pub struct Application {
     trusted_proxies: SourceAllowlist,
     intake: Intake,
     work: crate::jobs::Work,
+    workers: usize,
     periodic: Vec<(JobKind, Duration)>,
 }
 
@@ -123,26 +128,35 @@ impl Application {
             settings.stranger_requests_per_minute,
             metrics.clone(),
         );
-        let queries = StatusQueries::new(
-            store.clone(),
-            vault.clone(),
+        let calls = |timeout| {
             Executor::new(
                 store.clone(),
                 CallSettings {
                     policy: OutboundPolicy {
                         allow_local: settings.status_queries.allow_local,
                     },
-                    timeout: settings.status_queries.timeout,
+                    timeout,
                     retries: QUERY_RETRIES,
                 },
-            ),
+            )
+        };
+        let queries = StatusQueries::new(
+            store.clone(),
+            vault.clone(),
+            calls(settings.status_queries.timeout),
             metrics.clone(),
+        );
+        let submissions = Submissions::new(
+            store.clone(),
+            vault.clone(),
+            calls(settings.status_queries.timeout.max(SUBMISSION_TIMEOUT)),
         );
         let work = crate::jobs::Work {
             store: store.clone(),
             vault: vault.clone(),
             metrics: metrics.clone(),
             queries: queries.clone(),
+            submissions,
             sessions: sessions.clone(),
             reconciliation: settings.status_queries,
             retention: settings.retention,
@@ -188,6 +202,7 @@ impl Application {
             trusted_proxies: settings.trusted_proxies.clone(),
             intake,
             work,
+            workers: settings.job_workers,
             periodic,
         })
     }
@@ -224,10 +239,11 @@ impl Application {
             trusted_proxies,
             intake,
             work,
+            workers,
             periodic,
             ..
         } = self;
-        let tasks = beside_serving(intake, work, periodic);
+        let tasks = beside_serving(intake, work, workers, periodic);
         let stop = CancellationToken::new();
         let connections = TaskTracker::new();
         // One share per address across both listeners.
@@ -296,6 +312,7 @@ async fn bind(address: SocketAddr) -> Result<(TcpListener, SocketAddr), StartupE
 fn beside_serving(
     intake: Intake,
     work: crate::jobs::Work,
+    workers: usize,
     periodic: Vec<(JobKind, Duration)>,
 ) -> Tasks {
     let mut tasks = Tasks::new();
@@ -306,7 +323,9 @@ fn beside_serving(
         async move { intake.flush_throttled().await }
     });
     tasks.run(crate::jobs::schedule(work.store.clone(), periodic));
-    tasks.run(crate::jobs::work(std::sync::Arc::new(work)));
+    if workers > 0 {
+        tasks.run(crate::jobs::work(std::sync::Arc::new(work), workers));
+    }
     tasks
 }
 

@@ -59,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
         Keys::load(&cli.keys)?,
         Duration::from_secs(cli.slow_answer_seconds),
     ));
+    world.send_outcomes_to(how.clone());
     let listener = tokio::net::TcpListener::bind(cli.queries)
         .await
         .with_context(|| format!("cannot listen on {}", cli.queries))?;

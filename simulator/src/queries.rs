@@ -38,7 +38,9 @@ use serde_json::{json, value::RawValue, Value};
 
 use crate::{
     notifications::Keys,
-    scenario::{DisputeScript, QueryMisbehaviour, Scenario, Step},
+    scenario::{
+        AfterDefence, DisputeScript, QueryMisbehaviour, RespondMisbehaviour, Scenario, Step,
+    },
 };
 
 /// PingPong's largest page.
@@ -60,6 +62,8 @@ pub struct World {
     log: Mutex<Vec<Answered>>,
     /// PingPong's side of each dispute's defence, by reference.
     defences: Mutex<std::collections::HashMap<String, Defence>>,
+    /// Where outcomes decided after a defence are sent (none: not sent).
+    outcomes: Mutex<Option<crate::sender::Play>>,
 }
 
 /// What PingPong holds of a dispute's defence.
@@ -69,6 +73,10 @@ struct Defence {
     documents: std::collections::BTreeSet<String>,
     /// `defended` or `accepted`, once.
     decided: Option<&'static str>,
+    /// Response calls received, and supplies among them (misbehaviours
+    /// count them).
+    calls: usize,
+    supplies: usize,
 }
 
 /// One query as the log records it.
@@ -94,7 +102,14 @@ impl World {
             slow_answer,
             log: Mutex::new(Vec::new()),
             defences: Mutex::new(std::collections::HashMap::new()),
+            outcomes: Mutex::new(None),
         }
+    }
+
+    /// Sends each dispute's `after_defence` outcome to the Dispute Desk
+    /// `how` names, once it is defended.
+    pub fn send_outcomes_to(&self, how: crate::sender::Play) {
+        *self.outcomes.lock().expect("the outcomes' lock") = Some(how);
     }
 
     /// PingPong's side of dispute `reference`'s defence, as it is now.
@@ -224,22 +239,39 @@ pub fn router(world: Arc<World>) -> Router {
         .route(
             "/pingpong/dispute/supplyDefenseDocument",
             post(|w: State<Arc<World>>, b: Bytes| {
-                pingpong_respond(w.0, b, "supplyDefenseDocument")
+                pingpong_respond(w.0, b, "/pingpong/dispute/supplyDefenseDocument")
             }),
         )
         .route(
             "/pingpong/dispute/deleteDefenseDocument",
             post(|w: State<Arc<World>>, b: Bytes| {
-                pingpong_respond(w.0, b, "deleteDefenseDocument")
+                pingpong_respond(w.0, b, "/pingpong/dispute/deleteDefenseDocument")
             }),
         )
         .route(
             "/pingpong/dispute/defendDispute",
-            post(|w: State<Arc<World>>, b: Bytes| pingpong_respond(w.0, b, "defendDispute")),
+            post(|w: State<Arc<World>>, b: Bytes| {
+                pingpong_respond(w.0, b, "/pingpong/dispute/defendDispute")
+            }),
         )
         .route(
             "/pingpong/dispute/acceptDispute",
-            post(|w: State<Arc<World>>, b: Bytes| pingpong_respond(w.0, b, "acceptDispute")),
+            post(|w: State<Arc<World>>, b: Bytes| {
+                pingpong_respond(w.0, b, "/pingpong/dispute/acceptDispute")
+            }),
+        )
+        // PingPong's production documents put these two under /v4/.
+        .route(
+            "/pingpong/v4/dispute/defendDispute",
+            post(|w: State<Arc<World>>, b: Bytes| {
+                pingpong_respond(w.0, b, "/pingpong/v4/dispute/defendDispute")
+            }),
+        )
+        .route(
+            "/pingpong/v4/dispute/acceptDispute",
+            post(|w: State<Arc<World>>, b: Bytes| {
+                pingpong_respond(w.0, b, "/pingpong/v4/dispute/acceptDispute")
+            }),
         )
         .route("/botim-money/sgs/api/acquire2/getOrder", post(botim_order))
         .route(
@@ -530,13 +562,59 @@ async fn pingpong_defense_reasons(State(world): State<Arc<World>>, body: Bytes) 
 
 /// PingPong's response calls, as their documents describe them (the
 /// supply's body in Adyen's shape, as Dispute Desk assumes it): supplied
-/// documents are kept by type, a dispute defended or accepted once.
-async fn pingpong_respond(world: Arc<World>, body: Bytes, op: &'static str) -> Response {
-    let path = format!("/pingpong/dispute/{op}");
+/// documents are kept by type, a dispute defended or accepted once, and
+/// each documented refusal given when its condition holds — the defence
+/// period over (`DefendEnded`), the dispute decided (`DefendDisputeStatusError`),
+/// defended or accepted already (`DefendExist`).
+async fn pingpong_respond(world: Arc<World>, body: Bytes, path: &'static str) -> Response {
+    let op = path.rsplit('/').next().unwrap_or_default();
     let error = |code: &str, message: &str| json!({"success": false, "errorCode": code, "errorMessage": message});
+    let mut how = Misbehaving::default();
+    let mut outcome = None;
     let (answer, reference) = match dispute_call(&world, &body) {
         Err(refused) => refused,
         Ok(call) => {
+            let misbehave = |m| call.dispute.respond_misbehave.contains(&m);
+            how.corrupt = misbehave(RespondMisbehaviour::CorruptSignature);
+            let (calls, supplies) = {
+                let mut defences = world.defences.lock().expect("the defences' lock");
+                let defence = defences.entry(call.reference.clone()).or_default();
+                defence.calls += 1;
+                defence.supplies += usize::from(op == "supplyDefenseDocument");
+                (defence.calls, defence.supplies)
+            };
+            if misbehave(RespondMisbehaviour::FailTwice) && calls <= 2 {
+                world
+                    .answering(
+                        ProviderKind::PingPong,
+                        path,
+                        Some(&call.reference),
+                        "HTTP 500",
+                        how,
+                    )
+                    .await;
+                return (
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "try again later",
+                )
+                    .into_response();
+            }
+            if misbehave(RespondMisbehaviour::HangThirdSupply)
+                && op == "supplyDefenseDocument"
+                && supplies == 3
+            {
+                std::future::pending::<()>().await;
+            }
+            let standing = world.latest(call.dispute);
+            let decided = standing.is_some_and(|(step, _)| {
+                matches!(
+                    chargeback_status(&step.kind),
+                    Some("WON" | "LOST" | "EXPIRED")
+                )
+            });
+            let ended = standing
+                .and_then(|(step, at)| step.deadline_after().map(|after| at + after))
+                .is_some_and(|deadline| deadline <= Timestamp::now());
             let mut defences = world.defences.lock().expect("the defences' lock");
             let defence = defences.entry(call.reference.clone()).or_default();
             let answer = match (op, defence.decided) {
@@ -544,6 +622,13 @@ async fn pingpong_respond(world: Arc<World>, body: Bytes, op: &'static str) -> R
                     "DefendExist",
                     "the dispute was defended or accepted already",
                 ),
+                _ if decided => error(
+                    "DefendDisputeStatusError",
+                    "the dispute is not in a status that can be defended",
+                ),
+                ("supplyDefenseDocument" | "defendDispute", None) if ended => {
+                    error("DefendEnded", "the defense period has ended")
+                }
                 ("supplyDefenseDocument", None) => supply(defence, &call.fields),
                 ("deleteDefenseDocument", None) => {
                     let code = call
@@ -557,6 +642,11 @@ async fn pingpong_respond(world: Arc<World>, body: Bytes, op: &'static str) -> R
                 }
                 ("defendDispute", None) => {
                     defence.decided = Some("defended");
+                    outcome = call
+                        .dispute
+                        .after_defence
+                        .clone()
+                        .map(|after| (call.dispute.clone(), after));
                     json!({"success": true})
                 }
                 (_, None) => {
@@ -569,14 +659,61 @@ async fn pingpong_respond(world: Arc<World>, body: Bytes, op: &'static str) -> R
             (answer, Some(call.reference))
         }
     };
-    pingpong_reply(
-        &world,
-        &path,
-        reference.as_deref(),
-        answer,
-        Misbehaving::default(),
-    )
-    .await
+    if let Some((dispute, after)) = outcome {
+        world.clone().decide_later(dispute, after);
+    }
+    pingpong_reply(&world, path, reference.as_deref(), answer, how).await
+}
+
+impl World {
+    /// Sends `dispute`'s outcome notification `after.after_seconds` from
+    /// now, where outcomes go (nowhere when none was said).
+    fn decide_later(self: Arc<Self>, dispute: DisputeScript, after: AfterDefence) {
+        let Some(how) = self.outcomes.lock().expect("the outcomes' lock").clone() else {
+            return;
+        };
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(u64::from(after.after_seconds))).await;
+            let minutes = (Timestamp::now() - self.start)
+                .total(jiff::Unit::Minute)
+                .map_or(0, |m| m.max(0.0) as u32);
+            let step = Step {
+                kind: after.kind,
+                result: None,
+                happened_minutes: minutes,
+                sent_minutes: None,
+                deadline_days: None,
+                deadline_hours: None,
+                flat: false,
+                misbehave: Vec::new(),
+            };
+            let index = dispute.events.len();
+            match crate::notifications::build(
+                &self.scenario,
+                &dispute,
+                index,
+                &step,
+                self.start,
+                &self.keys,
+            ) {
+                Ok(request) => {
+                    let sent = crate::sender::send_now(&how, &dispute, &step, request).await;
+                    report_outcome(&sent);
+                }
+                Err(e) => eprintln!("cannot build the outcome of {}: {e:#}", dispute.reference),
+            }
+        });
+    }
+}
+
+/// The outcome's attempts, on the simulator's standard error.
+fn report_outcome(attempts: &[crate::sender::Attempt]) {
+    for attempt in attempts {
+        eprintln!(
+            "outcome {} {} attempt {}: {:?}",
+            attempt.reference, attempt.kind, attempt.attempt, attempt.status
+        );
+    }
 }
 
 /// Keeps each supplied document's type, or refuses the whole supply.

@@ -43,6 +43,14 @@ pub struct DisputeScript {
     /// How the provider's query API misbehaves when asked about it.
     #[serde(default)]
     pub query_misbehave: Vec<QueryMisbehaviour>,
+    /// How the provider's response calls misbehave for it.
+    #[serde(default)]
+    pub respond_misbehave: Vec<RespondMisbehaviour>,
+    /// The notification the provider sends once the dispute is defended
+    /// (PingPong's `CHARGEBACK_REVERSED` or `CHARGEBACK_RETURN`), and how
+    /// many real seconds later.
+    #[serde(default)]
+    pub after_defence: Option<AfterDefence>,
     /// Where Dispute Desk should have the dispute once every notification
     /// that is sent has arrived.
     pub expect: Expected,
@@ -165,6 +173,31 @@ pub enum QueryMisbehaviour {
     /// PingPong: `chargebackStatus` stays `PENDING` whatever happened, as
     /// PingPong's notifications carry it on won and lost disputes.
     PendingStatus,
+}
+
+/// How the provider's response calls get an answer wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RespondMisbehaviour {
+    /// The first two response calls answer HTTP 500 without doing
+    /// anything; the rest are answered.
+    FailTwice,
+    /// The third document supplied is never answered and never kept, as
+    /// if the provider stopped reading it (the caller gives up or is
+    /// killed); later ones are answered.
+    HangThirdSupply,
+    /// Signs its answers so that they do not verify.
+    CorruptSignature,
+}
+
+/// The outcome the provider decides once the dispute is defended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AfterDefence {
+    /// The provider's word for it (`CHARGEBACK_REVERSED`: won).
+    pub kind: String,
+    /// Real seconds after the defence, whatever the time scale.
+    pub after_seconds: u32,
 }
 
 /// How the provider gets a notification wrong.

@@ -128,6 +128,30 @@ pub async fn play(
     Ok(log)
 }
 
+/// Sends `step`'s notification `request` now (an outcome decided while the
+/// simulator runs), retried on its provider's schedule.
+pub async fn send_now(
+    how: &Play,
+    dispute: &crate::scenario::DisputeScript,
+    step: &crate::scenario::Step,
+    request: Request,
+) -> Vec<Attempt> {
+    let Ok(client) = reqwest::Client::builder().timeout(how.timeout).build() else {
+        return Vec::new();
+    };
+    let plan = Planned {
+        provider: dispute.provider,
+        connection: dispute.connection.clone(),
+        reference: dispute.reference.clone(),
+        kind: step.kind.clone(),
+        at: Duration::ZERO,
+        copies: 1,
+        dropped: false,
+        request,
+    };
+    deliver(&client, how, Instant::now(), plan).await
+}
+
 /// One notification: sent when due, then retried on its provider's
 /// schedule until acknowledged.
 async fn deliver(

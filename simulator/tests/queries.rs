@@ -44,6 +44,9 @@ const SCENARIO: &str = r#"{
   {"provider": "pingpong", "connection": "pp", "reference": "PP2", "amount": "10.00",
    "currency": "USD", "events": [{"kind": "REQUEST_FOR_INFORMATION", "happened_minutes": 60,
    "deadline_days": 5}], "expect": {"stage": "inquiry", "status": "needs_response"}},
+  {"provider": "pingpong", "connection": "pp", "reference": "PPENDED", "amount": "10.00",
+   "currency": "USD", "events": [{"kind": "NOTIFICATION_OF_CHARGEBACK", "happened_minutes": 0,
+   "deadline_hours": 1}], "expect": {"stage": "chargeback", "status": "needs_response"}},
   {"provider": "pingpong", "connection": "pp", "reference": "PPFORGED", "amount": "10.00",
    "currency": "USD", "events": [{"kind": "CHARGEBACK_REVERSED", "happened_minutes": 60}],
    "query_misbehave": ["corrupt_signature"],
@@ -535,8 +538,9 @@ async fn respond(
     merchant: &Merchant,
     reference: &str,
     call: dispute_core::providers::pingpong::respond::ResponseCall,
-    documents: &[dispute_core::providers::pingpong::respond::Supplied<'_>],
-) -> dispute_core::providers::pingpong::respond::ResponseAnswer {
+    documents: &[dispute_core::providers::submission::Supplied<'_>],
+) -> dispute_core::providers::submission::StepAnswer {
+    use dispute_core::providers::pingpong::respond::Documented;
     let Connector::PingPong(pingpong) = &merchant.connector else {
         panic!("a PingPong merchant");
     };
@@ -544,7 +548,11 @@ async fn respond(
         .response_request(&merchant.ctx(), reference, call, documents, None)
         .unwrap();
     let answer = reqwest::Client::new()
-        .post(format!("{base}{}{}", merchant.prefix, call.path()))
+        .post(format!(
+            "{base}{}{}",
+            merchant.prefix,
+            call.path(Documented::Sandbox)
+        ))
         .header("content-type", "application/json")
         .body(body)
         .send()
@@ -561,8 +569,9 @@ async fn pingpong_takes_documents_then_one_defence_and_says_so_in_its_checklist(
     use dispute_core::{
         domain::evidence::{DocumentKind, FileKind, Requirement},
         providers::{
-            pingpong::respond::{ResponseAnswer, ResponseCall, Supplied},
+            pingpong::respond::ResponseCall,
             query::ChecklistAnswer,
+            submission::{StepAnswer as ResponseAnswer, Supplied},
         },
     };
     let (base, _world) = simulator().await;
@@ -615,5 +624,23 @@ async fn pingpong_takes_documents_then_one_defence_and_says_so_in_its_checklist(
         respond(&base, &merchant, "PP1", ResponseCall::Accept, &[]).await,
         ResponseAnswer::Done,
         "another dispute is its own"
+    );
+    let refused = |answer| match answer {
+        ResponseAnswer::Refused { code, .. } => code,
+        ResponseAnswer::Done => "done".to_owned(),
+    };
+    assert_eq!(
+        refused(respond(&base, &merchant, "PPENDED", ResponseCall::Defend, &[]).await),
+        "DefendEnded",
+        "its deadline has passed"
+    );
+    assert_eq!(
+        refused(respond(&base, &merchant, "PPENDED", ResponseCall::Supply, &invoice).await),
+        "DefendEnded"
+    );
+    assert_eq!(
+        refused(respond(&base, &merchant, "PPFORGED", ResponseCall::Defend, &[]).await),
+        "DefendDisputeStatusError",
+        "it is won already"
     );
 }

@@ -23,6 +23,7 @@ mod replays;
 mod responses;
 mod retention;
 mod status_queries;
+mod submissions;
 mod views;
 
 pub use board::{BoardBounds, BoardColumn, Column};
@@ -59,6 +60,10 @@ pub use retention::Purged;
 pub use status_queries::{
     QueryConflict, QueryOutcome, QueryRecord, QueryRecorded, QueryRequested, QuerySubject,
     ReconcileRules, StatusQueryEntry,
+};
+pub use submissions::{
+    Finished, Outside, SentCall, StepRecord, SubmissionRecord, SubmissionWork, SubmitRefusal,
+    SubmitRequest, Submitted,
 };
 pub use views::SavedView;
 

@@ -57,6 +57,9 @@ pub enum EventSource {
         asked_at: jiff::Timestamp,
         answer: String,
     },
+    /// The merchant's decision, sent or recorded (a submission's), made
+    /// at `at`.
+    Response { at: jiff::Timestamp },
 }
 
 /// Where the event being recorded comes from, as its row says it.
@@ -72,6 +75,7 @@ impl Origin<'_> {
             Origin::Arriving(..) => EventOrigin::Notification,
             Origin::Other(EventSource::Replay { .. }) => EventOrigin::Replay,
             Origin::Other(EventSource::StatusQuery { .. }) => EventOrigin::StatusQuery,
+            Origin::Other(EventSource::Response { .. }) => EventOrigin::Response,
         }
     }
 
@@ -82,6 +86,7 @@ impl Origin<'_> {
             Origin::Arriving(..) => None,
             Origin::Other(EventSource::Replay { received_at, .. }) => Some(*received_at),
             Origin::Other(EventSource::StatusQuery { asked_at, .. }) => Some(*asked_at),
+            Origin::Other(EventSource::Response { at }) => Some(*at),
         }
     }
 }
@@ -527,7 +532,9 @@ async fn record_event(
                 }),
                 _,
             ) => (None, Some(*notification_id)),
-            (Origin::Other(EventSource::StatusQuery { .. }), _) => (None, None),
+            (Origin::Other(EventSource::StatusQuery { .. } | EventSource::Response { .. }), _) => {
+                (None, None)
+            }
         };
         let (written, folded) = write_event(
             tx,
@@ -639,7 +646,8 @@ async fn write_event(
     let written_state = projection.stage_status();
     let (queried_by, query_answer) = match origin {
         Origin::Other(EventSource::StatusQuery { by, answer, .. }) => (*by, Some(answer.as_str())),
-        Origin::Arriving(..) | Origin::Other(EventSource::Replay { .. }) => (None, None),
+        Origin::Arriving(..)
+        | Origin::Other(EventSource::Replay { .. } | EventSource::Response { .. }) => (None, None),
     };
     let query = sqlx::query_as::<_, Written>(&WRITE_EVENT)
         .bind(connection_id)

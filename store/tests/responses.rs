@@ -1,7 +1,9 @@
 //! Responses and their evidence in the store: one per dispute and stage,
 //! files streamed in chunks and read back in order, a file kept only when
 //! its upload finishes, the same bytes once, the response's limit, and
-//! what a response that cannot change refuses.
+//! what a response that cannot change refuses; and decisions about them:
+//! one-time confirmations, one decision per stage, steps kept once, the
+//! decision folded once, and what a refusal gives back.
 
 use dispute_core::domain::{
     evidence::{DocumentKind, FileKind, Letter, ResponseState, Summary},
@@ -95,6 +97,20 @@ async fn setup() -> Setup {
     }
 }
 
+/// Records that the provider says the dispute is at `stage` and `status`
+/// (as a status query's answer).
+async fn heard(s: &Setup, key: &str, stage: Stage, status: Status) {
+    let source = EventSource::StatusQuery {
+        by: None,
+        asked_at: jiff::Timestamp::now(),
+        answer: "{}".into(),
+    };
+    s.store
+        .record_event(s.connection, &source, &event(key, stage, status))
+        .await
+        .unwrap();
+}
+
 fn evidence(name: &str, bytes: &[u8], document: DocumentKind) -> NewEvidence {
     use sha2::Digest;
     NewEvidence {
@@ -180,19 +196,7 @@ async fn a_stage_has_one_response_and_a_later_stage_a_new_one() {
         (Stage::Chargeback, ResponseState::Draft, "Dear provider")
     );
 
-    let source = EventSource::StatusQuery {
-        by: None,
-        asked_at: jiff::Timestamp::now(),
-        answer: "{}".into(),
-    };
-    s.store
-        .record_event(
-            s.connection,
-            &source,
-            &event("prearb", Stage::PreArbitration, Status::NeedsResponse),
-        )
-        .await
-        .unwrap();
+    heard(&s, "prearb", Stage::PreArbitration, Status::NeedsResponse).await;
     let second = prepared(
         s.store
             .prepare_response(s.dispute, &letter, &s.me, "d")
@@ -413,4 +417,231 @@ async fn an_admins_letter_template_replaces_the_desks_and_is_audited() {
     .await
     .unwrap();
     assert_eq!(audited, 2);
+}
+
+/// A confirmation for `decision` on the setup's dispute, by its analyst.
+async fn token(s: &Setup, decision: dispute_core::domain::submission::Decision) -> String {
+    s.store
+        .issue_confirm_token(
+            s.dispute,
+            Stage::Chargeback,
+            decision,
+            s.me.user_id.unwrap(),
+        )
+        .await
+        .unwrap()
+}
+
+async fn submit(
+    s: &Setup,
+    decision: dispute_core::domain::submission::Decision,
+    token: &str,
+) -> Result<dispute_store::Submitted, dispute_store::SubmitRefusal> {
+    s.store
+        .submit(&dispute_store::SubmitRequest {
+            dispute_id: s.dispute,
+            decision,
+            token,
+            outside: None,
+            actor: &s.me,
+            subject: "d",
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_confirmation_expires_belongs_to_its_analyst_and_its_stage() {
+    use dispute_core::domain::submission::Decision::Accept;
+    use dispute_store::SubmitRefusal;
+    let s = setup().await;
+    let old = token(&s, Accept).await;
+    sqlx::query("update confirm_tokens set created_at = now() - interval '31 minutes'")
+        .execute(s.store.pool())
+        .await
+        .unwrap();
+    assert!(matches!(
+        submit(&s, Accept, &old).await,
+        Err(SubmitRefusal::Token)
+    ));
+
+    let someone_elses = token(&s, Accept).await;
+    let stranger = Actor {
+        user_id: Some(
+            s.store
+                .create_user(
+                    &NewUser {
+                        email: Email::parse("other@example.com").unwrap(),
+                        display_name: DisplayName::parse("Other").unwrap(),
+                        role: Role::Analyst,
+                        password_hash: "not a hash".into(),
+                        must_change_password: false,
+                    },
+                    &Actor::default(),
+                )
+                .await
+                .unwrap(),
+        ),
+        ..Actor::default()
+    };
+    let theirs = s
+        .store
+        .submit(&dispute_store::SubmitRequest {
+            dispute_id: s.dispute,
+            decision: Accept,
+            token: &someone_elses,
+            outside: None,
+            actor: &stranger,
+            subject: "d",
+        })
+        .await;
+    assert!(matches!(theirs, Err(SubmitRefusal::Token)));
+
+    // The dispute moves on after the page was opened.
+    let page = token(&s, Accept).await;
+    s.store
+        .record_event(
+            s.connection,
+            &EventSource::Response {
+                at: jiff::Timestamp::now(),
+            },
+            &event("pre", Stage::PreArbitration, Status::NeedsResponse),
+        )
+        .await
+        .unwrap();
+    match submit(&s, Accept, &page).await {
+        Err(SubmitRefusal::Blocked(why)) => assert!(why.contains("moved on"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let made: i64 = sqlx::query_scalar("select count(*) from submissions")
+        .fetch_one(s.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(made, 0);
+}
+
+#[tokio::test]
+async fn a_step_is_kept_once_and_a_decision_folds_once_and_a_refusal_gives_the_stage_back() {
+    use dispute_core::domain::submission::{Decision, Step, StepOutcome, SubmissionState};
+    use dispute_store::{Finished, Submitted};
+    let s = setup().await;
+    let response = prepared(
+        s.store
+            .prepare_response(s.dispute, &Default::default(), &s.me, "d")
+            .await
+            .unwrap(),
+    );
+    add(&s, response, "invoice.pdf", b"%PDF-1.7 invoice", u64::MAX)
+        .await
+        .unwrap();
+    s.store
+        .move_response(
+            response,
+            ResponseState::Draft,
+            ResponseState::Ready,
+            |_, _| None,
+            &s.me,
+            "d",
+        )
+        .await
+        .unwrap();
+    let first = token(&s, Decision::Defend).await;
+    let Submitted::Sending { id } = submit(&s, Decision::Defend, &first).await.unwrap() else {
+        panic!("PingPong's defence is sent by a job");
+    };
+    let response_state = || async { s.store.response(response).await.unwrap().unwrap().state };
+    assert_eq!(response_state().await, ResponseState::Submitted);
+    let work = s.store.submission_work(id).await.unwrap().unwrap();
+    assert_eq!(
+        work.submission.plan,
+        [
+            Step::Supply(DocumentKind::Invoice),
+            Step::Check,
+            Step::Defend
+        ]
+    );
+    let supply = Step::Supply(DocumentKind::Invoice);
+    s.store
+        .record_step(id, supply, StepOutcome::Failed, "no answer", None)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        s.store
+            .record_step(id, supply, StepOutcome::Done, "done", None)
+            .await
+            .unwrap();
+    }
+    let work = s.store.submission_work(id).await.unwrap().unwrap();
+    assert_eq!(
+        work.done,
+        [supply],
+        "a failed attempt is not done; a step done twice is kept once"
+    );
+    assert_eq!(
+        s.store
+            .submission_steps_of_dispute(s.dispute)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    s.store
+        .finish_submission(
+            id,
+            &Finished::Refused("PingPong refused a document's type".into()),
+        )
+        .await
+        .unwrap();
+    s.store
+        .finish_submission(id, &Finished::Done)
+        .await
+        .unwrap();
+    let refused = s.store.submission(id).await.unwrap().unwrap();
+    assert_eq!(
+        refused.state,
+        SubmissionState::Refused,
+        "a second end changes nothing"
+    );
+    assert_eq!(response_state().await, ResponseState::Ready);
+    let dispute = s.store.dispute_by_id(s.dispute).await.unwrap().unwrap();
+    assert_eq!(dispute.status, Some(Status::NeedsResponse));
+
+    // Refused, the stage is free for another decision.
+    let again = token(&s, Decision::Defend).await;
+    let Submitted::Sending { id: second } = submit(&s, Decision::Defend, &again).await.unwrap()
+    else {
+        panic!("sent by a job");
+    };
+    s.store
+        .finish_submission(second, &Finished::Done)
+        .await
+        .unwrap();
+    s.store
+        .finish_submission(second, &Finished::Done)
+        .await
+        .unwrap();
+    let dispute = s.store.dispute_by_id(s.dispute).await.unwrap().unwrap();
+    assert_eq!(dispute.status, Some(Status::Responded));
+    assert_eq!(dispute.deadline, None, "no deadline counts once responded");
+    assert_eq!(response_state().await, ResponseState::Answered);
+    let decisions: i64 =
+        sqlx::query_scalar("select count(*) from dispute_events where source = 'response'")
+            .fetch_one(s.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(decisions, 1);
+
+    // The chargeback redelivered does not undo the response; the outcome
+    // folds on top.
+    heard(&s, "open-again", Stage::Chargeback, Status::NeedsResponse).await;
+    let dispute = s.store.dispute_by_id(s.dispute).await.unwrap().unwrap();
+    assert_eq!(dispute.status, Some(Status::Responded));
+    heard(&s, "won", Stage::Chargeback, Status::Won).await;
+    let dispute = s.store.dispute_by_id(s.dispute).await.unwrap().unwrap();
+    assert_eq!(dispute.status, Some(Status::Won));
+    let third = token(&s, Decision::Accept).await;
+    assert!(
+        submit(&s, Decision::Accept, &third).await.is_err(),
+        "a decided dispute takes no decision"
+    );
 }

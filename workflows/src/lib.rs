@@ -17,6 +17,7 @@ pub mod rebuild;
 pub mod replay;
 pub mod responses;
 pub mod status_queries;
+pub mod submissions;
 pub mod vault;
 
 /// An error and all its sources, `outer: inner: innermost`, for the logs.

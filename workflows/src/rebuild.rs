@@ -26,7 +26,7 @@ const BATCH: i64 = 500;
 /// A recorded event's body read with today's mapping.
 fn reread(subject: &RebuildSubject, event: &RecordedEvent, body: Option<&[u8]>) -> Reading {
     match event.origin {
-        EventOrigin::StatusQuery => Reading::NotReread,
+        EventOrigin::StatusQuery | EventOrigin::Response => Reading::NotReread,
         EventOrigin::Notification | EventOrigin::Replay => {
             let Some(body) = body else {
                 return Reading::Unreadable("the delivery it came from is no longer stored".into());

@@ -37,6 +37,10 @@ pub struct DisputeView {
     pub queries: Vec<StatusQueryEntry>,
     /// Its responses, the latest stage's first.
     pub responses: Vec<dispute_store::ResponseRecord>,
+    /// Its decisions sent or recorded, oldest first, and every step of
+    /// sending them.
+    pub submissions: Vec<dispute_store::SubmissionRecord>,
+    pub steps: Vec<dispute_store::StepRecord>,
     /// A status query asked for is waiting or under way.
     pub asking: bool,
     pub viewer: CurrentUser,
@@ -67,6 +71,8 @@ pub async fn get_dispute(id: i64) -> Result<Option<DisputeView>, AppError> {
             .status_queries(Some(dispute.id), None, QUERIES_SHOWN)
             .await?,
         responses: state.store.responses_of_dispute(dispute.id).await?,
+        submissions: state.store.submissions_of_dispute(dispute.id).await?,
+        steps: state.store.submission_steps_of_dispute(dispute.id).await?,
         asking,
         dispute,
         viewer,
@@ -239,6 +245,8 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
         people,
         queries,
         responses,
+        submissions,
+        steps: sent_steps,
         asking,
         viewer,
     } = found;
@@ -252,7 +260,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
     let now = jiff::Timestamp::now();
     let last_heard = timeline
         .iter()
-        .filter(|e| e.source != EventOrigin::Replay)
+        .filter(|e| !matches!(e.source, EventOrigin::Replay | EventOrigin::Response))
         .max_by_key(|e| (e.recorded_at, e.id))
         .map(|e| {
             let how = match e.source {
@@ -421,6 +429,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             responses
             may_work
         />
+        <DecisionPanel d=d.clone() submissions may_work />
         {may_work.then(|| view! {
             <Casework
                 dispute=d.id
@@ -430,7 +439,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             />
         })}
         <h2>"Timeline"</h2>
-        <Timeline entries=timeline casework show_raw />
+        <Timeline entries=timeline casework steps=sent_steps show_raw />
         <h2>"Status queries"</h2>
         <Queries queries />
         <h2>"Payment history"</h2>
@@ -498,6 +507,83 @@ fn ResponsePanel(
                         .collect_view()}
                 </ul>
             })}
+        </section>
+    }
+}
+
+/// The merchant's decision for the current stage: how sending it goes (or
+/// what was recorded), and the ways to decide while none holds the stage.
+#[component]
+fn DecisionPanel(
+    d: DisputeRecord,
+    submissions: Vec<dispute_store::SubmissionRecord>,
+    may_work: bool,
+) -> impl IntoView {
+    use dispute_core::domain::submission::{Channel, Decision, SubmissionState};
+    let provider = d.provider.display_name();
+    let of_stage: Vec<_> = submissions
+        .into_iter()
+        .filter(|s| Some(s.stage) == d.stage)
+        .collect();
+    let holding = of_stage.iter().any(|s| s.state.holds_the_stage());
+    let open = d
+        .status
+        .is_some_and(|s| !s.is_final() && s != dispute_core::domain::Status::Responded);
+    let sendable =
+        dispute_core::providers::submission::plan(d.provider, Decision::Defend, &[]).is_some();
+    let history = of_stage
+        .into_iter()
+        .rev()
+        .map(|s| {
+            let what = match (s.decision, s.channel, s.state) {
+                (Decision::Defend, Channel::Outside, _) => "Response sent outside the desk".to_owned(),
+                (Decision::Defend, _, SubmissionState::Sending) => format!("Sending the defence to {provider}"),
+                (Decision::Defend, _, SubmissionState::Done) => format!("Defence sent to {provider}"),
+                (Decision::Defend, _, _) => format!("Defence not sent to {provider}"),
+                (Decision::Accept, Channel::Outside, _) => "Accepted (recorded; nothing sent)".to_owned(),
+                (Decision::Accept, _, SubmissionState::Sending) => format!("Accepting through {provider}"),
+                (Decision::Accept, _, SubmissionState::Done) => format!("Accepted through {provider}"),
+                (Decision::Accept, _, _) => format!("Acceptance not sent to {provider}"),
+            };
+            let payermax_closes = (s.decision == Decision::Accept
+                && d.provider == dispute_core::domain::ProviderKind::PayerMax)
+                .then_some("PayerMax has no accept call: it closes the case as lost when its time to respond ends.");
+            view! {
+                <li>
+                    <span class=format!("badge submission-{}", s.state.as_str())>{s.state.label()}</span>
+                    " "
+                    <strong>{what}</strong>
+                    {format!(" · asked by {} ", s.requested_by.display_name)}
+                    <Time at=s.requested_at />
+                    {s.words.map(|w| view! { <p class="error">{shown(&w)}</p> })}
+                    {s.outside.map(|o| view! {
+                        <p>
+                            {o.method.label()} " · " <Time at=o.at /> " · " {shown(&o.sent)}
+                            {(!o.note.is_empty()).then(|| view! { <br /> <span class="note">{shown_lines(&o.note)}</span> })}
+                        </p>
+                    })}
+                    {payermax_closes.map(|w| view! { <p>{w}</p> })}
+                </li>
+            }
+        })
+        .collect_view();
+    let actions = (may_work && open && !holding).then(|| {
+        let link = |choice: &str, label: &'static str, class: &'static str| {
+            view! { <a class=format!("button {class}") href=crate::links::decide(d.id, choice)>{label}</a> " " }
+        };
+        view! {
+            <p class="decide-actions">
+                {sendable.then(|| link("defend", "Defend…", "secondary"))}
+                {link("accept", "Accept…", "secondary")}
+                {link("outside", "Record a response sent outside the desk…", "secondary")}
+            </p>
+        }
+    });
+    view! {
+        <section class="panel decision-panel" aria-labelledby="decision-heading">
+            <h2 id="decision-heading">"Decision"</h2>
+            <ul class="submissions">{history}</ul>
+            {actions}
         </section>
     }
 }
@@ -676,6 +762,7 @@ fn Casework(
 enum Row {
     Event(Box<TimelineEntry>, bool),
     Work(Casework),
+    Step(dispute_store::StepRecord),
 }
 
 impl Row {
@@ -683,18 +770,25 @@ impl Row {
         match self {
             Row::Event(e, _) => e.occurred_at,
             Row::Work(w) => w.at(),
+            Row::Step(s) => s.at,
         }
     }
 }
 
 #[component]
-fn Timeline(entries: Vec<TimelineEntry>, casework: Vec<Casework>, show_raw: bool) -> impl IntoView {
+fn Timeline(
+    entries: Vec<TimelineEntry>,
+    casework: Vec<Casework>,
+    steps: Vec<dispute_store::StepRecord>,
+    show_raw: bool,
+) -> impl IntoView {
     let late: Vec<bool> = entries.iter().map(|e| arrived_late(e, &entries)).collect();
     let mut rows: Vec<Row> = entries
         .into_iter()
         .zip(late)
         .map(|(e, late)| Row::Event(Box::new(e), late))
         .chain(casework.into_iter().map(Row::Work))
+        .chain(steps.into_iter().map(Row::Step))
         .collect();
     // Stable: events keep their order among themselves, and so does casework.
     rows.sort_by_key(Row::at);
@@ -715,6 +809,7 @@ fn Timeline(entries: Vec<TimelineEntry>, casework: Vec<Casework>, show_raw: bool
                     .map(|row| match row {
                         Row::Event(e, late) => view! { <EventRow e=*e late show_raw /> }.into_any(),
                         Row::Work(w) => view! { <WorkRow w /> }.into_any(),
+                        Row::Step(s) => view! { <StepRow s show_raw /> }.into_any(),
                     })
                     .collect_view()}
             </tbody>
@@ -757,11 +852,46 @@ fn WorkRow(w: Casework) -> impl IntoView {
     }
 }
 
+/// One step of sending a decision: what it was and how it ended, with the
+/// request and answer for ops and admins.
+#[component]
+fn StepRow(s: dispute_store::StepRecord, show_raw: bool) -> impl IntoView {
+    use dispute_core::domain::submission::StepOutcome;
+    let badge = match s.outcome {
+        StepOutcome::Done => ("badge ok", "done"),
+        StepOutcome::Refused => ("badge warn", "refused"),
+        StepOutcome::Failed => ("badge soon", "failed; tried again"),
+    };
+    let raw = s.call.filter(|_| show_raw).map(|call| {
+        view! {
+            <details>
+                <summary>"The request and the answer"</summary>
+                <p><code>{shown(&call.address)}</code>{call.status.map(|s| format!(" · HTTP {s}"))}</p>
+                <pre>{shown_lines(&call.request)}</pre>
+                {call.answer.map(|a| view! { <pre>{shown_lines(&a)}</pre> })}
+            </details>
+        }
+    });
+    view! {
+        <tr class="casework-entry submission-step">
+            <td><Time at=s.at /></td>
+            <td colspan="4">
+                <strong>{s.step.label()}</strong>
+                " " <span class="badge">"the merchant's"</span>
+                " " <span class=badge.0>{badge.1}</span>
+                {(s.outcome != StepOutcome::Done).then(|| view! { <div>{shown(&s.words)}</div> })}
+                {raw}
+            </td>
+        </tr>
+    }
+}
+
 /// What an event did, in words (see `dispute_core::domain::headline`).
 fn headline(e: &TimelineEntry) -> String {
     use dispute_core::domain::headline::{event_title, Told};
     let told = match e.source {
         EventOrigin::StatusQuery => Told::ByQuery,
+        EventOrigin::Response => Told::ByMerchant,
         EventOrigin::Notification | EventOrigin::Replay => Told::ByNotification,
     };
     event_title(e.stage.zip(e.status), e.recognized, told)
@@ -797,6 +927,7 @@ fn EventRow(e: TimelineEntry, late: bool, show_raw: bool) -> impl IntoView {
     let source = match e.source {
         EventOrigin::StatusQuery => Some("from a status query"),
         EventOrigin::Replay => Some("from a replay"),
+        EventOrigin::Response => Some("the merchant's"),
         EventOrigin::Notification => None,
     };
     let asked_by = (e.source == EventOrigin::StatusQuery).then(|| {

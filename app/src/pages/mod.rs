@@ -7,6 +7,7 @@ pub mod connection_new;
 pub mod connections;
 pub mod dashboard;
 pub mod deadlines;
+pub mod decide;
 pub mod deliveries;
 pub mod delivery;
 pub mod dispute;

@@ -50,14 +50,17 @@ pub enum Stage {
     Arbitration,
 }
 
-/// Where the dispute stands within its stage. `NeedsResponse` and
-/// `UnderReview` are open; the rest end their stage (a later stage can still
-/// follow).
+/// Where the dispute stands within its stage. `NeedsResponse`,
+/// `UnderReview` and `Responded` are open; the rest end their stage (a
+/// later stage can still follow).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     NeedsResponse,
     UnderReview,
+    /// The merchant's response was sent (through the desk, or recorded as
+    /// sent outside it): the provider is reviewing it, no deadline counts.
+    Responded,
     Won,
     Lost,
     Accepted,
@@ -84,6 +87,7 @@ impl Status {
         match self {
             Status::NeedsResponse => "Needs response",
             Status::UnderReview => "Under review",
+            Status::Responded => "Under review — responded",
             Status::Won => "Won",
             Status::Lost => "Lost",
             Status::Accepted => "Accepted",
@@ -92,19 +96,22 @@ impl Status {
         }
     }
 
-    /// Rank within a stage: waiting on us < waiting on them < decided.
+    /// Rank within a stage: waiting on us < waiting on them < waiting on
+    /// them with our response < decided. A provider's "under review" after
+    /// the merchant responded does not hide that it did.
     pub fn rank(self) -> u8 {
         match self {
             Status::NeedsResponse => 0,
             Status::UnderReview => 1,
+            Status::Responded => 2,
             Status::Won | Status::Lost | Status::Accepted | Status::Expired | Status::Cancelled => {
-                2
+                3
             }
         }
     }
 
     pub fn is_final(self) -> bool {
-        self.rank() == 2
+        self.rank() == 3
     }
 }
 
@@ -157,6 +164,7 @@ text_enum!(Stage, "stage", {
 text_enum!(Status, "status", {
     Status::NeedsResponse => "needs_response",
     Status::UnderReview => "under_review",
+    Status::Responded => "responded",
     Status::Won => "won",
     Status::Lost => "lost",
     Status::Accepted => "accepted",
@@ -185,6 +193,7 @@ mod tests {
     fn open_statuses_rank_below_final_ones() {
         assert_eq!(Status::NeedsResponse.rank(), 0);
         assert_eq!(Status::UnderReview.rank(), 1);
+        assert_eq!(Status::Responded.rank(), 2);
         for status in [
             Status::Won,
             Status::Lost,
@@ -192,10 +201,11 @@ mod tests {
             Status::Expired,
             Status::Cancelled,
         ] {
-            assert_eq!(status.rank(), 2);
+            assert_eq!(status.rank(), 3);
             assert!(status.is_final());
         }
         assert!(!Status::UnderReview.is_final());
+        assert!(!Status::Responded.is_final());
     }
 
     #[test]
@@ -231,6 +241,7 @@ mod tests {
             [
                 "Needs response",
                 "Under review",
+                "Under review — responded",
                 "Won",
                 "Lost",
                 "Accepted",

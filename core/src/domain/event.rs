@@ -43,12 +43,16 @@ pub enum EventOrigin {
     Replay,
     /// Dispute Desk pulled it: the answer to a status query.
     StatusQuery,
+    /// The merchant's own decision: a response sent (through the desk, or
+    /// recorded as sent outside it) or an acceptance.
+    Response,
 }
 
 text_enum!(EventOrigin, "event origin", {
     EventOrigin::Notification => "notification",
     EventOrigin::Replay => "replay",
     EventOrigin::StatusQuery => "status_query",
+    EventOrigin::Response => "response",
 });
 
 /// A time as the provider wrote it and as understood.

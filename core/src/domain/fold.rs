@@ -271,6 +271,31 @@ mod tests {
     }
 
     #[test]
+    fn a_response_outranks_the_providers_review_and_a_decision_outranks_the_response() {
+        let chargeback = with_deadline(event("cb", Sets(Chargeback, NeedsResponse), 1, 1), 9);
+        let responded = event("response", Sets(Chargeback, Responded), 2, 2);
+        let reviewing = event("review", Sets(Chargeback, UnderReview), 3, 3);
+        let state = fold(&[chargeback.clone(), responded.clone(), reviewing.clone()]);
+        assert_eq!(
+            state.status,
+            Some(Responded),
+            "the provider reviewing it later hides nothing"
+        );
+        assert_eq!(state.deadline, None, "no deadline counts once responded");
+        let won = event("won", Sets(Chargeback, Won), 4, 4);
+        assert_eq!(
+            fold(&[chargeback.clone(), responded.clone(), won]).status,
+            Some(Won)
+        );
+        let pre = with_deadline(event("pre", Sets(PreArbitration, NeedsResponse), 5, 5), 20);
+        let state = fold(&[chargeback, responded, pre]);
+        assert_eq!(
+            (state.stage, state.status, state.deadline),
+            (Some(PreArbitration), Some(NeedsResponse), Some(at(20)))
+        );
+    }
+
+    #[test]
     fn the_deadline_comes_from_the_highest_ranked_event_of_the_stage_that_has_one() {
         let state = fold(&[
             with_deadline(event("rfi-1", Sets(Inquiry, NeedsResponse), 1, 1), 10),

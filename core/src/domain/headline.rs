@@ -10,6 +10,8 @@ pub enum Told {
     ByNotification,
     /// A provider's answer to a status query.
     ByQuery,
+    /// The merchant's own decision (a response sent, an acceptance).
+    ByMerchant,
 }
 
 /// The title of an event: what it made of the dispute (`effect`: the stage
@@ -18,6 +20,7 @@ pub fn event_title(effect: Option<(Stage, Status)>, recognized: bool, told: Told
     match (effect, recognized, told) {
         (Some((stage, status)), _, _) => headline(stage, status),
         (None, _, Told::ByQuery) => "The provider's answer: nothing new".to_owned(),
+        (None, _, Told::ByMerchant) => "The merchant's decision".to_owned(),
         (None, false, Told::ByNotification) => {
             "An update Dispute Desk does not understand".to_owned()
         }
@@ -32,6 +35,7 @@ pub fn headline(stage: Stage, status: Status) -> String {
         (Stage::FraudAlert, Status::NeedsResponse) => "Fraud alert received".to_owned(),
         (_, Status::NeedsResponse) => format!("{stage_name} opened"),
         (_, Status::UnderReview) => format!("{stage_name} under review"),
+        (_, Status::Responded) => format!("{stage_name} responded to"),
         (_, Status::Won) => format!("{stage_name} won"),
         (_, Status::Lost) => format!("{stage_name} lost"),
         (_, Status::Accepted) => format!("{stage_name} accepted"),
@@ -82,6 +86,10 @@ mod tests {
             headline(Stage::Chargeback, Status::Expired),
             "Chargeback: the time to respond ran out"
         );
+        assert_eq!(
+            headline(Stage::Chargeback, Status::Responded),
+            "Chargeback responded to"
+        );
     }
 
     #[test]
@@ -99,6 +107,10 @@ mod tests {
         assert_eq!(
             event_title(None, true, Told::ByNotification),
             "An update that changed nothing"
+        );
+        assert_eq!(
+            event_title(None, true, Told::ByMerchant),
+            "The merchant's decision"
         );
     }
 }

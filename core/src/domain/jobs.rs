@@ -27,6 +27,9 @@ pub enum JobKind {
     BulkReplay,
     /// Asking a provider what a response needs (PingPong's checklist).
     Checklist,
+    /// Sending a response or an acceptance through the provider, step by
+    /// step.
+    Submission,
 }
 
 text_enum!(JobKind, "kind of job", {
@@ -38,6 +41,7 @@ text_enum!(JobKind, "kind of job", {
     JobKind::Rebuild => "rebuild",
     JobKind::BulkReplay => "bulk_replay",
     JobKind::Checklist => "checklist",
+    JobKind::Submission => "submission",
 });
 
 impl JobKind {
@@ -52,6 +56,7 @@ impl JobKind {
             JobKind::Rebuild => "Rebuild",
             JobKind::BulkReplay => "Bulk replay",
             JobKind::Checklist => "What a response needs",
+            JobKind::Submission => "Sending a response",
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod queue;
 pub mod reasons;
 pub mod rebuild;
 pub mod sender;
+pub mod submission;
 pub mod text;
 pub mod time;
 pub mod user;

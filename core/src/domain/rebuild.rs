@@ -21,7 +21,8 @@ pub struct RecordedEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reading {
     /// Not read again: a status query's answer was checked against keys of
-    /// its moment and the question asked then, so it stands as recorded.
+    /// its moment and the question asked then, and a merchant's decision
+    /// has no provider's body, so each stands as recorded.
     NotReread,
     Read(Box<NormalizedEvent>),
     /// The body no longer reads as an event of a dispute: why.

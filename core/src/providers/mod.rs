@@ -13,6 +13,7 @@ pub mod payermax;
 pub mod pingpong;
 pub mod profile;
 pub mod query;
+pub mod submission;
 mod wire;
 
 use http::HeaderMap;
@@ -223,6 +224,44 @@ impl Connector {
             Connector::PingPong(p) => p.read_checklist(body),
             Connector::BotimMoney(_) | Connector::PayerMax(_) => Err(Refusal::Malformed(
                 "this provider does not say what a response needs".into(),
+            )),
+        }
+    }
+
+    /// The signed request for one step of a submission for dispute
+    /// `reference` at the connection's base address `base`.
+    pub fn step_request(
+        &self,
+        ctx: &QueryContext<'_>,
+        reference: &str,
+        base: &str,
+        step: crate::domain::submission::Step,
+        documents: &[submission::Supplied<'_>],
+    ) -> Result<QueryRequest, submission::Unsendable> {
+        match self {
+            Connector::PingPong(p) => p.step_request(
+                ctx,
+                reference,
+                pingpong::respond::Documented::of(base),
+                step,
+                documents,
+            ),
+            Connector::BotimMoney(_) => Err(submission::Unsendable::NotThisProvider("Botim Money")),
+            Connector::PayerMax(_) => Err(submission::Unsendable::NotThisProvider("PayerMax")),
+        }
+    }
+
+    /// Verifies the answer to a step (fail closed), then reads it.
+    pub fn read_step_answer(
+        &self,
+        step: crate::domain::submission::Step,
+        _headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<submission::StepAnswer, Refusal> {
+        match self {
+            Connector::PingPong(p) => p.read_step_answer(step, body),
+            Connector::BotimMoney(_) | Connector::PayerMax(_) => Err(Refusal::Malformed(
+                "this provider takes no response calls".into(),
             )),
         }
     }

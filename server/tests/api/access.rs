@@ -26,6 +26,7 @@ fn concrete(pattern: &str) -> String {
     pattern
         .replace("{slug}", "pingpong-main")
         .replace("{id}", "1")
+        .replace("{choice}", "accept")
 }
 
 /// `path` with its first segment's last letter percent-encoded

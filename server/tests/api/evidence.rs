@@ -5,11 +5,14 @@
 //! and what changes once the dispute is decided.
 
 use dispute_core::domain::Role;
-use reqwest::multipart::{Form, Part};
+use reqwest::multipart::Form;
 use server::config::Settings;
 use test_support::evidence_file;
 
-use crate::helpers::{browser_client, post_pingpong, spawn_app, spawn_app_with, TestApp, PASSWORD};
+use crate::helpers::{
+    browser_client, evidence_form as form, post_pingpong, spawn_app, spawn_app_with, TestApp,
+    PASSWORD,
+};
 
 const DISPUTE: &str = "202303071954574059";
 
@@ -34,11 +37,7 @@ async fn with_chargeback(settings: Option<Settings>) -> TestApp {
 
 /// Prepares the response from the dispute page's form; its page's path.
 async fn prepare(app: &TestApp, client: &reqwest::Client) -> String {
-    let dispute = app.dispute_id("pingpong-main", DISPUTE).await;
-    let answer = app
-        .post_form(client, "/api/responses/prepare", &[("dispute", &dispute)])
-        .await;
-    let (target, html) = app.follow(client, answer).await;
+    let (target, html) = app.prepare_response(client, "pingpong-main", DISPUTE).await;
     assert!(target.starts_with("/responses/"), "{target}");
     assert!(html.contains("A draft response is ready"), "{html}");
     target
@@ -48,40 +47,6 @@ fn response_id(page: &str) -> i64 {
     page.trim_start_matches("/responses/").parse().unwrap()
 }
 
-/// A form of `(document, file name, bytes)` rows, as the page's form sends
-/// it (a row left empty sends a nameless empty part).
-fn form(rows: &[(&str, &str, Vec<u8>)]) -> Form {
-    let mut form = Form::new();
-    for (i, (document, name, bytes)) in rows.iter().enumerate() {
-        let n = i + 1;
-        form = form
-            .text(format!("document_{n}"), document.to_string())
-            .part(
-                format!("file_{n}"),
-                Part::bytes(bytes.clone())
-                    .file_name(name.to_string())
-                    .mime_str("application/octet-stream")
-                    .unwrap(),
-            );
-    }
-    form
-}
-
-async fn upload(
-    app: &TestApp,
-    client: &reqwest::Client,
-    page: &str,
-    form: Form,
-) -> reqwest::Response {
-    client
-        .post(format!("{}{page}/files", app.address))
-        .header("origin", &app.address)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// Uploads and follows the redirect back; the page's HTML.
 async fn upload_and_read(
     app: &TestApp,
@@ -89,7 +54,7 @@ async fn upload_and_read(
     page: &str,
     form: Form,
 ) -> String {
-    let answer = upload(app, client, page, form).await;
+    let answer = app.upload_evidence(client, page, form).await;
     assert_eq!(answer.status(), 303, "{:?}", answer.text().await);
     let (target, html) = app.follow(client, answer).await;
     assert_eq!(target, page);
@@ -514,13 +479,9 @@ async fn a_file_over_the_limit_is_refused_while_it_streams_and_nothing_of_it_is_
 
     // A body larger than any form of files may be is cut off with 413.
     let huge = vec![0u8; 600_000 * 3 + 2 * 1024 * 1024];
-    let answer = upload(
-        &app,
-        &app.client,
-        &page,
-        form(&[("other", "huge.pdf", huge)]),
-    )
-    .await;
+    let answer = app
+        .upload_evidence(&app.client, &page, form(&[("other", "huge.pdf", huge)]))
+        .await;
     assert_eq!(answer.status(), 413);
     assert!(answer
         .text()
@@ -562,17 +523,17 @@ async fn hostile_file_names_are_kept_as_labels_shown_escaped_and_made_safe_for_p
 
     // A raw control character in a part's header is no form a browser
     // sends: the whole upload is refused, saying so, and nothing changes.
-    let answer = upload(
-        &app,
-        &app.client,
-        &page,
-        form(&[(
-            "other",
-            "bell\u{7}.pdf",
-            evidence_file("owner-restricted.pdf"),
-        )]),
-    )
-    .await;
+    let answer = app
+        .upload_evidence(
+            &app.client,
+            &page,
+            form(&[(
+                "other",
+                "bell\u{7}.pdf",
+                evidence_file("owner-restricted.pdf"),
+            )]),
+        )
+        .await;
     assert_eq!(answer.status(), 400);
     assert!(answer
         .text()
@@ -592,8 +553,7 @@ async fn two_analysts_uploading_to_one_response_at_once_keep_each_file_once() {
     let invoice = evidence_file("invoice-two-pages.pdf");
     let photo = evidence_file("delivery-photo-sideways.jpg");
     let (first, second) = tokio::join!(
-        upload(
-            &app,
+        app.upload_evidence(
             &app.client,
             &page,
             form(&[
@@ -601,8 +561,7 @@ async fn two_analysts_uploading_to_one_response_at_once_keep_each_file_once() {
                 ("other", "same-a.jpg", photo.clone())
             ])
         ),
-        upload(
-            &app,
+        app.upload_evidence(
             &other,
             &page,
             form(&[

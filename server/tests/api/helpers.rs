@@ -28,7 +28,7 @@ pub struct TestApp {
     pub intake: dispute_workflows::intake::Intake,
     stop: Option<oneshot::Sender<()>>,
     /// Dropped last: the database goes once the application has stopped.
-    db: TestDatabase,
+    pub db: TestDatabase,
 }
 
 /// Everything the application logged in this test process, so tests can
@@ -289,6 +289,37 @@ impl TestApp {
         (target, html)
     }
 
+    /// Prepares the response of dispute `dispute_ref` of `slug` from its
+    /// page's form with `client`; where that led, and the page there.
+    pub async fn prepare_response(
+        &self,
+        client: &reqwest::Client,
+        slug: &str,
+        dispute_ref: &str,
+    ) -> (String, String) {
+        let dispute = self.dispute_id(slug, dispute_ref).await;
+        let answer = self
+            .post_form(client, "/api/responses/prepare", &[("dispute", &dispute)])
+            .await;
+        self.follow(client, answer).await
+    }
+
+    /// Sends the response page `page`'s evidence form with `client`.
+    pub async fn upload_evidence(
+        &self,
+        client: &reqwest::Client,
+        page: &str,
+        form: reqwest::multipart::Form,
+    ) -> Response {
+        client
+            .post(format!("{}{page}/files", self.address))
+            .header("origin", &self.address)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// GET with a given client.
     pub async fn get_with(&self, client: &reqwest::Client, path: &str) -> Response {
         client
@@ -363,4 +394,24 @@ impl Drop for TestApp {
             let _ = stop.send(());
         }
     }
+}
+
+/// A form of `(document, file name, bytes)` rows, as the response page's
+/// form sends it (a row left empty sends a nameless empty part).
+pub fn evidence_form(rows: &[(&str, &str, Vec<u8>)]) -> reqwest::multipart::Form {
+    use reqwest::multipart::{Form, Part};
+    let mut form = Form::new();
+    for (i, (document, name, bytes)) in rows.iter().enumerate() {
+        let n = i + 1;
+        form = form
+            .text(format!("document_{n}"), document.to_string())
+            .part(
+                format!("file_{n}"),
+                Part::bytes(bytes.clone())
+                    .file_name(name.to_string())
+                    .mime_str("application/octet-stream")
+                    .unwrap(),
+            );
+    }
+    form
 }

@@ -4,44 +4,19 @@
 //! reconciliation workers at once, the outbound guard, and "Query status
 //! now" from the dispute page.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
-use dispute_workflows::executor::{CallSettings, Executor};
-
-use dispute_workflows::outbound::OutboundPolicy;
-
-use dispute_workflows::status_queries::StatusQueries;
+use dispute_workflows::{outbound::OutboundPolicy, status_queries::StatusQueries};
 
 use dispute_core::domain::{EventOrigin, Role, Stage, Status};
 use dispute_store::{DisputeRecord, QueryOutcome, ReconcileRules};
 use jiff::SignedDuration;
-use server::config::{Settings, StatusQuerySettings};
-use simulator::{
-    notifications::Keys,
-    queries::{self, World},
-    scenario::{self, Scenario},
-    sender::{self, Play},
+use simulator::scenario::{self, Scenario};
+
+use crate::{
+    helpers::{captured_logs, TestApp},
+    simulated::{point, rig, Rig, LOCAL},
 };
-
-use crate::helpers::{captured_logs, spawn_app_with, TestApp};
-
-fn keys() -> Keys {
-    Keys::load(&test_support::fixtures().join("keys")).expect("the fixtures' provider keys")
-}
-
-/// Reconciliation off: the tests run it when they mean to.
-fn settings() -> Settings {
-    let d = Settings::default().status_queries;
-    Settings {
-        status_queries: StatusQuerySettings {
-            allow_local: true,
-            timeout: Duration::from_secs(1),
-            reconcile_every: None,
-            ..d
-        },
-        ..Settings::default()
-    }
-}
 
 /// Rules that name every open dispute.
 const EVERY_OPEN: ReconcileRules = ReconcileRules {
@@ -51,73 +26,6 @@ const EVERY_OPEN: ReconcileRules = ReconcileRules {
     requery_after: SignedDuration::from_hours(1),
     silence_after: SignedDuration::from_hours(24),
 };
-
-struct Rig {
-    app: TestApp,
-    world: Arc<World>,
-    queries: StatusQueries,
-}
-
-/// Dispute Desk with the fixtures' connections pointed at a simulator
-/// playing `story`, whose notifications have all been sent.
-async fn rig(story: Scenario, policy: OutboundPolicy) -> Rig {
-    let app = spawn_app_with(settings()).await;
-    app.import_fixture_connections().await;
-    let start = story.start_ending_now();
-    let world = Arc::new(World::new(
-        story.clone(),
-        start,
-        keys(),
-        Duration::from_secs(3),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(queries::serve(listener, world.clone()));
-    for (slug, prefix) in [
-        ("pingpong-main", "/pingpong"),
-        ("botim-main", "/botim-money"),
-        ("payermax-main", "/payermax"),
-    ] {
-        point(&app, slug, &format!("{base}{prefix}")).await;
-    }
-    let how = Play {
-        intake: app.address.clone(),
-        time_scale: 0.00001,
-        timeout: Duration::from_secs(5),
-    };
-    sender::play(&story, world.keys(), start, &how)
-        .await
-        .unwrap();
-    let queries = StatusQueries::new(
-        app.store.clone(),
-        app.vault.clone(),
-        Executor::new(
-            app.store.clone(),
-            CallSettings {
-                policy,
-                timeout: Duration::from_secs(1),
-                retries: 1,
-            },
-        ),
-        dispute_workflows::metrics::Metrics::new(),
-    );
-    Rig {
-        app,
-        world,
-        queries,
-    }
-}
-
-const LOCAL: OutboundPolicy = OutboundPolicy { allow_local: true };
-
-async fn point(app: &TestApp, slug: &str, base: &str) {
-    sqlx::query("update connections set query_base_url = $2 where slug = $1")
-        .bind(slug)
-        .bind(base)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-}
 
 async fn dispute(app: &TestApp, slug: &str, reference: &str) -> DisputeRecord {
     app.store
@@ -872,15 +780,9 @@ const NEEDS: &str = r#"{
 /// Prepares `reference`'s response and asks PingPong what it needs from
 /// its page; the page once the answer is in.
 async fn ask_what_it_needs(app: &TestApp, reference: &str) -> String {
-    let dispute = app.dispute_id("pingpong-main", reference).await;
-    let answer = app
-        .post_form(
-            &app.client,
-            "/api/responses/prepare",
-            &[("dispute", &dispute)],
-        )
+    let (page, html) = app
+        .prepare_response(&app.client, "pingpong-main", reference)
         .await;
-    let (page, html) = app.follow(&app.client, answer).await;
     assert!(
         html.contains("Ask PingPong Checkout what it needs"),
         "{html}"

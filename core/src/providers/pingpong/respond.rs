@@ -12,16 +12,20 @@ use serde::Deserialize;
 
 use super::{document_code, PingPong};
 use crate::{
-    domain::evidence::{DocumentKind, FileKind},
+    domain::{
+        evidence::{DocumentKind, FileKind},
+        submission::Step,
+    },
     providers::{
         keys::encode_base64,
-        query::{provider_words, QueryContext},
+        query::{provider_words, ChecklistAnswer, QueryContext, QueryRequest},
+        submission::{StepAnswer, Supplied, Unsendable},
         wire::{from_json, Text},
         Refusal,
     },
 };
 
-/// The calls, by the path the sandbox documents for each.
+/// The calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseCall {
     Supply,
@@ -30,50 +34,40 @@ pub enum ResponseCall {
     Accept,
 }
 
-impl ResponseCall {
-    /// The path under the connection's base address, as PingPong's sandbox
-    /// documents it. Its production documents put defend and accept under
-    /// `/v4/dispute/` instead (RESPONDING.md): which is right is not known,
-    /// so sending must let a connection say.
-    pub fn path(self) -> &'static str {
-        match self {
-            ResponseCall::Supply => "/dispute/supplyDefenseDocument",
-            ResponseCall::Delete => "/dispute/deleteDefenseDocument",
-            ResponseCall::Defend => "/dispute/defendDispute",
-            ResponseCall::Accept => "/dispute/acceptDispute",
+/// Which of PingPong's documents a connection's address follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Documented {
+    Sandbox,
+    Production,
+}
+
+impl Documented {
+    /// The sandbox's when the connection's base address is the sandbox's;
+    /// production's otherwise (a provider's other hosts follow production).
+    pub fn of(base: &str) -> Self {
+        match base.trim_end_matches('/') == super::PROFILE.query_api.sandbox {
+            true => Documented::Sandbox,
+            false => Documented::Production,
         }
     }
 }
 
-/// One document to supply.
-#[derive(Debug, Clone, Copy)]
-pub struct Supplied<'a> {
-    pub document: DocumentKind,
-    pub format: FileKind,
-    pub bytes: &'a [u8],
-}
-
-/// What PingPong said to a response call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResponseAnswer {
-    Done,
-    /// Refused, in words for an analyst; `retry` when trying again later
-    /// can succeed (PingPong's own failure), not when PingPong will refuse
-    /// the same again.
-    Refused {
-        code: String,
-        words: String,
-        retry: bool,
-    },
-}
-
-/// Why a request could not be written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Unsendable {
-    #[error("the connection has no salt to sign with")]
-    NoSalt,
-    #[error("PingPong takes PDF, JPEG and TIFF documents, not {0}")]
-    Format(&'static str),
+impl ResponseCall {
+    /// The path under the connection's base address. PingPong's sandbox
+    /// documents put every call under `/dispute/`; its production documents
+    /// put defend and accept under `/v4/dispute/` (RESPONDING.md). Which is
+    /// right is not known, so each address gets the paths its documents
+    /// give.
+    pub fn path(self, documented: Documented) -> &'static str {
+        match (self, documented) {
+            (ResponseCall::Supply, _) => "/dispute/supplyDefenseDocument",
+            (ResponseCall::Delete, _) => "/dispute/deleteDefenseDocument",
+            (ResponseCall::Defend, Documented::Sandbox) => "/dispute/defendDispute",
+            (ResponseCall::Accept, Documented::Sandbox) => "/dispute/acceptDispute",
+            (ResponseCall::Defend, Documented::Production) => "/v4/dispute/defendDispute",
+            (ResponseCall::Accept, Documented::Production) => "/v4/dispute/acceptDispute",
+        }
+    }
 }
 
 /// The content types PingPong (as Adyen) takes.
@@ -127,13 +121,75 @@ impl PingPong {
         Ok(super::sign(salt.expose(), object))
     }
 
+    /// The signed request for one step of a submission for dispute
+    /// `reference`, at the paths `documented` gives; `documents` are the
+    /// step's files (a supply's).
+    pub fn step_request(
+        &self,
+        ctx: &QueryContext<'_>,
+        reference: &str,
+        documented: Documented,
+        step: Step,
+        documents: &[Supplied<'_>],
+    ) -> Result<QueryRequest, Unsendable> {
+        let call = match step {
+            Step::Supply(_) => ResponseCall::Supply,
+            Step::Defend => ResponseCall::Defend,
+            Step::Accept => ResponseCall::Accept,
+            Step::Check => {
+                return self
+                    .checklist_request(ctx, reference)
+                    .ok_or(Unsendable::NoSalt)
+            }
+            Step::Replay => return Err(Unsendable::NotThisProvider("PingPong Checkout")),
+        };
+        Ok(QueryRequest {
+            path: call.path(documented),
+            headers: vec![("content-type", "application/json".into())],
+            body: self.response_request(ctx, reference, call, documents, None)?,
+        })
+    }
+
+    /// Verifies and reads the answer to `step`: a check is done only when
+    /// PingPong says the documents it holds are complete.
+    pub fn read_step_answer(&self, step: Step, body: &[u8]) -> Result<StepAnswer, Refusal> {
+        if step != Step::Check {
+            return self.read_response_answer(body);
+        }
+        Ok(match self.read_checklist(body)? {
+            ChecklistAnswer::Needs {
+                satisfied: true, ..
+            } => StepAnswer::Done,
+            ChecklistAnswer::Needs { needs, .. } => {
+                let missing: Vec<String> = needs
+                    .iter()
+                    .filter(|(_, level)| *level == crate::domain::evidence::Requirement::Mandatory)
+                    .map(|(document, _)| document.label().to_lowercase())
+                    .collect();
+                StepAnswer::Refused {
+                    code: "NotSatisfied".into(),
+                    words: format!(
+                        "PingPong says the documents it holds are not enough to defend the dispute (it asks for: {})",
+                        missing.join(", ")
+                    ),
+                    retry: false,
+                }
+            }
+            ChecklistAnswer::Failed(words) => StepAnswer::Refused {
+                code: "ChecklistFailed".into(),
+                words,
+                retry: true,
+            },
+        })
+    }
+
     /// Verifies the answer's `sign`, then reads whether the call was done.
-    pub fn read_response_answer(&self, body: &[u8]) -> Result<ResponseAnswer, Refusal> {
+    pub fn read_response_answer(&self, body: &[u8]) -> Result<StepAnswer, Refusal> {
         self.verify(body)?;
         let answer: Answer = from_json(body)?;
         super::answer_signed_with_sha256(&answer.sign_type)?;
         if answer.success.get() == Some("true") {
-            return Ok(ResponseAnswer::Done);
+            return Ok(StepAnswer::Done);
         }
         let code = answer.error_code.get().unwrap_or_default().to_owned();
         let said = provider_words(Some(&code), answer.error_message.get());
@@ -167,7 +223,7 @@ impl PingPong {
             ),
             _ => ("PingPong refused the call", false),
         };
-        Ok(ResponseAnswer::Refused {
+        Ok(StepAnswer::Refused {
             words: format!("{words}: {said}"),
             code,
             retry,
@@ -284,8 +340,20 @@ mod tests {
                 ]
             );
         }
-        assert_eq!(ResponseCall::Defend.path(), "/dispute/defendDispute");
-        assert_eq!(ResponseCall::Accept.path(), "/dispute/acceptDispute");
+        let sandbox = Documented::of("https://sandbox-acquirer-payment.pingpongx.com/");
+        assert_eq!(sandbox, Documented::Sandbox);
+        assert_eq!(ResponseCall::Defend.path(sandbox), "/dispute/defendDispute");
+        assert_eq!(ResponseCall::Accept.path(sandbox), "/dispute/acceptDispute");
+        let production = Documented::of("https://acquirer-payment.pingpongx.com");
+        assert_eq!(production, Documented::Production);
+        assert_eq!(
+            ResponseCall::Defend.path(production),
+            "/v4/dispute/defendDispute"
+        );
+        assert_eq!(
+            ResponseCall::Supply.path(production),
+            "/dispute/supplyDefenseDocument"
+        );
     }
 
     #[test]
@@ -293,14 +361,14 @@ mod tests {
         let done = signed(json!({"success": true, "signType": "SHA256", "accId": "x"}));
         assert_eq!(
             connector().read_response_answer(&done),
-            Ok(ResponseAnswer::Done)
+            Ok(StepAnswer::Done)
         );
         let ended = signed(json!({
             "success": false, "signType": "SHA256",
             "errorCode": "DefendEnded", "errorMessage": "defense period ended"
         }));
         match connector().read_response_answer(&ended).unwrap() {
-            ResponseAnswer::Refused { code, words, retry } => {
+            StepAnswer::Refused { code, words, retry } => {
                 assert_eq!(code, "DefendEnded");
                 assert!(
                     words.starts_with("PingPong says the time to defend the dispute is over"),
@@ -314,7 +382,7 @@ mod tests {
             signed(json!({"success": false, "signType": "SHA256", "errorCode": "SystemError"}));
         assert!(matches!(
             connector().read_response_answer(&busy),
-            Ok(ResponseAnswer::Refused { retry: true, .. })
+            Ok(StepAnswer::Refused { retry: true, .. })
         ));
         let md5 = signed(json!({"success": true, "signType": "MD5"}));
         assert!(
