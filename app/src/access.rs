@@ -102,6 +102,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     (response::RemoveEvidence::PATH, Needs(WorkDisputes)),
     (response::AskChecklist::PATH, Needs(WorkDisputes)),
     (decide::Decide::PATH, Needs(WorkDisputes)),
+    (decide::RevokeLink::PATH, Needs(WorkDisputes)),
     (letters::SaveTemplate::PATH, Needs(ManageLetters)),
     (delivery::ReplayDelivery::PATH, Needs(Replay)),
     (replays::ReplayMatching::PATH, Needs(Replay)),

@@ -288,6 +288,12 @@ pub struct SettingArgs {
           default_value = "90", global = true, value_parser = span_days)]
     pub refused_retention: SignedDuration,
 
+    /// Days the links a provider fetches a sent response's files from
+    /// (PayerMax) work; each can be revoked sooner from its dispute's page.
+    #[arg(id = "evidence_link_days", long = "evidence-link-days", env = "EVIDENCE_LINK_DAYS",
+          default_value = "30", global = true, value_parser = span_days)]
+    pub evidence_link_lifetime: SignedDuration,
+
     /// Bytes one evidence file may have (Adyen's limit for a JPEG or TIFF,
     /// the largest a provider names).
     #[arg(long, env = "EVIDENCE_FILE_MAX_BYTES", default_value = "10000000", global = true,
@@ -361,6 +367,7 @@ pub struct Settings {
     pub retention: SignedDuration,
     /// How long refused deliveries no provider signed are kept.
     pub refused_retention: SignedDuration,
+    pub evidence_link_lifetime: SignedDuration,
     pub metrics_token: Option<SecretString>,
     pub evidence: dispute_core::domain::evidence::EvidenceLimits,
     pub packet_builds_at_once: usize,
@@ -431,6 +438,7 @@ impl From<SettingArgs> for Settings {
             },
             retention: a.retention,
             refused_retention: a.refused_retention,
+            evidence_link_lifetime: a.evidence_link_lifetime,
             metrics_token: given(a.metrics_token),
             evidence: dispute_core::domain::evidence::EvidenceLimits {
                 file_bytes: a.evidence_file_max_bytes,

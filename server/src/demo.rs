@@ -248,7 +248,16 @@ async fn record_a_response(store: &Store) -> anyhow::Result<Option<String>> {
         return Ok(None);
     };
     let token = store
-        .issue_confirm_token(dispute.id, stage, Decision::Defend, admin.id)
+        .issue_confirm_token(
+            &dispute_store::Confirming {
+                dispute_id: dispute.id,
+                stage,
+                decision: Decision::Defend,
+                outside: true,
+                response_updated_at: None,
+            },
+            admin.id,
+        )
         .await?;
     let actor = dispute_store::Actor {
         user_id: Some(admin.id),

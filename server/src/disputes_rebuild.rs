@@ -76,9 +76,12 @@ async fn run_one(store: &Store, kind: RebuildKind, by: &Actor) -> anyhow::Result
         .held_job(JobKind::Rebuild, &id.to_string(), claim)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the job of rebuild {id} was taken over"))?;
-    let ran = jobs::beating(store, &job, rebuild::run_job(store, id, claim)).await;
+    let ran = jobs::beating(store, &job, rebuild::run_job(store, id, claim))
+        .await
+        .ok_or_else(|| anyhow::anyhow!("the job of rebuild {id} was taken over"))
+        .and_then(|ran| ran.map_err(Into::into));
     let failed = ran.as_ref().err().map(ToString::to_string);
-    jobs::record(store, &job, ran.map_err(Into::into)).await;
+    jobs::record(store, &job, ran).await;
     match failed {
         Some(why) => Err(anyhow::anyhow!("rebuild {id} failed: {why}")),
         None => Ok(id),

@@ -137,13 +137,47 @@ pub async fn run_held(work: &Work, job: &Job) {
             "its runner stopped {} times without finishing",
             job.attempts - 1
         )),
-        false => beating(&work.store, job, work.run(job)).await,
+        false => beating(&work.store, job, work.run(job))
+            .await
+            .unwrap_or_else(|| Err(anyhow::anyhow!("another runner took it over"))),
     };
+    if let Err(e) = &ran {
+        if job.kind == JobKind::Submission && job.attempts >= job.max_attempts {
+            give_up(&work.store, job, e).await;
+        }
+    }
     record(&work.store, job, ran).await;
 }
 
-/// `work` on held `job`, with the job's heartbeat going meanwhile.
-pub async fn beating<T>(store: &Store, job: &Job, work: impl std::future::Future<Output = T>) -> T {
+/// A submission whose job fails for good is given up, so its stage is free
+/// for another decision and the page says so.
+async fn give_up(store: &Store, job: &Job, error: &anyhow::Error) {
+    let Ok(sending) = serde_json::from_value::<SubmissionJob>(job.payload.clone()) else {
+        return;
+    };
+    tracing::error!(job = job.id, submission = sending.submission, error = %format!("{error:#}"), "a submission is given up");
+    let words =
+        "Dispute Desk could not send it and has stopped trying (the reason is in the server's log)";
+    if let Err(e) = store
+        .finish_submission(
+            sending.submission,
+            &dispute_store::Finished::GaveUp(words.into()),
+        )
+        .await
+    {
+        tracing::error!(job = job.id, error = %e, "cannot give up a submission");
+    }
+}
+
+/// `work` on held `job`, with the job's heartbeat going meanwhile; `None`
+/// when another runner took the job over, in which case `work` is stopped
+/// where it stands (the new holder carries on from what was recorded).
+pub async fn beating<T>(
+    store: &Store,
+    job: &Job,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let (lost, taken_over) = tokio::sync::oneshot::channel::<()>();
     let beats = {
         let (store, job) = (store.clone(), job.clone());
         tokio::spawn(async move {
@@ -151,13 +185,19 @@ pub async fn beating<T>(store: &Store, job: &Job, work: impl std::future::Future
                 tokio::time::sleep(HEARTBEAT).await;
                 match store.beat(&job).await {
                     Ok(()) => {}
-                    Err(StoreError::ClaimLost) => return,
+                    Err(StoreError::ClaimLost) => {
+                        let _ = lost.send(());
+                        return;
+                    }
                     Err(e) => tracing::warn!(job = job.id, error = %e, "cannot beat a job's heart"),
                 }
             }
         })
     };
-    let done = work.await;
+    let done = tokio::select! {
+        done = work => Some(done),
+        Ok(()) = taken_over => None,
+    };
     beats.abort();
     done
 }

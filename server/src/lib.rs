@@ -13,6 +13,7 @@ pub mod demo;
 pub mod disputes_rebuild;
 pub mod error_page;
 pub mod evidence;
+pub mod evidence_links;
 pub mod exports;
 pub mod guard;
 pub mod health;

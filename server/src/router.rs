@@ -26,7 +26,7 @@ use tower_sessions::SessionManagerLayer;
 use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::{
-    assets, canonical, evidence, exports,
+    assets, canonical, evidence, evidence_links, exports,
     guard::{self, Guard},
     health, pages, webhooks,
 };
@@ -62,6 +62,9 @@ pub fn router(
             // against the request's time too.
             .layer(time_limit(limit))
     };
+    // A provider fetching a sent response's files has no session.
+    let links = evidence_links::router(store.clone(), state.vault.clone(), trusted_proxies.clone())
+        .layer(time_limit(evidence::TIME));
     let ui = signed_in(
         pages::router(state.clone()).merge(exports::router(store.clone())),
         REQUEST_TIME,
@@ -78,6 +81,7 @@ pub fn router(
                 .merge(assets::router())
                 .layer(time_limit(REQUEST_TIME)),
         )
+        .merge(links)
         .merge(ui);
     (
         with_common_layers(everything, https),
@@ -139,7 +143,14 @@ pub(crate) fn request_span(request: &Request<Body>) -> tracing::Span {
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
-    tracing::info_span!("request", id, method = %request.method(), path = ?request.uri().path())
+    let path = request.uri().path();
+    // An evidence link is a capability to fetch a file: its token stays
+    // out of the logs.
+    let path = match path.strip_prefix(dispute_core::domain::links::PREFIX) {
+        Some(_) => "/evidence-links/…",
+        None => path,
+    };
+    tracing::info_span!("request", id, method = %request.method(), path = ?path)
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -15,7 +15,7 @@ use dispute_workflows::metrics::Metrics;
 use dispute_workflows::outbound::OutboundPolicy;
 
 use dispute_workflows::status_queries::StatusQueries;
-use dispute_workflows::submissions::Submissions;
+use dispute_workflows::submissions::{LinkSettings, Submissions};
 
 use dispute_store::Store;
 
@@ -128,7 +128,7 @@ impl Application {
             settings.stranger_requests_per_minute,
             metrics.clone(),
         );
-        let calls = |timeout| {
+        let calls = |timeout, retries| {
             Executor::new(
                 store.clone(),
                 CallSettings {
@@ -136,20 +136,27 @@ impl Application {
                         allow_local: settings.status_queries.allow_local,
                     },
                     timeout,
-                    retries: QUERY_RETRIES,
+                    retries,
                 },
             )
         };
         let queries = StatusQueries::new(
             store.clone(),
             vault.clone(),
-            calls(settings.status_queries.timeout),
+            calls(settings.status_queries.timeout, QUERY_RETRIES),
             metrics.clone(),
         );
+        // A response call is never sent again within an attempt: a failed
+        // connection may have delivered it, and only the step's record
+        // (and the job's next attempt) may decide to send it again.
         let submissions = Submissions::new(
             store.clone(),
             vault.clone(),
-            calls(settings.status_queries.timeout.max(SUBMISSION_TIMEOUT)),
+            calls(settings.status_queries.timeout.max(SUBMISSION_TIMEOUT), 0),
+            LinkSettings {
+                public_url: public_url.clone(),
+                lifetime: settings.evidence_link_lifetime,
+            },
         );
         let work = crate::jobs::Work {
             store: store.clone(),

@@ -64,6 +64,16 @@ pub struct World {
     defences: Mutex<std::collections::HashMap<String, Defence>>,
     /// Where outcomes decided after a defence are sent (none: not sent).
     outcomes: Mutex<Option<crate::sender::Play>>,
+    /// PayerMax's replies taken, by case.
+    replies: Mutex<std::collections::HashMap<String, Reply>>,
+}
+
+/// A reply PayerMax took: its summary as sent, and each file's address
+/// with the bytes downloaded (or why not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub summary: String,
+    pub fetched: Vec<(String, Result<usize, String>)>,
 }
 
 /// What PingPong holds of a dispute's defence.
@@ -103,7 +113,17 @@ impl World {
             log: Mutex::new(Vec::new()),
             defences: Mutex::new(std::collections::HashMap::new()),
             outcomes: Mutex::new(None),
+            replies: Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// The reply PayerMax took for case `reference`, if any.
+    pub fn reply(&self, reference: &str) -> Option<Reply> {
+        self.replies
+            .lock()
+            .expect("the replies' lock")
+            .get(reference)
+            .cloned()
     }
 
     /// Sends each dispute's `after_defence` outcome to the Dispute Desk
@@ -277,6 +297,10 @@ pub fn router(world: Arc<World>) -> Router {
         .route(
             "/payermax/aggregate-pay/api/gateway/caseSearch",
             post(payermax_case),
+        )
+        .route(
+            "/payermax/aggregate-pay/api/gateway/caseReplay",
+            post(payermax_reply),
         )
         .with_state(world)
 }
@@ -571,6 +595,7 @@ async fn pingpong_respond(world: Arc<World>, body: Bytes, path: &'static str) ->
     let error = |code: &str, message: &str| json!({"success": false, "errorCode": code, "errorMessage": message});
     let mut how = Misbehaving::default();
     let mut outcome = None;
+    let mut lose_answer = false;
     let (answer, reference) = match dispute_call(&world, &body) {
         Err(refused) => refused,
         Ok(call) => {
@@ -642,6 +667,7 @@ async fn pingpong_respond(world: Arc<World>, body: Bytes, path: &'static str) ->
                 }
                 ("defendDispute", None) => {
                     defence.decided = Some("defended");
+                    lose_answer = misbehave(RespondMisbehaviour::LoseDefendAnswer);
                     outcome = call
                         .dispute
                         .after_defence
@@ -661,6 +687,22 @@ async fn pingpong_respond(world: Arc<World>, body: Bytes, path: &'static str) ->
     };
     if let Some((dispute, after)) = outcome {
         world.clone().decide_later(dispute, after);
+    }
+    if lose_answer {
+        world
+            .answering(
+                ProviderKind::PingPong,
+                path,
+                reference.as_deref(),
+                "HTTP 500",
+                how,
+            )
+            .await;
+        return (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "try again later",
+        )
+            .into_response();
     }
     pingpong_reply(&world, path, reference.as_deref(), answer, how).await
 }
@@ -880,76 +922,11 @@ async fn payermax_case(
     let path = "/payermax/aggregate-pay/api/gateway/caseSearch";
     let error = |code: &str, msg: &str| json!({"code": code, "msg": msg});
     let (answer, reference, how) = 'answer: {
-        if !signed_by(&world.keys.payermax_merchant, &headers, &body) {
-            break 'answer (
-                error("SIGN_VERIFY_FAILED", "The signature verify failed."),
-                None,
-                Misbehaving::default(),
-            );
-        }
-        let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-            break 'answer (
-                error("PARAMS_INVALID", "The request is not JSON."),
-                None,
-                Misbehaving::default(),
-            );
+        let (request, merchant) = match payermax_envelope(&world, &headers, &body, "1.5") {
+            Ok(checked) => checked,
+            Err(refused) => break 'answer (refused, None, Misbehaving::default()),
         };
-        let sent = request["requestTime"]
-            .as_str()
-            .and_then(|t| t.parse::<Timestamp>().ok());
-        match sent {
-            Some(sent) if Timestamp::now().duration_since(sent).abs() <= PAYERMAX_CLOCK_SKEW => {}
-            _ => {
-                break 'answer (
-                    error("PARAMS_INVALID", "requestTime is invalid or expired."),
-                    None,
-                    Misbehaving::default(),
-                )
-            }
-        }
-        if request["version"] != "1.5" || request["keyVersion"] != "1" {
-            break 'answer (
-                error("PARAMS_INVALID", "version or keyVersion is invalid."),
-                None,
-                Misbehaving::default(),
-            );
-        }
-        let merchant = request["merchantNo"].as_str().unwrap_or_default();
-        if !world.knows_account(ProviderKind::PayerMax, merchant) {
-            break 'answer (
-                error("MERCHANT_INVALID", "The merchant has been offline."),
-                None,
-                Misbehaving::default(),
-            );
-        }
-        let app = request["appId"].as_str().unwrap_or_default();
-        let app_ok = world
-            .scenario
-            .disputes
-            .iter()
-            .filter(|d| d.provider == ProviderKind::PayerMax)
-            .filter(|d| {
-                world
-                    .scenario
-                    .accounts
-                    .get(&d.connection)
-                    .map(String::as_str)
-                    == Some(merchant)
-            })
-            .all(|d| {
-                world
-                    .scenario
-                    .app_ids
-                    .get(&d.connection)
-                    .is_none_or(|a| a == app)
-            });
-        if !app_ok {
-            break 'answer (
-                error("MERCHANT_APP_INVALID", "Signature key is not configured."),
-                None,
-                Misbehaving::default(),
-            );
-        }
+        let merchant = merchant.as_str();
         let Some(case_id) = request["data"]["caseId"].as_str().map(str::to_owned) else {
             break 'answer (
                 error("PARAMS_INVALID", "data.caseId is required."),
@@ -1002,6 +979,231 @@ async fn payermax_case(
     let sign =
         (code == "APPLY_SUCCESS").then(|| sign_answer(&world.keys.payermax, &body, how.corrupt));
     json_response(body, sign)
+}
+
+/// PayerMax's gateway checks, shared by its calls: the merchant's
+/// signature, JSON, `requestTime` within two minutes, `version`, the
+/// merchant and its app; the request and the merchant, or the error.
+fn payermax_envelope(
+    world: &World,
+    headers: &HeaderMap,
+    body: &[u8],
+    version: &str,
+) -> Result<(Value, String), Value> {
+    let error = |code: &str, msg: &str| json!({"code": code, "msg": msg});
+    if !signed_by(&world.keys.payermax_merchant, headers, body) {
+        return Err(error("SIGN_VERIFY_FAILED", "The signature verify failed."));
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return Err(error("PARAMS_INVALID", "The request is not JSON."));
+    };
+    let sent = request["requestTime"]
+        .as_str()
+        .and_then(|t| t.parse::<Timestamp>().ok());
+    match sent {
+        Some(sent) if Timestamp::now().duration_since(sent).abs() <= PAYERMAX_CLOCK_SKEW => {}
+        _ => {
+            return Err(error(
+                "PARAMS_INVALID",
+                "requestTime is invalid or expired.",
+            ))
+        }
+    }
+    if request["version"] != version || request["keyVersion"] != "1" {
+        return Err(error("PARAMS_INVALID", "version or keyVersion is invalid."));
+    }
+    let merchant = request["merchantNo"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if !world.knows_account(ProviderKind::PayerMax, &merchant) {
+        return Err(error("MERCHANT_INVALID", "The merchant has been offline."));
+    }
+    let app = request["appId"].as_str().unwrap_or_default();
+    let app_ok = world
+        .scenario
+        .disputes
+        .iter()
+        .filter(|d| d.provider == ProviderKind::PayerMax)
+        .filter(|d| world.scenario.accounts.get(&d.connection) == Some(&merchant))
+        .all(|d| {
+            world
+                .scenario
+                .app_ids
+                .get(&d.connection)
+                .is_none_or(|a| a == app)
+        });
+    if !app_ok {
+        return Err(error(
+            "MERCHANT_APP_INVALID",
+            "Signature key is not configured.",
+        ));
+    }
+    Ok((request, merchant))
+}
+
+/// PayerMax's `caseReplay`: the case's reply, its summary and the files
+/// PayerMax downloads itself from each `representmentFile` address (no
+/// redirect followed), each refused unless answered 200 with bytes of the
+/// type its name says (PNG, JPG, ZIP, DOC, XLS, PDF); one reply a case.
+async fn payermax_reply(
+    State(world): State<Arc<World>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = "/payermax/aggregate-pay/api/gateway/caseReplay";
+    let error = |code: &str, msg: &str| json!({"code": code, "msg": msg});
+    let (answer, reference) = 'answer: {
+        let (request, merchant) = match payermax_envelope(&world, &headers, &body, "1.4") {
+            Ok(checked) => checked,
+            Err(refused) => break 'answer (refused, None),
+        };
+        let data = &request["data"];
+        let Some(case_id) = data["caseId"].as_str().map(str::to_owned) else {
+            break 'answer (error("PARAMS_INVALID", "data.caseId is required."), None);
+        };
+        if world
+            .dispute(ProviderKind::PayerMax, &merchant, &case_id)
+            .is_none()
+        {
+            break 'answer (
+                error("PARAMS_INVALID", "The case does not exist."),
+                Some(case_id),
+            );
+        }
+        let text = |name: &str, most: usize| {
+            data[name]
+                .as_str()
+                .filter(|t| !t.is_empty() && t.chars().count() <= most)
+                .map(str::to_owned)
+        };
+        let (Some(summary), Some(_)) = (text("responseContent", 256), text("outUserId", 64)) else {
+            break 'answer (
+                error("PARAMS_INVALID", "responseContent or outUserId is invalid."),
+                Some(case_id),
+            );
+        };
+        let files: Vec<String> = data["representmentFile"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let distinct: std::collections::BTreeSet<&String> = files.iter().collect();
+        if files.is_empty() || files.len() > 1024 || distinct.len() != files.len() {
+            break 'answer (
+                error(
+                    "PARAMS_INVALID",
+                    "representmentFile must hold 1 to 1024 distinct files.",
+                ),
+                Some(case_id),
+            );
+        }
+        let mut fetched = Vec::new();
+        let mut failure = None;
+        for url in &files {
+            let got = download(url).await;
+            if let (Err(why), None) = (&got, &failure) {
+                failure = Some(why.clone());
+            }
+            fetched.push((url.clone(), got.map(|b| b.len())));
+        }
+        let taken = failure.is_none()
+            && world
+                .replies
+                .lock()
+                .expect("the replies' lock")
+                .insert(case_id.clone(), Reply { summary, fetched })
+                .is_none();
+        let msg = match (&failure, taken) {
+            (Some(why), _) => why.clone(),
+            (None, false) => "The case was replied to already.".to_owned(),
+            (None, true) => "Success.".to_owned(),
+        };
+        let (success, fail): (Vec<&str>, Vec<&str>) = match taken {
+            true => (vec![&case_id], vec![]),
+            false => (vec![], vec![&case_id]),
+        };
+        (
+            json!({"code": "APPLY_SUCCESS", "msg": msg,
+                   "data": {"successCaseIds": success, "failCaseIds": fail}}),
+            Some(case_id),
+        )
+    };
+    let code = answer["code"].as_str().unwrap_or("").to_owned();
+    world
+        .answering(
+            ProviderKind::PayerMax,
+            path,
+            reference.as_deref(),
+            &code,
+            Misbehaving::default(),
+        )
+        .await;
+    let body = serde_json::to_vec(&answer).expect("JSON serializes");
+    let sign = (code == "APPLY_SUCCESS").then(|| sign_answer(&world.keys.payermax, &body, false));
+    json_response(body, sign)
+}
+
+/// Downloads one representment file as PayerMax would: its bytes, or why
+/// PayerMax would not take it.
+async fn download(url: &str) -> Result<Vec<u8>, String> {
+    let name = url.rsplit('/').next().unwrap_or_default();
+    let extension = name
+        .rsplit_once('.')
+        .map(|(stem, ext)| (stem, ext.to_ascii_lowercase()));
+    let Some((_, extension)) = extension.filter(|(stem, _)| {
+        !stem.is_empty()
+            && stem
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    }) else {
+        return Err(format!("{url} does not end in a file name PayerMax takes"));
+    };
+    let types: &[&str] = match extension.as_str() {
+        "png" => &["image/png"],
+        "jpg" | "jpeg" => &["image/jpeg"],
+        "pdf" => &["application/pdf"],
+        "zip" => &["application/zip"],
+        "doc" | "xls" => &[
+            "application/msword",
+            "application/vnd.ms-excel",
+            "application/x-ole-storage",
+        ],
+        _ => return Err(format!("{name}: PayerMax does not take .{extension} files")),
+    };
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let answer = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|_| format!("{url} could not be fetched"))?;
+    if answer.status() != reqwest::StatusCode::OK {
+        return Err(format!("{url} answered HTTP {}", answer.status().as_u16()));
+    }
+    let declared = answer
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if !types.iter().any(|t| declared.starts_with(t)) {
+        return Err(format!("{name} came as {declared:?}, not as its name says"));
+    }
+    let bytes = answer
+        .bytes()
+        .await
+        .map_err(|_| format!("{url} was cut off"))?;
+    match bytes.is_empty() {
+        true => Err(format!("{name} is empty")),
+        false => Ok(bytes.to_vec()),
+    }
 }
 
 /// Whether the `sign` header verifies `body` with the merchant's key.

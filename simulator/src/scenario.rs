@@ -188,6 +188,9 @@ pub enum RespondMisbehaviour {
     HangThirdSupply,
     /// Signs its answers so that they do not verify.
     CorruptSignature,
+    /// The first `defendDispute` is done but answered HTTP 500, as if its
+    /// answer were lost on the way.
+    LoseDefendAnswer,
 }
 
 /// The outcome the provider decides once the dispute is defended.

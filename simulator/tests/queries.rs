@@ -628,6 +628,7 @@ async fn pingpong_takes_documents_then_one_defence_and_says_so_in_its_checklist(
     let refused = |answer| match answer {
         ResponseAnswer::Refused { code, .. } => code,
         ResponseAnswer::Done => "done".to_owned(),
+        ResponseAnswer::DecidedAlready(_) => "decided already".to_owned(),
     };
     assert_eq!(
         refused(respond(&base, &merchant, "PPENDED", ResponseCall::Defend, &[]).await),

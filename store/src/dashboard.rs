@@ -36,7 +36,7 @@ impl Outcomes {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dashboard {
-    /// Open (needs a response, or under review) by stage and status.
+    /// Open (needs a response, under review, responded to) by stage and status.
     pub open: Vec<(Option<Stage>, Status, i64)>,
     pub at_risk: Vec<Money>,
     pub due_within_7_days: i64,
@@ -52,7 +52,7 @@ pub struct Dashboard {
 /// Decided disputes of one provider, reason code and status.
 type OutcomeRow = (Named<ProviderKind>, Option<String>, Named<Status>, i64);
 
-const OPEN: &str = "d.status in ('needs_response', 'under_review')";
+const OPEN: &str = "d.status in ('needs_response', 'under_review', 'responded')";
 const DECIDED: &str = "d.status in ('won', 'lost', 'expired')";
 
 impl Store {

@@ -9,6 +9,7 @@ mod connections;
 mod dashboard;
 mod deliveries;
 mod disputes;
+mod evidence_links;
 mod health;
 mod jobs;
 mod notifications;
@@ -37,6 +38,7 @@ pub use connections::{
 pub use dashboard::{Dashboard, Outcomes};
 pub use deliveries::{DeliveryRecord, SEARCH_TIMEOUT_SECS};
 pub use disputes::{DisputeRecord, PaymentRecord, Person, TimelineEntry};
+pub use evidence_links::{EvidenceLink, LinkFetch};
 pub use health::ConnectionHealth;
 pub use jobs::{new_claim, Job, JobRecord, NewJob};
 pub use notifications::{NewNotification, StoredNotification, ThrottledCount};
@@ -62,8 +64,8 @@ pub use status_queries::{
     ReconcileRules, StatusQueryEntry,
 };
 pub use submissions::{
-    Finished, Outside, SentCall, StepRecord, SubmissionRecord, SubmissionWork, SubmitRefusal,
-    SubmitRequest, Submitted,
+    Confirming, Finished, Outside, SentCall, StepRecord, SubmissionRecord, SubmissionWork,
+    SubmitRefusal, SubmitRequest, Submitted,
 };
 pub use views::SavedView;
 

@@ -350,7 +350,7 @@ impl Store {
                                  and d.deadline < now() + make_interval(secs => $1)
                                  and heard.at < now() - make_interval(secs => $2)
                                 then 'deadline near and nothing heard for a while'
-                            when d.status = 'under_review'
+                            when d.status in ('under_review', 'responded')
                                  and heard.at < now() - make_interval(secs => $3)
                                 then 'decision overdue'
                             else 'its connection has gone silent'
@@ -358,20 +358,21 @@ impl Store {
                  from disputes d
                  join connections c on c.id = d.connection_id
                  -- What the provider last pushed: the answers to earlier
-                 -- queries do not make a dispute any less quiet.
+                 -- queries, and the merchant's own decisions, do not make
+                 -- a dispute any less quiet.
                  cross join lateral (
                      select max(e.occurred_at) as at from dispute_events e
-                     where e.dispute_id = d.id and e.source <> 'status_query'
+                     where e.dispute_id = d.id and e.source not in ('status_query', 'response')
                  ) heard
                  where c.enabled and c.query_base_url is not null
-                   and d.status in ('needs_response', 'under_review')
+                   and d.status in ('needs_response', 'under_review', 'responded')
                    and (d.last_queried_at is null
                         or d.last_queried_at < now() - make_interval(secs => $4))
                    and ((d.status = 'needs_response'
                          and d.deadline < now() + make_interval(secs => $1)
                          and (d.deadline < now()
                               or heard.at < now() - make_interval(secs => $2)))
-                        or (d.status = 'under_review'
+                        or (d.status in ('under_review', 'responded')
                             and heard.at < now() - make_interval(secs => $3))
                         or d.connection_id in (select id from silent))
                  order by coalesce(d.deadline, 'infinity'), d.id

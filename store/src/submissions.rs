@@ -99,8 +99,27 @@ pub struct SubmissionWork {
     pub deadline: Option<jiff::Timestamp>,
     /// The steps done already, in any order.
     pub done: Vec<Step>,
+    /// Steps an attempt was sent for without a definite answer (none, cut
+    /// off, a 5xx): the provider may have acted on it.
+    pub tried: Vec<Step>,
     /// Every file of the response: (id, its kind of document).
     pub files: Vec<(i64, DocumentKind)>,
+    /// The response's summary (empty without one).
+    pub summary: String,
+    /// The merchant's reference for the order (empty when unknown).
+    pub merchant_reference: String,
+}
+
+/// What a confirmation page shows, which its token is bound to.
+#[derive(Clone, Copy, Debug)]
+pub struct Confirming {
+    pub dispute_id: i64,
+    pub stage: Stage,
+    pub decision: Decision,
+    /// It records a response sent outside the desk.
+    pub outside: bool,
+    /// The stage's response's last change, as shown (a defence's).
+    pub response_updated_at: Option<jiff::Timestamp>,
 }
 
 /// A decision asked for from a confirmation page.
@@ -270,12 +289,13 @@ fn token_hash(token: &str) -> Vec<u8> {
 
 impl Store {
     /// A one-time token for `user_id` to confirm `decision` for the
-    /// dispute's `stage`, valid for half an hour; only its hash is kept.
+    /// dispute's `stage`, valid for half an hour, bound to what the page
+    /// showed: whether it records a response sent `outside` the desk, and
+    /// the response as of its last change (`response_updated_at`). Only
+    /// its hash is kept.
     pub async fn issue_confirm_token(
         &self,
-        dispute_id: i64,
-        stage: Stage,
-        decision: Decision,
+        confirming: &Confirming,
         user_id: i64,
     ) -> Result<String, StoreError> {
         let mut bytes = [0u8; 32];
@@ -287,14 +307,18 @@ impl Store {
                  delete from confirm_tokens
                  where user_id = $5 and created_at < now() - interval '1 day'
              )
-             insert into confirm_tokens (token_sha256, dispute_id, stage, decision, user_id)
-             values ($1, $2, $3, $4, $5)",
+             insert into confirm_tokens
+                 (token_sha256, dispute_id, stage, decision, user_id, outside,
+                  response_updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(token_hash(&token))
-        .bind(dispute_id)
-        .bind(stage.as_str())
-        .bind(decision.as_str())
+        .bind(confirming.dispute_id)
+        .bind(confirming.stage.as_str())
+        .bind(confirming.decision.as_str())
         .bind(user_id)
+        .bind(confirming.outside)
+        .bind(confirming.response_updated_at.map(|t| t.to_sqlx()))
         .execute(&self.pool)
         .await?;
         Ok(token)
@@ -311,20 +335,22 @@ impl Store {
             .user_id
             .ok_or_else(|| StoreError::corrupt("a decision by no one"))?;
         let mut tx = self.pool.begin().await?;
-        let stage: Option<Named<Stage>> = sqlx::query_scalar(&format!(
-            "update confirm_tokens set used_at = now()
-             where token_sha256 = $1 and used_at is null and dispute_id = $2
-               and decision = $3 and user_id = $4
-               and created_at > now() - make_interval(mins => {TOKEN_LIFETIME_MINUTES})
-             returning stage"
-        ))
-        .bind(token_hash(request.token))
-        .bind(request.dispute_id)
-        .bind(request.decision.as_str())
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(Named(stage)) = stage else {
+        let confirmed: Option<(Named<Stage>, Option<jiff_sqlx::Timestamp>)> =
+            sqlx::query_as(&format!(
+                "update confirm_tokens set used_at = now()
+                 where token_sha256 = $1 and used_at is null and dispute_id = $2
+                   and decision = $3 and user_id = $4 and outside = $5
+                   and created_at > now() - make_interval(mins => {TOKEN_LIFETIME_MINUTES})
+                 returning stage, response_updated_at"
+            ))
+            .bind(token_hash(request.token))
+            .bind(request.dispute_id)
+            .bind(request.decision.as_str())
+            .bind(user_id)
+            .bind(request.outside.is_some())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((Named(stage), shown)) = confirmed else {
             return Err(SubmitRefusal::Token);
         };
         let dispute: LockedDispute = sqlx::query_as(
@@ -354,17 +380,26 @@ impl Store {
         if let Some(held) = held {
             return Err(SubmitRefusal::Already(Box::new(held.try_into()?)));
         }
-        let response: Option<(i64, Named<ResponseState>)> = sqlx::query_as(
-            "select id, state from responses where dispute_id = $1 and stage = $2 for update",
+        let response: Option<(i64, Named<ResponseState>, jiff_sqlx::Timestamp)> = sqlx::query_as(
+            "select id, state, updated_at from responses
+             where dispute_id = $1 and stage = $2 for update",
         )
         .bind(request.dispute_id)
         .bind(stage.as_str())
         .fetch_optional(&mut *tx)
         .await?;
+        let sends_response = request.decision == Decision::Defend && request.outside.is_none();
+        if sends_response
+            && response.as_ref().map(|(_, _, at)| at.to_jiff()) != shown.map(|at| at.to_jiff())
+        {
+            return Err(SubmitRefusal::Blocked(
+                "The response changed since the page was opened: open it again to see what will be sent.".to_owned(),
+            ));
+        }
         let ready = request.outside.is_some()
             || response
                 .as_ref()
-                .is_some_and(|(_, state)| state.0 == ResponseState::Ready);
+                .is_some_and(|(_, state, _)| state.0 == ResponseState::Ready);
         let now = jiff::Timestamp::now();
         // A response sent outside the desk says when it was sent: recorded
         // after the deadline, it may still have been in time.
@@ -383,7 +418,7 @@ impl Store {
             return Err(SubmitRefusal::Blocked(why));
         }
         let documents: Vec<Named<DocumentKind>> = match &response {
-            Some((id, _)) if request.decision == Decision::Defend => {
+            Some((id, _, _)) if request.decision == Decision::Defend => {
                 sqlx::query_scalar(
                     "select document from evidence_files where response_id = $1 order by id",
                 )
@@ -402,7 +437,7 @@ impl Store {
         let response_id = response
             .as_ref()
             .filter(|_| request.decision == Decision::Defend)
-            .map(|(id, _)| *id);
+            .map(|(id, _, _)| *id);
         let plan_text: Vec<String> = steps.iter().map(|s| s.as_text()).collect();
         let outside = request.outside.as_ref();
         let id: i64 = sqlx::query_scalar(
@@ -526,21 +561,34 @@ impl Store {
         let Some(submission) = self.submission(id).await? else {
             return Ok(None);
         };
-        let (connection_id, provider, dispute_ref, deadline): (
+        let (connection_id, provider, dispute_ref, deadline, merchant_reference, summary): (
             i64,
             Named<ProviderKind>,
             String,
             Option<jiff_sqlx::Timestamp>,
+            Option<String>,
+            Option<String>,
         ) = sqlx::query_as(
-            "select d.connection_id, c.provider, d.dispute_ref, d.deadline
+            "select d.connection_id, c.provider, d.dispute_ref, d.deadline,
+                    d.merchant_reference, r.summary
              from disputes d join connections c on c.id = d.connection_id
+             left join responses r on r.id = $2
              where d.id = $1",
         )
         .bind(submission.dispute_id)
+        .bind(submission.response_id)
         .fetch_one(&self.pool)
         .await?;
         let done: Vec<String> = sqlx::query_scalar(
             "select step from submission_steps where submission_id = $1 and outcome = 'done'",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let tried: Vec<String> = sqlx::query_scalar(
+            "select distinct step from submission_steps
+             where submission_id = $1 and outcome = 'failed' and address is not null
+               and (status is null or status >= 500)",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -557,7 +605,10 @@ impl Store {
             dispute_ref: DisputeRef::parse(&dispute_ref).map_err(StoreError::corrupt)?,
             deadline: deadline.map(|d| d.to_jiff()),
             done: done.iter().filter_map(|s| Step::from_text(s)).collect(),
+            tried: tried.iter().filter_map(|s| Step::from_text(s)).collect(),
             files: files.into_iter().map(|(id, d)| (id, d.0)).collect(),
+            summary: summary.unwrap_or_default(),
+            merchant_reference: merchant_reference.unwrap_or_default(),
             submission,
         }))
     }

@@ -419,13 +419,25 @@ async fn an_admins_letter_template_replaces_the_desks_and_is_audited() {
     assert_eq!(audited, 2);
 }
 
-/// A confirmation for `decision` on the setup's dispute, by its analyst.
+/// A confirmation for `decision` on the setup's dispute, by its analyst,
+/// of the stage's response as it stands.
 async fn token(s: &Setup, decision: dispute_core::domain::submission::Decision) -> String {
+    let response = s
+        .store
+        .responses_of_dispute(s.dispute)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.stage == Stage::Chargeback);
     s.store
         .issue_confirm_token(
-            s.dispute,
-            Stage::Chargeback,
-            decision,
+            &dispute_store::Confirming {
+                dispute_id: s.dispute,
+                stage: Stage::Chargeback,
+                decision,
+                outside: false,
+                response_updated_at: response.map(|r| r.updated_at),
+            },
             s.me.user_id.unwrap(),
         )
         .await

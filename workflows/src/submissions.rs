@@ -11,12 +11,14 @@ use dispute_core::{
     domain::{
         evidence::FileKind,
         jobs::retry_after,
+        links::Link,
         submission::{remaining, try_again_at, Step, StepOutcome, SubmissionState},
         text,
     },
     providers::{
+        keys::SigningKey,
         query::QueryContext,
-        submission::{sends_as, StepAnswer, Supplied},
+        submission::{sends_as, StepAnswer, StepInput, Supplied},
         Connector,
     },
 };
@@ -43,6 +45,16 @@ pub struct Submissions {
     store: Store,
     vault: Vault,
     executor: Executor,
+    links: LinkSettings,
+}
+
+/// Where the links a provider fetches files from point, and how long they
+/// last.
+#[derive(Clone, Debug)]
+pub struct LinkSettings {
+    /// `PUBLIC_URL`: how the provider reaches Dispute Desk.
+    pub public_url: String,
+    pub lifetime: jiff::SignedDuration,
 }
 
 /// How one attempt at a submission ended.
@@ -62,11 +74,12 @@ enum StepEnd {
 }
 
 impl Submissions {
-    pub fn new(store: Store, vault: Vault, executor: Executor) -> Self {
+    pub fn new(store: Store, vault: Vault, executor: Executor, links: LinkSettings) -> Self {
         Self {
             store,
             vault,
             executor,
+            links,
         }
     }
 
@@ -90,9 +103,13 @@ impl Submissions {
                 }
                 StepEnd::Failed(words) => {
                     let next = jiff::Timestamp::now() + retry_after(attempt);
+                    let why = match last {
+                        true => "its attempts are used up",
+                        false => "the deadline is too near",
+                    };
                     if last || !try_again_at(next, work.deadline) {
                         let words = format!(
-                            "{words}. It was tried {attempt} time{} and is not tried again: the deadline is too near.",
+                            "{words}. It was tried {attempt} time{} and is not tried again: {why}.",
                             if attempt == 1 { "" } else { "s" }
                         );
                         self.store
@@ -166,10 +183,23 @@ impl Submissions {
                 bytes,
             })
             .collect();
+        let merchant_key =
+            keyring::merchant_key(&self.store, &self.vault, subject.connection_id).await?;
+        let links = match step {
+            Step::Replay => self.links(work.submission.id).await?,
+            _ => Vec::new(),
+        };
         let zone = subject.timezone.zone();
-        let ctx = context(&subject, &zone);
+        let ctx = context(&subject, &zone, merchant_key.as_ref());
+        let input = StepInput {
+            documents: &supplied,
+            summary: &work.summary,
+            links: &links,
+            customer: &work.merchant_reference,
+            now: jiff::Timestamp::now(),
+        };
         let request =
-            match connector.step_request(&ctx, work.dispute_ref.as_str(), &base, step, &supplied) {
+            match connector.step_request(&ctx, work.dispute_ref.as_str(), &base, step, &input) {
                 Ok(request) => request,
                 Err(unsendable) => {
                     return Ok((
@@ -194,6 +224,10 @@ impl Submissions {
         };
         let answered = match self.executor.send(&call).await? {
             Ok(answered) => answered,
+            // Not let out: nothing reached the provider.
+            Err(not @ crate::executor::NotAnswered::Refused(_)) => {
+                return Ok((StepEnd::Failed(not.words(&address)), None))
+            }
             Err(not) => return Ok((StepEnd::Failed(not.words(&address)), Some(sent))),
         };
         sent.status = Some(answered.status.as_u16() as i16);
@@ -214,12 +248,34 @@ impl Submissions {
             read(
                 &connector,
                 step,
-                &answered.headers,
-                &answered.body,
+                &answered,
+                work.dispute_ref.as_str(),
                 provider,
+                work.tried.contains(&step),
             )
         };
         Ok((end, Some(sent)))
+    }
+
+    /// The addresses the provider fetches submission `id`'s files from,
+    /// made (to last `LinkSettings::lifetime`) the first time it is asked.
+    async fn links(&self, id: i64) -> Result<Vec<String>, StoreError> {
+        let expires = jiff::Timestamp::now() + self.links.lifetime;
+        let key = self.vault.link_key();
+        let base = self.links.public_url.trim_end_matches('/');
+        Ok(self
+            .store
+            .submission_links(id, expires)
+            .await?
+            .into_iter()
+            .map(|l| {
+                let link = Link {
+                    id: l.id,
+                    expires: l.expires_at,
+                };
+                format!("{base}{}", link.path(&key, &l.safe_name))
+            })
+            .collect())
     }
 
     /// The files a step sends (a supply's: the response's files of its
@@ -270,16 +326,21 @@ impl Submissions {
 }
 
 /// A step's verified answer in words; an answer that does not verify is
-/// refused and nothing is counted as done.
+/// refused and nothing is counted as done. `tried`: an earlier attempt at
+/// this step was sent and never answered for sure, so the provider saying
+/// the decision is made already means that attempt reached it.
 fn read(
     connector: &Connector,
     step: Step,
-    headers: &http::HeaderMap,
-    body: &[u8],
+    answered: &crate::executor::Answered,
+    reference: &str,
     provider: &str,
+    tried: bool,
 ) -> StepEnd {
-    match connector.read_step_answer(step, headers, body) {
+    match connector.read_step_answer(step, &answered.headers, &answered.body, reference) {
         Ok(StepAnswer::Done) => StepEnd::Done,
+        Ok(StepAnswer::DecidedAlready(_)) if tried => StepEnd::Done,
+        Ok(StepAnswer::DecidedAlready(words)) => StepEnd::Refused(words),
         Ok(StepAnswer::Refused { words, retry, .. }) => match retry {
             true => StepEnd::Failed(words),
             false => StepEnd::Refused(words),
@@ -316,11 +377,15 @@ async fn as_jpeg(bytes: Vec<u8>) -> Option<Vec<u8>> {
     .flatten()
 }
 
-fn context<'a>(subject: &'a QuerySubject, zone: &'a jiff::tz::TimeZone) -> QueryContext<'a> {
+fn context<'a>(
+    subject: &'a QuerySubject,
+    zone: &'a jiff::tz::TimeZone,
+    merchant_key: Option<&'a SigningKey>,
+) -> QueryContext<'a> {
     QueryContext {
         account_id: subject.account_id.as_deref().unwrap_or_default(),
         app_id: subject.app_id.as_deref(),
-        merchant_key: None,
+        merchant_key,
         zone,
     }
 }

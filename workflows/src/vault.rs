@@ -19,11 +19,16 @@ const NONCE_LEN: usize = 12;
 /// A key of its own for fingerprints (HKDF-SHA256 from the master key), so
 /// the sealing key is used for nothing else.
 fn derive_fingerprint_key(master_key: &[u8; 32]) -> FingerprintKey {
+    FingerprintKey::new(derive(master_key, b"dispute-desk secret fingerprints v1"))
+}
+
+/// A key of its own for `purpose`, from the master key.
+fn derive(master_key: &[u8; 32], purpose: &[u8]) -> [u8; 32] {
     let mut key = [0u8; 32];
     hkdf::Hkdf::<sha2::Sha256>::new(None, master_key)
-        .expand(b"dispute-desk secret fingerprints v1", &mut key)
+        .expand(purpose, &mut key)
         .expect("32 bytes is a valid HKDF-SHA256 output length");
-    FingerprintKey::new(key)
+    key
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +45,7 @@ pub enum VaultError {
 pub struct Vault {
     cipher: Aes256Gcm,
     fingerprints: FingerprintKey,
+    link_key: [u8; 32],
 }
 
 impl fmt::Debug for Vault {
@@ -53,12 +59,18 @@ impl Vault {
         Self {
             cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(master_key)),
             fingerprints: derive_fingerprint_key(master_key),
+            link_key: derive(master_key, b"dispute-desk evidence links v1"),
         }
     }
 
     /// The key secrets' fingerprints are made with.
     pub fn fingerprint_key(&self) -> &FingerprintKey {
         &self.fingerprints
+    }
+
+    /// The key evidence links are signed with.
+    pub fn link_key(&self) -> dispute_core::domain::links::LinkKey {
+        dispute_core::domain::links::LinkKey::new(self.link_key)
     }
 
     /// A master key as written in configuration or the key file.

@@ -63,8 +63,12 @@ fn Figures(d: Dashboard) -> impl IntoView {
             .map(|(_, _, n)| n)
             .sum()
     };
-    // Open is two statuses, so the open tile links to each one's list.
-    let (needing, in_review) = (of(Status::NeedsResponse), of(Status::UnderReview));
+    // Open is three statuses, so the open tile links to each one's list.
+    let (needing, in_review, responded) = (
+        of(Status::NeedsResponse),
+        of(Status::UnderReview),
+        of(Status::Responded),
+    );
     let at_risk = match d.at_risk.is_empty() {
         true => "nothing".to_owned(),
         false => d
@@ -100,6 +104,8 @@ fn Figures(d: Dashboard) -> impl IntoView {
                     <a href="/disputes">{format!("{needing} need a response")}</a>
                     " · "
                     <a href="/disputes?status=under_review">{format!("{in_review} under review")}</a>
+                    " · "
+                    <a href="/disputes?status=responded">{format!("{responded} responded to")}</a>
                 </small>
             </div>
             <a class="panel tile" href="/disputes?deadline=7d"><strong>{d.due_within_7_days}</strong> " due within 7 days"</a>

@@ -134,7 +134,16 @@ pub async fn get_decision(dispute: i64, choice: Choice) -> Result<Option<DecideV
         None => Some(
             state
                 .store
-                .issue_confirm_token(dispute.id, stage, choice.decision(), analyst.id)
+                .issue_confirm_token(
+                    &dispute_store::Confirming {
+                        dispute_id: dispute.id,
+                        stage,
+                        decision: choice.decision(),
+                        outside: choice == Choice::Outside,
+                        response_updated_at: response.as_ref().map(|r| r.updated_at),
+                    },
+                    analyst.id,
+                )
                 .await?,
         ),
     };
@@ -156,6 +165,28 @@ pub async fn get_decision(dispute: i64, choice: Choice) -> Result<Option<DecideV
         files,
         token,
     }))
+}
+
+/// Revokes one of the links a provider fetches a sent response's files
+/// from: it answers 410 from then on.
+#[server(endpoint = "disputes/revoke-link")]
+pub async fn revoke_link(dispute: i64, link: i64) -> Result<(), AppError> {
+    let analyst = crate::auth::require(dispute_core::domain::Permission::WorkDisputes)?;
+    let state = expect_context::<crate::state::AppState>();
+    let Some(found) = state.store.dispute_by_id(dispute).await? else {
+        return crate::flash::redirect("/disputes", Flash::error("There is no such dispute")).await;
+    };
+    let subject = format!("dispute {}/{}", found.connection_slug, found.dispute_ref);
+    let actor = crate::auth::actor(Some(&analyst));
+    let flash = match state
+        .store
+        .revoke_link(link, found.id, &actor, &subject)
+        .await?
+    {
+        true => Flash::notice("The link is revoked: the provider can no longer fetch that file"),
+        false => Flash::error("There is no such link, or it was revoked already"),
+    };
+    crate::flash::redirect(&crate::links::dispute(found.id), flash).await
 }
 
 /// What the outside form sent, kept for the page when it is refused.
@@ -317,6 +348,9 @@ fn DecideDetail(found: DecideView) -> impl IntoView {
     };
     let channel = plan.as_ref().map(|(c, _)| *c);
     let consequence = match (choice, channel) {
+        (Choice::Defend, _) if d.provider == dispute_core::domain::ProviderKind::PayerMax => format!(
+            "Dispute Desk will send the summary below to {provider} with a link to each file, which {provider} downloads itself; each link is signed, expires, and can be revoked from the dispute's page. This cannot be undone: once {provider} has the response it cannot be withdrawn or changed."
+        ),
         (Choice::Defend, _) => format!(
             "Dispute Desk will send the files below to {provider}, then tell it to defend the dispute. This cannot be undone: once {provider} has the defence it cannot be withdrawn or changed."
         ),

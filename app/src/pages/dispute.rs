@@ -41,6 +41,8 @@ pub struct DisputeView {
     /// sending them.
     pub submissions: Vec<dispute_store::SubmissionRecord>,
     pub steps: Vec<dispute_store::StepRecord>,
+    /// The links a provider fetches sent files from, with their fetches.
+    pub links: Vec<dispute_store::EvidenceLink>,
     /// A status query asked for is waiting or under way.
     pub asking: bool,
     pub viewer: CurrentUser,
@@ -73,6 +75,7 @@ pub async fn get_dispute(id: i64) -> Result<Option<DisputeView>, AppError> {
         responses: state.store.responses_of_dispute(dispute.id).await?,
         submissions: state.store.submissions_of_dispute(dispute.id).await?,
         steps: state.store.submission_steps_of_dispute(dispute.id).await?,
+        links: state.store.links_of_dispute(dispute.id).await?,
         asking,
         dispute,
         viewer,
@@ -247,6 +250,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
         responses,
         submissions,
         steps: sent_steps,
+        links,
         asking,
         viewer,
     } = found;
@@ -429,7 +433,7 @@ fn DisputeDetail(found: DisputeView) -> impl IntoView {
             responses
             may_work
         />
-        <DecisionPanel d=d.clone() submissions may_work />
+        <DecisionPanel d=d.clone() submissions links may_work />
         {may_work.then(|| view! {
             <Casework
                 dispute=d.id
@@ -517,6 +521,7 @@ fn ResponsePanel(
 fn DecisionPanel(
     d: DisputeRecord,
     submissions: Vec<dispute_store::SubmissionRecord>,
+    links: Vec<dispute_store::EvidenceLink>,
     may_work: bool,
 ) -> impl IntoView {
     use dispute_core::domain::submission::{Channel, Decision, SubmissionState};
@@ -563,6 +568,11 @@ fn DecisionPanel(
                         </p>
                     })}
                     {payermax_closes.map(|w| view! { <p>{w}</p> })}
+                    <FileLinks
+                        dispute=d.id
+                        links=links.iter().filter(|l| l.submission_id == s.id).cloned().collect()
+                        may_work
+                    />
                 </li>
             }
         })
@@ -586,6 +596,50 @@ fn DecisionPanel(
             {actions}
         </section>
     }
+}
+
+/// The links a provider fetches a sent response's files from: when each
+/// expires, how often and by whom it was fetched, and a way to revoke it.
+#[component]
+fn FileLinks(
+    dispute: i64,
+    links: Vec<dispute_store::EvidenceLink>,
+    may_work: bool,
+) -> impl IntoView {
+    use crate::pages::decide::RevokeLink;
+    (!links.is_empty()).then(|| view! {
+        <DataTable class="links">
+            <thead>
+                <tr><th>"File"</th><th>"Link"</th><th>"Fetched"</th><th>"Last fetch"</th></tr>
+            </thead>
+            <tbody>
+                {links.into_iter().map(|l| {
+                    let state = match l.revoked_at {
+                        Some(at) => view! { "revoked " <Time at=at /> }.into_any(),
+                        None => view! { "expires " <Time at=l.expires_at /> }.into_any(),
+                    };
+                    let revoke = (may_work && l.revoked_at.is_none()).then(|| view! {
+                        <form method="post" action=RevokeLink::PATH class="inline">
+                            <input type="hidden" name="dispute" value=dispute />
+                            <input type="hidden" name="link" value=l.id />
+                            <button type="submit" class="link">"Revoke"</button>
+                        </form>
+                    });
+                    view! {
+                        <tr>
+                            <td>{shown(&l.name)}</td>
+                            <td>{state} {revoke}</td>
+                            <td>{format!("{} time{}", l.fetches, if l.fetches == 1 { "" } else { "s" })}</td>
+                            <td>{l.last_fetch.map(|f| view! {
+                                <Time at=f.at />
+                                {format!(" from {} · HTTP {} · {}", f.address, f.status, dispute_core::domain::evidence::size_text(f.bytes.unsigned_abs()))}
+                            })}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </DataTable>
+    })
 }
 
 /// When another event gave a deadline other than the one that counts: the

@@ -14,6 +14,7 @@ pub mod fold;
 pub mod headline;
 pub mod jobs;
 pub mod lifecycle;
+pub mod links;
 pub mod money;
 pub mod notification;
 pub mod queue;

@@ -236,7 +236,7 @@ impl Connector {
         reference: &str,
         base: &str,
         step: crate::domain::submission::Step,
-        documents: &[submission::Supplied<'_>],
+        input: &submission::StepInput<'_>,
     ) -> Result<QueryRequest, submission::Unsendable> {
         match self {
             Connector::PingPong(p) => p.step_request(
@@ -244,24 +244,27 @@ impl Connector {
                 reference,
                 pingpong::respond::Documented::of(base),
                 step,
-                documents,
+                input.documents,
             ),
+            Connector::PayerMax(p) => p.step_request(ctx, reference, step, input),
             Connector::BotimMoney(_) => Err(submission::Unsendable::NotThisProvider("Botim Money")),
-            Connector::PayerMax(_) => Err(submission::Unsendable::NotThisProvider("PayerMax")),
         }
     }
 
-    /// Verifies the answer to a step (fail closed), then reads it.
+    /// Verifies the answer to a step for dispute `reference` (fail
+    /// closed), then reads it.
     pub fn read_step_answer(
         &self,
         step: crate::domain::submission::Step,
-        _headers: &HeaderMap,
+        headers: &HeaderMap,
         body: &[u8],
+        reference: &str,
     ) -> Result<submission::StepAnswer, Refusal> {
         match self {
             Connector::PingPong(p) => p.read_step_answer(step, body),
-            Connector::BotimMoney(_) | Connector::PayerMax(_) => Err(Refusal::Malformed(
-                "this provider takes no response calls".into(),
+            Connector::PayerMax(p) => p.read_step_answer(headers, body, reference),
+            Connector::BotimMoney(_) => Err(Refusal::Malformed(
+                "Botim Money takes no response calls".into(),
             )),
         }
     }

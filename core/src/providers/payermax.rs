@@ -4,6 +4,7 @@
 //! acknowledgement.
 
 pub mod query;
+pub mod respond;
 
 use http::HeaderMap;
 use serde::Deserialize;

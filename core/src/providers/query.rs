@@ -125,6 +125,13 @@ pub fn weigh(known: (Option<Stage>, Option<Status>), pulled: &Pulled) -> Weighed
         Effect::Sets(stage, status) if (Some(stage), Some(status)) == known => {
             kept(Effect::None, false, true)
         }
+        // The provider reviewing what the merchant responded with says the
+        // same as "responded", in its words.
+        Effect::Sets(stage, Status::UnderReview)
+            if known == (Some(stage), Some(Status::Responded)) =>
+        {
+            kept(Effect::None, false, true)
+        }
         Effect::Sets(stage, _) if !pulled.decisive && Some(stage) == known.0 => {
             kept(Effect::None, false, false)
         }
@@ -249,6 +256,35 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn the_provider_reviewing_what_the_merchant_responded_with_agrees() {
+        let reviewing = Effect::Sets(Stage::Chargeback, Status::UnderReview);
+        let weighed = weigh(
+            (Some(Stage::Chargeback), Some(Status::Responded)),
+            &pulled(reviewing, true),
+        );
+        assert_eq!(
+            weighed,
+            Weighed {
+                effect: Effect::None,
+                disagrees: false,
+                speaks: true
+            }
+        );
+        let won = Effect::Sets(Stage::Chargeback, Status::Won);
+        let weighed = weigh(
+            (Some(Stage::Chargeback), Some(Status::Responded)),
+            &pulled(won, true),
+        );
+        assert!(weighed.disagrees, "an outcome is news");
+        let later = Effect::Sets(Stage::PreArbitration, Status::UnderReview);
+        let weighed = weigh(
+            (Some(Stage::Chargeback), Some(Status::Responded)),
+            &pulled(later, true),
+        );
+        assert!(weighed.disagrees, "another stage's review is news");
     }
 
     #[test]

@@ -17,10 +17,27 @@ pub struct Supplied<'a> {
     pub bytes: &'a [u8],
 }
 
+/// What a step sends besides the dispute: a supply's documents, and a
+/// reply's summary, the links the provider fetches the files from, the
+/// merchant's id for the buyer, and the time it is sent.
+#[derive(Debug, Clone, Copy)]
+pub struct StepInput<'a> {
+    pub documents: &'a [Supplied<'a>],
+    pub summary: &'a str,
+    pub links: &'a [String],
+    pub customer: &'a str,
+    pub now: jiff::Timestamp,
+}
+
 /// What a provider said to one step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepAnswer {
     Done,
+    /// The provider has the dispute's decision already (PingPong's
+    /// `DefendExist` to a defence or an acceptance): done, when an earlier
+    /// attempt of this very step may have reached it unanswered; refused,
+    /// in these words, otherwise.
+    DecidedAlready(String),
     /// Refused, in words for an analyst; `retry` when trying again later
     /// can succeed (the provider's own failure), not when the provider will
     /// refuse the same again.
@@ -40,6 +57,10 @@ pub enum Unsendable {
     Format(&'static str),
     #[error("{0} has no such call")]
     NotThisProvider(&'static str),
+    #[error("the connection has no {0}")]
+    Missing(&'static str),
+    #[error("{0}")]
+    Files(String),
 }
 
 /// How `decision` reaches `provider`, and in which steps, for a response
@@ -68,9 +89,11 @@ pub fn plan(
         (ProviderKind::PayerMax | ProviderKind::BotimMoney, Decision::Accept) => {
             Some((Channel::Outside, Vec::new()))
         }
-        // Botim Money's defences go through its merchant support; PayerMax's
-        // `caseReplay` is not sent by the desk yet.
-        (ProviderKind::BotimMoney | ProviderKind::PayerMax, Decision::Defend) => None,
+        // One `caseReplay`: the summary, and the files as links PayerMax
+        // fetches.
+        (ProviderKind::PayerMax, Decision::Defend) => Some((Channel::Provider, vec![Step::Replay])),
+        // Botim Money's defences go through its merchant support.
+        (ProviderKind::BotimMoney, Decision::Defend) => None,
     }
 }
 
@@ -129,7 +152,7 @@ mod tests {
     }
 
     #[test]
-    fn what_has_no_call_is_recorded_and_other_defences_are_sent_outside() {
+    fn payermax_replies_once_and_what_has_no_call_is_recorded() {
         for provider in [ProviderKind::BotimMoney, ProviderKind::PayerMax] {
             assert_eq!(
                 plan(provider, Decision::Accept, &[]),
@@ -137,7 +160,14 @@ mod tests {
             );
         }
         assert_eq!(plan(ProviderKind::BotimMoney, Decision::Defend, &[]), None);
-        assert_eq!(plan(ProviderKind::PayerMax, Decision::Defend, &[]), None);
+        assert_eq!(
+            plan(
+                ProviderKind::PayerMax,
+                Decision::Defend,
+                &[DocumentKind::Invoice, DocumentKind::Other]
+            ),
+            Some((Channel::Provider, vec![Step::Replay]))
+        );
         assert!(sends_as(ProviderKind::PingPong).contains(&FileKind::Tiff));
         assert!(!sends_as(ProviderKind::PingPong).contains(&FileKind::Png));
     }

@@ -15,13 +15,13 @@ use dispute_core::domain::{
 use dispute_store::{Store, SubmissionRecord};
 use dispute_workflows::{
     executor::{CallSettings, Executor},
-    submissions::{Attempt, Submissions},
+    submissions::{Attempt, LinkSettings, Submissions},
 };
 use server::config::Settings;
 use test_support::evidence_file;
 
 use crate::{
-    helpers::{browser_client, evidence_form, TestApp},
+    helpers::{browser_client, captured_logs, evidence_form, TestApp},
     simulated::{rig_with, settings, Rig, LOCAL},
 };
 
@@ -46,6 +46,11 @@ const STORY: &str = r#"{
     {"kind": "NOTIFICATION_OF_CHARGEBACK", "happened_minutes": 180, "deadline_days": 7}],
    "respond_misbehave": ["fail_twice"],
    "expect": {"stage": "chargeback", "status": "needs_response"}},
+  {"provider": "pingpong", "connection": "pingpong-main", "reference": "PPLOSTANSWER",
+   "amount": "86.00", "currency": "USD", "reason_code": "13.1", "events": [
+    {"kind": "NOTIFICATION_OF_CHARGEBACK", "happened_minutes": 180, "deadline_days": 7}],
+   "respond_misbehave": ["lose_defend_answer"],
+   "expect": {"stage": "chargeback", "status": "needs_response"}},
   {"provider": "pingpong", "connection": "pingpong-main", "reference": "PPFORGED", "amount": "83.00",
    "currency": "USD", "reason_code": "13.1", "events": [
     {"kind": "NOTIFICATION_OF_CHARGEBACK", "happened_minutes": 180, "deadline_days": 7}],
@@ -61,6 +66,10 @@ const STORY: &str = r#"{
    "expect": {"stage": "chargeback", "status": "needs_response"}},
   {"provider": "botim_money", "connection": "botim-main", "reference": "OBOUT", "amount": "200.00",
    "currency": "AED", "events": [{"kind": "CHARGEBACK", "happened_minutes": 180}],
+   "expect": {"stage": "chargeback", "status": "needs_response"}},
+  {"provider": "payermax", "connection": "payermax-main", "reference": "PMDEF",
+   "amount": "75.50", "currency": "AED", "reason_code": "13.3", "events": [
+    {"kind": "DISPUTE_INQUIRY", "happened_minutes": 180, "deadline_days": 12}],
    "expect": {"stage": "chargeback", "status": "needs_response"}},
   {"provider": "payermax", "connection": "payermax-main", "reference": "PMACCEPT",
    "amount": "20000.00", "currency": "PHP", "reason_code": "13.3", "events": [
@@ -94,15 +103,29 @@ fn sender(app: &TestApp) -> Submissions {
                 retries: 0,
             },
         ),
+        LinkSettings {
+            public_url: app.address.clone(),
+            lifetime: jiff::SignedDuration::from_hours(24 * 30),
+        },
     )
 }
 
-/// `reference`'s response prepared from its dispute page, `files`
-/// (document, name, fixture) uploaded, and marked ready; the dispute's id.
+/// PingPong's `reference`'s response made ready with `files`.
 async fn ready_response(app: &TestApp, reference: &str, files: &[(&str, &str, &str)]) -> i64 {
-    let (page, _) = app
-        .prepare_response(&app.client, "pingpong-main", reference)
-        .await;
+    ready_response_at(app, "pingpong-main", reference, files, None).await
+}
+
+/// `reference`'s response (at connection `slug`) prepared from its dispute
+/// page, `files` (document, name, fixture) uploaded, its `summary` saved
+/// (with the letter as prepared), and marked ready; the dispute's id.
+async fn ready_response_at(
+    app: &TestApp,
+    slug: &str,
+    reference: &str,
+    files: &[(&str, &str, &str)],
+    summary: Option<&str>,
+) -> i64 {
+    let (page, _) = app.prepare_response(&app.client, slug, reference).await;
     let rows: Vec<(&str, &str, Vec<u8>)> = files
         .iter()
         .map(|(document, name, fixture)| (*document, *name, evidence_file(fixture)))
@@ -114,6 +137,27 @@ async fn ready_response(app: &TestApp, reference: &str, files: &[(&str, &str, &s
         assert_eq!(answer.status(), 303);
     }
     let response = page.trim_start_matches("/responses/");
+    if let Some(summary) = summary {
+        let letter: String =
+            sqlx::query_scalar("select letter from responses where id = $1::bigint")
+                .bind(response)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        let answer = app
+            .post_form(
+                &app.client,
+                "/api/responses/text",
+                &[
+                    ("response", response),
+                    ("letter", &letter),
+                    ("summary", summary),
+                ],
+            )
+            .await;
+        let (_, html) = app.follow(&app.client, answer).await;
+        assert!(html.contains("Letter and summary saved"), "{html}");
+    }
     let answer = app
         .post_form(
             &app.client,
@@ -123,10 +167,7 @@ async fn ready_response(app: &TestApp, reference: &str, files: &[(&str, &str, &s
         .await;
     let (_, html) = app.follow(&app.client, answer).await;
     assert!(html.contains("The response is ready to send"), "{html}");
-    app.dispute_id("pingpong-main", reference)
-        .await
-        .parse()
-        .unwrap()
+    app.dispute_id(slug, reference).await.parse().unwrap()
 }
 
 /// The confirmation page of `choice` for `dispute`, and its one-time token
@@ -404,6 +445,34 @@ async fn a_provider_answering_500_twice_is_tried_again_then_the_defence_is_sent_
 }
 
 #[tokio::test]
+async fn a_defence_whose_answer_was_lost_counts_as_sent_when_pingpong_says_it_holds_it() {
+    let rig = responding_rig(0).await;
+    let app = &rig.app;
+    let dispute = ready_response(app, "PPLOSTANSWER", TWO_FILES).await;
+    let (_, token) = confirmation(app, dispute, "defend").await;
+    confirm(app, dispute, "defend", &token.unwrap(), &[]).await;
+    let id = submissions(app, dispute).await[0].id;
+    let sender = sender(app);
+    assert!(matches!(
+        sender.run(id, 1, false).await.unwrap(),
+        Attempt::TryAgain(_)
+    ));
+    assert_eq!(sender.run(id, 2, false).await.unwrap(), Attempt::Finished);
+    assert_eq!(
+        answered(&rig, "PPLOSTANSWER", "defendDispute"),
+        ["HTTP 500", "DefendExist"]
+    );
+    let done = app.store.submission(id).await.unwrap().unwrap();
+    assert_eq!(done.state, SubmissionState::Done, "{:?}", done.words);
+    assert_eq!(status(app, dispute).await, Some(Status::Responded));
+    assert_eq!(
+        answered(&rig, "PPLOSTANSWER", "supplyDefenseDocument").len(),
+        2,
+        "the documents went once"
+    );
+}
+
+#[tokio::test]
 async fn a_tampered_answer_is_refused_and_not_folded() {
     let rig = responding_rig(0).await;
     let app = &rig.app;
@@ -466,6 +535,35 @@ async fn a_confirmation_is_used_once_for_its_own_dispute_and_decision_by_a_signe
     let (_, html) = confirm(app, accept, "defend", &token, &[]).await;
     assert!(html.contains("expired or was used already"), "{html}");
     assert!(submissions(app, other).await.is_empty());
+
+    // A confirmation holds the response as its page showed it, and what
+    // the page was for.
+    let defended = ready_response(app, "PPDEF", TWO_FILES).await;
+    let (_, shown) = confirmation(app, defended, "defend").await;
+    let response: String =
+        sqlx::query_scalar("select id::text from responses where dispute_id = $1")
+            .bind(defended)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    for path in ["/api/responses/draft", "/api/responses/ready"] {
+        app.post_form(&app.client, path, &[("response", &response)])
+            .await;
+    }
+    let (_, html) = confirm(app, defended, "defend", &shown.unwrap(), &[]).await;
+    assert!(
+        html.contains("The response changed since the page was opened"),
+        "{html}"
+    );
+    let (_, for_defend) = confirmation(app, defended, "defend").await;
+    let outside = [
+        ("when", "2026-01-02T10:30"),
+        ("method", "email"),
+        ("sent", "the packet"),
+    ];
+    let (_, html) = confirm(app, defended, "outside", &for_defend.unwrap(), &outside).await;
+    assert!(html.contains("expired or was used already"), "{html}");
+    assert!(submissions(app, defended).await.is_empty());
 
     let stranger = browser_client();
     for path in [
@@ -682,4 +780,207 @@ async fn what_has_no_call_is_recorded_as_the_merchants_and_markup_stays_text() {
         .log()
         .iter()
         .all(|a| a.reference.as_deref() != Some("PMACCEPT")));
+}
+
+/// The addresses a PayerMax reply sent, read from its kept request.
+async fn sent_links(app: &TestApp, dispute: i64) -> Vec<String> {
+    let steps = app
+        .store
+        .submission_steps_of_dispute(dispute)
+        .await
+        .unwrap();
+    let request = steps
+        .iter()
+        .find_map(|s| s.call.as_ref().map(|c| c.request.clone()))
+        .unwrap();
+    let sent: serde_json::Value = serde_json::from_str(&request).unwrap();
+    sent["data"]["representmentFile"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_payermax_reply_sends_the_summary_and_links_payermax_downloads_each_logged() {
+    let rig = responding_rig(0).await;
+    let app = &rig.app;
+    let summary = "<i>Delivered</i> & \"signed\" \u{202e}for";
+    let files = [
+        ("invoice", "<b>invoice</b>.pdf", "invoice-two-pages.pdf"),
+        (
+            "product_description",
+            "photo.jpg",
+            "delivery-photo-sideways.jpg",
+        ),
+    ];
+    let dispute = ready_response_at(app, "payermax-main", "PMDEF", &files, Some(summary)).await;
+    let (page, token) = confirmation(app, dispute, "defend").await;
+    assert!(page.contains("downloads itself"), "{page}");
+    assert!(page.contains("&lt;i&gt;Delivered&lt;/i&gt;"), "{page}");
+    assert!(!page.contains("<b>invoice</b>"), "{page}");
+    confirm(app, dispute, "defend", &token.unwrap(), &[]).await;
+    let id = submissions(app, dispute).await[0].id;
+    assert_eq!(
+        sender(app).run(id, 1, false).await.unwrap(),
+        Attempt::Finished
+    );
+    let done = app.store.submission(id).await.unwrap().unwrap();
+    assert_eq!(done.state, SubmissionState::Done, "{:?}", done.words);
+    assert_eq!(status(app, dispute).await, Some(Status::Responded));
+
+    let reply = rig.world.reply("PMDEF").expect("PayerMax took the reply");
+    let kept: String = sqlx::query_scalar("select summary from responses where dispute_id = $1")
+        .bind(dispute)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(reply.summary, kept, "the summary reaches PayerMax as typed");
+    assert!(reply.summary.contains("<i>Delivered</i>"));
+    let sizes: Vec<Result<usize, String>> = reply.fetched.iter().map(|f| f.1.clone()).collect();
+    let stored: Vec<i64> = sqlx::query_scalar("select size from evidence_files order by id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        sizes,
+        stored.iter().map(|n| Ok(*n as usize)).collect::<Vec<_>>()
+    );
+    let links = app.store.links_of_dispute(dispute).await.unwrap();
+    assert_eq!(links.len(), 2);
+    for link in &links {
+        assert_eq!(link.fetches, 1);
+        let fetch = link.last_fetch.as_ref().unwrap();
+        assert_eq!((fetch.status, fetch.address.as_str()), (200, "127.0.0.1"));
+        assert_eq!(fetch.bytes as u64, link.size);
+    }
+    let (_, html) = app.get_page(&format!("/disputes/{dispute}")).await;
+    assert!(html.contains("Defence sent to PayerMax"), "{html}");
+    assert!(html.contains("1 time"), "{html}");
+    assert!(html.contains("from 127.0.0.1 · HTTP 200"), "{html}");
+
+    let urls = sent_links(app, dispute).await;
+    assert!(
+        urls[0].ends_with(".pdf") && urls[0].starts_with(&app.address),
+        "{urls:?}"
+    );
+    let stranger = browser_client();
+    let fetched = stranger.get(&urls[0]).send().await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.headers()["content-type"], "application/pdf");
+    assert!(fetched.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    assert!(fetched.headers().get("set-cookie").is_none());
+    assert_eq!(
+        fetched.bytes().await.unwrap().to_vec(),
+        evidence_file("invoice-two-pages.pdf")
+    );
+    let status_of = |url: String| {
+        let stranger = stranger.clone();
+        async move { stranger.get(url).send().await.unwrap().status().as_u16() }
+    };
+    let mut tampered = urls[0].clone().into_bytes();
+    let at = urls[0].rfind('/').unwrap() - 1;
+    tampered[at] = if tampered[at] == b'0' { b'1' } else { b'0' };
+    assert_eq!(status_of(String::from_utf8(tampered).unwrap()).await, 404);
+    let renamed = format!("{}/other.pdf", urls[0].rsplit_once('/').unwrap().0);
+    assert_eq!(status_of(renamed).await, 404);
+    let key = app.vault.link_key();
+    let expired = dispute_core::domain::links::Link {
+        id: links[0].id,
+        expires: jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1),
+    };
+    assert_eq!(
+        status_of(format!(
+            "{}{}",
+            app.address,
+            expired.path(&key, &links[0].safe_name)
+        ))
+        .await,
+        410
+    );
+
+    // Fetched a thousand times a minute, a link stops answering.
+    let mut answered = std::collections::BTreeMap::new();
+    for _ in 0..60 {
+        *answered
+            .entry(status_of(urls[1].clone()).await)
+            .or_insert(0) += 1;
+    }
+    assert!(answered.get(&429).is_some_and(|n| *n >= 29), "{answered:?}");
+    assert!(answered.get(&200).is_some_and(|n| *n <= 30), "{answered:?}");
+
+    // Revoked from the dispute's page, it is gone.
+    let answer = app
+        .post_form(
+            &app.client,
+            "/api/disputes/revoke-link",
+            &[
+                ("dispute", &dispute.to_string()),
+                ("link", &links[0].id.to_string()),
+            ],
+        )
+        .await;
+    let (_, html) = app.follow(&app.client, answer).await;
+    assert!(html.contains("The link is revoked"), "{html}");
+    assert_eq!(status_of(urls[0].clone()).await, 410);
+    let audited: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where action = 'evidence_link.revoke'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1);
+
+    // A file whose response was not sent is not served.
+    sqlx::query("update submissions set state = 'refused' where id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let fresh = dispute_core::domain::links::Link {
+        id: links[1].id,
+        expires: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1),
+    };
+    let unsent = format!("{}{}", app.address, fresh.path(&key, &links[1].safe_name));
+    // The allowance spent above gives a fetch back every two seconds.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(status_of(unsent).await, 404);
+    let mac = urls[1]
+        .rsplit('/')
+        .nth(1)
+        .unwrap()
+        .rsplit('-')
+        .next()
+        .unwrap();
+    assert!(
+        !captured_logs().contains(mac),
+        "a link's token stays out of the logs"
+    );
+
+    // Back to a draft, a file with links can still be removed.
+    sqlx::query("update responses set state = 'draft' where dispute_id = $1")
+        .bind(dispute)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (response, file): (String, String) = sqlx::query_as(
+        "select r.id::text, f.id::text from responses r join evidence_files f
+         on f.response_id = r.id where r.dispute_id = $1 order by f.id limit 1",
+    )
+    .bind(dispute)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let answer = app
+        .post_form(
+            &app.client,
+            "/api/responses/remove-file",
+            &[("response", &response), ("file", &file)],
+        )
+        .await;
+    let (_, html) = app.follow(&app.client, answer).await;
+    assert!(html.contains("Removed"), "{html}");
 }

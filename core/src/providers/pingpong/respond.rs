@@ -154,33 +154,38 @@ impl PingPong {
     /// PingPong says the documents it holds are complete.
     pub fn read_step_answer(&self, step: Step, body: &[u8]) -> Result<StepAnswer, Refusal> {
         if step != Step::Check {
-            return self.read_response_answer(body);
+            return Ok(match self.read_response_answer(body)? {
+                StepAnswer::Refused { code, words, .. }
+                    if code == "DefendExist" && matches!(step, Step::Defend | Step::Accept) =>
+                {
+                    StepAnswer::DecidedAlready(words)
+                }
+                other => other,
+            });
         }
-        Ok(match self.read_checklist(body)? {
+        match self.read_checklist(body)? {
             ChecklistAnswer::Needs {
                 satisfied: true, ..
-            } => StepAnswer::Done,
+            } => Ok(StepAnswer::Done),
             ChecklistAnswer::Needs { needs, .. } => {
-                let missing: Vec<String> = needs
+                let required: Vec<String> = needs
                     .iter()
                     .filter(|(_, level)| *level == crate::domain::evidence::Requirement::Mandatory)
                     .map(|(document, _)| document.label().to_lowercase())
                     .collect();
-                StepAnswer::Refused {
+                Ok(StepAnswer::Refused {
                     code: "NotSatisfied".into(),
                     words: format!(
-                        "PingPong says the documents it holds are not enough to defend the dispute (it asks for: {})",
-                        missing.join(", ")
+                        "PingPong says the documents it holds are not enough to defend the dispute; it requires: {}",
+                        required.join(", ")
                     ),
                     retry: false,
-                }
+                })
             }
-            ChecklistAnswer::Failed(words) => StepAnswer::Refused {
-                code: "ChecklistFailed".into(),
-                words,
-                retry: true,
-            },
-        })
+            // Its refusal in the words (and with the retry) of any other
+            // dispute call's.
+            ChecklistAnswer::Failed(_) => self.read_response_answer(body),
+        }
     }
 
     /// Verifies the answer's `sign`, then reads whether the call was done.
@@ -354,6 +359,41 @@ mod tests {
             ResponseCall::Supply.path(production),
             "/dispute/supplyDefenseDocument"
         );
+    }
+
+    #[test]
+    fn a_decision_pingpong_holds_already_is_told_apart_for_defend_and_accept_only() {
+        let exists = signed(json!({
+            "success": false, "signType": "SHA256",
+            "errorCode": "DefendExist", "errorMessage": "exists"
+        }));
+        for step in [Step::Defend, Step::Accept] {
+            assert!(matches!(
+                connector().read_step_answer(step, &exists),
+                Ok(StepAnswer::DecidedAlready(_))
+            ));
+        }
+        assert!(matches!(
+            connector().read_step_answer(Step::Supply(DocumentKind::Invoice), &exists),
+            Ok(StepAnswer::Refused { .. })
+        ));
+        let unknown = signed(json!({
+            "success": false, "signType": "SHA256", "errorCode": "CBNonExist"
+        }));
+        assert!(
+            matches!(
+                connector().read_step_answer(Step::Check, &unknown),
+                Ok(StepAnswer::Refused { retry: false, .. })
+            ),
+            "a check PingPong refuses for good is not tried again"
+        );
+        let busy = signed(json!({
+            "success": false, "signType": "SHA256", "errorCode": "SystemError"
+        }));
+        assert!(matches!(
+            connector().read_step_answer(Step::Check, &busy),
+            Ok(StepAnswer::Refused { retry: true, .. })
+        ));
     }
 
     #[test]
