@@ -596,6 +596,7 @@ async fn pingpong_respond(world: Arc<World>, body: Bytes, path: &'static str) ->
     let mut how = Misbehaving::default();
     let mut outcome = None;
     let mut lose_answer = false;
+    let mut hang_answer = false;
     let (answer, reference) = match dispute_call(&world, &body) {
         Err(refused) => refused,
         Ok(call) => {
@@ -668,6 +669,7 @@ async fn pingpong_respond(world: Arc<World>, body: Bytes, path: &'static str) ->
                 ("defendDispute", None) => {
                     defence.decided = Some("defended");
                     lose_answer = misbehave(RespondMisbehaviour::LoseDefendAnswer);
+                    hang_answer = misbehave(RespondMisbehaviour::HangDefendAnswer);
                     outcome = call
                         .dispute
                         .after_defence
@@ -687,6 +689,9 @@ async fn pingpong_respond(world: Arc<World>, body: Bytes, path: &'static str) ->
     };
     if let Some((dispute, after)) = outcome {
         world.clone().decide_later(dispute, after);
+    }
+    if hang_answer {
+        std::future::pending::<()>().await;
     }
     if lose_answer {
         world

@@ -191,6 +191,9 @@ pub enum RespondMisbehaviour {
     /// The first `defendDispute` is done but answered HTTP 500, as if its
     /// answer were lost on the way.
     LoseDefendAnswer,
+    /// The first `defendDispute` is done and never answered, as if the
+    /// caller died waiting.
+    HangDefendAnswer,
 }
 
 /// The outcome the provider decides once the dispute is defended.

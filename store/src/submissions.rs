@@ -99,8 +99,8 @@ pub struct SubmissionWork {
     pub deadline: Option<jiff::Timestamp>,
     /// The steps done already, in any order.
     pub done: Vec<Step>,
-    /// Steps an attempt was sent for without a definite answer (none, cut
-    /// off, a 5xx): the provider may have acted on it.
+    /// Steps whose call went out in an earlier attempt: the provider may
+    /// have acted on it, whatever was (or was not) recorded of its answer.
     pub tried: Vec<Step>,
     /// Every file of the response: (id, its kind of document).
     pub files: Vec<(i64, DocumentKind)>,
@@ -538,7 +538,8 @@ impl Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    /// Every step attempt of a dispute's submissions, oldest first.
+    /// Every step attempt of a dispute's submissions, oldest first; a call
+    /// recorded as sending shows only until its answer is recorded.
     pub async fn submission_steps_of_dispute(
         &self,
         dispute_id: i64,
@@ -548,6 +549,10 @@ impl Store {
                     t.status, t.answer, t.at
              from submission_steps t join submissions s on s.id = t.submission_id
              where s.dispute_id = $1
+               and not (t.outcome = 'sending' and exists (
+                   select from submission_steps later
+                   where later.submission_id = t.submission_id and later.step = t.step
+                     and later.id > t.id))
              order by t.id",
         )
         .bind(dispute_id)
@@ -587,8 +592,7 @@ impl Store {
         .await?;
         let tried: Vec<String> = sqlx::query_scalar(
             "select distinct step from submission_steps
-             where submission_id = $1 and outcome = 'failed' and address is not null
-               and (status is null or status >= 500)",
+             where submission_id = $1 and outcome = 'sending'",
         )
         .bind(id)
         .fetch_all(&self.pool)

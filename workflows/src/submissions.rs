@@ -222,6 +222,15 @@ impl Submissions {
             status: None,
             answer: None,
         };
+        self.store
+            .record_step(
+                work.submission.id,
+                step,
+                StepOutcome::Sending,
+                &format!("{}: sent, waiting for the answer", step.label()),
+                Some(&sent),
+            )
+            .await?;
         let answered = match self.executor.send(&call).await? {
             Ok(answered) => answered,
             // Not let out: nothing reached the provider.
@@ -327,8 +336,8 @@ impl Submissions {
 
 /// A step's verified answer in words; an answer that does not verify is
 /// refused and nothing is counted as done. `tried`: an earlier attempt at
-/// this step was sent and never answered for sure, so the provider saying
-/// the decision is made already means that attempt reached it.
+/// this step went out, so the provider saying the decision is made
+/// already means that attempt reached it.
 fn read(
     connector: &Connector,
     step: Step,

@@ -912,6 +912,7 @@ fn WorkRow(w: Casework) -> impl IntoView {
 fn StepRow(s: dispute_store::StepRecord, show_raw: bool) -> impl IntoView {
     use dispute_core::domain::submission::StepOutcome;
     let badge = match s.outcome {
+        StepOutcome::Sending => ("badge soon", "sent; no answer yet"),
         StepOutcome::Done => ("badge ok", "done"),
         StepOutcome::Refused => ("badge warn", "refused"),
         StepOutcome::Failed => ("badge soon", "failed; tried again"),

@@ -132,6 +132,9 @@ pub fn remaining(plan: &[Step], done: &[Step]) -> Vec<Step> {
 /// How one attempt at a step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum StepOutcome {
+    /// Its call is going out; no answer is recorded yet (none ever, if
+    /// the sender died).
+    Sending,
     Done,
     /// The provider refused it; the submission ends.
     Refused,
@@ -140,6 +143,7 @@ pub enum StepOutcome {
 }
 
 text_enum!(StepOutcome, "step outcome", {
+    StepOutcome::Sending => "sending",
     StepOutcome::Done => "done",
     StepOutcome::Refused => "refused",
     StepOutcome::Failed => "failed",

@@ -51,6 +51,11 @@ const STORY: &str = r#"{
     {"kind": "NOTIFICATION_OF_CHARGEBACK", "happened_minutes": 180, "deadline_days": 7}],
    "respond_misbehave": ["lose_defend_answer"],
    "expect": {"stage": "chargeback", "status": "needs_response"}},
+  {"provider": "pingpong", "connection": "pingpong-main", "reference": "PPHUNG",
+   "amount": "87.00", "currency": "USD", "reason_code": "13.1", "events": [
+    {"kind": "NOTIFICATION_OF_CHARGEBACK", "happened_minutes": 180, "deadline_days": 7}],
+   "respond_misbehave": ["hang_defend_answer"],
+   "expect": {"stage": "chargeback", "status": "needs_response"}},
   {"provider": "pingpong", "connection": "pingpong-main", "reference": "PPFORGED", "amount": "83.00",
    "currency": "USD", "reason_code": "13.1", "events": [
     {"kind": "NOTIFICATION_OF_CHARGEBACK", "happened_minutes": 180, "deadline_days": 7}],
@@ -387,8 +392,16 @@ async fn a_sender_killed_between_the_second_and_third_upload_resumes_and_uploads
     // The third upload is in flight, unanswered: the replica dies.
     tokio::time::sleep(Duration::from_millis(200)).await;
     first.abort();
-    let done: Vec<String> = steps(app, dispute).await.into_iter().map(|s| s.0).collect();
-    assert_eq!(done.len(), 2, "{done:?}");
+    let recorded = steps(app, dispute).await;
+    assert_eq!(
+        recorded,
+        [
+            ("supply:invoice".to_owned(), StepOutcome::Done),
+            ("supply:shipping".to_owned(), StepOutcome::Done),
+            ("supply:delivery_photo".to_owned(), StepOutcome::Sending),
+        ],
+        "the third upload went out and was never answered"
+    );
 
     let resumed = sender(app).run(id, 2, false).await.unwrap();
     assert_eq!(resumed, Attempt::Finished);
@@ -470,6 +483,39 @@ async fn a_defence_whose_answer_was_lost_counts_as_sent_when_pingpong_says_it_ho
         2,
         "the documents went once"
     );
+}
+
+#[tokio::test]
+async fn a_sender_killed_waiting_for_the_defences_answer_counts_it_sent_on_resuming() {
+    let rig = responding_rig(0).await;
+    let app = &rig.app;
+    let dispute = ready_response(app, "PPHUNG", TWO_FILES).await;
+    let (_, token) = confirmation(app, dispute, "defend").await;
+    confirm(app, dispute, "defend", &token.unwrap(), &[]).await;
+    let id = submissions(app, dispute).await[0].id;
+    let first = tokio::spawn({
+        let sender = sender(app);
+        async move { sender.run(id, 1, false).await }
+    });
+    for _ in 0..200 {
+        let sending = steps(app, dispute).await;
+        if sending.last() == Some(&("defend".to_owned(), StepOutcome::Sending)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    first.abort();
+    assert_eq!(status(app, dispute).await, Some(Status::NeedsResponse));
+
+    assert_eq!(
+        sender(app).run(id, 2, false).await.unwrap(),
+        Attempt::Finished
+    );
+    assert_eq!(answered(&rig, "PPHUNG", "defendDispute"), ["DefendExist"]);
+    let done = app.store.submission(id).await.unwrap().unwrap();
+    assert_eq!(done.state, SubmissionState::Done, "{:?}", done.words);
+    assert_eq!(status(app, dispute).await, Some(Status::Responded));
 }
 
 #[tokio::test]
