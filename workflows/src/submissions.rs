@@ -1,8 +1,10 @@
 //! Sending a submission, from its job: each step not yet done, in order,
 //! written by the provider's module (`dispute_core::providers::submission`),
-//! sent by the executor, its answer verified and read, and the step
-//! recorded as it completes — so a job resumed after a restart or a killed
-//! replica starts after the last completed step and never sends one twice.
+//! recorded as sending, sent by the executor, its answer verified and read,
+//! and recorded as it completes — so a job resumed after a restart or a
+//! killed replica starts after the last completed step and sends nothing
+//! done again. Only a call that went out unanswered is sent again, and a
+//! provider that then says the decision is made already is believed.
 //! A provider's refusal ends the submission in an analyst's words; no
 //! answer, a 5xx or the provider's own failure is tried again (the job
 //! system's backoff) until the deadline is too near.
